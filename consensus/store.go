@@ -1,0 +1,295 @@
+package consensus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+
+	"github.com/gossipod/gossipod/internal/logbridge"
+)
+
+// Suffrage says whether a server votes.
+type Suffrage string
+
+// The two kinds of Raft server gossipod uses.
+const (
+	Voter    Suffrage = "voter"
+	Nonvoter Suffrage = "nonvoter"
+)
+
+// Server is one entry of the Raft configuration.
+type Server struct {
+	ID       string   `json:"id"`
+	Address  string   `json:"address"`
+	Suffrage Suffrage `json:"suffrage"`
+}
+
+// Store is a Raft server with gossipod's FSM. All methods are safe for
+// concurrent use.
+type Store struct {
+	cfg       Config
+	raft      *raft.Raft
+	state     *State
+	transport *raft.NetworkTransport
+	boltStore *raftboltdb.BoltStore // nil when InMemory
+}
+
+// NewStore validates cfg, opens (or creates) the Raft data under DataDir and
+// starts the Raft server. The server does nothing until it is bootstrapped or
+// added to a cluster by a leader. On error, everything opened is closed again.
+func NewStore(cfg Config) (_ *Store, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Store{cfg: cfg, state: NewState()}
+
+	advertise := cfg.AdvertiseAddr
+	if advertise == "" {
+		advertise = cfg.BindAddr
+	}
+	advAddr, err := net.ResolveTCPAddr("tcp", advertise)
+	if err != nil {
+		return nil, fmt.Errorf("resolve raft advertise address %q: %w", advertise, err)
+	}
+	if advAddr.IP.IsUnspecified() {
+		return nil, fmt.Errorf("raft advertise address %q is unspecified: set an address other agents can reach", advertise)
+	}
+	rlog := logbridge.HCLogger("raft", cfg.Logger)
+	s.transport, err = raft.NewTCPTransportWithLogger(cfg.BindAddr, advAddr, 3, 10*time.Second, rlog)
+	if err != nil {
+		return nil, fmt.Errorf("listen for raft on %s: %w", cfg.BindAddr, err)
+	}
+	defer func() {
+		if err != nil {
+			s.transport.Close()
+		}
+	}()
+
+	var (
+		logs   raft.LogStore
+		stable raft.StableStore
+		snaps  raft.SnapshotStore
+	)
+	if cfg.InMemory {
+		mem := raft.NewInmemStore()
+		logs, stable, snaps = mem, mem, raft.NewInmemSnapshotStore()
+	} else {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("create raft data dir: %w", err)
+		}
+		s.boltStore, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.DataDir, "raft.db")})
+		if err != nil {
+			return nil, fmt.Errorf("open raft log %s: %w", filepath.Join(cfg.DataDir, "raft.db"), err)
+		}
+		defer func() {
+			if err != nil {
+				s.boltStore.Close()
+			}
+		}()
+		logs, stable = s.boltStore, s.boltStore
+		snaps, err = raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, cfg.SnapshotsRetained, rlog)
+		if err != nil {
+			return nil, fmt.Errorf("open raft snapshots in %s: %w", cfg.DataDir, err)
+		}
+	}
+
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(cfg.ServerID)
+	rc.HeartbeatTimeout = cfg.HeartbeatTimeout
+	rc.ElectionTimeout = cfg.ElectionTimeout
+	rc.LeaderLeaseTimeout = cfg.LeaderLeaseTimeout
+	rc.SnapshotThreshold = cfg.SnapshotThreshold
+	rc.Logger = rlog
+	s.raft, err = raft.NewRaft(rc, &fsm{state: s.state}, logs, stable, snaps, s.transport)
+	if err != nil {
+		return nil, fmt.Errorf("start raft: %w", err)
+	}
+	return s, nil
+}
+
+// State is the replicated state as applied on this server.
+func (s *Store) State() *State { return s.state }
+
+// ID is this server's Raft ID.
+func (s *Store) ID() string { return s.cfg.ServerID }
+
+// Addr is the address other servers reach this one at.
+func (s *Store) Addr() string { return string(s.transport.LocalAddr()) }
+
+// HasState reports whether this server already belongs to a cluster (it was
+// bootstrapped or has received a configuration from a leader). A server with
+// state must never be bootstrapped again.
+func (s *Store) HasState() bool {
+	future := s.raft.GetConfiguration()
+	if err := future.Error(); err != nil {
+		return false
+	}
+	return len(future.Configuration().Servers) > 0
+}
+
+// Bootstrap starts a new cluster whose configuration is servers, all voters.
+// Every server of the initial set may call it with the same list, which is
+// what makes bootstrap from gossip safe.
+func (s *Store) Bootstrap(servers []Server) error {
+	var conf raft.Configuration
+	for _, srv := range servers {
+		conf.Servers = append(conf.Servers, raft.Server{
+			ID: raft.ServerID(srv.ID), Address: raft.ServerAddress(srv.Address), Suffrage: raft.Voter,
+		})
+	}
+	err := s.raft.BootstrapCluster(conf).Error()
+	if errors.Is(err, raft.ErrCantBootstrap) {
+		return ErrAlreadyBootstrapped
+	}
+	if err != nil {
+		return fmt.Errorf("bootstrap raft cluster: %w", err)
+	}
+	return nil
+}
+
+// IsLeader reports whether this server is the leader now.
+func (s *Store) IsLeader() bool { return s.raft.State() == raft.Leader }
+
+// Leader returns the ID and address of the leader this server knows of, or
+// empty strings.
+func (s *Store) Leader() (id, addr string) {
+	a, i := s.raft.LeaderWithID()
+	return string(i), string(a)
+}
+
+// LeaderCh delivers true when this server becomes leader and false when it
+// stops being leader. raft drops a value when the reader is slow, so readers
+// should re-check IsLeader.
+func (s *Store) LeaderCh() <-chan bool { return s.raft.LeaderCh() }
+
+// RaftState is this server's Raft role: Follower, Candidate, Leader or Shutdown.
+func (s *Store) RaftState() string { return s.raft.State().String() }
+
+// Stats returns raft's own statistics (term, indexes, last contact…).
+func (s *Store) Stats() map[string]string { return s.raft.Stats() }
+
+// Apply commits cmd through Raft and returns the index it was applied at. It
+// stamps the command's time, so it must be called on the leader; elsewhere
+// it returns ErrNotLeader. The error of a command the FSM rejected is
+// returned as is (often an *api.Status).
+func (s *Store) Apply(ctx context.Context, cmd Command) (uint64, error) {
+	if !s.IsLeader() {
+		return 0, ErrNotLeader
+	}
+	cmd.Time = time.Now().UTC()
+	data, err := json.Marshal(cmd)
+	if err != nil {
+		return 0, fmt.Errorf("encode %s command: %w", cmd.Type, err)
+	}
+	timeout := s.cfg.ApplyTimeout
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < timeout {
+		timeout = time.Until(dl)
+	}
+	future := s.raft.Apply(data, timeout)
+	if err := future.Error(); err != nil {
+		return 0, mapRaftError(err)
+	}
+	res, _ := future.Response().(applyResult)
+	return future.Index(), res.err
+}
+
+// Barrier waits until every entry committed before it is applied locally;
+// a new leader calls it before acting on its State.
+func (s *Store) Barrier(timeout time.Duration) error {
+	return mapRaftError(s.raft.Barrier(timeout).Error())
+}
+
+// Servers returns the latest Raft configuration this server knows, sorted by ID.
+func (s *Store) Servers() ([]Server, error) {
+	future := s.raft.GetConfiguration()
+	if err := future.Error(); err != nil {
+		return nil, fmt.Errorf("read raft configuration: %w", mapRaftError(err))
+	}
+	var out []Server
+	for _, srv := range future.Configuration().Servers {
+		suf := Nonvoter
+		if srv.Suffrage == raft.Voter {
+			suf = Voter
+		}
+		out = append(out, Server{ID: string(srv.ID), Address: string(srv.Address), Suffrage: suf})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// AddVoter adds a server as a voter, or promotes an existing non-voter.
+func (s *Store) AddVoter(id, addr string) error {
+	err := s.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(addr), 0, s.cfg.ApplyTimeout).Error()
+	if err != nil {
+		return fmt.Errorf("add voter %s (%s): %w", id, addr, mapRaftError(err))
+	}
+	return nil
+}
+
+// AddNonvoter adds a server that replicates the log but does not vote.
+func (s *Store) AddNonvoter(id, addr string) error {
+	err := s.raft.AddNonvoter(raft.ServerID(id), raft.ServerAddress(addr), 0, s.cfg.ApplyTimeout).Error()
+	if err != nil {
+		return fmt.Errorf("add non-voter %s (%s): %w", id, addr, mapRaftError(err))
+	}
+	return nil
+}
+
+// RemoveServer removes a server from the configuration.
+func (s *Store) RemoveServer(id string) error {
+	err := s.raft.RemoveServer(raft.ServerID(id), 0, s.cfg.ApplyTimeout).Error()
+	if err != nil {
+		return fmt.Errorf("remove server %s: %w", id, mapRaftError(err))
+	}
+	return nil
+}
+
+// TransferLeadership hands leadership to another voter and waits for it; a
+// leader calls it before a clean shutdown so the cluster does not wait for
+// an election timeout.
+func (s *Store) TransferLeadership() error {
+	if err := s.raft.LeadershipTransfer().Error(); err != nil {
+		return fmt.Errorf("transfer leadership: %w", mapRaftError(err))
+	}
+	return nil
+}
+
+// Shutdown stops the Raft server and closes its stores. It does not leave
+// the cluster: the server stays in the configuration and can come back with
+// its data.
+func (s *Store) Shutdown() error {
+	err := s.raft.Shutdown().Error()
+	if s.boltStore != nil {
+		if cerr := s.boltStore.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("shut down raft: %w", err)
+	}
+	return nil
+}
+
+// mapRaftError turns raft's errors into this package's sentinels.
+func mapRaftError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost),
+		errors.Is(err, raft.ErrLeadershipTransferInProgress):
+		return fmt.Errorf("%w: %v", ErrNotLeader, err)
+	case errors.Is(err, raft.ErrRaftShutdown):
+		return ErrShutdown
+	default:
+		return err
+	}
+}
