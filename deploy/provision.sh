@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Installs the gossipod agent as a systemd service on one Debian/Ubuntu machine.
+# The Vagrantfile runs it in every VM; it works the same by hand on your own machines:
+#
+#   sudo deploy/provision.sh --name node-1 --bind 10.0.0.11 --join 10.0.0.11 \
+#        --bootstrap-expect 3 --binary bin/gossipod --unit deploy/gossipod.service
+#
+# It installs the runtime packages that are missing (iproute2, iptables, CNI plugins),
+# copies the binary to /usr/local/bin/gossipod, writes /etc/default/gossipod from the
+# options, installs deploy/gossipod.service and (re)starts it. Running it again updates
+# the binary and the configuration and restarts the agent; pods keep running
+# (KillMode=process).
+set -euo pipefail
+
+usage() {
+  cat <<'USAGE'
+usage: provision.sh [options]
+  --name NAME            node name (default: the hostname)
+  --bind ADDR            address for the agent's gossip, Raft and API listeners
+  --join ADDR[:PORT]     seed agent to join (repeatable)
+  --bootstrap-expect N   number of agents that bootstrap the Raft cluster
+  --data-dir DIR         agent state (default: /var/lib/gossipod)
+  --args "FLAGS"         extra agent flags, stored as GOSSIPOD_ARGS
+  --binary PATH          gossipod binary to install (default: /tmp/gossipod)
+  --unit PATH            unit file (default: gossipod.service beside this script,
+                         else /tmp/gossipod.service)
+  --skip-packages        do not install packages
+USAGE
+}
+
+log() { printf 'provision: %s\n' "$*"; }
+die() { printf 'provision: error: %s\n' "$*" >&2; exit 1; }
+
+here=$(cd "$(dirname "$0")" && pwd)
+name="" bind="" expect="" data_dir="/var/lib/gossipod" args="" skip_packages=false
+joins=()
+binary=/tmp/gossipod
+unit="$here/gossipod.service"
+[ -f "$unit" ] || unit=/tmp/gossipod.service
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --name) name=${2:?--name needs a value}; shift 2 ;;
+    --bind) bind=${2:?--bind needs a value}; shift 2 ;;
+    --join) joins+=("${2:?--join needs a value}"); shift 2 ;;
+    --bootstrap-expect) expect=${2:?--bootstrap-expect needs a value}; shift 2 ;;
+    --data-dir) data_dir=${2:?--data-dir needs a value}; shift 2 ;;
+    --args) args=${2?--args needs a value}; shift 2 ;;
+    --binary) binary=${2:?--binary needs a value}; shift 2 ;;
+    --unit) unit=${2:?--unit needs a value}; shift 2 ;;
+    --skip-packages) skip_packages=true; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; die "unknown option: $1" ;;
+  esac
+done
+
+[ "$(id -u)" -eq 0 ] || die "must run as root (sudo $0 ...)"
+[ -f "$binary" ] || die "no gossipod binary at $binary (build it with 'make build' and pass --binary)"
+[ -f "$unit" ] || die "no unit file at $unit (pass --unit deploy/gossipod.service)"
+if [ -n "$expect" ] && ! [[ $expect =~ ^[0-9]+$ ]]; then
+  die "--bootstrap-expect must be a number, got '$expect'"
+fi
+
+# 1. Runtime packages. A machine without a reachable mirror still gets the agent, with a
+#    warning: the cluster core needs none of them, pods will.
+packages=(iproute2 iptables containernetworking-plugins)
+if ! $skip_packages; then
+  missing=()
+  for p in "${packages[@]}"; do
+    [[ $(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null) == ii* ]] || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    if ! { apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}"; }; then
+      log "WARNING: could not install ${missing[*]}; the agent runs, pods will need them"
+    fi
+  else
+    log "packages present: ${packages[*]}"
+  fi
+fi
+
+# 2. The binary, replaced atomically so that a running agent is not disturbed mid-copy.
+log "installing $binary as /usr/local/bin/gossipod"
+install -m 0755 "$binary" /usr/local/bin/.gossipod.new
+mv -f /usr/local/bin/.gossipod.new /usr/local/bin/gossipod
+/usr/local/bin/gossipod --version 2>/dev/null || true
+
+# 3. Configuration: the agent reads every flag from GOSSIPOD_<FLAG>.
+log "writing /etc/default/gossipod"
+{
+  echo "# Written by deploy/provision.sh. The agent reads every flag from GOSSIPOD_<FLAG>;"
+  echo "# GOSSIPOD_ARGS is appended to its command line. Restart: systemctl restart gossipod"
+  [ -n "$name" ] && echo "GOSSIPOD_NAME=$name"
+  [ -n "$bind" ] && echo "GOSSIPOD_BIND=$bind"
+  [ ${#joins[@]} -gt 0 ] && echo "GOSSIPOD_JOIN=$(IFS=,; echo "${joins[*]}")"
+  [ -n "$expect" ] && echo "GOSSIPOD_BOOTSTRAP_EXPECT=$expect"
+  echo "GOSSIPOD_DATA_DIR=$data_dir"
+  echo "GOSSIPOD_ARGS=\"$args\""
+} >/etc/default/gossipod
+cat /etc/default/gossipod
+
+# The CLI talks to http://127.0.0.1:7948 by default; an agent bound elsewhere is reached
+# through GOSSIPOD_ADDR, set for login shells here.
+api_host=${bind:-127.0.0.1}
+echo "export GOSSIPOD_ADDR=http://$api_host:7948" >/etc/profile.d/gossipod.sh
+
+# 4. The unit.
+log "installing $unit as /etc/systemd/system/gossipod.service"
+install -m 0644 "$unit" /etc/systemd/system/gossipod.service
+if [ ! -d /run/systemd/system ]; then
+  log "systemd is not running here: unit installed, not started"
+  exit 0
+fi
+systemctl daemon-reload
+systemctl enable gossipod.service
+systemctl restart gossipod.service
+
+# 5. A quick look: the service must stay up; the API answers once the agent is listening.
+sleep 2
+if ! systemctl is-active --quiet gossipod.service; then
+  systemctl status --no-pager gossipod.service || true
+  journalctl -u gossipod.service -n 50 --no-pager || true
+  die "gossipod.service is not running"
+fi
+for _ in $(seq 1 60); do
+  if /usr/local/bin/gossipod --addr "http://$api_host:7948" members >/dev/null 2>&1; then
+    /usr/local/bin/gossipod --addr "http://$api_host:7948" members || true
+    log "gossipod agent ${name:-$(hostname)} is running"
+    exit 0
+  fi
+  sleep 1
+done
+log "WARNING: the agent runs but its API at http://$api_host:7948 did not answer within 60 s"
+journalctl -u gossipod.service -n 20 --no-pager || true
