@@ -56,7 +56,6 @@ func BootstrapExpect(n int) func(c *Cluster, i int) []string {
 // test's goroutine, since they fail the test on error.
 type Cluster struct {
 	t      testing.TB
-	bin    string
 	opts   Options
 	net    *network
 	hosts  []*host
@@ -78,14 +77,13 @@ type host struct {
 func NewCluster(t testing.TB, opts Options) *Cluster {
 	t.Helper()
 	RequireRoot(t)
-	bin := BuildBinary(t)
 	tmp := t.TempDir() // registered before our cleanup, so logs outlive the dump below
 	nw, err := newNetwork(opts.Hosts)
 	if err != nil {
 		t.Fatalf("build test network: %v", err)
 	}
 	c := &Cluster{
-		t: t, bin: bin, opts: opts, net: nw,
+		t: t, opts: opts, net: nw,
 		// No proxy: the bridge is private, whatever the environment says.
 		client: &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil}},
 	}
@@ -128,6 +126,16 @@ func (c *Cluster) teardown() {
 	if err := c.net.teardown(); err != nil {
 		c.t.Errorf("tear down test network: %v", err)
 	}
+}
+
+// WithT returns a view of the cluster that reports to t, for use inside a t.Run
+// subtest: failing a test must happen on its own goroutine, so a subtest cannot use the
+// parent's Cluster. The view shares the hosts and network; teardown stays with the
+// parent.
+func (c *Cluster) WithT(t testing.TB) *Cluster {
+	view := *c
+	view.t = t
+	return &view
 }
 
 // N is the number of hosts.
@@ -175,7 +183,7 @@ func (c *Cluster) Running(i int) bool {
 // test messages and for tests that need to see what was passed.
 func (c *Cluster) AgentArgv(i int) []string {
 	h := c.host(i)
-	argv := []string{c.bin, "agent",
+	argv := []string{BuildBinary(c.t), "agent",
 		"--name", h.name,
 		"--bind", c.IP(i),
 		"--data-dir", h.dataDir,
