@@ -65,7 +65,9 @@ stop_agents() {
   # Anything else still running inside the demo's namespaces is the demo's too.
   for i in $(seq 1 "$HOSTS"); do
     [ -e "/run/netns/$(netns "$i")" ] || continue
-    for pid in $(ip netns pids "$(netns "$i")" 2>/dev/null); do pids+=("$pid"); done
+    for pid in $(ip netns pids "$(netns "$i")" 2>/dev/null); do
+      [[ " ${pids[*]} " == *" $pid "* ]] || pids+=("$pid")
+    done
   done
   [ ${#pids[@]} -gt 0 ] || return 0
   note "stopping ${#pids[@]} process(es): ${pids[*]}"
