@@ -1,0 +1,220 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+
+	"github.com/gossipod/gossipod/consensus"
+	"github.com/gossipod/gossipod/internal/logbridge"
+	"github.com/gossipod/gossipod/runtime"
+)
+
+// Agent is one gossipod agent: gossip member, Raft server and API server.
+type Agent struct {
+	cfg     Config
+	log     *slog.Logger
+	machine runtime.MachineInfo
+
+	store   *consensus.Store
+	ml      *memberlist.Memberlist
+	meta    *localMeta
+	members *memberTable
+
+	apiListener net.Listener
+	httpServer  *http.Server
+}
+
+// New validates cfg and starts the agent's listeners: Raft, gossip and the
+// HTTP API are bound when New returns, but the agent joins nobody and serves
+// nothing until Run. If any step fails, what was started is shut down again.
+func New(cfg Config, machine runtime.MachineInfo) (_ *Agent, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	a := &Agent{
+		cfg:        cfg,
+		log:        cfg.Logger,
+		machine:    machine,
+	}
+	a.members = newMemberTable(func(name string, err error) {
+		a.log.Warn("ignoring gossip member without valid metadata", "member", name, "error", err)
+	})
+
+	rc := cfg.Raft
+	rc.ServerID = cfg.NodeName
+	rc.BindAddr = net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.RaftPort))
+	rc.AdvertiseAddr = net.JoinHostPort(cfg.advertiseIP(), strconv.Itoa(cfg.RaftPort))
+	rc.DataDir = filepath.Join(cfg.DataDir, "raft")
+	rc.Logger = cfg.Logger.With("component", "raft")
+	a.store, err = consensus.NewStore(rc)
+	if err != nil {
+		return nil, fmt.Errorf("start raft: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = a.store.Shutdown()
+		}
+	}()
+
+	apiAddr := net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.APIPort))
+	a.apiListener, err = net.Listen("tcp", apiAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen for the API on %s: %w", apiAddr, err)
+	}
+	defer func() {
+		if err != nil {
+			a.apiListener.Close()
+		}
+	}()
+
+	a.meta = &localMeta{meta: nodeMeta{
+		APIPort:         cfg.APIPort,
+		RaftPort:        cfg.RaftPort,
+		InCluster:       a.store.HasState(),
+		BootstrapExpect: cfg.BootstrapExpect,
+		CPU:             [2]int64{cfg.Allocatable.MilliCPU, cfg.Allocatable.MilliCPU},
+		Mem:             [2]int64{cfg.Allocatable.Memory, cfg.Allocatable.Memory},
+		Pods:            [2]int64{cfg.Allocatable.Pods, cfg.Allocatable.Pods},
+		CapCPU:          cfg.Capacity.MilliCPU,
+		CapMem:          cfg.Capacity.Memory,
+		OS:              machine.OS,
+		Arch:            machine.Arch,
+		Kernel:          machine.KernelVersion,
+		Image:           machine.OSImage,
+		Ver:             cfg.Version,
+		Labels:          cfg.Labels,
+	}}
+	if _, err := a.meta.meta.encode(); err != nil {
+		return nil, fmt.Errorf("--labels: %w", err)
+	}
+	a.ml, err = newMemberlist(&a.cfg, a.meta, a.members)
+	if err != nil {
+		return nil, err
+	}
+	a.httpServer = &http.Server{
+		Handler:           a.routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          logbridge.StdLogger(a.log.With("component", "http")),
+	}
+	a.log.Info("agent started",
+		"name", cfg.NodeName, "gossip", net.JoinHostPort(cfg.advertiseIP(), strconv.Itoa(cfg.GossipPort)),
+		"raft", rc.AdvertiseAddr, "api", "http://"+apiAddr, "data_dir", cfg.DataDir,
+		"raft_state", a.meta.get().InCluster)
+	return a, nil
+}
+
+// Run serves the API, joins the cluster and runs the agent's loops until ctx
+// ends, then shuts down gracefully: a leader first hands leadership over,
+// then the agent leaves gossip, so the others see "left", not "dead".
+func (a *Agent) Run(ctx context.Context) error {
+	loopCtx, stopLoops := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	run := func(f func(context.Context)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(loopCtx)
+		}()
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- a.httpServer.Serve(a.apiListener) }()
+
+	run(a.joinLoop)
+	run(a.bootstrapLoop)
+	run(a.leadershipLoop)
+	run(a.metaLoop)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		runErr = fmt.Errorf("serve API: %w", err)
+	}
+	a.log.Info("shutting down")
+	stopLoops()
+	wg.Wait()
+	a.shutdown()
+	return runErr
+}
+
+// shutdown runs the clean-exit sequence on its own bounded time budget.
+func (a *Agent) shutdown() {
+	if a.store.IsLeader() {
+		if err := a.store.TransferLeadership(); err != nil {
+			a.log.Warn("leadership transfer failed; the others will elect a leader after a timeout", "error", err)
+		} else {
+			a.log.Info("handed leadership over to another voter")
+		}
+	}
+	if changed, _ := a.meta.update(func(m *nodeMeta) { m.Leaving = true }); changed {
+		_ = a.ml.UpdateNode(time.Second)
+	}
+	if err := a.ml.Leave(3 * time.Second); err != nil {
+		a.log.Warn("leave gossip", "error", err)
+	}
+	if err := a.ml.Shutdown(); err != nil {
+		a.log.Warn("stop gossip", "error", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.httpServer.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		a.log.Warn("stop API server", "error", err)
+	}
+	if err := a.store.Shutdown(); err != nil {
+		a.log.Warn("stop raft", "error", err)
+	}
+	a.log.Info("agent stopped")
+}
+
+// metaLoop keeps the gossiped InCluster flag true to the Raft state: it
+// turns true when this agent is bootstrapped or added by a leader.
+func (a *Agent) metaLoop(ctx context.Context) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		a.syncMeta()
+		a.members.Prune(24 * time.Hour)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// syncMeta re-announces this agent's metadata if its Raft membership changed.
+func (a *Agent) syncMeta() {
+	inCluster := a.store.HasState()
+	changed, err := a.meta.update(func(m *nodeMeta) { m.InCluster = inCluster })
+	if err != nil || !changed {
+		return
+	}
+	if err := a.ml.UpdateNode(5 * time.Second); err != nil {
+		a.log.Warn("announce node metadata", "error", err)
+	}
+}
+
+// SetUsed announces how much of the node's allocatable resources its pods
+// use, so that the leader places with up-to-date free resources.
+func (a *Agent) SetUsed(used Resources) error {
+	alloc := a.cfg.Allocatable
+	changed, err := a.meta.update(func(m *nodeMeta) {
+		m.CPU[1] = alloc.MilliCPU - used.MilliCPU
+		m.Mem[1] = alloc.Memory - used.Memory
+		m.Pods[1] = alloc.Pods - used.Pods
+	})
+	if err != nil || !changed {
+		return err
+	}
+	return a.ml.UpdateNode(5 * time.Second)
+}

@@ -1,0 +1,181 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"time"
+
+	"github.com/gossipod/gossipod/consensus"
+)
+
+// Resources is an amount of the schedulable resources: CPU in millicores,
+// memory in bytes, and pod slots.
+type Resources struct {
+	MilliCPU int64
+	Memory   int64
+	Pods     int64
+}
+
+// Config configures an Agent. Start from DefaultConfig; New validates it.
+type Config struct {
+	// NodeName is the agent's name in gossip, its Raft server ID and its
+	// Node object's name.
+	NodeName string
+	// BindAddr is the IP all three listeners (gossip, Raft, API) bind to.
+	BindAddr string
+	// AdvertiseAddr is the IP other agents reach this one at; defaults to
+	// BindAddr, which must then be a specific address.
+	AdvertiseAddr string
+	// GossipPort, RaftPort and APIPort are the three listeners' ports.
+	GossipPort int
+	RaftPort   int
+	APIPort    int
+	// Join lists seed agents, ADDR or ADDR:PORT (default port: 7946). The
+	// agent retries joining every RetryJoinInterval until one answers.
+	Join              []string
+	RetryJoinInterval time.Duration
+	// BootstrapExpect is how many agents must see each other before they
+	// bootstrap a new Raft cluster; 0 means never bootstrap, only join.
+	BootstrapExpect int
+	// BootstrapSettle is how long the member list must stay unchanged
+	// before bootstrapping, so agents starting together agree on the set.
+	BootstrapSettle time.Duration
+	// RaftVoters is how many voters the leader keeps; further servers are
+	// non-voters that replicate the state without slowing commits.
+	RaftVoters int
+	// DeadServerTimeout is how long a server may be dead or gone from
+	// gossip before the leader removes it from the Raft configuration.
+	DeadServerTimeout time.Duration
+	// ReconcileInterval is how often the leader re-checks membership even
+	// when no gossip event arrives.
+	ReconcileInterval time.Duration
+	// DataDir holds the Raft data (raft/) and, later, pod state.
+	DataDir string
+	// Capacity is what the machine has; Allocatable what it offers to pods.
+	Capacity    Resources
+	Allocatable Resources
+	// Labels are extra node labels; the kubernetes.io/ well-known labels
+	// are added by the agent.
+	Labels map[string]string
+	// Version is reported as the node's kubelet version.
+	Version string
+	// Raft holds the consensus settings; identity, addresses and data dir
+	// are filled in from the fields above.
+	Raft consensus.Config
+	// Logger receives all of the agent's logs.
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns an agent configuration with gossipod's default
+// ports and timings; the caller sets the name, addresses and resources.
+func DefaultConfig() Config {
+	return Config{
+		GossipPort:        7946,
+		RaftPort:          7947,
+		APIPort:           7948,
+		RetryJoinInterval: 2 * time.Second,
+		BootstrapSettle:   time.Second,
+		RaftVoters:        3,
+		// Long enough to ride out a restart or a short partition without
+		// reshuffling voters, short enough to restore the voter count
+		// before a second failure is likely.
+		DeadServerTimeout: 10 * time.Second,
+		ReconcileInterval: 2 * time.Second,
+		Raft:              consensus.DefaultConfig(),
+		Logger:            slog.Default(),
+	}
+}
+
+// Validate reports every problem of the configuration at once, naming the
+// flag a user would change.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.NodeName == "" {
+		errs = append(errs, errors.New("--name: a node name is required"))
+	} else if msgs := validateDNSLabelish(c.NodeName); msgs != "" {
+		errs = append(errs, fmt.Errorf("--name %q: %s", c.NodeName, msgs))
+	}
+	if ip := net.ParseIP(c.BindAddr); ip == nil {
+		errs = append(errs, fmt.Errorf("--bind %q: not an IP address", c.BindAddr))
+	}
+	if c.AdvertiseAddr != "" {
+		if ip := net.ParseIP(c.AdvertiseAddr); ip == nil || ip.IsUnspecified() {
+			errs = append(errs, fmt.Errorf("--advertise %q: not a specific IP address", c.AdvertiseAddr))
+		}
+	} else if ip := net.ParseIP(c.BindAddr); ip != nil && ip.IsUnspecified() {
+		errs = append(errs, fmt.Errorf("--bind %s listens on every address: set --advertise to the address other agents should use", c.BindAddr))
+	}
+	for _, p := range []struct {
+		flag string
+		port int
+	}{{"--gossip-port", c.GossipPort}, {"--raft-port", c.RaftPort}, {"--api-port", c.APIPort}} {
+		if p.port < 1 || p.port > 65535 {
+			errs = append(errs, fmt.Errorf("%s %d: must be between 1 and 65535", p.flag, p.port))
+		}
+	}
+	if c.GossipPort == c.RaftPort || c.GossipPort == c.APIPort || c.RaftPort == c.APIPort {
+		errs = append(errs, fmt.Errorf("--gossip-port, --raft-port and --api-port must differ (got %d, %d, %d)", c.GossipPort, c.RaftPort, c.APIPort))
+	}
+	for _, j := range c.Join {
+		if _, _, err := splitJoinAddr(j, c.GossipPort); err != nil {
+			errs = append(errs, fmt.Errorf("--join %q: %w", j, err))
+		}
+	}
+	if c.BootstrapExpect < 0 {
+		errs = append(errs, fmt.Errorf("--bootstrap-expect %d: must be 0 (join only) or more", c.BootstrapExpect))
+	}
+	if c.RaftVoters < 1 {
+		errs = append(errs, fmt.Errorf("--raft-voters %d: must be at least 1", c.RaftVoters))
+	}
+	if c.BootstrapExpect > 0 && c.RaftVoters < c.BootstrapExpect {
+		errs = append(errs, fmt.Errorf("--raft-voters %d is less than --bootstrap-expect %d: every bootstrapping agent is a voter", c.RaftVoters, c.BootstrapExpect))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("--data-dir: a data directory is required (or use --dev)"))
+	}
+	if c.Allocatable.MilliCPU <= 0 {
+		errs = append(errs, fmt.Errorf("--cpu: must be positive (got %dm)", c.Allocatable.MilliCPU))
+	}
+	if c.Allocatable.Memory <= 0 {
+		errs = append(errs, fmt.Errorf("--memory: must be positive (got %d bytes)", c.Allocatable.Memory))
+	}
+	if c.Allocatable.Pods <= 0 {
+		errs = append(errs, fmt.Errorf("--max-pods: must be positive (got %d)", c.Allocatable.Pods))
+	}
+	for k, v := range c.Labels {
+		if msg := validateLabel(k, v); msg != "" {
+			errs = append(errs, fmt.Errorf("--labels %s=%s: %s", k, v, msg))
+		}
+	}
+	if c.RetryJoinInterval <= 0 || c.ReconcileInterval <= 0 || c.DeadServerTimeout <= 0 || c.BootstrapSettle < 0 {
+		errs = append(errs, errors.New("retry, reconcile, settle and dead-server intervals must be positive"))
+	}
+	if c.Logger == nil {
+		errs = append(errs, errors.New("a logger is required"))
+	}
+	return errors.Join(errs...)
+}
+
+// advertiseIP is the IP other agents use for this one.
+func (c *Config) advertiseIP() string {
+	if c.AdvertiseAddr != "" {
+		return c.AdvertiseAddr
+	}
+	return c.BindAddr
+}
+
+// nodeLabels returns the user's labels plus the well-known ones the kubelet
+// sets, which the user cannot override.
+func (c *Config) nodeLabels(os, arch string) map[string]string {
+	labels := maps.Clone(c.Labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels["kubernetes.io/hostname"] = c.NodeName
+	labels["kubernetes.io/os"] = os
+	labels["kubernetes.io/arch"] = arch
+	return labels
+}

@@ -1,0 +1,100 @@
+package agent
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/gossipod/gossipod/api"
+)
+
+// routes builds the agent's HTTP API. Every error is a Kubernetes Status
+// object, unknown paths included, so clients decode one error shape.
+func (a *Agent) routes() http.Handler {
+	mux := http.NewServeMux()
+	handle := func(path string, methods map[string]http.HandlerFunc) {
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			h, ok := methods[r.Method]
+			if !ok {
+				writeError(w, api.NewStatus(http.StatusMethodNotAllowed, api.StatusReasonMethodNotAllowed,
+					fmt.Sprintf("the server does not allow the %s method on %s", r.Method, r.URL.Path)))
+				return
+			}
+			h(w, r)
+		})
+	}
+	handle("/healthz", map[string]http.HandlerFunc{http.MethodGet: a.handleHealthz})
+	handle("/metrics", map[string]http.HandlerFunc{http.MethodGet: promhttp.HandlerFor(a.metricsRegistry(), promhttp.HandlerOpts{}).ServeHTTP})
+	handle("/v1/agent/members", map[string]http.HandlerFunc{http.MethodGet: a.handleMembers})
+	handle("/v1/raft/peers", map[string]http.HandlerFunc{http.MethodGet: a.handleRaftPeers})
+	handle("/api/v1/nodes", map[string]http.HandlerFunc{http.MethodGet: a.handleListNodes})
+	handle("/api/v1/nodes/{name}", map[string]http.HandlerFunc{http.MethodGet: a.handleGetNode})
+	handle(internalApplyPath, map[string]http.HandlerFunc{http.MethodPost: a.handleInternalApply})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, api.NewStatus(http.StatusNotFound, api.StatusReasonNotFound,
+			fmt.Sprintf("the server could not find the requested resource %s", r.URL.Path)))
+	})
+	return mux
+}
+
+// handleHealthz answers 200 while the agent serves; it does not require a
+// leader, so a load balancer keeps sending reads during an election.
+func (a *Agent) handleHealthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = io.WriteString(w, "ok\n")
+}
+
+func (a *Agent) handleMembers(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, a.Members(r.Context()))
+}
+
+func (a *Agent) handleRaftPeers(w http.ResponseWriter, r *http.Request) {
+	peers, err := a.RaftPeers()
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, peers)
+}
+
+func (a *Agent) handleListNodes(w http.ResponseWriter, r *http.Request) {
+	nodes, index := a.store.State().Nodes()
+	writeJSON(w, http.StatusOK, api.NodeList{
+		TypeMeta: api.TypeMeta{Kind: "NodeList", APIVersion: "v1"},
+		ListMeta: api.ListMeta{ResourceVersion: strconv.FormatUint(index, 10)},
+		Items:    nodes,
+	})
+}
+
+func (a *Agent) handleGetNode(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	node, ok := a.store.State().Node(name)
+	if !ok {
+		writeError(w, api.NewNotFound("nodes", name))
+		return
+	}
+	writeJSON(w, http.StatusOK, node)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// writeError writes err as a Status; an error that is not already a Status
+// becomes a 500 InternalError.
+func writeError(w http.ResponseWriter, err error) {
+	var status *api.Status
+	if !errors.As(err, &status) {
+		status = api.NewInternalError(err)
+	}
+	writeJSON(w, status.Code, status)
+}

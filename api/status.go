@@ -1,0 +1,89 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+)
+
+// StatusReason is the machine-readable reason of a failed request, with the
+// values Kubernetes uses so that clients can branch on them.
+type StatusReason string
+
+// The reasons gossipod returns.
+const (
+	StatusReasonNotFound           StatusReason = "NotFound"
+	StatusReasonAlreadyExists      StatusReason = "AlreadyExists"
+	StatusReasonConflict           StatusReason = "Conflict"
+	StatusReasonInvalid            StatusReason = "Invalid"
+	StatusReasonBadRequest         StatusReason = "BadRequest"
+	StatusReasonMethodNotAllowed   StatusReason = "MethodNotAllowed"
+	StatusReasonServiceUnavailable StatusReason = "ServiceUnavailable"
+	StatusReasonTimeout            StatusReason = "Timeout"
+	StatusReasonInternalError      StatusReason = "InternalError"
+)
+
+// Status is the Kubernetes error object: every failed API request returns one,
+// with the HTTP status in Code.
+type Status struct {
+	TypeMeta `json:",inline"`
+	ListMeta `json:"metadata"`
+	// Status is "Success" or "Failure".
+	Status  string         `json:"status"`
+	Message string         `json:"message,omitempty"`
+	Reason  StatusReason   `json:"reason,omitempty"`
+	Details *StatusDetails `json:"details,omitempty"`
+	Code    int            `json:"code"`
+}
+
+// StatusDetails names the object a Status is about.
+type StatusDetails struct {
+	Name   string        `json:"name,omitempty"`
+	Kind   string        `json:"kind,omitempty"`
+	Causes []StatusCause `json:"causes,omitempty"`
+}
+
+// StatusCause is one field-level problem of an Invalid request.
+type StatusCause struct {
+	Type    string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
+	Field   string `json:"field,omitempty"`
+}
+
+// Error makes *Status an error, so handlers can return it and clients can
+// errors.As it back out of a response.
+func (s *Status) Error() string { return s.Message }
+
+// NewStatus builds a Failure Status.
+func NewStatus(code int, reason StatusReason, message string) *Status {
+	return &Status{
+		TypeMeta: TypeMeta{Kind: "Status", APIVersion: "v1"},
+		Status:   "Failure",
+		Message:  message,
+		Reason:   reason,
+		Code:     code,
+	}
+}
+
+// NewNotFound is the 404 for a missing object, worded as Kubernetes words it:
+// `nodes "node-9" not found`.
+func NewNotFound(resource, name string) *Status {
+	s := NewStatus(http.StatusNotFound, StatusReasonNotFound, fmt.Sprintf("%s %q not found", resource, name))
+	s.Details = &StatusDetails{Name: name, Kind: resource}
+	return s
+}
+
+// NewBadRequest is the 400 for a request the server cannot parse.
+func NewBadRequest(message string) *Status {
+	return NewStatus(http.StatusBadRequest, StatusReasonBadRequest, message)
+}
+
+// NewServiceUnavailable is the 503 for a cluster that cannot take the request
+// now (no leader yet, leader unreachable).
+func NewServiceUnavailable(message string) *Status {
+	return NewStatus(http.StatusServiceUnavailable, StatusReasonServiceUnavailable, message)
+}
+
+// NewInternalError is the 500 for a failure on the server's side.
+func NewInternalError(err error) *Status {
+	return NewStatus(http.StatusInternalServerError, StatusReasonInternalError, fmt.Sprintf("Internal error occurred: %v", err))
+}

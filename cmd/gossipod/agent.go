@@ -1,0 +1,202 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/hashicorp/go-sockaddr"
+	"github.com/urfave/cli/v2"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/gossipod/gossipod/agent"
+	"github.com/gossipod/gossipod/runtime"
+)
+
+// env makes a flag also settable as GOSSIPOD_<FLAG>.
+func env(name string) []string {
+	return []string{"GOSSIPOD_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))}
+}
+
+func agentCommand() *cli.Command {
+	def := agent.DefaultConfig()
+	return &cli.Command{
+		Name:  "agent",
+		Usage: "run the gossipod agent on this machine",
+		Description: `Start the same agent on every machine and join them through any seed:
+   gossipod agent --bootstrap-expect 3 --join 10.0.0.11
+The first --bootstrap-expect agents that see each other elect a Raft leader;
+agents started later join the existing cluster. --dev runs a one-agent cluster.`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "name", Usage: "node name (default: the hostname)", EnvVars: env("name")},
+			&cli.StringFlag{Name: "bind", Usage: "IP address the gossip, Raft and API listeners bind to", Value: "0.0.0.0", EnvVars: env("bind")},
+			&cli.StringFlag{Name: "advertise", Usage: "IP address other agents use to reach this one (default: --bind, or the first private IP when --bind is 0.0.0.0)", EnvVars: env("advertise")},
+			&cli.IntFlag{Name: "gossip-port", Usage: "gossip port (TCP and UDP)", Value: def.GossipPort, EnvVars: env("gossip-port")},
+			&cli.IntFlag{Name: "raft-port", Usage: "Raft port (TCP)", Value: def.RaftPort, EnvVars: env("raft-port")},
+			&cli.IntFlag{Name: "api-port", Usage: "HTTP API port", Value: def.APIPort, EnvVars: env("api-port")},
+			&cli.StringSliceFlag{Name: "join", Usage: "seed agent ADDR[:PORT] to join; repeatable; retried until it answers", EnvVars: env("join")},
+			&cli.IntFlag{Name: "bootstrap-expect", Usage: "bootstrap a new cluster once this many agents see each other (0: only join)", EnvVars: env("bootstrap-expect")},
+			&cli.IntFlag{Name: "raft-voters", Usage: "number of Raft voters the leader keeps; further agents are non-voters", Value: def.RaftVoters, EnvVars: env("raft-voters")},
+			&cli.StringFlag{Name: "data-dir", Usage: "directory for Raft data and pod state", Value: "/var/lib/gossipod", EnvVars: env("data-dir")},
+			&cli.BoolFlag{Name: "dev", Usage: "run a one-agent cluster on 127.0.0.1 with a temporary data dir", EnvVars: env("dev")},
+			&cli.StringFlag{Name: "cpu", Usage: "CPU offered to pods, a Kubernetes quantity such as 4 or 1500m (default: all CPUs)", EnvVars: env("cpu")},
+			&cli.StringFlag{Name: "memory", Usage: "memory offered to pods, a Kubernetes quantity such as 3Gi or 2560Mi (default: all memory)", EnvVars: env("memory")},
+			&cli.IntFlag{Name: "max-pods", Usage: "number of pods this node runs at most", Value: 110, EnvVars: env("max-pods")},
+			&cli.StringFlag{Name: "labels", Usage: "node labels, k=v,k2=v2", EnvVars: env("labels")},
+			&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", Value: "info", EnvVars: env("log-level")},
+		},
+		Action: runAgent,
+	}
+}
+
+func runAgent(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return usageError{fmt.Errorf("agent takes no arguments, got %q", c.Args().Slice())}
+	}
+	logger, err := newLogger(c.String("log-level"))
+	if err != nil {
+		return usageError{err}
+	}
+	cfg, cleanup, err := agentConfig(c, logger)
+	if err != nil {
+		return usageError{err}
+	}
+	defer cleanup()
+	machine, err := runtime.Machine()
+	if err != nil {
+		return err
+	}
+	if err := applyResources(c, &cfg, machine); err != nil {
+		return usageError{err}
+	}
+	a, err := agent.New(cfg, machine)
+	if err != nil {
+		return err
+	}
+
+	// The first SIGINT or SIGTERM shuts down cleanly (handing over
+	// leadership, leaving gossip); a second one exits at once.
+	ctx, stop := signal.NotifyContext(c.Context, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop()
+		again := make(chan os.Signal, 1)
+		signal.Notify(again, syscall.SIGINT, syscall.SIGTERM)
+		<-again
+		logger.Error("second signal: exiting without a clean shutdown")
+		os.Exit(1)
+	}()
+	return a.Run(ctx)
+}
+
+// agentConfig turns the flags into an agent.Config. cleanup removes the
+// temporary data dir of --dev.
+func agentConfig(c *cli.Context, logger *slog.Logger) (agent.Config, func(), error) {
+	cfg := agent.DefaultConfig()
+	cfg.Logger = logger
+	cfg.Raft.Logger = logger
+	cfg.Version = "gossipod/" + version
+	cleanup := func() {}
+
+	cfg.NodeName = c.String("name")
+	if cfg.NodeName == "" {
+		host, err := os.Hostname()
+		if err != nil {
+			return cfg, cleanup, fmt.Errorf("--name not set and the hostname is unreadable: %w", err)
+		}
+		cfg.NodeName = strings.ToLower(host)
+	}
+	cfg.BindAddr = c.String("bind")
+	cfg.AdvertiseAddr = c.String("advertise")
+	cfg.GossipPort = c.Int("gossip-port")
+	cfg.RaftPort = c.Int("raft-port")
+	cfg.APIPort = c.Int("api-port")
+	cfg.Join = c.StringSlice("join")
+	cfg.BootstrapExpect = c.Int("bootstrap-expect")
+	cfg.RaftVoters = c.Int("raft-voters")
+	cfg.DataDir = c.String("data-dir")
+	labels, err := parseLabels(c.String("labels"))
+	if err != nil {
+		return cfg, cleanup, err
+	}
+	cfg.Labels = labels
+
+	if c.Bool("dev") {
+		dir, err := os.MkdirTemp("", "gossipod-dev-")
+		if err != nil {
+			return cfg, cleanup, fmt.Errorf("--dev: create a temporary data dir: %w", err)
+		}
+		cleanup = func() { os.RemoveAll(dir) }
+		cfg.DataDir = dir
+		if !c.IsSet("bind") {
+			cfg.BindAddr = "127.0.0.1"
+		}
+		if !c.IsSet("bootstrap-expect") {
+			cfg.BootstrapExpect = 1
+		}
+		cfg.BootstrapSettle = 0
+	}
+	if ip := net.ParseIP(cfg.BindAddr); ip != nil && ip.IsUnspecified() && cfg.AdvertiseAddr == "" {
+		private, err := sockaddr.GetPrivateIP()
+		if err != nil || private == "" {
+			return cfg, cleanup, fmt.Errorf("--bind %s: no private IP address found to advertise; set --advertise or --bind to a specific address", cfg.BindAddr)
+		}
+		cfg.AdvertiseAddr = strings.Fields(private)[0]
+	}
+	return cfg, cleanup, nil
+}
+
+// applyResources sets capacity from the machine and allocatable from --cpu
+// and --memory (default: all of the machine).
+func applyResources(c *cli.Context, cfg *agent.Config, m runtime.MachineInfo) error {
+	cfg.Capacity = agent.Resources{MilliCPU: m.MilliCPU, Memory: m.MemoryBytes, Pods: int64(c.Int("max-pods"))}
+	cfg.Allocatable = cfg.Capacity
+	if s := c.String("cpu"); s != "" {
+		q, err := resource.ParseQuantity(s)
+		if err != nil {
+			return fmt.Errorf("--cpu %q: %w (examples: 4, 1500m)", s, err)
+		}
+		cfg.Allocatable.MilliCPU = q.MilliValue()
+	}
+	if s := c.String("memory"); s != "" {
+		q, err := resource.ParseQuantity(s)
+		if err != nil {
+			return fmt.Errorf("--memory %q: %w (examples: 3Gi, 2560Mi)", s, err)
+		}
+		cfg.Allocatable.Memory = q.Value()
+	}
+	return nil
+}
+
+// parseLabels parses "k=v,k2=v2"; key and value rules are checked by the
+// agent's config validation.
+func parseLabels(s string) (map[string]string, error) {
+	labels := map[string]string{}
+	if strings.TrimSpace(s) == "" {
+		return labels, nil
+	}
+	for _, pair := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--labels %q: want key=value pairs separated by commas", s)
+		}
+		if _, dup := labels[k]; dup {
+			return nil, fmt.Errorf("--labels: key %q given twice", k)
+		}
+		labels[k] = v
+	}
+	return labels, nil
+}
+
+func newLogger(level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+}

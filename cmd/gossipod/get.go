@@ -1,0 +1,121 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/gossipod/gossipod/api"
+)
+
+func getCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "get",
+		Usage:     "display one or many resources (nodes)",
+		ArgsUsage: "RESOURCE [NAME]",
+		Flags:     []cli.Flag{outputFlag("wide", "json", "yaml")},
+		Action: func(c *cli.Context) error {
+			args, err := interspersed(c)
+			if err != nil {
+				return err
+			}
+			if len(args) == 0 {
+				return usageError{fmt.Errorf("you must specify the type of resource to get, e.g. gossipod get nodes")}
+			}
+			switch strings.ToLower(args[0]) {
+			case "nodes", "node", "no":
+				return getNodes(c, args[1:])
+			default:
+				return usageError{fmt.Errorf("the server doesn't have a resource type %q", args[0])}
+			}
+		},
+	}
+}
+
+func getNodes(c *cli.Context, names []string) error {
+	format, err := checkOutput(c, "wide", "json", "yaml")
+	if err != nil {
+		return err
+	}
+	if len(names) > 1 {
+		return usageError{fmt.Errorf("get nodes takes at most one NAME, got %q", names)}
+	}
+	cl, err := newClient(c)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := requestContext(c)
+	defer cancel()
+
+	var nodes []api.Node
+	if len(names) == 1 {
+		n, err := cl.Node(ctx, names[0])
+		if err != nil {
+			return statusError(err)
+		}
+		if format == "json" || format == "yaml" {
+			return printObject(c.App.Writer, format, n)
+		}
+		nodes = []api.Node{*n}
+	} else {
+		list, err := cl.Nodes(ctx)
+		if err != nil {
+			return statusError(err)
+		}
+		if format == "json" || format == "yaml" {
+			return printObject(c.App.Writer, format, list)
+		}
+		nodes = list.Items
+	}
+	if len(nodes) == 0 {
+		fmt.Fprintln(c.App.ErrWriter, "No resources found")
+		return nil
+	}
+
+	// ROLES shows each node's place in Raft, the nearest thing gossipod
+	// has to Kubernetes' control-plane role.
+	roles := map[string]string{}
+	if peers, err := cl.RaftPeers(ctx); err == nil {
+		for _, p := range peers {
+			roles[p.ID] = p.Suffrage
+			if p.Leader {
+				roles[p.ID] = "leader"
+			}
+		}
+	}
+	headers := []string{"NAME", "STATUS", "ROLES", "AGE", "VERSION"}
+	if format == "wide" {
+		headers = append(headers, "INTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION", "CPU", "MEMORY", "PODS")
+	}
+	t := newTable(c.App.Writer, headers...)
+	now := time.Now()
+	for _, n := range nodes {
+		cols := []string{n.Name, nodeStatus(&n), orNone(roles[n.Name]), age(n.CreationTimestamp, now), n.Status.NodeInfo.KubeletVersion}
+		if format == "wide" {
+			cols = append(cols, orNone(n.InternalIP()), orNone(n.Status.NodeInfo.OSImage), orNone(n.Status.NodeInfo.KernelVersion),
+				quantity(n.Status.Allocatable, api.ResourceCPU), quantity(n.Status.Allocatable, api.ResourceMemory),
+				quantity(n.Status.Allocatable, api.ResourcePods))
+		}
+		t.row(cols...)
+	}
+	return t.flush()
+}
+
+// nodeStatus is kubectl's STATUS column: Ready, NotReady (condition False or
+// Unknown) or Unknown (no condition yet), plus
+// SchedulingDisabled for a cordoned node.
+func nodeStatus(n *api.Node) string {
+	s := "Unknown"
+	if c := n.Condition(api.NodeReady); c != nil {
+		s = "NotReady"
+		if c.Status == api.ConditionTrue {
+			s = "Ready"
+		}
+	}
+	if n.Spec.Unschedulable {
+		s += ",SchedulingDisabled"
+	}
+	return s
+}

@@ -1,0 +1,95 @@
+// Command gossipod is the gossipod agent and its command-line client.
+//
+// The same binary runs on every machine as `gossipod agent --join SEED`, and
+// drives a cluster from anywhere with kubectl-like commands (`members`,
+// `raft peers`, `get nodes`, …) against any agent's API (--addr).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/api/client"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	if err := newApp().Run(os.Args); err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(exitCode(err))
+	}
+}
+
+func newApp() *cli.App {
+	return &cli.App{
+		Name:                 "gossipod",
+		Usage:                "a masterless container orchestrator: identical agents, gossip, Raft, pods",
+		Version:              version,
+		EnableBashCompletion: true,
+		Flags: []cli.Flag{
+			&cli.StringFlag{
+				Name:    "addr",
+				Usage:   "API address of any agent of the cluster",
+				Value:   client.DefaultAddr,
+				EnvVars: []string{"GOSSIPOD_ADDR"},
+			},
+		},
+		Commands: []*cli.Command{
+			agentCommand(),
+			membersCommand(),
+			raftCommand(),
+			getCommand(),
+		},
+		// Unknown commands and flags are usage errors, reported once.
+		OnUsageError: func(c *cli.Context, err error, isSubcommand bool) error {
+			return usageError{err}
+		},
+	}
+}
+
+// usageError marks a mistake on the command line (exit code 2, as flag
+// parsing errors conventionally have).
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func exitCode(err error) int {
+	var ue usageError
+	if errors.As(err, &ue) {
+		return 2
+	}
+	return 1
+}
+
+// newClient returns the API client for the --addr of the command line.
+func newClient(c *cli.Context) (*client.Client, error) {
+	cl, err := client.New(c.String("addr"))
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return cl, nil
+}
+
+// requestContext bounds one client request; the CLI never waits forever.
+func requestContext(c *cli.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(c.Context, 30*time.Second)
+}
+
+// statusError prints a Status error as kubectl does: "Error from server
+// (NotFound): nodes "x" not found".
+func statusError(err error) error {
+	var s *api.Status
+	if errors.As(err, &s) {
+		return fmt.Errorf("from server (%s): %s", s.Reason, s.Message)
+	}
+	return err
+}
