@@ -75,11 +75,9 @@ func (c *Config) Validate() error {
 	if !c.InMemory && c.DataDir == "" {
 		errs = append(errs, errors.New("consensus: DataDir is required unless InMemory"))
 	}
-	if c.HeartbeatTimeout <= 0 || c.ElectionTimeout <= 0 || c.LeaderLeaseTimeout <= 0 {
-		errs = append(errs, errors.New("consensus: HeartbeatTimeout, ElectionTimeout and LeaderLeaseTimeout must be positive"))
-	}
-	if c.LeaderLeaseTimeout > c.HeartbeatTimeout {
-		errs = append(errs, errors.New("consensus: LeaderLeaseTimeout must not exceed HeartbeatTimeout"))
+	errs = append(errs, c.validateTimeouts()...)
+	if !c.InMemory && c.SnapshotsRetained < 1 {
+		errs = append(errs, fmt.Errorf("consensus: SnapshotsRetained %d must be at least 1", c.SnapshotsRetained))
 	}
 	if c.ApplyTimeout <= 0 {
 		errs = append(errs, errors.New("consensus: ApplyTimeout must be positive"))
@@ -88,4 +86,37 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("consensus: Logger is required"))
 	}
 	return errors.Join(errs...)
+}
+
+// minRaftTimeout is the smallest timeout raft.ValidateConfig accepts.
+const minRaftTimeout = 5 * time.Millisecond
+
+// validateTimeouts checks the timeouts against raft's own rules, so that a
+// config Validate accepts is one raft.NewRaft accepts too, and each error
+// names the field at fault. The relations between timeouts are checked only
+// once each timeout is valid on its own.
+func (c *Config) validateTimeouts() []error {
+	var errs []error
+	for _, f := range []struct {
+		name  string
+		value time.Duration
+	}{
+		{"HeartbeatTimeout", c.HeartbeatTimeout},
+		{"ElectionTimeout", c.ElectionTimeout},
+		{"LeaderLeaseTimeout", c.LeaderLeaseTimeout},
+	} {
+		if f.value < minRaftTimeout {
+			errs = append(errs, fmt.Errorf("consensus: %s %s is below raft's minimum of %s", f.name, f.value, minRaftTimeout))
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	if c.LeaderLeaseTimeout > c.HeartbeatTimeout {
+		errs = append(errs, fmt.Errorf("consensus: LeaderLeaseTimeout %s must not exceed HeartbeatTimeout %s", c.LeaderLeaseTimeout, c.HeartbeatTimeout))
+	}
+	if c.ElectionTimeout < c.HeartbeatTimeout {
+		errs = append(errs, fmt.Errorf("consensus: ElectionTimeout %s must not be below HeartbeatTimeout %s", c.ElectionTimeout, c.HeartbeatTimeout))
+	}
+	return errs
 }

@@ -3,6 +3,8 @@ package consensus
 import (
 	"bytes"
 	"encoding/json"
+	"log/slog"
+	"os"
 	"testing"
 	"time"
 
@@ -11,6 +13,15 @@ import (
 
 	"github.com/gossipod/gossipod/api"
 )
+
+// discardLogger drops the store's and raft's logs; set GOSSIPOD_TEST_LOG=1
+// to see them on stderr.
+func discardLogger() *slog.Logger {
+	if os.Getenv("GOSSIPOD_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
 
 // t0 is the time the tests stamp on their first command; later commands add
 // whole seconds, since api.Time keeps second precision.

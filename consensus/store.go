@@ -63,8 +63,15 @@ func NewStore(cfg Config) (_ *Store, err error) {
 	if advAddr.IP.IsUnspecified() {
 		return nil, fmt.Errorf("raft advertise address %q is unspecified: set an address other agents can reach", advertise)
 	}
+	// Without an AdvertiseAddr the transport advertises its listener's own
+	// address: the same host as BindAddr, but the port actually bound when
+	// BindAddr asks for port 0. (Passing advAddr would advertise port 0.)
+	var advertiseAddr net.Addr
+	if cfg.AdvertiseAddr != "" {
+		advertiseAddr = advAddr
+	}
 	rlog := logbridge.HCLogger("raft", cfg.Logger)
-	s.transport, err = raft.NewTCPTransportWithLogger(cfg.BindAddr, advAddr, 3, 10*time.Second, rlog)
+	s.transport, err = raft.NewTCPTransportWithLogger(cfg.BindAddr, advertiseAddr, 3, 10*time.Second, rlog)
 	if err != nil {
 		return nil, fmt.Errorf("listen for raft on %s: %w", cfg.BindAddr, err)
 	}
@@ -179,10 +186,19 @@ func (s *Store) Stats() map[string]string { return s.raft.Stats() }
 
 // Apply commits cmd through Raft and returns the index it was applied at. It
 // stamps the command's time, so it must be called on the leader; elsewhere
-// it returns ErrNotLeader. The error of a command the FSM rejected is
-// returned as is (often an *api.Status).
+// it returns ErrNotLeader, and ErrShutdown once the store is shut down. A
+// context that is already done is refused before anything is appended; its
+// deadline also bounds the wait to enqueue. The error of a command the FSM
+// rejected is returned as is (often an *api.Status).
 func (s *Store) Apply(ctx context.Context, cmd Command) (uint64, error) {
-	if !s.IsLeader() {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	switch s.raft.State() {
+	case raft.Leader:
+	case raft.Shutdown:
+		return 0, ErrShutdown
+	default:
 		return 0, ErrNotLeader
 	}
 	cmd.Time = time.Now().UTC()
@@ -192,7 +208,10 @@ func (s *Store) Apply(ctx context.Context, cmd Command) (uint64, error) {
 	}
 	timeout := s.cfg.ApplyTimeout
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < timeout {
-		timeout = time.Until(dl)
+		// raft takes a timeout <= 0 as "wait forever", never as "expired".
+		if timeout = time.Until(dl); timeout <= 0 {
+			return 0, context.DeadlineExceeded
+		}
 	}
 	future := s.raft.Apply(data, timeout)
 	if err := future.Error(); err != nil {
