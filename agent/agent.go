@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/memberlist"
 
+	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/consensus"
 	"github.com/gossipod/gossipod/internal/logbridge"
 	"github.com/gossipod/gossipod/runtime"
@@ -42,9 +43,9 @@ func New(cfg Config, machine runtime.MachineInfo) (_ *Agent, err error) {
 		return nil, err
 	}
 	a := &Agent{
-		cfg:        cfg,
-		log:        cfg.Logger,
-		machine:    machine,
+		cfg:     cfg,
+		log:     cfg.Logger,
+		machine: machine,
 	}
 	a.members = newMemberTable(func(name string, err error) {
 		a.log.Warn("ignoring gossip member without valid metadata", "member", name, "error", err)
@@ -206,7 +207,7 @@ func (a *Agent) syncMeta() {
 
 // SetUsed announces how much of the node's allocatable resources its pods
 // use, so that the leader places with up-to-date free resources.
-func (a *Agent) SetUsed(used Resources) error {
+func (a *Agent) SetUsed(used api.Resources) error {
 	alloc := a.cfg.Allocatable
 	changed, err := a.meta.update(func(m *nodeMeta) {
 		m.CPU[1] = alloc.MilliCPU - used.MilliCPU

@@ -8,16 +8,9 @@ import (
 	"net"
 	"time"
 
+	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/consensus"
 )
-
-// Resources is an amount of the schedulable resources: CPU in millicores,
-// memory in bytes, and pod slots.
-type Resources struct {
-	MilliCPU int64
-	Memory   int64
-	Pods     int64
-}
 
 // Config configures an Agent. Start from DefaultConfig; New validates it.
 type Config struct {
@@ -55,8 +48,8 @@ type Config struct {
 	// DataDir holds the Raft data (raft/) and, later, pod state.
 	DataDir string
 	// Capacity is what the machine has; Allocatable what it offers to pods.
-	Capacity    Resources
-	Allocatable Resources
+	Capacity    api.Resources
+	Allocatable api.Resources
 	// Labels are extra node labels; the kubernetes.io/ well-known labels
 	// are added by the agent.
 	Labels map[string]string

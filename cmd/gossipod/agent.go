@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/gossipod/gossipod/agent"
+	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/runtime"
 )
 
@@ -154,7 +155,7 @@ func agentConfig(c *cli.Context, logger *slog.Logger) (agent.Config, func(), err
 // applyResources sets capacity from the machine and allocatable from --cpu
 // and --memory (default: all of the machine).
 func applyResources(c *cli.Context, cfg *agent.Config, m runtime.MachineInfo) error {
-	cfg.Capacity = agent.Resources{MilliCPU: m.MilliCPU, Memory: m.MemoryBytes, Pods: int64(c.Int("max-pods"))}
+	cfg.Capacity = api.Resources{MilliCPU: m.MilliCPU, Memory: m.MemoryBytes, Pods: int64(c.Int("max-pods"))}
 	cfg.Allocatable = cfg.Capacity
 	if s := c.String("cpu"); s != "" {
 		q, err := resource.ParseQuantity(s)

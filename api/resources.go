@@ -1,0 +1,107 @@
+package api
+
+// Resources is an amount of the schedulable resources as plain integers:
+// CPU in millicores, memory in bytes, and pod slots. Placement and the FSM's
+// overcommit check do their arithmetic on it; ResourceList (quantities) is
+// for the wire.
+type Resources struct {
+	MilliCPU int64 `json:"milliCPU"`
+	Memory   int64 `json:"memory"`
+	Pods     int64 `json:"pods"`
+}
+
+// Add returns r + o.
+func (r Resources) Add(o Resources) Resources {
+	return Resources{MilliCPU: r.MilliCPU + o.MilliCPU, Memory: r.Memory + o.Memory, Pods: r.Pods + o.Pods}
+}
+
+// Sub returns r - o.
+func (r Resources) Sub(o Resources) Resources {
+	return Resources{MilliCPU: r.MilliCPU - o.MilliCPU, Memory: r.Memory - o.Memory, Pods: r.Pods - o.Pods}
+}
+
+// Fits reports whether o fits in r in every dimension.
+func (r Resources) Fits(o Resources) bool {
+	return o.MilliCPU <= r.MilliCPU && o.Memory <= r.Memory && o.Pods <= r.Pods
+}
+
+// ResourcesOf converts a ResourceList; absent resources count as zero.
+func ResourcesOf(l ResourceList) Resources {
+	var r Resources
+	if q, ok := l[ResourceCPU]; ok {
+		r.MilliCPU = q.MilliValue()
+	}
+	if q, ok := l[ResourceMemory]; ok {
+		r.Memory = q.Value()
+	}
+	if q, ok := l[ResourcePods]; ok {
+		r.Pods = q.Value()
+	}
+	return r
+}
+
+// containerRequests is what one container asks for: its requests, with a
+// limit standing in for a missing request, as Kubernetes defaults them.
+func containerRequests(c *Container) Resources {
+	req := ResourcesOf(c.Resources.Requests)
+	lim := ResourcesOf(c.Resources.Limits)
+	if _, ok := c.Resources.Requests[ResourceCPU]; !ok {
+		req.MilliCPU = lim.MilliCPU
+	}
+	if _, ok := c.Resources.Requests[ResourceMemory]; !ok {
+		req.Memory = lim.Memory
+	}
+	return req
+}
+
+// PodRequests is what a pod needs from a node: per resource, the larger of
+// the sum of its app containers' requests and the largest request of any
+// init container (init containers run one at a time, before the app
+// containers), plus one pod slot. This is Kubernetes' effective request.
+func PodRequests(p *Pod) Resources {
+	var sum, initMax Resources
+	for i := range p.Spec.Containers {
+		sum = sum.Add(containerRequests(&p.Spec.Containers[i]))
+	}
+	for i := range p.Spec.InitContainers {
+		r := containerRequests(&p.Spec.InitContainers[i])
+		initMax.MilliCPU = max(initMax.MilliCPU, r.MilliCPU)
+		initMax.Memory = max(initMax.Memory, r.Memory)
+	}
+	return Resources{
+		MilliCPU: max(sum.MilliCPU, initMax.MilliCPU),
+		Memory:   max(sum.Memory, initMax.Memory),
+		Pods:     1,
+	}
+}
+
+// HostPort is a port of the node's address a pod takes.
+type HostPort struct {
+	Protocol Protocol `json:"protocol"`
+	Port     int32    `json:"port"`
+}
+
+// PodHostPorts lists the host ports a pod's containers take (TCP when the
+// protocol is not set).
+func PodHostPorts(p *Pod) []HostPort {
+	var out []HostPort
+	for _, c := range p.Spec.Containers {
+		for _, port := range c.Ports {
+			if port.HostPort == 0 {
+				continue
+			}
+			proto := port.Protocol
+			if proto == "" {
+				proto = ProtocolTCP
+			}
+			out = append(out, HostPort{Protocol: proto, Port: port.HostPort})
+		}
+	}
+	return out
+}
+
+// IsTerminal reports whether the pod has finished (Succeeded or Failed) and
+// no longer holds its node's resources.
+func (p *Pod) IsTerminal() bool {
+	return p.Status.Phase == PodSucceeded || p.Status.Phase == PodFailed
+}
