@@ -186,10 +186,11 @@ func (s *Store) Stats() map[string]string { return s.raft.Stats() }
 
 // Apply commits cmd through Raft and returns the index it was applied at. It
 // stamps the command's time, so it must be called on the leader; elsewhere
-// it returns ErrNotLeader, and ErrShutdown once the store is shut down. A
-// context that is already done is refused before anything is appended; its
-// deadline also bounds the wait to enqueue. The error of a command the FSM
-// rejected is returned as is (often an *api.Status).
+// it returns ErrNotLeader (once the store is shut down, an error that is both
+// ErrShutdown and ErrNotLeader). A context that is already done is refused
+// before anything is appended; its deadline also bounds the wait to enqueue.
+// The error of a command the FSM rejected is returned as is (often an
+// *api.Status).
 func (s *Store) Apply(ctx context.Context, cmd Command) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
@@ -197,7 +198,8 @@ func (s *Store) Apply(ctx context.Context, cmd Command) (uint64, error) {
 	switch s.raft.State() {
 	case raft.Leader:
 	case raft.Shutdown:
-		return 0, ErrShutdown
+		// Still ErrNotLeader too, so a forwarding caller retries elsewhere.
+		return 0, fmt.Errorf("%w (%w)", ErrShutdown, ErrNotLeader)
 	default:
 		return 0, ErrNotLeader
 	}

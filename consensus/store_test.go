@@ -199,8 +199,11 @@ func TestApplyReplicates(t *testing.T) {
 		if err := f.Shutdown(); err != nil {
 			t.Errorf("second Shutdown: %v", err)
 		}
-		if _, err := f.Apply(ctx, readyCmd(t, time.Time{}, api.ConditionTrue, "a")); !errors.Is(err, ErrShutdown) {
-			t.Errorf("Apply after Shutdown: err = %v, want ErrShutdown", err)
+		// ErrShutdown, and ErrNotLeader too: the agent's forwarding
+		// handler answers "not leader" and the caller tries elsewhere.
+		_, err := f.Apply(ctx, readyCmd(t, time.Time{}, api.ConditionTrue, "a"))
+		if !errors.Is(err, ErrShutdown) || !errors.Is(err, ErrNotLeader) {
+			t.Errorf("Apply after Shutdown: err = %v, want ErrShutdown and ErrNotLeader", err)
 		}
 		// The two others are a quorum: writes go on.
 		if _, err := leader.Apply(ctx, readyCmd(t, time.Time{}, api.ConditionFalse, "a")); err != nil {
@@ -447,4 +450,40 @@ func TestRestartKeepsState(t *testing.T) {
 			return index == wantIndex && jsonEqual(t, nodes, wantNodes)
 		})
 	})
+}
+
+// TestLeaderLossKeepsAcknowledgedWrites is invariant 3 of DESIGN.md on a
+// small scale: a write Apply acknowledged survives the loss of the leader.
+func TestLeaderLossKeepsAcknowledgedWrites(t *testing.T) {
+	stores := newCluster(t, 3, nil)
+	old := waitLeader(t, stores)
+	ctx := t.Context()
+	var acked []string
+	for i := range 5 {
+		name := "n" + strconv.Itoa(i)
+		if _, err := old.Apply(ctx, registerCmd(t, testNode(name, "uid-"+name, "10.0.0.1", "1", "1Gi"), time.Time{})); err != nil {
+			t.Fatalf("Apply %s: %v", name, err)
+		}
+		acked = append(acked, name)
+	}
+	// No waiting for followers: the leader goes down right after the last
+	// acknowledgement.
+	if err := old.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	survivors := followersOf(stores, old)
+	next := waitLeader(t, survivors)
+	// Elected is not yet applied: Barrier first, as a new leader must.
+	if err := next.Barrier(waitTimeout); err != nil {
+		t.Fatalf("Barrier: %v", err)
+	}
+	for _, name := range acked {
+		if _, ok := next.State().Node(name); !ok {
+			t.Errorf("acknowledged node %s is missing on the new leader %s", name, next.ID())
+		}
+	}
+	if _, err := next.Apply(ctx, readyCmd(t, time.Time{}, api.ConditionTrue, acked...)); err != nil {
+		t.Fatalf("Apply on the new leader with two of three: %v", err)
+	}
+	waitSameState(t, next, survivors...)
 }
