@@ -40,11 +40,16 @@ type NodeSpec struct {
 
 // NodeStatus is what the cluster observes about a node.
 type NodeStatus struct {
-	Capacity    ResourceList    `json:"capacity,omitempty"`
-	Allocatable ResourceList    `json:"allocatable,omitempty"`
-	Conditions  []NodeCondition `json:"conditions,omitempty"`
-	Addresses   []NodeAddress   `json:"addresses,omitempty"`
-	NodeInfo    NodeSystemInfo  `json:"nodeInfo"`
+	Capacity    ResourceList `json:"capacity,omitempty"`
+	Allocatable ResourceList `json:"allocatable,omitempty"`
+	// Allocated is the sum of the requests of the pods bound to the node
+	// and not yet finished: what `kubectl describe node` calls "Allocated
+	// resources". gossipod reports it in the status, computed by the
+	// cluster, so `get nodes -o wide` can show it.
+	Allocated  ResourceList    `json:"allocated,omitempty"`
+	Conditions []NodeCondition `json:"conditions,omitempty"`
+	Addresses  []NodeAddress   `json:"addresses,omitempty"`
+	NodeInfo   NodeSystemInfo  `json:"nodeInfo"`
 }
 
 // NodeConditionType names a node condition; gossipod maintains Ready.

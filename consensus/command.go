@@ -64,3 +64,111 @@ type NodeConditionUpdate struct {
 type DeleteNode struct {
 	Name string `json:"name"`
 }
+
+// Pod commands.
+const (
+	CmdCreatePod            CommandType = "CreatePod"
+	CmdUpdatePod            CommandType = "UpdatePod"
+	CmdDeletePod            CommandType = "DeletePod"
+	CmdBindPods             CommandType = "BindPods"
+	CmdSetPodsUnschedulable CommandType = "SetPodsUnschedulable"
+	CmdSetPodStatuses       CommandType = "SetPodStatuses"
+	CmdRecordEvents         CommandType = "RecordEvents"
+)
+
+// CreatePod stores a new pod. The proposer sets its uid; the FSM sets the
+// creation time, resourceVersion and phase Pending. A pod created with
+// spec.nodeName is bound at once if it fits on that node, and otherwise
+// Failed with the kubelet's OutOf<resource> reason, as Kubernetes does. The
+// response is the stored pod; a pod that exists already is a 409.
+type CreatePod struct {
+	Pod api.Pod `json:"pod"`
+}
+
+// UpdatePod replaces a pod's labels, annotations and spec (the API layer
+// has checked that only what Kubernetes allows changes). A non-empty
+// resourceVersion must match the stored one, or the update is a 409
+// Conflict. The response is the stored pod.
+type UpdatePod struct {
+	Pod api.Pod `json:"pod"`
+}
+
+// DeletePod deletes a pod. An unbound or finished pod, or one deleted with
+// a grace period of 0, goes at once; a pod bound to a node becomes
+// Terminating (deletionTimestamp set) and goes when its node confirms with
+// a grace period of 0. UID, if set, must match. The response is the pod.
+type DeletePod struct {
+	Namespace          string `json:"namespace"`
+	Name               string `json:"name"`
+	UID                string `json:"uid,omitempty"`
+	GracePeriodSeconds *int64 `json:"gracePeriodSeconds,omitempty"`
+}
+
+// BindPods binds pods to nodes in one log entry. Each binding is checked
+// against the committed state: the pod must exist with that uid, be unbound
+// and not terminating, and fit on the node given every pod already bound
+// there (resources, pod slots, host ports). A binding that fails the check
+// is rejected, identically on every replica, and the others still apply;
+// this is what keeps a stale leader view from overcommitting a node.
+type BindPods struct {
+	Bindings []PodBinding `json:"bindings"`
+}
+
+// PodBinding places one pod on one node.
+type PodBinding struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	UID       string `json:"uid"`
+	Node      string `json:"node"`
+}
+
+// BindResult is the response of BindPods.
+type BindResult struct {
+	Bound    []string        `json:"bound,omitempty"`
+	Rejected []BindRejection `json:"rejected,omitempty"`
+}
+
+// BindRejection says why one binding was refused.
+type BindRejection struct {
+	Pod    string `json:"pod"`
+	Reason string `json:"reason"`
+}
+
+// SetPodsUnschedulable records that pods fit on no node: PodScheduled is
+// False with reason Unschedulable and the scheduler's message. A
+// FailedScheduling event is recorded only when the message changes, so
+// retries do not grow the log of a quiet cluster.
+type SetPodsUnschedulable struct {
+	Updates []UnschedulablePod `json:"updates"`
+}
+
+// UnschedulablePod is one pod that could not be placed.
+type UnschedulablePod struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	UID       string `json:"uid"`
+	Message   string `json:"message"`
+}
+
+// SetPodStatuses records the status that nodes observe of their pods, in
+// one log entry per batch. An update is ignored unless the pod exists with
+// that uid and is bound to the reporting node.
+type SetPodStatuses struct {
+	Node    string            `json:"node"`
+	Updates []PodStatusUpdate `json:"updates"`
+}
+
+// PodStatusUpdate is one pod's observed status.
+type PodStatusUpdate struct {
+	Namespace string        `json:"namespace"`
+	Name      string        `json:"name"`
+	UID       string        `json:"uid"`
+	Status    api.PodStatus `json:"status"`
+}
+
+// RecordEvents stores events; an event with the same object, reason and
+// message as a stored one increments its count instead, as Kubernetes'
+// event aggregation does. Missing timestamps are the command's time.
+type RecordEvents struct {
+	Events []api.Event `json:"events"`
+}

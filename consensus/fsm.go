@@ -17,7 +17,8 @@ type fsm struct {
 
 // applyResult is what fsm.Apply returns through raft's ApplyFuture.
 type applyResult struct {
-	err error
+	resp any
+	err  error
 }
 
 // Apply applies one committed entry. A malformed entry is reported as the
@@ -28,7 +29,8 @@ func (f *fsm) Apply(l *raft.Log) any {
 	if err := json.Unmarshal(l.Data, &cmd); err != nil {
 		return applyResult{err: fmt.Errorf("decode log entry %d: %w", l.Index, err)}
 	}
-	return applyResult{err: f.state.apply(l.Index, cmd)}
+	resp, err := f.state.apply(l.Index, cmd)
+	return applyResult{resp: resp, err: err}
 }
 
 // Snapshot captures a copy of the State; Persist writes it later, outside

@@ -15,16 +15,32 @@ import (
 // as of the last applied Raft index. It is changed only by the FSM applying
 // committed commands; everything else reads it. Reads return deep copies, so
 // callers may keep and modify what they get.
+//
+// Pods and events are stored copy-on-write: a change replaces the stored
+// pointer with a new object and never modifies one in place, so the pod
+// readers may share what they get, as long as they do not modify it.
 type State struct {
-	mu      sync.RWMutex
-	index   uint64
-	nodes   map[string]*api.Node
+	mu     sync.RWMutex
+	index  uint64
+	nodes  map[string]*api.Node
+	pods   map[string]*api.Pod   // by namespace/name
+	events map[string]*api.Event // by namespace/name
+	// alloc is derived from pods: what the pods bound to each node hold.
+	alloc   map[string]*nodeAlloc
+	watch   *watchLog
 	changed chan struct{}
 }
 
 // NewState returns an empty State.
 func NewState() *State {
-	return &State{nodes: map[string]*api.Node{}, changed: make(chan struct{})}
+	return &State{
+		nodes:   map[string]*api.Node{},
+		pods:    map[string]*api.Pod{},
+		events:  map[string]*api.Event{},
+		alloc:   map[string]*nodeAlloc{},
+		watch:   newWatchLog(watchLogSize),
+		changed: make(chan struct{}),
+	}
 }
 
 // Index is the Raft index of the last command applied to the State.
@@ -51,7 +67,7 @@ func (s *State) Node(name string) (*api.Node, bool) {
 	if !ok {
 		return nil, false
 	}
-	return copyNode(n), true
+	return s.nodeWithAllocated(n), true
 }
 
 // Nodes returns copies of all nodes sorted by name, and the index they reflect.
@@ -60,43 +76,117 @@ func (s *State) Nodes() ([]api.Node, uint64) {
 	defer s.mu.RUnlock()
 	out := make([]api.Node, 0, len(s.nodes))
 	for _, name := range slices.Sorted(maps.Keys(s.nodes)) {
-		out = append(out, *copyNode(s.nodes[name]))
+		out = append(out, *s.nodeWithAllocated(s.nodes[name]))
 	}
 	return out, s.index
 }
 
-// apply changes the State by one committed command. It must be deterministic:
-// the same command on the same State gives the same result on every replica,
-// so it reads no clock and no randomness, only the command.
-func (s *State) apply(index uint64, cmd Command) error {
+// nodeWithAllocated copies a node and fills in status.allocated.
+func (s *State) nodeWithAllocated(n *api.Node) *api.Node {
+	c := copyNode(n)
+	a := s.alloc[n.Name]
+	var r api.Resources
+	if a != nil {
+		r = a.requested
+	}
+	c.Status.Allocated = resourceList(r)
+	return c
+}
+
+// apply changes the State by one committed command and returns the
+// command's response. It must be deterministic: the same command on the
+// same State gives the same result on every replica, so it reads no clock
+// and no randomness, only the command.
+func (s *State) apply(index uint64, cmd Command) (any, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var err error
-	switch cmd.Type {
-	case CmdRegisterNode:
-		var p RegisterNode
-		if err = json.Unmarshal(cmd.Payload, &p); err == nil {
-			err = s.registerNode(index, cmd, p)
-		}
-	case CmdSetNodeConditions:
-		var p SetNodeConditions
-		if err = json.Unmarshal(cmd.Payload, &p); err == nil {
-			s.setNodeConditions(index, cmd, p)
-		}
-	case CmdDeleteNode:
-		var p DeleteNode
-		if err = json.Unmarshal(cmd.Payload, &p); err == nil {
-			err = s.deleteNode(p)
-		}
-	default:
-		err = fmt.Errorf("unknown command type %q", cmd.Type)
-	}
+	resp, err := s.dispatch(index, cmd)
 	// The index advances even for a rejected command, so reads report the
 	// log position they reflect.
 	s.index = index
 	close(s.changed)
 	s.changed = make(chan struct{})
-	return err
+	return resp, err
+}
+
+// decode unmarshals a command's payload into a value of type T.
+func decode[T any](cmd Command) (T, error) {
+	var p T
+	if err := json.Unmarshal(cmd.Payload, &p); err != nil {
+		return p, fmt.Errorf("decode %s payload: %w", cmd.Type, err)
+	}
+	return p, nil
+}
+
+func (s *State) dispatch(index uint64, cmd Command) (any, error) {
+	switch cmd.Type {
+	case CmdRegisterNode:
+		p, err := decode[RegisterNode](cmd)
+		if err != nil {
+			return nil, err
+		}
+		return nil, s.registerNode(index, cmd, p)
+	case CmdSetNodeConditions:
+		p, err := decode[SetNodeConditions](cmd)
+		if err != nil {
+			return nil, err
+		}
+		s.setNodeConditions(index, cmd, p)
+		return nil, nil
+	case CmdDeleteNode:
+		p, err := decode[DeleteNode](cmd)
+		if err != nil {
+			return nil, err
+		}
+		return nil, s.deleteNode(index, p)
+	case CmdCreatePod:
+		p, err := decode[CreatePod](cmd)
+		if err != nil {
+			return nil, err
+		}
+		return s.createPod(index, cmd, p)
+	case CmdUpdatePod:
+		p, err := decode[UpdatePod](cmd)
+		if err != nil {
+			return nil, err
+		}
+		return s.updatePod(index, p)
+	case CmdDeletePod:
+		p, err := decode[DeletePod](cmd)
+		if err != nil {
+			return nil, err
+		}
+		return s.deletePod(index, cmd, p)
+	case CmdBindPods:
+		p, err := decode[BindPods](cmd)
+		if err != nil {
+			return nil, err
+		}
+		return s.bindPods(index, cmd, p), nil
+	case CmdSetPodsUnschedulable:
+		p, err := decode[SetPodsUnschedulable](cmd)
+		if err != nil {
+			return nil, err
+		}
+		s.setPodsUnschedulable(index, cmd, p)
+		return nil, nil
+	case CmdSetPodStatuses:
+		p, err := decode[SetPodStatuses](cmd)
+		if err != nil {
+			return nil, err
+		}
+		s.setPodStatuses(index, cmd, p)
+		return nil, nil
+	case CmdRecordEvents:
+		p, err := decode[RecordEvents](cmd)
+		if err != nil {
+			return nil, err
+		}
+		s.recordEvents(index, cmd, p.Events)
+		return nil, nil
+	default:
+		return nil, fmt.Errorf("unknown command type %q", cmd.Type)
+	}
 }
 
 func (s *State) registerNode(index uint64, cmd Command, p RegisterNode) error {
@@ -123,7 +213,25 @@ func (s *State) registerNode(index uint64, cmd Command, p RegisterNode) error {
 	n.Status.Addresses = slices.Clone(in.Status.Addresses)
 	n.Status.NodeInfo = in.Status.NodeInfo
 	n.ResourceVersion = strconv.FormatUint(index, 10)
+	s.emit(index, "Node", added(ok), n)
 	return nil
+}
+
+// added is the watch event type of an object that did or did not exist.
+func added(existed bool) string {
+	if existed {
+		return WatchModified
+	}
+	return WatchAdded
+}
+
+// emit records a change for watches. Object must not be modified later
+// (copy-on-write objects), or must be copied here (nodes).
+func (s *State) emit(index uint64, kind, typ string, obj any) {
+	if n, ok := obj.(*api.Node); ok {
+		obj = copyNode(n)
+	}
+	s.watch.add(WatchEvent{Type: typ, Kind: kind, Index: index, Object: obj})
 }
 
 func (s *State) setNodeConditions(index uint64, cmd Command, p SetNodeConditions) {
@@ -144,29 +252,46 @@ func (s *State) setNodeConditions(index uint64, cmd Command, p SetNodeConditions
 			n.Status.Conditions = append(n.Status.Conditions, c)
 		}
 		n.ResourceVersion = strconv.FormatUint(index, 10)
+		s.emit(index, "Node", WatchModified, n)
 	}
 }
 
-func (s *State) deleteNode(p DeleteNode) error {
-	if _, ok := s.nodes[p.Name]; !ok {
+func (s *State) deleteNode(index uint64, p DeleteNode) error {
+	n, ok := s.nodes[p.Name]
+	if !ok {
 		return api.NewNotFound("nodes", p.Name)
 	}
 	delete(s.nodes, p.Name)
+	s.emit(index, "Node", WatchDeleted, n)
 	return nil
 }
 
 // snapshotData is the serialised form of the State in a Raft snapshot.
 type snapshotData struct {
-	Index uint64     `json:"index"`
-	Nodes []api.Node `json:"nodes"`
+	Index  uint64      `json:"index"`
+	Nodes  []api.Node  `json:"nodes"`
+	Pods   []api.Pod   `json:"pods,omitempty"`
+	Events []api.Event `json:"events,omitempty"`
 }
 
 // export copies the State for a snapshot. It runs under the FSM's
 // serialisation guarantee, so only the copy is made here; encoding and I/O
 // happen later in Persist, off the apply path.
 func (s *State) export() snapshotData {
-	nodes, index := s.Nodes()
-	return snapshotData{Index: index, Nodes: nodes}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	d := snapshotData{Index: s.index}
+	for _, name := range slices.Sorted(maps.Keys(s.nodes)) {
+		d.Nodes = append(d.Nodes, *copyNode(s.nodes[name]))
+	}
+	// Pods and events are copy-on-write, so sharing them is a copy.
+	for _, key := range slices.Sorted(maps.Keys(s.pods)) {
+		d.Pods = append(d.Pods, *s.pods[key])
+	}
+	for _, key := range slices.Sorted(maps.Keys(s.events)) {
+		d.Events = append(d.Events, *s.events[key])
+	}
+	return d
 }
 
 // restore replaces the State with a snapshot's contents.
@@ -176,9 +301,23 @@ func (s *State) restore(d snapshotData) {
 	s.nodes = make(map[string]*api.Node, len(d.Nodes))
 	for i := range d.Nodes {
 		n := d.Nodes[i]
+		n.Status.Allocated = nil // derived, recomputed from pods
 		s.nodes[n.Name] = &n
 	}
+	s.pods = make(map[string]*api.Pod, len(d.Pods))
+	s.alloc = map[string]*nodeAlloc{}
+	for i := range d.Pods {
+		p := &d.Pods[i]
+		s.pods[podKey(p.Namespace, p.Name)] = p
+		s.account(p)
+	}
+	s.events = make(map[string]*api.Event, len(d.Events))
+	for i := range d.Events {
+		e := &d.Events[i]
+		s.events[podKey(e.Namespace, e.Name)] = e
+	}
 	s.index = d.Index
+	s.watch.reset(d.Index)
 	close(s.changed)
 	s.changed = make(chan struct{})
 }

@@ -192,35 +192,61 @@ func (s *Store) Stats() map[string]string { return s.raft.Stats() }
 // The error of a command the FSM rejected is returned as is (often an
 // *api.Status).
 func (s *Store) Apply(ctx context.Context, cmd Command) (uint64, error) {
+	res, err := s.Commit(ctx, cmd)
+	return res.Index, err
+}
+
+// Result is what a committed command gave back: the index it was applied
+// at and its response (e.g. the stored object), encoded as JSON so it can
+// travel to a follower that forwarded the write.
+type Result struct {
+	Index    uint64          `json:"index"`
+	Response json.RawMessage `json:"response,omitempty"`
+}
+
+// Commit is Apply returning the command's response as well.
+func (s *Store) Commit(ctx context.Context, cmd Command) (Result, error) {
+	index, resp, err := s.commit(ctx, cmd)
+	if err != nil || resp == nil {
+		return Result{Index: index}, err
+	}
+	raw, merr := json.Marshal(resp)
+	if merr != nil {
+		return Result{Index: index}, fmt.Errorf("encode %s response: %w", cmd.Type, merr)
+	}
+	return Result{Index: index, Response: raw}, nil
+}
+
+func (s *Store) commit(ctx context.Context, cmd Command) (uint64, any, error) {
 	if err := ctx.Err(); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	switch s.raft.State() {
 	case raft.Leader:
 	case raft.Shutdown:
 		// Still ErrNotLeader too, so a forwarding caller retries elsewhere.
-		return 0, fmt.Errorf("%w (%w)", ErrShutdown, ErrNotLeader)
+		return 0, nil, fmt.Errorf("%w (%w)", ErrShutdown, ErrNotLeader)
 	default:
-		return 0, ErrNotLeader
+		return 0, nil, ErrNotLeader
 	}
 	cmd.Time = time.Now().UTC()
 	data, err := json.Marshal(cmd)
 	if err != nil {
-		return 0, fmt.Errorf("encode %s command: %w", cmd.Type, err)
+		return 0, nil, fmt.Errorf("encode %s command: %w", cmd.Type, err)
 	}
 	timeout := s.cfg.ApplyTimeout
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < timeout {
 		// raft takes a timeout <= 0 as "wait forever", never as "expired".
 		if timeout = time.Until(dl); timeout <= 0 {
-			return 0, context.DeadlineExceeded
+			return 0, nil, context.DeadlineExceeded
 		}
 	}
 	future := s.raft.Apply(data, timeout)
 	if err := future.Error(); err != nil {
-		return 0, mapRaftError(err)
+		return 0, nil, mapRaftError(err)
 	}
 	res, _ := future.Response().(applyResult)
-	return future.Index(), res.err
+	return future.Index(), res.resp, res.err
 }
 
 // Barrier waits until every entry committed before it is applied locally;

@@ -1,0 +1,388 @@
+package consensus
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/gossipod/gossipod/api"
+)
+
+// nodeAlloc is what the pods bound to one node hold: the sum of their
+// requests (pod slots included) and their host ports.
+type nodeAlloc struct {
+	requested api.Resources
+	hostPorts map[api.HostPort]int
+}
+
+// holdsNode reports whether a pod holds resources on its node: it is bound
+// and has not finished. A Terminating pod still holds them until its node
+// confirms it stopped.
+func holdsNode(p *api.Pod) bool {
+	return p != nil && p.Spec.NodeName != "" && !p.IsTerminal()
+}
+
+// account adds a pod's hold to its node's allocation.
+func (s *State) account(p *api.Pod) {
+	if !holdsNode(p) {
+		return
+	}
+	a := s.alloc[p.Spec.NodeName]
+	if a == nil {
+		a = &nodeAlloc{hostPorts: map[api.HostPort]int{}}
+		s.alloc[p.Spec.NodeName] = a
+	}
+	a.requested = a.requested.Add(api.PodRequests(p))
+	for _, hp := range api.PodHostPorts(p) {
+		a.hostPorts[hp]++
+	}
+}
+
+// unaccount removes a pod's hold from its node's allocation.
+func (s *State) unaccount(p *api.Pod) {
+	if !holdsNode(p) {
+		return
+	}
+	a := s.alloc[p.Spec.NodeName]
+	if a == nil {
+		return
+	}
+	a.requested = a.requested.Sub(api.PodRequests(p))
+	for _, hp := range api.PodHostPorts(p) {
+		if a.hostPorts[hp]--; a.hostPorts[hp] <= 0 {
+			delete(a.hostPorts, hp)
+		}
+	}
+	if a.requested == (api.Resources{}) && len(a.hostPorts) == 0 {
+		delete(s.alloc, p.Spec.NodeName)
+	}
+}
+
+// putPod stores a new version of a pod, keeping the allocation and the
+// watch log in step. old is the previous version or nil.
+func (s *State) putPod(index uint64, old, p *api.Pod) {
+	p.ResourceVersion = strconv.FormatUint(index, 10)
+	s.unaccount(old)
+	s.account(p)
+	s.pods[podKey(p.Namespace, p.Name)] = p
+	s.emit(index, "Pod", added(old != nil), p)
+}
+
+// removePod deletes a pod and its events.
+func (s *State) removePod(index uint64, p *api.Pod) {
+	s.unaccount(p)
+	delete(s.pods, podKey(p.Namespace, p.Name))
+	for key, e := range s.events {
+		if e.InvolvedObject.UID == p.UID {
+			delete(s.events, key)
+		}
+	}
+	s.emit(index, "Pod", WatchDeleted, p)
+}
+
+// podKey is the map key of a namespaced object.
+func podKey(namespace, name string) string { return namespace + "/" + name }
+
+// fitError says why pod does not fit on node given what is bound there, in
+// the kubelet's words, or returns "" when it fits.
+func (s *State) fitError(p *api.Pod, nodeName string) (reason, message string) {
+	n, ok := s.nodes[nodeName]
+	if !ok {
+		return "NodeNotFound", fmt.Sprintf("node %q not found", nodeName)
+	}
+	alloc := api.ResourcesOf(n.Status.Allocatable)
+	var used api.Resources
+	var ports map[api.HostPort]int
+	if a := s.alloc[nodeName]; a != nil {
+		used, ports = a.requested, a.hostPorts
+	}
+	req := api.PodRequests(p)
+	for _, d := range []struct {
+		name                 string
+		req, used, allocated int64
+	}{
+		{"pods", req.Pods, used.Pods, alloc.Pods},
+		{"cpu", req.MilliCPU, used.MilliCPU, alloc.MilliCPU},
+		{"memory", req.Memory, used.Memory, alloc.Memory},
+	} {
+		if d.req > 0 && d.used+d.req > d.allocated {
+			return "OutOf" + d.name, fmt.Sprintf("Node didn't have enough resource: %s, requested: %d, used: %d, capacity: %d",
+				d.name, d.req, d.used, d.allocated)
+		}
+	}
+	for _, hp := range api.PodHostPorts(p) {
+		if ports[hp] > 0 {
+			return "NodePorts", fmt.Sprintf("Node didn't have free ports for the requested pod ports: %s/%d is in use", hp.Protocol, hp.Port)
+		}
+	}
+	return "", ""
+}
+
+func (s *State) createPod(index uint64, cmd Command, c CreatePod) (any, error) {
+	p := clonePod(&c.Pod)
+	key := podKey(p.Namespace, p.Name)
+	if p.Name == "" || p.Namespace == "" {
+		return nil, api.NewBadRequest("pod name and namespace are required")
+	}
+	if _, exists := s.pods[key]; exists {
+		st := api.NewStatus(http.StatusConflict, api.StatusReasonAlreadyExists, fmt.Sprintf("pods %q already exists", p.Name))
+		st.Details = &api.StatusDetails{Name: p.Name, Kind: "pods"}
+		return nil, st
+	}
+	p.Kind, p.APIVersion = "Pod", "v1"
+	p.CreationTimestamp = api.NewTime(cmd.Time)
+	p.Generation = 1
+	p.DeletionTimestamp, p.DeletionGracePeriodSeconds = nil, nil
+	p.Status = api.PodStatus{Phase: api.PodPending}
+	if p.Spec.NodeName != "" {
+		// Bound by the user: admitted if it fits, as the kubelet admits.
+		if reason, msg := s.fitError(p, p.Spec.NodeName); reason != "" && reason != "NodeNotFound" {
+			p.Status.Phase = api.PodFailed
+			p.Status.Reason = reason
+			p.Status.Message = "Pod was rejected: " + msg
+		} else {
+			setPodCondition(p, api.PodCondition{Type: api.PodScheduled, Status: api.ConditionTrue}, cmd.Time)
+		}
+	}
+	s.putPod(index, nil, p)
+	return p, nil
+}
+
+func (s *State) updatePod(index uint64, u UpdatePod) (any, error) {
+	in := &u.Pod
+	old, ok := s.pods[podKey(in.Namespace, in.Name)]
+	if !ok {
+		return nil, api.NewNotFound("pods", in.Name)
+	}
+	if in.ResourceVersion != "" && in.ResourceVersion != old.ResourceVersion {
+		return nil, conflict(in.Name)
+	}
+	if in.UID != "" && in.UID != old.UID {
+		return nil, conflict(in.Name)
+	}
+	p := clonePod(old)
+	p.Labels = maps.Clone(in.Labels)
+	p.Annotations = maps.Clone(in.Annotations)
+	spec := in.Spec
+	spec.NodeName = old.Spec.NodeName // binding is not the user's to move
+	if !sameJSON(spec, old.Spec) {
+		p.Generation++
+	}
+	p.Spec = *clonePodSpec(&spec)
+	s.putPod(index, old, p)
+	return p, nil
+}
+
+// conflict is Kubernetes' 409 for a write based on a stale object.
+func conflict(name string) *api.Status {
+	st := api.NewStatus(http.StatusConflict, api.StatusReasonConflict,
+		fmt.Sprintf("Operation cannot be fulfilled on pods %q: the object has been modified; please apply your changes to the latest version and try again", name))
+	st.Details = &api.StatusDetails{Name: name, Kind: "pods"}
+	return st
+}
+
+func (s *State) deletePod(index uint64, cmd Command, d DeletePod) (any, error) {
+	old, ok := s.pods[podKey(d.Namespace, d.Name)]
+	if !ok {
+		return nil, api.NewNotFound("pods", d.Name)
+	}
+	if d.UID != "" && d.UID != old.UID {
+		return nil, conflict(d.Name)
+	}
+	immediate := !holdsNode(old) || d.GracePeriodSeconds != nil && *d.GracePeriodSeconds == 0
+	if immediate {
+		s.removePod(index, old)
+		return old, nil
+	}
+	if old.DeletionTimestamp != nil {
+		return old, nil // already terminating
+	}
+	grace := int64(30)
+	if old.Spec.TerminationGracePeriodSeconds != nil {
+		grace = *old.Spec.TerminationGracePeriodSeconds
+	}
+	if d.GracePeriodSeconds != nil {
+		grace = *d.GracePeriodSeconds
+	}
+	p := clonePod(old)
+	ts := api.NewTime(cmd.Time)
+	p.DeletionTimestamp = &ts
+	p.DeletionGracePeriodSeconds = &grace
+	s.putPod(index, old, p)
+	return p, nil
+}
+
+func (s *State) bindPods(index uint64, cmd Command, b BindPods) BindResult {
+	var res BindResult
+	var events []api.Event
+	for _, bd := range b.Bindings {
+		key := podKey(bd.Namespace, bd.Name)
+		reject := func(reason string) {
+			res.Rejected = append(res.Rejected, BindRejection{Pod: key, Reason: reason})
+		}
+		old, ok := s.pods[key]
+		switch {
+		case !ok:
+			reject("pod not found")
+			continue
+		case bd.UID != "" && old.UID != bd.UID:
+			reject("pod was replaced (uid changed)")
+			continue
+		case old.Spec.NodeName != "":
+			reject("pod is already bound to " + old.Spec.NodeName)
+			continue
+		case old.DeletionTimestamp != nil:
+			reject("pod is being deleted")
+			continue
+		}
+		if reason, msg := s.fitError(old, bd.Node); reason != "" {
+			reject(msg)
+			continue
+		}
+		p := clonePod(old)
+		p.Spec.NodeName = bd.Node
+		setPodCondition(p, api.PodCondition{Type: api.PodScheduled, Status: api.ConditionTrue}, cmd.Time)
+		s.putPod(index, old, p)
+		res.Bound = append(res.Bound, key)
+		events = append(events, podEvent(p, api.EventTypeNormal, "Scheduled",
+			fmt.Sprintf("Successfully assigned %s/%s to %s", p.Namespace, p.Name, bd.Node), "default-scheduler", ""))
+	}
+	s.recordEvents(index, cmd, events)
+	return res
+}
+
+func (s *State) setPodsUnschedulable(index uint64, cmd Command, u SetPodsUnschedulable) {
+	var events []api.Event
+	for _, up := range u.Updates {
+		old, ok := s.pods[podKey(up.Namespace, up.Name)]
+		if !ok || old.UID != up.UID || old.Spec.NodeName != "" {
+			continue
+		}
+		if c := old.Condition(api.PodScheduled); c != nil && c.Status == api.ConditionFalse && c.Message == up.Message {
+			continue
+		}
+		p := clonePod(old)
+		setPodCondition(p, api.PodCondition{Type: api.PodScheduled, Status: api.ConditionFalse,
+			Reason: api.PodReasonUnschedulable, Message: up.Message}, cmd.Time)
+		s.putPod(index, old, p)
+		events = append(events, podEvent(p, api.EventTypeWarning, "FailedScheduling", up.Message, "default-scheduler", ""))
+	}
+	s.recordEvents(index, cmd, events)
+}
+
+func (s *State) setPodStatuses(index uint64, cmd Command, u SetPodStatuses) {
+	for _, up := range u.Updates {
+		old, ok := s.pods[podKey(up.Namespace, up.Name)]
+		if !ok || old.UID != up.UID || old.Spec.NodeName != u.Node {
+			continue
+		}
+		p := clonePod(old)
+		st := up.Status
+		// The scheduler's condition is the cluster's, not the node's.
+		if c := old.Condition(api.PodScheduled); c != nil {
+			keep := *c
+			st.Conditions = slices.DeleteFunc(slices.Clone(st.Conditions), func(c api.PodCondition) bool { return c.Type == api.PodScheduled })
+			st.Conditions = append([]api.PodCondition{keep}, st.Conditions...)
+		}
+		p.Status = st
+		if sameJSON(p.Status, old.Status) {
+			continue
+		}
+		s.putPod(index, old, p)
+	}
+}
+
+// setPodCondition sets a condition, moving lastTransitionTime only when
+// the status changes.
+func setPodCondition(p *api.Pod, c api.PodCondition, now time.Time) {
+	c.LastTransitionTime = api.NewTime(now)
+	if old := p.Condition(c.Type); old != nil {
+		if old.Status == c.Status {
+			c.LastTransitionTime = old.LastTransitionTime
+		}
+		*old = c
+		return
+	}
+	p.Status.Conditions = append(p.Status.Conditions, c)
+}
+
+// Pod returns the named pod. The pod is shared: do not modify it.
+func (s *State) Pod(namespace, name string) (*api.Pod, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	p, ok := s.pods[podKey(namespace, name)]
+	return p, ok
+}
+
+// Pods returns the pods for which keep returns true (all if keep is nil),
+// sorted by namespace and name, and the index they reflect. The pods are
+// shared: do not modify them.
+func (s *State) Pods(keep func(*api.Pod) bool) ([]*api.Pod, uint64) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]*api.Pod, 0, len(s.pods))
+	for _, p := range s.pods {
+		if keep == nil || keep(p) {
+			out = append(out, p)
+		}
+	}
+	slices.SortFunc(out, func(a, b *api.Pod) int {
+		return strings.Compare(podKey(a.Namespace, a.Name), podKey(b.Namespace, b.Name))
+	})
+	return out, s.index
+}
+
+// WatchSince returns the changes of kind ("Pod", "Node"; "" for all) after
+// resourceVersion rv, and false if they are no longer retained (the
+// watcher must re-list). Objects are shared: do not modify them.
+func (s *State) WatchSince(rv uint64, kind string) ([]WatchEvent, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.watch.since(rv, kind)
+}
+
+// resourceList converts Resources to the wire form.
+func resourceList(r api.Resources) api.ResourceList {
+	return api.ResourceList{
+		api.ResourceCPU:    *resource.NewMilliQuantity(r.MilliCPU, resource.DecimalSI),
+		api.ResourceMemory: *resource.NewQuantity(r.Memory, resource.BinarySI),
+		api.ResourcePods:   *resource.NewQuantity(r.Pods, resource.DecimalSI),
+	}
+}
+
+// clonePod deep-copies a pod by a JSON round trip, which stays in step with
+// the type's fields as they grow.
+func clonePod(p *api.Pod) *api.Pod {
+	var out api.Pod
+	mustRoundTrip(p, &out)
+	return &out
+}
+
+func clonePodSpec(s *api.PodSpec) *api.PodSpec {
+	var out api.PodSpec
+	mustRoundTrip(s, &out)
+	return &out
+}
+
+func mustRoundTrip(in, out any) {
+	b, err := json.Marshal(in)
+	if err == nil {
+		err = json.Unmarshal(b, out)
+	}
+	if err != nil {
+		panic(fmt.Sprintf("deep copy %T: %v", in, err))
+	}
+}
+
+func sameJSON(a, b any) bool {
+	ja, errA := json.Marshal(a)
+	jb, errB := json.Marshal(b)
+	return errA == nil && errB == nil && string(ja) == string(jb)
+}
