@@ -115,6 +115,9 @@ func NewCluster(t testing.TB, opts Options) *Cluster {
 func (c *Cluster) teardown() {
 	if c.t.Failed() {
 		for i, h := range c.hosts {
+			if _, err := os.Stat(h.logPath); err != nil {
+				continue // never started: nothing to show
+			}
 			c.t.Logf("--- %s (%s) log, %s ---\n%s", h.name, c.IP(i), h.logPath, tailLines(readFile(h.logPath), logTailLines))
 		}
 	}
