@@ -7,6 +7,9 @@
 #   make demo-stop     stop it and remove everything it created
 #   make check-deploy  static checks of scripts/, deploy/, .ci/run and the Vagrantfile
 #   make clean
+#
+# The Vagrant cluster (Vagrantfile) is brought up with `make build && vagrant up`; its
+# environment overrides are meant for targets that build a local box and test it.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
