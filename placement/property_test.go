@@ -21,6 +21,8 @@ var (
 	propOwners = []string{"", "", "rs-a", "rs-b"}
 )
 
+func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 3)) }
+
 func randomNodes(rng *rand.Rand) []NodeInfo {
 	nodes := make([]NodeInfo, rng.IntN(14))
 	for i := range nodes {
@@ -137,7 +139,7 @@ func oracleFits(n *oracleNode, p PodInfo) bool {
 
 func TestPlaceProperties(t *testing.T) {
 	const cases = 600
-	rng := rand.New(rand.NewPCG(20240601, 3))
+	rng := newRand(20240601)
 	var bound, failed, sampled int // the random cases must exercise every path
 	defer func() {
 		t.Logf("%d cases: %d pods bound, %d failed, %d cases sampled", cases, bound, failed, sampled)
