@@ -1,6 +1,7 @@
 package placement
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -210,6 +211,17 @@ func TestTieBreak(t *testing.T) {
 	}
 	if len(used) < 3 {
 		t.Errorf("ten single pods on eight equal nodes used only %v", used)
+	}
+	// Over many pods every equal node is first choice about equally often.
+	first := map[string]int{}
+	for i := range 800 {
+		r := Place(DefaultConfig(), nodes, []PodInfo{pod(fmt.Sprintf("ns/web-%d", i), 100, mi)})
+		first[r.Bindings[0].Node]++
+	}
+	for _, n := range nodes {
+		if k := first[n.Name]; k < 60 || k > 140 {
+			t.Errorf("node %s first choice of %d of 800 pods, want about 100: %v", n.Name, k, first)
+		}
 	}
 }
 

@@ -19,9 +19,8 @@ const MaxResourceScore = 1_000_000
 //     replicas) go to different nodes first, so losing one node loses as
 //     few replicas as possible. It outranks resources, under binpack too
 //     (kube-scheduler likewise weighs its default topology spread 2 to its
-//     fit score's 1). It
-//     only ever ranks nodes that passed the filters, so it never chooses a
-//     node without room.
+//     fit score's 1). It only ever ranks nodes that passed the filters, so
+//     it never chooses a node without room.
 //  2. Resource, higher wins: the strategy's share of free (spread) or used
 //     (binpack) cpu and memory after placing the pod; see resourceScore.
 //  3. TieBreak, lower wins: a hash of the pod key and the node name. Equal
@@ -52,7 +51,7 @@ func (s Score) better(a string, o Score, b string) bool {
 func score(strategy Strategy, n *nodeState, p *pending) Score {
 	s := Score{
 		Resource: resourceScore(strategy, n.Allocatable, n.Requested.Add(p.req)),
-		TieBreak: hashString(hashString(p.keyHash, "\x00"), n.Name),
+		TieBreak: p.tieBreak(n.Name),
 	}
 	if p.OwnerUID != "" {
 		s.OwnerPods = n.OwnerPods[p.OwnerUID]

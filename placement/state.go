@@ -59,7 +59,8 @@ func (n *nodeState) assume(p *pending) {
 }
 
 // pending is a pod being placed, with what every node visit needs computed
-// once: its request with exactly one pod slot, and the hash of its key.
+// once: its request with exactly one pod slot, and the hash of its key
+// (which picks its scan offset and seeds its tie-break).
 type pending struct {
 	*PodInfo
 	req     api.Resources
@@ -70,6 +71,20 @@ func newPending(p *PodInfo) pending {
 	req := p.Request
 	req.Pods = 1
 	return pending{PodInfo: p, req: req, keyHash: hashString(fnvOffset, p.Key)}
+}
+
+// tieBreak is the pod's tie-break value for a node: FNV-1a of the pod key,
+// a separator and the node name, finished with SplitMix64's mixer because
+// node names often differ only in their last characters, which FNV alone
+// leaves in the low bits.
+func (p *pending) tieBreak(node string) uint64 {
+	h := hashString(hashString(p.keyHash, "\x00"), node)
+	h ^= h >> 30
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 27
+	h *= 0x94d049bb133111eb
+	h ^= h >> 31
+	return h
 }
 
 // FNV-1a, 64 bit, written out so hashing a node name allocates nothing.
