@@ -10,6 +10,7 @@ import (
 
 	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/consensus"
+	"github.com/gossipod/gossipod/placement"
 )
 
 // Config configures an Agent. Start from DefaultConfig; New validates it.
@@ -53,6 +54,8 @@ type Config struct {
 	// Labels are extra node labels; the kubernetes.io/ well-known labels
 	// are added by the agent.
 	Labels map[string]string
+	// Placement configures the leader's scheduler (--placement).
+	Placement placement.Config
 	// Version is reported as the node's kubelet version.
 	Version string
 	// Raft holds the consensus settings; identity, addresses and data dir
@@ -78,6 +81,7 @@ func DefaultConfig() Config {
 		DeadServerTimeout: 10 * time.Second,
 		ReconcileInterval: 2 * time.Second,
 		Raft:              consensus.DefaultConfig(),
+		Placement:         placement.DefaultConfig(),
 		Logger:            slog.Default(),
 	}
 }
@@ -145,6 +149,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RetryJoinInterval <= 0 || c.ReconcileInterval <= 0 || c.DeadServerTimeout <= 0 || c.BootstrapSettle < 0 {
 		errs = append(errs, errors.New("retry, reconcile, settle and dead-server intervals must be positive"))
+	}
+	if err := c.Placement.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("--placement: %w", err))
 	}
 	if c.Logger == nil {
 		errs = append(errs, errors.New("a logger is required"))

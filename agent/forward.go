@@ -18,56 +18,68 @@ import (
 // commit. It is an agent-to-agent endpoint, not part of the public API.
 const internalApplyPath = "/v1/internal/apply"
 
-// applyResponse is the body of a successful forwarded apply.
-type applyResponse struct {
-	Index uint64 `json:"index"`
-}
-
-// Apply commits cmd through the leader from any agent: on the leader it is
-// applied directly; on a follower it is forwarded to the leader's API. While
-// there is no leader (an election), it retries until ctx ends. Errors are
-// *api.Status values a handler can return as they are.
-func (a *Agent) Apply(ctx context.Context, cmd consensus.Command) (uint64, error) {
+// Commit commits cmd through the leader from any agent: on the leader it
+// is applied directly; on a follower it is forwarded to the leader's API.
+// While there is no leader (an election), it retries until ctx ends. Errors
+// are *api.Status values a handler can return as they are.
+func (a *Agent) Commit(ctx context.Context, cmd consensus.Command) (consensus.Result, error) {
 	backoff := 50 * time.Millisecond
 	for {
-		index, err := a.applyOnce(ctx, cmd)
+		res, err := a.commitOnce(ctx, cmd)
 		if !errors.Is(err, consensus.ErrNotLeader) && !errors.Is(err, consensus.ErrNoLeader) {
-			return index, err
+			return res, err
 		}
 		select {
 		case <-ctx.Done():
-			return 0, api.NewServiceUnavailable(fmt.Sprintf("no raft leader to accept the write: %v", err))
+			return consensus.Result{}, api.NewServiceUnavailable(fmt.Sprintf("no raft leader to accept the write: %v", err))
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, time.Second)
 	}
 }
 
-func (a *Agent) applyOnce(ctx context.Context, cmd consensus.Command) (uint64, error) {
+func (a *Agent) commitOnce(ctx context.Context, cmd consensus.Command) (consensus.Result, error) {
 	if a.store.IsLeader() {
-		return a.store.Apply(ctx, cmd)
+		return a.store.Commit(ctx, cmd)
 	}
+	var none consensus.Result
 	leader, _ := a.store.Leader()
 	if leader == "" {
-		return 0, consensus.ErrNoLeader
+		return none, consensus.ErrNoLeader
 	}
 	m, ok := a.members.Get(leader)
 	if !ok || !m.MetaOK {
-		return 0, fmt.Errorf("%w: leader %s is not in gossip yet", consensus.ErrNoLeader, leader)
+		return none, fmt.Errorf("%w: leader %s is not in gossip yet", consensus.ErrNoLeader, leader)
 	}
-	var out applyResponse
+	var out consensus.Result
 	err := a.peerClient(m).Do(ctx, http.MethodPost, internalApplyPath, cmd, &out)
 	var status *api.Status
 	switch {
 	case err == nil:
-		return out.Index, nil
+		return out, nil
 	case errors.As(err, &status) && status.Code == http.StatusMisdirectedRequest:
-		return 0, fmt.Errorf("%w: %s", consensus.ErrNotLeader, status.Message)
+		return none, fmt.Errorf("%w: %s", consensus.ErrNotLeader, status.Message)
 	case errors.As(err, &status):
-		return 0, status
+		return none, status
 	default:
-		return 0, fmt.Errorf("%w: forward to leader %s: %v", consensus.ErrNoLeader, leader, err)
+		return none, fmt.Errorf("%w: forward to leader %s: %v", consensus.ErrNoLeader, leader, err)
 	}
+}
+
+// commitFor commits cmd and decodes its response into a value of type T.
+func commitFor[T any](ctx context.Context, a *Agent, cmd consensus.Command) (*T, error) {
+	res, err := a.Commit(ctx, cmd)
+	if err != nil {
+		return nil, err
+	}
+	var out T
+	if len(res.Response) == 0 {
+		return nil, fmt.Errorf("%s: empty response from the leader", cmd.Type)
+	}
+	if err := json.Unmarshal(res.Response, &out); err != nil {
+		return nil, fmt.Errorf("decode %s response: %w", cmd.Type, err)
+	}
+	return &out, nil
 }
 
 // handleInternalApply commits a write forwarded by a follower. It never
@@ -79,7 +91,7 @@ func (a *Agent) handleInternalApply(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.NewBadRequest(fmt.Sprintf("decode command: %v", err)))
 		return
 	}
-	index, err := a.store.Apply(r.Context(), cmd)
+	res, err := a.store.Commit(r.Context(), cmd)
 	if errors.Is(err, consensus.ErrNotLeader) {
 		writeError(w, api.NewStatus(http.StatusMisdirectedRequest, api.StatusReasonServiceUnavailable, "this agent is not the raft leader"))
 		return
@@ -88,7 +100,7 @@ func (a *Agent) handleInternalApply(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, applyResponse{Index: index})
+	writeJSON(w, http.StatusOK, res)
 }
 
 // peerClient is an API client of another agent.

@@ -34,6 +34,13 @@ func (a *Agent) routes() http.Handler {
 	handle("/v1/raft/peers", map[string]http.HandlerFunc{http.MethodGet: a.handleRaftPeers})
 	handle("/api/v1/nodes", map[string]http.HandlerFunc{http.MethodGet: a.handleListNodes})
 	handle("/api/v1/nodes/{name}", map[string]http.HandlerFunc{http.MethodGet: a.handleGetNode})
+	handle("/api/v1/pods", map[string]http.HandlerFunc{http.MethodGet: a.handleListPods})
+	handle("/api/v1/namespaces/{namespace}/pods", map[string]http.HandlerFunc{
+		http.MethodGet: a.handleListPods, http.MethodPost: a.handleCreatePod})
+	handle("/api/v1/namespaces/{namespace}/pods/{name}", map[string]http.HandlerFunc{
+		http.MethodGet: a.handleGetPod, http.MethodPut: a.handleUpdatePod, http.MethodDelete: a.handleDeletePod})
+	handle("/api/v1/events", map[string]http.HandlerFunc{http.MethodGet: a.handleListEvents})
+	handle("/api/v1/namespaces/{namespace}/events", map[string]http.HandlerFunc{http.MethodGet: a.handleListEvents})
 	handle(internalApplyPath, map[string]http.HandlerFunc{http.MethodPost: a.handleInternalApply})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.NewStatus(http.StatusNotFound, api.StatusReasonNotFound,

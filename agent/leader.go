@@ -66,6 +66,13 @@ func (a *Agent) leaderDuties(ctx context.Context) {
 		}
 		break
 	}
+	placementDone := make(chan struct{})
+	go func() {
+		defer close(placementDone)
+		a.placementLoop(ctx)
+	}()
+	defer func() { <-placementDone }()
+
 	up := &upkeep{missingSince: map[string]time.Time{}}
 	tick := time.NewTicker(a.cfg.ReconcileInterval)
 	defer tick.Stop()

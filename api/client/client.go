@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -126,4 +127,132 @@ func readStatus(resp *http.Response) error {
 	}
 	return api.NewStatus(resp.StatusCode, api.StatusReasonInternalError,
 		fmt.Sprintf("the server responded %s: %s", resp.Status, strings.TrimSpace(string(body))))
+}
+
+// ListOptions narrows a list or watch, as Kubernetes' query parameters do.
+type ListOptions struct {
+	// Namespace limits the list to one namespace; "" means all.
+	Namespace     string
+	LabelSelector string
+	FieldSelector string
+	// ResourceVersion resumes a watch after that version.
+	ResourceVersion string
+}
+
+func (o ListOptions) query() string {
+	q := url.Values{}
+	if o.LabelSelector != "" {
+		q.Set("labelSelector", o.LabelSelector)
+	}
+	if o.FieldSelector != "" {
+		q.Set("fieldSelector", o.FieldSelector)
+	}
+	if o.ResourceVersion != "" {
+		q.Set("resourceVersion", o.ResourceVersion)
+	}
+	if len(q) == 0 {
+		return ""
+	}
+	return "?" + q.Encode()
+}
+
+func podsPath(namespace string) string {
+	if namespace == "" {
+		return "/api/v1/pods"
+	}
+	return "/api/v1/namespaces/" + url.PathEscape(namespace) + "/pods"
+}
+
+func podPath(namespace, name string) string {
+	return podsPath(namespace) + "/" + url.PathEscape(name)
+}
+
+// Pods lists pods.
+func (c *Client) Pods(ctx context.Context, opts ListOptions) (*api.PodList, error) {
+	var out api.PodList
+	return &out, c.get(ctx, podsPath(opts.Namespace)+opts.query(), &out)
+}
+
+// Pod gets one pod; a missing pod is an *api.Status with Code 404.
+func (c *Client) Pod(ctx context.Context, namespace, name string) (*api.Pod, error) {
+	var out api.Pod
+	return &out, c.get(ctx, podPath(namespace, name), &out)
+}
+
+// CreatePod creates a pod and returns it as stored.
+func (c *Client) CreatePod(ctx context.Context, p *api.Pod) (*api.Pod, error) {
+	var out api.Pod
+	return &out, c.Do(ctx, http.MethodPost, podsPath(p.Namespace), p, &out)
+}
+
+// UpdatePod replaces a pod's spec and metadata; a stale resourceVersion is
+// an *api.Status 409 Conflict.
+func (c *Client) UpdatePod(ctx context.Context, p *api.Pod) (*api.Pod, error) {
+	var out api.Pod
+	return &out, c.Do(ctx, http.MethodPut, podPath(p.Namespace, p.Name), p, &out)
+}
+
+// DeletePod deletes a pod; gracePeriodSeconds nil means the pod's own.
+func (c *Client) DeletePod(ctx context.Context, namespace, name string, gracePeriodSeconds *int64) (*api.Pod, error) {
+	path := podPath(namespace, name)
+	if gracePeriodSeconds != nil {
+		path += "?gracePeriodSeconds=" + strconv.FormatInt(*gracePeriodSeconds, 10)
+	}
+	var out api.Pod
+	return &out, c.Do(ctx, http.MethodDelete, path, nil, &out)
+}
+
+// Events lists events, e.g. with FieldSelector "involvedObject.uid=…".
+func (c *Client) Events(ctx context.Context, opts ListOptions) (*api.EventList, error) {
+	path := "/api/v1/events"
+	if opts.Namespace != "" {
+		path = "/api/v1/namespaces/" + url.PathEscape(opts.Namespace) + "/events"
+	}
+	var out api.EventList
+	return &out, c.get(ctx, path+opts.query(), &out)
+}
+
+// WatchEvent is one event of a watch stream; Object is the raw JSON of the
+// object, or of a Status for type ERROR.
+type WatchEvent struct {
+	Type   string          `json:"type"`
+	Object json.RawMessage `json:"object"`
+}
+
+// WatchPods streams pod changes to fn until ctx ends, fn returns false, or
+// the server ends the stream. Without a ResourceVersion the stream starts
+// with an ADDED event for every current pod.
+func (c *Client) WatchPods(ctx context.Context, opts ListOptions, fn func(WatchEvent) bool) error {
+	q := opts.query()
+	if q == "" {
+		q = "?watch=1"
+	} else {
+		q += "&watch=1"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+podsPath(opts.Namespace)+q, nil)
+	if err != nil {
+		return err
+	}
+	// A watch lasts as long as ctx, not the client's request timeout.
+	resp, err := (&http.Client{Transport: c.http.Transport}).Do(req)
+	if err != nil {
+		return fmt.Errorf("cannot reach the gossipod agent at %s: %w", c.base, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return readStatus(resp)
+	}
+	dec := json.NewDecoder(resp.Body)
+	for {
+		var e WatchEvent
+		if err := dec.Decode(&e); err != nil {
+			if errors.Is(err, io.EOF) || ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("read watch stream: %w", err)
+		}
+		if !fn(e) {
+			return nil
+		}
+	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gossipod/gossipod/agent"
 	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/placement"
 	"github.com/gossipod/gossipod/runtime"
 )
 
@@ -48,6 +49,7 @@ agents started later join the existing cluster. --dev runs a one-agent cluster.`
 			&cli.StringFlag{Name: "memory", Usage: "memory offered to pods, a Kubernetes quantity such as 3Gi or 2560Mi (default: all memory)", EnvVars: env("memory")},
 			&cli.IntFlag{Name: "max-pods", Usage: "number of pods this node runs at most", Value: 110, EnvVars: env("max-pods")},
 			&cli.StringFlag{Name: "labels", Usage: "node labels, k=v,k2=v2", EnvVars: env("labels")},
+			&cli.StringFlag{Name: "placement", Usage: "how the leader ranks nodes that fit: spread (least allocated) or binpack (most allocated)", Value: "spread", EnvVars: env("placement")},
 			&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", Value: "info", EnvVars: env("log-level")},
 		},
 		Action: runAgent,
@@ -121,6 +123,7 @@ func agentConfig(c *cli.Context, logger *slog.Logger) (agent.Config, func(), err
 	cfg.BootstrapExpect = c.Int("bootstrap-expect")
 	cfg.RaftVoters = c.Int("raft-voters")
 	cfg.DataDir = c.String("data-dir")
+	cfg.Placement.Strategy = placement.Strategy(c.String("placement"))
 	labels, err := parseLabels(c.String("labels"))
 	if err != nil {
 		return cfg, cleanup, err

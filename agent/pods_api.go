@@ -1,0 +1,269 @@
+package agent
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/consensus"
+)
+
+// maxBodyBytes bounds a request body; Kubernetes' limit is 3 MiB.
+const maxBodyBytes = 3 << 20
+
+// podSelector is a list request's label and field selectors.
+type podSelector struct {
+	labels labels.Selector
+	fields fields.Selector
+}
+
+// parsePodSelector reads ?labelSelector= and ?fieldSelector= with
+// Kubernetes' own parsers. Supported fields: metadata.name,
+// metadata.namespace, spec.nodeName, status.phase.
+func parsePodSelector(r *http.Request) (podSelector, error) {
+	sel := podSelector{labels: labels.Everything(), fields: fields.Everything()}
+	q := r.URL.Query()
+	if s := q.Get("labelSelector"); s != "" {
+		ls, err := labels.Parse(s)
+		if err != nil {
+			return sel, api.NewBadRequest(err.Error())
+		}
+		sel.labels = ls
+	}
+	if s := q.Get("fieldSelector"); s != "" {
+		fs, err := fields.ParseSelector(s)
+		if err != nil {
+			return sel, api.NewBadRequest(fmt.Sprintf("invalid field selector: %v", err))
+		}
+		for _, req := range fs.Requirements() {
+			switch req.Field {
+			case "metadata.name", "metadata.namespace", "spec.nodeName", "status.phase":
+			default:
+				return sel, api.NewBadRequest(fmt.Sprintf("field label not supported: %s", req.Field))
+			}
+		}
+		sel.fields = fs
+	}
+	return sel, nil
+}
+
+func (s podSelector) matches(namespace string, p *api.Pod) bool {
+	if namespace != "" && p.Namespace != namespace {
+		return false
+	}
+	return s.labels.Matches(labels.Set(p.Labels)) && s.fields.Matches(fields.Set{
+		"metadata.name":      p.Name,
+		"metadata.namespace": p.Namespace,
+		"spec.nodeName":      p.Spec.NodeName,
+		"status.phase":       string(p.Status.Phase),
+	})
+}
+
+// handleListPods serves GET /api/v1/pods and /api/v1/namespaces/{ns}/pods,
+// with selectors and ?watch.
+func (a *Agent) handleListPods(w http.ResponseWriter, r *http.Request) {
+	ns := r.PathValue("namespace")
+	sel, err := parsePodSelector(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	keep := func(p *api.Pod) bool { return sel.matches(ns, p) }
+	if isWatch(r) {
+		a.serveWatch(w, r, "Pod",
+			func(obj any) bool { p, ok := obj.(*api.Pod); return ok && keep(p) },
+			func() ([]any, uint64) {
+				pods, index := a.store.State().Pods(keep)
+				out := make([]any, len(pods))
+				for i, p := range pods {
+					out[i] = p
+				}
+				return out, index
+			})
+		return
+	}
+	pods, index := a.store.State().Pods(keep)
+	list := api.PodList{
+		TypeMeta: api.TypeMeta{Kind: "PodList", APIVersion: "v1"},
+		ListMeta: api.ListMeta{ResourceVersion: strconv.FormatUint(index, 10)},
+		Items:    make([]api.Pod, len(pods)),
+	}
+	for i, p := range pods {
+		list.Items[i] = *p
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+func isWatch(r *http.Request) bool {
+	v := r.URL.Query().Get("watch")
+	return v == "1" || v == "true"
+}
+
+func (a *Agent) handleGetPod(w http.ResponseWriter, r *http.Request) {
+	p, ok := a.store.State().Pod(r.PathValue("namespace"), r.PathValue("name"))
+	if !ok {
+		writeError(w, api.NewNotFound("pods", r.PathValue("name")))
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
+}
+
+// readPod decodes a request body into one Pod, strictly: unknown fields are
+// errors that name their path. The namespace comes from the URL when the
+// body leaves it out, and must match it otherwise.
+func readPod(r *http.Request) (*api.Pod, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBodyBytes))
+	if err != nil {
+		return nil, api.NewStatus(http.StatusRequestEntityTooLarge, api.StatusReasonBadRequest, fmt.Sprintf("read request body: %v", err))
+	}
+	objs, err := api.DecodeManifests(body)
+	if err != nil {
+		return nil, api.NewBadRequest(err.Error())
+	}
+	if len(objs) != 1 {
+		return nil, api.NewBadRequest(fmt.Sprintf("expected one Pod in the request body, got %d objects", len(objs)))
+	}
+	p, ok := objs[0].(*api.Pod)
+	if !ok {
+		tm := objs[0].GetTypeMeta()
+		return nil, api.NewBadRequest(fmt.Sprintf("expected a Pod in the request body, got %s %s", tm.APIVersion, tm.Kind))
+	}
+	ns := r.PathValue("namespace")
+	switch p.Namespace {
+	case "":
+		p.Namespace = ns
+	case ns:
+	default:
+		return nil, api.NewBadRequest("the namespace of the provided object does not match the namespace sent on the request")
+	}
+	return p, nil
+}
+
+func (a *Agent) handleCreatePod(w http.ResponseWriter, r *http.Request) {
+	p, err := readPod(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	api.SetPodDefaults(p)
+	if err := api.ValidatePod(p); err != nil {
+		writeError(w, err)
+		return
+	}
+	p.UID = newUID()
+	p.ResourceVersion = ""
+	p.Status = api.PodStatus{}
+	cmd, err := consensus.NewCommand(consensus.CmdCreatePod, consensus.CreatePod{Pod: *p})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	created, err := commitFor[api.Pod](r.Context(), a, cmd)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, created)
+}
+
+func (a *Agent) handleUpdatePod(w http.ResponseWriter, r *http.Request) {
+	p, err := readPod(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	name := r.PathValue("name")
+	if p.Name != name {
+		writeError(w, api.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", p.Name, name)))
+		return
+	}
+	old, ok := a.store.State().Pod(p.Namespace, name)
+	if !ok {
+		writeError(w, api.NewNotFound("pods", name))
+		return
+	}
+	api.SetPodDefaults(p)
+	if p.Spec.NodeName == "" {
+		p.Spec.NodeName = old.Spec.NodeName
+	}
+	if err := api.ValidatePod(p); err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := api.ValidatePodUpdate(old, p); err != nil {
+		writeError(w, err)
+		return
+	}
+	cmd, err := consensus.NewCommand(consensus.CmdUpdatePod, consensus.UpdatePod{Pod: *p})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	updated, err := commitFor[api.Pod](r.Context(), a, cmd)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, updated)
+}
+
+func (a *Agent) handleDeletePod(w http.ResponseWriter, r *http.Request) {
+	d := consensus.DeletePod{Namespace: r.PathValue("namespace"), Name: r.PathValue("name")}
+	if s := r.URL.Query().Get("gracePeriodSeconds"); s != "" {
+		g, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || g < 0 {
+			writeError(w, api.NewBadRequest(fmt.Sprintf("gracePeriodSeconds %q: must be a non-negative integer", s)))
+			return
+		}
+		d.GracePeriodSeconds = &g
+	}
+	cmd, err := consensus.NewCommand(consensus.CmdDeletePod, d)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	deleted, err := commitFor[api.Pod](r.Context(), a, cmd)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, deleted)
+}
+
+// handleListEvents serves GET /api/v1/events and
+// /api/v1/namespaces/{ns}/events, with ?fieldSelector=involvedObject.uid=…
+// (what `describe` asks for) or involvedObject.name=….
+func (a *Agent) handleListEvents(w http.ResponseWriter, r *http.Request) {
+	ns := r.PathValue("namespace")
+	fs := fields.Everything()
+	if s := r.URL.Query().Get("fieldSelector"); s != "" {
+		var err error
+		if fs, err = fields.ParseSelector(s); err != nil {
+			writeError(w, api.NewBadRequest(fmt.Sprintf("invalid field selector: %v", err)))
+			return
+		}
+	}
+	list := api.EventList{TypeMeta: api.TypeMeta{Kind: "EventList", APIVersion: "v1"}}
+	for _, e := range a.store.State().Events() {
+		if ns != "" && e.Namespace != ns {
+			continue
+		}
+		if !fs.Matches(fields.Set{
+			"involvedObject.uid":  e.InvolvedObject.UID,
+			"involvedObject.name": e.InvolvedObject.Name,
+			"involvedObject.kind": e.InvolvedObject.Kind,
+			"reason":              e.Reason,
+			"type":                e.Type,
+		}) {
+			continue
+		}
+		list.Items = append(list.Items, *e)
+	}
+	list.ResourceVersion = strconv.FormatUint(a.store.State().Index(), 10)
+	writeJSON(w, http.StatusOK, list)
+}
