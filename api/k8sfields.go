@@ -1,0 +1,53 @@
+package api
+
+import (
+	"reflect"
+	"strings"
+)
+
+// kubernetesOnlyFields lists, per type, the fields the Kubernetes type of the
+// same name has and gossipod's does not. Strict decoding calls them
+// "unsupported field" rather than "unknown field": the manifest is a valid
+// Kubernetes manifest, gossipod just does not implement the feature, and
+// silently ignoring it (a probe, a securityContext) would run something else
+// than what the user asked for.
+//
+// From the Kubernetes v1 API reference (core/v1 types as of 1.34).
+var kubernetesOnlyFields = map[reflect.Type]map[string]bool{
+	reflect.TypeFor[ObjectMeta](): set("generateName selfLink deletionTimestamp " +
+		"deletionGracePeriodSeconds finalizers managedFields"),
+	reflect.TypeFor[OwnerReference](): set("blockOwnerDeletion"),
+	reflect.TypeFor[ListMeta]():       set("selfLink continue remainingItemCount"),
+	reflect.TypeFor[PodSpec](): set("ephemeralContainers activeDeadlineSeconds dnsPolicy " +
+		"serviceAccountName serviceAccount automountServiceAccountToken hostNetwork hostPID " +
+		"hostIPC securityContext imagePullSecrets subdomain affinity schedulerName tolerations " +
+		"hostAliases priorityClassName priority dnsConfig readinessGates runtimeClassName " +
+		"enableServiceLinks preemptionPolicy overhead topologySpreadConstraints " +
+		"setHostnameAsFQDN os hostUsers schedulingGates resourceClaims resources hostnameOverride"),
+	reflect.TypeFor[Container](): set("envFrom resizePolicy restartPolicy restartPolicyRules " +
+		"volumeDevices livenessProbe readinessProbe startupProbe lifecycle " +
+		"terminationMessagePath terminationMessagePolicy securityContext stdin stdinOnce tty"),
+	reflect.TypeFor[EnvVar]():               set("valueFrom"),
+	reflect.TypeFor[ContainerPort]():        set("hostIP"),
+	reflect.TypeFor[ResourceRequirements](): set("claims"),
+	reflect.TypeFor[VolumeMount]():          set("subPath subPathExpr mountPropagation recursiveReadOnly"),
+	reflect.TypeFor[Volume](): set("gcePersistentDisk awsElasticBlockStore gitRepo secret nfs " +
+		"iscsi glusterfs persistentVolumeClaim rbd flexVolume cinder cephfs flocker downwardAPI " +
+		"fc azureFile configMap vsphereVolume quobyte azureDisk photonPersistentDisk projected " +
+		"portworxVolume scaleIO storageos csi ephemeral image"),
+	reflect.TypeFor[PodStatus](): set("observedGeneration nominatedNodeName hostIPs qosClass " +
+		"ephemeralContainerStatuses resize resourceClaimStatuses extendedResourceClaimStatus"),
+	reflect.TypeFor[PodCondition](): set("observedGeneration"),
+	reflect.TypeFor[ContainerStatus](): set("allocatedResources resources volumeMounts user " +
+		"allocatedResourcesStatus stopSignal"),
+	reflect.TypeFor[ContainerStateTerminated](): set("containerID"),
+}
+
+// set makes a set of the space-separated words of s.
+func set(s string) map[string]bool {
+	m := map[string]bool{}
+	for _, w := range strings.Fields(s) {
+		m[w] = true
+	}
+	return m
+}
