@@ -1,0 +1,85 @@
+package api
+
+import "strings"
+
+// Defaults that SetPodDefaults fills in, as the Kubernetes API server does.
+const (
+	// DefaultNamespace is the namespace of an object that names none.
+	DefaultNamespace = "default"
+	// DefaultTerminationGracePeriodSeconds is the time containers get
+	// between SIGTERM and SIGKILL when the pod does not say.
+	DefaultTerminationGracePeriodSeconds int64 = 30
+)
+
+// SetPodDefaults fills in what a manifest may leave out, exactly where the
+// Kubernetes API server would, so that the stored pod says what will run and
+// placement, the runtime and `get -o yaml` never guess:
+//
+//   - metadata.namespace: "default";
+//   - spec.restartPolicy: Always;
+//   - spec.terminationGracePeriodSeconds: 30;
+//   - each container's imagePullPolicy: Always for the :latest tag or no tag
+//     (and no digest), IfNotPresent otherwise;
+//   - each port's protocol: TCP;
+//   - each container's requests: a resource with a limit and no request
+//     requests its limit (so a pod with limits only is placed by them).
+//
+// It only sets empty fields; it is idempotent. Call it before ValidatePod.
+func SetPodDefaults(p *Pod) {
+	if p.Namespace == "" {
+		p.Namespace = DefaultNamespace
+	}
+	if p.Spec.RestartPolicy == "" {
+		p.Spec.RestartPolicy = RestartPolicyAlways
+	}
+	if p.Spec.TerminationGracePeriodSeconds == nil {
+		v := DefaultTerminationGracePeriodSeconds
+		p.Spec.TerminationGracePeriodSeconds = &v
+	}
+	for i := range p.Spec.InitContainers {
+		setContainerDefaults(&p.Spec.InitContainers[i])
+	}
+	for i := range p.Spec.Containers {
+		setContainerDefaults(&p.Spec.Containers[i])
+	}
+}
+
+func setContainerDefaults(c *Container) {
+	if c.ImagePullPolicy == "" {
+		c.ImagePullPolicy = DefaultPullPolicy(c.Image)
+	}
+	for i := range c.Ports {
+		if c.Ports[i].Protocol == "" {
+			c.Ports[i].Protocol = ProtocolTCP
+		}
+	}
+	if len(c.Resources.Limits) > 0 {
+		if c.Resources.Requests == nil {
+			c.Resources.Requests = ResourceList{}
+		}
+		for name, q := range c.Resources.Limits {
+			if _, ok := c.Resources.Requests[name]; !ok {
+				c.Resources.Requests[name] = q.DeepCopy()
+			}
+		}
+	}
+}
+
+// DefaultPullPolicy is the pull policy Kubernetes gives an image reference
+// whose container names none: Always when the tag is "latest" or missing
+// (the image behind it may have moved), IfNotPresent for any other tag or
+// for a digest (the image cannot have changed).
+func DefaultPullPolicy(image string) PullPolicy {
+	ref, _, hasDigest := strings.Cut(image, "@")
+	tag := ""
+	// The tag is after the last ':' of the last path component; a ':' before
+	// the last '/' belongs to the registry's port (localhost:5000/busybox).
+	last := ref[strings.LastIndexByte(ref, '/')+1:]
+	if i := strings.LastIndexByte(last, ':'); i >= 0 {
+		tag = last[i+1:]
+	}
+	if tag == "latest" || tag == "" && !hasDigest {
+		return PullAlways
+	}
+	return PullIfNotPresent
+}

@@ -1,0 +1,139 @@
+package api
+
+import (
+	"reflect"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+)
+
+func TestDefaultPullPolicy(t *testing.T) {
+	tests := []struct {
+		image string
+		want  PullPolicy
+	}{
+		{"busybox", PullAlways},
+		{"busybox:latest", PullAlways},
+		{"localhost/busybox:latest", PullAlways},
+		{"busybox:1.36", PullIfNotPresent},
+		{"docker.io/library/busybox:1.36", PullIfNotPresent},
+		{"localhost:5000/busybox", PullAlways},
+		{"localhost:5000/busybox:1.36", PullIfNotPresent},
+		{"busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", PullIfNotPresent},
+		{"busybox:latest@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", PullAlways},
+		{"busybox:1.36@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", PullIfNotPresent},
+	}
+	for _, tt := range tests {
+		if got := DefaultPullPolicy(tt.image); got != tt.want {
+			t.Errorf("DefaultPullPolicy(%q) = %s, want %s", tt.image, got, tt.want)
+		}
+	}
+}
+
+func TestSetPodDefaults(t *testing.T) {
+	grace := int64(5)
+	tests := []struct {
+		name string
+		in   Pod
+		want Pod
+	}{
+		{
+			name: "empty fields are filled",
+			in: Pod{Spec: PodSpec{
+				InitContainers: []Container{{Name: "init", Image: "busybox:1.36"}},
+				Containers: []Container{{
+					Name: "app", Image: "busybox",
+					Ports: []ContainerPort{{ContainerPort: 80}, {ContainerPort: 53, Protocol: ProtocolUDP}},
+				}},
+			}},
+			want: Pod{ObjectMeta: ObjectMeta{Namespace: "default"}, Spec: PodSpec{
+				InitContainers: []Container{{Name: "init", Image: "busybox:1.36", ImagePullPolicy: PullIfNotPresent}},
+				Containers: []Container{{
+					Name: "app", Image: "busybox", ImagePullPolicy: PullAlways,
+					Ports: []ContainerPort{{ContainerPort: 80, Protocol: ProtocolTCP}, {ContainerPort: 53, Protocol: ProtocolUDP}},
+				}},
+				RestartPolicy:                 RestartPolicyAlways,
+				TerminationGracePeriodSeconds: ptr(int64(30)),
+			}},
+		},
+		{
+			name: "set fields are kept",
+			in: Pod{ObjectMeta: ObjectMeta{Namespace: "prod"}, Spec: PodSpec{
+				Containers:                    []Container{{Name: "app", Image: "busybox", ImagePullPolicy: PullNever}},
+				RestartPolicy:                 RestartPolicyNever,
+				TerminationGracePeriodSeconds: &grace,
+			}},
+			want: Pod{ObjectMeta: ObjectMeta{Namespace: "prod"}, Spec: PodSpec{
+				Containers:                    []Container{{Name: "app", Image: "busybox", ImagePullPolicy: PullNever}},
+				RestartPolicy:                 RestartPolicyNever,
+				TerminationGracePeriodSeconds: &grace,
+			}},
+		},
+		{
+			name: "a zero grace period is kept",
+			in:   Pod{Spec: PodSpec{TerminationGracePeriodSeconds: ptr(int64(0))}},
+			want: Pod{ObjectMeta: ObjectMeta{Namespace: "default"}, Spec: PodSpec{
+				RestartPolicy: RestartPolicyAlways, TerminationGracePeriodSeconds: ptr(int64(0)),
+			}},
+		},
+		{
+			name: "requests default to limits, per resource, in app and init containers",
+			in: Pod{Spec: PodSpec{
+				InitContainers: []Container{{Name: "i", Image: "x:1", Resources: ResourceRequirements{
+					Limits: ResourceList{ResourceMemory: resource.MustParse("1Gi")},
+				}}},
+				Containers: []Container{{Name: "a", Image: "x:1", Resources: ResourceRequirements{
+					Requests: ResourceList{ResourceCPU: resource.MustParse("100m")},
+					Limits:   ResourceList{ResourceCPU: resource.MustParse("1"), ResourceMemory: resource.MustParse("2Gi")},
+				}}},
+			}},
+			want: Pod{ObjectMeta: ObjectMeta{Namespace: "default"}, Spec: PodSpec{
+				InitContainers: []Container{{Name: "i", Image: "x:1", ImagePullPolicy: PullIfNotPresent, Resources: ResourceRequirements{
+					Requests: ResourceList{ResourceMemory: resource.MustParse("1Gi")},
+					Limits:   ResourceList{ResourceMemory: resource.MustParse("1Gi")},
+				}}},
+				Containers: []Container{{Name: "a", Image: "x:1", ImagePullPolicy: PullIfNotPresent, Resources: ResourceRequirements{
+					Requests: ResourceList{ResourceCPU: resource.MustParse("100m"), ResourceMemory: resource.MustParse("2Gi")},
+					Limits:   ResourceList{ResourceCPU: resource.MustParse("1"), ResourceMemory: resource.MustParse("2Gi")},
+				}}},
+				RestartPolicy:                 RestartPolicyAlways,
+				TerminationGracePeriodSeconds: ptr(int64(30)),
+			}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := tt.in
+			SetPodDefaults(&got)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("SetPodDefaults:\n got: %+v\nwant: %+v", got, tt.want)
+			}
+			again := got
+			SetPodDefaults(&again)
+			if !reflect.DeepEqual(again, tt.want) {
+				t.Errorf("SetPodDefaults is not idempotent: %+v", again)
+			}
+		})
+	}
+}
+
+// TestSetPodDefaultsCopiesLimits checks that a defaulted request is a copy:
+// changing the limit afterwards must not change the request.
+func TestSetPodDefaultsCopiesLimits(t *testing.T) {
+	p := Pod{Spec: PodSpec{Containers: []Container{{Name: "a", Image: "x", Resources: ResourceRequirements{
+		Limits: ResourceList{ResourceMemory: resource.MustParse("1Gi")},
+	}}}}}
+	SetPodDefaults(&p)
+	res := &p.Spec.Containers[0].Resources
+	q := res.Limits[ResourceMemory]
+	q.Add(resource.MustParse("1Gi"))
+	res.Limits[ResourceMemory] = q
+	if got := res.Requests[ResourceMemory]; got.String() != "1Gi" {
+		t.Errorf("request = %s after changing the limit, want 1Gi", got.String())
+	}
+	if r := PodRequests(&p); r.Memory != 1<<30 {
+		t.Errorf("PodRequests memory = %d, want 1Gi", r.Memory)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
