@@ -1,0 +1,248 @@
+package consensus
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/gossipod/gossipod/api"
+)
+
+// testPod is a pod of containers each requesting mem of memory and, if
+// hostPort is non-zero, that host port on its first container.
+func testPod(name, uid string, hostPort int32, mems ...string) api.Pod {
+	p := api.Pod{ObjectMeta: api.ObjectMeta{Name: name, Namespace: "default", UID: uid}}
+	for i, m := range mems {
+		c := api.Container{Name: string(rune('a' + i)), Image: "busybox",
+			Resources: api.ResourceRequirements{Requests: api.ResourceList{api.ResourceMemory: resource.MustParse(m)}}}
+		if i == 0 && hostPort != 0 {
+			c.Ports = []api.ContainerPort{{ContainerPort: 80, HostPort: hostPort, Protocol: api.ProtocolTCP}}
+		}
+		p.Spec.Containers = append(p.Spec.Containers, c)
+	}
+	return p
+}
+
+// podFSM is an FSM with two nodes: node-1 with 3Gi of memory, node-2 with
+// 2560Mi (the seed's scenario), at index 2.
+func podFSM(t *testing.T) *fsm {
+	t.Helper()
+	f := &fsm{state: NewState()}
+	mustApply(t, f, 1, registerCmd(t, testNode("node-1", "uid-n1", "10.0.0.1", "4", "3Gi"), t0))
+	mustApply(t, f, 2, registerCmd(t, testNode("node-2", "uid-n2", "10.0.0.2", "4", "2560Mi"), t0))
+	return f
+}
+
+func mustApply(t *testing.T, f *fsm, index uint64, cmd Command) any {
+	t.Helper()
+	res, ok := f.Apply(logEntry(t, index, cmd)).(applyResult)
+	if !ok {
+		t.Fatalf("fsm.Apply returned no applyResult")
+	}
+	if res.err != nil {
+		t.Fatalf("apply %s at %d: %v", cmd.Type, index, res.err)
+	}
+	return res.resp
+}
+
+func applyErr(t *testing.T, f *fsm, index uint64, cmd Command) (any, error) {
+	t.Helper()
+	res := f.Apply(logEntry(t, index, cmd)).(applyResult)
+	return res.resp, res.err
+}
+
+func bind(t *testing.T, f *fsm, index uint64, bindings ...PodBinding) BindResult {
+	t.Helper()
+	return mustApply(t, f, index, command(t, CmdBindPods, BindPods{Bindings: bindings}, t0)).(BindResult)
+}
+
+// TestStaleRoundsCannotOvercommit is invariant 2 under a stale view: two
+// placement rounds computed from the same view (node-1 has room for one
+// 3Gi pod) both bind a pod there; the FSM accepts the first and rejects the
+// second, identically on every replica.
+func TestStaleRoundsCannotOvercommit(t *testing.T) {
+	replicas := []*fsm{podFSM(t), podFSM(t), podFSM(t)}
+	for _, f := range replicas {
+		mustApply(t, f, 3, command(t, CmdCreatePod, CreatePod{Pod: testPod("p1", "u1", 0, "1Gi", "1Gi", "1Gi")}, t0))
+		mustApply(t, f, 4, command(t, CmdCreatePod, CreatePod{Pod: testPod("p2", "u2", 0, "1Gi", "1Gi", "1Gi")}, t0))
+		first := bind(t, f, 5, PodBinding{Namespace: "default", Name: "p1", UID: "u1", Node: "node-1"})
+		second := bind(t, f, 6, PodBinding{Namespace: "default", Name: "p2", UID: "u2", Node: "node-1"})
+		if len(first.Bound) != 1 || len(first.Rejected) != 0 {
+			t.Fatalf("first round: %+v, want p1 bound", first)
+		}
+		if len(second.Bound) != 0 || len(second.Rejected) != 1 {
+			t.Fatalf("second round: %+v, want p2 rejected", second)
+		}
+		if p2, _ := f.state.Pod("default", "p2"); p2.Spec.NodeName != "" {
+			t.Fatalf("p2 bound to %q after rejection", p2.Spec.NodeName)
+		}
+		n, _ := f.state.Node("node-1")
+		alloc := n.Status.Allocated[api.ResourceMemory]
+		if alloc.Cmp(resource.MustParse("3Gi")) != 0 {
+			t.Fatalf("node-1 allocated memory %s, want 3Gi", alloc.String())
+		}
+	}
+	a, b := mustJSON(t, replicas[0].state.export()), mustJSON(t, replicas[2].state.export())
+	if string(a) != string(b) {
+		t.Fatalf("replicas diverged:\n%s\n%s", a, b)
+	}
+}
+
+func TestBindChecks(t *testing.T) {
+	tests := []struct {
+		name    string
+		setup   []Command
+		binding PodBinding
+		reason  string // substring of the rejection; "" means bound
+	}{
+		{name: "fits", binding: PodBinding{Namespace: "default", Name: "p", UID: "up", Node: "node-2"}},
+		{name: "missing pod", binding: PodBinding{Namespace: "default", Name: "nope", Node: "node-1"}, reason: "not found"},
+		{name: "uid changed", binding: PodBinding{Namespace: "default", Name: "p", UID: "other", Node: "node-1"}, reason: "uid"},
+		{name: "unknown node", binding: PodBinding{Namespace: "default", Name: "p", UID: "up", Node: "node-9"}, reason: "not found"},
+		{name: "memory", binding: PodBinding{Namespace: "default", Name: "big", UID: "ub", Node: "node-2"}, reason: "memory"},
+		{name: "host port taken",
+			setup: []Command{
+				command(t, CmdCreatePod, CreatePod{Pod: testPod("hp1", "uh1", 8080, "1Mi")}, t0),
+			},
+			binding: PodBinding{Namespace: "default", Name: "hp2", UID: "uh2", Node: "node-1"}, reason: "ports"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := podFSM(t)
+			idx := uint64(3)
+			for _, p := range []api.Pod{testPod("p", "up", 0, "1Gi"), testPod("big", "ub", 0, "3Gi"), testPod("hp2", "uh2", 8080, "1Mi")} {
+				mustApply(t, f, idx, command(t, CmdCreatePod, CreatePod{Pod: p}, t0))
+				idx++
+			}
+			for _, c := range tt.setup {
+				mustApply(t, f, idx, c)
+				idx++
+				bind(t, f, idx, PodBinding{Namespace: "default", Name: "hp1", UID: "uh1", Node: "node-1"})
+				idx++
+			}
+			res := bind(t, f, idx, tt.binding)
+			if tt.reason == "" {
+				if len(res.Bound) != 1 {
+					t.Fatalf("got %+v, want bound", res)
+				}
+				return
+			}
+			if len(res.Rejected) != 1 || !strings.Contains(res.Rejected[0].Reason, tt.reason) {
+				t.Fatalf("got %+v, want a rejection mentioning %q", res, tt.reason)
+			}
+		})
+	}
+}
+
+func TestRebindIsRejected(t *testing.T) {
+	f := podFSM(t)
+	mustApply(t, f, 3, command(t, CmdCreatePod, CreatePod{Pod: testPod("p", "up", 0, "1Mi")}, t0))
+	bind(t, f, 4, PodBinding{Namespace: "default", Name: "p", UID: "up", Node: "node-1"})
+	res := bind(t, f, 5, PodBinding{Namespace: "default", Name: "p", UID: "up", Node: "node-2"})
+	if len(res.Rejected) != 1 {
+		t.Fatalf("rebind: %+v, want rejected", res)
+	}
+	if p, _ := f.state.Pod("default", "p"); p.Spec.NodeName != "node-1" {
+		t.Fatalf("pod moved to %s", p.Spec.NodeName)
+	}
+}
+
+func TestPodLifecycleCommands(t *testing.T) {
+	f := podFSM(t)
+	created := mustApply(t, f, 3, command(t, CmdCreatePod, CreatePod{Pod: testPod("p", "up", 0, "1Gi")}, t0)).(*api.Pod)
+	if created.Status.Phase != api.PodPending || created.ResourceVersion != "3" || created.CreationTimestamp.IsZero() {
+		t.Fatalf("created pod: phase %q rv %q created %v", created.Status.Phase, created.ResourceVersion, created.CreationTimestamp)
+	}
+	var st *api.Status
+	if _, err := applyErr(t, f, 4, command(t, CmdCreatePod, CreatePod{Pod: testPod("p", "up2", 0, "1Gi")}, t0)); !errors.As(err, &st) || st.Code != http.StatusConflict || st.Reason != api.StatusReasonAlreadyExists {
+		t.Fatalf("duplicate create: %v, want 409 AlreadyExists", err)
+	}
+	stale := testPod("p", "up", 0, "1Gi")
+	stale.ResourceVersion = "1"
+	if _, err := applyErr(t, f, 5, command(t, CmdUpdatePod, UpdatePod{Pod: stale}, t0)); !errors.As(err, &st) || st.Code != http.StatusConflict || st.Reason != api.StatusReasonConflict {
+		t.Fatalf("stale update: %v, want 409 Conflict", err)
+	}
+	bind(t, f, 6, PodBinding{Namespace: "default", Name: "p", UID: "up", Node: "node-1"})
+	del := mustApply(t, f, 7, command(t, CmdDeletePod, DeletePod{Namespace: "default", Name: "p"}, t0)).(*api.Pod)
+	if del.DeletionTimestamp == nil {
+		t.Fatalf("deleting a bound pod: want Terminating (deletionTimestamp set)")
+	}
+	if _, ok := f.state.Pod("default", "p"); !ok {
+		t.Fatalf("terminating pod vanished before its node confirmed")
+	}
+	zero := int64(0)
+	mustApply(t, f, 8, command(t, CmdDeletePod, DeletePod{Namespace: "default", Name: "p", GracePeriodSeconds: &zero}, t0))
+	if _, ok := f.state.Pod("default", "p"); ok {
+		t.Fatalf("pod still there after a confirmed delete")
+	}
+	n, _ := f.state.Node("node-1")
+	if q := n.Status.Allocated[api.ResourceMemory]; !q.IsZero() {
+		t.Fatalf("node-1 still has %s allocated after the delete", q.String())
+	}
+	if ev := f.state.EventsFor("up"); len(ev) != 0 {
+		t.Fatalf("events of a deleted pod kept: %d", len(ev))
+	}
+}
+
+func TestUnschedulableRecordsEventOnlyOnChange(t *testing.T) {
+	f := podFSM(t)
+	mustApply(t, f, 3, command(t, CmdCreatePod, CreatePod{Pod: testPod("p", "up", 0, "9Gi")}, t0))
+	msg := "0/2 nodes are available: 2 Insufficient memory."
+	for i := uint64(4); i < 7; i++ {
+		mustApply(t, f, i, command(t, CmdSetPodsUnschedulable, SetPodsUnschedulable{Updates: []UnschedulablePod{{Namespace: "default", Name: "p", UID: "up", Message: msg}}}, t0))
+	}
+	p, _ := f.state.Pod("default", "p")
+	c := p.Condition(api.PodScheduled)
+	if c == nil || c.Status != api.ConditionFalse || c.Reason != api.PodReasonUnschedulable || c.Message != msg {
+		t.Fatalf("PodScheduled = %+v", c)
+	}
+	ev := f.state.EventsFor("up")
+	if len(ev) != 1 || ev[0].Reason != "FailedScheduling" || ev[0].Count != 1 {
+		t.Fatalf("events = %+v, want one FailedScheduling", ev)
+	}
+}
+
+func TestWatchLogResumes(t *testing.T) {
+	f := podFSM(t)
+	mustApply(t, f, 3, command(t, CmdCreatePod, CreatePod{Pod: testPod("p", "up", 0, "1Mi")}, t0))
+	bind(t, f, 4, PodBinding{Namespace: "default", Name: "p", UID: "up", Node: "node-1"})
+	events, ok := f.state.WatchSince(3, "Pod")
+	if !ok || len(events) != 1 || events[0].Type != WatchModified {
+		t.Fatalf("since 3: %+v ok=%v, want one MODIFIED", events, ok)
+	}
+	w := newWatchLog(2)
+	for i := uint64(1); i <= 3; i++ {
+		w.add(WatchEvent{Index: i})
+	}
+	if _, ok := w.since(0, ""); ok {
+		t.Fatalf("a watch from before the retained window must be told to re-list")
+	}
+	if ev, ok := w.since(1, ""); !ok || len(ev) != 2 {
+		t.Fatalf("since 1: %d events ok=%v, want 2", len(ev), ok)
+	}
+}
+
+func TestSnapshotKeepsPodsAndAllocation(t *testing.T) {
+	f := podFSM(t)
+	mustApply(t, f, 3, command(t, CmdCreatePod, CreatePod{Pod: testPod("p", "up", 8080, "1Gi")}, t0))
+	bind(t, f, 4, PodBinding{Namespace: "default", Name: "p", UID: "up", Node: "node-1"})
+	b, err := json.Marshal(f.state.export())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d snapshotData
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatal(err)
+	}
+	g := &fsm{state: NewState()}
+	g.state.restore(d)
+	mustApply(t, g, 5, command(t, CmdCreatePod, CreatePod{Pod: testPod("q", "uq", 8080, "1Mi")}, t0))
+	res := bind(t, g, 6, PodBinding{Namespace: "default", Name: "q", UID: "uq", Node: "node-1"})
+	if len(res.Rejected) != 1 {
+		t.Fatalf("host port held by a restored pod was given away: %+v", res)
+	}
+}
