@@ -1,0 +1,412 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"path"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/validate/content"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// totalAnnotationSizeLimit is Kubernetes' cap on the summed size of an
+// object's annotation keys and values, 256 KiB: annotations travel in every
+// Raft entry and watch event of the object.
+const totalAnnotationSizeLimit = 256 << 10
+
+// ValidatePod checks a pod as the Kubernetes API server checks one it is
+// asked to create, after defaulting (call SetPodDefaults first: empty
+// namespace, restartPolicy, imagePullPolicy and protocol are errors here, as
+// they are there). Manifests are validated before they enter the Raft log, so
+// every pod in the cluster state is one the runtime and placement can act on.
+//
+// It returns nil or a *Status, 422 Invalid, with one StatusCause per problem
+// and every problem in its message, in Kubernetes' words:
+//
+//	Pod "web" is invalid: [spec.containers[1].name: Duplicate value: "app", ...]
+func ValidatePod(p *Pod) error {
+	if errs := validatePod(p); len(errs) > 0 {
+		return newInvalid("Pod", p.Name, errs)
+	}
+	return nil
+}
+
+// NewInvalid is the 422 Invalid Status for an object that failed validation,
+// built as Kubernetes' apierrors.NewInvalid builds it: a cause per field
+// error, and a message listing them all.
+func newInvalid(kind, name string, errs field.ErrorList) *Status {
+	causes := make([]StatusCause, 0, len(errs))
+	for _, e := range errs {
+		causes = append(causes, StatusCause{Type: string(e.Type), Message: e.ErrorBody(), Field: e.Field})
+	}
+	msg := fmt.Sprintf("%s %q is invalid", kind, name)
+	if agg := errs.ToAggregate(); agg != nil {
+		msg += ": " + agg.Error()
+	}
+	s := NewStatus(http.StatusUnprocessableEntity, StatusReasonInvalid, msg)
+	s.Details = &StatusDetails{Name: name, Kind: kind, Causes: causes}
+	return s
+}
+
+func validatePod(p *Pod) field.ErrorList {
+	errs := validateObjectMeta(&p.ObjectMeta, field.NewPath("metadata"))
+	return append(errs, validatePodSpec(&p.Spec, field.NewPath("spec"))...)
+}
+
+// validateObjectMeta checks a namespaced object's metadata: name a DNS-1123
+// subdomain, namespace a DNS-1123 label, labels and annotations valid.
+func validateObjectMeta(m *ObjectMeta, fld *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if m.Name == "" {
+		errs = append(errs, field.Required(fld.Child("name"), "name or generateName is required"))
+	} else {
+		errs = append(errs, invalidEach(fld.Child("name"), m.Name, content.IsDNS1123Subdomain(m.Name))...)
+	}
+	if m.Namespace == "" {
+		errs = append(errs, field.Required(fld.Child("namespace"), ""))
+	} else {
+		errs = append(errs, invalidEach(fld.Child("namespace"), m.Namespace, content.IsDNS1123Label(m.Namespace))...)
+	}
+	errs = append(errs, validateLabels(m.Labels, fld.Child("labels"))...)
+	errs = append(errs, validateAnnotations(m.Annotations, fld.Child("annotations"))...)
+	return errs
+}
+
+// validateLabels checks label keys (qualified names) and values, as for
+// metadata.labels and spec.nodeSelector.
+func validateLabels(labels map[string]string, fld *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for _, k := range sortedKeys(labels) {
+		errs = append(errs, invalidEach(fld, k, content.IsLabelKey(k))...)
+		errs = append(errs, invalidEach(fld, labels[k], content.IsLabelValue(labels[k]))...)
+	}
+	return errs
+}
+
+// validateAnnotations checks annotation keys (qualified names, any case) and
+// their total size; values are free text.
+func validateAnnotations(annotations map[string]string, fld *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	size := 0
+	for _, k := range sortedKeys(annotations) {
+		errs = append(errs, invalidEach(fld, k, content.IsLabelKey(strings.ToLower(k)))...)
+		size += len(k) + len(annotations[k])
+	}
+	if size > totalAnnotationSizeLimit {
+		errs = append(errs, field.TooLong(fld, "", totalAnnotationSizeLimit))
+	}
+	return errs
+}
+
+func validatePodSpec(spec *PodSpec, fld *field.Path) field.ErrorList {
+	volumes, errs := validateVolumes(spec.Volumes, fld.Child("volumes"))
+
+	// Container names are unique across app and init containers: they name
+	// the containers' statuses, logs and cgroups.
+	names := map[string]bool{}
+	if len(spec.Containers) == 0 {
+		errs = append(errs, field.Required(fld.Child("containers"), ""))
+	}
+	for i := range spec.Containers {
+		errs = append(errs, validateContainer(&spec.Containers[i], fld.Child("containers").Index(i), volumes, names)...)
+	}
+	for i := range spec.InitContainers {
+		errs = append(errs, validateContainer(&spec.InitContainers[i], fld.Child("initContainers").Index(i), volumes, names)...)
+	}
+	errs = append(errs, validateHostPorts(spec.Containers, fld.Child("containers"))...)
+
+	switch spec.RestartPolicy {
+	case RestartPolicyAlways, RestartPolicyOnFailure, RestartPolicyNever:
+	case "":
+		errs = append(errs, field.Required(fld.Child("restartPolicy"), ""))
+	default:
+		errs = append(errs, field.NotSupported(fld.Child("restartPolicy"), spec.RestartPolicy,
+			[]RestartPolicy{RestartPolicyAlways, RestartPolicyNever, RestartPolicyOnFailure}))
+	}
+	errs = append(errs, validateLabels(spec.NodeSelector, fld.Child("nodeSelector"))...)
+	if spec.NodeName != "" {
+		errs = append(errs, invalidEach(fld.Child("nodeName"), spec.NodeName, content.IsDNS1123Subdomain(spec.NodeName))...)
+	}
+	if spec.Hostname != "" {
+		errs = append(errs, invalidEach(fld.Child("hostname"), spec.Hostname, content.IsDNS1123Label(spec.Hostname))...)
+	}
+	if g := spec.TerminationGracePeriodSeconds; g != nil && *g < 0 {
+		errs = append(errs, field.Invalid(fld.Child("terminationGracePeriodSeconds"), *g, isNegativeErrorMsg))
+	}
+	return errs
+}
+
+// isNegativeErrorMsg is Kubernetes' wording for a negative amount.
+const isNegativeErrorMsg = "must be greater than or equal to 0"
+
+// validateVolumes checks the pod's volumes and returns the names of the
+// valid ones, for the containers' volumeMounts to refer to.
+func validateVolumes(volumes []Volume, fld *field.Path) (map[string]bool, field.ErrorList) {
+	names := map[string]bool{}
+	var errs field.ErrorList
+	for i := range volumes {
+		v := &volumes[i]
+		idx := fld.Index(i)
+		errs = append(errs, validateVolumeSource(&v.VolumeSource, idx)...)
+		namePath := idx.Child("name")
+		switch {
+		case v.Name == "":
+			errs = append(errs, field.Required(namePath, ""))
+		case names[v.Name]:
+			errs = append(errs, field.Duplicate(namePath, v.Name))
+		default:
+			msgs := content.IsDNS1123Label(v.Name)
+			errs = append(errs, invalidEach(namePath, v.Name, msgs)...)
+			if len(msgs) == 0 {
+				names[v.Name] = true
+			}
+		}
+	}
+	return names, errs
+}
+
+// The emptyDir media and hostPath types gossipod's runtime implements.
+var (
+	emptyDirMedia = []string{"", "Memory"}
+	hostPathTypes = []string{"", "Directory", "DirectoryOrCreate", "File", "FileOrCreate"}
+)
+
+// validateVolumeSource checks that exactly one source is set, and that one.
+func validateVolumeSource(src *VolumeSource, fld *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	n := 0
+	if d := src.EmptyDir; d != nil {
+		n++
+		if !slices.Contains(emptyDirMedia, d.Medium) {
+			errs = append(errs, field.NotSupported(fld.Child("emptyDir", "medium"), d.Medium, emptyDirMedia))
+		}
+		if d.SizeLimit != nil && d.SizeLimit.Sign() < 0 {
+			errs = append(errs, field.Forbidden(fld.Child("emptyDir", "sizeLimit"), "SizeLimit field must be a valid resource quantity"))
+		}
+	}
+	if h := src.HostPath; h != nil {
+		if n > 0 {
+			errs = append(errs, field.Forbidden(fld.Child("hostPath"), "may not specify more than 1 volume type"))
+		}
+		n++
+		errs = append(errs, validateAbsolutePath(h.Path, fld.Child("hostPath", "path"))...)
+		if !slices.Contains(hostPathTypes, h.Type) {
+			errs = append(errs, field.NotSupported(fld.Child("hostPath", "type"), h.Type, hostPathTypes))
+		}
+	}
+	if n == 0 {
+		errs = append(errs, field.Required(fld, "must specify a volume type"))
+	}
+	return errs
+}
+
+// validateAbsolutePath requires a clean-enough absolute path: the runtime
+// bind-mounts it, and a relative path or a ".." would resolve somewhere the
+// user did not mean.
+func validateAbsolutePath(p string, fld *field.Path) field.ErrorList {
+	switch {
+	case p == "":
+		return field.ErrorList{field.Required(fld, "")}
+	case !path.IsAbs(p):
+		return field.ErrorList{field.Invalid(fld, p, "must be an absolute path")}
+	case slices.Contains(strings.Split(p, "/"), ".."):
+		return field.ErrorList{field.Invalid(fld, p, "must not contain '..'")}
+	}
+	return nil
+}
+
+var (
+	pullPolicies = []PullPolicy{PullAlways, PullIfNotPresent, PullNever}
+	protocols    = []Protocol{ProtocolSCTP, ProtocolTCP, ProtocolUDP}
+	// containerResources are the resources a container may request or be
+	// limited to: the ones placement accounts and cgroups enforce.
+	containerResources = []ResourceName{ResourceCPU, ResourceMemory}
+)
+
+// validateContainer checks one app or init container; names collects the
+// container names seen so far in the pod.
+func validateContainer(c *Container, fld *field.Path, volumes, names map[string]bool) field.ErrorList {
+	var errs field.ErrorList
+	namePath := fld.Child("name")
+	switch {
+	case c.Name == "":
+		errs = append(errs, field.Required(namePath, ""))
+	case names[c.Name]:
+		errs = append(errs, field.Duplicate(namePath, c.Name))
+	default:
+		errs = append(errs, invalidEach(namePath, c.Name, content.IsDNS1123Label(c.Name))...)
+	}
+	names[c.Name] = true
+
+	switch {
+	case c.Image == "":
+		errs = append(errs, field.Required(fld.Child("image"), ""))
+	case c.Image != strings.TrimSpace(c.Image):
+		errs = append(errs, field.Invalid(fld.Child("image"), c.Image, "must not have leading or trailing whitespace"))
+	}
+	switch {
+	case c.ImagePullPolicy == "":
+		errs = append(errs, field.Required(fld.Child("imagePullPolicy"), ""))
+	case !slices.Contains(pullPolicies, c.ImagePullPolicy):
+		errs = append(errs, field.NotSupported(fld.Child("imagePullPolicy"), c.ImagePullPolicy, pullPolicies))
+	}
+	for i, e := range c.Env {
+		p := fld.Child("env").Index(i).Child("name")
+		if e.Name == "" {
+			errs = append(errs, field.Required(p, ""))
+		} else {
+			errs = append(errs, invalidEach(p, e.Name, validation.IsEnvVarName(e.Name))...)
+		}
+	}
+	errs = append(errs, validatePorts(c.Ports, fld.Child("ports"))...)
+	errs = append(errs, validateResources(&c.Resources, fld.Child("resources"))...)
+	errs = append(errs, validateVolumeMounts(c.VolumeMounts, fld.Child("volumeMounts"), volumes)...)
+	return errs
+}
+
+func validatePorts(ports []ContainerPort, fld *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	names := map[string]bool{}
+	for i, p := range ports {
+		idx := fld.Index(i)
+		if p.Name != "" {
+			if msgs := validation.IsValidPortName(p.Name); len(msgs) > 0 {
+				errs = append(errs, invalidEach(idx.Child("name"), p.Name, msgs)...)
+			} else if names[p.Name] {
+				errs = append(errs, field.Duplicate(idx.Child("name"), p.Name))
+			}
+			names[p.Name] = true
+		}
+		if p.ContainerPort == 0 {
+			errs = append(errs, field.Required(idx.Child("containerPort"), ""))
+		} else {
+			errs = append(errs, invalidEach(idx.Child("containerPort"), p.ContainerPort, validation.IsValidPortNum(int(p.ContainerPort)))...)
+		}
+		if p.HostPort != 0 {
+			errs = append(errs, invalidEach(idx.Child("hostPort"), p.HostPort, validation.IsValidPortNum(int(p.HostPort)))...)
+		}
+		switch {
+		case p.Protocol == "":
+			errs = append(errs, field.Required(idx.Child("protocol"), ""))
+		case !slices.Contains(protocols, p.Protocol):
+			errs = append(errs, field.NotSupported(idx.Child("protocol"), p.Protocol, protocols))
+		}
+	}
+	return errs
+}
+
+// validateHostPorts rejects two app containers of one pod taking the same
+// host port and protocol: the pod could never start on any node. (Init
+// containers run alone, so they may reuse their pod's host ports.)
+func validateHostPorts(containers []Container, fld *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	seen := map[HostPort]bool{}
+	for i, c := range containers {
+		for j, p := range c.Ports {
+			if p.HostPort == 0 {
+				continue
+			}
+			hp := HostPort{Protocol: p.Protocol, Port: p.HostPort}
+			if hp.Protocol == "" {
+				hp.Protocol = ProtocolTCP
+			}
+			if seen[hp] {
+				errs = append(errs, field.Duplicate(fld.Index(i).Child("ports").Index(j).Child("hostPort"),
+					fmt.Sprintf("%s/%d", hp.Protocol, hp.Port)))
+			}
+			seen[hp] = true
+		}
+	}
+	return errs
+}
+
+// validateResources checks a container's requests and limits: only cpu and
+// memory, none negative, and no limit below its request (the container
+// could never get what placement reserved for it).
+func validateResources(r *ResourceRequirements, fld *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	check := func(list ResourceList, fld *field.Path) {
+		for _, name := range sortedKeys(list) {
+			p := resourcePath(fld, name)
+			if !slices.Contains(containerResources, name) {
+				errs = append(errs, field.NotSupported(p, name, containerResources))
+				continue
+			}
+			if q := list[name]; q.Sign() < 0 {
+				errs = append(errs, field.Invalid(p, q.String(), isNegativeErrorMsg))
+			}
+		}
+	}
+	check(r.Limits, fld.Child("limits"))
+	check(r.Requests, fld.Child("requests"))
+	for _, name := range sortedKeys(r.Limits) {
+		limit := r.Limits[name]
+		request, ok := r.Requests[name]
+		if !ok || !slices.Contains(containerResources, name) || request.Sign() < 0 || limit.Sign() < 0 {
+			continue
+		}
+		if limit.Cmp(request) < 0 {
+			errs = append(errs, field.Invalid(resourcePath(fld.Child("limits"), name), limit.String(),
+				fmt.Sprintf("must be greater than or equal to %s request", name)))
+		}
+	}
+	return errs
+}
+
+// resourcePath names a resource in a list: limits.memory, or
+// limits[example.com/gpu] for a name that is not an identifier.
+func resourcePath(fld *field.Path, name ResourceName) *field.Path {
+	if isIdentifier(string(name)) {
+		return fld.Child(string(name))
+	}
+	return fld.Key(string(name))
+}
+
+func validateVolumeMounts(mounts []VolumeMount, fld *field.Path, volumes map[string]bool) field.ErrorList {
+	var errs field.ErrorList
+	paths := map[string]bool{}
+	for i, m := range mounts {
+		idx := fld.Index(i)
+		switch {
+		case m.Name == "":
+			errs = append(errs, field.Required(idx.Child("name"), ""))
+		case !volumes[m.Name]:
+			errs = append(errs, field.NotFound(idx.Child("name"), m.Name))
+		}
+		mp := idx.Child("mountPath")
+		switch {
+		case m.MountPath == "":
+			errs = append(errs, field.Required(mp, ""))
+		case !path.IsAbs(m.MountPath):
+			errs = append(errs, field.Invalid(mp, m.MountPath, "must be an absolute path"))
+		case paths[path.Clean(m.MountPath)]:
+			errs = append(errs, field.Invalid(mp, m.MountPath, "must be unique"))
+		}
+		paths[path.Clean(m.MountPath)] = true
+	}
+	return errs
+}
+
+// invalidEach turns the messages of one of apimachinery's Is* checks into
+// Invalid errors for value at fld.
+func invalidEach(fld *field.Path, value any, msgs []string) field.ErrorList {
+	var errs field.ErrorList
+	for _, msg := range msgs {
+		errs = append(errs, field.Invalid(fld, value, msg))
+	}
+	return errs
+}
+
+// sortedKeys returns a map's keys in order, so errors come out in the same
+// order every time.
+func sortedKeys[K ~string, V any](m map[K]V) []K {
+	keys := make([]K, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
