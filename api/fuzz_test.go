@@ -1,0 +1,75 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// FuzzDecodeManifests feeds arbitrary bytes to the decoder. Whatever it
+// accepts must default and validate without panicking (ValidatePod returns
+// nil or a *Status), and must survive the trip every pod takes through the
+// cluster: marshalled to JSON (the Raft log, the API) and decoded again, it
+// decodes to the same JSON.
+func FuzzDecodeManifests(f *testing.F) {
+	for _, name := range []string{"pod.yaml", "war-pod.yaml"} {
+		if b, err := os.ReadFile(filepath.Join("..", "examples", name)); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte(podYAML("a") + "---\n" + podYAML("b")))
+	f.Add([]byte(`{"apiVersion":"v1","kind":"List","items":[{"apiVersion":"v1","kind":"Pod","metadata":{"name":"a","creationTimestamp":"2024-01-02T03:04:05Z"},"spec":{"containers":[{"name":"c","image":"i","resources":{"limits":{"cpu":"1.5","memory":"1e3"}}}]}}]}`))
+	f.Add([]byte("apiVersion: v1\nkind: Pod\nspec:\n  volumes: [{name: v, emptyDir: {sizeLimit: 1Gi}}]\n  containers: [{name: c, ports: [{containerPort: 1}], env: [{name: A}]}]\n"))
+	f.Add([]byte("{kind: Pod, apiVersion: v1, status: {phase: Running, startTime: null}}"))
+
+	f.Fuzz(func(t *testing.T, data []byte) {
+		objs, err := DecodeManifests(data)
+		if err != nil {
+			if objs != nil {
+				t.Fatalf("objects returned with error %v", err)
+			}
+			if err.Error() == "" {
+				t.Fatal("empty error message")
+			}
+			return
+		}
+		for _, o := range objs {
+			p, ok := o.(*Pod)
+			if !ok {
+				t.Fatalf("decoded %T", o)
+			}
+			first, err := json.Marshal(p)
+			if err != nil {
+				t.Fatalf("marshal decoded pod: %v", err)
+			}
+			again, err := DecodeManifests(first)
+			if err != nil {
+				t.Fatalf("re-decoding %s: %v", first, err)
+			}
+			if len(again) != 1 {
+				t.Fatalf("re-decoding %s gave %d objects", first, len(again))
+			}
+			second, err := json.Marshal(again[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(first, second) {
+				t.Fatalf("round trip changed the pod:\n%s\n%s", first, second)
+			}
+
+			SetPodDefaults(p)
+			if err := ValidatePod(p); err != nil {
+				if _, ok := err.(*Status); !ok {
+					t.Fatalf("ValidatePod returned %T", err)
+				}
+			}
+			if err := ValidatePodUpdate(again[0].(*Pod), p); err != nil {
+				if _, ok := err.(*Status); !ok {
+					t.Fatalf("ValidatePodUpdate returned %T", err)
+				}
+			}
+		}
+	})
+}
