@@ -48,11 +48,12 @@ need_root() {
 
 # --- stop ----------------------------------------------------------------------------
 
-# Is PID a gossipod process? (A pid file can outlive its process and the pid be reused.)
+# Is PID one of the demo's agents? (A pid file can outlive its process and the pid be
+# reused; other gossipod agents, the e2e tests' say, are not ours.)
 is_agent() {
   local cmd
   cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$1/cmdline") || return 1
-  [[ $cmd == *"gossipod agent"* ]]
+  [[ $cmd == *"gossipod agent --name demo-"* ]]
 }
 
 stop_agents() {
@@ -60,7 +61,7 @@ stop_agents() {
   for f in "$DATA"/*.pid; do
     [ -f "$f" ] || continue
     pid=$(cat "$f")
-    is_agent "$pid" && pids+=("$pid")
+    if is_agent "$pid"; then pids+=("$pid"); fi
   done
   # Anything else still running inside the demo's namespaces is the demo's too.
   for i in $(seq 1 "$HOSTS"); do
