@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 // FuzzDecodeManifests feeds arbitrary bytes to the decoder. Whatever it
@@ -23,6 +25,9 @@ func FuzzDecodeManifests(f *testing.F) {
 	f.Add([]byte(`{"apiVersion":"v1","kind":"List","items":[{"apiVersion":"v1","kind":"Pod","metadata":{"name":"a","creationTimestamp":"2024-01-02T03:04:05Z"},"spec":{"containers":[{"name":"c","image":"i","resources":{"limits":{"cpu":"1.5","memory":"1e3"}}}]}}]}`))
 	f.Add([]byte("apiVersion: v1\nkind: Pod\nspec:\n  volumes: [{name: v, emptyDir: {sizeLimit: 1Gi}}]\n  containers: [{name: c, ports: [{containerPort: 1}], env: [{name: A}]}]\n"))
 	f.Add([]byte("{kind: Pod, apiVersion: v1, status: {phase: Running, startTime: null}}"))
+	// A valid pod whose quantity MilliValue would read as 0: validation must
+	// refuse it (checkRequests would fail otherwise).
+	f.Add([]byte(podYAML("big") + "    resources: {requests: {cpu: 1e9999, memory: 1e30}}\n"))
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		objs, err := DecodeManifests(data)
@@ -64,6 +69,8 @@ func FuzzDecodeManifests(f *testing.F) {
 				if _, ok := err.(*Status); !ok {
 					t.Fatalf("ValidatePod returned %T", err)
 				}
+			} else {
+				checkRequests(t, p)
 			}
 			if err := ValidatePodUpdate(again[0].(*Pod), p); err != nil {
 				if _, ok := err.(*Status); !ok {
@@ -72,4 +79,25 @@ func FuzzDecodeManifests(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkRequests asserts that placement's integer view of a valid pod is
+// faithful: every container's request is counted, rounded up, never lost to
+// an overflow.
+func checkRequests(t *testing.T, p *Pod) {
+	total := PodRequests(p)
+	for _, cs := range [][]Container{p.Spec.Containers, p.Spec.InitContainers} {
+		for _, c := range cs {
+			r := containerRequests(&c)
+			if q, ok := c.Resources.Requests[ResourceCPU]; ok && resource.NewMilliQuantity(r.MilliCPU, resource.DecimalSI).Cmp(q) < 0 {
+				t.Fatalf("container %q: cpu request %s counted as %dm", c.Name, q.String(), r.MilliCPU)
+			}
+			if q, ok := c.Resources.Requests[ResourceMemory]; ok && resource.NewQuantity(r.Memory, resource.BinarySI).Cmp(q) < 0 {
+				t.Fatalf("container %q: memory request %s counted as %d bytes", c.Name, q.String(), r.Memory)
+			}
+			if r.MilliCPU > total.MilliCPU || r.Memory > total.Memory {
+				t.Fatalf("container %q requests %+v, more than its pod's %+v", c.Name, r, total)
+			}
+		}
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/api/validate/content"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -117,6 +118,7 @@ func validatePodSpec(spec *PodSpec, fld *field.Path) field.ErrorList {
 		errs = append(errs, validateContainer(&spec.InitContainers[i], fld.Child("initContainers").Index(i), volumes, names)...)
 	}
 	errs = append(errs, validateHostPorts(spec.Containers, fld.Child("containers"))...)
+	errs = append(errs, validatePodRequests(spec.Containers, fld.Child("containers"))...)
 
 	switch spec.RestartPolicy {
 	case RestartPolicyAlways, RestartPolicyOnFailure, RestartPolicyNever:
@@ -216,6 +218,16 @@ func validateAbsolutePath(p string, fld *field.Path) field.ErrorList {
 		return field.ErrorList{field.Invalid(fld, p, "must not contain '..'")}
 	}
 	return nil
+}
+
+// maxQuantity caps each container request and limit, and the sum of a
+// pod's requests: far above any machine, far enough below int64 that
+// placement's and the FSM's integer arithmetic (Resources, in millicores
+// and bytes) can neither overflow nor see a huge quantity as 0 (what
+// MilliValue returns for "1e9999").
+var maxQuantity = map[ResourceName]resource.Quantity{
+	ResourceCPU:    resource.MustParse("1M"),  // a million cores
+	ResourceMemory: resource.MustParse("1Pi"), // 2^50 bytes
 }
 
 var (
@@ -335,8 +347,12 @@ func validateResources(r *ResourceRequirements, fld *field.Path) field.ErrorList
 				errs = append(errs, field.NotSupported(p, name, containerResources))
 				continue
 			}
-			if q := list[name]; q.Sign() < 0 {
+			q, limit := list[name], maxQuantity[name]
+			switch {
+			case q.Sign() < 0:
 				errs = append(errs, field.Invalid(p, q.String(), isNegativeErrorMsg))
+			case q.Cmp(limit) > 0:
+				errs = append(errs, field.Invalid(p, q.String(), "must be less than or equal to "+limit.String()))
 			}
 		}
 	}
@@ -345,12 +361,45 @@ func validateResources(r *ResourceRequirements, fld *field.Path) field.ErrorList
 	for _, name := range sortedKeys(r.Limits) {
 		limit := r.Limits[name]
 		request, ok := r.Requests[name]
-		if !ok || !slices.Contains(containerResources, name) || request.Sign() < 0 || limit.Sign() < 0 {
+		if !ok || !slices.Contains(containerResources, name) || request.Sign() < 0 || limit.Sign() < 0 ||
+			request.Cmp(maxQuantity[name]) > 0 || limit.Cmp(maxQuantity[name]) > 0 {
 			continue
 		}
 		if limit.Cmp(request) < 0 {
 			errs = append(errs, field.Invalid(resourcePath(fld.Child("limits"), name), limit.String(),
 				fmt.Sprintf("must be greater than or equal to %s request", name)))
+		}
+	}
+	return errs
+}
+
+// validatePodRequests caps the sum of the app containers' requests (a
+// limit standing in for a missing request, as PodRequests counts them) at
+// maxQuantity, so that the pod's request fits placement's integers. Each
+// container's quantities are checked by validateResources; sums that
+// include an invalid one are left to that error.
+func validatePodRequests(containers []Container, fld *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for _, name := range containerResources {
+		var sum resource.Quantity
+		valid := true
+		for _, c := range containers {
+			q, ok := c.Resources.Requests[name]
+			if !ok {
+				q, ok = c.Resources.Limits[name]
+			}
+			if !ok {
+				continue
+			}
+			if q.Sign() < 0 || q.Cmp(maxQuantity[name]) > 0 {
+				valid = false
+				break
+			}
+			sum.Add(q)
+		}
+		if limit := maxQuantity[name]; valid && sum.Cmp(limit) > 0 {
+			errs = append(errs, field.Invalid(fld, sum.String(),
+				fmt.Sprintf("the containers' %s requests must add up to at most %s", name, limit.String())))
 		}
 	}
 	return errs

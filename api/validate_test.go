@@ -166,6 +166,25 @@ func TestValidatePod(t *testing.T) {
 			`spec.containers[0].resources.limits[nvidia.com/gpu]: Unsupported value: "nvidia.com/gpu": supported values: "cpu", "memory"`,
 			`spec.containers[0].resources.requests.pods: Unsupported value: "pods": supported values: "cpu", "memory"`}},
 
+		{"quantities too large for placement's integers", func(p *Pod) {
+			p.Spec.Containers[0].Resources.Requests[ResourceCPU] = resource.MustParse("1e9999")
+			p.Spec.Containers[0].Resources.Limits[ResourceMemory] = resource.MustParse("2Pi")
+		}, []string{
+			`spec.containers[0].resources.limits.memory: Invalid value: "2Pi": must be less than or equal to 1Pi`,
+			`spec.containers[0].resources.requests.cpu: Invalid value: "1e9999": must be less than or equal to 1M`}},
+		{"pod total too large", func(p *Pod) {
+			p.Spec.Containers[0].Resources.Requests[ResourceMemory] = resource.MustParse("1Pi")
+			p.Spec.Containers[0].Resources.Limits[ResourceMemory] = resource.MustParse("1Pi")
+			p.Spec.Containers[1].Resources.Limits = ResourceList{ResourceMemory: resource.MustParse("1Ki")}
+			p.Spec.Containers[1].Resources.Requests = nil // counted by its limit
+		}, []string{
+			`spec.containers: Invalid value: "1099511627777Ki": the containers' memory requests must add up to at most 1Pi`}},
+		{"largest allowed", func(p *Pod) {
+			p.Spec.Containers[0].Resources.Requests[ResourceMemory] = resource.MustParse("1Pi")
+			p.Spec.Containers[0].Resources.Limits[ResourceMemory] = resource.MustParse("1Pi")
+			p.Spec.Containers[0].Resources.Requests[ResourceCPU] = resource.MustParse("1M")
+		}, nil},
+
 		// volumes and mounts
 		{"volume name missing, invalid, duplicate", func(p *Pod) {
 			p.Spec.Volumes[1].Name = "data"
