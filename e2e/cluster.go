@@ -41,12 +41,22 @@ type Options struct {
 	NoAgents bool
 }
 
-// BootstrapExpect returns an AgentArgs that gives every host `--bootstrap-expect n
-// --join <host 0>`: the normal way to form a cluster, where no agent is special and the
-// first n to meet bootstrap Raft together.
-func BootstrapExpect(n int) func(c *Cluster, i int) []string {
+// BootstrapExpect returns an AgentArgs that gives every host `--bootstrap-expect n`
+// and a `--join` for each of the seed hosts (host 0 when none are named): the normal
+// way to form a cluster, where no agent is special and the first n to meet bootstrap
+// Raft together. Naming every host as a seed, as a production deployment would, lets
+// any agent find the others again after a restart; a single seed reproduces the
+// minimal setup where the seed itself has nobody else to join.
+func BootstrapExpect(n int, seeds ...int) func(c *Cluster, i int) []string {
+	if len(seeds) == 0 {
+		seeds = []int{0}
+	}
 	return func(c *Cluster, i int) []string {
-		return []string{"--bootstrap-expect", strconv.Itoa(n), "--join", c.IP(0)}
+		args := []string{"--bootstrap-expect", strconv.Itoa(n)}
+		for _, s := range seeds {
+			args = append(args, "--join", c.IP(s))
+		}
+		return args
 	}
 }
 

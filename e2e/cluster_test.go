@@ -24,6 +24,10 @@ const (
 	electionTimeout = 30 * time.Second // a new leader after the old one is lost
 	detectTimeout   = 30 * time.Second // memberlist marks a lost host suspect/dead
 	repairTimeout   = 60 * time.Second // dead server removed, voter promoted, host back
+	// rejoinTimeout bounds how long a restarted agent may take to see the other
+	// members again: several of the agent's 2 s join retries, yet shorter than
+	// memberlist's 30 s push-pull, which would otherwise mask a missing rejoin.
+	rejoinTimeout = 20 * time.Second
 )
 
 // TestThreeAgentsFormOneCluster: three agents started with --bootstrap-expect 3
@@ -73,11 +77,13 @@ func TestLeaderKilled(t *testing.T) {
 }
 
 // TestAgentRestartKeepsRaftData: an agent restarted on its data dir, after a clean stop
-// or a crash, comes back as the same Raft server: its Raft files are still there, it is
-// alive in every member list and in the Raft configuration, and its own replica of the
-// state lists every node.
+// or a crash, comes back as the same Raft server: its Raft files are still there (the
+// same files, reopened), it is alive in every member list and in the Raft
+// configuration, and its own replica of the state lists every node. Every host is a
+// join seed here, so that rejoining gossip is not at stake (TestSeedRestartRejoins
+// covers that).
 func TestAgentRestartKeepsRaftData(t *testing.T) {
-	c := NewCluster(t, Options{Hosts: 3, AgentArgs: BootstrapExpect(3)})
+	c := NewCluster(t, Options{Hosts: 3, AgentArgs: BootstrapExpect(3, 0, 1, 2)})
 	all := hostsExcept(c, -1)
 	cases := []struct {
 		name string
@@ -125,6 +131,35 @@ func TestAgentRestartKeepsRaftData(t *testing.T) {
 				}
 				return nil
 			})
+		})
+	}
+}
+
+// TestSeedRestartRejoins: in the minimal setup where every agent, the seed included,
+// is started with `--join <seed>`, a restarted seed has nobody to join but itself. It
+// must still find the cluster again, through what it knew before (its Raft
+// configuration or its previous members), within a few join-retry rounds, rather than
+// stay alone until memberlist's periodic push-pull (every 30 s) happens to pick it, or
+// forever when it had left cleanly.
+func TestSeedRestartRejoins(t *testing.T) {
+	cases := []struct {
+		name string
+		down func(c *Cluster, i int)
+	}{
+		{"killed with SIGKILL", (*Cluster).Kill},
+		{"stopped with SIGTERM", (*Cluster).Stop},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := NewCluster(t, Options{Hosts: 3, AgentArgs: BootstrapExpect(3)})
+			waitFormed(t, c, 3, 0)
+			tc.down(c, 0)
+			c.Start(0)
+			all := hostsExcept(c, -1)
+			Eventually(t, rejoinTimeout, func() error {
+				return membersAgree(c, all, names(c, all), nil)
+			})
+			waitFormed(t, c, 3, 0)
 		})
 	}
 }
