@@ -177,14 +177,20 @@ func (a *Agent) shutdown() {
 	a.log.Info("agent stopped")
 }
 
-// metaLoop keeps the gossiped InCluster flag true to the Raft state: it
-// turns true when this agent is bootstrapped or added by a leader.
+// metaLoop keeps the gossiped InCluster flag true to the Raft state (it
+// turns true when this agent is bootstrapped or added by a leader) and
+// remembers the live peers for the next start.
 func (a *Agent) metaLoop(ctx context.Context) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	var peers []string
 	for {
 		a.syncMeta()
 		a.members.Prune(24 * time.Hour)
+		var err error
+		if peers, err = a.savePeers(peers); err != nil {
+			a.log.Warn("remember peers", "error", err)
+		}
 		select {
 		case <-ctx.Done():
 			return
