@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"reflect"
 	"strconv"
 	"strings"
 
+	goyaml "go.yaml.in/yaml/v2"
 	"sigs.k8s.io/yaml"
 )
 
@@ -25,17 +27,16 @@ import (
 // document is reported at once, each document's as one *DecodeError (joined
 // with errors.Join when there are several), and no object is returned then.
 // Within a document, problems follow the order of the keys: as written for
-// JSON, alphabetical for YAML (whose conversion to JSON sorts them).
+// JSON, alphabetical for YAML (whose conversion to JSON sorts them). Syntax
+// errors are DecodeErrors too, so an API handler can answer any error with
+// the 400 of DecodeError.Status.
 //
 // Objects are returned as written: neither defaulted nor validated (see
 // SetPodDefaults and ValidatePod), so that an update can be compared with
 // what the user sent.
 func DecodeManifests(data []byte) ([]Object, error) {
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // a UTF-8 BOM
-	docs, err := splitDocuments(data)
-	if err != nil {
-		return nil, err
-	}
+	docs := splitDocuments(data)
 	var objs []Object
 	var errs []error
 	for i, doc := range docs {
@@ -125,34 +126,35 @@ type document struct {
 	err  error
 }
 
-// splitDocuments cuts the input into documents and parses each. Input whose
-// first character is '{' is read as a JSON stream (JSON is not always valid
-// YAML: tabs, big integers); should that fail, it is tried as YAML (a flow
-// mapping such as `{kind: Pod}`) before the JSON error is reported.
-func splitDocuments(data []byte) ([]document, error) {
-	trimmed := bytes.TrimLeft(data, " \t\r\n")
-	if len(trimmed) > 0 && trimmed[0] == '{' {
-		roots, jerr := parseJSONStream(data)
-		if jerr == nil {
-			docs := make([]document, len(roots))
-			for i, r := range roots {
-				docs[i].root = r
-			}
-			return docs, nil
-		}
-		var dup *errDuplicateKey
-		if errors.As(jerr, &dup) {
-			return []document{{err: jerr}}, nil
-		}
-		docs := splitYAML(data)
-		for _, d := range docs {
-			if d.err != nil {
-				return nil, jerr
-			}
-		}
-		return docs, nil
+// splitDocuments cuts the input into documents and parses each. Input that
+// starts as JSON does (`{"` or `{}`) is read as a stream of JSON objects:
+// JSON is not always valid YAML (tabs, big integers), and a JSON syntax
+// error is best reported as one. Anything else, flow mappings such as
+// `{kind: Pod}` included, is YAML.
+func splitDocuments(data []byte) []document {
+	if !isJSONStream(data) {
+		return splitYAML(data)
 	}
-	return splitYAML(data), nil
+	roots, err := parseJSONStream(data)
+	docs := make([]document, len(roots), len(roots)+1)
+	for i, r := range roots {
+		docs[i].root = r
+	}
+	if err != nil {
+		docs = append(docs, document{err: err})
+	}
+	return docs
+}
+
+// isJSONStream reports whether data starts as a JSON object does: `{"` or
+// `{}`, blanks allowed.
+func isJSONStream(data []byte) bool {
+	trimmed := bytes.TrimLeft(data, " \t\r\n")
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return false
+	}
+	next := bytes.TrimLeft(trimmed[1:], " \t\r\n")
+	return len(next) == 0 || next[0] == '"' || next[0] == '}'
 }
 
 // splitYAML cuts YAML at `---` lines (a separator may be followed by a
@@ -167,6 +169,9 @@ func splitYAML(data []byte) []document {
 			return
 		}
 		j, err := yaml.YAMLToJSONStrict(cur)
+		if err == nil {
+			err = checkOneValue(cur)
+		}
 		if err != nil {
 			docs = append(docs, document{err: yamlError(err, startLine)})
 			return
@@ -199,6 +204,26 @@ func splitYAML(data []byte) []document {
 	}
 	flush()
 	return docs
+}
+
+// checkOneValue fails for YAML that holds more than its first value:
+// YAMLToJSON reads only the first value of its input and silently drops
+// what follows a flow collection (`{kind: Pod} {spec: ...}`, or
+// `{kind: Pod}` then `spec: ...` on the next line), which strict decoding
+// must not.
+func checkOneValue(doc []byte) error {
+	dec := goyaml.NewDecoder(bytes.NewReader(doc))
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil // comments only
+		}
+		return err
+	}
+	if err := dec.Decode(&v); !errors.Is(err, io.EOF) {
+		return fmt.Errorf("content after the end of the value: %v", err)
+	}
+	return nil
 }
 
 // isSeparator reports whether a line is a YAML document separator: `---`

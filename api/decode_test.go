@@ -309,7 +309,32 @@ func TestDecodeManifestsErrors(t *testing.T) {
 		{
 			name:  "JSON syntax error names the line",
 			input: "{\"apiVersion\": \"v1\",\n\"kind\": \"Pod\",\n\"metadata\": {\"name\" \"a\"}}",
-			want:  []string{`invalid JSON at line 3: invalid character '"' after object key`},
+			want:  []string{`document 1: invalid JSON at line 3: invalid character '"' after object key`},
+		},
+		{
+			name:  "JSON stream: the bad object is numbered after the good ones",
+			input: `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"a"}} {"apiVersion":"v1","kind":"Pod","spec":{"nodeName":"n","nodeName":"m"}}`,
+			want:  []string{`document 2: spec.nodeName: duplicate field`},
+		},
+		{
+			name:  "YAML content after a flow mapping is not dropped",
+			input: "{apiVersion: v1, kind: Pod, metadata: {name: a}}\nspec: {nodeName: x}\n",
+			want:  []string{`document 1: invalid YAML: content after the end of the value: yaml: line 1: did not find expected <document start>`},
+		},
+		{
+			name:  "YAML: a second flow mapping on the same line",
+			input: podYAML("a") + "---\n{apiVersion: v1} {kind: Pod}\n",
+			want:  []string{`document 2: invalid YAML: content after the end of the value: yaml: did not find expected <document start>`},
+		},
+		{
+			name:  "YAML: an unterminated second flow mapping",
+			input: "{apiVersion: v1, kind: Pod} {kind:\n",
+			want:  []string{`document 1: invalid YAML: content after the end of the value: yaml: did not find expected <document start>`},
+		},
+		{
+			name:  "JSON stream: unexpected end",
+			input: `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"a"}} {"apiVersion":`,
+			want:  []string{`document 2: invalid JSON: unexpected end of input`},
 		},
 	}
 	for _, tt := range tests {
@@ -323,6 +348,9 @@ func TestDecodeManifestsErrors(t *testing.T) {
 			}
 			if got, want := err.Error(), strings.Join(tt.want, "\n"); got != want {
 				t.Errorf("error:\n got: %s\nwant: %s", got, want)
+			}
+			if des := decodeErrors(t, err); len(des) != len(tt.want) {
+				t.Errorf("%d DecodeErrors, want %d", len(des), len(tt.want))
 			}
 		})
 	}

@@ -3,10 +3,13 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
 
+	goyaml "go.yaml.in/yaml/v2"
 	"k8s.io/apimachinery/pkg/api/resource"
 )
 
@@ -25,6 +28,8 @@ func FuzzDecodeManifests(f *testing.F) {
 	f.Add([]byte(`{"apiVersion":"v1","kind":"List","items":[{"apiVersion":"v1","kind":"Pod","metadata":{"name":"a","creationTimestamp":"2024-01-02T03:04:05Z"},"spec":{"containers":[{"name":"c","image":"i","resources":{"limits":{"cpu":"1.5","memory":"1e3"}}}]}}]}`))
 	f.Add([]byte("apiVersion: v1\nkind: Pod\nspec:\n  volumes: [{name: v, emptyDir: {sizeLimit: 1Gi}}]\n  containers: [{name: c, ports: [{containerPort: 1}], env: [{name: A}]}]\n"))
 	f.Add([]byte("{kind: Pod, apiVersion: v1, status: {phase: Running, startTime: null}}"))
+	// YAMLToJSON would drop the second line; parsesWhole notices.
+	f.Add([]byte("{apiVersion: v1, kind: Pod}\nspec: {nodeName: x}\n"))
 	// A valid pod whose quantity MilliValue would read as 0: validation must
 	// refuse it (checkRequests would fail otherwise).
 	f.Add([]byte(podYAML("big") + "    resources: {requests: {cpu: 1e9999, memory: 1e30}}\n"))
@@ -39,6 +44,9 @@ func FuzzDecodeManifests(f *testing.F) {
 				t.Fatal("empty error message")
 			}
 			return
+		}
+		if err := parsesWhole(data); err != nil {
+			t.Fatalf("decoded %d objects from input that does not parse as a whole: %v", len(objs), err)
 		}
 		for _, o := range objs {
 			p, ok := o.(*Pod)
@@ -98,6 +106,30 @@ func checkRequests(t *testing.T, p *Pod) {
 			if r.MilliCPU > total.MilliCPU || r.Memory > total.Memory {
 				t.Fatalf("container %q requests %+v, more than its pod's %+v", c.Name, r, total)
 			}
+		}
+	}
+}
+
+// parsesWhole reads all of data with a plain JSON or YAML decoder. Input the
+// strict decoder accepts must read to the end this way too: if it does not,
+// the strict decoder dropped something (what YAMLToJSON does with content
+// after a flow mapping).
+func parsesWhole(data []byte) error {
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	var next func(v any) error
+	if isJSONStream(data) {
+		next = json.NewDecoder(bytes.NewReader(data)).Decode
+	} else {
+		next = goyaml.NewDecoder(bytes.NewReader(data)).Decode
+	}
+	for {
+		var v any
+		err := next(&v)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
 		}
 	}
 }

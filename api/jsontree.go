@@ -104,6 +104,25 @@ func readNode(dec *json.Decoder, path string) (*node, error) {
 	return readValue(dec, tok, path)
 }
 
+// readInner reads a value inside an array or object, where the input
+// ending is a syntax error, not the end of the stream.
+func readInner(dec *json.Decoder, path string) (*node, error) {
+	n, err := readNode(dec, path)
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
+}
+
+// nextInner reads a token inside an array or object, as readInner.
+func nextInner(dec *json.Decoder) (json.Token, error) {
+	tok, err := dec.Token()
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return tok, err
+}
+
 func readValue(dec *json.Decoder, tok json.Token, path string) (*node, error) {
 	switch v := tok.(type) {
 	case nil:
@@ -119,19 +138,19 @@ func readValue(dec *json.Decoder, tok json.Token, path string) (*node, error) {
 		case '[':
 			n := &node{kind: kindArray}
 			for dec.More() {
-				elem, err := readNode(dec, fmt.Sprintf("%s[%d]", path, len(n.vals)))
+				elem, err := readInner(dec, fmt.Sprintf("%s[%d]", path, len(n.vals)))
 				if err != nil {
 					return nil, err
 				}
 				n.vals = append(n.vals, elem)
 			}
-			_, err := dec.Token() // ']'
+			_, err := nextInner(dec) // ']'
 			return n, err
 		case '{':
 			n := &node{kind: kindObject}
 			seen := map[string]bool{}
 			for dec.More() {
-				tok, err := dec.Token()
+				tok, err := nextInner(dec)
 				if err != nil {
 					return nil, err
 				}
@@ -144,14 +163,14 @@ func readValue(dec *json.Decoder, tok json.Token, path string) (*node, error) {
 					return nil, &errDuplicateKey{path: child}
 				}
 				seen[key] = true
-				val, err := readNode(dec, child)
+				val, err := readInner(dec, child)
 				if err != nil {
 					return nil, err
 				}
 				n.keys = append(n.keys, key)
 				n.vals = append(n.vals, val)
 			}
-			_, err := dec.Token() // '}'
+			_, err := nextInner(dec) // '}'
 			return n, err
 		}
 	}
