@@ -60,6 +60,9 @@ func newNetwork(n int) (_ *network, err error) {
 		return nil, fmt.Errorf("hosts = %d, want 1..%d", n, MaxHosts)
 	}
 	sweepStale()
+	if err := fenceTestSubnets(); err != nil {
+		return nil, err
+	}
 	nw, err := reserveSlot()
 	if err != nil {
 		return nil, err
@@ -91,6 +94,30 @@ func newNetwork(n int) (_ *network, err error) {
 		}
 	}
 	return nw, nil
+}
+
+// fenceTestSubnets makes 10.213.0.0/16 unreachable from the root namespace
+// except through the test bridges (their /24 routes are more specific). A
+// request to a host whose bridge is already gone then fails at once here,
+// instead of leaving the machine through the default route towards
+// addresses that are not ours. The route stays: it is harmless and other
+// test runs need it too.
+func fenceTestSubnets() error {
+	out, err := exec.Command("ip", "route", "show", "type", "unreachable", "10.213.0.0/16").Output()
+	if err != nil {
+		return fmt.Errorf("ip route show: %w", err)
+	}
+	if len(out) > 0 {
+		return nil
+	}
+	if err := ip("route", "add", "unreachable", "10.213.0.0/16"); err != nil {
+		// Another test binary may have added it meanwhile.
+		if out, _ := exec.Command("ip", "route", "show", "type", "unreachable", "10.213.0.0/16").Output(); len(out) > 0 {
+			return nil
+		}
+		return err
+	}
+	return nil
 }
 
 // addHost creates a host's namespace and wires it to the bridge. The veth peer is
