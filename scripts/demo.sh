@@ -153,6 +153,9 @@ setup_network() {
   ip link add "$BRIDGE" type bridge
   ip addr add "$NET.1/24" dev "$BRIDGE"
   ip link set "$BRIDGE" up
+  # Requests to the demo's addresses must never leave the machine, also after
+  # demo-stop removed the bridge: the bridge's own route wins while it exists.
+  ip route replace unreachable "$NET.0/24" metric 4000
   local i ns
   for i in $(seq 1 "$HOSTS"); do
     ns=$(netns "$i")
