@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -17,6 +18,11 @@ const (
 	RaftPort   = 7947
 	APIPort    = 7948
 )
+
+// LogDirEnv names an environment variable: when set to a directory, the full agent
+// logs of a failed cluster test are copied there (one subdirectory per test), so CI can
+// keep them as artifacts after the temp dirs are gone.
+const LogDirEnv = "GOSSIPOD_E2E_LOG_DIR"
 
 // Timeouts of host operations. They bound waits so that a hung agent fails the test
 // with its log instead of stalling the run; they are not performance targets.
@@ -124,12 +130,7 @@ func NewCluster(t testing.TB, opts Options) *Cluster {
 // because a leaked namespace or bridge would make later runs flaky.
 func (c *Cluster) teardown() {
 	if c.t.Failed() {
-		for i, h := range c.hosts {
-			if _, err := os.Stat(h.logPath); err != nil {
-				continue // never started: nothing to show
-			}
-			c.t.Logf("--- %s (%s) log, %s ---\n%s", h.name, c.IP(i), h.logPath, tailLines(readFile(h.logPath), logTailLines))
-		}
+		c.reportLogs()
 	}
 	for _, h := range c.hosts {
 		if h.agent != nil {
@@ -149,6 +150,35 @@ func (c *Cluster) WithT(t testing.TB) *Cluster {
 	view := *c
 	view.t = t
 	return &view
+}
+
+// reportLogs shows the end of every agent's log in the test output, leaving out debug
+// lines (they bury the state changes that explain a failure), and copies the whole logs
+// to $GOSSIPOD_E2E_LOG_DIR when it is set, since the test's temp dir is about to go.
+func (c *Cluster) reportLogs() {
+	keep := os.Getenv(LogDirEnv)
+	if keep != "" {
+		keep = filepath.Join(keep, strings.ReplaceAll(c.t.Name(), "/", "_"))
+		if err := os.MkdirAll(keep, 0o755); err != nil {
+			c.t.Logf("keep logs: %v", err)
+			keep = ""
+		}
+	}
+	for i, h := range c.hosts {
+		log, err := os.ReadFile(h.logPath)
+		if err != nil {
+			continue // never started: nothing to show
+		}
+		where := h.logPath + " (removed with the test's temp dir; set " + LogDirEnv + " to keep it)"
+		if keep != "" {
+			where = filepath.Join(keep, h.name+".log")
+			if err := os.WriteFile(where, log, 0o644); err != nil {
+				where = fmt.Sprintf("%s (copy failed: %v)", where, err)
+			}
+		}
+		c.t.Logf("--- %s (%s) log without debug lines, full log: %s ---\n%s",
+			h.name, c.IP(i), where, tailLines(withoutDebug(string(log)), logTailLines))
+	}
 }
 
 // N is the number of hosts.
@@ -343,6 +373,18 @@ func (c *Cluster) host(i int) *host {
 		c.t.Fatalf("host index %d out of range 0..%d", i, len(c.hosts)-1)
 	}
 	return c.hosts[i]
+}
+
+// withoutDebug drops the slog debug lines of a log.
+func withoutDebug(log string) string {
+	lines := strings.Split(log, "\n")
+	kept := lines[:0]
+	for _, l := range lines {
+		if !strings.Contains(l, " level=DEBUG ") {
+			kept = append(kept, l)
+		}
+	}
+	return strings.Join(kept, "\n")
 }
 
 // readFile returns a file's content, or a note saying why it could not be read.

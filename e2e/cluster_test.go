@@ -166,15 +166,20 @@ func TestSeedRestartRejoins(t *testing.T) {
 
 // TestPartitionedHost: a host cut off from the network is seen as suspect or dead by
 // the others (and, if it led, replaced as leader); once healed, it is alive again
-// everywhere and the cluster has one leader and three voters.
+// everywhere and the cluster has one leader and three voters, even when the cut lasted
+// long enough for the leader to remove it from the Raft configuration.
 func TestPartitionedHost(t *testing.T) {
 	c := NewCluster(t, Options{Hosts: 3, AgentArgs: BootstrapExpect(3)})
 	cases := []struct {
 		name string
 		pick func(leader int) int
+		// untilRemoved keeps the host cut off until the others have dropped it
+		// from the Raft configuration (the dead-server timeout).
+		untilRemoved bool
 	}{
-		{"follower", func(leader int) int { return (leader + 1) % c.N() }},
-		{"leader", func(leader int) int { return leader }},
+		{"follower", func(leader int) int { return (leader + 1) % c.N() }, false},
+		{"leader", func(leader int) int { return leader }, false},
+		{"follower past the dead-server timeout", func(leader int) int { return (leader + 1) % c.N() }, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -212,6 +217,13 @@ func TestPartitionedHost(t *testing.T) {
 					if err == nil && l == leader {
 						err = fmt.Errorf("majority still follows cut-off leader %s", leader)
 					}
+					return err
+				})
+			}
+
+			if tc.untilRemoved {
+				Eventually(t, repairTimeout, func() error {
+					_, err := raftAgrees(c, others, names(c, others), 2, 0)
 					return err
 				})
 			}
