@@ -149,13 +149,18 @@ func splitDocuments(data []byte) []document {
 // isJSONStream reports whether data starts as a JSON object does: `{"` or
 // `{}`, blanks allowed.
 func isJSONStream(data []byte) bool {
-	trimmed := bytes.TrimLeft(data, " \t\r\n")
+	trimmed := bytes.TrimLeft(data, yamlBlanks)
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return false
 	}
-	next := bytes.TrimLeft(trimmed[1:], " \t\r\n")
+	next := bytes.TrimLeft(trimmed[1:], yamlBlanks)
 	return len(next) == 0 || next[0] == '"' || next[0] == '}'
 }
+
+// yamlBlanks are the characters YAML treats as white space and line breaks;
+// others that Go's unicode.IsSpace knows (\v, \f, U+0085) are errors to
+// YAML, so a document of them is not empty.
+const yamlBlanks = " \t\r\n"
 
 // splitYAML cuts YAML at `---` lines (a separator may be followed by a
 // comment) and converts each document to a JSON tree. Documents that hold
@@ -165,7 +170,7 @@ func splitYAML(data []byte) []document {
 	var cur []byte
 	startLine, line := 1, 1
 	flush := func() {
-		if len(bytes.TrimSpace(cur)) == 0 {
+		if len(bytes.Trim(cur, yamlBlanks)) == 0 {
 			return
 		}
 		j, err := yaml.YAMLToJSONStrict(cur)
@@ -233,7 +238,7 @@ func isSeparator(l []byte) bool {
 	if !ok {
 		return false
 	}
-	rest = bytes.TrimSpace(rest)
+	rest = bytes.Trim(rest, yamlBlanks)
 	return len(rest) == 0 || rest[0] == '#'
 }
 
