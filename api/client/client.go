@@ -256,3 +256,42 @@ func (c *Client) WatchPods(ctx context.Context, opts ListOptions, fn func(WatchE
 		}
 	}
 }
+
+// Image is one image of an agent's store.
+type Image struct {
+	Reference string    `json:"reference"`
+	ID        string    `json:"id"`
+	Size      int64     `json:"size"`
+	Created   time.Time `json:"created"`
+}
+
+// Images lists the images of the agent the client talks to.
+func (c *Client) Images(ctx context.Context) ([]Image, error) {
+	var out []Image
+	return out, c.get(ctx, "/v1/images", &out)
+}
+
+// LoadImage uploads an image archive (OCI layout or docker save) into the
+// agent's image store and returns the references it imported.
+func (c *Client) LoadImage(ctx context.Context, archive io.Reader) ([]string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/v1/images/load", archive)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-tar")
+	resp, err := (&http.Client{Transport: c.http.Transport}).Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach the gossipod agent at %s: %w", c.base, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return nil, readStatus(resp)
+	}
+	var out struct {
+		Loaded []string `json:"loaded"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return nil, fmt.Errorf("decode image load response: %w", err)
+	}
+	return out.Loaded, nil
+}
