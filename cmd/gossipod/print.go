@@ -71,28 +71,53 @@ func (t *table) row(cols ...string) {
 
 func (t *table) flush() error { return t.tw.Flush() }
 
-// age formats how long ago t was, the way kubectl's AGE column does.
+// age formats how long ago t was, the way kubectl's AGE column does
+// (duration.HumanDuration of k8s.io/apimachinery): up to two significant
+// units, "<invalid>" for a time more than a second in the future.
 func age(t api.Time, now time.Time) string {
 	if t.IsZero() {
 		return "<unknown>"
 	}
-	d := now.Sub(t.Time)
+	return humanDuration(now.Sub(t.Time))
+}
+
+func humanDuration(d time.Duration) string {
+	seconds := int(d.Seconds())
 	switch {
-	case d < 0:
+	case seconds < -1:
+		return "<invalid>"
+	case seconds < 0:
 		return "0s"
-	case d < 2*time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
-	case d < 10*time.Minute:
-		return fmt.Sprintf("%dm%ds", int(d.Minutes()), int(d.Seconds())%60)
-	case d < 3*time.Hour:
-		return fmt.Sprintf("%dm", int(d.Minutes()))
-	case d < 8*time.Hour:
-		return fmt.Sprintf("%dh%dm", int(d.Hours()), int(d.Minutes())%60)
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh", int(d.Hours()))
-	default:
-		return fmt.Sprintf("%dd", int(d.Hours()/24))
+	case seconds < 2*60:
+		return fmt.Sprintf("%ds", seconds)
 	}
+	two := func(n1 int, u1 string, n2 int, u2 string) string {
+		if n2 == 0 {
+			return fmt.Sprintf("%d%s", n1, u1)
+		}
+		return fmt.Sprintf("%d%s%d%s", n1, u1, n2, u2)
+	}
+	minutes := int(d / time.Minute)
+	switch {
+	case minutes < 10:
+		return two(minutes, "m", seconds%60, "s")
+	case minutes < 3*60:
+		return fmt.Sprintf("%dm", minutes)
+	}
+	hours := int(d / time.Hour)
+	switch {
+	case hours < 8:
+		return two(hours, "h", minutes%60, "m")
+	case hours < 48:
+		return fmt.Sprintf("%dh", hours)
+	case hours < 24*8:
+		return two(hours/24, "d", hours%24, "h")
+	case hours < 24*365*2:
+		return fmt.Sprintf("%dd", hours/24)
+	case hours < 24*365*8:
+		return two(hours/24/365, "y", (hours/24)%365, "d")
+	}
+	return fmt.Sprintf("%dy", hours/24/365)
 }
 
 // quantity prints a resource of a list, or "-".
