@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -12,23 +11,44 @@ import (
 
 func getCommand() *cli.Command {
 	return &cli.Command{
-		Name:      "get",
-		Usage:     "display one or many resources (nodes)",
-		ArgsUsage: "RESOURCE [NAME]",
-		Flags:     []cli.Flag{outputFlag("wide", "json", "yaml")},
+		Name:  "get",
+		Usage: "display one or many resources (pods, nodes)",
+		Description: "Examples:\n" +
+			"   gossipod get pods                   # pods of the default namespace\n" +
+			"   gossipod get pods -A -o wide        # every pod, with its IP and node\n" +
+			"   gossipod get pods -l app=web -w     # then a row per change, until ^C\n" +
+			"   gossipod get pod web -o yaml\n" +
+			"   gossipod get nodes",
+		ArgsUsage: "RESOURCE [NAME...] | RESOURCE/NAME...",
+		Flags: []cli.Flag{
+			outputFlag("wide", "json", "yaml", "name"),
+			namespaceFlag(),
+			&cli.BoolFlag{Name: "all-namespaces", Aliases: []string{"A"}, Usage: "list the objects of every namespace"},
+			&cli.StringFlag{Name: "selector", Aliases: []string{"l"}, Usage: "label selector (app=web, tier in (a,b), !canary)"},
+			&cli.StringFlag{Name: "field-selector", Usage: "field selector (spec.nodeName=node-1, status.phase!=Running)"},
+			&cli.BoolFlag{Name: "watch", Aliases: []string{"w"}, Usage: "after listing, print a row for every change until interrupted"},
+			&cli.BoolFlag{Name: "show-labels", Usage: "add a LABELS column"},
+			&cli.BoolFlag{Name: "no-headers", Usage: "print tables without their header"},
+		},
 		Action: func(c *cli.Context) error {
 			args, err := interspersed(c)
 			if err != nil {
 				return err
 			}
-			if len(args) == 0 {
-				return usageError{fmt.Errorf("you must specify the type of resource to get, e.g. gossipod get nodes")}
+			kind, names, err := resourceArgs(args, "get")
+			if err != nil {
+				return err
 			}
-			switch strings.ToLower(args[0]) {
-			case "nodes", "node", "no":
-				return getNodes(c, args[1:])
+			switch kind {
+			case resourcePods:
+				return getPods(c, names)
 			default:
-				return usageError{fmt.Errorf("the server doesn't have a resource type %q", args[0])}
+				for _, f := range []string{"selector", "field-selector", "watch", "show-labels", "no-headers"} {
+					if c.IsSet(f) {
+						return usageError{fmt.Errorf("--%s is not supported for nodes", f)}
+					}
+				}
+				return getNodes(c, names)
 			}
 		},
 	}

@@ -23,7 +23,9 @@ var version = "dev"
 
 func main() {
 	if err := newApp().Run(os.Args); err != nil {
-		fmt.Fprintln(os.Stderr, "error:", err)
+		if msg := errorMessage(err); msg != "" {
+			fmt.Fprintln(os.Stderr, msg)
+		}
 		os.Exit(exitCode(err))
 	}
 }
@@ -47,6 +49,9 @@ func newApp() *cli.App {
 			membersCommand(),
 			raftCommand(),
 			getCommand(),
+			applyCommand(),
+			describeCommand(),
+			deleteCommand(),
 		},
 		// Unknown commands and flags are usage errors, reported once.
 		OnUsageError: func(c *cli.Context, err error, isSubcommand bool) error {
@@ -84,12 +89,16 @@ func requestContext(c *cli.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(c.Context, 30*time.Second)
 }
 
-// statusError prints a Status error as kubectl does: "Error from server
-// (NotFound): nodes "x" not found".
+// statusError makes a Status error print as kubectl prints it: "Error from
+// server (NotFound): nodes "x" not found".
 func statusError(err error) error {
+	var se serverError
+	if errors.As(err, &se) {
+		return err
+	}
 	var s *api.Status
 	if errors.As(err, &s) {
-		return fmt.Errorf("from server (%s): %s", s.Reason, s.Message)
+		return serverError{status: s}
 	}
 	return err
 }

@@ -1,0 +1,231 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/api/client"
+)
+
+func applyCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "apply",
+		Usage: "create objects from manifests, or update them to match",
+		Description: "Every manifest is read and decoded first; a manifest that does not decode\n" +
+			"   changes nothing. Then each object is created, or updated where it differs\n" +
+			"   (for a pod: container images, labels, annotations, as Kubernetes allows).\n\n" +
+			"   gossipod apply -f examples/pod.yaml\n" +
+			"   gossipod apply -f manifests/ -n staging\n" +
+			"   cat pod.yaml | gossipod apply -f -",
+		Flags: []cli.Flag{
+			filenameFlag("apply"),
+			recursiveFlag(),
+			namespaceFlag(),
+			outputFlag("name", "json", "yaml"),
+		},
+		Action: func(c *cli.Context) error {
+			if err := noArgs(c); err != nil {
+				return err
+			}
+			format, err := checkOutput(c, "name", "json", "yaml")
+			if err != nil {
+				return err
+			}
+			objs, err := readManifests(c.StringSlice("filename"), c.Bool("recursive"), c.App.Reader)
+			if err != nil {
+				return err
+			}
+			if len(objs) == 0 {
+				return fmt.Errorf("no objects passed to apply")
+			}
+			if err := setNamespaces(objs, namespace(c), c.IsSet("namespace")); err != nil {
+				return err
+			}
+			cl, err := newClient(c)
+			if err != nil {
+				return err
+			}
+			failed := 0
+			var results []any
+			for _, o := range objs {
+				ctx, cancel := requestContext(c)
+				result, stored, err := applyObject(ctx, cl, o)
+				cancel()
+				if err != nil {
+					failed++
+					fmt.Fprintln(c.App.ErrWriter, errorMessage(err))
+					continue
+				}
+				switch format {
+				case "":
+					fmt.Fprintf(c.App.Writer, "%s %s\n", objectRef(o.obj), result)
+				case "name":
+					fmt.Fprintln(c.App.Writer, objectRef(o.obj))
+				default:
+					results = append(results, stored)
+				}
+			}
+			if err := printResults(c, format, results); err != nil {
+				return err
+			}
+			if failed > 0 {
+				return reportedError{failed}
+			}
+			return nil
+		},
+	}
+}
+
+// printResults prints what -o json|yaml asks for: the one object, or a List.
+func printResults(c *cli.Context, format string, results []any) error {
+	switch {
+	case format != "json" && format != "yaml" || len(results) == 0:
+		return nil
+	case len(results) == 1:
+		return printObject(c.App.Writer, format, results[0])
+	}
+	return printObject(c.App.Writer, format, map[string]any{
+		"apiVersion": "v1", "kind": "List", "metadata": map[string]any{}, "items": results,
+	})
+}
+
+// applyResult is what apply did to an object, in kubectl's words.
+type applyResult string
+
+// The outcomes of applying an object.
+const (
+	applyCreated    applyResult = "created"
+	applyConfigured applyResult = "configured"
+	applyUnchanged  applyResult = "unchanged"
+)
+
+// applyObject applies one object of the manifests; errors are ready to
+// print, naming the file as kubectl does.
+func applyObject(ctx context.Context, cl *client.Client, o manifestObject) (applyResult, any, error) {
+	switch obj := o.obj.(type) {
+	case *api.Pod:
+		return applyPod(ctx, cl, obj, o.source)
+	default:
+		tm := o.obj.GetTypeMeta()
+		return "", nil, fmt.Errorf("unable to apply %s %s %q from %q: this kind is not supported yet", tm.APIVersion, tm.Kind, o.obj.GetObjectMeta().Name, o.source)
+	}
+}
+
+// applyAttempts bounds the retries of an apply that raced with another
+// writer (a create that found the pod created, an update on a stale
+// resourceVersion).
+const applyAttempts = 5
+
+// applyPod creates the pod, or updates it where it differs from the
+// manifest, with the resourceVersion it was compared with.
+func applyPod(ctx context.Context, cl *client.Client, desired *api.Pod, source string) (applyResult, *api.Pod, error) {
+	for attempt := 1; ; attempt++ {
+		live, err := cl.Pod(ctx, desired.Namespace, desired.Name)
+		if isNotFound(err) {
+			created, err := cl.CreatePod(ctx, podToCreate(desired))
+			if err == nil {
+				return applyCreated, created, nil
+			}
+			if hasReason(err, api.StatusReasonAlreadyExists) && attempt < applyAttempts {
+				continue
+			}
+			return "", nil, withContext(err, fmt.Sprintf("error when creating %q: ", source))
+		}
+		if err != nil {
+			return "", nil, withContext(err, fmt.Sprintf("error when retrieving current configuration of pod %q from server for: %q: ", desired.Name, source))
+		}
+		update, changed := podUpdate(desired, live)
+		if !changed {
+			return applyUnchanged, live, nil
+		}
+		updated, err := cl.UpdatePod(ctx, update)
+		if err == nil {
+			return applyConfigured, updated, nil
+		}
+		if (hasReason(err, api.StatusReasonConflict) || isNotFound(err)) && attempt < applyAttempts {
+			continue
+		}
+		return "", nil, withContext(err, fmt.Sprintf("error when updating %q: ", source))
+	}
+}
+
+// withContext puts what was being done in front of a server's message.
+func withContext(err error, what string) error {
+	se, ok := statusError(err).(serverError)
+	if !ok {
+		return fmt.Errorf("%s%w", what, err)
+	}
+	se.context = what
+	return se
+}
+
+// podToCreate is the manifest's pod without what the cluster sets.
+func podToCreate(desired *api.Pod) *api.Pod {
+	p := clonePod(desired)
+	clearServerFields(p)
+	p.UID, p.ResourceVersion = "", ""
+	return p
+}
+
+// clearServerFields drops what only the cluster writes, in case the
+// manifest is the output of `get -o yaml`: kubectl would send it and the
+// server ignore it; gossipod's strict server need not see it at all.
+func clearServerFields(p *api.Pod) {
+	p.Status = api.PodStatus{}
+	p.CreationTimestamp = api.Time{}
+	p.DeletionTimestamp = nil
+	p.DeletionGracePeriodSeconds = nil
+	p.Generation = 0
+}
+
+// podUpdate decides apply's update of a live pod: the manifest's labels,
+// annotations and spec, defaulted as the server defaults them, are compared
+// with the live pod's; when they differ, the update is the manifest with the
+// live pod's uid and resourceVersion (so a concurrent change is a 409, not
+// lost), and the server validates that only what Kubernetes allows changes.
+// A manifest without spec.nodeName keeps the live pod's binding.
+func podUpdate(desired, live *api.Pod) (*api.Pod, bool) {
+	want := clonePod(desired)
+	api.SetPodDefaults(want)
+	if want.Spec.NodeName == "" {
+		want.Spec.NodeName = live.Spec.NodeName
+	}
+	have := clonePod(live)
+	api.SetPodDefaults(have)
+	if maps.Equal(want.Labels, have.Labels) && maps.Equal(want.Annotations, have.Annotations) &&
+		sameJSON(want.Spec, have.Spec) {
+		return nil, false
+	}
+	update := clonePod(desired)
+	clearServerFields(update)
+	update.UID = live.UID
+	update.ResourceVersion = live.ResourceVersion
+	return update, true
+}
+
+// clonePod deep-copies a pod through its JSON form.
+func clonePod(p *api.Pod) *api.Pod {
+	b, err := json.Marshal(p)
+	if err != nil {
+		panic(fmt.Sprintf("marshal pod: %v", err)) // every Pod marshals
+	}
+	var out api.Pod
+	if err := json.Unmarshal(b, &out); err != nil {
+		panic(fmt.Sprintf("unmarshal pod: %v", err))
+	}
+	return &out
+}
+
+// sameJSON compares two values by their JSON forms, which are canonical for
+// quantities ("1024Mi" and "1Gi" are the same) and maps.
+func sameJSON(a, b any) bool {
+	ja, err1 := json.Marshal(a)
+	jb, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && bytes.Equal(ja, jb)
+}

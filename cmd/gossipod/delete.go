@@ -1,0 +1,230 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/api/client"
+)
+
+func deleteCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "delete",
+		Usage: "delete objects by name, by label selector, or those of manifests",
+		Description: "A pod bound to a node is Terminating until its node has stopped it; like\n" +
+			"   kubectl, delete waits for that unless --wait=false.\n\n" +
+			"   gossipod delete pod web\n" +
+			"   gossipod delete pods -l app=web --now\n" +
+			"   gossipod delete -f examples/pod.yaml",
+		ArgsUsage: "(-f FILENAME | TYPE [NAME... | -l SELECTOR | --all] | TYPE/NAME...)",
+		Flags: []cli.Flag{
+			filenameFlag("delete"),
+			recursiveFlag(),
+			namespaceFlag(),
+			&cli.StringFlag{Name: "selector", Aliases: []string{"l"}, Usage: "delete the pods with these labels"},
+			&cli.BoolFlag{Name: "all", Usage: "delete every pod of the namespace"},
+			&cli.Int64Flag{Name: "grace-period", Value: -1, Usage: "seconds the containers get to stop; -1: the pod's own; 0 only with --force"},
+			&cli.BoolFlag{Name: "now", Usage: "stop at once (--grace-period=1)"},
+			&cli.BoolFlag{Name: "force", Usage: "delete at once, without waiting for the node to confirm (with --grace-period=0)"},
+			&cli.BoolFlag{Name: "ignore-not-found", Usage: "a missing object is not an error"},
+			&cli.BoolFlag{Name: "wait", Value: true, Usage: "wait until the objects are gone"},
+			&cli.DurationFlag{Name: "timeout", Usage: "how long to wait (0: a week)"},
+		},
+		Action: runDelete,
+	}
+}
+
+// deleteTarget is one object to delete; source is the manifest it came
+// from, if any, for error messages.
+type deleteTarget struct {
+	namespace, name, source string
+}
+
+func runDelete(c *cli.Context) error {
+	args, err := interspersed(c)
+	if err != nil {
+		return err
+	}
+	grace, err := deleteGracePeriod(c)
+	if err != nil {
+		return err
+	}
+	cl, err := newClient(c)
+	if err != nil {
+		return err
+	}
+
+	var targets []deleteTarget
+	files := c.StringSlice("filename")
+	switch {
+	case len(files) > 0:
+		if len(args) > 0 || c.IsSet("selector") || c.Bool("all") {
+			return usageError{errors.New("--filename cannot be combined with resource names, --selector or --all")}
+		}
+		objs, err := readManifests(files, c.Bool("recursive"), c.App.Reader)
+		if err != nil {
+			return err
+		}
+		if err := setNamespaces(objs, namespace(c), c.IsSet("namespace")); err != nil {
+			return err
+		}
+		for _, o := range objs {
+			if _, ok := o.obj.(*api.Pod); !ok {
+				tm := o.obj.GetTypeMeta()
+				return fmt.Errorf("unable to delete %s %s %q from %q: this kind is not supported yet", tm.APIVersion, tm.Kind, o.obj.GetObjectMeta().Name, o.source)
+			}
+			md := o.obj.GetObjectMeta()
+			targets = append(targets, deleteTarget{namespace: md.Namespace, name: md.Name, source: o.source})
+		}
+	default:
+		kind, names, err := resourceArgs(args, "delete")
+		if err != nil {
+			return err
+		}
+		if kind != resourcePods {
+			return usageError{fmt.Errorf("deleting %s is not supported", kind)}
+		}
+		selector, all := c.String("selector"), c.Bool("all")
+		switch {
+		case len(names) > 0 && (selector != "" || all):
+			return usageError{errors.New("name cannot be provided when a selector or --all is specified")}
+		case len(names) == 0 && selector == "" && !all:
+			return usageError{errors.New("resource(s) were provided, but no name was specified")}
+		}
+		ns := namespace(c)
+		for _, n := range names {
+			targets = append(targets, deleteTarget{namespace: ns, name: n})
+		}
+		if len(names) == 0 {
+			ctx, cancel := requestContext(c)
+			list, err := cl.Pods(ctx, client.ListOptions{Namespace: ns, LabelSelector: selector})
+			cancel()
+			if err != nil {
+				return statusError(err)
+			}
+			sortPods(list.Items)
+			for _, p := range list.Items {
+				targets = append(targets, deleteTarget{namespace: p.Namespace, name: p.Name})
+			}
+			if len(targets) == 0 {
+				fmt.Fprintln(c.App.ErrWriter, "No resources found")
+				return nil
+			}
+		}
+	}
+
+	force := c.Bool("force")
+	if force {
+		fmt.Fprintln(c.App.ErrWriter, "Warning: Immediate deletion does not wait for confirmation that the running resource has been terminated. The resource may continue to run on the cluster indefinitely.")
+	}
+	failed := 0
+	var deleted []*api.Pod
+	for _, t := range targets {
+		ctx, cancel := requestContext(c)
+		p, err := cl.DeletePod(ctx, t.namespace, t.name, grace)
+		cancel()
+		switch {
+		case err == nil:
+			verb := "deleted"
+			if force {
+				verb = "force deleted"
+			}
+			fmt.Fprintf(c.App.Writer, "pod %q %s\n", t.name, verb)
+			deleted = append(deleted, p)
+		case isNotFound(err) && c.Bool("ignore-not-found"):
+		default:
+			failed++
+			if t.source != "" {
+				err = withContext(err, fmt.Sprintf("error when deleting %q: ", t.source))
+			}
+			fmt.Fprintln(c.App.ErrWriter, errorMessage(err))
+		}
+	}
+
+	if c.Bool("wait") && !force && len(deleted) > 0 {
+		timeout := c.Duration("timeout")
+		if timeout <= 0 {
+			timeout = 7 * 24 * time.Hour
+		}
+		ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		for _, p := range deleted {
+			err := waitPodGone(ctx, cl, p, time.Second)
+			switch {
+			case errors.Is(err, context.DeadlineExceeded):
+				return fmt.Errorf("timed out waiting for the condition on pods/%s", p.Name)
+			case errors.Is(err, context.Canceled):
+				// Interrupted: the deletions go on without us.
+				if failed > 0 {
+					return reportedError{failed}
+				}
+				return nil
+			case err != nil:
+				return err
+			}
+		}
+	}
+	if failed > 0 {
+		return reportedError{failed}
+	}
+	return nil
+}
+
+// deleteGracePeriod reads --grace-period, --now and --force the way
+// kubectl does: nil means the pod's own grace period; --now is 1 second;
+// --force alone is 0; and 0 without --force becomes 1, so that a pod is
+// never dropped before its node has stopped it unless asked to.
+func deleteGracePeriod(c *cli.Context) (*int64, error) {
+	g := c.Int64("grace-period")
+	if c.Bool("now") {
+		if g >= 0 {
+			return nil, usageError{errors.New("--now and --grace-period cannot be specified together")}
+		}
+		g = 1
+	}
+	if c.Bool("force") && g < 0 {
+		g = 0
+	}
+	if g == 0 && !c.Bool("force") {
+		g = 1
+	}
+	if g < 0 {
+		return nil, nil
+	}
+	return &g, nil
+}
+
+// waitPodGone polls until the pod is gone, or replaced by another pod of the
+// same name (another uid), or ctx ends.
+func waitPodGone(ctx context.Context, cl *client.Client, deleted *api.Pod, every time.Duration) error {
+	for {
+		p, err := cl.Pod(ctx, deleted.Namespace, deleted.Name)
+		switch {
+		case isNotFound(err):
+			return nil
+		case err == nil && deleted.UID != "" && p.UID != deleted.UID:
+			return nil
+		case err != nil && ctx.Err() == nil:
+			var s *api.Status
+			if errors.As(err, &s) && s.Code != 503 {
+				return statusError(err)
+			}
+			// The agent is unreachable or has no leader: keep waiting.
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(every):
+		}
+	}
+}

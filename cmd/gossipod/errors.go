@@ -1,0 +1,66 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/gossipod/gossipod/api"
+)
+
+// serverError is a Status the server returned, printed as kubectl prints
+// it: `Error from server (NotFound): pods "x" not found`. Context, when set,
+// says what was being done, as in `error when creating "pod.yaml": `.
+type serverError struct {
+	status  *api.Status
+	context string
+}
+
+func (e serverError) Error() string {
+	if e.status.Reason == "" {
+		return "Error from server: " + e.context + e.status.Message
+	}
+	return fmt.Sprintf("Error from server (%s): %s%s", e.status.Reason, e.context, e.status.Message)
+}
+
+func (e serverError) Unwrap() error { return e.status }
+
+// reportedError says that a command already printed its failures one by
+// one (apply and delete go on after a failed object, as kubectl does);
+// main prints nothing more and exits 1.
+type reportedError struct{ failed int }
+
+func (e reportedError) Error() string { return fmt.Sprintf("%d object(s) failed", e.failed) }
+
+// errorMessage is what main prints for a command's error: kubectl's
+// "Error from server (…)" for a server's Status, nothing for failures
+// already reported, "error: …" otherwise.
+func errorMessage(err error) string {
+	if err == nil {
+		return ""
+	}
+	var r reportedError
+	if errors.As(err, &r) {
+		return ""
+	}
+	var se serverError
+	if errors.As(err, &se) {
+		return se.Error()
+	}
+	var s *api.Status
+	if errors.As(err, &s) {
+		return serverError{status: s}.Error()
+	}
+	return "error: " + err.Error()
+}
+
+// isNotFound reports whether err is the server's 404.
+func isNotFound(err error) bool {
+	var s *api.Status
+	return errors.As(err, &s) && (s.Reason == api.StatusReasonNotFound || s.Code == 404)
+}
+
+// hasReason reports whether err is a Status with that reason.
+func hasReason(err error, reason api.StatusReason) bool {
+	var s *api.Status
+	return errors.As(err, &s) && s.Reason == reason
+}
