@@ -120,7 +120,15 @@ func parsesWhole(data []byte) error {
 	if isJSONStream(data) {
 		next = json.NewDecoder(bytes.NewReader(data)).Decode
 	} else {
-		next = goyaml.NewDecoder(bytes.NewReader(data)).Decode
+		// Lines of blanks are empty to the strict decoder; a tab on one
+		// is an error to go-yaml. Neither hides content.
+		var kept [][]byte
+		for _, l := range bytes.SplitAfter(data, []byte("\n")) {
+			if len(bytes.Trim(l, yamlBlanks)) > 0 {
+				kept = append(kept, l)
+			}
+		}
+		next = goyaml.NewDecoder(bytes.NewReader(bytes.Join(kept, nil))).Decode
 	}
 	for {
 		var v any
