@@ -31,9 +31,9 @@ import (
 // errors are DecodeErrors too, so an API handler can answer any error with
 // the 400 of DecodeError.Status.
 //
-// Objects are returned as written: neither defaulted nor validated (see
-// SetPodDefaults and ValidatePod), so that an update can be compared with
-// what the user sent.
+// Objects are returned as written, neither defaulted nor validated: the
+// caller first fills in what only it knows (the namespace of the URL, the
+// node a pod is bound to), then calls SetPodDefaults and ValidatePod.
 func DecodeManifests(data []byte) ([]Object, error) {
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // a UTF-8 BOM
 	docs := splitDocuments(data)
@@ -41,7 +41,12 @@ func DecodeManifests(data []byte) ([]Object, error) {
 	var errs []error
 	for i, doc := range docs {
 		if doc.err != nil {
-			errs = append(errs, &DecodeError{Document: i + 1, Causes: []StatusCause{{Message: doc.err.Error()}}})
+			cause := StatusCause{Message: doc.err.Error()}
+			var dup *errDuplicateKey
+			if errors.As(doc.err, &dup) {
+				cause = StatusCause{Type: causeDuplicate, Field: dup.path, Message: "duplicate field"}
+			}
+			errs = append(errs, &DecodeError{Document: i + 1, Causes: []StatusCause{cause}})
 			continue
 		}
 		o, err := decodeDocument(i+1, doc.root)

@@ -3,6 +3,8 @@ package api
 import (
 	"errors"
 	"net/http"
+	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -384,5 +386,49 @@ func TestDecodeErrorCauses(t *testing.T) {
 	if st.Code != http.StatusBadRequest || st.Reason != StatusReasonBadRequest || st.Message != de.Error() ||
 		st.Details == nil || len(st.Details.Causes) != 2 || st.Details.Name != "web" {
 		t.Errorf("Status() = %+v", st)
+	}
+}
+
+// TestCheckStrictTypes covers Go types our manifests do not use yet
+// (Deployments may): text unmarshalers, unsigned and float fields, arrays.
+func TestCheckStrictTypes(t *testing.T) {
+	type sample struct {
+		IP    netip.Addr `json:"ip"`
+		Count uint8      `json:"count"`
+		Ratio float32    `json:"ratio"`
+		Pair  [2]string  `json:"pair"`
+		Any   any        `json:"any"`
+		Skip  string     `json:"-"`
+	}
+	tests := []struct {
+		input string
+		want  []string
+	}{
+		{`{"ip":"10.0.0.1","count":255,"ratio":0.5,"pair":["a","b"],"any":{"x":[1]}}`, nil},
+		{`{"ip":"10.0.0.300","count":256,"ratio":"x","pair":["a","b","c"],"Skip":"y"}`, []string{
+			`ip: Invalid value: "10.0.0.300": ParseAddr("10.0.0.300"): IPv4 field has value >255`,
+			`count: Invalid value: 256: out of range for uint8`,
+			`ratio: expected a number, got a string "x"`,
+			`pair: must have at most 2 items`,
+			`Skip: unknown field`,
+		}},
+		{`{"ip":1,"count":-1,"ratio":1e99}`, []string{
+			`ip: expected a string, got a number 1 (quote it in YAML)`,
+			`count: Invalid value: -1: must be a non-negative integer`,
+			`ratio: Invalid value: 1e99: out of range for float32`,
+		}},
+	}
+	for _, tt := range tests {
+		roots, err := parseJSONStream([]byte(tt.input))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, c := range checkStrict("", roots[0], reflect.TypeFor[sample](), nil) {
+			got = append(got, c.String())
+		}
+		if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+			t.Errorf("checkStrict(%s):\n got: %q\nwant: %q", tt.input, got, tt.want)
+		}
 	}
 }

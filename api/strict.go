@@ -44,7 +44,14 @@ func checkStrict(path string, n *node, t reflect.Type, causes []StatusCause) []S
 		return checkUnmarshaler(path, n, t, causes)
 	}
 	if reflect.PointerTo(t).Implements(textUnmarshalerType) {
-		return wrongType(path, n, "a string", causes) // none of our types is one; be safe
+		if n.kind != kindString {
+			return wrongType(path, n, "a string", causes)
+		}
+		if err := reflect.New(t).Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(n.text)); err != nil {
+			return append(causes, StatusCause{Type: causeInvalid, Field: path,
+				Message: fmt.Sprintf("Invalid value: %s: %v", strconv.Quote(truncate(n.text, 60)), err)})
+		}
+		return causes
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
@@ -175,6 +182,8 @@ func numberError(path string, n *node, t reflect.Type, err error, causes []Statu
 		msg = fmt.Sprintf("Invalid value: %s: out of range for %s", truncate(n.text, 40), t.Kind())
 	} else if t.Kind() == reflect.Float32 || t.Kind() == reflect.Float64 {
 		msg = fmt.Sprintf("Invalid value: %s: must be a number", truncate(n.text, 40))
+	} else if strings.HasPrefix(t.Kind().String(), "uint") {
+		msg = fmt.Sprintf("Invalid value: %s: must be a non-negative integer", truncate(n.text, 40))
 	}
 	return append(causes, StatusCause{Type: causeTypeInvalid, Field: path, Message: msg})
 }
