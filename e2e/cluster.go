@@ -258,8 +258,7 @@ func (c *Cluster) Start(i int) {
 // signals go straight to it.
 func (c *Cluster) launch(i int) {
 	c.t.Helper()
-	argv := append([]string{"nsenter", "--net=" + filepath.Join(netnsDir, c.Netns(i)), "--"}, c.AgentArgv(i)...)
-	p, err := startProcess(c.LogPath(i), argv)
+	p, err := startProcess(c.LogPath(i), c.nsenter(i, c.AgentArgv(i)))
 	if err != nil {
 		c.t.Fatalf("start %s: %v", c.Name(i), err)
 	}

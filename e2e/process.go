@@ -167,12 +167,10 @@ func (p *Process) Exited() bool {
 
 // Wait waits up to timeout for the process to end and returns how it ended.
 func (p *Process) Wait(timeout time.Duration) error {
-	select {
-	case <-p.done:
-		return p.waitErr
-	case <-time.After(timeout):
+	if !p.waitDone(timeout) {
 		return fmt.Errorf("%q still running after %v", p.argv, timeout)
 	}
+	return p.waitErr
 }
 
 // ExitError is how the process ended (nil for exit 0); only meaningful once Exited.
