@@ -18,11 +18,11 @@ func applyCommand() *cli.Command {
 		Name:  "apply",
 		Usage: "create objects from manifests, or update them to match",
 		Description: "Every manifest is read and decoded first; a manifest that does not decode\n" +
-			"   changes nothing. Then each object is created, or updated where it differs\n" +
-			"   (for a pod: container images, labels, annotations, as Kubernetes allows).\n\n" +
-			"   gossipod apply -f examples/pod.yaml\n" +
-			"   gossipod apply -f manifests/ -n staging\n" +
-			"   cat pod.yaml | gossipod apply -f -",
+			"changes nothing. Then each object is created, or updated where it differs\n" +
+			"(for a pod: container images, labels, annotations, as Kubernetes allows).\n\n" +
+			"gossipod apply -f examples/pod.yaml\n" +
+			"gossipod apply -f manifests/ -n staging\n" +
+			"cat pod.yaml | gossipod apply -f -",
 		Flags: []cli.Flag{
 			filenameFlag("apply"),
 			recursiveFlag(),

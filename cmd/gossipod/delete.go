@@ -20,10 +20,10 @@ func deleteCommand() *cli.Command {
 		Name:  "delete",
 		Usage: "delete objects by name, by label selector, or those of manifests",
 		Description: "A pod bound to a node is Terminating until its node has stopped it; like\n" +
-			"   kubectl, delete waits for that unless --wait=false.\n\n" +
-			"   gossipod delete pod web\n" +
-			"   gossipod delete pods -l app=web --now\n" +
-			"   gossipod delete -f examples/pod.yaml",
+			"kubectl, delete waits for that unless --wait=false.\n\n" +
+			"gossipod delete pod web\n" +
+			"gossipod delete pods -l app=web --now\n" +
+			"gossipod delete -f examples/pod.yaml",
 		ArgsUsage: "(-f FILENAME | TYPE [NAME... | -l SELECTOR | --all] | TYPE/NAME...)",
 		Flags: []cli.Flag{
 			filenameFlag("delete"),

@@ -22,9 +22,9 @@ func describeCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "describe",
 		Usage: "show details of pods or nodes, with their events",
-		Description: "   gossipod describe pod web\n" +
-			"   gossipod describe pods -l app=web\n" +
-			"   gossipod describe node node-1",
+		Description: "gossipod describe pod web\n" +
+			"gossipod describe pods -l app=web\n" +
+			"gossipod describe node node-1",
 		ArgsUsage: "TYPE [NAME...] | TYPE/NAME...",
 		Flags: []cli.Flag{
 			namespaceFlag(),

@@ -14,11 +14,11 @@ func getCommand() *cli.Command {
 		Name:  "get",
 		Usage: "display one or many resources (pods, nodes)",
 		Description: "Examples:\n" +
-			"   gossipod get pods                   # pods of the default namespace\n" +
-			"   gossipod get pods -A -o wide        # every pod, with its IP and node\n" +
-			"   gossipod get pods -l app=web -w     # then a row per change, until ^C\n" +
-			"   gossipod get pod web -o yaml\n" +
-			"   gossipod get nodes",
+			"  gossipod get pods                   # pods of the default namespace\n" +
+			"  gossipod get pods -A -o wide        # every pod, with its IP and node\n" +
+			"  gossipod get pods -l app=web -w     # then a row per change, until ^C\n" +
+			"  gossipod get pod web -o yaml\n" +
+			"  gossipod get nodes",
 		ArgsUsage: "RESOURCE [NAME...] | RESOURCE/NAME...",
 		Flags: []cli.Flag{
 			outputFlag("wide", "json", "yaml", "name"),
