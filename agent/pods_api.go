@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -123,6 +124,10 @@ func readPod(r *http.Request) (*api.Pod, error) {
 	}
 	objs, err := api.DecodeManifests(body)
 	if err != nil {
+		var de *api.DecodeError
+		if errors.As(err, &de) {
+			return nil, de.Status()
+		}
 		return nil, api.NewBadRequest(err.Error())
 	}
 	if len(objs) != 1 {
