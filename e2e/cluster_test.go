@@ -47,9 +47,9 @@ func TestFiveAgentsVotersAndNonVoters(t *testing.T) {
 }
 
 // TestLeaderKilled: when the leader crashes (SIGKILL, no goodbye), the others elect a
-// different leader, the leader removes the dead server from the Raft configuration
-// after the dead-server timeout, and promotes a non-voter so there are three voters
-// again.
+// different leader, which marks the lost node NotReady, removes the dead server from
+// the Raft configuration after the dead-server timeout, and promotes a non-voter so
+// there are three voters again.
 func TestLeaderKilled(t *testing.T) {
 	c := NewCluster(t, Options{Hosts: 5, AgentArgs: BootstrapExpect(3)})
 	oldLeader := waitFormed(t, c, 3, 2)
@@ -69,6 +69,17 @@ func TestLeaderKilled(t *testing.T) {
 		return nil
 	})
 	Eventually(t, repairTimeout, func() error {
+		for _, i := range survivors {
+			nodes, err := c.Nodes(i)
+			if err != nil {
+				return err
+			}
+			for _, n := range nodes.Items {
+				if n.Metadata.Name == oldLeader && n.Ready() {
+					return fmt.Errorf("%s: node %s of the killed agent is still Ready", c.Name(i), oldLeader)
+				}
+			}
+		}
 		if _, err := raftAgrees(c, survivors, names(c, survivors), 3, 1); err != nil {
 			return err
 		}
