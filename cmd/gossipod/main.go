@@ -10,18 +10,28 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/api/client"
+	"github.com/gossipod/gossipod/runtime/container"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
 func main() {
+	// Before anything else: the same binary is libcontainer's re-exec
+	// ("gossipod init") and every sandbox's pause process ("/pause").
+	if len(os.Args) > 1 && os.Args[1] == "init" {
+		container.Init()
+	}
+	if filepath.Base(os.Args[0]) == "pause" {
+		container.Pause()
+	}
 	if err := newApp().Run(os.Args); err != nil {
 		if msg := errorMessage(err); msg != "" {
 			fmt.Fprintln(os.Stderr, msg)
