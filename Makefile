@@ -37,7 +37,7 @@ BENCHTIME ?= 1x
 .PHONY: build test vet fmt-check go-test bench demo demo-stop check-deploy clean
 
 build:
-	$(GO) build -tags osusergo,netgo -ldflags '-linkmode external -extldflags "-static" $(LDFLAGS)' -o bin/gossipod ./cmd/gossipod
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/gossipod ./cmd/gossipod
 
 test: vet fmt-check check-deploy go-test
 
@@ -60,6 +60,15 @@ go-test:
 # (ns/op and the metrics it reports). Recorded results: BENCHMARKS.md.
 bench:
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem -count 1 -timeout $(TEST_TIMEOUT) ./...
+
+# The test image, localhost/busybox:latest, as a docker archive (`gossipod image load`
+# takes it). Built in Go from Debian's busybox-static (apt-get install busybox-static);
+# rebuilt when its generator or the host's busybox changes.
+.PHONY: testimage
+testimage: build/images/busybox.tar
+
+build/images/busybox.tar: $(wildcard internal/testimage/*.go internal/testimage/cmd/*.go) $(wildcard /bin/busybox)
+	$(GO) run ./internal/testimage/cmd -o $@
 
 demo:
 	scripts/demo.sh start
