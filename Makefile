@@ -37,7 +37,7 @@ BENCHTIME ?= 1x
 .PHONY: build test vet fmt-check go-test bench demo demo-stop check-deploy clean
 
 build:
-	$(GO) build -ldflags '$(LDFLAGS)' -o bin/gossipod ./cmd/gossipod
+	$(GO) build -tags osusergo,netgo -ldflags '-linkmode external -extldflags "-static" $(LDFLAGS)' -o bin/gossipod ./cmd/gossipod
 
 test: vet fmt-check check-deploy go-test
 
