@@ -10,7 +10,7 @@ import (
 )
 
 // BenchmarkUnpackTestImage unpacks the busybox test image's layer (an
-// uncompressed tar of about 2 MB and ~400 entries, mostly symlinks) into a
+// uncompressed tar of about 2 MB and ~290 entries, mostly symlinks) into a
 // fresh directory: the cost of a layer's first use on a node, without
 // download, decompression or the final syncfs. MB/s is of tar bytes.
 func BenchmarkUnpackTestImage(b *testing.B) {
