@@ -134,6 +134,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	run(a.bootstrapLoop)
 	run(a.leadershipLoop)
 	run(a.metaLoop)
+	run(a.reconnectLoop)
+	run(a.nodeLoop)
+	run(a.statusLoop)
 
 	var runErr error
 	select {

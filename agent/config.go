@@ -43,6 +43,9 @@ type Config struct {
 	// DeadServerTimeout is how long a server may be dead or gone from
 	// gossip before the leader removes it from the Raft configuration.
 	DeadServerTimeout time.Duration
+	// ReconnectInterval is how often the agent tries to rejoin members
+	// gossip declared dead, which is what heals a partition.
+	ReconnectInterval time.Duration
 	// ReconcileInterval is how often the leader re-checks membership even
 	// when no gossip event arrives.
 	ReconcileInterval time.Duration
@@ -54,6 +57,10 @@ type Config struct {
 	// Labels are extra node labels; the kubernetes.io/ well-known labels
 	// are added by the agent.
 	Labels map[string]string
+	// Runtime runs the pods bound to this node. Nil makes a
+	// control-plane-only agent (tests, benchmarks): it takes part in gossip
+	// and Raft but runs no pods.
+	Runtime PodRuntime
 	// Placement configures the leader's scheduler (--placement).
 	Placement placement.Config
 	// Version is reported as the node's kubelet version.
@@ -80,6 +87,9 @@ func DefaultConfig() Config {
 		// before a second failure is likely.
 		DeadServerTimeout: 10 * time.Second,
 		ReconcileInterval: 2 * time.Second,
+		// Serf uses 30 s; gossipod heals partitions sooner because its
+		// pods are rescheduled after --node-lost-timeout (seconds).
+		ReconnectInterval: 5 * time.Second,
 		Raft:              consensus.DefaultConfig(),
 		Placement:         placement.DefaultConfig(),
 		Logger:            slog.Default(),
@@ -139,7 +149,7 @@ func (c *Config) Validate() error {
 	if c.Allocatable.Memory <= 0 {
 		errs = append(errs, fmt.Errorf("--memory: must be positive (got %d bytes)", c.Allocatable.Memory))
 	}
-	if c.Allocatable.Pods <= 0 {
+	if c.Allocatable.Pods < 0 || c.Allocatable.Pods == 0 && c.Runtime != nil {
 		errs = append(errs, fmt.Errorf("--max-pods: must be positive (got %d)", c.Allocatable.Pods))
 	}
 	for k, v := range c.Labels {
@@ -147,7 +157,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("--labels %s=%s: %s", k, v, msg))
 		}
 	}
-	if c.RetryJoinInterval <= 0 || c.ReconcileInterval <= 0 || c.DeadServerTimeout <= 0 || c.BootstrapSettle < 0 {
+	if c.RetryJoinInterval <= 0 || c.ReconcileInterval <= 0 || c.ReconnectInterval <= 0 || c.DeadServerTimeout <= 0 || c.BootstrapSettle < 0 {
 		errs = append(errs, errors.New("retry, reconcile, settle and dead-server intervals must be positive"))
 	}
 	if err := c.Placement.Validate(); err != nil {

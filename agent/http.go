@@ -39,8 +39,14 @@ func (a *Agent) routes() http.Handler {
 		http.MethodGet: a.handleListPods, http.MethodPost: a.handleCreatePod})
 	handle("/api/v1/namespaces/{namespace}/pods/{name}", map[string]http.HandlerFunc{
 		http.MethodGet: a.handleGetPod, http.MethodPut: a.handleUpdatePod, http.MethodDelete: a.handleDeletePod})
+	handle("/api/v1/namespaces/{namespace}/pods/{name}/log", map[string]http.HandlerFunc{http.MethodGet: a.handleLogs})
+	handle("/api/v1/namespaces/{namespace}/pods/{name}/exec", map[string]http.HandlerFunc{
+		http.MethodPost: a.handleExec, http.MethodGet: a.handleExec})
+	handle("/v1/images", map[string]http.HandlerFunc{http.MethodGet: a.handleListImages})
+	handle("/v1/images/load", map[string]http.HandlerFunc{http.MethodPost: a.handleLoadImage})
 	handle("/api/v1/events", map[string]http.HandlerFunc{http.MethodGet: a.handleListEvents})
 	handle("/api/v1/namespaces/{namespace}/events", map[string]http.HandlerFunc{http.MethodGet: a.handleListEvents})
+	handle(internalReadIndexPath, map[string]http.HandlerFunc{http.MethodGet: a.handleReadIndex})
 	handle(internalApplyPath, map[string]http.HandlerFunc{http.MethodPost: a.handleInternalApply})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.NewStatus(http.StatusNotFound, api.StatusReasonNotFound,

@@ -145,12 +145,16 @@ func (a *Agent) placementRound(ctx context.Context) (bool, error) {
 // nodeInfo is the leader's view of a node for placement: the committed
 // bindings, and the node's own gossiped free resources when those say less
 // is free (pods the node still runs but the log no longer binds to it, or
-// gossip not yet caught up with a deletion). A node that gossip does not
-// call alive is not ready, whatever its last committed condition says.
+// gossip not yet caught up with a deletion). A node that gossip knows as
+// dead or left is not ready, whatever its last committed condition says;
+// one that gossip does not know (yet) keeps its committed condition.
 func (a *Agent) nodeInfo(n *api.Node, bound []*api.Pod) placement.NodeInfo {
 	info := placement.NewNodeInfo(n, bound)
 	m, ok := a.members.Get(n.Name)
-	if !ok || m.Status != api.MemberAlive {
+	if !ok {
+		return info
+	}
+	if m.Status == api.MemberDead || m.Status == api.MemberLeft {
 		info.Ready = false
 		return info
 	}

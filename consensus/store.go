@@ -249,6 +249,17 @@ func (s *Store) commit(ctx context.Context, cmd Command) (uint64, any, error) {
 	return future.Index(), res.resp, res.err
 }
 
+// ReadIndex returns the commit index after confirming with a quorum that
+// this server still leads (Raft's read-index): a follower whose applied
+// index reaches it has seen every write acknowledged before the call.
+func (s *Store) ReadIndex() (uint64, error) {
+	index := s.raft.CommitIndex()
+	if err := s.raft.VerifyLeader().Error(); err != nil {
+		return 0, mapRaftError(err)
+	}
+	return index, nil
+}
+
 // Barrier waits until every entry committed before it is applied locally;
 // a new leader calls it before acting on its State.
 func (s *Store) Barrier(timeout time.Duration) error {

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -49,6 +51,7 @@ agents started later join the existing cluster. --dev runs a one-agent cluster.`
 			&cli.StringFlag{Name: "memory", Usage: "memory offered to pods, a Kubernetes quantity such as 3Gi or 2560Mi (default: all memory)", EnvVars: env("memory")},
 			&cli.IntFlag{Name: "max-pods", Usage: "number of pods this node runs at most", Value: 110, EnvVars: env("max-pods")},
 			&cli.StringFlag{Name: "labels", Usage: "node labels, k=v,k2=v2", EnvVars: env("labels")},
+			&cli.StringSliceFlag{Name: "insecure-registry", Usage: "registry HOST:PORT to pull images from over plain HTTP; repeatable", EnvVars: env("insecure-registry")},
 			&cli.StringFlag{Name: "placement", Usage: "how the leader ranks nodes that fit: spread (least allocated) or binpack (most allocated)", Value: "spread", EnvVars: env("placement")},
 			&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", Value: "info", EnvVars: env("log-level")},
 		},
@@ -76,6 +79,15 @@ func runAgent(c *cli.Context) error {
 	if err := applyResources(c, &cfg, machine); err != nil {
 		return usageError{err}
 	}
+	rt, err := newRuntime(c, cfg, logger)
+	if err != nil {
+		return err
+	}
+	if rt == nil {
+		cfg.Allocatable.Pods = 0 // no runtime: offer no pod slots
+	} else {
+		cfg.Runtime = rt
+	}
 	a, err := agent.New(cfg, machine)
 	if err != nil {
 		return err
@@ -94,7 +106,38 @@ func runAgent(c *cli.Context) error {
 		logger.Error("second signal: exiting without a clean shutdown")
 		os.Exit(1)
 	}()
-	return a.Run(ctx)
+	if rt == nil {
+		return a.Run(ctx)
+	}
+	// The runtime's background work stops with the agent; its pods do not:
+	// a restarted agent adopts them.
+	rtCtx, stopRuntime := context.WithCancel(context.Background())
+	rtDone := make(chan error, 1)
+	go func() { rtDone <- rt.Run(rtCtx) }()
+	err = a.Run(ctx)
+	stopRuntime()
+	<-rtDone
+	return err
+}
+
+// newRuntime starts the container runtime under <data-dir>/runtime. An
+// agent that is not root cannot create namespaces and cgroups: it runs
+// without a runtime, offers no pod slots, and says so.
+func newRuntime(c *cli.Context, cfg agent.Config, logger *slog.Logger) (*runtime.Runtime, error) {
+	if os.Geteuid() != 0 {
+		logger.Warn("not running as root: this agent takes part in the cluster but runs no pods (it offers 0 pod slots)")
+		return nil, nil
+	}
+	rc := runtime.DefaultConfig()
+	rc.Root = filepath.Join(cfg.DataDir, "runtime")
+	rc.NodeName = cfg.NodeName
+	rc.InsecureRegistries = c.StringSlice("insecure-registry")
+	rc.Logger = logger.With("component", "runtime")
+	rt, err := runtime.New(rc)
+	if err != nil {
+		return nil, fmt.Errorf("start the container runtime: %w", err)
+	}
+	return rt, nil
 }
 
 // agentConfig turns the flags into an agent.Config. cleanup removes the

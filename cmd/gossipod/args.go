@@ -27,8 +27,14 @@ func interspersed(c *cli.Context) ([]string, error) {
 			positional = append(positional, rest[1:]...)
 			break
 		}
+		terminator := slices.Index(rest, "--")
 		if err := fs.Parse(rest); err != nil {
 			return nil, usageError{err}
+		}
+		if consumed := len(rest) - len(fs.Args()); terminator >= 0 && consumed > terminator {
+			// flag stopped at a "--" and dropped it: the rest is positional.
+			positional = append(positional, fs.Args()...)
+			break
 		}
 		rest = fs.Args()
 		if len(rest) > 0 && rest[0] != "--" {

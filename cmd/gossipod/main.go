@@ -41,7 +41,7 @@ func main() {
 }
 
 func newApp() *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:                 "gossipod",
 		Usage:                "a masterless container orchestrator: identical agents, gossip, Raft, pods",
 		Version:              version,
@@ -62,11 +62,31 @@ func newApp() *cli.App {
 			applyCommand(),
 			describeCommand(),
 			deleteCommand(),
+			logsCommand(),
+			execCommand(),
+			imageCommand(),
 		},
 		// Unknown commands and flags are usage errors, reported once.
-		OnUsageError: func(c *cli.Context, err error, isSubcommand bool) error {
-			return usageError{err}
-		},
+		OnUsageError: onUsageError,
+	}
+	setUsageErrors(app.Commands)
+	return app
+}
+
+// onUsageError reports a bad flag or argument in one line, with exit code
+// 2, instead of urfave/cli's help page.
+func onUsageError(c *cli.Context, err error, isSubcommand bool) error {
+	return usageError{err}
+}
+
+// setUsageErrors gives every command and subcommand onUsageError, so a bad
+// flag is reported the same way wherever it is.
+func setUsageErrors(cmds []*cli.Command) {
+	for _, c := range cmds {
+		if c.OnUsageError == nil {
+			c.OnUsageError = onUsageError
+		}
+		setUsageErrors(c.Subcommands)
 	}
 }
 
@@ -81,6 +101,10 @@ func exitCode(err error) int {
 	var ue usageError
 	if errors.As(err, &ue) {
 		return 2
+	}
+	var ee exitError
+	if errors.As(err, &ee) {
+		return ee.code
 	}
 	return 1
 }

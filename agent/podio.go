@@ -1,0 +1,237 @@
+package agent
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"sync"
+
+	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/api/client"
+	"github.com/gossipod/gossipod/runtime"
+)
+
+// podForIO finds the pod of a logs or exec request and, when another node
+// runs it, proxies the request there and reports false. Logs and exec are
+// served by whichever agent runs the pod, reachable through any agent.
+func (a *Agent) podForIO(w http.ResponseWriter, r *http.Request) (*api.Pod, bool) {
+	ns, name := r.PathValue("namespace"), r.PathValue("name")
+	p, ok := a.store.State().Pod(ns, name)
+	if !ok {
+		writeError(w, api.NewNotFound("pods", name))
+		return nil, false
+	}
+	if p.Spec.NodeName == "" {
+		writeError(w, api.NewBadRequest(fmt.Sprintf("pod %s is not scheduled to a node yet", name)))
+		return nil, false
+	}
+	if p.Spec.NodeName == a.cfg.NodeName {
+		if a.cfg.Runtime == nil {
+			writeError(w, api.NewServiceUnavailable(fmt.Sprintf("node %s runs no container runtime", a.cfg.NodeName)))
+			return nil, false
+		}
+		return p, true
+	}
+	m, ok := a.members.Get(p.Spec.NodeName)
+	if !ok || !m.MetaOK || m.Status != api.MemberAlive {
+		writeError(w, api.NewServiceUnavailable(fmt.Sprintf("node %s, which runs pod %s, is not reachable", p.Spec.NodeName, name)))
+		return nil, false
+	}
+	target, _ := url.Parse(m.apiURL())
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.FlushInterval = -1 // stream logs as they come
+	proxy.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+		writeError(w, api.NewServiceUnavailable(fmt.Sprintf("proxy to node %s: %v", p.Spec.NodeName, err)))
+	}
+	proxy.ServeHTTP(w, r)
+	return nil, false
+}
+
+// handleLogs serves GET …/pods/{name}/log, kubectl's logs endpoint.
+func (a *Agent) handleLogs(w http.ResponseWriter, r *http.Request) {
+	p, local := a.podForIO(w, r)
+	if !local {
+		return
+	}
+	q := r.URL.Query()
+	opts := runtime.LogOptions{TailLines: -1, Follow: q.Get("follow") == "true", Previous: q.Get("previous") == "true"}
+	if s := q.Get("tailLines"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			writeError(w, api.NewBadRequest(fmt.Sprintf("tailLines %q: must be a non-negative integer", s)))
+			return
+		}
+		opts.TailLines = n
+	}
+	container, err := pickContainer(p, q.Get("container"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fw := &flushWriter{w: w}
+	if err := a.cfg.Runtime.Logs(r.Context(), p.Namespace, p.Name, container, opts, fw); err != nil && !fw.wrote {
+		writeError(w, asAPIError(err))
+	}
+}
+
+// pickContainer resolves ?container=: required when the pod has several
+// containers, as in Kubernetes.
+func pickContainer(p *api.Pod, name string) (string, error) {
+	if name != "" {
+		for _, c := range append(append([]api.Container{}, p.Spec.InitContainers...), p.Spec.Containers...) {
+			if c.Name == name {
+				return name, nil
+			}
+		}
+		return "", api.NewBadRequest(fmt.Sprintf("container %s is not valid for pod %s", name, p.Name))
+	}
+	if len(p.Spec.Containers) == 1 {
+		return p.Spec.Containers[0].Name, nil
+	}
+	names := make([]string, len(p.Spec.Containers))
+	for i, c := range p.Spec.Containers {
+		names[i] = c.Name
+	}
+	return "", api.NewBadRequest(fmt.Sprintf("a container name must be specified for pod %s, choose one of: %v", p.Name, names))
+}
+
+// asAPIError keeps a Status and turns other runtime errors into a 400, the
+// code Kubernetes uses for "container is waiting to start" and the like.
+func asAPIError(err error) error {
+	var st *api.Status
+	if errors.As(err, &st) {
+		return st
+	}
+	return api.NewBadRequest(err.Error())
+}
+
+// flushWriter flushes after every write so `logs -f` streams.
+type flushWriter struct {
+	w     http.ResponseWriter
+	wrote bool
+}
+
+func (f *flushWriter) Write(p []byte) (int, error) {
+	f.wrote = true
+	n, err := f.w.Write(p)
+	if fl, ok := f.w.(http.Flusher); ok {
+		fl.Flush()
+	}
+	return n, err
+}
+
+// handleExec serves POST …/pods/{name}/exec: after a 101 Switching
+// Protocols to client.ExecProtocol, stdin, stdout, stderr and the exit
+// code travel as frames (see api/client).
+func (a *Agent) handleExec(w http.ResponseWriter, r *http.Request) {
+	p, local := a.podForIO(w, r)
+	if !local {
+		return
+	}
+	if r.Header.Get("Upgrade") != client.ExecProtocol {
+		writeError(w, api.NewBadRequest("exec needs a connection upgrade to "+client.ExecProtocol+" (use gossipod exec)"))
+		return
+	}
+	q := r.URL.Query()
+	command := q["command"]
+	if len(command) == 0 {
+		writeError(w, api.NewBadRequest("you must specify at least one command for the container"))
+		return
+	}
+	container, err := pickContainer(p, q.Get("container"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		writeError(w, api.NewInternalError(fmt.Errorf("connection cannot be upgraded")))
+		return
+	}
+	conn, brw, err := hj.Hijack()
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	_, _ = io.WriteString(conn, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: "+client.ExecProtocol+"\r\n\r\n")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdin io.Reader
+	if q.Get("stdin") == "true" {
+		pr, pw := io.Pipe()
+		stdin = pr
+		go readStdinFrames(brw.Reader, pw, cancel)
+	} else {
+		go func() { // notice the client going away
+			_, _ = io.Copy(io.Discard, brw.Reader)
+			cancel()
+		}()
+	}
+	var mu sync.Mutex
+	stdout := client.FrameWriter{W: conn, Typ: client.FrameStdout, Mu: &mu}
+	stderr := client.FrameWriter{W: conn, Typ: client.FrameStderr, Mu: &mu}
+	code, err := a.cfg.Runtime.Exec(ctx, p.Namespace, p.Name, container, command, stdin, stdout, stderr, q.Get("tty") == "true")
+	mu.Lock()
+	defer mu.Unlock()
+	if err != nil {
+		_ = client.WriteFrame(conn, client.FrameError, []byte(err.Error()))
+		return
+	}
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], uint32(int32(code)))
+	_ = client.WriteFrame(conn, client.FrameExit, b[:])
+}
+
+// readStdinFrames feeds stdin frames into pw until the client closes its
+// input or the connection.
+func readStdinFrames(r *bufio.Reader, pw *io.PipeWriter, cancel func()) {
+	for {
+		typ, payload, err := client.ReadFrame(r)
+		if err != nil {
+			_ = pw.CloseWithError(io.EOF)
+			cancel()
+			return
+		}
+		switch typ {
+		case client.FrameStdin:
+			if _, err := pw.Write(payload); err != nil {
+				return
+			}
+		case client.FrameStdinClose:
+			_ = pw.Close()
+		}
+	}
+}
+
+// handleLoadImage serves POST /v1/images/load: the body is an OCI or
+// docker image archive, imported into this agent's image store.
+func (a *Agent) handleLoadImage(w http.ResponseWriter, r *http.Request) {
+	if a.cfg.Runtime == nil {
+		writeError(w, api.NewServiceUnavailable(fmt.Sprintf("node %s runs no container runtime", a.cfg.NodeName)))
+		return
+	}
+	refs, err := a.cfg.Runtime.LoadImage(r.Body)
+	if err != nil {
+		writeError(w, api.NewBadRequest(fmt.Sprintf("load image archive: %v", err)))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string][]string{"loaded": refs})
+}
+
+// handleListImages serves GET /v1/images: this agent's images.
+func (a *Agent) handleListImages(w http.ResponseWriter, r *http.Request) {
+	if a.cfg.Runtime == nil {
+		writeJSON(w, http.StatusOK, []any{})
+		return
+	}
+	writeJSON(w, http.StatusOK, a.cfg.Runtime.Images())
+}
