@@ -1,0 +1,116 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Config configures a Runtime. Start from DefaultConfig and change what
+// differs; New validates it first and never changes the caller's copy.
+type Config struct {
+	// Root holds everything the runtime keeps on disk, normally
+	// <data-dir>/runtime: images/ (the image store), containers/ (sandbox
+	// and container state, root filesystems) and pods/<uid>/ (the pod
+	// record, volumes and logs). It must survive an agent restart: the
+	// next agent re-adopts its pods from it.
+	Root string
+	// NodeName is this node's name, the source host of the events the
+	// runtime reports and the node a pod must be bound to for it to run.
+	NodeName string
+	// InsecureRegistries are registries (host or host:port) pulled from
+	// over plain HTTP, the agent's --insecure-registry.
+	InsecureRegistries []string
+	// PauseBinary is the statically linked executable run as every pod's
+	// pause process (the gossipod binary itself, see runtime/container).
+	PauseBinary string
+	// CgroupRoot is the absolute cgroup under which each pod gets its own.
+	CgroupRoot string
+	// LogMaxBytes caps each container log file; above it the file is cut
+	// down to its most recent half. Kubelet's default is 10 MiB.
+	LogMaxBytes int64
+	// Logger receives the runtime's own logs; nil means slog.Default().
+	Logger *slog.Logger
+	// Clock returns the current time; nil means time.Now. Tests set it to
+	// control timestamps; back-off timers still run on real time.
+	Clock func() time.Time
+}
+
+// Defaults of DefaultConfig, named so that documentation and flags can
+// quote them.
+const (
+	// DefaultRoot is the runtime's directory under the agent's default
+	// data dir.
+	DefaultRoot = "/var/lib/gossipod/runtime"
+	// DefaultCgroupRoot puts every pod under one cgroup that an operator
+	// can find and limit as a whole.
+	DefaultCgroupRoot = "/gossipod"
+	// DefaultLogMaxBytes is kubelet's containerLogMaxSize (10 MiB).
+	DefaultLogMaxBytes int64 = 10 << 20
+)
+
+// DefaultConfig returns the agent's runtime configuration: state in
+// DefaultRoot, pods under DefaultCgroupRoot, the running executable as the
+// pause binary, 10 MiB per container log. The caller sets NodeName.
+func DefaultConfig() Config {
+	exe, _ := os.Executable() // Validate reports an empty PauseBinary
+	return Config{
+		Root:        DefaultRoot,
+		PauseBinary: exe,
+		CgroupRoot:  DefaultCgroupRoot,
+		LogMaxBytes: DefaultLogMaxBytes,
+		Logger:      slog.Default(),
+	}
+}
+
+// minLogMaxBytes keeps rotation meaningful: a cap smaller than a few lines
+// would cut every line.
+const minLogMaxBytes = 4 << 10
+
+// Validate reports every problem of the configuration at once, each naming
+// its field, so a bad setting fails at start-up and not at the first pod.
+// The image store and the container manager validate the settings they are
+// handed (registries, the pause binary, the cgroup root) in New.
+func (c Config) Validate() error {
+	var errs []error
+	switch {
+	case c.Root == "":
+		errs = append(errs, errors.New("runtime: Root: must be set"))
+	case !filepath.IsAbs(c.Root):
+		errs = append(errs, fmt.Errorf("runtime: Root %q: must be an absolute path", c.Root))
+	case strings.ContainsAny(c.Root, ":,"):
+		// Image layers and container root filesystems live under Root, and
+		// overlayfs options use ':' and ',' as separators.
+		errs = append(errs, fmt.Errorf("runtime: Root %q: must not contain ':' or ','", c.Root))
+	}
+	if c.NodeName == "" {
+		errs = append(errs, errors.New("runtime: NodeName: must be set (it is the source of pod events)"))
+	}
+	if c.LogMaxBytes < minLogMaxBytes {
+		errs = append(errs, fmt.Errorf("runtime: LogMaxBytes %d: must be at least %d", c.LogMaxBytes, minLogMaxBytes))
+	}
+	return errors.Join(errs...)
+}
+
+// The parts of Root, in one place.
+func (c Config) imagesDir() string     { return filepath.Join(c.Root, "images") }
+func (c Config) containersDir() string { return filepath.Join(c.Root, "containers") }
+func (c Config) podsDir() string       { return filepath.Join(c.Root, "pods") }
+
+func (c Config) logger() *slog.Logger {
+	if c.Logger != nil {
+		return c.Logger
+	}
+	return slog.Default()
+}
+
+func (c Config) clock() func() time.Time {
+	if c.Clock != nil {
+		return c.Clock
+	}
+	return time.Now
+}

@@ -1,0 +1,133 @@
+package runtime
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/runtime/image"
+)
+
+// The runtime drives two lower layers, runtime/image and runtime/container,
+// through the small interfaces below, which say exactly what it uses of
+// them (the caller declares the interface). New wires in the real ones;
+// the unit tests use in-memory doubles. Every method must be safe for
+// concurrent use: pod workers call them in parallel.
+
+// imageService is what the runtime needs of runtime/image's Store.
+type imageService interface {
+	// Get returns the image ref names if it is on this node.
+	Get(ref string) (*image.Image, bool)
+	// Pull makes the image available per the pull policy; its errors are
+	// image.ErrImagePull, image.ErrImageNeverPull or
+	// image.ErrInvalidImageName for errors.Is.
+	Pull(ctx context.Context, ref string, policy api.PullPolicy) (*image.Image, error)
+	// Load imports an archive and returns the references it added.
+	Load(r io.Reader) ([]string, error)
+	// List describes the images on this node.
+	List() []image.ImageInfo
+}
+
+// sandboxService is what the runtime needs of runtime/container's Manager.
+type sandboxService interface {
+	// CreateSandbox creates and starts a pod's sandbox (cgroup, shm, the
+	// pause process with its namespaces); on failure nothing of it stays.
+	CreateSandbox(ctx context.Context, spec sandboxSpec) (podSandbox, error)
+	// Sandbox returns the sandbox with this ID, re-adopting it from disk
+	// after an agent restart; an error wrapping errNotFound if there is
+	// none that can be adopted.
+	Sandbox(id string) (podSandbox, error)
+	// Sandboxes lists the IDs of the sandboxes on disk.
+	Sandboxes() ([]string, error)
+	// DestroySandbox removes whatever is left of a sandbox by ID, even
+	// half-created: processes, mounts, cgroups, state.
+	DestroySandbox(ctx context.Context, id string) error
+}
+
+// sandboxSpec is what a pod's sandbox is made of.
+type sandboxSpec struct {
+	// ID is the pod's UID: one sandbox per pod at a time.
+	ID        string
+	Name      string
+	Namespace string
+	Hostname  string
+	// SharePID puts the pod's containers in the pause's PID namespace.
+	SharePID     bool
+	ShmSizeBytes int64
+}
+
+// podSandbox is one pod's sandbox.
+type podSandbox interface {
+	// Running reports whether the pause process is alive; a sandbox whose
+	// pause died must be destroyed and the pod's containers restarted in
+	// a new one.
+	Running() bool
+	// Done is closed when the pause process has exited, so the pod's
+	// worker learns of it without polling.
+	Done() <-chan struct{}
+	// StartContainer creates and starts a container in the sandbox; a
+	// container of the same name must have been removed first.
+	StartContainer(ctx context.Context, spec containerSpec) (podContainer, error)
+	// Container returns the container of that name (re-adopting it after
+	// an agent restart); an error wrapping errNotFound if there is none.
+	Container(name string) (podContainer, error)
+	// Exec runs a process in a running container and returns its exit
+	// code.
+	Exec(ctx context.Context, name string, args []string, stdin io.Reader, stdout, stderr io.Writer, tty bool) (int, error)
+	// Destroy kills everything of the sandbox at once and removes it:
+	// processes, mounts, cgroups, state.
+	Destroy(ctx context.Context) error
+}
+
+// containerSpec is one container instance to start.
+type containerSpec struct {
+	Name             string
+	Attempt          int
+	LowerDirs        []string
+	Args             []string
+	Env              []string
+	WorkingDir       string
+	Mounts           []mount
+	MemoryLimitBytes int64
+	MilliCPULimit    int64
+	MilliCPURequest  int64
+	// StdoutPath is the log file the container writes its stdout and
+	// stderr to, directly (nothing of the agent in between).
+	StdoutPath string
+}
+
+// mount is a volume bind-mounted into a container.
+type mount struct {
+	Source      string
+	Destination string
+	ReadOnly    bool
+}
+
+// podContainer is one container instance.
+type podContainer interface {
+	// ID is the container's runtime ID, shown as gossipod://<ID>.
+	ID() string
+	// Pid is its main process on the host, 0 when not known.
+	Pid() int
+	// StartedAt is when it started.
+	StartedAt() time.Time
+	// Wait blocks until the process exits (or ctx ends) and reports how.
+	Wait(ctx context.Context) (exitStatus, error)
+	// Stop sends SIGTERM, then SIGKILL after grace, and returns once the
+	// process has exited.
+	Stop(ctx context.Context, grace time.Duration) error
+	// Remove deletes the stopped container's state and root filesystem.
+	Remove(ctx context.Context) error
+}
+
+// exitStatus is how a container's process ended.
+type exitStatus struct {
+	Code       int
+	Signal     int
+	OOMKilled  bool
+	FinishedAt time.Time
+	// Unknown: the process was not the agent's child (adopted after an
+	// agent restart), so its exit code could not be learnt.
+	Unknown bool
+}

@@ -1,0 +1,123 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/gossipod/gossipod/api"
+)
+
+// exitWait bounds how long a kill waits for a dead container's exit to be
+// reported; past it the container is recorded as killed.
+const exitWait = 5 * time.Second
+
+// killContainer stops one running container (SIGTERM, then SIGKILL after
+// grace) and records its exit.
+func (w *podWorker) killContainer(ctx context.Context, rec *containerRecord, grace time.Duration, msg string) {
+	if !rec.Running || rec.inst == nil {
+		return
+	}
+	if msg == "" {
+		msg = "Stopping container " + rec.Name
+	}
+	w.events.record(w.st.Pod, api.EventTypeNormal, eventKilling, "%s", msg)
+	if err := rec.inst.handle.Stop(ctx, grace); err != nil && !errors.Is(err, errNotFound) {
+		w.log.Warn("stopping container", "container", rec.Name, "err", err)
+	}
+	w.awaitExits([]*containerRecord{rec})
+}
+
+// killPod stops every running container of the pod, all at once, each
+// with SIGTERM and SIGKILL after grace (none when grace is 0), then
+// destroys the sandbox, which kills whatever is left and removes its
+// processes, mounts and cgroups. Cancelling ctx cuts the grace short. The
+// destruction itself runs on its own bounded context, so that it is not
+// abandoned half-way; if it fails, the sandbox is kept for the next try.
+func (w *podWorker) killPod(ctx context.Context, grace time.Duration) error {
+	var running []*containerRecord
+	for _, rec := range w.allRecords() {
+		if rec.Running && rec.inst != nil {
+			running = append(running, rec)
+			w.events.record(w.st.Pod, api.EventTypeNormal, eventKilling, "Stopping container %s", rec.Name)
+		}
+	}
+	if grace > 0 && len(running) > 0 && w.sandboxState() == sandboxReady {
+		var wg sync.WaitGroup
+		for _, rec := range running {
+			h := rec.inst.handle
+			wg.Go(func() {
+				if err := h.Stop(ctx, grace); err != nil && ctx.Err() == nil && !errors.Is(err, errNotFound) {
+					w.log.Warn("stopping container", "container", rec.Name, "err", err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	if w.sb != nil {
+		dctx, cancel := context.WithTimeout(w.r.ctx, w.r.cleanupTimeout)
+		err := w.sb.Destroy(dctx)
+		cancel()
+		if err != nil && !errors.Is(err, errNotFound) {
+			return fmt.Errorf("destroy sandbox of pod %s: %w", podFullName(w.st.Pod), err)
+		}
+		w.sb = nil
+	}
+	w.awaitExits(running)
+	return nil
+}
+
+// awaitExits waits (bounded) for the exits of containers whose processes
+// were killed and records them; a container whose exit does not come in
+// time is recorded as killed (137).
+func (w *podWorker) awaitExits(recs []*containerRecord) {
+	deadline := time.NewTimer(exitWait)
+	defer deadline.Stop()
+	for _, rec := range recs {
+		if rec.inst == nil {
+			continue
+		}
+		select {
+		case <-rec.inst.done:
+		case <-deadline.C:
+		case <-w.r.ctx.Done():
+			return
+		}
+	}
+	w.collectExits()
+	for _, rec := range recs {
+		if rec.Running {
+			rec.Running = false
+			rec.Exit = terminationOf(exitStatus{Signal: 9}, nil, rec.StartedAt, w.r.now())
+		}
+	}
+}
+
+// teardown removes everything of the pod from this node: its containers
+// (gracefully when grace > 0), its sandbox, its volumes and its directory.
+// It then reports the pod's final status with Removed, which lets the
+// agent confirm the deletion.
+func (w *podWorker) teardown(ctx context.Context, grace time.Duration) error {
+	if err := w.killPod(ctx, grace); err != nil {
+		return err
+	}
+	w.st.Terminal = true
+	for _, rec := range w.allRecords() {
+		rec.Waiting = nil
+	}
+	if err := w.removePodDir(); err != nil {
+		return err
+	}
+	w.removed = true
+	status := computeStatus(w.st, w.r.now())
+	if w.st.frozen {
+		status = w.st.Pod.Status
+	}
+	w.st.Status = status
+	w.r.updates.push(PodUpdate{Namespace: w.st.Pod.Namespace, Name: w.st.Pod.Name, UID: w.uid,
+		Status: status, Events: w.events.take(), Removed: true})
+	w.log.Info("pod removed")
+	return nil
+}

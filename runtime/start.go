@@ -1,0 +1,290 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/runtime/image"
+)
+
+// start starts one container, init or app (one helper for both, as
+// kubelet's startContainer): it makes sure of the image, resolves the
+// command, opens the log file, starts the process and watches it. Failures
+// leave the container waiting with Kubernetes' reason. It returns when to
+// try again (an image back-off), or zero.
+func (w *podWorker) start(ctx context.Context, init bool, act startAction) time.Time {
+	pod := w.st.Pod
+	rec := w.record(init, act.Index)
+	var c *api.Container
+	if init {
+		c = &pod.Spec.InitContainers[act.Index]
+	} else {
+		c = &pod.Spec.Containers[act.Index]
+	}
+
+	img, retry := w.ensureImage(ctx, rec, c)
+	if img == nil {
+		return retry
+	}
+	argv, env, workDir, err := image.ResolveCommand(img, c)
+	if err != nil {
+		return w.startFailed(rec, c, act, err)
+	}
+	spec := containerSpec{
+		Name:       c.Name,
+		Attempt:    0,
+		LowerDirs:  img.LayerDirs(),
+		Args:       argv,
+		Env:        env,
+		WorkingDir: workDir,
+		Mounts:     w.containerMounts(c),
+	}
+	if rec.Started {
+		spec.Attempt = int(rec.RestartCount) + 1
+	}
+	limits := api.ResourcesOf(c.Resources.Limits)
+	spec.MemoryLimitBytes = limits.Memory
+	spec.MilliCPULimit = limits.MilliCPU
+	spec.MilliCPURequest = api.ResourcesOf(c.Resources.Requests).MilliCPU
+	spec.StdoutPath, err = w.prepareLog(c.Name, spec.Attempt)
+	if err != nil {
+		return w.startFailed(rec, c, act, err)
+	}
+
+	// The previous instance, if any, makes room for the new one.
+	if err := w.removeInstance(ctx, rec); err != nil {
+		return w.startFailed(rec, c, act, err)
+	}
+	h, err := w.sb.StartContainer(ctx, spec)
+	if err != nil {
+		if ctx.Err() != nil {
+			return time.Time{} // interrupted by a deletion: not the container's fault
+		}
+		return w.startFailed(rec, c, act, err)
+	}
+	w.events.record(pod, api.EventTypeNormal, eventCreated, "Created container %s", c.Name)
+	w.events.record(pod, api.EventTypeNormal, eventStarted, "Started container %s", c.Name)
+
+	if act.Backoff != nil {
+		rec.Backoff = *act.Backoff
+	}
+	if rec.Exit != nil {
+		rec.Last = rec.Exit
+	}
+	rec.Exit = nil
+	rec.Waiting = nil
+	rec.FailedAt = time.Time{}
+	rec.Started = true
+	rec.Running = true
+	rec.RestartCount = int32(spec.Attempt)
+	rec.Gen = w.st.SandboxGen
+	rec.Hash = containerHash(c)
+	rec.ID = h.ID()
+	rec.Image = img.Reference
+	rec.ImageID = imageID(img)
+	rec.StartedAt = h.StartedAt()
+	if rec.StartedAt.IsZero() {
+		rec.StartedAt = w.r.now()
+	}
+	w.watch(rec, h)
+	return time.Time{}
+}
+
+// imageID is what Kubernetes shows as a container's imageID: the
+// repository digest of a pulled image, else the image's ID.
+func imageID(img *image.Image) string {
+	if img.RepoDigest != "" {
+		return img.RepoDigest
+	}
+	return img.ID
+}
+
+// startFailed records a start that failed before the process ran:
+// CreateContainerError, retried under the container's back-off, and
+// returns when to retry.
+func (w *podWorker) startFailed(rec *containerRecord, c *api.Container, act startAction, err error) time.Time {
+	if act.Backoff != nil {
+		rec.Backoff = *act.Backoff
+	} else {
+		rec.Backoff = w.r.backoff.next(rec.Backoff, w.r.now())
+	}
+	rec.FailedAt = w.r.now()
+	rec.Waiting = &waitReason{Reason: reasonCreateContainerError, Message: err.Error()}
+	w.events.record(w.st.Pod, api.EventTypeWarning, eventFailed, "Error: %v", err)
+	w.log.Warn("starting container", "container", c.Name, "err", err)
+	return rec.FailedAt.Add(rec.Backoff.Delay)
+}
+
+// ensureImage makes the container's image available per its pull policy,
+// reporting Pulling/Pulled as kubelet does. On failure the container waits
+// with ErrImagePull (then ImagePullBackOff until the image's back-off
+// ends), ErrImageNeverPull or InvalidImageName, and ensureImage returns
+// nil and when to try again.
+func (w *podWorker) ensureImage(ctx context.Context, rec *containerRecord, c *api.Container) (*image.Image, time.Time) {
+	pod := w.st.Pod
+	policy := c.ImagePullPolicy
+	if policy == "" {
+		policy = api.DefaultPullPolicy(c.Image)
+	}
+	if img, ok := w.r.images.Get(c.Image); ok && (policy != api.PullAlways || localOnly(c.Image)) {
+		w.events.record(pod, api.EventTypeNormal, eventPulled, "Container image %q already present on machine", c.Image)
+		return img, time.Time{}
+	}
+	if policy == api.PullNever {
+		msg := fmt.Sprintf("Container image %q is not present with pull policy of Never", c.Image)
+		rec.Waiting = &waitReason{Reason: image.ReasonErrImageNeverPull, Message: msg}
+		w.events.record(pod, api.EventTypeWarning, eventErrImageNeverPull, "%s", msg)
+		// Loading the image wakes the worker; retry slowly regardless.
+		return nil, w.r.now().Add(w.r.backoff.Max)
+	}
+	now := w.r.now()
+	entry := w.st.ImageBackoff[c.Image]
+	if until, wait := w.r.backoff.wait(entry, entry.LastUpdate, now); wait {
+		msg := fmt.Sprintf("Back-off pulling image %q", c.Image)
+		rec.Waiting = &waitReason{Reason: reasonImagePullBackOff, Message: msg}
+		w.events.record(pod, api.EventTypeNormal, eventBackOff, "%s", msg)
+		return nil, until
+	}
+
+	w.events.record(pod, api.EventTypeNormal, eventPulling, "Pulling image %q", c.Image)
+	w.flush() // a pull can take long: show Pulling and the pod's state now
+	start := time.Now()
+	img, err := w.r.images.Pull(ctx, c.Image, policy)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, time.Time{} // interrupted by a deletion
+		}
+		reason := image.Reason(err)
+		if reason == "" {
+			reason = image.ReasonErrImagePull
+		}
+		rec.Waiting = &waitReason{Reason: reason, Message: err.Error()}
+		w.events.record(pod, api.EventTypeWarning, eventFailed, "Failed to pull image %q: %v", c.Image, err)
+		w.events.record(pod, api.EventTypeWarning, eventFailed, "Error: %s", reason)
+		if w.st.ImageBackoff == nil {
+			w.st.ImageBackoff = map[string]backoffEntry{}
+		}
+		entry = w.r.backoff.next(entry, now)
+		w.st.ImageBackoff[c.Image] = entry
+		// Look again before the back-off ends, to show ImagePullBackOff
+		// for the rest of it, as kubelet's next sync would.
+		return nil, now.Add(entry.Delay / 4)
+	}
+	delete(w.st.ImageBackoff, c.Image)
+	took := time.Since(start).Round(time.Millisecond)
+	w.events.record(pod, api.EventTypeNormal, eventPulled, "Successfully pulled image %q in %s (%s including waiting)", c.Image, took, took)
+	return img, time.Time{}
+}
+
+// localOnly reports whether ref names the pseudo-registry "localhost"
+// without a port: such an image exists only once loaded, and even under
+// pull policy Always there is no registry to ask.
+func localOnly(ref string) bool {
+	n, err := image.Normalize(ref)
+	return err == nil && strings.HasPrefix(n, "localhost/")
+}
+
+// watch starts following a container instance: a goroutine waits for its
+// exit, records it and wakes the worker. It stops with the runtime.
+func (w *podWorker) watch(rec *containerRecord, h podContainer) {
+	inst := &instance{handle: h, done: make(chan struct{})}
+	rec.inst = inst
+	ctx := w.r.ctx
+	w.r.wg.Go(func() {
+		es, err := h.Wait(ctx)
+		if ctx.Err() != nil {
+			return // the runtime stops; the next one adopts the container
+		}
+		inst.exit, inst.waitErr = es, err
+		close(inst.done)
+		w.poke()
+	})
+}
+
+// collectExits records the exits of the instances that ended.
+func (w *podWorker) collectExits() {
+	for _, rec := range w.allRecords() {
+		if rec.Running && rec.inst != nil && rec.inst.exited() {
+			rec.Running = false
+			rec.Exit = terminationOf(rec.inst.exit, rec.inst.waitErr, rec.StartedAt, w.r.now())
+			rec.Waiting = nil
+			w.log.Info("container exited", "container", rec.Name, "exitCode", rec.Exit.ExitCode, "reason", rec.Exit.Reason)
+		}
+	}
+}
+
+// terminationOf turns how a process ended into Kubernetes' terminated
+// state: OOMKilled (137) when the memory limit killed it, Completed for 0,
+// Error otherwise, and ContainerStatusUnknown (137) when the exit could
+// not be observed (an adopted container: see runtime/container).
+func terminationOf(es exitStatus, waitErr error, startedAt, now time.Time) *termination {
+	t := &termination{
+		ExitCode:   int32(es.Code),
+		Signal:     int32(es.Signal),
+		StartedAt:  startedAt,
+		FinishedAt: es.FinishedAt,
+	}
+	if t.FinishedAt.IsZero() {
+		t.FinishedAt = now
+	}
+	if t.ExitCode == 0 && es.Signal > 0 {
+		t.ExitCode = 128 + int32(es.Signal) // the shell's convention, as containerd reports it
+	}
+	switch {
+	case waitErr != nil:
+		t.ExitCode, t.Reason = 137, reasonStatusUnknown
+		t.Message = "The container's end could not be observed: " + waitErr.Error()
+	case es.OOMKilled:
+		t.Reason = reasonOOMKilled
+		if t.ExitCode == 0 {
+			t.ExitCode = 137
+		}
+	case es.Unknown:
+		t.ExitCode, t.Reason = 137, reasonStatusUnknown
+		t.Message = "The container ended while the agent was restarting; its exit code could not be observed"
+	case t.ExitCode == 0:
+		t.Reason = reasonCompleted
+	default:
+		t.Reason = reasonError
+	}
+	return t
+}
+
+// removeInstance removes the container's previous instance in the current
+// sandbox, if any, so that a new one can take its name. Not knowing of one
+// is not proof there is none (an agent may have crashed between starting
+// a container and recording it), so the sandbox is asked.
+func (w *podWorker) removeInstance(ctx context.Context, rec *containerRecord) error {
+	var h podContainer
+	if rec.inst != nil && rec.Gen == w.st.SandboxGen {
+		h = rec.inst.handle
+	} else {
+		var err error
+		h, err = w.sb.Container(rec.Name)
+		if errors.Is(err, errNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if err := h.Remove(ctx); err != nil && !errors.Is(err, errNotFound) {
+		return fmt.Errorf("remove previous instance of %s: %w", rec.Name, err)
+	}
+	return nil
+}
+
+// Sentinels the backends' errors wrap, for errors.Is: "no such sandbox or
+// container", and "not running" (cannot be signalled or exec'd into).
+var (
+	errNotFound   = errors.New("not found")
+	errNotRunning = errors.New("not running")
+)
+
+// ensureDir creates a directory with its parents.
+func ensureDir(dir string) error { return os.MkdirAll(dir, 0o755) }
