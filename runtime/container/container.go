@@ -106,19 +106,24 @@ type Container struct {
 	proc *process
 }
 
-// Name returns the container's name in the pod.
+// Name returns the container's name in the pod, the key the pod lifecycle
+// manager reports statuses under.
 func (c *Container) Name() string { return c.name }
 
-// Attempt returns the restart count it was started with.
+// Attempt returns the restart count it was started with, kept on disk so
+// that restartCount survives an agent restart.
 func (c *Container) Attempt() int { return c.meta.Attempt }
 
-// Pid returns the main process's PID on the host.
+// Pid returns the main process's PID on the host, for logs and for
+// finding the container's processes from outside.
 func (c *Container) Pid() int { return c.proc.pid }
 
-// Running reports whether the main process still runs.
+// Running reports whether the main process still runs, without blocking:
+// the pod lifecycle manager polls it when it re-adopts a pod.
 func (c *Container) Running() bool { return c.proc.alive() }
 
-// StartedAt is when the main process was started.
+// StartedAt is when the main process was started (the container status's
+// startedAt); recorded on disk, so an adopted container keeps it.
 func (c *Container) StartedAt() time.Time { return c.meta.Started }
 
 // Adopted reports whether this container was re-adopted rather than

@@ -85,19 +85,23 @@ func newSandbox(m *Manager, id, dir string, meta sandboxMeta) *Sandbox {
 	return &Sandbox{m: m, id: id, dir: dir, meta: meta, containers: map[string]*Container{}, reserved: map[string]bool{}}
 }
 
-// ID returns the pod UID the sandbox was created for.
+// ID returns the pod UID the sandbox was created for: the key under which
+// the pod lifecycle manager finds it again after a restart.
 func (s *Sandbox) ID() string { return s.id }
 
-// Pid returns the pause process's PID on the host.
+// Pid returns the pause process's PID on the host; its /proc/<pid>/ns/*
+// are the pod's namespaces.
 func (s *Sandbox) Pid() int { return s.pause.pid }
 
 // NetNSPath is the pod's network namespace, for CNI (ADD and DEL).
 func (s *Sandbox) NetNSPath() string { return nsPath(s.pause.pid, "net") }
 
-// Hostname returns the pod's hostname, as set in the pause's UTS namespace.
+// Hostname returns the pod's hostname, as set in the pause's UTS
+// namespace, for the pod's /etc/hosts and status.
 func (s *Sandbox) Hostname() string { return s.meta.Hostname }
 
-// SharePID tells whether the containers share the pause's PID namespace.
+// SharePID tells whether the containers share the pause's PID namespace
+// (recorded on disk, so containers started after a restart join it too).
 func (s *Sandbox) SharePID() bool { return s.meta.SharePID }
 
 // Running reports whether the pause still runs; a pod whose pause died
