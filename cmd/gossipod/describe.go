@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -547,7 +548,15 @@ func describeEvents(w *prefixWriter, events []api.Event, now time.Time) {
 		}
 		return e.CreationTimestamp.Time
 	}
-	sort.SliceStable(events, func(i, j int) bool { return last(&events[i]).Before(last(&events[j])) })
+	// Timestamps have second precision: within a second, the event written
+	// to the log first (lower resourceVersion, a Raft index) comes first.
+	rv := func(e *api.Event) uint64 { n, _ := strconv.ParseUint(e.ResourceVersion, 10, 64); return n }
+	sort.SliceStable(events, func(i, j int) bool {
+		if ti, tj := last(&events[i]), last(&events[j]); !ti.Equal(tj) {
+			return ti.Before(tj)
+		}
+		return rv(&events[i]) < rv(&events[j])
+	})
 	w.write(0, "Events:\n  Type\tReason\tAge\tFrom\tMessage\n")
 	w.write(1, "----\t------\t----\t----\t-------\n")
 	for i := range events {

@@ -171,3 +171,27 @@ func fixtureEvents() []api.Event {
 			FirstTimestamp: ago(11 * time.Minute), LastTimestamp: ago(11 * time.Minute), Count: 1},
 	}
 }
+
+func TestDescribeEventsOrder(t *testing.T) {
+	at := ago(9 * time.Second)
+	ev := func(reason, rv string, last api.Time) api.Event {
+		return api.Event{ObjectMeta: api.ObjectMeta{ResourceVersion: rv}, Type: api.EventTypeNormal, Reason: reason,
+			FirstTimestamp: last, LastTimestamp: last, Count: 1}
+	}
+	// Same second: the log's order (resourceVersion, numerically); an
+	// older second first whatever its version.
+	events := []api.Event{ev("Started", "12", at), ev("Scheduled", "7", at), ev("Old", "40", ago(time.Minute)), ev("Pulled", "9", at)}
+	var b strings.Builder
+	w := newPrefixWriter(&b)
+	describeEvents(w, events, testNow)
+	w.flush()
+	var reasons []string
+	for _, l := range strings.Split(b.String(), "\n")[3:] {
+		if f := strings.Fields(l); len(f) > 1 {
+			reasons = append(reasons, f[1])
+		}
+	}
+	if want := []string{"Old", "Scheduled", "Pulled", "Started"}; strings.Join(reasons, " ") != strings.Join(want, " ") {
+		t.Errorf("events in order %q, want %q", reasons, want)
+	}
+}
