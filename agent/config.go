@@ -57,6 +57,10 @@ type Config struct {
 	// Labels are extra node labels; the kubernetes.io/ well-known labels
 	// are added by the agent.
 	Labels map[string]string
+	// ClusterCIDR is the range pod IPs come from; NodeCIDRMaskSize the
+	// size of each node's share (--cluster-cidr, --node-cidr-mask-size).
+	ClusterCIDR      string
+	NodeCIDRMaskSize int
 	// Runtime runs the pods bound to this node. Nil makes a
 	// control-plane-only agent (tests, benchmarks): it takes part in gossip
 	// and Raft but runs no pods.
@@ -92,6 +96,8 @@ func DefaultConfig() Config {
 		ReconnectInterval: 5 * time.Second,
 		Raft:              consensus.DefaultConfig(),
 		Placement:         placement.DefaultConfig(),
+		ClusterCIDR:       "10.88.0.0/16",
+		NodeCIDRMaskSize:  24,
 		Logger:            slog.Default(),
 	}
 }
@@ -159,6 +165,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RetryJoinInterval <= 0 || c.ReconcileInterval <= 0 || c.ReconnectInterval <= 0 || c.DeadServerTimeout <= 0 || c.BootstrapSettle < 0 {
 		errs = append(errs, errors.New("retry, reconcile, settle and dead-server intervals must be positive"))
+	}
+	if err := validateClusterNetwork(c.ClusterCIDR, c.NodeCIDRMaskSize); err != nil {
+		errs = append(errs, err)
 	}
 	if err := c.Placement.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("--placement: %w", err))

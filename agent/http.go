@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/consensus"
 )
 
 // routes builds the agent's HTTP API. Every error is a Kubernetes Status
@@ -33,7 +34,7 @@ func (a *Agent) routes() http.Handler {
 	handle("/v1/agent/members", map[string]http.HandlerFunc{http.MethodGet: a.handleMembers})
 	handle("/v1/raft/peers", map[string]http.HandlerFunc{http.MethodGet: a.handleRaftPeers})
 	handle("/api/v1/nodes", map[string]http.HandlerFunc{http.MethodGet: a.handleListNodes})
-	handle("/api/v1/nodes/{name}", map[string]http.HandlerFunc{http.MethodGet: a.handleGetNode})
+	handle("/api/v1/nodes/{name}", map[string]http.HandlerFunc{http.MethodGet: a.handleGetNode, http.MethodDelete: a.handleDeleteNode})
 	handle("/api/v1/pods", map[string]http.HandlerFunc{http.MethodGet: a.handleListPods})
 	handle("/api/v1/namespaces/{namespace}/pods", map[string]http.HandlerFunc{
 		http.MethodGet: a.handleListPods, http.MethodPost: a.handleCreatePod})
@@ -89,6 +90,23 @@ func (a *Agent) handleGetNode(w http.ResponseWriter, r *http.Request) {
 	node, ok := a.store.State().Node(name)
 	if !ok {
 		writeError(w, api.NewNotFound("nodes", name))
+		return
+	}
+	writeJSON(w, http.StatusOK, node)
+}
+
+// handleDeleteNode removes a node object, releasing its pod CIDR. An agent
+// still alive under that name registers it again (with a new CIDR), as a
+// kubelet does.
+func (a *Agent) handleDeleteNode(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	node, ok := a.store.State().Node(name)
+	if !ok {
+		writeError(w, api.NewNotFound("nodes", name))
+		return
+	}
+	if err := a.commitPayload(r.Context(), consensus.CmdDeleteNode, consensus.DeleteNode{Name: name}); err != nil {
+		writeError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, node)

@@ -80,6 +80,7 @@ func (a *Agent) leaderDuties(ctx context.Context) {
 		changed := a.members.Changed()
 		a.reconcileRaft(up)
 		a.reconcileNodes(ctx)
+		a.reconcilePodCIDRs(ctx, up)
 		select {
 		case <-ctx.Done():
 			return
@@ -91,6 +92,9 @@ func (a *Agent) leaderDuties(ctx context.Context) {
 
 // upkeep is the leader's memory between reconcile passes.
 type upkeep struct {
+	// networkWarned and cidrsExhaustedWarned keep one-time warnings quiet.
+	networkWarned        bool
+	cidrsExhaustedWarned bool
 	// missingSince records when a Raft server was first seen without a
 	// gossip member, e.g. because this leader started after it died.
 	missingSince map[string]time.Time

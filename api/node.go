@@ -32,8 +32,11 @@ type Node struct {
 
 // NodeSpec is the desired state of a node that users and the cluster may set.
 type NodeSpec struct {
-	// PodCIDR is the range this node's pods take their IPs from.
-	PodCIDR string `json:"podCIDR,omitempty"`
+	// PodCIDR is the range this node's pods take their IPs from, given by
+	// the leader out of the cluster CIDR; PodCIDRs repeats it, as in
+	// Kubernetes (one entry: gossipod is IPv4 only).
+	PodCIDR  string   `json:"podCIDR,omitempty"`
+	PodCIDRs []string `json:"podCIDRs,omitempty"`
 	// Unschedulable keeps new pods off the node (cordon).
 	Unschedulable bool `json:"unschedulable,omitempty"`
 }

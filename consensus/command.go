@@ -172,3 +172,38 @@ type PodStatusUpdate struct {
 type RecordEvents struct {
 	Events []api.Event `json:"events"`
 }
+
+// Cluster network commands.
+const (
+	CmdSetClusterNetwork CommandType = "SetClusterNetwork"
+	CmdAssignPodCIDRs    CommandType = "AssignPodCIDRs"
+)
+
+// ClusterNetwork is the cluster-wide network configuration: the range pod
+// IPs come from and the size of each node's share of it. The first leader
+// records it from its flags; afterwards the recorded value is the truth,
+// so agents started with different flags cannot split the range.
+type ClusterNetwork struct {
+	ClusterCIDR      string `json:"clusterCIDR"`
+	NodeCIDRMaskSize int    `json:"nodeCIDRMaskSize"`
+}
+
+// SetClusterNetwork records the cluster network once; a second, different
+// value is rejected with a 409.
+type SetClusterNetwork struct {
+	Network ClusterNetwork `json:"network"`
+}
+
+// AssignPodCIDRs gives nodes their pod CIDRs in one entry. An assignment
+// is skipped, identically on every replica, if the node is gone, already
+// has a CIDR, or the CIDR is outside the cluster CIDR, of the wrong size
+// or overlaps another node's.
+type AssignPodCIDRs struct {
+	Assignments []PodCIDRAssignment `json:"assignments"`
+}
+
+// PodCIDRAssignment is one node's pod CIDR.
+type PodCIDRAssignment struct {
+	Node string `json:"node"`
+	CIDR string `json:"cidr"`
+}

@@ -27,6 +27,7 @@ type State struct {
 	events map[string]*api.Event // by namespace/name
 	// alloc is derived from pods: what the pods bound to each node hold.
 	alloc   map[string]*nodeAlloc
+	network *ClusterNetwork
 	watch   *watchLog
 	changed chan struct{}
 }
@@ -139,6 +140,19 @@ func (s *State) dispatch(index uint64, cmd Command) (any, error) {
 			return nil, err
 		}
 		return nil, s.deleteNode(index, p)
+	case CmdSetClusterNetwork:
+		p, err := decode[SetClusterNetwork](cmd)
+		if err != nil {
+			return nil, err
+		}
+		return nil, s.setClusterNetwork(p)
+	case CmdAssignPodCIDRs:
+		p, err := decode[AssignPodCIDRs](cmd)
+		if err != nil {
+			return nil, err
+		}
+		s.assignPodCIDRs(index, p)
+		return nil, nil
 	case CmdCreatePod:
 		p, err := decode[CreatePod](cmd)
 		if err != nil {
@@ -268,10 +282,11 @@ func (s *State) deleteNode(index uint64, p DeleteNode) error {
 
 // snapshotData is the serialised form of the State in a Raft snapshot.
 type snapshotData struct {
-	Index  uint64      `json:"index"`
-	Nodes  []api.Node  `json:"nodes"`
-	Pods   []api.Pod   `json:"pods,omitempty"`
-	Events []api.Event `json:"events,omitempty"`
+	Index   uint64          `json:"index"`
+	Nodes   []api.Node      `json:"nodes"`
+	Pods    []api.Pod       `json:"pods,omitempty"`
+	Events  []api.Event     `json:"events,omitempty"`
+	Network *ClusterNetwork `json:"network,omitempty"`
 }
 
 // export copies the State for a snapshot. It runs under the FSM's
@@ -280,7 +295,7 @@ type snapshotData struct {
 func (s *State) export() snapshotData {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	d := snapshotData{Index: s.index}
+	d := snapshotData{Index: s.index, Network: s.network}
 	for _, name := range slices.Sorted(maps.Keys(s.nodes)) {
 		d.Nodes = append(d.Nodes, *copyNode(s.nodes[name]))
 	}
@@ -316,6 +331,7 @@ func (s *State) restore(d snapshotData) {
 		e := &d.Events[i]
 		s.events[podKey(e.Namespace, e.Name)] = e
 	}
+	s.network = d.Network
 	s.index = d.Index
 	s.watch.reset(d.Index)
 	close(s.changed)

@@ -246,3 +246,41 @@ func TestSnapshotKeepsPodsAndAllocation(t *testing.T) {
 		t.Fatalf("host port held by a restored pod was given away: %+v", res)
 	}
 }
+
+func TestPodCIDRAssignment(t *testing.T) {
+	f := podFSM(t)
+	net := ClusterNetwork{ClusterCIDR: "10.88.0.0/16", NodeCIDRMaskSize: 24}
+	mustApply(t, f, 3, command(t, CmdSetClusterNetwork, SetClusterNetwork{Network: net}, t0))
+	if _, err := applyErr(t, f, 4, command(t, CmdSetClusterNetwork, SetClusterNetwork{Network: ClusterNetwork{ClusterCIDR: "10.99.0.0/16", NodeCIDRMaskSize: 24}}, t0)); err == nil {
+		t.Fatalf("a second, different cluster network was accepted")
+	}
+	free := f.state.FreePodCIDRs(2)
+	if len(free) != 2 || free[0] != "10.88.0.0/24" || free[1] != "10.88.1.0/24" {
+		t.Fatalf("free CIDRs = %v", free)
+	}
+	mustApply(t, f, 5, command(t, CmdAssignPodCIDRs, AssignPodCIDRs{Assignments: []PodCIDRAssignment{
+		{Node: "node-1", CIDR: "10.88.0.0/24"},
+		{Node: "node-2", CIDR: "10.88.0.0/24"}, // overlaps node-1's: skipped
+		{Node: "node-9", CIDR: "10.88.5.0/24"}, // no such node: skipped
+	}}, t0))
+	n1, _ := f.state.Node("node-1")
+	n2, _ := f.state.Node("node-2")
+	if n1.Spec.PodCIDR != "10.88.0.0/24" || n2.Spec.PodCIDR != "" {
+		t.Fatalf("node-1 %q node-2 %q, want 10.88.0.0/24 and none", n1.Spec.PodCIDR, n2.Spec.PodCIDR)
+	}
+	for _, bad := range []string{"10.99.0.0/24", "10.88.1.0/25", "10.88.1.7/24"} {
+		mustApply(t, f, 6, command(t, CmdAssignPodCIDRs, AssignPodCIDRs{Assignments: []PodCIDRAssignment{{Node: "node-2", CIDR: bad}}}, t0))
+		if n2, _ := f.state.Node("node-2"); n2.Spec.PodCIDR != "" {
+			t.Fatalf("invalid CIDR %s assigned", bad)
+		}
+	}
+	// Re-registering (an agent restart) keeps the CIDR; deleting releases it.
+	mustApply(t, f, 7, registerCmd(t, testNode("node-1", "uid-n1", "10.0.0.1", "4", "3Gi"), t0))
+	if n1, _ := f.state.Node("node-1"); n1.Spec.PodCIDR != "10.88.0.0/24" {
+		t.Fatalf("re-registration lost the pod CIDR")
+	}
+	mustApply(t, f, 8, command(t, CmdDeleteNode, DeleteNode{Name: "node-1"}, t0))
+	if free := f.state.FreePodCIDRs(1); free[0] != "10.88.0.0/24" {
+		t.Fatalf("deleted node's CIDR not released: next free %v", free)
+	}
+}

@@ -165,7 +165,7 @@ func TestRegisterNode(t *testing.T) {
 			if !n.CreationTimestamp.Equal(t0) {
 				t.Errorf("creationTimestamp = %v, want the command time %v", n.CreationTimestamp, t0)
 			}
-			if n.Spec != (api.NodeSpec{}) {
+			if n.Spec.PodCIDR != "" || len(n.Spec.PodCIDRs) != 0 || n.Spec.Unschedulable {
 				t.Errorf("spec = %+v, want empty", n.Spec)
 			}
 			if len(n.Status.Conditions) != 0 {

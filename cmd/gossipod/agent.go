@@ -52,6 +52,8 @@ agents started later join the existing cluster. --dev runs a one-agent cluster.`
 			&cli.IntFlag{Name: "max-pods", Usage: "number of pods this node runs at most", Value: 110, EnvVars: env("max-pods")},
 			&cli.StringFlag{Name: "labels", Usage: "node labels, k=v,k2=v2", EnvVars: env("labels")},
 			&cli.StringSliceFlag{Name: "insecure-registry", Usage: "registry HOST:PORT to pull images from over plain HTTP; repeatable", EnvVars: env("insecure-registry")},
+			&cli.StringFlag{Name: "cluster-cidr", Usage: "range pod IPs come from; each node gets a share (recorded by the first leader)", Value: def.ClusterCIDR, EnvVars: env("cluster-cidr")},
+			&cli.IntFlag{Name: "node-cidr-mask-size", Usage: "prefix length of each node's pod CIDR", Value: def.NodeCIDRMaskSize, EnvVars: env("node-cidr-mask-size")},
 			&cli.StringFlag{Name: "placement", Usage: "how the leader ranks nodes that fit: spread (least allocated) or binpack (most allocated)", Value: "spread", EnvVars: env("placement")},
 			&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", Value: "info", EnvVars: env("log-level")},
 		},
@@ -167,6 +169,8 @@ func agentConfig(c *cli.Context, logger *slog.Logger) (agent.Config, func(), err
 	cfg.RaftVoters = c.Int("raft-voters")
 	cfg.DataDir = c.String("data-dir")
 	cfg.Placement.Strategy = placement.Strategy(c.String("placement"))
+	cfg.ClusterCIDR = c.String("cluster-cidr")
+	cfg.NodeCIDRMaskSize = c.Int("node-cidr-mask-size")
 	labels, err := parseLabels(c.String("labels"))
 	if err != nil {
 		return cfg, cleanup, err
