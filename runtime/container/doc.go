@@ -36,6 +36,21 @@
 // OOMKilled with code 137. Containers started by this Manager report their
 // real exit code and signal.
 //
+// # Other limits
+//
+//   - Output files are not size-capped here. They are opened O_APPEND, so
+//     whoever caps them can truncate them in place while the container
+//     keeps writing.
+//   - libcontainer's Run returns before the program is exec'd; StartContainer
+//     then watches the process's name change from runc's init to the
+//     program. A process that exits with 255 before that is taken as a
+//     failed exec (ErrNotStarted), which a program that exits 255 at once
+//     would also look like.
+//   - The overlay's options (all lower dirs) must fit in one page (4 KiB),
+//     which bounds the number of image layers by their path lengths.
+//   - Devices are runc's default set; there is no pids limit and no seccomp
+//     profile.
+//
 // # Layout under Root
 //
 //	<Root>/<podID>/sandbox.json            what CreateSandbox was asked for

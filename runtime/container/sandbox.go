@@ -108,6 +108,18 @@ func (s *Sandbox) SharePID() bool { return s.meta.SharePID }
 // has lost its namespaces and must be destroyed and recreated.
 func (s *Sandbox) Running() bool { return s.pause.alive() }
 
+// Wait blocks until the pause exits (or ctx ends): then the pod has lost
+// its namespaces and must be destroyed and recreated, so the pod
+// lifecycle manager watches this instead of polling Running. The status
+// is real for a pause this Manager started, Unknown for an adopted one.
+func (s *Sandbox) Wait(ctx context.Context) (ExitStatus, error) {
+	st, err := s.pause.wait(ctx)
+	if err != nil {
+		return st, wrapSandbox(s.id, fmt.Errorf("wait for pause: %w", err))
+	}
+	return st, nil
+}
+
 // CreateSandbox creates a pod's sandbox and returns once its pause process
 // runs:
 //

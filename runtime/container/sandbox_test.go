@@ -280,12 +280,37 @@ func TestPauseReapsOrphans(t *testing.T) {
 			t.Errorf("zombie child of the pause: %s", stat)
 		}
 	}
-	// SIGTERM stops the pause cleanly.
+	// SIGTERM stops the pause cleanly, and Wait (also on an adopted copy)
+	// sees it.
+	m2, err := NewManager(m.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adopted, err := m2.Sandbox(s.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	adoptedDone := make(chan ExitStatus, 1)
+	go func() {
+		st, err := adopted.Wait(ctx)
+		if err != nil {
+			t.Error(err)
+		}
+		adoptedDone <- st
+	}()
 	if err := unix.Kill(s.Pid(), unix.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	st, err := s.pause.wait(context.Background())
+	st, err := s.Wait(ctx)
 	if err != nil || st.Code != 0 || st.Signal != 0 {
 		t.Errorf("pause after SIGTERM: %+v %v, want exit 0", st, err)
+	}
+	if st := <-adoptedDone; !st.Unknown {
+		t.Errorf("adopted sandbox's Wait = %+v, want Unknown", st)
+	}
+	if s.Running() || adopted.Running() {
+		t.Error("sandbox Running after the pause exited")
 	}
 }
