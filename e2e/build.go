@@ -13,7 +13,8 @@ import (
 
 // BinaryEnv names an environment variable that, when set, points at an already built
 // gossipod binary. CI can build once (for example with the race detector) and let every
-// e2e package reuse it instead of compiling again.
+// e2e package reuse it instead of compiling again. It must be statically linked, as
+// `make build` links it (see buildFlags), or the agents cannot run pods.
 const BinaryEnv = "GOSSIPOD_E2E_BINARY"
 
 // build caches the one compilation of ./cmd/gossipod per test binary run: compiling
@@ -51,8 +52,13 @@ func BuildBinary(t testing.TB) string {
 	return build.path
 }
 
-// compile runs `go build` of ./cmd/gossipod into a fresh temporary directory. cgo stays
-// at its default: the runtime package will need it for libcontainer.
+// buildFlags link the binary statically, as `make build` does: the agent runs its own
+// executable as every pod's pause process, in an empty root filesystem without a
+// dynamic loader, and refuses to start a runtime with a dynamically linked one. cgo
+// stays on: libcontainer's nsenter needs it.
+var buildFlags = []string{"-tags", "osusergo,netgo", "-ldflags", `-linkmode external -extldflags "-static"`}
+
+// compile runs `go build` of ./cmd/gossipod into a fresh temporary directory.
 func compile() (dir, path string, err error) {
 	root, err := moduleRoot()
 	if err != nil {
@@ -67,8 +73,10 @@ func compile() (dir, path string, err error) {
 		return "", "", fmt.Errorf("make build dir: %w", err)
 	}
 	path = filepath.Join(dir, "gossipod")
-	cmd := exec.Command(goTool, "build", "-o", path, "./cmd/gossipod")
+	args := append(append([]string{"build"}, buildFlags...), "-o", path, "./cmd/gossipod")
+	cmd := exec.Command(goTool, args...)
 	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
