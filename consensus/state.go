@@ -303,8 +303,8 @@ func (s *State) export() snapshotData {
 	for _, key := range slices.Sorted(maps.Keys(s.pods)) {
 		d.Pods = append(d.Pods, *s.pods[key])
 	}
-	for _, key := range slices.Sorted(maps.Keys(s.events)) {
-		d.Events = append(d.Events, *s.events[key])
+	for _, e := range s.sortedEvents() {
+		d.Events = append(d.Events, *e)
 	}
 	return d
 }
@@ -329,7 +329,7 @@ func (s *State) restore(d snapshotData) {
 	s.events = make(map[string]*api.Event, len(d.Events))
 	for i := range d.Events {
 		e := &d.Events[i]
-		s.events[podKey(e.Namespace, e.Name)] = e
+		s.events[eventKey(e)] = e
 	}
 	s.network = d.Network
 	s.index = d.Index

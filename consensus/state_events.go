@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -33,14 +34,15 @@ func podEvent(p *api.Pod, typ, reason, message, component, host string) api.Even
 // lastTimestamp of the stored one. The name is derived from that identity,
 // so every replica names it the same.
 func (s *State) recordEvents(index uint64, cmd Command, events []api.Event) {
-	for _, e := range events {
-		sum := sha256.Sum256([]byte(e.InvolvedObject.UID + "\x00" + e.Reason + "\x00" + e.Message))
-		e.Name = e.InvolvedObject.Name + "." + hex.EncodeToString(sum[:8])
+	for seq, e := range events {
 		if e.Namespace == "" {
 			e.Namespace = e.InvolvedObject.Namespace
 		}
+		// The map key is the event's identity, for aggregation; the name
+		// orders events by the log position that first recorded them, as
+		// Kubernetes' time-based event names do.
+		key := eventKey(&e)
 		e.Kind, e.APIVersion = "Event", "v1"
-		key := podKey(e.Namespace, e.Name)
 		when := api.NewTime(cmd.Time)
 		if !e.LastTimestamp.IsZero() {
 			when = e.LastTimestamp
@@ -53,6 +55,7 @@ func (s *State) recordEvents(index uint64, cmd Command, events []api.Event) {
 			s.events[key] = &next
 			continue
 		}
+		e.Name = fmt.Sprintf("%s.%016x%04x", e.InvolvedObject.Name, index, seq)
 		e.Count = max(e.Count, 1)
 		if e.FirstTimestamp.IsZero() {
 			e.FirstTimestamp = when
@@ -93,21 +96,36 @@ func (s *State) EventsFor(uid string) []*api.Event {
 		}
 	}
 	slices.SortFunc(out, func(a, b *api.Event) int {
-		if c := a.FirstTimestamp.Compare(b.FirstTimestamp.Time); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Name, b.Name)
+		return cmp.Compare(a.Name, b.Name) // names order by first record
 	})
 	return out
+}
+
+// eventKey is an event's identity for aggregation: the object, reason
+// and message.
+func eventKey(e *api.Event) string {
+	sum := sha256.Sum256([]byte(e.InvolvedObject.UID + "\x00" + e.Reason + "\x00" + e.Message))
+	return e.Namespace + "/" + hex.EncodeToString(sum[:12])
 }
 
 // Events returns all events, sorted by namespace and name.
 func (s *State) Events() []*api.Event {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	return s.sortedEvents()
+}
+
+// sortedEvents is Events for callers that hold the lock.
+func (s *State) sortedEvents() []*api.Event {
 	out := make([]*api.Event, 0, len(s.events))
-	for _, k := range slices.Sorted(maps.Keys(s.events)) {
-		out = append(out, s.events[k])
+	for _, e := range s.events {
+		out = append(out, e)
 	}
+	slices.SortFunc(out, func(a, b *api.Event) int {
+		if c := cmp.Compare(a.Namespace, b.Namespace); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Name, b.Name)
+	})
 	return out
 }

@@ -50,6 +50,10 @@ func errorMessage(err error) string {
 	if errors.As(err, &s) {
 		return serverError{status: s}.Error()
 	}
+	var ee exitError
+	if errors.As(err, &ee) {
+		return ee.Error() // kubectl prints it bare
+	}
 	return "error: " + err.Error()
 }
 
