@@ -24,6 +24,9 @@ var (
 	// ErrNotStarted: the container's process did not get to run its program
 	// (the exec failed after libcontainer reported success).
 	ErrNotStarted = errors.New("process did not start")
+	// ErrBusy: another call is creating or destroying this sandbox right
+	// now; retry later.
+	ErrBusy = errors.New("busy")
 	// ErrNoCgo: the binary was built without cgo, so libcontainer's nsenter
 	// is missing and no container can start (make build uses cgo).
 	ErrNoCgo = errors.New("built without cgo: containers cannot start")

@@ -222,12 +222,16 @@ func (m *Manager) CreateSandbox(ctx context.Context, spec SandboxSpec) (_ *Sandb
 	return s, nil
 }
 
-// reserve claims an ID for CreateSandbox.
+// reserve claims an ID for CreateSandbox (or for DestroySandbox of a
+// sandbox that is not loaded).
 func (m *Manager) reserve(id string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.sandboxes[id] != nil || m.creating[id] {
+	if m.sandboxes[id] != nil {
 		return ErrExists
+	}
+	if m.creating[id] {
+		return ErrBusy
 	}
 	m.creating[id] = true
 	return nil
@@ -259,16 +263,27 @@ func (s *Sandbox) Destroy(ctx context.Context) error {
 
 // DestroySandbox removes whatever exists of sandbox id, whether or not
 // Sandbox(id) can load it: the clean-up for pods that are gone after an
-// agent restart, half-created ones included. Nothing existing is success.
+// agent restart, half-created ones included. Nothing existing is success;
+// an ID whose CreateSandbox is still running is ErrBusy (its own rollback
+// cleans up if it fails).
 func (m *Manager) DestroySandbox(ctx context.Context, id string) error {
 	if err := validateID(id); err != nil {
 		return err
 	}
 	m.mu.Lock()
-	s := m.sandboxes[id]
+	s, creating := m.sandboxes[id], m.creating[id]
+	if s == nil && !creating {
+		// Hold the ID while tearing down, so that no CreateSandbox of the
+		// same ID starts under our feet.
+		m.creating[id] = true
+		defer m.unreserve(id)
+	}
 	m.mu.Unlock()
-	if s != nil {
+	switch {
+	case s != nil:
 		return s.Destroy(ctx)
+	case creating:
+		return wrapSandbox(id, ErrBusy)
 	}
 	return m.destroy(ctx, id, nil)
 }

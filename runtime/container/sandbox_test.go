@@ -211,6 +211,18 @@ func TestDestroyHalfCreated(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	// While a CreateSandbox of the ID runs, DestroySandbox and another
+	// CreateSandbox keep off.
+	if err := m.reserve(id); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.DestroySandbox(ctx, id); !errors.Is(err, ErrBusy) {
+		t.Errorf("DestroySandbox during CreateSandbox = %v, want ErrBusy", err)
+	}
+	if _, err := m.CreateSandbox(ctx, SandboxSpec{ID: id}); !errors.Is(err, ErrBusy) {
+		t.Errorf("CreateSandbox during CreateSandbox = %v, want ErrBusy", err)
+	}
+	m.unreserve(id)
 	if err := m.DestroySandbox(ctx, id); err != nil {
 		t.Fatal(err)
 	}
