@@ -43,6 +43,9 @@ type Config struct {
 	// DeadServerTimeout is how long a server may be dead or gone from
 	// gossip before the leader removes it from the Raft configuration.
 	DeadServerTimeout time.Duration
+	// NodeLostTimeout is how long a node may be dead or gone from gossip
+	// before its pods are marked Failed (NodeLost) and replaced.
+	NodeLostTimeout time.Duration
 	// ReconnectInterval is how often the agent tries to rejoin members
 	// gossip declared dead, which is what heals a partition.
 	ReconnectInterval time.Duration
@@ -94,11 +97,15 @@ func DefaultConfig() Config {
 		// Serf uses 30 s; gossipod heals partitions sooner because its
 		// pods are rescheduled after --node-lost-timeout (seconds).
 		ReconnectInterval: 5 * time.Second,
-		Raft:              consensus.DefaultConfig(),
-		Placement:         placement.DefaultConfig(),
-		ClusterCIDR:       "10.88.0.0/16",
-		NodeCIDRMaskSize:  24,
-		Logger:            slog.Default(),
+		// Kubernetes waits 5 minutes (pod eviction timeout); gossip's
+		// failure detection is faster and surer than missed heartbeats,
+		// so seconds suffice.
+		NodeLostTimeout:  10 * time.Second,
+		Raft:             consensus.DefaultConfig(),
+		Placement:        placement.DefaultConfig(),
+		ClusterCIDR:      "10.88.0.0/16",
+		NodeCIDRMaskSize: 24,
+		Logger:           slog.Default(),
 	}
 }
 
@@ -163,7 +170,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("--labels %s=%s: %s", k, v, msg))
 		}
 	}
-	if c.RetryJoinInterval <= 0 || c.ReconcileInterval <= 0 || c.ReconnectInterval <= 0 || c.DeadServerTimeout <= 0 || c.BootstrapSettle < 0 {
+	if c.RetryJoinInterval <= 0 || c.ReconcileInterval <= 0 || c.ReconnectInterval <= 0 || c.NodeLostTimeout <= 0 || c.DeadServerTimeout <= 0 || c.BootstrapSettle < 0 {
 		errs = append(errs, errors.New("retry, reconcile, settle and dead-server intervals must be positive"))
 	}
 	if err := validateClusterNetwork(c.ClusterCIDR, c.NodeCIDRMaskSize); err != nil {

@@ -34,7 +34,16 @@ func (a *Agent) routes() http.Handler {
 	handle("/v1/agent/members", map[string]http.HandlerFunc{http.MethodGet: a.handleMembers})
 	handle("/v1/raft/peers", map[string]http.HandlerFunc{http.MethodGet: a.handleRaftPeers})
 	handle("/api/v1/nodes", map[string]http.HandlerFunc{http.MethodGet: a.handleListNodes})
-	handle("/api/v1/nodes/{name}", map[string]http.HandlerFunc{http.MethodGet: a.handleGetNode, http.MethodDelete: a.handleDeleteNode})
+	handle("/api/v1/nodes/{name}", map[string]http.HandlerFunc{
+		http.MethodGet: a.handleGetNode, http.MethodDelete: a.handleDeleteNode, http.MethodPatch: a.handlePatchNode})
+	handle("/apis/apps/v1/deployments", map[string]http.HandlerFunc{http.MethodGet: a.handleListDeployments})
+	handle("/apis/apps/v1/namespaces/{namespace}/deployments", map[string]http.HandlerFunc{
+		http.MethodGet: a.handleListDeployments, http.MethodPost: a.handleCreateDeployment})
+	handle("/apis/apps/v1/namespaces/{namespace}/deployments/{name}", map[string]http.HandlerFunc{
+		http.MethodGet: a.handleGetDeployment, http.MethodPut: a.handleUpdateDeployment, http.MethodDelete: a.handleDeleteDeployment})
+	handle("/apis/apps/v1/namespaces/{namespace}/deployments/{name}/scale", map[string]http.HandlerFunc{
+		http.MethodGet: a.handleGetScale, http.MethodPut: a.handleUpdateScale})
+	handle("/api/v1/namespaces/{namespace}/pods/{name}/eviction", map[string]http.HandlerFunc{http.MethodPost: a.handleEvictPod})
 	handle("/api/v1/pods", map[string]http.HandlerFunc{http.MethodGet: a.handleListPods})
 	handle("/api/v1/namespaces/{namespace}/pods", map[string]http.HandlerFunc{
 		http.MethodGet: a.handleListPods, http.MethodPost: a.handleCreatePod})

@@ -73,7 +73,14 @@ func (a *Agent) leaderDuties(ctx context.Context) {
 	}()
 	defer func() { <-placementDone }()
 
-	up := &upkeep{missingSince: map[string]time.Time{}}
+	deploymentsDone := make(chan struct{})
+	go func() {
+		defer close(deploymentsDone)
+		a.deploymentLoop(ctx)
+	}()
+	defer func() { <-deploymentsDone }()
+
+	up := &upkeep{missingSince: map[string]time.Time{}, nodeMissingSince: map[string]time.Time{}}
 	tick := time.NewTicker(a.cfg.ReconcileInterval)
 	defer tick.Stop()
 	for {
@@ -81,6 +88,7 @@ func (a *Agent) leaderDuties(ctx context.Context) {
 		a.reconcileRaft(up)
 		a.reconcileNodes(ctx)
 		a.reconcilePodCIDRs(ctx, up)
+		a.reconcileLostNodes(ctx, up)
 		select {
 		case <-ctx.Done():
 			return
@@ -98,6 +106,9 @@ type upkeep struct {
 	// missingSince records when a Raft server was first seen without a
 	// gossip member, e.g. because this leader started after it died.
 	missingSince map[string]time.Time
+	// nodeMissingSince records when a node object was first seen without a
+	// gossip member.
+	nodeMissingSince map[string]time.Time
 }
 
 // reconcileRaft keeps the Raft configuration in step with gossip:

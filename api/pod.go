@@ -186,6 +186,10 @@ const (
 // on no node.
 const PodReasonUnschedulable = "Unschedulable"
 
+// PodReasonNodeLost is the reason of a pod the cluster marked Failed
+// because its node was lost: the node must stop it if it comes back.
+const PodReasonNodeLost = "NodeLost"
+
 // PodCondition is one observed aspect of a pod.
 type PodCondition struct {
 	Type               PodConditionType `json:"type"`

@@ -207,3 +207,89 @@ type PodCIDRAssignment struct {
 	Node string `json:"node"`
 	CIDR string `json:"cidr"`
 }
+
+// Deployment, batch pod and node-lifecycle commands.
+const (
+	CmdCreateDeployment     CommandType = "CreateDeployment"
+	CmdUpdateDeployment     CommandType = "UpdateDeployment"
+	CmdDeleteDeployment     CommandType = "DeleteDeployment"
+	CmdSetDeploymentStatus  CommandType = "SetDeploymentStatus"
+	CmdCreatePods           CommandType = "CreatePods"
+	CmdDeletePods           CommandType = "DeletePods"
+	CmdSetPodsFailed        CommandType = "SetPodsFailed"
+	CmdSetNodeUnschedulable CommandType = "SetNodeUnschedulable"
+	CmdEvictPod             CommandType = "EvictPod"
+)
+
+// CreateDeployment stores a new Deployment (uid set by the proposer); the
+// response is the stored object, a 409 if it exists.
+type CreateDeployment struct {
+	Deployment api.Deployment `json:"deployment"`
+}
+
+// UpdateDeployment replaces a Deployment's labels, annotations and spec,
+// with the resourceVersion precondition of UpdatePod; generation moves
+// when the spec changes. The response is the stored object.
+type UpdateDeployment struct {
+	Deployment api.Deployment `json:"deployment"`
+}
+
+// DeleteDeployment deletes a Deployment and, as Kubernetes' garbage
+// collector does in the foreground, its pods: unbound ones at once, bound
+// ones gracefully. The response is the deleted object.
+type DeleteDeployment struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+}
+
+// SetDeploymentStatus records what the controller observed.
+type SetDeploymentStatus struct {
+	Namespace string               `json:"namespace"`
+	Name      string               `json:"name"`
+	UID       string               `json:"uid"`
+	Status    api.DeploymentStatus `json:"status"`
+}
+
+// CreatePods creates several pods in one entry, as a controller scaling up
+// does; a pod that already exists is skipped.
+type CreatePods struct {
+	Pods []api.Pod `json:"pods"`
+}
+
+// DeletePods deletes several pods in one entry; a missing pod is skipped.
+type DeletePods struct {
+	Deletes []DeletePod `json:"deletes"`
+}
+
+// SetPodsFailed marks pods Failed with a reason, e.g. NodeLost for the
+// pods of a node gossip lost: they stop holding the node's resources and
+// their controllers replace them.
+type SetPodsFailed struct {
+	Updates []FailedPod `json:"updates"`
+}
+
+// FailedPod is one pod to mark Failed.
+type FailedPod struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	UID       string `json:"uid"`
+	Reason    string `json:"reason"`
+	Message   string `json:"message"`
+}
+
+// SetNodeUnschedulable cordons or uncordons a node.
+type SetNodeUnschedulable struct {
+	Name          string `json:"name"`
+	Unschedulable bool   `json:"unschedulable"`
+}
+
+// EvictPod deletes a pod gracefully unless that would leave its
+// Deployment with fewer available pods than replicas − maxUnavailable;
+// then it is a 429, as Kubernetes' eviction API answers when a disruption
+// budget would be violated. The check is against the committed state, so
+// concurrent evictions cannot both pass it.
+type EvictPod struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	UID       string `json:"uid,omitempty"`
+}

@@ -28,19 +28,22 @@ type State struct {
 	// alloc is derived from pods: what the pods bound to each node hold.
 	alloc   map[string]*nodeAlloc
 	network *ClusterNetwork
-	watch   *watchLog
-	changed chan struct{}
+	// deployments by namespace/name, copy-on-write like pods.
+	deployments map[string]*api.Deployment
+	watch       *watchLog
+	changed     chan struct{}
 }
 
 // NewState returns an empty State.
 func NewState() *State {
 	return &State{
-		nodes:   map[string]*api.Node{},
-		pods:    map[string]*api.Pod{},
-		events:  map[string]*api.Event{},
-		alloc:   map[string]*nodeAlloc{},
-		watch:   newWatchLog(watchLogSize),
-		changed: make(chan struct{}),
+		nodes:       map[string]*api.Node{},
+		pods:        map[string]*api.Pod{},
+		events:      map[string]*api.Event{},
+		alloc:       map[string]*nodeAlloc{},
+		deployments: map[string]*api.Deployment{},
+		watch:       newWatchLog(watchLogSize),
+		changed:     make(chan struct{}),
 	}
 }
 
@@ -153,6 +156,62 @@ func (s *State) dispatch(index uint64, cmd Command) (any, error) {
 		}
 		s.assignPodCIDRs(index, p)
 		return nil, nil
+	case CmdCreateDeployment:
+		p, err := decode[CreateDeployment](cmd)
+		if err != nil {
+			return nil, err
+		}
+		return s.createDeployment(index, cmd, p)
+	case CmdUpdateDeployment:
+		p, err := decode[UpdateDeployment](cmd)
+		if err != nil {
+			return nil, err
+		}
+		return s.updateDeployment(index, p)
+	case CmdDeleteDeployment:
+		p, err := decode[DeleteDeployment](cmd)
+		if err != nil {
+			return nil, err
+		}
+		return s.deleteDeployment(index, cmd, p)
+	case CmdSetDeploymentStatus:
+		p, err := decode[SetDeploymentStatus](cmd)
+		if err != nil {
+			return nil, err
+		}
+		s.setDeploymentStatus(index, p)
+		return nil, nil
+	case CmdCreatePods:
+		p, err := decode[CreatePods](cmd)
+		if err != nil {
+			return nil, err
+		}
+		return s.createPods(index, cmd, p)
+	case CmdDeletePods:
+		p, err := decode[DeletePods](cmd)
+		if err != nil {
+			return nil, err
+		}
+		return s.deletePods(index, cmd, p)
+	case CmdSetPodsFailed:
+		p, err := decode[SetPodsFailed](cmd)
+		if err != nil {
+			return nil, err
+		}
+		s.setPodsFailed(index, cmd, p)
+		return nil, nil
+	case CmdSetNodeUnschedulable:
+		p, err := decode[SetNodeUnschedulable](cmd)
+		if err != nil {
+			return nil, err
+		}
+		return nil, s.setNodeUnschedulable(index, p)
+	case CmdEvictPod:
+		p, err := decode[EvictPod](cmd)
+		if err != nil {
+			return nil, err
+		}
+		return s.evictPod(index, cmd, p)
 	case CmdCreatePod:
 		p, err := decode[CreatePod](cmd)
 		if err != nil {
@@ -282,11 +341,12 @@ func (s *State) deleteNode(index uint64, p DeleteNode) error {
 
 // snapshotData is the serialised form of the State in a Raft snapshot.
 type snapshotData struct {
-	Index   uint64          `json:"index"`
-	Nodes   []api.Node      `json:"nodes"`
-	Pods    []api.Pod       `json:"pods,omitempty"`
-	Events  []api.Event     `json:"events,omitempty"`
-	Network *ClusterNetwork `json:"network,omitempty"`
+	Index       uint64           `json:"index"`
+	Nodes       []api.Node       `json:"nodes"`
+	Pods        []api.Pod        `json:"pods,omitempty"`
+	Events      []api.Event      `json:"events,omitempty"`
+	Network     *ClusterNetwork  `json:"network,omitempty"`
+	Deployments []api.Deployment `json:"deployments,omitempty"`
 }
 
 // export copies the State for a snapshot. It runs under the FSM's
@@ -305,6 +365,9 @@ func (s *State) export() snapshotData {
 	}
 	for _, e := range s.sortedEvents() {
 		d.Events = append(d.Events, *e)
+	}
+	for _, key := range slices.Sorted(maps.Keys(s.deployments)) {
+		d.Deployments = append(d.Deployments, *s.deployments[key])
 	}
 	return d
 }
@@ -332,6 +395,11 @@ func (s *State) restore(d snapshotData) {
 		s.events[eventKey(e)] = e
 	}
 	s.network = d.Network
+	s.deployments = make(map[string]*api.Deployment, len(d.Deployments))
+	for i := range d.Deployments {
+		dep := &d.Deployments[i]
+		s.deployments[podKey(dep.Namespace, dep.Name)] = dep
+	}
 	s.index = d.Index
 	s.watch.reset(d.Index)
 	close(s.changed)

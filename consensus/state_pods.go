@@ -283,6 +283,9 @@ func (s *State) setPodStatuses(index uint64, cmd Command, u SetPodStatuses) {
 		if !ok || old.UID != up.UID || old.Spec.NodeName != u.Node {
 			continue
 		}
+		if old.IsTerminal() && old.Status.Reason == api.PodReasonNodeLost {
+			continue // the cluster gave up on this pod; a late report cannot revive it
+		}
 		p := clonePod(old)
 		st := up.Status
 		// The scheduler's condition is the cluster's, not the node's.

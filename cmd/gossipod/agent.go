@@ -54,6 +54,7 @@ agents started later join the existing cluster. --dev runs a one-agent cluster.`
 			&cli.StringSliceFlag{Name: "insecure-registry", Usage: "registry HOST:PORT to pull images from over plain HTTP; repeatable", EnvVars: env("insecure-registry")},
 			&cli.StringFlag{Name: "cluster-cidr", Usage: "range pod IPs come from; each node gets a share (recorded by the first leader)", Value: def.ClusterCIDR, EnvVars: env("cluster-cidr")},
 			&cli.IntFlag{Name: "node-cidr-mask-size", Usage: "prefix length of each node's pod CIDR", Value: def.NodeCIDRMaskSize, EnvVars: env("node-cidr-mask-size")},
+			&cli.DurationFlag{Name: "node-lost-timeout", Usage: "how long a node may be dead in gossip before its pods are marked Failed (NodeLost) and replaced", Value: def.NodeLostTimeout, EnvVars: env("node-lost-timeout")},
 			&cli.StringFlag{Name: "placement", Usage: "how the leader ranks nodes that fit: spread (least allocated) or binpack (most allocated)", Value: "spread", EnvVars: env("placement")},
 			&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", Value: "info", EnvVars: env("log-level")},
 		},
@@ -170,6 +171,7 @@ func agentConfig(c *cli.Context, logger *slog.Logger) (agent.Config, func(), err
 	cfg.DataDir = c.String("data-dir")
 	cfg.Placement.Strategy = placement.Strategy(c.String("placement"))
 	cfg.ClusterCIDR = c.String("cluster-cidr")
+	cfg.NodeLostTimeout = c.Duration("node-lost-timeout")
 	cfg.NodeCIDRMaskSize = c.Int("node-cidr-mask-size")
 	labels, err := parseLabels(c.String("labels"))
 	if err != nil {

@@ -1,0 +1,326 @@
+package agent
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/consensus"
+	"github.com/gossipod/gossipod/placement"
+)
+
+// deploymentLoop is the leader's Deployment controller. Like every leader
+// loop it is event-driven: it reconciles all Deployments whenever the
+// replicated state changes, and writes only what differs, so it settles.
+// Everything it knows is in the log, so a new leader picks up a rollout
+// exactly where the last one stopped.
+func (a *Agent) deploymentLoop(ctx context.Context) {
+	for {
+		changed := a.store.State().Changed()
+		deployments, _ := a.store.State().Deployments(nil)
+		for _, d := range deployments {
+			if err := a.reconcileDeployment(ctx, d); err != nil && ctx.Err() == nil {
+				a.log.Warn("reconcile deployment", "deployment", d.Namespace+"/"+d.Name, "error", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		}
+	}
+}
+
+// deploymentPods sorts a Deployment's pods for the controller.
+type deploymentPods struct {
+	newPods, oldPods []*api.Pod // active: not finished, not being deleted
+	terminating      []*api.Pod
+	finished         []*api.Pod // Succeeded or Failed (e.g. NodeLost)
+}
+
+func (a *Agent) podsOf(d *api.Deployment, hash string) deploymentPods {
+	var out deploymentPods
+	pods, _ := a.store.State().Pods(func(p *api.Pod) bool {
+		return p.Namespace == d.Namespace && placement.ControllerUID(p) == d.UID
+	})
+	for _, p := range pods {
+		switch {
+		case p.IsTerminal():
+			out.finished = append(out.finished, p)
+		case p.DeletionTimestamp != nil:
+			out.terminating = append(out.terminating, p)
+		case p.Labels[api.LabelPodTemplateHash] == hash:
+			out.newPods = append(out.newPods, p)
+		default:
+			out.oldPods = append(out.oldPods, p)
+		}
+	}
+	return out
+}
+
+// reconcileDeployment moves one Deployment one step towards its spec:
+//  1. remove finished pods (a NodeLost pod's node cannot confirm, so it
+//     goes at once), which frees their names and slots;
+//  2. Recreate: delete every old pod, wait until they are gone, then
+//     create the new ones;
+//  3. RollingUpdate: create new pods while the total stays within
+//     replicas + maxSurge, delete old pods while the available ones stay
+//     at least replicas − maxUnavailable (unavailable old pods first);
+//  4. without old pods, scale the new ones to replicas;
+//  5. record the status.
+func (a *Agent) reconcileDeployment(ctx context.Context, d *api.Deployment) error {
+	hash := api.TemplateHash(&d.Spec.Template)
+	pods := a.podsOf(d, hash)
+	replicas := consensus.DesiredReplicas(d)
+	surge, unavailable := consensus.MaxSurge(d), consensus.MaxUnavailable(d)
+	zero := int64(0)
+
+	// Step 1: remove finished pods.
+	var deletes []consensus.DeletePod
+	for _, p := range pods.finished {
+		deletes = append(deletes, consensus.DeletePod{Namespace: p.Namespace, Name: p.Name, UID: p.UID, GracePeriodSeconds: &zero})
+	}
+	var creates []api.Pod
+	newCount, oldCount := len(pods.newPods), len(pods.oldPods)
+	availNew, availOld := countAvailable(pods.newPods), countAvailable(pods.oldPods)
+
+	switch {
+	case d.Spec.Paused:
+		// A paused Deployment keeps its pods as they are.
+	case d.Spec.Strategy.Type == api.RecreateDeploymentStrategyType && (oldCount > 0 || hasOldTerminating(pods.terminating, hash)):
+		// Step 2: Recreate.
+		for _, p := range pods.oldPods {
+			deletes = append(deletes, consensus.DeletePod{Namespace: p.Namespace, Name: p.Name, UID: p.UID})
+		}
+	case oldCount > 0:
+		// Step 3: RollingUpdate.
+		total := newCount + oldCount
+		if room := replicas + surge - total; newCount < replicas && room > 0 {
+			for range min(replicas-newCount, room) {
+				creates = append(creates, newDeploymentPod(d, hash))
+			}
+		}
+		minAvailable := replicas - unavailable
+		maxScaledDown := total - minAvailable - (newCount - availNew)
+		canRemoveAvailable := availNew + availOld - minAvailable
+		for _, p := range oldFirstUnavailable(pods.oldPods) {
+			if maxScaledDown <= 0 {
+				break
+			}
+			if podIsAvailable(p) {
+				if canRemoveAvailable <= 0 {
+					continue
+				}
+				canRemoveAvailable--
+			}
+			maxScaledDown--
+			deletes = append(deletes, consensus.DeletePod{Namespace: p.Namespace, Name: p.Name, UID: p.UID})
+		}
+	default:
+		// Step 4: scale.
+		for i := newCount; i < replicas; i++ {
+			creates = append(creates, newDeploymentPod(d, hash))
+		}
+		if newCount > replicas {
+			for _, p := range scaleDownOrder(pods.newPods)[:newCount-replicas] {
+				deletes = append(deletes, consensus.DeletePod{Namespace: p.Namespace, Name: p.Name, UID: p.UID})
+			}
+		}
+	}
+	if len(creates) > 0 {
+		if err := a.commitPayload(ctx, consensus.CmdCreatePods, consensus.CreatePods{Pods: creates}); err != nil {
+			return fmt.Errorf("create pods: %w", err)
+		}
+		a.log.Info("deployment scaled up", "deployment", d.Namespace+"/"+d.Name, "created", len(creates), "template", hash)
+	}
+	if len(deletes) > 0 {
+		if err := a.commitPayload(ctx, consensus.CmdDeletePods, consensus.DeletePods{Deletes: deletes}); err != nil {
+			return fmt.Errorf("delete pods: %w", err)
+		}
+		a.log.Info("deployment scaled down", "deployment", d.Namespace+"/"+d.Name, "deleted", len(deletes))
+	}
+
+	// Step 5: status.
+	status := deploymentStatus(d, hash, pods, replicas, unavailable, time.Now())
+	if sameStatus(d.Status, status) {
+		return nil
+	}
+	return a.commitPayload(ctx, consensus.CmdSetDeploymentStatus, consensus.SetDeploymentStatus{
+		Namespace: d.Namespace, Name: d.Name, UID: d.UID, Status: status})
+}
+
+// deploymentStatus computes a Deployment's status from its pods, in the
+// words of Kubernetes' Deployment controller.
+func deploymentStatus(d *api.Deployment, hash string, pods deploymentPods, replicas, unavailable int, now time.Time) api.DeploymentStatus {
+	active := slices.Concat(pods.newPods, pods.oldPods)
+	ready, available := 0, 0
+	for _, p := range active {
+		if c := p.Condition(api.PodReady); c != nil && c.Status == api.ConditionTrue {
+			ready++
+		}
+		if podIsAvailable(p) {
+			available++
+		}
+	}
+	st := api.DeploymentStatus{
+		ObservedGeneration:  d.Generation,
+		Replicas:            int32(len(active)),
+		UpdatedReplicas:     int32(len(pods.newPods)),
+		ReadyReplicas:       int32(ready),
+		AvailableReplicas:   int32(available),
+		UnavailableReplicas: int32(max(replicas-available, 0)),
+	}
+	rsName := d.Name + "-" + hash
+	availableCond := api.DeploymentCondition{Type: api.DeploymentAvailable, Status: api.ConditionTrue,
+		Reason: "MinimumReplicasAvailable", Message: "Deployment has minimum availability."}
+	if available < replicas-unavailable {
+		availableCond = api.DeploymentCondition{Type: api.DeploymentAvailable, Status: api.ConditionFalse,
+			Reason: "MinimumReplicasUnavailable", Message: "Deployment does not have minimum availability."}
+	}
+	progressing := api.DeploymentCondition{Type: api.DeploymentProgressing, Status: api.ConditionTrue,
+		Reason: "ReplicaSetUpdated", Message: fmt.Sprintf("ReplicaSet %q is progressing.", rsName)}
+	if len(pods.newPods) == replicas && len(pods.oldPods) == 0 && available == replicas {
+		progressing.Reason = "NewReplicaSetAvailable"
+		progressing.Message = fmt.Sprintf("ReplicaSet %q has successfully progressed.", rsName)
+	}
+	for _, c := range []api.DeploymentCondition{availableCond, progressing} {
+		c.LastUpdateTime = api.NewTime(now)
+		c.LastTransitionTime = api.NewTime(now)
+		for _, old := range d.Status.Conditions {
+			if old.Type != c.Type {
+				continue
+			}
+			if old.Status == c.Status {
+				c.LastTransitionTime = old.LastTransitionTime
+			}
+			if old.Status == c.Status && old.Reason == c.Reason && old.Message == c.Message {
+				c.LastUpdateTime = old.LastUpdateTime
+			}
+		}
+		st.Conditions = append(st.Conditions, c)
+	}
+	return st
+}
+
+// sameStatus compares statuses ignoring nothing: timestamps only move when
+// something else does, so equal means nothing to write.
+func sameStatus(a, b api.DeploymentStatus) bool {
+	if a.ObservedGeneration != b.ObservedGeneration || a.Replicas != b.Replicas || a.UpdatedReplicas != b.UpdatedReplicas ||
+		a.ReadyReplicas != b.ReadyReplicas || a.AvailableReplicas != b.AvailableReplicas || a.UnavailableReplicas != b.UnavailableReplicas ||
+		len(a.Conditions) != len(b.Conditions) {
+		return false
+	}
+	for i := range a.Conditions {
+		x, y := a.Conditions[i], b.Conditions[i]
+		if x.Type != y.Type || x.Status != y.Status || x.Reason != y.Reason || x.Message != y.Message ||
+			!x.LastTransitionTime.Equal(y.LastTransitionTime.Time) || !x.LastUpdateTime.Equal(y.LastUpdateTime.Time) {
+			return false
+		}
+	}
+	return true
+}
+
+// newDeploymentPod is a pod of the Deployment's template, named and
+// labelled as Kubernetes names a ReplicaSet's pods:
+// <deployment>-<template hash>-<random suffix>.
+func newDeploymentPod(d *api.Deployment, hash string) api.Pod {
+	controller := true
+	labels := maps.Clone(d.Spec.Template.Labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[api.LabelPodTemplateHash] = hash
+	spec := d.Spec.Template.Spec
+	return api.Pod{
+		TypeMeta: api.TypeMeta{Kind: "Pod", APIVersion: "v1"},
+		ObjectMeta: api.ObjectMeta{
+			Name:        d.Name + "-" + hash + "-" + randomSuffix(),
+			Namespace:   d.Namespace,
+			UID:         newUID(),
+			Labels:      labels,
+			Annotations: maps.Clone(d.Spec.Template.Annotations),
+			OwnerReferences: []api.OwnerReference{{
+				APIVersion: "apps/v1", Kind: "Deployment", Name: d.Name, UID: d.UID, Controller: &controller,
+			}},
+		},
+		Spec: spec,
+	}
+}
+
+// randomSuffix is five characters of Kubernetes' name-suffix alphabet,
+// which avoids vowels and look-alike digits.
+func randomSuffix() string {
+	const alphabet = "bcdfghjklmnpqrstvwxz2456789"
+	var b [5]byte
+	_, _ = rand.Read(b[:])
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b[:])
+}
+
+func countAvailable(pods []*api.Pod) int {
+	n := 0
+	for _, p := range pods {
+		if podIsAvailable(p) {
+			n++
+		}
+	}
+	return n
+}
+
+// podIsAvailable: running, Ready and not being deleted.
+func podIsAvailable(p *api.Pod) bool {
+	if p.DeletionTimestamp != nil || p.Status.Phase != api.PodRunning {
+		return false
+	}
+	c := p.Condition(api.PodReady)
+	return c != nil && c.Status == api.ConditionTrue
+}
+
+func hasOldTerminating(terminating []*api.Pod, hash string) bool {
+	for _, p := range terminating {
+		if p.Labels[api.LabelPodTemplateHash] != hash {
+			return true
+		}
+	}
+	return false
+}
+
+// oldFirstUnavailable orders old pods for removal: unavailable ones first
+// (they serve nothing), then by age, newest first.
+func oldFirstUnavailable(pods []*api.Pod) []*api.Pod {
+	return scaleDownOrder(pods)
+}
+
+// scaleDownOrder ranks pods for deletion as Kubernetes' ReplicaSet
+// controller does: unbound before bound, not ready before ready, newer
+// before older; then by name, for a deterministic order.
+func scaleDownOrder(pods []*api.Pod) []*api.Pod {
+	out := slices.Clone(pods)
+	rank := func(p *api.Pod) int {
+		switch {
+		case p.Spec.NodeName == "":
+			return 0
+		case !podIsAvailable(p):
+			return 1
+		default:
+			return 2
+		}
+	}
+	slices.SortFunc(out, func(x, y *api.Pod) int {
+		if c := cmp.Compare(rank(x), rank(y)); c != 0 {
+			return c
+		}
+		if c := y.CreationTimestamp.Compare(x.CreationTimestamp.Time); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.Name, y.Name)
+	})
+	return out
+}

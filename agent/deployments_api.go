@@ -1,0 +1,300 @@
+package agent
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/consensus"
+)
+
+// readObject decodes a request body holding exactly one object, strictly.
+func readObject(r *http.Request) (api.Object, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBodyBytes))
+	if err != nil {
+		return nil, api.NewStatus(http.StatusRequestEntityTooLarge, api.StatusReasonBadRequest, fmt.Sprintf("read request body: %v", err))
+	}
+	objs, err := api.DecodeManifests(body)
+	if err != nil {
+		var de *api.DecodeError
+		if errors.As(err, &de) {
+			return nil, de.Status()
+		}
+		return nil, api.NewBadRequest(err.Error())
+	}
+	if len(objs) != 1 {
+		return nil, api.NewBadRequest(fmt.Sprintf("expected one object in the request body, got %d", len(objs)))
+	}
+	return objs[0], nil
+}
+
+// readDeployment reads a Deployment body and reconciles its namespace with
+// the URL's.
+func readDeployment(r *http.Request) (*api.Deployment, error) {
+	obj, err := readObject(r)
+	if err != nil {
+		return nil, err
+	}
+	d, ok := obj.(*api.Deployment)
+	if !ok {
+		tm := obj.GetTypeMeta()
+		return nil, api.NewBadRequest(fmt.Sprintf("expected an apps/v1 Deployment in the request body, got %s %s", tm.APIVersion, tm.Kind))
+	}
+	ns := r.PathValue("namespace")
+	switch d.Namespace {
+	case "":
+		d.Namespace = ns
+	case ns:
+	default:
+		return nil, api.NewBadRequest("the namespace of the provided object does not match the namespace sent on the request")
+	}
+	return d, nil
+}
+
+func (a *Agent) handleListDeployments(w http.ResponseWriter, r *http.Request) {
+	ns := r.PathValue("namespace")
+	sel := labels.Everything()
+	if s := r.URL.Query().Get("labelSelector"); s != "" {
+		var err error
+		if sel, err = labels.Parse(s); err != nil {
+			writeError(w, api.NewBadRequest(err.Error()))
+			return
+		}
+	}
+	keep := func(d *api.Deployment) bool {
+		return (ns == "" || d.Namespace == ns) && sel.Matches(labels.Set(d.Labels))
+	}
+	if isWatch(r) {
+		a.serveWatch(w, r, "Deployment",
+			func(obj any) bool { d, ok := obj.(*api.Deployment); return ok && keep(d) },
+			func() ([]any, uint64) {
+				ds, index := a.store.State().Deployments(keep)
+				out := make([]any, len(ds))
+				for i, d := range ds {
+					out[i] = d
+				}
+				return out, index
+			})
+		return
+	}
+	ds, index := a.store.State().Deployments(keep)
+	list := api.DeploymentList{
+		TypeMeta: api.TypeMeta{Kind: "DeploymentList", APIVersion: "apps/v1"},
+		ListMeta: api.ListMeta{ResourceVersion: strconv.FormatUint(index, 10)},
+		Items:    make([]api.Deployment, len(ds)),
+	}
+	for i, d := range ds {
+		list.Items[i] = *d
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+func (a *Agent) handleGetDeployment(w http.ResponseWriter, r *http.Request) {
+	d, ok := a.store.State().Deployment(r.PathValue("namespace"), r.PathValue("name"))
+	if !ok {
+		writeError(w, api.NewNotFound("deployments.apps", r.PathValue("name")))
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+func (a *Agent) handleCreateDeployment(w http.ResponseWriter, r *http.Request) {
+	d, err := readDeployment(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	api.SetDeploymentDefaults(d)
+	if err := api.ValidateDeployment(d); err != nil {
+		writeError(w, err)
+		return
+	}
+	d.UID = newUID()
+	d.ResourceVersion = ""
+	d.Status = api.DeploymentStatus{}
+	cmd, err := consensus.NewCommand(consensus.CmdCreateDeployment, consensus.CreateDeployment{Deployment: *d})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	created, err := commitFor[api.Deployment](r.Context(), a, cmd)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, created)
+}
+
+func (a *Agent) handleUpdateDeployment(w http.ResponseWriter, r *http.Request) {
+	d, err := readDeployment(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	name := r.PathValue("name")
+	if d.Name != name {
+		writeError(w, api.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", d.Name, name)))
+		return
+	}
+	old, ok := a.store.State().Deployment(d.Namespace, name)
+	if !ok {
+		writeError(w, api.NewNotFound("deployments.apps", name))
+		return
+	}
+	api.SetDeploymentDefaults(d)
+	if err := api.ValidateDeployment(d); err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := api.ValidateDeploymentUpdate(old, d); err != nil {
+		writeError(w, err)
+		return
+	}
+	a.commitDeploymentUpdate(w, r, d)
+}
+
+func (a *Agent) commitDeploymentUpdate(w http.ResponseWriter, r *http.Request, d *api.Deployment) {
+	cmd, err := consensus.NewCommand(consensus.CmdUpdateDeployment, consensus.UpdateDeployment{Deployment: *d})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	updated, err := commitFor[api.Deployment](r.Context(), a, cmd)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, updated)
+}
+
+func (a *Agent) handleDeleteDeployment(w http.ResponseWriter, r *http.Request) {
+	cmd, err := consensus.NewCommand(consensus.CmdDeleteDeployment, consensus.DeleteDeployment{
+		Namespace: r.PathValue("namespace"), Name: r.PathValue("name")})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	deleted, err := commitFor[api.Deployment](r.Context(), a, cmd)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, deleted)
+}
+
+// Scale is autoscaling/v1 Scale, the body of a Deployment's scale
+// subresource, which `kubectl scale` uses.
+type Scale struct {
+	api.TypeMeta   `json:",inline"`
+	api.ObjectMeta `json:"metadata"`
+	Spec           struct {
+		Replicas int32 `json:"replicas"`
+	} `json:"spec"`
+	Status struct {
+		Replicas int32  `json:"replicas"`
+		Selector string `json:"selector,omitempty"`
+	} `json:"status"`
+}
+
+func scaleOf(d *api.Deployment) Scale {
+	var s Scale
+	s.TypeMeta = api.TypeMeta{Kind: "Scale", APIVersion: "autoscaling/v1"}
+	s.ObjectMeta = api.ObjectMeta{Name: d.Name, Namespace: d.Namespace, UID: d.UID, ResourceVersion: d.ResourceVersion}
+	s.Spec.Replicas = int32(consensus.DesiredReplicas(d))
+	s.Status.Replicas = d.Status.Replicas
+	if d.Spec.Selector != nil {
+		s.Status.Selector = labels.SelectorFromSet(d.Spec.Selector.MatchLabels).String()
+	}
+	return s
+}
+
+func (a *Agent) handleGetScale(w http.ResponseWriter, r *http.Request) {
+	d, ok := a.store.State().Deployment(r.PathValue("namespace"), r.PathValue("name"))
+	if !ok {
+		writeError(w, api.NewNotFound("deployments.apps", r.PathValue("name")))
+		return
+	}
+	writeJSON(w, http.StatusOK, scaleOf(d))
+}
+
+func (a *Agent) handleUpdateScale(w http.ResponseWriter, r *http.Request) {
+	var s Scale
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes)).Decode(&s); err != nil {
+		writeError(w, api.NewBadRequest(fmt.Sprintf("decode Scale: %v", err)))
+		return
+	}
+	if s.Spec.Replicas < 0 {
+		writeError(w, api.NewStatus(http.StatusUnprocessableEntity, api.StatusReasonInvalid,
+			fmt.Sprintf("Scale.autoscaling %q is invalid: spec.replicas: Invalid value: %d: must be greater than or equal to 0", r.PathValue("name"), s.Spec.Replicas)))
+		return
+	}
+	old, ok := a.store.State().Deployment(r.PathValue("namespace"), r.PathValue("name"))
+	if !ok {
+		writeError(w, api.NewNotFound("deployments.apps", r.PathValue("name")))
+		return
+	}
+	d := *old
+	replicas := s.Spec.Replicas
+	d.Spec.Replicas = &replicas
+	d.ResourceVersion = s.ResourceVersion
+	cmd, err := consensus.NewCommand(consensus.CmdUpdateDeployment, consensus.UpdateDeployment{Deployment: d})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	updated, err := commitFor[api.Deployment](r.Context(), a, cmd)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, scaleOf(updated))
+}
+
+// handlePatchNode applies a merge patch to a node; only
+// spec.unschedulable may change (what cordon and uncordon send).
+func (a *Agent) handlePatchNode(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	var patch struct {
+		Spec *struct {
+			Unschedulable *bool `json:"unschedulable"`
+		} `json:"spec"`
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&patch); err != nil || patch.Spec == nil || patch.Spec.Unschedulable == nil {
+		writeError(w, api.NewBadRequest(`only {"spec":{"unschedulable":true|false}} can be patched on a node`))
+		return
+	}
+	if err := a.commitPayload(r.Context(), consensus.CmdSetNodeUnschedulable, consensus.SetNodeUnschedulable{
+		Name: name, Unschedulable: *patch.Spec.Unschedulable}); err != nil {
+		writeError(w, err)
+		return
+	}
+	node, _ := a.store.State().Node(name)
+	writeJSON(w, http.StatusOK, node)
+}
+
+// handleEvictPod serves the eviction subresource (policy/v1 Eviction):
+// a graceful delete that refuses, with 429, to take a Deployment below
+// replicas − maxUnavailable available pods.
+func (a *Agent) handleEvictPod(w http.ResponseWriter, r *http.Request) {
+	cmd, err := consensus.NewCommand(consensus.CmdEvictPod, consensus.EvictPod{
+		Namespace: r.PathValue("namespace"), Name: r.PathValue("name")})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if _, err := a.Commit(r.Context(), cmd); err != nil {
+		writeError(w, err)
+		return
+	}
+	st := api.NewStatus(http.StatusCreated, "", "")
+	st.Status = "Success"
+	writeJSON(w, http.StatusCreated, st)
+}

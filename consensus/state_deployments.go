@@ -1,0 +1,285 @@
+package consensus
+
+import (
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/gossipod/gossipod/api"
+)
+
+// Deployment returns the named Deployment. It is shared: do not modify it.
+func (s *State) Deployment(namespace, name string) (*api.Deployment, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	d, ok := s.deployments[podKey(namespace, name)]
+	return d, ok
+}
+
+// Deployments returns the Deployments for which keep returns true (all if
+// nil), sorted by namespace and name, and the index they reflect. They are
+// shared: do not modify them.
+func (s *State) Deployments(keep func(*api.Deployment) bool) ([]*api.Deployment, uint64) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]*api.Deployment, 0, len(s.deployments))
+	for _, k := range slices.Sorted(maps.Keys(s.deployments)) {
+		if d := s.deployments[k]; keep == nil || keep(d) {
+			out = append(out, d)
+		}
+	}
+	return out, s.index
+}
+
+func (s *State) putDeployment(index uint64, old, d *api.Deployment) {
+	d.ResourceVersion = strconv.FormatUint(index, 10)
+	s.deployments[podKey(d.Namespace, d.Name)] = d
+	s.emit(index, "Deployment", added(old != nil), d)
+}
+
+func (s *State) createDeployment(index uint64, cmd Command, c CreateDeployment) (any, error) {
+	d := cloneDeployment(&c.Deployment)
+	if d.Name == "" || d.Namespace == "" {
+		return nil, api.NewBadRequest("deployment name and namespace are required")
+	}
+	if _, exists := s.deployments[podKey(d.Namespace, d.Name)]; exists {
+		st := api.NewStatus(http.StatusConflict, api.StatusReasonAlreadyExists, fmt.Sprintf("deployments.apps %q already exists", d.Name))
+		st.Details = &api.StatusDetails{Name: d.Name, Kind: "deployments"}
+		return nil, st
+	}
+	d.Kind, d.APIVersion = "Deployment", "apps/v1"
+	d.CreationTimestamp = api.NewTime(cmd.Time)
+	d.Generation = 1
+	d.Status = api.DeploymentStatus{}
+	s.putDeployment(index, nil, d)
+	return d, nil
+}
+
+func (s *State) updateDeployment(index uint64, u UpdateDeployment) (any, error) {
+	in := &u.Deployment
+	old, ok := s.deployments[podKey(in.Namespace, in.Name)]
+	if !ok {
+		return nil, api.NewNotFound("deployments.apps", in.Name)
+	}
+	if in.ResourceVersion != "" && in.ResourceVersion != old.ResourceVersion || in.UID != "" && in.UID != old.UID {
+		st := conflict(in.Name)
+		st.Message = strings.Replace(st.Message, "on pods", "on deployments.apps", 1)
+		return nil, st
+	}
+	d := cloneDeployment(old)
+	d.Labels = maps.Clone(in.Labels)
+	d.Annotations = maps.Clone(in.Annotations)
+	if !sameJSON(in.Spec, old.Spec) {
+		d.Generation++
+		d.Spec = cloneDeployment(in).Spec
+	}
+	s.putDeployment(index, old, d)
+	return d, nil
+}
+
+func (s *State) deleteDeployment(index uint64, cmd Command, del DeleteDeployment) (any, error) {
+	d, ok := s.deployments[podKey(del.Namespace, del.Name)]
+	if !ok {
+		return nil, api.NewNotFound("deployments.apps", del.Name)
+	}
+	delete(s.deployments, podKey(d.Namespace, d.Name))
+	s.emit(index, "Deployment", WatchDeleted, d)
+	for _, p := range s.ownedPods(d.UID) {
+		_, _ = s.deletePod(index, cmd, DeletePod{Namespace: p.Namespace, Name: p.Name, UID: p.UID})
+	}
+	return d, nil
+}
+
+func (s *State) setDeploymentStatus(index uint64, u SetDeploymentStatus) {
+	old, ok := s.deployments[podKey(u.Namespace, u.Name)]
+	if !ok || old.UID != u.UID || sameJSON(old.Status, u.Status) {
+		return
+	}
+	d := cloneDeployment(old)
+	d.Status = u.Status
+	s.putDeployment(index, old, d)
+}
+
+// ownedPods returns the pods whose controller is the object with uid,
+// sorted by name.
+func (s *State) ownedPods(uid string) []*api.Pod {
+	var out []*api.Pod
+	for _, p := range s.pods {
+		if controllerUID(p) == uid {
+			out = append(out, p)
+		}
+	}
+	slices.SortFunc(out, func(a, b *api.Pod) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// controllerUID is the uid of the pod's controlling owner, or "".
+func controllerUID(p *api.Pod) string {
+	for _, o := range p.OwnerReferences {
+		if o.Controller != nil && *o.Controller {
+			return o.UID
+		}
+	}
+	return ""
+}
+
+func (s *State) createPods(index uint64, cmd Command, c CreatePods) (any, error) {
+	created := 0
+	for i := range c.Pods {
+		if _, err := s.createPod(index, cmd, CreatePod{Pod: c.Pods[i]}); err == nil {
+			created++
+		}
+	}
+	return created, nil
+}
+
+func (s *State) deletePods(index uint64, cmd Command, d DeletePods) (any, error) {
+	deleted := 0
+	for _, del := range d.Deletes {
+		if _, err := s.deletePod(index, cmd, del); err == nil {
+			deleted++
+		}
+	}
+	return deleted, nil
+}
+
+func (s *State) setPodsFailed(index uint64, cmd Command, f SetPodsFailed) {
+	var events []api.Event
+	for _, u := range f.Updates {
+		old, ok := s.pods[podKey(u.Namespace, u.Name)]
+		if !ok || old.UID != u.UID || old.IsTerminal() {
+			continue
+		}
+		p := clonePod(old)
+		p.Status.Phase = api.PodFailed
+		p.Status.Reason = u.Reason
+		p.Status.Message = u.Message
+		for i := range p.Status.Conditions {
+			if c := &p.Status.Conditions[i]; c.Type == api.PodReady || c.Type == api.ContainersReady {
+				c.Status = api.ConditionFalse
+				c.LastTransitionTime = api.NewTime(cmd.Time)
+			}
+		}
+		s.putPod(index, old, p)
+		events = append(events, podEvent(p, api.EventTypeWarning, u.Reason, u.Message, "node-controller", ""))
+	}
+	s.recordEvents(index, cmd, events)
+}
+
+func (s *State) setNodeUnschedulable(index uint64, u SetNodeUnschedulable) error {
+	n, ok := s.nodes[u.Name]
+	if !ok {
+		return api.NewNotFound("nodes", u.Name)
+	}
+	if n.Spec.Unschedulable == u.Unschedulable {
+		return nil
+	}
+	n.Spec.Unschedulable = u.Unschedulable
+	n.ResourceVersion = strconv.FormatUint(index, 10)
+	s.emit(index, "Node", WatchModified, n)
+	return nil
+}
+
+// podAvailable reports whether a pod counts as available for its
+// Deployment: running, Ready, and not being deleted.
+func podAvailable(p *api.Pod) bool {
+	if p.DeletionTimestamp != nil || p.Status.Phase != api.PodRunning {
+		return false
+	}
+	c := p.Condition(api.PodReady)
+	return c != nil && c.Status == api.ConditionTrue
+}
+
+// MaxUnavailable resolves a Deployment's maxUnavailable against its
+// replicas, rounding down as Kubernetes does; with both maxSurge and
+// maxUnavailable resolving to 0 it is 1, so a rollout can progress.
+func MaxUnavailable(d *api.Deployment) int {
+	replicas := DesiredReplicas(d)
+	ru := d.Spec.Strategy.RollingUpdate
+	if d.Spec.Strategy.Type == api.RecreateDeploymentStrategyType || ru == nil {
+		if d.Spec.Strategy.Type == api.RecreateDeploymentStrategyType {
+			return replicas
+		}
+		return replicas / 4
+	}
+	unavailable := scaled(ru.MaxUnavailable, replicas, false, replicas/4)
+	surge := scaled(ru.MaxSurge, replicas, true, (replicas+3)/4)
+	if unavailable == 0 && surge == 0 {
+		unavailable = 1
+	}
+	return min(unavailable, replicas)
+}
+
+// MaxSurge resolves a Deployment's maxSurge against its replicas, rounding
+// up as Kubernetes does.
+func MaxSurge(d *api.Deployment) int {
+	replicas := DesiredReplicas(d)
+	ru := d.Spec.Strategy.RollingUpdate
+	if d.Spec.Strategy.Type == api.RecreateDeploymentStrategyType {
+		return 0
+	}
+	if ru == nil {
+		return (replicas + 3) / 4
+	}
+	return scaled(ru.MaxSurge, replicas, true, (replicas+3)/4)
+}
+
+// DesiredReplicas is spec.replicas, 1 when unset.
+func DesiredReplicas(d *api.Deployment) int {
+	if d.Spec.Replicas == nil {
+		return 1
+	}
+	return int(*d.Spec.Replicas)
+}
+
+func scaled(v *intstr.IntOrString, total int, roundUp bool, def int) int {
+	if v == nil {
+		return def
+	}
+	n, err := intstr.GetScaledValueFromIntOrPercent(v, total, roundUp)
+	if err != nil || n < 0 {
+		return def
+	}
+	return n
+}
+
+func (s *State) evictPod(index uint64, cmd Command, e EvictPod) (any, error) {
+	p, ok := s.pods[podKey(e.Namespace, e.Name)]
+	if !ok {
+		return nil, api.NewNotFound("pods", e.Name)
+	}
+	if e.UID != "" && p.UID != e.UID {
+		return nil, conflict(e.Name)
+	}
+	if owner := controllerUID(p); owner != "" && podAvailable(p) {
+		for _, d := range s.deployments {
+			if d.UID != owner {
+				continue
+			}
+			available := 0
+			for _, q := range s.ownedPods(owner) {
+				if podAvailable(q) {
+					available++
+				}
+			}
+			if available-1 < DesiredReplicas(d)-MaxUnavailable(d) {
+				return nil, api.NewStatus(http.StatusTooManyRequests, "TooManyRequests",
+					fmt.Sprintf("Cannot evict pod as it would violate the pod's disruption budget: deployment %s has %d available of %d replicas, and at most %d may be unavailable.",
+						d.Name, available, DesiredReplicas(d), MaxUnavailable(d)))
+			}
+		}
+	}
+	return s.deletePod(index, cmd, DeletePod{Namespace: p.Namespace, Name: p.Name, UID: p.UID})
+}
+
+// cloneDeployment deep-copies a Deployment.
+func cloneDeployment(d *api.Deployment) *api.Deployment {
+	var out api.Deployment
+	mustRoundTrip(d, &out)
+	return &out
+}
