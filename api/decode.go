@@ -19,7 +19,7 @@ import (
 // objects: YAML with one or more documents separated by `---`, a JSON object
 // or a stream of them, and `kind: List` (or a typed list such as PodList)
 // whose items are decoded one by one. Objects are dispatched on apiVersion
-// and kind; today only v1 Pod is registered.
+// and kind; v1 Pod and apps/v1 Deployment are registered.
 //
 // Decoding is strict, as gossipod's promise is to run exactly what the
 // manifest says: a field gossipod's types lack, a key given twice, or a
@@ -33,7 +33,8 @@ import (
 //
 // Objects are returned as written, neither defaulted nor validated: the
 // caller first fills in what only it knows (the namespace of the URL, the
-// node a pod is bound to), then calls SetPodDefaults and ValidatePod.
+// node a pod is bound to), then calls SetPodDefaults and ValidatePod
+// (SetDeploymentDefaults and ValidateDeployment for a Deployment).
 func DecodeManifests(data []byte) ([]Object, error) {
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // a UTF-8 BOM
 	docs := splitDocuments(data)

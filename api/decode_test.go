@@ -257,9 +257,9 @@ func TestDecodeManifestsErrors(t *testing.T) {
 			want:  []string{`document 1 (Foo "x"): no kind "Foo" is registered for version "v1"`},
 		},
 		{
-			name:  "Deployment is not registered yet",
-			input: "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\n",
-			want:  []string{`document 1 (Deployment "x"): no kind "Deployment" is registered for version "apps/v1"`},
+			name:  "Deployment in a version gossipod does not serve",
+			input: "apiVersion: extensions/v1beta1\nkind: Deployment\nmetadata: {name: x}\n",
+			want:  []string{`document 1 (Deployment "x"): no kind "Deployment" is registered for version "extensions/v1beta1"`},
 		},
 		{
 			name:  "Pod in the wrong version",

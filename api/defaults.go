@@ -29,18 +29,25 @@ func SetPodDefaults(p *Pod) {
 	if p.Namespace == "" {
 		p.Namespace = DefaultNamespace
 	}
-	if p.Spec.RestartPolicy == "" {
-		p.Spec.RestartPolicy = RestartPolicyAlways
+	setPodSpecDefaults(&p.Spec)
+}
+
+// setPodSpecDefaults fills in the spec part of SetPodDefaults, shared with
+// the pod template of a Deployment (SetDeploymentDefaults), so that the pods
+// a controller makes from a template are defaulted as a submitted pod is.
+func setPodSpecDefaults(s *PodSpec) {
+	if s.RestartPolicy == "" {
+		s.RestartPolicy = RestartPolicyAlways
 	}
-	if p.Spec.TerminationGracePeriodSeconds == nil {
+	if s.TerminationGracePeriodSeconds == nil {
 		v := DefaultTerminationGracePeriodSeconds
-		p.Spec.TerminationGracePeriodSeconds = &v
+		s.TerminationGracePeriodSeconds = &v
 	}
-	for i := range p.Spec.InitContainers {
-		setContainerDefaults(&p.Spec.InitContainers[i])
+	for i := range s.InitContainers {
+		setContainerDefaults(&s.InitContainers[i])
 	}
-	for i := range p.Spec.Containers {
-		setContainerDefaults(&p.Spec.Containers[i])
+	for i := range s.Containers {
+		setContainerDefaults(&s.Containers[i])
 	}
 }
 

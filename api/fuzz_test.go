@@ -19,7 +19,7 @@ import (
 // cluster: marshalled to JSON (the Raft log, the API) and decoded again, it
 // decodes to the same JSON.
 func FuzzDecodeManifests(f *testing.F) {
-	for _, name := range []string{"pod.yaml", "war-pod.yaml"} {
+	for _, name := range []string{"pod.yaml", "war-pod.yaml", "deployment.yaml"} {
 		if b, err := os.ReadFile(filepath.Join("..", "examples", name)); err == nil {
 			f.Add(b)
 		}
@@ -33,6 +33,15 @@ func FuzzDecodeManifests(f *testing.F) {
 	// A valid pod whose quantity MilliValue would read as 0: validation must
 	// refuse it (checkRequests would fail otherwise).
 	f.Add([]byte(podYAML("big") + "    resources: {requests: {cpu: 1e9999, memory: 1e30}}\n"))
+	// Deployments: mixed with a pod, in a List, in a DeploymentList, with
+	// both forms of IntOrString and set-based selectors.
+	f.Add([]byte(podYAML("a") + "---\n" + deploymentYAML("web") + "  strategy: {rollingUpdate: {maxSurge: 1, maxUnavailable: 0%}}\n"))
+	f.Add([]byte("apiVersion: v1\nkind: List\nitems:\n" + indent(deploymentYAML("a")) + indent(podYAML("b"))))
+	f.Add([]byte(`{"apiVersion":"apps/v1","kind":"DeploymentList","items":[{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d"},` +
+		`"spec":{"replicas":3,"selector":{"matchExpressions":[{"key":"app","operator":"In","values":["d"]}]},` +
+		`"strategy":{"type":"Recreate"},"template":{"metadata":{"labels":{"app":"d"}},"spec":{"containers":[{"name":"c","image":"i"}]}}}}]}`))
+	f.Add([]byte("{apiVersion: apps/v1, kind: Deployment, metadata: {name: x}, spec: {selector: {}, paused: true, " +
+		"strategy: {rollingUpdate: {maxSurge: \"200%\", maxUnavailable: \"101%\"}}}, status: {replicas: 1, conditions: [{type: Available, status: \"False\"}]}}"))
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		objs, err := DecodeManifests(data)
@@ -49,13 +58,9 @@ func FuzzDecodeManifests(f *testing.F) {
 			t.Fatalf("decoded %d objects from input that does not parse as a whole: %v", len(objs), err)
 		}
 		for _, o := range objs {
-			p, ok := o.(*Pod)
-			if !ok {
-				t.Fatalf("decoded %T", o)
-			}
-			first, err := json.Marshal(p)
+			first, err := json.Marshal(o)
 			if err != nil {
-				t.Fatalf("marshal decoded pod: %v", err)
+				t.Fatalf("marshal decoded %T: %v", o, err)
 			}
 			again, err := DecodeManifests(first)
 			if err != nil {
@@ -69,24 +74,63 @@ func FuzzDecodeManifests(f *testing.F) {
 				t.Fatal(err)
 			}
 			if !bytes.Equal(first, second) {
-				t.Fatalf("round trip changed the pod:\n%s\n%s", first, second)
+				t.Fatalf("round trip changed the %T:\n%s\n%s", o, first, second)
 			}
 
-			SetPodDefaults(p)
-			if err := ValidatePod(p); err != nil {
-				if _, ok := err.(*Status); !ok {
-					t.Fatalf("ValidatePod returned %T", err)
-				}
-			} else {
-				checkRequests(t, p)
-			}
-			if err := ValidatePodUpdate(again[0].(*Pod), p); err != nil {
-				if _, ok := err.(*Status); !ok {
-					t.Fatalf("ValidatePodUpdate returned %T", err)
-				}
+			switch o := o.(type) {
+			case *Pod:
+				checkPod(t, o, again[0].(*Pod))
+			case *Deployment:
+				checkDeployment(t, o, again[0].(*Deployment))
+			default:
+				t.Fatalf("decoded %T", o)
 			}
 		}
 	})
+}
+
+// checkPod defaults and validates a decoded pod p, which must not panic and
+// must give nil or a *Status; again is p as decoded after a round trip.
+func checkPod(t *testing.T, p, again *Pod) {
+	SetPodDefaults(p)
+	if err := ValidatePod(p); err != nil {
+		if _, ok := err.(*Status); !ok {
+			t.Fatalf("ValidatePod returned %T", err)
+		}
+	} else {
+		checkRequests(t, p)
+	}
+	if err := ValidatePodUpdate(again, p); err != nil {
+		if _, ok := err.(*Status); !ok {
+			t.Fatalf("ValidatePodUpdate returned %T", err)
+		}
+	}
+}
+
+// checkDeployment defaults a decoded Deployment d; again is d as decoded
+// after a round trip. Defaulting must be idempotent and the template's hash
+// must not change through the JSON every stored Deployment goes through.
+func checkDeployment(t *testing.T, d, again *Deployment) {
+	SetDeploymentDefaults(d)
+	SetDeploymentDefaults(again)
+	if h1, h2 := TemplateHash(&d.Spec.Template), TemplateHash(&again.Spec.Template); h1 != h2 {
+		t.Fatalf("template hash %s, %s after a round trip", h1, h2)
+	}
+	first, err := json.Marshal(d)
+	if err != nil {
+		t.Fatalf("marshal defaulted Deployment: %v", err)
+	}
+	SetDeploymentDefaults(d)
+	if second, _ := json.Marshal(d); !bytes.Equal(first, second) {
+		t.Fatalf("defaulting twice changed the Deployment:\n%s\n%s", first, second)
+	}
+	stored, err := DecodeManifests(first)
+	if err != nil {
+		t.Fatalf("re-decoding defaulted %s: %v", first, err)
+	}
+	if h := TemplateHash(&stored[0].(*Deployment).Spec.Template); h != TemplateHash(&d.Spec.Template) {
+		t.Fatalf("template hash %s after storing, %s before", h, TemplateHash(&d.Spec.Template))
+	}
 }
 
 // checkRequests asserts that placement's integer view of a valid pod is

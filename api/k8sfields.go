@@ -41,6 +41,7 @@ var kubernetesOnlyFields = map[reflect.Type]map[string]bool{
 	reflect.TypeFor[ContainerStatus](): set("allocatedResources resources volumeMounts user " +
 		"allocatedResourcesStatus stopSignal"),
 	reflect.TypeFor[ContainerStateTerminated](): set("containerID"),
+	reflect.TypeFor[DeploymentStatus]():         set("collisionCount terminatingReplicas"),
 }
 
 // set makes a set of the space-separated words of s.

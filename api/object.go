@@ -2,7 +2,7 @@ package api
 
 // Object is anything DecodeManifests can return: a Kubernetes-shaped object
 // with its kind and its metadata. Callers that need the concrete type switch
-// on it (*Pod today, Deployments later); callers that only route or name the
+// on it (*Pod, *Deployment); callers that only route or name the
 // object (apply, delete -f, error messages) use these two accessors, so a new
 // kind needs no change to them.
 //
@@ -33,12 +33,14 @@ type kindKey struct {
 // decode into. Adding a kind (apps/v1 Deployment) is one line here; strict
 // decoding follows the new type's json tags without further code.
 var kinds = map[kindKey]func() Object{
-	{"v1", "Pod"}: func() Object { return new(Pod) },
+	{"v1", "Pod"}:             func() Object { return new(Pod) },
+	{"apps/v1", "Deployment"}: func() Object { return new(Deployment) },
 }
 
-// listKinds are the v1 list kinds whose items are decoded one by one:
+// listKinds are the list kinds whose items are decoded one by one:
 // kubectl's generic List, and the typed lists `get -o yaml` prints.
 var listKinds = map[kindKey]bool{
-	{"v1", "List"}:    true,
-	{"v1", "PodList"}: true,
+	{"v1", "List"}:                true,
+	{"v1", "PodList"}:             true,
+	{"apps/v1", "DeploymentList"}: true,
 }
