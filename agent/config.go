@@ -64,6 +64,9 @@ type Config struct {
 	// size of each node's share (--cluster-cidr, --node-cidr-mask-size).
 	ClusterCIDR      string
 	NodeCIDRMaskSize int
+	// Network is this node's pod network: pod CIDR and routes to other
+	// nodes' pods. Nil when Runtime is nil.
+	Network NodeNetwork
 	// Runtime runs the pods bound to this node. Nil makes a
 	// control-plane-only agent (tests, benchmarks): it takes part in gossip
 	// and Raft but runs no pods.

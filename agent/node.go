@@ -47,8 +47,10 @@ func (a *Agent) nodeLoop(ctx context.Context) {
 		return // ctx ended
 	}
 	state := a.store.State()
+	var net networkSync
 	for {
 		changed := state.Changed()
+		a.syncNetwork(&net)
 		// A pod the cluster failed as NodeLost is no longer this node's to
 		// run, even though it is still bound here: the runtime stops it.
 		pods, _ := state.Pods(func(p *api.Pod) bool {
