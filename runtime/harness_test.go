@@ -23,6 +23,9 @@ type harness struct {
 	rt     *fakeRuntime
 	root   string
 	stop   func()
+	// build makes the Runtime: on the doubles, or the real one.
+	build   func() (*Runtime, error)
+	timeout time.Duration
 
 	mu      sync.Mutex
 	history map[string][]PodUpdate
@@ -36,9 +39,18 @@ var testBackoff = backoffPolicy{Initial: 50 * time.Millisecond, Max: 200 * time.
 
 func newHarness(t testing.TB) *harness {
 	t.Helper()
-	h := &harness{t: t, images: newFakeImages(), rt: newFakeRuntime(), root: t.TempDir()}
+	h := &harness{t: t, images: newFakeImages(), rt: newFakeRuntime(), root: t.TempDir(), timeout: 5 * time.Second}
 	h.images.add("busybox:1.36")
+	h.build = func() (*Runtime, error) {
+		cfg := DefaultConfig()
+		cfg.Root = h.root
+		cfg.NodeName = "node-1"
+		cfg.Logger = testLogger(h.t)
+		ctx, cancel := context.WithCancel(context.Background())
+		return newRuntime(ctx, cancel, cfg, h.images, h.rt)
+	}
 	h.start()
+	t.Cleanup(func() { h.stop() }) // the Runtime running at the end
 	return h
 }
 
@@ -60,12 +72,7 @@ func (w testWriter) Write(b []byte) (int, error) {
 // agent (re)starting on the same data dir.
 func (h *harness) start() {
 	h.t.Helper()
-	cfg := DefaultConfig()
-	cfg.Root = h.root
-	cfg.NodeName = "node-1"
-	cfg.Logger = testLogger(h.t)
-	ctx, cancel := context.WithCancel(context.Background())
-	r, err := newRuntime(ctx, cancel, cfg, h.images, h.rt)
+	r, err := h.build()
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -95,7 +102,6 @@ func (h *harness) start() {
 	})
 	var once sync.Once
 	h.stop = func() { once.Do(func() { stopRun(); wg.Wait() }) }
-	h.t.Cleanup(h.stop)
 }
 
 // restart stops the Runtime (pods stay) and starts a new one.
@@ -107,7 +113,7 @@ func (h *harness) restart() {
 // waitFor waits until the pod's latest update satisfies ok.
 func (h *harness) waitFor(uid, what string, ok func(PodUpdate) bool) PodUpdate {
 	h.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(h.timeout)
 	for {
 		h.mu.Lock()
 		u, seen := h.latest[uid]
@@ -126,7 +132,7 @@ func (h *harness) waitFor(uid, what string, ok func(PodUpdate) bool) PodUpdate {
 // latest, satisfied ok: for states that pass quickly.
 func (h *harness) waitSeen(uid, what string, ok func(PodUpdate) bool) PodUpdate {
 	h.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(h.timeout)
 	for {
 		h.mu.Lock()
 		hist := h.history[uid]

@@ -116,6 +116,7 @@ func (w *podWorker) teardown(ctx context.Context, grace time.Duration) error {
 		status = w.st.Pod.Status
 	}
 	w.st.Status = status
+	w.publishSnapshot()
 	w.r.updates.push(PodUpdate{Namespace: w.st.Pod.Namespace, Name: w.st.Pod.Name, UID: w.uid,
 		Status: status, Events: w.events.take(), Removed: true})
 	w.log.Info("pod removed")

@@ -1,15 +1,13 @@
 package runtime
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 
+	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 )
 
@@ -63,29 +61,21 @@ func unmountUnder(dir string) error {
 	return errors.Join(errs...)
 }
 
-// mountsUnder lists the mount points at or below dir, from this process's
-// mountinfo (which shows paths with symlinks resolved).
+// mountsUnder lists the mount points at or below dir. It reads this
+// thread's mountinfo, not /proc/self's: libcontainer leaves the process's
+// main thread in a container's mount namespace (a locked thread that
+// joined it cannot be ended when it is the main one), so /proc/self shows
+// a container's mounts, while every other thread sees the node's.
 func mountsUnder(dir string) ([]string, error) {
-	dir = resolved(dir)
-	f, err := os.Open("/proc/self/mountinfo")
+	infos, err := mountinfo.GetMounts(mountinfo.PrefixFilter(resolved(dir)))
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 5 {
-			continue
-		}
-		mp := unescapeMountPath(fields[4])
-		if mp == dir || strings.HasPrefix(mp, dir+"/") {
-			out = append(out, mp)
-		}
+	out := make([]string, 0, len(infos))
+	for _, in := range infos {
+		out = append(out, in.Mountpoint)
 	}
-	return out, sc.Err()
+	return out, nil
 }
 
 // resolved is dir with symlinks resolved when it exists, else cleaned.
@@ -94,23 +84,4 @@ func resolved(dir string) string {
 		return r
 	}
 	return filepath.Clean(dir)
-}
-
-// unescapeMountPath decodes mountinfo's octal escapes (\040 for a space).
-func unescapeMountPath(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+4 <= len(s) {
-			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }

@@ -246,26 +246,28 @@ func (w *podWorker) reconcileSpec() {
 }
 
 // flush reports what changed since the last flush: the status (if it
-// differs from the last one reported) and the events, persists the pod
-// record, and publishes a new snapshot.
+// differs from the last one reported) and the events; it persists the pod
+// record and publishes a new snapshot, before the update goes out, so
+// that whoever reads the update finds Logs and Exec agreeing with it.
 func (w *podWorker) flush() {
 	events := w.events.take()
-	if w.st.frozen {
-		// A pod that finished before this node's records were lost: its
-		// status in the cluster is final, the runtime has nothing to add.
-		events = nil
-	}
+	var update *PodUpdate
 	if !w.removed && !w.st.frozen {
 		status := computeStatus(w.st, w.r.now())
 		changed := !statusEqual(status, w.st.Status)
 		w.st.Status = status
 		if changed || len(events) > 0 {
-			w.r.updates.push(PodUpdate{Namespace: w.st.Pod.Namespace, Name: w.st.Pod.Name, UID: w.uid,
-				Status: status, Events: events})
+			update = &PodUpdate{Namespace: w.st.Pod.Namespace, Name: w.st.Pod.Name, UID: w.uid,
+				Status: status, Events: events}
 		}
 		w.persist()
 	}
+	// A frozen pod (one that finished before this node's records were
+	// lost) keeps the status the cluster has; the runtime adds nothing.
 	w.publishSnapshot()
+	if update != nil {
+		w.r.updates.push(*update)
+	}
 }
 
 // publishSnapshot makes the current state visible to Logs, Exec and Used.

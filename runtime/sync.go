@@ -139,15 +139,11 @@ func (w *podWorker) createSandbox(ctx context.Context) error {
 	pod := w.st.Pod
 	w.st.SandboxGen++
 	w.persist()
-	hostname := pod.Spec.Hostname
-	if hostname == "" {
-		hostname = pod.Name
-	}
 	sb, err := w.r.sandbox.CreateSandbox(ctx, sandboxSpec{
 		ID:           pod.UID,
 		Name:         pod.Name,
 		Namespace:    pod.Namespace,
-		Hostname:     hostname,
+		Hostname:     hostname(pod),
 		SharePID:     pod.Spec.ShareProcessNamespace != nil && *pod.Spec.ShareProcessNamespace,
 		ShmSizeBytes: defaultShmSize,
 	})

@@ -34,12 +34,16 @@ const (
 	hostPathFile              = "File"
 )
 
-// setupVolumes makes every volume of the pod ready to be bind-mounted:
+// setupVolumes writes the pod's managed files (/etc/hosts…) and makes every
+// volume of the pod ready to be bind-mounted:
 // an emptyDir is created (and a tmpfs mounted on it for medium Memory), a
 // hostPath is checked against its type, or created for DirectoryOrCreate
 // and FileOrCreate. It is idempotent: an adopted pod's volumes are left as
 // they are. Errors are worded as kubelet's FailedMount events.
 func (w *podWorker) setupVolumes() error {
+	if err := w.writeManagedFiles(); err != nil {
+		return fmt.Errorf("writing the pod's /etc/hosts, /etc/hostname and /etc/resolv.conf: %w", err)
+	}
 	for _, v := range w.st.Pod.Spec.Volumes {
 		var err error
 		switch {
@@ -127,9 +131,10 @@ func checkHostPathType(p string, dir bool) error {
 	return nil
 }
 
-// containerMounts are the volume mounts of a container, as bind mounts.
+// containerMounts are the bind mounts of a container: the pod's managed
+// files, then its volume mounts.
 func (w *podWorker) containerMounts(c *api.Container) []mount {
-	var out []mount
+	out := w.managedMounts(c)
 	for _, vm := range c.VolumeMounts {
 		for _, v := range w.st.Pod.Spec.Volumes {
 			if v.Name != vm.Name {
