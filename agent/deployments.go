@@ -76,18 +76,57 @@ func (a *Agent) podsOf(d *api.Deployment, hash string) deploymentPods {
 func (a *Agent) reconcileDeployment(ctx context.Context, d *api.Deployment) error {
 	hash := api.TemplateHash(&d.Spec.Template)
 	pods := a.podsOf(d, hash)
+	plan := planDeployment(d, pods)
+	if plan.create > 0 {
+		creates := make([]api.Pod, plan.create)
+		for i := range creates {
+			creates[i] = newDeploymentPod(d, hash)
+		}
+		if err := a.commitPayload(ctx, consensus.CmdCreatePods, consensus.CreatePods{Pods: creates}); err != nil {
+			return fmt.Errorf("create pods: %w", err)
+		}
+		a.log.Info("deployment scaled up", "deployment", d.Namespace+"/"+d.Name, "created", plan.create, "template", hash)
+	}
+	if len(plan.deletes) > 0 {
+		if err := a.commitPayload(ctx, consensus.CmdDeletePods, consensus.DeletePods{Deletes: plan.deletes}); err != nil {
+			return fmt.Errorf("delete pods: %w", err)
+		}
+		a.log.Info("deployment scaled down", "deployment", d.Namespace+"/"+d.Name, "deleted", len(plan.deletes))
+	}
+
+	// Step 5: status.
+	status := deploymentStatus(d, hash, pods, consensus.DesiredReplicas(d), consensus.MaxUnavailable(d), time.Now())
+	if sameStatus(d.Status, status) {
+		return nil
+	}
+	return a.commitPayload(ctx, consensus.CmdSetDeploymentStatus, consensus.SetDeploymentStatus{
+		Namespace: d.Namespace, Name: d.Name, UID: d.UID, Status: status})
+}
+
+// deploymentPlan is one controller step: how many new pods to create and
+// which pods to delete.
+type deploymentPlan struct {
+	create  int
+	deletes []consensus.DeletePod
+}
+
+// planDeployment computes steps 1–4 of reconcileDeployment, without I/O.
+func planDeployment(d *api.Deployment, pods deploymentPods) deploymentPlan {
 	replicas := consensus.DesiredReplicas(d)
 	surge, unavailable := consensus.MaxSurge(d), consensus.MaxUnavailable(d)
 	zero := int64(0)
+	var plan deploymentPlan
+	del := func(p *api.Pod, grace *int64) {
+		plan.deletes = append(plan.deletes, consensus.DeletePod{Namespace: p.Namespace, Name: p.Name, UID: p.UID, GracePeriodSeconds: grace})
+	}
 
 	// Step 1: remove finished pods.
-	var deletes []consensus.DeletePod
 	for _, p := range pods.finished {
-		deletes = append(deletes, consensus.DeletePod{Namespace: p.Namespace, Name: p.Name, UID: p.UID, GracePeriodSeconds: &zero})
+		del(p, &zero)
 	}
-	var creates []api.Pod
 	newCount, oldCount := len(pods.newPods), len(pods.oldPods)
 	availNew, availOld := countAvailable(pods.newPods), countAvailable(pods.oldPods)
+	hash := api.TemplateHash(&d.Spec.Template)
 
 	switch {
 	case d.Spec.Paused:
@@ -95,20 +134,18 @@ func (a *Agent) reconcileDeployment(ctx context.Context, d *api.Deployment) erro
 	case d.Spec.Strategy.Type == api.RecreateDeploymentStrategyType && (oldCount > 0 || hasOldTerminating(pods.terminating, hash)):
 		// Step 2: Recreate.
 		for _, p := range pods.oldPods {
-			deletes = append(deletes, consensus.DeletePod{Namespace: p.Namespace, Name: p.Name, UID: p.UID})
+			del(p, nil)
 		}
 	case oldCount > 0:
 		// Step 3: RollingUpdate.
 		total := newCount + oldCount
 		if room := replicas + surge - total; newCount < replicas && room > 0 {
-			for range min(replicas-newCount, room) {
-				creates = append(creates, newDeploymentPod(d, hash))
-			}
+			plan.create = min(replicas-newCount, room)
 		}
 		minAvailable := replicas - unavailable
 		maxScaledDown := total - minAvailable - (newCount - availNew)
 		canRemoveAvailable := availNew + availOld - minAvailable
-		for _, p := range oldFirstUnavailable(pods.oldPods) {
+		for _, p := range scaleDownOrder(pods.oldPods) {
 			if maxScaledDown <= 0 {
 				break
 			}
@@ -119,39 +156,20 @@ func (a *Agent) reconcileDeployment(ctx context.Context, d *api.Deployment) erro
 				canRemoveAvailable--
 			}
 			maxScaledDown--
-			deletes = append(deletes, consensus.DeletePod{Namespace: p.Namespace, Name: p.Name, UID: p.UID})
+			del(p, nil)
 		}
 	default:
 		// Step 4: scale.
-		for i := newCount; i < replicas; i++ {
-			creates = append(creates, newDeploymentPod(d, hash))
+		if newCount < replicas {
+			plan.create = replicas - newCount
 		}
 		if newCount > replicas {
 			for _, p := range scaleDownOrder(pods.newPods)[:newCount-replicas] {
-				deletes = append(deletes, consensus.DeletePod{Namespace: p.Namespace, Name: p.Name, UID: p.UID})
+				del(p, nil)
 			}
 		}
 	}
-	if len(creates) > 0 {
-		if err := a.commitPayload(ctx, consensus.CmdCreatePods, consensus.CreatePods{Pods: creates}); err != nil {
-			return fmt.Errorf("create pods: %w", err)
-		}
-		a.log.Info("deployment scaled up", "deployment", d.Namespace+"/"+d.Name, "created", len(creates), "template", hash)
-	}
-	if len(deletes) > 0 {
-		if err := a.commitPayload(ctx, consensus.CmdDeletePods, consensus.DeletePods{Deletes: deletes}); err != nil {
-			return fmt.Errorf("delete pods: %w", err)
-		}
-		a.log.Info("deployment scaled down", "deployment", d.Namespace+"/"+d.Name, "deleted", len(deletes))
-	}
-
-	// Step 5: status.
-	status := deploymentStatus(d, hash, pods, replicas, unavailable, time.Now())
-	if sameStatus(d.Status, status) {
-		return nil
-	}
-	return a.commitPayload(ctx, consensus.CmdSetDeploymentStatus, consensus.SetDeploymentStatus{
-		Namespace: d.Namespace, Name: d.Name, UID: d.UID, Status: status})
+	return plan
 }
 
 // deploymentStatus computes a Deployment's status from its pods, in the
@@ -290,12 +308,6 @@ func hasOldTerminating(terminating []*api.Pod, hash string) bool {
 		}
 	}
 	return false
-}
-
-// oldFirstUnavailable orders old pods for removal: unavailable ones first
-// (they serve nothing), then by age, newest first.
-func oldFirstUnavailable(pods []*api.Pod) []*api.Pod {
-	return scaleDownOrder(pods)
 }
 
 // scaleDownOrder ranks pods for deletion as Kubernetes' ReplicaSet
