@@ -274,7 +274,8 @@ func validateIntOrPercent(v intstr.IntOrString, fld *field.Path) field.ErrorList
 	case intstr.Int:
 		return nonNegative(int64(v.IntVal), fld)
 	default:
-		return field.ErrorList{field.Invalid(fld, v.String(), "must be an integer or percentage (e.g '5%')")}
+		// Only a Go caller can make one; its value means nothing.
+		return field.ErrorList{field.Invalid(fld, field.OmitValueType{}, "must be an integer or percentage (e.g '5%')")}
 	}
 }
 

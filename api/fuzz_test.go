@@ -7,17 +7,22 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	goyaml "go.yaml.in/yaml/v2"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/labels"
 )
 
 // FuzzDecodeManifests feeds arbitrary bytes to the decoder. Whatever it
-// accepts must default and validate without panicking (ValidatePod returns
-// nil or a *Status), and must survive the trip every pod takes through the
-// cluster: marshalled to JSON (the Raft log, the API) and decoded again, it
-// decodes to the same JSON.
+// accepts must default and validate without panicking (ValidatePod and
+// ValidateDeployment return nil or a *Status), and must survive the trip
+// every object takes through the cluster: marshalled to JSON (the Raft log,
+// the API) and decoded again, it decodes to the same JSON. A Deployment
+// that validates must be one the controller can act on: its selector
+// converts and selects its template, and the pods made from the template
+// are valid.
 func FuzzDecodeManifests(f *testing.F) {
 	for _, name := range []string{"pod.yaml", "war-pod.yaml", "deployment.yaml"} {
 		if b, err := os.ReadFile(filepath.Join("..", "examples", name)); err == nil {
@@ -42,6 +47,8 @@ func FuzzDecodeManifests(f *testing.F) {
 		`"strategy":{"type":"Recreate"},"template":{"metadata":{"labels":{"app":"d"}},"spec":{"containers":[{"name":"c","image":"i"}]}}}}]}`))
 	f.Add([]byte("{apiVersion: apps/v1, kind: Deployment, metadata: {name: x}, spec: {selector: {}, paused: true, " +
 		"strategy: {rollingUpdate: {maxSurge: \"200%\", maxUnavailable: \"101%\"}}}, status: {replicas: 1, conditions: [{type: Available, status: \"False\"}]}}"))
+	// The longest name whose pods' names are valid.
+	f.Add([]byte(strings.Replace(deploymentYAML("web"), "name: web", "name: "+strings.Repeat("d", 236), 1)))
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		objs, err := DecodeManifests(data)
@@ -107,9 +114,10 @@ func checkPod(t *testing.T, p, again *Pod) {
 	}
 }
 
-// checkDeployment defaults a decoded Deployment d; again is d as decoded
-// after a round trip. Defaulting must be idempotent and the template's hash
-// must not change through the JSON every stored Deployment goes through.
+// checkDeployment defaults and validates a decoded Deployment d; again is
+// d as decoded after a round trip. Defaulting must be idempotent, the
+// template's hash must not change through the JSON every stored Deployment
+// goes through, and a valid Deployment must be one the controller can use.
 func checkDeployment(t *testing.T, d, again *Deployment) {
 	SetDeploymentDefaults(d)
 	SetDeploymentDefaults(again)
@@ -131,6 +139,37 @@ func checkDeployment(t *testing.T, d, again *Deployment) {
 	if h := TemplateHash(&stored[0].(*Deployment).Spec.Template); h != TemplateHash(&d.Spec.Template) {
 		t.Fatalf("template hash %s after storing, %s before", h, TemplateHash(&d.Spec.Template))
 	}
+
+	err = ValidateDeployment(d)
+	if err != nil {
+		if _, ok := err.(*Status); !ok {
+			t.Fatalf("ValidateDeployment returned %T", err)
+		}
+	}
+	updateErr := ValidateDeploymentUpdate(again, d)
+	if updateErr != nil {
+		if _, ok := updateErr.(*Status); !ok {
+			t.Fatalf("ValidateDeploymentUpdate returned %T", updateErr)
+		}
+	}
+	if err != nil {
+		return
+	}
+	if updateErr != nil {
+		t.Fatalf("a valid Deployment is not a valid update of itself: %v", updateErr)
+	}
+	sel, err := LabelSelectorAsSelector(d.Spec.Selector)
+	if err != nil {
+		t.Fatalf("valid Deployment's selector does not convert: %v", err)
+	}
+	if sel.Empty() || !sel.Matches(labels.Set(d.Spec.Template.Labels)) {
+		t.Fatalf("valid Deployment's selector %q does not select its template's labels %v", sel, d.Spec.Template.Labels)
+	}
+	p := podFromTemplate(d)
+	if err := ValidatePod(p); err != nil {
+		t.Fatalf("pod made from a valid Deployment is invalid: %v", err)
+	}
+	checkRequests(t, p)
 }
 
 // checkRequests asserts that placement's integer view of a valid pod is
