@@ -66,7 +66,8 @@ type containerSnapshot struct {
 	started      bool
 	running      bool
 	restartCount int32
-	waiting      string
+	// waiting is the reason of the waiting state the status shows.
+	waiting string
 	// done is closed when the latest instance exits; nil if none runs.
 	done <-chan struct{}
 }
@@ -280,6 +281,14 @@ func (w *podWorker) publishSnapshot() {
 		sandbox:    w.sb,
 		containers: map[string]containerSnapshot{},
 	}
+	waiting := map[string]string{}
+	for _, list := range [][]api.ContainerStatus{w.st.Status.InitContainerStatuses, w.st.Status.ContainerStatuses} {
+		for _, cs := range list {
+			if cs.State.Waiting != nil {
+				waiting[cs.Name] = cs.State.Waiting.Reason
+			}
+		}
+	}
 	for _, recs := range [][]*containerRecord{w.st.InitContainers, w.st.Containers} {
 		for _, rec := range recs {
 			cs := containerSnapshot{
@@ -287,9 +296,7 @@ func (w *podWorker) publishSnapshot() {
 				started:      rec.Started,
 				running:      rec.Running,
 				restartCount: rec.RestartCount,
-			}
-			if rec.Waiting != nil {
-				cs.waiting = rec.Waiting.Reason
+				waiting:      waiting[rec.Name],
 			}
 			if rec.inst != nil {
 				cs.done = rec.inst.done
