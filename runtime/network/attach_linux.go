@@ -11,6 +11,7 @@ import (
 	"github.com/containernetworking/cni/pkg/types"
 	types100 "github.com/containernetworking/cni/pkg/types/100"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // cleanupTimeout bounds the DEL that undoes a failed Setup, which runs on its own
@@ -71,10 +72,14 @@ func (m *Manager) Setup(ctx context.Context, pod PodNetwork) (Result, error) {
 		}
 	}
 
+	list := m.podList
+	if len(ports) == 0 {
+		list = m.podListNoPorts
+	}
 	rec := &sandboxRecord{
 		ID: pod.ID, Namespace: pod.Namespace, Name: pod.Name,
 		NetNSPath: pod.NetNSPath, NetNS: nsID, HostPorts: ports,
-		ConfList: m.podList.Bytes,
+		ConfList: list.Bytes,
 	}
 	if err := m.writeRecord(rec); err != nil {
 		return Result{}, err
@@ -201,9 +206,9 @@ func (m *Manager) delConfig(rec *sandboxRecord) (*libcni.NetworkConfigList, *lib
 			return list, cached, nil
 		}
 	}
-	if m.podList != nil {
-		// No record and no cache: a DEL with the current configuration still releases
-		// a lease host-local may hold for the id, and is harmless otherwise.
+	if m.podList != nil && m.leased()[rec.ID] {
+		// No record and no cache, yet host-local holds an address for the id (say the
+		// record was lost): a DEL with the current configuration releases it.
 		return m.podList, rt, nil
 	}
 	return nil, nil, nil
@@ -307,7 +312,9 @@ func (m *Manager) deleteVeths(names []string) error {
 		if err != nil || link.Attrs().MasterIndex != br.Attrs().Index {
 			continue
 		}
-		if err := netlink.LinkDel(link); err != nil {
+		// The kernel destroys the veth of a dying namespace asynchronously: it may
+		// vanish between the lookup and the delete.
+		if err := netlink.LinkDel(link); err != nil && !errors.Is(err, unix.ENODEV) {
 			return fmt.Errorf("delete veth %s: %w", name, err)
 		}
 		m.log.Info("deleted a veth that outlived its pod's namespace", "veth", name)

@@ -45,9 +45,11 @@ type Manager struct {
 	// mu guards the fields below. Setup and Teardown hold it for reading while they
 	// run, SetPodCIDR and Close for writing.
 	mu      sync.RWMutex
-	podCIDR netip.Prefix // zero until SetPodCIDR
-	podList *libcni.NetworkConfigList
-	closed  bool
+	podCIDR netip.Prefix              // zero until SetPodCIDR
+	podList *libcni.NetworkConfigList // bridge + portmap, for pods with hostPorts
+	// podListNoPorts is podList without portmap, for pods without hostPorts.
+	podListNoPorts *libcni.NetworkConfigList
+	closed         bool
 
 	// syncMu serializes SyncRoutes and the iptables rule sync it shares with
 	// SetPodCIDR.

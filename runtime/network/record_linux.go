@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -117,8 +118,8 @@ func (m *Manager) removeRecord(id string) error {
 }
 
 // Sandboxes lists the ids of sandboxes that may hold network resources on this node:
-// those with a record (Setup started and Teardown has not finished) or a CNI cache
-// entry of the Manager's networks. After a restart the runtime calls Teardown for each
+// those with a record (Setup started and Teardown has not finished), a CNI cache
+// entry of the Manager's networks, or an address lease. After a restart the runtime calls Teardown for each
 // id whose pod is no longer wanted here. Sorted; safe to call concurrently with Setup
 // and Teardown (an id being set up or torn down may or may not be listed).
 func (m *Manager) Sandboxes() ([]string, error) {
@@ -151,10 +152,39 @@ func (m *Manager) sandboxIDs() ([]string, error) {
 			seen[a.ContainerID] = true
 		}
 	}
+	for id := range m.leased() {
+		seen[id] = true
+	}
 	ids := make([]string, 0, len(seen))
 	for id := range seen {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
 	return ids, nil
+}
+
+// leased returns the ids host-local holds addresses for: it keeps one file per leased
+// address under <dataDir>/<network>/, named after the address, whose first line is the
+// container id (then "\r\n" and the interface name).
+func (m *Manager) leased() map[string]bool {
+	dir := filepath.Join(m.ipamDir(), NetworkName)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	ids := map[string]bool{}
+	for _, e := range entries {
+		if _, err := netip.ParseAddr(e.Name()); err != nil {
+			continue // "lock", "last_reserved_ip.0"
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			continue
+		}
+		id, _, _ := strings.Cut(string(b), "\n")
+		if id = strings.TrimSpace(id); validateID(id) == nil {
+			ids[id] = true
+		}
+	}
+	return ids
 }

@@ -98,6 +98,7 @@ func (m *Manager) desiredRoutes(routes []Route, own netip.Prefix) ([]*netlink.Ro
 		out = append(out, &netlink.Route{
 			Dst:      prefixToIPNet(dst),
 			Gw:       net.IP(gw.AsSlice()),
+			Type:     unix.RTN_UNICAST, // as the kernel lists it, so unchanged routes compare equal
 			Protocol: RouteProtocol,
 			Table:    unix.RT_TABLE_MAIN,
 			Scope:    netlink.SCOPE_UNIVERSE,

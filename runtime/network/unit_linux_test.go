@@ -14,7 +14,7 @@ import (
 func TestPodConfList(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.MTU = 1400
-	b, err := podConfList(cfg, netip.MustParsePrefix("10.88.3.0/24"), "/state/ipam")
+	b, err := podConfList(cfg, netip.MustParsePrefix("10.88.3.0/24"), "/state/ipam", true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,6 +44,13 @@ func TestPodConfList(t *testing.T) {
 	if br.Bridge != "gossipod0" || !br.IsGateway || br.IPMasq || br.MTU != 1400 || br.IPAM.Type != "host-local" ||
 		br.IPAM.DataDir != "/state/ipam" || r["subnet"] != "10.88.3.0/24" || r["gateway"] != "10.88.3.1" {
 		t.Fatalf("bridge plugin config %s", list.Plugins[0].Bytes)
+	}
+	b, err = podConfList(cfg, netip.MustParsePrefix("10.88.3.0/24"), "/state/ipam", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if list, err := libcni.ConfListFromBytes(b); err != nil || len(list.Plugins) != 1 {
+		t.Fatalf("conflist without hostPorts: %v\n%s", err, b)
 	}
 }
 
