@@ -49,7 +49,10 @@ type userError struct {
 	msg  string
 }
 
+// Error is the message for the user.
 func (e *userError) Error() string { return e.msg }
+
+// Unwrap is the error's kind, one of the sentinels.
 func (e *userError) Unwrap() error { return e.kind }
 
 func userErrorf(kind error, format string, args ...any) error {

@@ -21,6 +21,7 @@ const (
 	sandboxDead
 )
 
+// String names the state for logs and test messages.
 func (s sandboxState) String() string {
 	switch s {
 	case sandboxReady:

@@ -11,6 +11,8 @@ import (
 // it happens. The agent reports it through the leader; it batches the
 // updates of a round into one Raft entry.
 type PodUpdate struct {
+	// Namespace, Name and UID identify the pod; the UID tells a pod from
+	// a later one of the same name.
 	Namespace, Name, UID string
 	// Status is the pod's whole status as the runtime computes it. HostIP,
 	// PodIP and the PodScheduled condition are not the runtime's: the

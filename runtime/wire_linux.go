@@ -46,6 +46,7 @@ type managerAdapter struct {
 	m   *container.Manager
 }
 
+// CreateSandbox creates the pod's sandbox with the container manager.
 func (a *managerAdapter) CreateSandbox(ctx context.Context, spec sandboxSpec) (podSandbox, error) {
 	s, err := a.m.CreateSandbox(ctx, container.SandboxSpec{
 		ID:           spec.ID,
@@ -61,6 +62,7 @@ func (a *managerAdapter) CreateSandbox(ctx context.Context, spec sandboxSpec) (p
 	return newSandboxAdapter(a.ctx, s), nil
 }
 
+// Sandbox re-adopts (or returns) the sandbox with this ID.
 func (a *managerAdapter) Sandbox(id string) (podSandbox, error) {
 	s, err := a.m.Sandbox(id)
 	if err != nil {
@@ -69,8 +71,10 @@ func (a *managerAdapter) Sandbox(id string) (podSandbox, error) {
 	return newSandboxAdapter(a.ctx, s), nil
 }
 
+// Sandboxes lists the sandbox IDs on disk.
 func (a *managerAdapter) Sandboxes() ([]string, error) { return a.m.Sandboxes() }
 
+// DestroySandbox removes whatever is left of a sandbox.
 func (a *managerAdapter) DestroySandbox(ctx context.Context, id string) error {
 	return mapContainerErr(a.m.DestroySandbox(ctx, id))
 }
@@ -90,6 +94,7 @@ func newSandboxAdapter(ctx context.Context, s *container.Sandbox) *sandboxAdapte
 	return &sandboxAdapter{ctx: ctx, s: s, done: make(chan struct{}), stop: make(chan struct{})}
 }
 
+// Running reports whether the pause process runs.
 func (a *sandboxAdapter) Running() bool { return a.s.Running() }
 
 // Done is closed when the pause process exits. The watch starts on the
@@ -114,6 +119,7 @@ func (a *sandboxAdapter) Done() <-chan struct{} {
 	return a.done
 }
 
+// StartContainer translates the spec and starts the container.
 func (a *sandboxAdapter) StartContainer(ctx context.Context, spec containerSpec) (podContainer, error) {
 	mounts := make([]container.Mount, len(spec.Mounts))
 	for i, m := range spec.Mounts {
@@ -138,6 +144,7 @@ func (a *sandboxAdapter) StartContainer(ctx context.Context, spec containerSpec)
 	return &containerAdapter{sandboxID: a.s.ID(), c: c}, nil
 }
 
+// Container returns (or re-adopts) the named container.
 func (a *sandboxAdapter) Container(name string) (podContainer, error) {
 	c, err := a.s.Container(name)
 	if err != nil {
@@ -146,11 +153,13 @@ func (a *sandboxAdapter) Container(name string) (podContainer, error) {
 	return &containerAdapter{sandboxID: a.s.ID(), c: c}, nil
 }
 
+// Exec runs a process in a running container.
 func (a *sandboxAdapter) Exec(ctx context.Context, name string, args []string, stdin io.Reader, stdout, stderr io.Writer, tty bool) (int, error) {
 	code, err := a.s.Exec(ctx, name, args, stdin, stdout, stderr, tty)
 	return code, mapContainerErr(err)
 }
 
+// Destroy removes the sandbox and ends the watch on its pause.
 func (a *sandboxAdapter) Destroy(ctx context.Context) error {
 	err := a.s.Destroy(ctx)
 	if err == nil {
@@ -175,9 +184,13 @@ func (a *containerAdapter) ID() string {
 	return a.sandboxID + "-" + a.c.Name() + "-" + strconv.Itoa(a.c.Attempt())
 }
 
-func (a *containerAdapter) Pid() int             { return a.c.Pid() }
+// Pid is the container's main process on the host.
+func (a *containerAdapter) Pid() int { return a.c.Pid() }
+
+// StartedAt is when the container was started.
 func (a *containerAdapter) StartedAt() time.Time { return a.c.StartedAt() }
 
+// Wait returns how the container's main process ended.
 func (a *containerAdapter) Wait(ctx context.Context) (exitStatus, error) {
 	st, err := a.c.Wait(ctx)
 	if err != nil {
@@ -186,11 +199,13 @@ func (a *containerAdapter) Wait(ctx context.Context) (exitStatus, error) {
 	return exitStatus{Code: st.Code, Signal: st.Signal, OOMKilled: st.OOMKilled, FinishedAt: st.FinishedAt, Unknown: st.Unknown}, nil
 }
 
+// Stop sends SIGTERM, then SIGKILL after grace.
 func (a *containerAdapter) Stop(ctx context.Context, grace time.Duration) error {
 	_, err := a.c.Stop(ctx, grace)
 	return mapContainerErr(err)
 }
 
+// Remove deletes the container's state and root filesystem.
 func (a *containerAdapter) Remove(ctx context.Context) error {
 	return mapContainerErr(a.c.Remove(ctx))
 }
@@ -202,7 +217,10 @@ type containerErr struct {
 	kind error
 }
 
-func (e *containerErr) Error() string   { return e.err.Error() }
+// Error is the container package's message.
+func (e *containerErr) Error() string { return e.err.Error() }
+
+// Unwrap gives both the container package's error and the runtime's sentinel.
 func (e *containerErr) Unwrap() []error { return []error{e.err, e.kind} }
 
 // mapContainerErr adds errNotFound to the container package's "not found"
