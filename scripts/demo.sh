@@ -84,9 +84,45 @@ stop_agents() {
   sleep 0.2
 }
 
-# Hook for later issues: pods the agents started (sandboxes, cgroups, CNI state) are to be
-# cleaned up here, before the namespaces and data go away.
-stop_pods() { :; }
+# Deletes every Deployment and pod through the API while the agents still run, so each
+# agent tears its pods down properly (processes, mounts, cgroups, pod network).
+delete_workloads() {
+  "$BIN" --addr "$(api)" get nodes >/dev/null 2>&1 || return 0
+  local out
+  # Deployments first, or their controller would replace the pods deleted below.
+  "$BIN" --addr "$(api)" delete deployments --all --wait=false >/dev/null 2>&1 || true
+  "$BIN" --addr "$(api)" delete pods --all --now --wait=false >/dev/null 2>&1 || true
+  local start=$SECONDS
+  while [ $((SECONDS - start)) -lt 60 ]; do
+    out=$("$BIN" --addr "$(api)" get pods -A -o name 2>/dev/null) || return 0
+    [ -z "$out" ] && { note "all pods deleted"; return 0; }
+    sleep 1
+  done
+  note "pods still present after 60 s; cleaning up by hand"
+}
+
+# Whatever pods are left after the agents stopped (an agent that crashed, say): kill
+# their processes and remove their cgroups. Mounts and data go with $DATA below; the pod
+# network lives inside the hosts' namespaces, which go too.
+stop_pods() {
+  local dir uid cg
+  for dir in "$DATA"/demo-*/runtime/pods/*/; do
+    [ -d "$dir" ] || continue
+    uid=$(basename "$dir")
+    for cg in /sys/fs/cgroup/*/gossipod/pod"$uid" /sys/fs/cgroup/gossipod/pod"$uid"; do
+      [ -d "$cg" ] || continue
+      find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null | while read -r pid; do
+        kill -KILL "$pid" 2>/dev/null || true
+      done
+    done
+    sleep 0.2
+    for cg in /sys/fs/cgroup/*/gossipod/pod"$uid" /sys/fs/cgroup/gossipod/pod"$uid"; do
+      [ -d "$cg" ] || continue
+      find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null || true
+    done
+    note "cleaned up pod $uid"
+  done
+}
 
 # Is anything of a demo left on this machine?
 demo_exists() {
@@ -100,6 +136,7 @@ demo_exists() {
 
 stop() {
   say "Stopping the gossipod demo"
+  delete_workloads
   stop_agents
   stop_pods
   local i
@@ -126,18 +163,23 @@ stop() {
 
 # --- start ---------------------------------------------------------------------------
 
+# Runs a command as the user who ran sudo, so bin/, build/, the Go caches and .git stay
+# theirs; as root when there is no such user.
+as_caller() {
+  if [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
+    sudo -u "$SUDO_USER" -H env PATH="$PATH" "$@"
+  else
+    "$@"
+  fi
+}
+
 build() {
   local godir=""
   [ -n "${GOSSIPOD_GO:-}" ] && godir=$(dirname "$GOSSIPOD_GO")
   export PATH="$PATH:/usr/local/go/bin${godir:+:$godir}"
   command -v go >/dev/null || die "Go is not installed: put Go (see go.mod for the version) in /usr/local/go or on PATH"
   say "Building bin/gossipod"
-  if [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
-    # Build as the user who ran sudo, so bin/, the Go caches and .git stay theirs.
-    sudo -u "$SUDO_USER" -H env PATH="$PATH" make -C "$ROOT" --no-print-directory build
-  else
-    make -C "$ROOT" --no-print-directory build
-  fi
+  as_caller make -C "$ROOT" --no-print-directory build
 }
 
 check_subnet() {
@@ -229,9 +271,31 @@ show_cluster() {
   done
 }
 
-# Hook for later issues: apply the example pod here and show it running, e.g.
-#   "$BIN" --addr "$(api)" apply -f examples/pod.yaml && "$BIN" --addr "$(api)" get pods
-demo_workload() { :; }
+# Builds the test image (busybox from Debian's busybox-static, in Go), loads it into every
+# host, applies the seed's example pod and shows it running.
+demo_workload() {
+  local image="$ROOT/build/images/busybox.tar" i start
+  say "Building the test image localhost/busybox:latest"
+  as_caller make -C "$ROOT" --no-print-directory testimage
+  [ -f "$image" ] || die "$image was not built"
+  for i in $(seq 1 "$HOSTS"); do
+    "$BIN" --addr "http://$(addr "$i"):7948" image load "$image" | sed "s/^/  demo-$i: /"
+  done
+  say "gossipod apply -f examples/pod.yaml   (three containers, 1Gi each: placed whole on one node)"
+  "$BIN" --addr "$(api)" apply -f "$ROOT/examples/pod.yaml"
+  start=$SECONDS
+  while [ $((SECONDS - start)) -lt "$TIMEOUT" ]; do
+    if "$BIN" --addr "$(api)" get pods seed-pod -o json 2>/dev/null | grep -q '"phase": "Running"'; then
+      break
+    fi
+    sleep 1
+  done
+  say "gossipod get pods -o wide"
+  "$BIN" --addr "$(api)" get pods -o wide
+  say "gossipod logs seed-pod -c a --tail 3"
+  sleep 2
+  "$BIN" --addr "$(api)" logs seed-pod -c a --tail 3 || true
+}
 
 usage_hint() {
   cat <<EOF
@@ -246,6 +310,8 @@ Use the CLI against any agent:
   bin/gossipod members
   bin/gossipod raft peers
   bin/gossipod get nodes -o wide
+  bin/gossipod get pods -o wide
+  bin/gossipod apply -f examples/deployment.yaml
 
 Stop it and remove everything it created:
   make demo-stop
