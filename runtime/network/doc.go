@@ -16,26 +16,40 @@
 //     masquerades pod traffic leaving the cluster CIDR, and a filter chain
 //     (ForwardChain) that accepts forwarded cluster traffic.
 //
-// # How the runtime uses it
+// # How the agent and the runtime use it
 //
-//  1. New once at start, with Root under the agent's data directory. Root survives
-//     restarts: it holds the CNI result cache, host-local's leases and one record per
-//     attached sandbox, which is what makes clean-up after a crash possible.
-//  2. SetPodCIDR as soon as the node's pod CIDR is known (from the FSM); again after
-//     every restart with the same value.
-//  3. SyncRoutes on every state change that adds, removes or moves a node (and once at
-//     start), with every other node's pod CIDR and address.
-//  4. Setup after the pod's sandbox (its pause process, which holds the network
-//     namespace) exists and before any app container starts; put Result.IP in
-//     status.podIP. Setup is idempotent for the same sandbox: after a restart, calling
-//     it again for an adopted pod returns the address it already has.
-//  5. Teardown when the sandbox is removed, before or after the pause process has gone.
-//  6. After a restart, Teardown every id from Sandboxes whose pod is no longer
-//     wanted; only the id is needed.
+//  1. New once at start, with Root = <data-dir>/network. Root must survive restarts:
+//     it holds the CNI result cache, host-local's leases, the persisted pod CIDR and
+//     one record per sandbox, written before its ADD and removed after its DEL. The
+//     caller needs to persist nothing else for networking.
+//  2. SetPodCIDR as soon as the node's pod CIDR is known (from the FSM), and again
+//     after every restart (same value: a no-op that re-ensures the rules). Setup
+//     fails with ErrNoPodCIDR until then; Teardown works without it.
+//  3. SyncRoutes at start and on every change to the node list, with every node's
+//     pod CIDR and address (this node's own entry is skipped). Nodes that are down
+//     may stay in the list; a node removed from the cluster should leave it.
+//  4. Setup once the sandbox exists — its pause process holds the namespace, passed
+//     as /proc/<pause pid>/ns/net — and before any app container starts; ID is the
+//     pod UID. Report Result.IP as status.podIP. Setup is idempotent: for a pod
+//     adopted after a restart, call it again to learn its address. A sandbox
+//     recreated under the same UID (a new pause) is re-attached, maybe with a new IP.
+//  5. Teardown when the sandbox is removed. Either order relative to killing the pause
+//     releases everything; after is cheaper (the kernel removes the veth with the
+//     namespace: ~14 ms instead of ~35 ms here), and the recorded namespace identity
+//     keeps a reused pid from misdirecting the plugins.
+//  6. After a restart, once the wanted pods are known: Teardown(PodNetwork{ID: id}) for
+//     every id from Sandboxes whose pod is not wanted on this node any more; a failed
+//     Setup or Teardown also leaves its id there, so the same sweep retries it.
 //
-// The plugins, iptables and the kernel's routing state are all per network namespace,
-// and the Manager changes them in the namespace it runs in: the agent's, normally the
-// host's. Plugins run as child processes and inherit the calling thread's namespace.
+// Every method acts in the network namespace of the calling OS thread. In the agent
+// that is the host's, for any goroutine; never call the Manager from a goroutine
+// locked to a thread that has joined another namespace. The plugins run as child
+// processes and inherit the calling thread's namespace (the tests rely on that to run
+// several "nodes" in one process).
+//
+// Costs measured on a loaded 2-vCPU VM (BenchmarkSetup): Setup p50 ~11-20 ms, ~40 ms
+// with a hostPort (portmap's iptables calls); Teardown p50 ~35 ms, ~120 ms with a
+// hostPort. The plugins of different pods run one at a time (see Manager).
 //
 // Only IPv4 is supported, like the rest of gossipod's networking.
 package network

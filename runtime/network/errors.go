@@ -13,8 +13,8 @@ var (
 	// ErrPodCIDRInUse means SetPodCIDR was asked to change the node's pod CIDR while
 	// pods still hold addresses from the old one; they must be torn down first.
 	ErrPodCIDRInUse = errors.New("pod CIDR cannot change while pods are attached")
-	// ErrInvalidPod means a PodNetwork (id, netns path, host ports) or a Route is
-	// malformed; nothing was changed.
+	// ErrInvalidPod means a PodNetwork (id, netns path, host ports) is malformed or
+	// names no network namespace; nothing was changed.
 	ErrInvalidPod = errors.New("invalid pod network")
 	// ErrInvalidRoute means a Route passed to SyncRoutes is malformed; nothing was
 	// changed.

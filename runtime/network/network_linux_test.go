@@ -113,6 +113,16 @@ func TestHostPort(t *testing.T) {
 		t.Errorf("from a pod on B: the pod saw %s, want B's address %s", seen, b.host.ip)
 	}
 
+	// Hairpin: the pod itself and a neighbour on A reach it through A's address.
+	// portmap masquerades such traffic (its "snat"), so the pod sees the bridge.
+	pa := nw.newPod()
+	a.mustSetup(pa)
+	for _, from := range []string{pod.NetNSPath, pa.NetNSPath} {
+		if seen := mustReach(t, from, hostPort); seen != "10.88.1.1" {
+			t.Errorf("hairpin from %s: the pod saw %s, want the bridge's 10.88.1.1", from, seen)
+		}
+	}
+
 	a.mustTeardown(pod)
 	if c, _, err := dial(b.host.path, hostPort); err == nil {
 		c.Close()

@@ -23,8 +23,8 @@ const fenceMetric = 65520
 // of that protocol, except one "unreachable ClusterCIDR" route of a high metric that
 // keeps unowned pod addresses from leaving through the default route. Routes of other
 // protocols are never touched; a PodCIDR already routed by one of them is reported and
-// skipped. An entry for this node's own pod CIDR is ignored, so the caller may pass
-// every node.
+// skipped. Entries for this node — its own pod CIDR, or a NodeIP that is one of its
+// addresses — are ignored, so the caller may pass every node, even before SetPodCIDR.
 //
 // It also enables net.ipv4.ip_forward and ensures the forwarding rules: MasqChain in
 // the nat table (pods to outside the cluster CIDR are masqueraded; needs SetPodCIDR)
@@ -42,7 +42,11 @@ func (m *Manager) SyncRoutes(routes []Route) error {
 	if closed {
 		return ErrClosed
 	}
-	want, err := m.desiredRoutes(routes, own)
+	local, err := localAddrs()
+	if err != nil {
+		return err
+	}
+	want, err := m.desiredRoutes(routes, own, local)
 	if err != nil {
 		return err
 	}
@@ -61,7 +65,7 @@ func (m *Manager) SyncRoutes(routes []Route) error {
 
 // desiredRoutes validates routes and returns the kernel routes they stand for, the
 // fence included.
-func (m *Manager) desiredRoutes(routes []Route, own netip.Prefix) ([]*netlink.Route, error) {
+func (m *Manager) desiredRoutes(routes []Route, own netip.Prefix, local map[netip.Addr]bool) ([]*netlink.Route, error) {
 	var errs []error
 	bad := func(i int, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%w: routes[%d]: "+format, append([]any{ErrInvalidRoute, i}, args...)...))
@@ -87,7 +91,7 @@ func (m *Manager) desiredRoutes(routes []Route, own netip.Prefix) ([]*netlink.Ro
 			bad(i, "NodeIP %s is inside the cluster CIDR %s: a node address cannot be a pod address", gw, m.cluster)
 			continue
 		}
-		if dst == own {
+		if dst == own || local[gw] {
 			continue
 		}
 		if j, dup := byDst[dst]; dup {
@@ -115,6 +119,22 @@ func (m *Manager) desiredRoutes(routes []Route, own netip.Prefix) ([]*netlink.Ro
 		Table:    unix.RT_TABLE_MAIN,
 	})
 	return out, nil
+}
+
+// localAddrs returns the IPv4 addresses of this node (of the calling thread's
+// namespace).
+func localAddrs() (map[netip.Addr]bool, error) {
+	addrs, err := netlink.AddrList(nil, netlink.FAMILY_V4)
+	if err != nil {
+		return nil, fmt.Errorf("list local addresses: %w", err)
+	}
+	local := map[netip.Addr]bool{}
+	for _, a := range addrs {
+		if ip, ok := netip.AddrFromSlice(a.IP.To4()); ok {
+			local[ip] = true
+		}
+	}
+	return local, nil
 }
 
 // syncKernelRoutes adds or replaces want and deletes the other routes of RouteProtocol

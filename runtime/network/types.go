@@ -25,7 +25,10 @@ type PodNetwork struct {
 // PortMapping publishes a container port on the node, as a container's
 // ports[].hostPort does in a Kubernetes pod spec.
 type PortMapping struct {
-	HostPort      int32
+	// HostPort is the port opened on every address of the node (1..65535). Two pods
+	// on one node cannot share a HostPort and protocol; the scheduler must prevent it.
+	HostPort int32
+	// ContainerPort is the port the pod listens on, at its own IP (1..65535).
 	ContainerPort int32
 	// Protocol is "tcp" (the default when empty) or "udp"; case is ignored.
 	Protocol string

@@ -82,10 +82,12 @@ func TestValidatePod(t *testing.T) {
 func TestDesiredRoutes(t *testing.T) {
 	m := &Manager{cluster: netip.MustParsePrefix("10.88.0.0/16")}
 	own := netip.MustParsePrefix("10.88.1.0/24")
+	local := map[netip.Addr]bool{netip.MustParseAddr("192.168.1.1"): true}
 	rs, err := m.desiredRoutes([]Route{
-		{PodCIDR: "10.88.1.0/24", NodeIP: "192.168.1.1"}, // our own: skipped
+		{PodCIDR: "10.88.1.0/24", NodeIP: "192.168.1.9"}, // our own pod CIDR: skipped
+		{PodCIDR: "10.88.5.0/24", NodeIP: "192.168.1.1"}, // our own address: skipped
 		{PodCIDR: "10.88.2.0/24", NodeIP: "192.168.1.2"},
-	}, own)
+	}, own, local)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,12 +102,12 @@ func TestDesiredRoutes(t *testing.T) {
 		"IPv6 node":       {PodCIDR: "10.88.2.0/24", NodeIP: "fd00::1"},
 		"node in cluster": {PodCIDR: "10.88.2.0/24", NodeIP: "10.88.9.9"},
 	} {
-		if _, err := m.desiredRoutes([]Route{r}, own); !errors.Is(err, ErrInvalidRoute) {
+		if _, err := m.desiredRoutes([]Route{r}, own, local); !errors.Is(err, ErrInvalidRoute) {
 			t.Errorf("%s: %v, want ErrInvalidRoute", name, err)
 		}
 	}
 	dup := []Route{{PodCIDR: "10.88.2.0/24", NodeIP: "192.168.1.2"}, {PodCIDR: "10.88.2.0/24", NodeIP: "192.168.1.3"}}
-	if _, err := m.desiredRoutes(dup, own); !errors.Is(err, ErrInvalidRoute) {
+	if _, err := m.desiredRoutes(dup, own, local); !errors.Is(err, ErrInvalidRoute) {
 		t.Errorf("duplicate PodCIDR: %v, want ErrInvalidRoute", err)
 	}
 }
