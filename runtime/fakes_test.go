@@ -25,6 +25,8 @@ type fakeImages struct {
 	pullErr  map[string]error // Pull of this ref fails with it
 	pulls    map[string]int
 	registry map[string]*image.Image // what a pull can fetch
+	// block, when set, makes every pull wait for its context.
+	block bool
 }
 
 func newFakeImages() *fakeImages {
@@ -50,6 +52,12 @@ func (f *fakeImages) Pull(ctx context.Context, ref string, policy api.PullPolicy
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.pulls[ref]++
+	if f.block {
+		f.mu.Unlock()
+		<-ctx.Done()
+		f.mu.Lock()
+		return nil, fmt.Errorf("%w: %w", image.ErrImagePull, ctx.Err())
+	}
 	if img, ok := f.images[ref]; ok && policy != api.PullAlways {
 		return img, nil
 	}

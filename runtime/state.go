@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"encoding/json"
 	"hash/fnv"
 	"strconv"
 	"time"
@@ -174,12 +173,14 @@ func reconcileRecords(recs []*containerRecord, cs []api.Container, init bool) []
 	return out
 }
 
-// containerHash identifies a container spec, so that a changed one (an
-// image update, the only change Kubernetes allows) restarts the container.
+// containerHash identifies what of a container spec may change while the
+// pod runs, so that a change restarts the container: the image, the only
+// field Kubernetes lets an update change. Hashing the whole spec would
+// restart every container when an upgraded gossipod adds a field to it,
+// which is what kubelet's whole-spec hash once did.
 func containerHash(c *api.Container) string {
-	b, _ := json.Marshal(c) // a struct of plain fields cannot fail to marshal
 	h := fnv.New64a()
-	h.Write(b)
+	h.Write([]byte(c.Image))
 	return strconv.FormatUint(h.Sum64(), 16)
 }
 
