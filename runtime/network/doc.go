@@ -35,7 +35,7 @@
 //     recreated under the same UID (a new pause) is re-attached, maybe with a new IP.
 //  5. Teardown when the sandbox is removed. Either order relative to killing the pause
 //     releases everything; after is cheaper (the kernel removes the veth with the
-//     namespace: ~14 ms instead of ~35 ms here), and the recorded namespace identity
+//     namespace: p50 15-25 ms instead of 35-40 ms here), and the recorded namespace identity
 //     keeps a reused pid from misdirecting the plugins.
 //  6. After a restart, once the wanted pods are known: Teardown(PodNetwork{ID: id}) for
 //     every id from Sandboxes whose pod is not wanted on this node any more; a failed
@@ -47,8 +47,8 @@
 // processes and inherit the calling thread's namespace (the tests rely on that to run
 // several "nodes" in one process).
 //
-// Costs measured on a loaded 2-vCPU VM (BenchmarkSetup): Setup p50 ~11-20 ms, ~40 ms
-// with a hostPort (portmap's iptables calls); Teardown p50 ~35 ms, ~120 ms with a
+// Costs measured on a shared 2-vCPU VM (BenchmarkSetup, p50): Setup 11-20 ms, ~40 ms
+// with a hostPort (portmap's iptables calls); Teardown 35-40 ms, ~120 ms with a
 // hostPort. The plugins of different pods run one at a time (see Manager).
 //
 // Only IPv4 is supported, like the rest of gossipod's networking.
