@@ -223,38 +223,7 @@ type WatchEvent struct {
 // the server ends the stream. Without a ResourceVersion the stream starts
 // with an ADDED event for every current pod.
 func (c *Client) WatchPods(ctx context.Context, opts ListOptions, fn func(WatchEvent) bool) error {
-	q := opts.query()
-	if q == "" {
-		q = "?watch=1"
-	} else {
-		q += "&watch=1"
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+podsPath(opts.Namespace)+q, nil)
-	if err != nil {
-		return err
-	}
-	// A watch lasts as long as ctx, not the client's request timeout.
-	resp, err := (&http.Client{Transport: c.http.Transport}).Do(req)
-	if err != nil {
-		return fmt.Errorf("cannot reach the gossipod agent at %s: %w", c.base, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		return readStatus(resp)
-	}
-	dec := json.NewDecoder(resp.Body)
-	for {
-		var e WatchEvent
-		if err := dec.Decode(&e); err != nil {
-			if errors.Is(err, io.EOF) || ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("read watch stream: %w", err)
-		}
-		if !fn(e) {
-			return nil
-		}
-	}
+	return c.watch(ctx, podsPath(opts.Namespace), opts, fn)
 }
 
 // Image is one image of an agent's store.
