@@ -6,38 +6,98 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/runtime/image"
 )
 
-// start starts one container, init or app (one helper for both, as
-// kubelet's startContainer): it makes sure of the image, resolves the
-// command, opens the log file, starts the process and watches it. Failures
-// leave the container waiting with Kubernetes' reason. It returns when to
-// try again (an image back-off), or zero.
-func (w *podWorker) start(ctx context.Context, init bool, act startAction) time.Time {
-	pod := w.st.Pod
-	rec := w.record(init, act.Index)
-	var c *api.Container
-	if init {
-		c = &pod.Spec.InitContainers[act.Index]
-	} else {
-		c = &pod.Spec.Containers[act.Index]
+// startJob is one container on its way to running: prepared by the
+// worker, started by the sandbox, then recorded by the worker.
+type startJob struct {
+	act  startAction
+	rec  *containerRecord
+	c    *api.Container
+	img  *image.Image
+	spec containerSpec
+	h    podContainer
+	err  error
+}
+
+// start starts containers, init or app (one helper for both, as kubelet's
+// startContainer), and returns when to try again (an image or start
+// back-off), or zero. It works in three passes:
+//
+//   - prepare, one container after the other: the image per its pull
+//     policy, the command resolved against it, the log file, the previous
+//     instance removed;
+//   - start the processes, all at once: that is the slow part (tens of
+//     milliseconds each), and the sandbox starts containers in parallel;
+//   - record, in spec order: events, records, a watch on each process.
+//
+// Failures leave a container waiting with Kubernetes' reason. Only the
+// middle pass runs outside the worker goroutine, and it touches no state.
+func (w *podWorker) start(ctx context.Context, init bool, acts []startAction) time.Time {
+	var retry time.Time
+	sooner := func(t time.Time) {
+		if !t.IsZero() && (retry.IsZero() || t.Before(retry)) {
+			retry = t
+		}
 	}
+	var jobs []*startJob
+	for _, act := range acts {
+		if ctx.Err() != nil {
+			return retry
+		}
+		job, t := w.prepareStart(ctx, init, act)
+		sooner(t)
+		if job != nil {
+			jobs = append(jobs, job)
+		}
+	}
+
+	var wg sync.WaitGroup
+	for _, job := range jobs {
+		wg.Go(func() { job.h, job.err = w.sb.StartContainer(ctx, job.spec) })
+	}
+	wg.Wait()
+
+	for _, job := range jobs {
+		if job.err != nil {
+			if ctx.Err() == nil { // else interrupted by a deletion: not the container's fault
+				sooner(w.startFailed(job.rec, job.c, job.act, job.err))
+			}
+			continue
+		}
+		w.started(job)
+	}
+	return retry
+}
+
+// prepareStart makes one container ready to start; nil (and when to try
+// again) if it cannot start now.
+func (w *podWorker) prepareStart(ctx context.Context, init bool, act startAction) (*startJob, time.Time) {
+	pod := w.st.Pod
+	job := &startJob{act: act, rec: w.record(init, act.Index)}
+	if init {
+		job.c = &pod.Spec.InitContainers[act.Index]
+	} else {
+		job.c = &pod.Spec.Containers[act.Index]
+	}
+	rec, c := job.rec, job.c
 
 	img, retry := w.ensureImage(ctx, rec, c)
 	if img == nil {
-		return retry
+		return nil, retry
 	}
+	job.img = img
 	argv, env, workDir, err := image.ResolveCommand(img, c)
 	if err != nil {
-		return w.startFailed(rec, c, act, err)
+		return nil, w.startFailed(rec, c, act, err)
 	}
 	spec := containerSpec{
 		Name:       c.Name,
-		Attempt:    0,
 		LowerDirs:  img.LayerDirs(),
 		Args:       argv,
 		Env:        env,
@@ -53,25 +113,23 @@ func (w *podWorker) start(ctx context.Context, init bool, act startAction) time.
 	spec.MilliCPURequest = api.ResourcesOf(c.Resources.Requests).MilliCPU
 	spec.StdoutPath, err = w.prepareLog(c.Name, spec.Attempt)
 	if err != nil {
-		return w.startFailed(rec, c, act, err)
+		return nil, w.startFailed(rec, c, act, err)
 	}
-
 	// The previous instance, if any, makes room for the new one.
 	if err := w.removeInstance(ctx, rec); err != nil {
-		return w.startFailed(rec, c, act, err)
+		return nil, w.startFailed(rec, c, act, err)
 	}
-	h, err := w.sb.StartContainer(ctx, spec)
-	if err != nil {
-		if ctx.Err() != nil {
-			return time.Time{} // interrupted by a deletion: not the container's fault
-		}
-		return w.startFailed(rec, c, act, err)
-	}
-	w.events.record(pod, api.EventTypeNormal, eventCreated, "Created container %s", c.Name)
-	w.events.record(pod, api.EventTypeNormal, eventStarted, "Started container %s", c.Name)
+	job.spec = spec
+	return job, time.Time{}
+}
 
-	if act.Backoff != nil {
-		rec.Backoff = *act.Backoff
+// started records a container whose process runs, and watches it.
+func (w *podWorker) started(job *startJob) {
+	rec, c, h := job.rec, job.c, job.h
+	w.events.record(w.st.Pod, api.EventTypeNormal, eventCreated, "Created container %s", c.Name)
+	w.events.record(w.st.Pod, api.EventTypeNormal, eventStarted, "Started container %s", c.Name)
+	if job.act.Backoff != nil {
+		rec.Backoff = *job.act.Backoff
 	}
 	if rec.Exit != nil {
 		rec.Last = rec.Exit
@@ -81,18 +139,17 @@ func (w *podWorker) start(ctx context.Context, init bool, act startAction) time.
 	rec.FailedAt = time.Time{}
 	rec.Started = true
 	rec.Running = true
-	rec.RestartCount = int32(spec.Attempt)
+	rec.RestartCount = int32(job.spec.Attempt)
 	rec.Gen = w.st.SandboxGen
 	rec.Hash = containerHash(c)
 	rec.ID = h.ID()
-	rec.Image = img.Reference
-	rec.ImageID = imageID(img)
+	rec.Image = job.img.Reference
+	rec.ImageID = imageID(job.img)
 	rec.StartedAt = h.StartedAt()
 	if rec.StartedAt.IsZero() {
 		rec.StartedAt = w.r.now()
 	}
 	w.watch(rec, h)
-	return time.Time{}
 }
 
 // imageID is what Kubernetes shows as a container's imageID: the

@@ -98,17 +98,12 @@ func (w *podWorker) syncPod(ctx context.Context) time.Time {
 
 	// Step 5: the next init container; the app containers wait for it.
 	if s := acts.StartInit; s != nil {
-		sooner(w.start(ctx, true, *s))
+		sooner(w.start(ctx, true, []startAction{*s}))
 		return next
 	}
 
-	// Step 6: the app containers.
-	for _, s := range acts.StartContainers {
-		if ctx.Err() != nil {
-			break
-		}
-		sooner(w.start(ctx, false, s))
-	}
+	// Step 6: the app containers, started together.
+	sooner(w.start(ctx, false, acts.StartContainers))
 	return next
 }
 
