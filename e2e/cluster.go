@@ -76,6 +76,8 @@ type Cluster struct {
 	net    *network
 	hosts  []*host
 	client *http.Client
+	tmp    string    // the test's temp dir holding the hosts' dirs
+	pods   *podState // the pod helpers' bookkeeping (pods.go)
 }
 
 // host is one host's agent state.
@@ -99,7 +101,8 @@ func NewCluster(t testing.TB, opts Options) *Cluster {
 		t.Fatalf("build test network: %v", err)
 	}
 	c := &Cluster{
-		t: t, opts: opts, net: nw,
+		t: t, opts: opts, net: nw, tmp: tmp,
+		pods: &podState{uids: map[string]string{}},
 		// No proxy: the bridge is private, whatever the environment says.
 		client: &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil}},
 	}
