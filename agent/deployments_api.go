@@ -34,27 +34,34 @@ func readObject(r *http.Request) (api.Object, error) {
 	return objs[0], nil
 }
 
-// readDeployment reads a Deployment body and reconciles its namespace with
-// the URL's.
+// readDeployment reads a Deployment body, as readPod reads a Pod.
 func readDeployment(r *http.Request) (*api.Deployment, error) {
+	return readNamespaced[*api.Deployment](r, "an apps/v1 Deployment")
+}
+
+// readNamespaced decodes a body holding one object of type T (what names
+// it for the error) and reconciles its namespace with the URL's.
+func readNamespaced[T api.Object](r *http.Request, what string) (T, error) {
+	var zero T
 	obj, err := readObject(r)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
-	d, ok := obj.(*api.Deployment)
+	typed, ok := obj.(T)
 	if !ok {
 		tm := obj.GetTypeMeta()
-		return nil, api.NewBadRequest(fmt.Sprintf("expected an apps/v1 Deployment in the request body, got %s %s", tm.APIVersion, tm.Kind))
+		return zero, api.NewBadRequest(fmt.Sprintf("expected %s in the request body, got %s %s", what, tm.APIVersion, tm.Kind))
 	}
+	meta := typed.GetObjectMeta()
 	ns := r.PathValue("namespace")
-	switch d.Namespace {
+	switch meta.Namespace {
 	case "":
-		d.Namespace = ns
+		meta.Namespace = ns
 	case ns:
 	default:
-		return nil, api.NewBadRequest("the namespace of the provided object does not match the namespace sent on the request")
+		return zero, api.NewBadRequest("the namespace of the provided object does not match the namespace sent on the request")
 	}
-	return d, nil
+	return typed, nil
 }
 
 func (a *Agent) handleListDeployments(w http.ResponseWriter, r *http.Request) {
@@ -118,17 +125,7 @@ func (a *Agent) handleCreateDeployment(w http.ResponseWriter, r *http.Request) {
 	d.UID = newUID()
 	d.ResourceVersion = ""
 	d.Status = api.DeploymentStatus{}
-	cmd, err := consensus.NewCommand(consensus.CmdCreateDeployment, consensus.CreateDeployment{Deployment: *d})
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	created, err := commitFor[api.Deployment](r.Context(), a, cmd)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, created)
+	commitAndRespond[api.Deployment](a, w, r, consensus.CmdCreateDeployment, consensus.CreateDeployment{Deployment: *d}, http.StatusCreated)
 }
 
 func (a *Agent) handleUpdateDeployment(w http.ResponseWriter, r *http.Request) {
@@ -156,36 +153,12 @@ func (a *Agent) handleUpdateDeployment(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	a.commitDeploymentUpdate(w, r, d)
-}
-
-func (a *Agent) commitDeploymentUpdate(w http.ResponseWriter, r *http.Request, d *api.Deployment) {
-	cmd, err := consensus.NewCommand(consensus.CmdUpdateDeployment, consensus.UpdateDeployment{Deployment: *d})
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	updated, err := commitFor[api.Deployment](r.Context(), a, cmd)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, updated)
+	commitAndRespond[api.Deployment](a, w, r, consensus.CmdUpdateDeployment, consensus.UpdateDeployment{Deployment: *d}, http.StatusOK)
 }
 
 func (a *Agent) handleDeleteDeployment(w http.ResponseWriter, r *http.Request) {
-	cmd, err := consensus.NewCommand(consensus.CmdDeleteDeployment, consensus.DeleteDeployment{
-		Namespace: r.PathValue("namespace"), Name: r.PathValue("name")})
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	deleted, err := commitFor[api.Deployment](r.Context(), a, cmd)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, deleted)
+	commitAndRespond[api.Deployment](a, w, r, consensus.CmdDeleteDeployment, consensus.DeleteDeployment{
+		Namespace: r.PathValue("namespace"), Name: r.PathValue("name")}, http.StatusOK)
 }
 
 // Scale is autoscaling/v1 Scale, the body of a Deployment's scale

@@ -116,3 +116,20 @@ func (a *Agent) peerClient(m member) *client.Client {
 func resolveUDP(addr string) (*net.UDPAddr, error) {
 	return net.ResolveUDPAddr("udp", addr)
 }
+
+// commitAndRespond commits payload as a command of type t through the
+// leader and writes the object the command returns, with code: the tail
+// of every create, update and delete handler.
+func commitAndRespond[T any](a *Agent, w http.ResponseWriter, r *http.Request, t consensus.CommandType, payload any, code int) {
+	cmd, err := consensus.NewCommand(t, payload)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	obj, err := commitFor[T](r.Context(), a, cmd)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, code, obj)
+}

@@ -1,9 +1,7 @@
 package agent
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 
@@ -118,35 +116,7 @@ func (a *Agent) handleGetPod(w http.ResponseWriter, r *http.Request) {
 // errors that name their path. The namespace comes from the URL when the
 // body leaves it out, and must match it otherwise.
 func readPod(r *http.Request) (*api.Pod, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBodyBytes))
-	if err != nil {
-		return nil, api.NewStatus(http.StatusRequestEntityTooLarge, api.StatusReasonBadRequest, fmt.Sprintf("read request body: %v", err))
-	}
-	objs, err := api.DecodeManifests(body)
-	if err != nil {
-		var de *api.DecodeError
-		if errors.As(err, &de) {
-			return nil, de.Status()
-		}
-		return nil, api.NewBadRequest(err.Error())
-	}
-	if len(objs) != 1 {
-		return nil, api.NewBadRequest(fmt.Sprintf("expected one Pod in the request body, got %d objects", len(objs)))
-	}
-	p, ok := objs[0].(*api.Pod)
-	if !ok {
-		tm := objs[0].GetTypeMeta()
-		return nil, api.NewBadRequest(fmt.Sprintf("expected a Pod in the request body, got %s %s", tm.APIVersion, tm.Kind))
-	}
-	ns := r.PathValue("namespace")
-	switch p.Namespace {
-	case "":
-		p.Namespace = ns
-	case ns:
-	default:
-		return nil, api.NewBadRequest("the namespace of the provided object does not match the namespace sent on the request")
-	}
-	return p, nil
+	return readNamespaced[*api.Pod](r, "a v1 Pod")
 }
 
 func (a *Agent) handleCreatePod(w http.ResponseWriter, r *http.Request) {
@@ -163,17 +133,7 @@ func (a *Agent) handleCreatePod(w http.ResponseWriter, r *http.Request) {
 	p.UID = newUID()
 	p.ResourceVersion = ""
 	p.Status = api.PodStatus{}
-	cmd, err := consensus.NewCommand(consensus.CmdCreatePod, consensus.CreatePod{Pod: *p})
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	created, err := commitFor[api.Pod](r.Context(), a, cmd)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, created)
+	commitAndRespond[api.Pod](a, w, r, consensus.CmdCreatePod, consensus.CreatePod{Pod: *p}, http.StatusCreated)
 }
 
 func (a *Agent) handleUpdatePod(w http.ResponseWriter, r *http.Request) {
@@ -204,17 +164,7 @@ func (a *Agent) handleUpdatePod(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	cmd, err := consensus.NewCommand(consensus.CmdUpdatePod, consensus.UpdatePod{Pod: *p})
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	updated, err := commitFor[api.Pod](r.Context(), a, cmd)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, updated)
+	commitAndRespond[api.Pod](a, w, r, consensus.CmdUpdatePod, consensus.UpdatePod{Pod: *p}, http.StatusOK)
 }
 
 func (a *Agent) handleDeletePod(w http.ResponseWriter, r *http.Request) {
@@ -227,17 +177,7 @@ func (a *Agent) handleDeletePod(w http.ResponseWriter, r *http.Request) {
 		}
 		d.GracePeriodSeconds = &g
 	}
-	cmd, err := consensus.NewCommand(consensus.CmdDeletePod, d)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	deleted, err := commitFor[api.Pod](r.Context(), a, cmd)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, deleted)
+	commitAndRespond[api.Pod](a, w, r, consensus.CmdDeletePod, d, http.StatusOK)
 }
 
 // handleListEvents serves GET /api/v1/events and
