@@ -2,4 +2,44 @@
 // the pause sandbox, containers, cgroups, volumes, the pod network, logs,
 // exec, and adoption after an agent restart. It also describes the machine
 // the agent runs on. It knows nothing of Raft or gossip.
+//
+// The package itself is the pod lifecycle manager, kubelet's part: it
+// drives runtime/image (the node's image store) and runtime/container
+// (libcontainer sandboxes and containers) through small interfaces it
+// declares (deps.go), and turns what they do into Kubernetes' pod
+// semantics.
+//
+// # How a pod runs
+//
+// The agent hands the runtime the full set of pods bound to the node
+// (SyncPods). Each pod gets a worker goroutine that sleeps until something
+// happens to its pod: a new spec or a deletion, a container exit, the
+// sandbox's pause dying, a back-off ending. It then syncs the pod as
+// kubelet's SyncPod does: a pure plan (computePodActions: what to kill,
+// whether to create a sandbox, which init or app containers to start or
+// hold back) carried out in numbered steps (syncPod), after which the
+// status is recomputed from the container records (computeStatus) and sent
+// on Updates if it changed, with the events of the sync.
+//
+// # On disk
+//
+//	<Root>/images/                      the image store (runtime/image)
+//	<Root>/containers/<uid>/            the sandbox and containers (runtime/container)
+//	<Root>/pods/<uid>/pod.json          the pod record: spec, restart counts, back-offs, statuses
+//	<Root>/pods/<uid>/volumes/<name>/   emptyDir volumes (a tmpfs for medium Memory)
+//	<Root>/pods/<uid>/etc/              the pod's managed /etc/hosts, hostname, resolv.conf
+//	<Root>/pods/<uid>/logs/<c>/<n>.log  the n-th instance of container c's stdout and stderr
+//
+// Containers write their logs themselves, and nothing of a pod depends on
+// the agent's process, so an agent can stop (Run returns) and a new one on
+// the same Root re-adopts the pods from their records and sandboxes
+// without restarting a container.
+//
+// # Known limits
+//
+// A container that exits while no agent runs (or after it was re-adopted)
+// reports ContainerStatusUnknown with exit code 137, as kubelet does when
+// it cannot know: only a process's parent learns its exit code (see
+// runtime/container). Pods get no network beyond loopback yet (podIP stays
+// empty); there are no probes, so a running container is ready.
 package runtime
