@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"github.com/gossipod/gossipod/runtime/network"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -33,6 +34,10 @@ type Config struct {
 	// LogMaxBytes caps each container log file; above it the file is cut
 	// down to its most recent half. Kubelet's default is 10 MiB.
 	LogMaxBytes int64
+	// Network gives each sandbox its place on the pod network (an IP from
+	// the node's pod CIDR, host ports); nil means pods get loopback only.
+	// The agent owns it (pod CIDR, routes) and shares it here.
+	Network *network.Manager
 	// Logger receives the runtime's own logs; nil means slog.Default().
 	Logger *slog.Logger
 	// Clock returns the current time; nil means time.Now. Tests set it to

@@ -55,6 +55,15 @@ type sandboxSpec struct {
 	// SharePID puts the pod's containers in the pause's PID namespace.
 	SharePID     bool
 	ShmSizeBytes int64
+	// HostPorts are the pod's ports published on the node's addresses.
+	HostPorts []hostPort
+}
+
+// hostPort publishes a container port on the node (a container's
+// ports[].hostPort).
+type hostPort struct {
+	HostPort, ContainerPort int32
+	Protocol                string
 }
 
 // podSandbox is one pod's sandbox.
@@ -76,8 +85,10 @@ type podSandbox interface {
 	// code.
 	Exec(ctx context.Context, name string, args []string, stdin io.Reader, stdout, stderr io.Writer, tty bool) (int, error)
 	// Destroy kills everything of the sandbox at once and removes it:
-	// processes, mounts, cgroups, state.
+	// processes, mounts, cgroups, its pod network, state.
 	Destroy(ctx context.Context) error
+	// IP is the pod's address on the pod network, "" without one.
+	IP() string
 }
 
 // containerSpec is one container instance to start.

@@ -197,6 +197,9 @@ func (s *fakeSandbox) Running() bool {
 
 func (s *fakeSandbox) Done() <-chan struct{} { return s.done }
 
+// IP is a fake sandbox's pod address: none, as without a pod network.
+func (s *fakeSandbox) IP() string { return "" }
+
 // kill makes the pause die: containers keep running (private PID
 // namespaces), as on a real node.
 func (s *fakeSandbox) kill() {

@@ -55,7 +55,7 @@ func (w *podWorker) writeManagedFiles() error {
 		"fe00::0\tip6-mcastprefix\n" +
 		"fe00::1\tip6-allnodes\n" +
 		"fe00::2\tip6-allrouters\n"
-	if ip := w.st.Pod.Status.PodIP; ip != "" {
+	if ip := w.st.PodIP; ip != "" {
 		hosts += fmt.Sprintf("%s\t%s\n", ip, name)
 	}
 	resolv := []byte{}

@@ -20,6 +20,9 @@ type podState struct {
 	// Terminal is set once the pod has finished (Succeeded or Failed): it
 	// never runs again, its sandbox is gone, its statuses are final.
 	Terminal bool `json:"terminal,omitempty"`
+	// PodIP is the address the pod network gave the current sandbox ("" with
+	// no pod network).
+	PodIP string `json:"podIP,omitempty"`
 	// SandboxGen counts the sandboxes created for the pod; a container
 	// record's Gen tells in which one its latest instance ran.
 	SandboxGen int `json:"sandboxGen"`

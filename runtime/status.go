@@ -21,8 +21,12 @@ const containerIDPrefix = "gossipod://"
 func computeStatus(st *podState, now time.Time) api.PodStatus {
 	pod := st.Pod
 	hasInit := len(pod.Spec.InitContainers) > 0
-	// hostIP is the agent's to set and podIP the network's: left empty.
+	// hostIP is the agent's to set; podIP is the sandbox's.
 	var status api.PodStatus
+	if st.PodIP != "" {
+		status.PodIP = st.PodIP
+		status.PodIPs = []api.PodIP{{IP: st.PodIP}}
+	}
 	if !st.StartTime.IsZero() {
 		t := api.NewTime(st.StartTime)
 		status.StartTime = &t

@@ -3,6 +3,8 @@ package runtime
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gossipod/gossipod/api"
@@ -141,12 +143,33 @@ func (w *podWorker) createSandbox(ctx context.Context) error {
 		Hostname:     hostname(pod),
 		SharePID:     pod.Spec.ShareProcessNamespace != nil && *pod.Spec.ShareProcessNamespace,
 		ShmSizeBytes: defaultShmSize,
+		HostPorts:    hostPorts(pod),
 	})
 	if err != nil {
 		return err
 	}
 	w.sb = sb
+	w.st.PodIP = sb.IP()
+	w.persist()
+	// /etc/hosts names the pod's own address, known only now; the
+	// containers, which mount it, start after this.
+	if err := w.writeManagedFiles(); err != nil {
+		return fmt.Errorf("write the pod's /etc/hosts: %w", err)
+	}
 	return nil
+}
+
+// hostPorts lists the pod's containers' host ports for the pod network.
+func hostPorts(pod *api.Pod) []hostPort {
+	var out []hostPort
+	for _, c := range pod.Spec.Containers {
+		for _, p := range c.Ports {
+			if p.HostPort != 0 {
+				out = append(out, hostPort{HostPort: p.HostPort, ContainerPort: p.ContainerPort, Protocol: strings.ToLower(string(p.Protocol))})
+			}
+		}
+	}
+	return out
 }
 
 // defaultShmSize is the size of a pod's /dev/shm, docker's and

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/gossipod/gossipod/runtime/container"
 	"github.com/gossipod/gossipod/runtime/image"
+	"github.com/gossipod/gossipod/runtime/network"
 )
 
 // newBackends opens the real image store and container manager under
@@ -37,13 +39,16 @@ func newBackends(ctx context.Context, cfg Config) (imageService, sandboxService,
 	if err != nil {
 		return nil, nil, fmt.Errorf("runtime: %w", err)
 	}
-	return images, &managerAdapter{ctx: ctx, m: m}, nil
+	return images, &managerAdapter{ctx: ctx, m: m, net: cfg.Network}, nil
 }
 
-// managerAdapter presents container.Manager as a sandboxService.
+// managerAdapter presents container.Manager, with the pod network, as a
+// sandboxService: a sandbox is the pause's namespaces plus the pod's place
+// on the network, set up and torn down together.
 type managerAdapter struct {
 	ctx context.Context
 	m   *container.Manager
+	net *network.Manager // nil: no pod network (loopback only)
 }
 
 // CreateSandbox creates the pod's sandbox with the container manager.
@@ -59,24 +64,77 @@ func (a *managerAdapter) CreateSandbox(ctx context.Context, spec sandboxSpec) (p
 	if err != nil {
 		return nil, mapContainerErr(err)
 	}
-	return newSandboxAdapter(a.ctx, s), nil
+	sb := newSandboxAdapter(a.ctx, s, a.net)
+	if a.net != nil {
+		var ports []network.PortMapping
+		for _, p := range spec.HostPorts {
+			ports = append(ports, network.PortMapping{HostPort: p.HostPort, ContainerPort: p.ContainerPort, Protocol: p.Protocol})
+		}
+		res, err := a.net.Setup(ctx, network.PodNetwork{ID: spec.ID, Namespace: spec.Namespace, Name: spec.Name, NetNSPath: s.NetNSPath(), HostPorts: ports})
+		if err != nil {
+			// The sandbox is useless without its network: take it down on a
+			// context of its own, so a cancelled caller cannot leave it.
+			dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			_ = sb.Destroy(dctx)
+			return nil, fmt.Errorf("failed to setup network for sandbox %q: %w", spec.ID, err)
+		}
+		sb.ip = res.IP.String()
+	}
+	return sb, nil
 }
 
-// Sandbox re-adopts (or returns) the sandbox with this ID.
+// Sandbox re-adopts (or returns) the sandbox with this ID, with the address
+// the pod network recorded for it.
 func (a *managerAdapter) Sandbox(id string) (podSandbox, error) {
 	s, err := a.m.Sandbox(id)
 	if err != nil {
 		return nil, mapContainerErr(err)
 	}
-	return newSandboxAdapter(a.ctx, s), nil
+	sb := newSandboxAdapter(a.ctx, s, a.net)
+	if a.net != nil && s.Running() {
+		// Setup of an attached sandbox returns what it recorded.
+		res, err := a.net.Setup(a.ctx, network.PodNetwork{ID: id, Namespace: s.ID(), Name: s.ID(), NetNSPath: s.NetNSPath()})
+		if err != nil {
+			return nil, fmt.Errorf("recover the network of sandbox %q: %w", id, err)
+		}
+		sb.ip = res.IP.String()
+	}
+	return sb, nil
 }
 
-// Sandboxes lists the sandbox IDs on disk.
-func (a *managerAdapter) Sandboxes() ([]string, error) { return a.m.Sandboxes() }
+// Sandboxes lists the sandbox IDs on disk, with those the pod network
+// still holds something for (a half torn-down pod), so the clean-up after
+// a restart sees them all.
+func (a *managerAdapter) Sandboxes() ([]string, error) {
+	ids, err := a.m.Sandboxes()
+	if err != nil || a.net == nil {
+		return ids, err
+	}
+	netIDs, err := a.net.Sandboxes()
+	if err != nil {
+		return ids, fmt.Errorf("list pod network sandboxes: %w", err)
+	}
+	for _, id := range netIDs {
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}
 
-// DestroySandbox removes whatever is left of a sandbox.
+// DestroySandbox removes whatever is left of a sandbox, its pod network
+// included.
 func (a *managerAdapter) DestroySandbox(ctx context.Context, id string) error {
-	return mapContainerErr(a.m.DestroySandbox(ctx, id))
+	var netErr error
+	if a.net != nil {
+		netErr = a.net.Teardown(ctx, network.PodNetwork{ID: id})
+	}
+	err := mapContainerErr(a.m.DestroySandbox(ctx, id))
+	if errors.Is(err, errNotFound) && netErr == nil && a.net != nil {
+		err = nil // only its network was left, and it is gone now
+	}
+	return errors.Join(netErr, err)
 }
 
 // sandboxAdapter presents a container.Sandbox as a podSandbox, adding Done:
@@ -85,14 +143,19 @@ func (a *managerAdapter) DestroySandbox(ctx context.Context, id string) error {
 type sandboxAdapter struct {
 	ctx  context.Context
 	s    *container.Sandbox
+	net  *network.Manager
+	ip   string
 	once sync.Once
 	done chan struct{}
 	stop chan struct{} // closed by Destroy: the watch ends
 }
 
-func newSandboxAdapter(ctx context.Context, s *container.Sandbox) *sandboxAdapter {
-	return &sandboxAdapter{ctx: ctx, s: s, done: make(chan struct{}), stop: make(chan struct{})}
+func newSandboxAdapter(ctx context.Context, s *container.Sandbox, net *network.Manager) *sandboxAdapter {
+	return &sandboxAdapter{ctx: ctx, s: s, net: net, done: make(chan struct{}), stop: make(chan struct{})}
 }
+
+// IP is the pod's address on the pod network.
+func (a *sandboxAdapter) IP() string { return a.ip }
 
 // Running reports whether the pause process runs.
 func (a *sandboxAdapter) Running() bool { return a.s.Running() }
@@ -159,8 +222,16 @@ func (a *sandboxAdapter) Exec(ctx context.Context, name string, args []string, s
 	return code, mapContainerErr(err)
 }
 
-// Destroy removes the sandbox and ends the watch on its pause.
+// Destroy releases the pod's network (IP, veth, host-port rules), removes
+// the sandbox and ends the watch on its pause.
 func (a *sandboxAdapter) Destroy(ctx context.Context) error {
+	var netErr error
+	if a.net != nil {
+		netErr = a.net.Teardown(ctx, network.PodNetwork{ID: a.s.ID(), NetNSPath: a.s.NetNSPath()})
+		if netErr != nil {
+			netErr = fmt.Errorf("failed to teardown network for sandbox %q: %w", a.s.ID(), netErr)
+		}
+	}
 	err := a.s.Destroy(ctx)
 	if err == nil {
 		select {
@@ -169,7 +240,7 @@ func (a *sandboxAdapter) Destroy(ctx context.Context) error {
 			close(a.stop)
 		}
 	}
-	return mapContainerErr(err)
+	return errors.Join(netErr, mapContainerErr(err))
 }
 
 // containerAdapter presents a container.Container as a podContainer.

@@ -19,6 +19,7 @@ import (
 	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/placement"
 	"github.com/gossipod/gossipod/runtime"
+	"github.com/gossipod/gossipod/runtime/network"
 )
 
 // env makes a flag also settable as GOSSIPOD_<FLAG>.
@@ -82,7 +83,7 @@ func runAgent(c *cli.Context) error {
 	if err := applyResources(c, &cfg, machine); err != nil {
 		return usageError{err}
 	}
-	rt, err := newRuntime(c, cfg, logger)
+	rt, net, err := newRuntime(c, cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -90,6 +91,8 @@ func runAgent(c *cli.Context) error {
 		cfg.Allocatable.Pods = 0 // no runtime: offer no pod slots
 	} else {
 		cfg.Runtime = rt
+		cfg.Network = net
+		defer net.Close()
 	}
 	a, err := agent.New(cfg, machine)
 	if err != nil {
@@ -126,21 +129,31 @@ func runAgent(c *cli.Context) error {
 // newRuntime starts the container runtime under <data-dir>/runtime. An
 // agent that is not root cannot create namespaces and cgroups: it runs
 // without a runtime, offers no pod slots, and says so.
-func newRuntime(c *cli.Context, cfg agent.Config, logger *slog.Logger) (*runtime.Runtime, error) {
+func newRuntime(c *cli.Context, cfg agent.Config, logger *slog.Logger) (*runtime.Runtime, *network.Manager, error) {
 	if os.Geteuid() != 0 {
 		logger.Warn("not running as root: this agent takes part in the cluster but runs no pods (it offers 0 pod slots)")
-		return nil, nil
+		return nil, nil, nil
+	}
+	nc := network.DefaultConfig()
+	nc.Root = filepath.Join(cfg.DataDir, "network")
+	nc.ClusterCIDR = cfg.ClusterCIDR
+	nc.Logger = logger.With("component", "network")
+	net, err := network.New(nc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("start the pod network (CNI plugins come with Debian's containernetworking-plugins): %w", err)
 	}
 	rc := runtime.DefaultConfig()
+	rc.Network = net
 	rc.Root = filepath.Join(cfg.DataDir, "runtime")
 	rc.NodeName = cfg.NodeName
 	rc.InsecureRegistries = c.StringSlice("insecure-registry")
 	rc.Logger = logger.With("component", "runtime")
 	rt, err := runtime.New(rc)
 	if err != nil {
-		return nil, fmt.Errorf("start the container runtime: %w", err)
+		_ = net.Close()
+		return nil, nil, fmt.Errorf("start the container runtime: %w", err)
 	}
-	return rt, nil
+	return rt, net, nil
 }
 
 // agentConfig turns the flags into an agent.Config. cleanup removes the
