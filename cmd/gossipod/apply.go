@@ -19,8 +19,12 @@ func applyCommand() *cli.Command {
 		Usage: "create objects from manifests, or update them to match",
 		Description: "Every manifest is read and decoded first; a manifest that does not decode\n" +
 			"changes nothing. Then each object is created, or updated where it differs\n" +
-			"(for a pod: container images, labels, annotations, as Kubernetes allows).\n\n" +
+			"(for a pod: container images, labels, annotations, as Kubernetes allows;\n" +
+			"for a Deployment: labels, annotations and spec, but not its selector).\n" +
+			"A Deployment manifest without spec.replicas keeps the live replica count,\n" +
+			"so applying it again does not undo a `scale`.\n\n" +
 			"gossipod apply -f examples/pod.yaml\n" +
+			"gossipod apply -f examples/deployment.yaml\n" +
 			"gossipod apply -f manifests/ -n staging\n" +
 			"cat pod.yaml | gossipod apply -f -",
 		Flags: []cli.Flag{
@@ -111,6 +115,8 @@ func applyObject(ctx context.Context, cl *client.Client, o manifestObject) (appl
 	switch obj := o.obj.(type) {
 	case *api.Pod:
 		return applyPod(ctx, cl, obj, o.source)
+	case *api.Deployment:
+		return applyDeployment(ctx, cl, obj, o.source)
 	default:
 		tm := o.obj.GetTypeMeta()
 		return "", nil, fmt.Errorf("unable to apply %s %s %q from %q: this kind is not supported yet", tm.APIVersion, tm.Kind, o.obj.GetObjectMeta().Name, o.source)

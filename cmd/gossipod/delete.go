@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 
@@ -20,8 +21,10 @@ func deleteCommand() *cli.Command {
 		Name:  "delete",
 		Usage: "delete objects by name, by label selector, or those of manifests",
 		Description: "A pod bound to a node is Terminating until its node has stopped it; like\n" +
-			"kubectl, delete waits for that unless --wait=false.\n\n" +
+			"kubectl, delete waits for that unless --wait=false. Deleting a Deployment\n" +
+			"deletes its pods, and delete waits until they are gone.\n\n" +
 			"gossipod delete pod web\n" +
+			"gossipod delete deployment web\n" +
 			"gossipod delete pods -l app=web --now\n" +
 			"gossipod delete -f examples/pod.yaml",
 		ArgsUsage: "(-f FILENAME | TYPE [NAME... | -l SELECTOR | --all] | TYPE/NAME...)",
@@ -29,8 +32,8 @@ func deleteCommand() *cli.Command {
 			filenameFlag("delete"),
 			recursiveFlag(),
 			namespaceFlag(),
-			&cli.StringFlag{Name: "selector", Aliases: []string{"l"}, Usage: "delete the pods with these labels"},
-			&cli.BoolFlag{Name: "all", Usage: "delete every pod of the namespace"},
+			&cli.StringFlag{Name: "selector", Aliases: []string{"l"}, Usage: "delete the objects of the type with these labels"},
+			&cli.BoolFlag{Name: "all", Usage: "delete every object of the type in the namespace"},
 			&cli.Int64Flag{Name: "grace-period", Value: -1, Usage: "seconds the containers get to stop; -1: the pod's own; 0 only with --force"},
 			&cli.BoolFlag{Name: "now", Usage: "stop at once (--grace-period=1)"},
 			&cli.BoolFlag{Name: "force", Usage: "delete at once, without waiting for the node to confirm (with --grace-period=0)"},
@@ -42,10 +45,11 @@ func deleteCommand() *cli.Command {
 	}
 }
 
-// deleteTarget is one object to delete; source is the manifest it came
+// deleteTarget is one object to delete: a pod or a Deployment (kind is
+// resourcePods or resourceDeployments); source is the manifest it came
 // from, if any, for error messages.
 type deleteTarget struct {
-	namespace, name, source string
+	kind, namespace, name, source string
 }
 
 func runDelete(c *cli.Context) error {
@@ -77,19 +81,25 @@ func runDelete(c *cli.Context) error {
 			return err
 		}
 		for _, o := range objs {
-			if _, ok := o.obj.(*api.Pod); !ok {
+			var kind string
+			switch o.obj.(type) {
+			case *api.Pod:
+				kind = resourcePods
+			case *api.Deployment:
+				kind = resourceDeployments
+			default:
 				tm := o.obj.GetTypeMeta()
 				return fmt.Errorf("unable to delete %s %s %q from %q: this kind is not supported yet", tm.APIVersion, tm.Kind, o.obj.GetObjectMeta().Name, o.source)
 			}
 			md := o.obj.GetObjectMeta()
-			targets = append(targets, deleteTarget{namespace: md.Namespace, name: md.Name, source: o.source})
+			targets = append(targets, deleteTarget{kind: kind, namespace: md.Namespace, name: md.Name, source: o.source})
 		}
 	default:
 		kind, names, err := resourceArgs(args, "delete")
 		if err != nil {
 			return err
 		}
-		if kind != resourcePods {
+		if kind != resourcePods && kind != resourceDeployments {
 			return usageError{fmt.Errorf("deleting %s is not supported", kind)}
 		}
 		selector, all := c.String("selector"), c.Bool("all")
@@ -101,18 +111,14 @@ func runDelete(c *cli.Context) error {
 		}
 		ns := namespace(c)
 		for _, n := range names {
-			targets = append(targets, deleteTarget{namespace: ns, name: n})
+			targets = append(targets, deleteTarget{kind: kind, namespace: ns, name: n})
 		}
 		if len(names) == 0 {
 			ctx, cancel := requestContext(c)
-			list, err := cl.Pods(ctx, client.ListOptions{Namespace: ns, LabelSelector: selector})
+			targets, err = listDeleteTargets(ctx, cl, kind, client.ListOptions{Namespace: ns, LabelSelector: selector})
 			cancel()
 			if err != nil {
 				return statusError(err)
-			}
-			sortPods(list.Items)
-			for _, p := range list.Items {
-				targets = append(targets, deleteTarget{namespace: p.Namespace, name: p.Name})
 			}
 			if len(targets) == 0 {
 				fmt.Fprintln(c.App.ErrWriter, "No resources found")
@@ -126,10 +132,18 @@ func runDelete(c *cli.Context) error {
 		fmt.Fprintln(c.App.ErrWriter, "Warning: Immediate deletion does not wait for confirmation that the running resource has been terminated. The resource may continue to run on the cluster indefinitely.")
 	}
 	failed := 0
-	var deleted []*api.Pod
+	var deleted []deletedObject
 	for _, t := range targets {
 		ctx, cancel := requestContext(c)
-		p, err := cl.DeletePod(ctx, t.namespace, t.name, grace)
+		var gone deletedObject
+		var err error
+		ref := "pod"
+		if t.kind == resourceDeployments {
+			ref = deploymentKind
+			gone.deployment, err = cl.DeleteDeployment(ctx, t.namespace, t.name)
+		} else {
+			gone.pod, err = cl.DeletePod(ctx, t.namespace, t.name, grace)
+		}
 		cancel()
 		switch {
 		case err == nil:
@@ -137,8 +151,8 @@ func runDelete(c *cli.Context) error {
 			if force {
 				verb = "force deleted"
 			}
-			fmt.Fprintf(c.App.Writer, "pod %q %s\n", t.name, verb)
-			deleted = append(deleted, p)
+			fmt.Fprintf(c.App.Writer, "%s %q %s\n", ref, t.name, verb)
+			deleted = append(deleted, gone)
 		case isNotFound(err) && c.Bool("ignore-not-found"):
 		default:
 			failed++
@@ -158,11 +172,19 @@ func runDelete(c *cli.Context) error {
 		defer stop()
 		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
-		for _, p := range deleted {
-			err := waitPodGone(ctx, cl, p, time.Second)
+		for _, o := range deleted {
+			var err error
+			var what string
+			if o.deployment != nil {
+				err = waitDeploymentPodsGone(ctx, cl, o.deployment, time.Second)
+				what = "deployments/" + o.deployment.Name
+			} else {
+				err = waitPodGone(ctx, cl, o.pod, time.Second)
+				what = "pods/" + o.pod.Name
+			}
 			switch {
 			case errors.Is(err, context.DeadlineExceeded):
-				return fmt.Errorf("timed out waiting for the condition on pods/%s", p.Name)
+				return fmt.Errorf("timed out waiting for the condition on %s", what)
 			case errors.Is(err, context.Canceled):
 				// Interrupted: the deletions go on without us.
 				if failed > 0 {
@@ -227,4 +249,77 @@ func waitPodGone(ctx context.Context, cl *client.Client, deleted *api.Pod, every
 		case <-time.After(every):
 		}
 	}
+}
+
+// deletedObject is what a delete request returned: a pod, or a Deployment.
+type deletedObject struct {
+	pod        *api.Pod
+	deployment *api.Deployment
+}
+
+// listDeleteTargets lists the pods or Deployments that -l or --all
+// delete, in name order.
+func listDeleteTargets(ctx context.Context, cl *client.Client, kind string, opts client.ListOptions) ([]deleteTarget, error) {
+	var targets []deleteTarget
+	if kind == resourceDeployments {
+		list, err := cl.Deployments(ctx, opts)
+		if err != nil {
+			return nil, err
+		}
+		sortDeployments(list.Items)
+		for _, d := range list.Items {
+			targets = append(targets, deleteTarget{kind: kind, namespace: d.Namespace, name: d.Name})
+		}
+		return targets, nil
+	}
+	list, err := cl.Pods(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	sortPods(list.Items)
+	for _, p := range list.Items {
+		targets = append(targets, deleteTarget{kind: kind, namespace: p.Namespace, name: p.Name})
+	}
+	return targets, nil
+}
+
+// waitDeploymentPodsGone polls until no pod of the deleted Deployment (one
+// whose controller is its uid) is left, or ctx ends: the server deletes
+// them with the Deployment, and each is Terminating until its node has
+// stopped it.
+func waitDeploymentPodsGone(ctx context.Context, cl *client.Client, d *api.Deployment, every time.Duration) error {
+	opts := client.ListOptions{Namespace: d.Namespace}
+	if sel, err := api.LabelSelectorAsSelector(d.Spec.Selector); err == nil {
+		opts.LabelSelector = sel.String()
+	}
+	for {
+		list, err := cl.Pods(ctx, opts)
+		switch {
+		case err == nil:
+			if !slices.ContainsFunc(list.Items, func(p api.Pod) bool { return controllerUID(&p) == d.UID }) {
+				return nil
+			}
+		case ctx.Err() == nil:
+			var s *api.Status
+			if errors.As(err, &s) && s.Code != 503 {
+				return statusError(err)
+			}
+			// The agent is unreachable or has no leader: keep waiting.
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(every):
+		}
+	}
+}
+
+// controllerUID is the uid of the pod's controlling owner, or "".
+func controllerUID(p *api.Pod) string {
+	for _, o := range p.OwnerReferences {
+		if o.Controller != nil && *o.Controller {
+			return o.UID
+		}
+	}
+	return ""
 }

@@ -22,9 +22,10 @@ import (
 func describeCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "describe",
-		Usage: "show details of pods or nodes, with their events",
+		Usage: "show details of pods, deployments or nodes, with their events",
 		Description: "gossipod describe pod web\n" +
 			"gossipod describe pods -l app=web\n" +
+			"gossipod describe deployment web\n" +
 			"gossipod describe node node-1",
 		ArgsUsage: "TYPE [NAME...] | TYPE/NAME...",
 		Flags: []cli.Flag{
@@ -49,9 +50,12 @@ func describeCommand() *cli.Command {
 			}
 			var texts []string
 			var failed []error
-			if kind == resourcePods {
+			switch kind {
+			case resourcePods:
 				texts, failed, err = describePods(c, cl, names)
-			} else {
+			case resourceDeployments:
+				texts, failed, err = describeDeployments(c, cl, names)
+			default:
 				if c.IsSet("selector") {
 					return usageError{errors.New("--selector is not supported for nodes")}
 				}
@@ -267,16 +271,16 @@ func describePod(p *api.Pod, events []api.Event, now time.Time) string {
 		}
 	}
 	if len(p.Spec.InitContainers) > 0 {
-		describeContainers(w, "Init Containers", p.Spec.InitContainers, p.Status.InitContainerStatuses)
+		describeContainers(w, "", "Init Containers", p.Spec.InitContainers, p.Status.InitContainerStatuses)
 	}
-	describeContainers(w, "Containers", p.Spec.Containers, p.Status.ContainerStatuses)
+	describeContainers(w, "", "Containers", p.Spec.Containers, p.Status.ContainerStatuses)
 	if len(p.Status.Conditions) > 0 {
 		w.write(0, "Conditions:\n  Type\tStatus\n")
 		for _, c := range p.Status.Conditions {
 			w.write(1, "%v \t%v \n", c.Type, c.Status)
 		}
 	}
-	describeVolumes(w, p.Spec.Volumes)
+	describeVolumes(w, "", p.Spec.Volumes)
 	w.write(0, "QoS Class:\t%s\n", qosClass(p))
 	writeLabels(w, "Node-Selectors", p.Spec.NodeSelector)
 	if events != nil {
@@ -286,19 +290,26 @@ func describePod(p *api.Pod, events []api.Event, now time.Time) string {
 	return buf.String()
 }
 
-func describeContainers(w *prefixWriter, label string, containers []api.Container, statuses []api.ContainerStatus) {
+// describeContainers is kubectl's Containers section. space indents the
+// section's title ("  " inside a pod template, where each container's name
+// gets one more space, as kubectl has it).
+func describeContainers(w *prefixWriter, space, label string, containers []api.Container, statuses []api.ContainerStatus) {
 	byName := map[string]*api.ContainerStatus{}
 	for i := range statuses {
 		byName[statuses[i].Name] = &statuses[i]
 	}
 	if len(containers) == 0 {
-		w.write(0, "%s: <none>\n", label)
+		w.write(0, "%s%s: <none>\n", space, label)
 	} else {
-		w.write(0, "%s:\n", label)
+		w.write(0, "%s%s:\n", space, label)
+	}
+	nameIndent := ""
+	if space != "" {
+		nameIndent = " "
 	}
 	for _, c := range containers {
 		st := byName[c.Name]
-		w.write(1, "%s:\n", c.Name)
+		w.write(1, "%s%s:\n", nameIndent, c.Name)
 		if st != nil {
 			w.write(2, "Container ID:\t%s\n", st.ContainerID)
 		}
@@ -463,14 +474,20 @@ func writeResources(w *prefixWriter, title string, l api.ResourceList) {
 	}
 }
 
-func describeVolumes(w *prefixWriter, volumes []api.Volume) {
+// describeVolumes is kubectl's Volumes section; space as for
+// describeContainers.
+func describeVolumes(w *prefixWriter, space string, volumes []api.Volume) {
 	if len(volumes) == 0 {
-		w.write(0, "Volumes:\t<none>\n")
+		w.write(0, "%sVolumes:\t<none>\n", space)
 		return
 	}
-	w.write(0, "Volumes:\n")
+	w.write(0, "%sVolumes:\n", space)
+	nameIndent := ""
+	if space != "" {
+		nameIndent = " "
+	}
 	for _, v := range volumes {
-		w.write(1, "%s:\n", v.Name)
+		w.write(1, "%s%s:\n", nameIndent, v.Name)
 		switch {
 		case v.HostPath != nil:
 			w.write(2, "Type:\tHostPath (bare host directory volume)\n")

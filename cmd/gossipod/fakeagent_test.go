@@ -16,13 +16,16 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+
 	"github.com/gossipod/gossipod/api"
 )
 
-// fakeAgent serves the pod routes of the agent API from memory, with the
-// server's own decoding, defaulting and validation (api package), and
-// records every request, so CLI tests go through real HTTP and the real
-// client.
+// fakeAgent serves the pod, Deployment, node and eviction routes of the
+// agent API from memory, with the server's own decoding, defaulting and
+// validation (api package), and records every request, so CLI tests go
+// through real HTTP and the real client.
 type fakeAgent struct {
 	t   *testing.T
 	srv *httptest.Server
@@ -36,6 +39,23 @@ type fakeAgent struct {
 	bound string
 	// watch feeds the ?watch=1 streams: one event per value sent.
 	watch chan watchEvent
+
+	// Deployments, nodes and evictions: fakeagent_apps_test.go.
+	deployments map[string]*api.Deployment // by namespace/name
+	nodes       map[string]*api.Node
+	// deploymentWatch feeds the Deployment ?watch=1 streams.
+	deploymentWatch chan deploymentWatchEvent
+	// refuseEvictions is how many more times the eviction of a pod
+	// (namespace/name) is refused with 429 before it succeeds.
+	refuseEvictions map[string]int
+	// lingering counts, for a deleted or evicted pod, the reads (GET or
+	// list) during which it is still there, Terminating, as a pod whose
+	// node has not confirmed it stopped.
+	lingering map[string]int
+	// linger is the count a pod deleted from now on starts with.
+	linger int
+	// evictionGrace records the gracePeriodSeconds evictions asked for.
+	evictionGrace map[string]int64
 }
 
 // watchEvent is one event a fake watch stream sends.
@@ -46,8 +66,12 @@ type watchEvent struct {
 
 func newFakeAgent(t *testing.T) *fakeAgent {
 	t.Helper()
-	f := &fakeAgent{t: t, pods: map[string]*api.Pod{}, watch: make(chan watchEvent)}
+	f := &fakeAgent{t: t, pods: map[string]*api.Pod{}, watch: make(chan watchEvent),
+		deployments: map[string]*api.Deployment{}, nodes: map[string]*api.Node{},
+		deploymentWatch: make(chan deploymentWatchEvent), refuseEvictions: map[string]int{}, lingering: map[string]int{},
+		evictionGrace: map[string]int64{}}
 	mux := http.NewServeMux()
+	f.appsRoutes(mux)
 	mux.HandleFunc("GET /api/v1/pods", f.list)
 	mux.HandleFunc("GET /api/v1/namespaces/{namespace}/pods", f.list)
 	mux.HandleFunc("POST /api/v1/namespaces/{namespace}/pods", f.create)
@@ -182,19 +206,27 @@ func (f *fakeAgent) list(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.tick()
 	ns := r.PathValue("namespace")
-	sel := r.URL.Query().Get("labelSelector")
+	ls, err := labels.Parse(r.URL.Query().Get("labelSelector"))
+	if err != nil {
+		f.fail(w, api.NewBadRequest(err.Error()))
+		return
+	}
+	fs, err := fields.ParseSelector(r.URL.Query().Get("fieldSelector"))
+	if err != nil {
+		f.fail(w, api.NewBadRequest(err.Error()))
+		return
+	}
 	list := api.PodList{TypeMeta: api.TypeMeta{Kind: "PodList", APIVersion: "v1"},
 		ListMeta: api.ListMeta{ResourceVersion: strconv.Itoa(f.version)}, Items: []api.Pod{}}
 	for _, p := range f.pods {
 		if ns != "" && p.Namespace != ns {
 			continue
 		}
-		if sel != "" {
-			k, v, _ := strings.Cut(sel, "=")
-			if p.Labels[k] != v {
-				continue
-			}
+		if !ls.Matches(labels.Set(p.Labels)) || !fs.Matches(fields.Set{"metadata.name": p.Name,
+			"metadata.namespace": p.Namespace, "spec.nodeName": p.Spec.NodeName, "status.phase": string(p.Status.Phase)}) {
+			continue
 		}
 		list.Items = append(list.Items, *p)
 	}
@@ -205,6 +237,7 @@ func (f *fakeAgent) list(w http.ResponseWriter, r *http.Request) {
 func (f *fakeAgent) get(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.tick()
 	p, ok := f.pods[r.PathValue("namespace")+"/"+r.PathValue("name")]
 	if !ok {
 		f.fail(w, api.NewNotFound("pods", r.PathValue("name")))
@@ -274,13 +307,11 @@ func (f *fakeAgent) delete(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	key := r.PathValue("namespace") + "/" + r.PathValue("name")
-	p, ok := f.pods[key]
-	if !ok {
+	if _, ok := f.pods[key]; !ok {
 		f.fail(w, api.NewNotFound("pods", r.PathValue("name")))
 		return
 	}
-	delete(f.pods, key)
-	f.reply(w, http.StatusOK, p)
+	f.reply(w, http.StatusOK, f.deletePod(key))
 }
 
 func (f *fakeAgent) listEvents(w http.ResponseWriter, r *http.Request) {

@@ -12,12 +12,14 @@ import (
 func getCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "get",
-		Usage: "display one or many resources (pods, nodes)",
+		Usage: "display one or many resources (pods, deployments, nodes)",
 		Description: "Examples:\n" +
 			"  gossipod get pods                   # pods of the default namespace\n" +
 			"  gossipod get pods -A -o wide        # every pod, with its IP and node\n" +
 			"  gossipod get pods -l app=web -w     # then a row per change, until ^C\n" +
 			"  gossipod get pod web -o yaml\n" +
+			"  gossipod get deployments -o wide\n" +
+			"  gossipod get deploy web -w\n" +
 			"  gossipod get nodes",
 		ArgsUsage: "RESOURCE [NAME...] | RESOURCE/NAME...",
 		Flags: []cli.Flag{
@@ -42,6 +44,8 @@ func getCommand() *cli.Command {
 			switch kind {
 			case resourcePods:
 				return getPods(c, names)
+			case resourceDeployments:
+				return getDeployments(c, names)
 			default:
 				for _, f := range []string{"selector", "field-selector", "watch", "show-labels", "no-headers"} {
 					if c.IsSet(f) {

@@ -62,6 +62,8 @@ func newApp() *cli.App {
 			applyCommand(),
 			describeCommand(),
 			deleteCommand(),
+			scaleCommand(),
+			rolloutCommand(),
 			logsCommand(),
 			execCommand(),
 			imageCommand(),

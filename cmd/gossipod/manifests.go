@@ -151,7 +151,18 @@ func setNamespaces(objs []manifestObject, ns string, explicit bool) error {
 	return errors.Join(errs...)
 }
 
-// objectRef is kubectl's short name of an object: pod/web.
+// objectRef is kubectl's short name of an object: pod/web,
+// deployment.apps/web.
 func objectRef(o api.Object) string {
-	return strings.ToLower(o.GetTypeMeta().Kind) + "/" + o.GetObjectMeta().Name
+	return kindRef(o.GetTypeMeta()) + "/" + o.GetObjectMeta().Name
+}
+
+// kindRef is how kubectl names a kind in its messages: the lower-case kind,
+// with the API group of a non-core kind (pod, deployment.apps).
+func kindRef(tm *api.TypeMeta) string {
+	k := strings.ToLower(tm.Kind)
+	if group, _, ok := strings.Cut(tm.APIVersion, "/"); ok {
+		k += "." + group
+	}
+	return k
 }

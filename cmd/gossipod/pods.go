@@ -289,10 +289,23 @@ func (a *alignedRows) write(rows ...[]string) error {
 // change, until ctx ends. A stream the server ends is resumed from the last
 // version seen; an ERROR event or a failed request ends the watch with it.
 func watchPods(ctx context.Context, cl *client.Client, opts client.ListOptions, version string, fn func(eventType string, p *api.Pod) error) error {
+	return watchObjects(ctx, cl.WatchPods, opts, version, fn)
+}
+
+// watchObjects follows a collection's watch (cl.WatchPods,
+// cl.WatchDeployments) from version on, calling fn with every changed
+// object, until ctx ends. A stream the server ends is resumed from the last
+// version seen, as kubectl's watch does; an ERROR event or a failed request
+// ends the watch with it.
+func watchObjects[T any, P interface {
+	*T
+	api.Object
+}](ctx context.Context, watch func(context.Context, client.ListOptions, func(client.WatchEvent) bool) error,
+	opts client.ListOptions, version string, fn func(eventType string, obj P) error) error {
 	for {
 		opts.ResourceVersion = version
 		var stop error
-		err := cl.WatchPods(ctx, opts, func(e client.WatchEvent) bool {
+		err := watch(ctx, opts, func(e client.WatchEvent) bool {
 			switch e.Type {
 			case "ERROR":
 				var s api.Status
@@ -303,21 +316,21 @@ func watchPods(ctx context.Context, cl *client.Client, opts client.ListOptions, 
 				}
 				return false
 			case "BOOKMARK":
-				var p api.Pod
-				if json.Unmarshal(e.Object, &p) == nil && p.ResourceVersion != "" {
-					version = p.ResourceVersion
+				var obj P = new(T)
+				if json.Unmarshal(e.Object, obj) == nil && obj.GetObjectMeta().ResourceVersion != "" {
+					version = obj.GetObjectMeta().ResourceVersion
 				}
 				return true
 			}
-			var p api.Pod
-			if err := json.Unmarshal(e.Object, &p); err != nil {
+			var obj P = new(T)
+			if err := json.Unmarshal(e.Object, obj); err != nil {
 				stop = fmt.Errorf("watch: decode %s event: %w", e.Type, err)
 				return false
 			}
-			if p.ResourceVersion != "" {
-				version = p.ResourceVersion
+			if rv := obj.GetObjectMeta().ResourceVersion; rv != "" {
+				version = rv
 			}
-			if err := fn(e.Type, &p); err != nil {
+			if err := fn(e.Type, obj); err != nil {
 				stop = err
 				return false
 			}

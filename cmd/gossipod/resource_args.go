@@ -30,18 +30,22 @@ func namespace(c *cli.Context) string {
 
 // Resource types the client commands know, by their plural name.
 const (
-	resourcePods  = "pods"
-	resourceNodes = "nodes"
+	resourcePods        = "pods"
+	resourceNodes       = "nodes"
+	resourceDeployments = "deployments"
 )
 
-// resourceType maps what a user may type (pods, pod, po; nodes, node, no)
-// to the plural resource name, or "".
+// resourceType maps what a user may type (pods, pod, po; nodes, node, no;
+// deployments, deployment, deploy, deployment.apps, …) to the plural
+// resource name, or "".
 func resourceType(s string) string {
 	switch strings.ToLower(s) {
 	case "pods", "pod", "po":
 		return resourcePods
 	case "nodes", "node", "no":
 		return resourceNodes
+	case "deployments", "deployment", "deploy", "deployments.apps", "deployment.apps", "deploy.apps":
+		return resourceDeployments
 	}
 	return ""
 }
