@@ -260,6 +260,11 @@ func (s *Store) ReadIndex() (uint64, error) {
 	return index, nil
 }
 
+// AppliedIndex is the index of the last log entry raft applied on this
+// server, FSM commands and raft's own entries (no-ops, configuration
+// changes) alike: what to compare with a ReadIndex.
+func (s *Store) AppliedIndex() uint64 { return s.raft.AppliedIndex() }
+
 // Barrier waits until every entry committed before it is applied locally;
 // a new leader calls it before acting on its State.
 func (s *Store) Barrier(timeout time.Duration) error {
