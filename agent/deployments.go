@@ -77,6 +77,7 @@ func (a *Agent) reconcileDeployment(ctx context.Context, d *api.Deployment) erro
 	hash := api.TemplateHash(&d.Spec.Template)
 	pods := a.podsOf(d, hash)
 	plan := planDeployment(d, pods)
+	var events []api.Event
 	if plan.create > 0 {
 		creates := make([]api.Pod, plan.create)
 		for i := range creates {
@@ -86,12 +87,20 @@ func (a *Agent) reconcileDeployment(ctx context.Context, d *api.Deployment) erro
 			return fmt.Errorf("create pods: %w", err)
 		}
 		a.log.Info("deployment scaled up", "deployment", d.Namespace+"/"+d.Name, "created", plan.create, "template", hash)
+		n := len(pods.newPods)
+		events = append(events, deploymentEvent(d, fmt.Sprintf("Scaled up replica set %s-%s from %d to %d", d.Name, hash, n, n+plan.create)))
 	}
 	if len(plan.deletes) > 0 {
 		if err := a.commitPayload(ctx, consensus.CmdDeletePods, consensus.DeletePods{Deletes: plan.deletes}); err != nil {
 			return fmt.Errorf("delete pods: %w", err)
 		}
 		a.log.Info("deployment scaled down", "deployment", d.Namespace+"/"+d.Name, "deleted", len(plan.deletes))
+		events = append(events, scaleDownEvents(d, pods, plan.deletes)...)
+	}
+	if len(events) > 0 {
+		if err := a.commitPayload(ctx, consensus.CmdRecordEvents, consensus.RecordEvents{Events: events}); err != nil {
+			a.log.Warn("record deployment events", "deployment", d.Namespace+"/"+d.Name, "error", err)
+		}
 	}
 
 	// Step 5: status.
@@ -101,6 +110,42 @@ func (a *Agent) reconcileDeployment(ctx context.Context, d *api.Deployment) erro
 	}
 	return a.commitPayload(ctx, consensus.CmdSetDeploymentStatus, consensus.SetDeploymentStatus{
 		Namespace: d.Namespace, Name: d.Name, UID: d.UID, Status: status})
+}
+
+// deploymentEvent is a ScalingReplicaSet event about d, in the words of
+// Kubernetes' Deployment controller (gossipod's "replica sets" are the pods
+// of one template hash).
+func deploymentEvent(d *api.Deployment, message string) api.Event {
+	return api.Event{
+		ObjectMeta:     api.ObjectMeta{Namespace: d.Namespace},
+		InvolvedObject: api.ObjectReference{Kind: "Deployment", Namespace: d.Namespace, Name: d.Name, UID: d.UID},
+		Reason:         "ScalingReplicaSet",
+		Message:        message,
+		Type:           api.EventTypeNormal,
+		Source:         api.EventSource{Component: "deployment-controller"},
+	}
+}
+
+// scaleDownEvents reports deletions of active pods per template hash.
+func scaleDownEvents(d *api.Deployment, pods deploymentPods, deletes []consensus.DeletePod) []api.Event {
+	active := map[string]int{}
+	byName := map[string]string{}
+	for _, p := range slices.Concat(pods.newPods, pods.oldPods) {
+		h := p.Labels[api.LabelPodTemplateHash]
+		active[h]++
+		byName[p.Name] = h
+	}
+	removed := map[string]int{}
+	for _, del := range deletes {
+		if h, ok := byName[del.Name]; ok {
+			removed[h]++
+		}
+	}
+	var out []api.Event
+	for _, h := range slices.Sorted(maps.Keys(removed)) {
+		out = append(out, deploymentEvent(d, fmt.Sprintf("Scaled down replica set %s-%s from %d to %d", d.Name, h, active[h], active[h]-removed[h])))
+	}
+	return out
 }
 
 // deploymentPlan is one controller step: how many new pods to create and

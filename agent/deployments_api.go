@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/gossipod/gossipod/api"
@@ -74,8 +75,23 @@ func (a *Agent) handleListDeployments(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	fsel := fields.Everything()
+	if s := r.URL.Query().Get("fieldSelector"); s != "" {
+		var err error
+		if fsel, err = fields.ParseSelector(s); err != nil {
+			writeError(w, api.NewBadRequest(fmt.Sprintf("invalid field selector: %v", err)))
+			return
+		}
+		for _, req := range fsel.Requirements() {
+			if req.Field != "metadata.name" && req.Field != "metadata.namespace" {
+				writeError(w, api.NewBadRequest(fmt.Sprintf("field label not supported: %s", req.Field)))
+				return
+			}
+		}
+	}
 	keep := func(d *api.Deployment) bool {
-		return (ns == "" || d.Namespace == ns) && sel.Matches(labels.Set(d.Labels))
+		return (ns == "" || d.Namespace == ns) && sel.Matches(labels.Set(d.Labels)) &&
+			fsel.Matches(fields.Set{"metadata.name": d.Name, "metadata.namespace": d.Namespace})
 	}
 	if isWatch(r) {
 		a.serveWatch(w, r, "Deployment",
@@ -181,8 +197,8 @@ func scaleOf(d *api.Deployment) Scale {
 	s.ObjectMeta = api.ObjectMeta{Name: d.Name, Namespace: d.Namespace, UID: d.UID, ResourceVersion: d.ResourceVersion}
 	s.Spec.Replicas = int32(consensus.DesiredReplicas(d))
 	s.Status.Replicas = d.Status.Replicas
-	if d.Spec.Selector != nil {
-		s.Status.Selector = labels.SelectorFromSet(d.Spec.Selector.MatchLabels).String()
+	if sel, err := api.LabelSelectorAsSelector(d.Spec.Selector); err == nil {
+		s.Status.Selector = sel.String()
 	}
 	return s
 }
@@ -257,8 +273,32 @@ func (a *Agent) handlePatchNode(w http.ResponseWriter, r *http.Request) {
 // a graceful delete that refuses, with 429, to take a Deployment below
 // replicas − maxUnavailable available pods.
 func (a *Agent) handleEvictPod(w http.ResponseWriter, r *http.Request) {
-	cmd, err := consensus.NewCommand(consensus.CmdEvictPod, consensus.EvictPod{
-		Namespace: r.PathValue("namespace"), Name: r.PathValue("name")})
+	// The policy/v1 Eviction body may carry deleteOptions.gracePeriodSeconds
+	// and a uid precondition; an empty body is fine.
+	var eviction struct {
+		DeleteOptions *struct {
+			GracePeriodSeconds *int64 `json:"gracePeriodSeconds"`
+			Preconditions      *struct {
+				UID *string `json:"uid"`
+			} `json:"preconditions"`
+		} `json:"deleteOptions"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes)).Decode(&eviction); err != nil && !errors.Is(err, io.EOF) {
+		writeError(w, api.NewBadRequest(fmt.Sprintf("decode Eviction: %v", err)))
+		return
+	}
+	e := consensus.EvictPod{Namespace: r.PathValue("namespace"), Name: r.PathValue("name")}
+	if o := eviction.DeleteOptions; o != nil {
+		if o.GracePeriodSeconds != nil && *o.GracePeriodSeconds < 0 {
+			writeError(w, api.NewBadRequest("deleteOptions.gracePeriodSeconds must not be negative"))
+			return
+		}
+		e.GracePeriodSeconds = o.GracePeriodSeconds
+		if o.Preconditions != nil && o.Preconditions.UID != nil {
+			e.UID = *o.Preconditions.UID
+		}
+	}
+	cmd, err := consensus.NewCommand(consensus.CmdEvictPod, e)
 	if err != nil {
 		writeError(w, err)
 		return

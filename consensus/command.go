@@ -289,7 +289,8 @@ type SetNodeUnschedulable struct {
 // budget would be violated. The check is against the committed state, so
 // concurrent evictions cannot both pass it.
 type EvictPod struct {
-	Namespace string `json:"namespace"`
-	Name      string `json:"name"`
-	UID       string `json:"uid,omitempty"`
+	Namespace          string `json:"namespace"`
+	Name               string `json:"name"`
+	UID                string `json:"uid,omitempty"`
+	GracePeriodSeconds *int64 `json:"gracePeriodSeconds,omitempty"`
 }

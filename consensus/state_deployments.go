@@ -89,6 +89,11 @@ func (s *State) deleteDeployment(index uint64, cmd Command, del DeleteDeployment
 	}
 	delete(s.deployments, podKey(d.Namespace, d.Name))
 	s.emit(index, "Deployment", WatchDeleted, d)
+	for key, e := range s.events {
+		if e.InvolvedObject.UID == d.UID {
+			delete(s.events, key)
+		}
+	}
 	for _, p := range s.ownedPods(d.UID) {
 		_, _ = s.deletePod(index, cmd, DeletePod{Namespace: p.Namespace, Name: p.Name, UID: p.UID})
 	}
@@ -267,14 +272,18 @@ func (s *State) evictPod(index uint64, cmd Command, e EvictPod) (any, error) {
 					available++
 				}
 			}
-			if available-1 < DesiredReplicas(d)-MaxUnavailable(d) {
-				return nil, api.NewStatus(http.StatusTooManyRequests, "TooManyRequests",
-					fmt.Sprintf("Cannot evict pod as it would violate the pod's disruption budget: deployment %s has %d available of %d replicas, and at most %d may be unavailable.",
-						d.Name, available, DesiredReplicas(d), MaxUnavailable(d)))
+			if needed := DesiredReplicas(d) - MaxUnavailable(d); available-1 < needed {
+				st := api.NewStatus(http.StatusTooManyRequests, "TooManyRequests",
+					"Cannot evict pod as it would violate the pod's disruption budget.")
+				st.Details = &api.StatusDetails{Name: e.Name, Kind: "pods", Causes: []api.StatusCause{{
+					Type:    "DisruptionBudget",
+					Message: fmt.Sprintf("The disruption budget of deployment %s needs %d healthy pods and has %d currently", d.Name, needed, available),
+				}}}
+				return nil, st
 			}
 		}
 	}
-	return s.deletePod(index, cmd, DeletePod{Namespace: p.Namespace, Name: p.Name, UID: p.UID})
+	return s.deletePod(index, cmd, DeletePod{Namespace: p.Namespace, Name: p.Name, UID: p.UID, GracePeriodSeconds: e.GracePeriodSeconds})
 }
 
 // cloneDeployment deep-copies a Deployment.
