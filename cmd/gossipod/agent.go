@@ -137,7 +137,7 @@ func newRuntime(c *cli.Context, cfg agent.Config, logger *slog.Logger) (*runtime
 	nc := network.DefaultConfig()
 	nc.Root = filepath.Join(cfg.DataDir, "network")
 	nc.ClusterCIDR = cfg.ClusterCIDR
-	nc.Logger = logger.With("component", "network")
+	nc.Logger = logger
 	net, err := network.New(nc)
 	if err != nil {
 		return nil, nil, fmt.Errorf("start the pod network (CNI plugins come with Debian's containernetworking-plugins): %w", err)

@@ -111,16 +111,17 @@ func getNodes(c *cli.Context, names []string) error {
 	}
 	headers := []string{"NAME", "STATUS", "ROLES", "AGE", "VERSION"}
 	if format == "wide" {
-		headers = append(headers, "INTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION", "CPU", "MEMORY", "PODS")
+		// CPU, MEMORY and PODS are allocated/allocatable: what the pods bound
+		// to the node request, out of what it offers.
+		headers = append(headers, "INTERNAL-IP", "POD-CIDR", "OS-IMAGE", "KERNEL-VERSION", "CPU", "MEMORY", "PODS")
 	}
 	t := newTable(c.App.Writer, headers...)
 	now := time.Now()
 	for _, n := range nodes {
 		cols := []string{n.Name, nodeStatus(&n), orNone(roles[n.Name]), age(n.CreationTimestamp, now), n.Status.NodeInfo.KubeletVersion}
 		if format == "wide" {
-			cols = append(cols, orNone(n.InternalIP()), orNone(n.Status.NodeInfo.OSImage), orNone(n.Status.NodeInfo.KernelVersion),
-				quantity(n.Status.Allocatable, api.ResourceCPU), quantity(n.Status.Allocatable, api.ResourceMemory),
-				quantity(n.Status.Allocatable, api.ResourcePods))
+			cols = append(cols, orNone(n.InternalIP()), orNone(n.Spec.PodCIDR), orNone(n.Status.NodeInfo.OSImage), orNone(n.Status.NodeInfo.KernelVersion),
+				allocatedOf(n.Status, api.ResourceCPU), allocatedOf(n.Status, api.ResourceMemory), allocatedOf(n.Status, api.ResourcePods))
 		}
 		t.row(cols...)
 	}
@@ -142,4 +143,13 @@ func nodeStatus(n *api.Node) string {
 		s += ",SchedulingDisabled"
 	}
 	return s
+}
+
+// allocatedOf is "allocated/allocatable" of one resource of a node.
+func allocatedOf(st api.NodeStatus, name api.ResourceName) string {
+	used := "0"
+	if q, ok := st.Allocated[name]; ok {
+		used = q.String()
+	}
+	return used + "/" + quantity(st.Allocatable, name)
 }
