@@ -5,9 +5,11 @@
 #   sudo deploy/provision.sh --name node-1 --bind 10.0.0.11 --join 10.0.0.11 \
 #        --bootstrap-expect 3 --binary bin/gossipod --unit deploy/gossipod.service
 #
-# It installs the runtime packages that are missing (iproute2, iptables, CNI plugins),
-# copies the binary to /usr/local/bin/gossipod, writes /etc/default/gossipod from the
-# options, installs deploy/gossipod.service and (re)starts it. Running it again updates
+# It installs the runtime packages that are missing (iproute2, iptables, CNI plugins,
+# ca-certificates), copies the binary to /usr/local/bin/gossipod, writes
+# /etc/default/gossipod from the options, installs deploy/gossipod.service, (re)starts it,
+# waits for the agent's API and loads the image archives given with --image (such as the
+# test image build/images/busybox.tar from `make testimage`). Running it again updates
 # the binary and the configuration and restarts the agent; pods keep running
 # (KillMode=process).
 set -euo pipefail
@@ -24,6 +26,9 @@ usage: provision.sh [options]
   --binary PATH          gossipod binary to install (default: /tmp/gossipod)
   --unit PATH            unit file (default: gossipod.service beside this script,
                          else /tmp/gossipod.service)
+  --image FILE           image archive to load into the agent once it answers
+                         (`gossipod image load`; repeatable)
+  --api-wait SECONDS     how long to wait for the agent's API (default: 180)
   --skip-packages        do not install packages
 USAGE
 }
@@ -33,7 +38,8 @@ die() { printf 'provision: error: %s\n' "$*" >&2; exit 1; }
 
 here=$(cd "$(dirname "$0")" && pwd)
 name="" bind="" expect="" data_dir="/var/lib/gossipod" args="" skip_packages=false
-joins=()
+api_wait=180
+joins=() images=()
 binary=/tmp/gossipod
 unit="$here/gossipod.service"
 [ -f "$unit" ] || unit=/tmp/gossipod.service
@@ -48,6 +54,8 @@ while [ $# -gt 0 ]; do
     --args) args=${2?--args needs a value}; shift 2 ;;
     --binary) binary=${2:?--binary needs a value}; shift 2 ;;
     --unit) unit=${2:?--unit needs a value}; shift 2 ;;
+    --image) images+=("${2:?--image needs a value}"); shift 2 ;;
+    --api-wait) api_wait=${2:?--api-wait needs a value}; shift 2 ;;
     --skip-packages) skip_packages=true; shift ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown option: $1" ;;
@@ -60,10 +68,14 @@ done
 if [ -n "$expect" ] && ! [[ $expect =~ ^[0-9]+$ ]]; then
   die "--bootstrap-expect must be a number, got '$expect'"
 fi
+[[ $api_wait =~ ^[0-9]+$ ]] || die "--api-wait must be a number of seconds, got '$api_wait'"
+for f in "${images[@]}"; do
+  [ -f "$f" ] || die "no image archive at $f"
+done
 
 # 1. Runtime packages. A machine without a reachable mirror still gets the agent, with a
 #    warning: the cluster core needs none of them, pods will.
-packages=(iproute2 iptables containernetworking-plugins)
+packages=(iproute2 iptables containernetworking-plugins ca-certificates)
 if ! $skip_packages; then
   missing=()
   for p in "${packages[@]}"; do
@@ -116,20 +128,41 @@ systemctl daemon-reload
 systemctl enable gossipod.service
 systemctl restart gossipod.service
 
-# 5. A quick look: the service must stay up; the API answers once the agent is listening.
+# 5. A quick look: the service must stay up; the API answers once the agent is listening
+#    (under software emulation that can take a while: --api-wait).
 sleep 2
 if ! systemctl is-active --quiet gossipod.service; then
   systemctl status --no-pager gossipod.service || true
   journalctl -u gossipod.service -n 50 --no-pager || true
   die "gossipod.service is not running"
 fi
-for _ in $(seq 1 60); do
-  if /usr/local/bin/gossipod --addr "http://$api_host:7948" members >/dev/null 2>&1; then
-    /usr/local/bin/gossipod --addr "http://$api_host:7948" members || true
-    log "gossipod agent ${name:-$(hostname)} is running"
+cli=(/usr/local/bin/gossipod --addr "http://$api_host:7948")
+deadline=$((SECONDS + api_wait))
+until "${cli[@]}" members >/dev/null 2>&1; do
+  if [ $SECONDS -ge $deadline ]; then
+    journalctl -u gossipod.service -n 30 --no-pager || true
+    if [ ${#images[@]} -gt 0 ]; then
+      die "the agent's API at http://$api_host:7948 did not answer within $api_wait s: images not loaded"
+    fi
+    log "WARNING: the agent runs but its API at http://$api_host:7948 did not answer within $api_wait s"
     exit 0
   fi
   sleep 1
 done
-log "WARNING: the agent runs but its API at http://$api_host:7948 did not answer within 60 s"
-journalctl -u gossipod.service -n 20 --no-pager || true
+"${cli[@]}" members || true
+log "gossipod agent ${name:-$(hostname)} is running"
+
+# 6. Images: into this agent's own image store (each node has its own). The agent may
+#    still be starting its runtime: retry for a while.
+for f in "${images[@]}"; do
+  log "loading image archive $f"
+  deadline=$((SECONDS + api_wait))
+  until out=$("${cli[@]}" image load "$f" 2>&1); do
+    if [ $SECONDS -ge $deadline ]; then
+      printf '%s\n' "$out" >&2
+      die "gossipod image load $f failed for $api_wait s"
+    fi
+    sleep 2
+  done
+  printf '%s\n' "$out"
+done
