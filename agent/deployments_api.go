@@ -66,6 +66,9 @@ func readNamespaced[T api.Object](r *http.Request, what string) (T, error) {
 }
 
 func (a *Agent) handleListDeployments(w http.ResponseWriter, r *http.Request) {
+	if !a.consistentRead(w, r) {
+		return
+	}
 	ns := r.PathValue("namespace")
 	sel := labels.Everything()
 	if s := r.URL.Query().Get("labelSelector"); s != "" {
@@ -119,6 +122,9 @@ func (a *Agent) handleListDeployments(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Agent) handleGetDeployment(w http.ResponseWriter, r *http.Request) {
+	if !a.consistentRead(w, r) {
+		return
+	}
 	d, ok := a.store.State().Deployment(r.PathValue("namespace"), r.PathValue("name"))
 	if !ok {
 		writeError(w, api.NewNotFound("deployments.apps", r.PathValue("name")))
@@ -204,6 +210,9 @@ func scaleOf(d *api.Deployment) Scale {
 }
 
 func (a *Agent) handleGetScale(w http.ResponseWriter, r *http.Request) {
+	if !a.consistentRead(w, r) {
+		return
+	}
 	d, ok := a.store.State().Deployment(r.PathValue("namespace"), r.PathValue("name"))
 	if !ok {
 		writeError(w, api.NewNotFound("deployments.apps", r.PathValue("name")))

@@ -86,6 +86,9 @@ func (a *Agent) handleRaftPeers(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Agent) handleListNodes(w http.ResponseWriter, r *http.Request) {
+	if !a.consistentRead(w, r) {
+		return
+	}
 	nodes, index := a.store.State().Nodes()
 	writeJSON(w, http.StatusOK, api.NodeList{
 		TypeMeta: api.TypeMeta{Kind: "NodeList", APIVersion: "v1"},
@@ -95,6 +98,9 @@ func (a *Agent) handleListNodes(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Agent) handleGetNode(w http.ResponseWriter, r *http.Request) {
+	if !a.consistentRead(w, r) {
+		return
+	}
 	name := r.PathValue("name")
 	node, ok := a.store.State().Node(name)
 	if !ok {

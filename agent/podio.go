@@ -22,6 +22,9 @@ import (
 // runs it, proxies the request there and reports false. Logs and exec are
 // served by whichever agent runs the pod, reachable through any agent.
 func (a *Agent) podForIO(w http.ResponseWriter, r *http.Request) (*api.Pod, bool) {
+	if !a.consistentRead(w, r) {
+		return nil, false
+	}
 	ns, name := r.PathValue("namespace"), r.PathValue("name")
 	p, ok := a.store.State().Pod(ns, name)
 	if !ok {

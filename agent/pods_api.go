@@ -66,6 +66,9 @@ func (s podSelector) matches(namespace string, p *api.Pod) bool {
 // handleListPods serves GET /api/v1/pods and /api/v1/namespaces/{ns}/pods,
 // with selectors and ?watch.
 func (a *Agent) handleListPods(w http.ResponseWriter, r *http.Request) {
+	if !a.consistentRead(w, r) {
+		return
+	}
 	ns := r.PathValue("namespace")
 	sel, err := parsePodSelector(r)
 	if err != nil {
@@ -104,6 +107,9 @@ func isWatch(r *http.Request) bool {
 }
 
 func (a *Agent) handleGetPod(w http.ResponseWriter, r *http.Request) {
+	if !a.consistentRead(w, r) {
+		return
+	}
 	p, ok := a.store.State().Pod(r.PathValue("namespace"), r.PathValue("name"))
 	if !ok {
 		writeError(w, api.NewNotFound("pods", r.PathValue("name")))
@@ -184,6 +190,9 @@ func (a *Agent) handleDeletePod(w http.ResponseWriter, r *http.Request) {
 // /api/v1/namespaces/{ns}/events, with ?fieldSelector=involvedObject.uid=…
 // (what `describe` asks for) or involvedObject.name=….
 func (a *Agent) handleListEvents(w http.ResponseWriter, r *http.Request) {
+	if !a.consistentRead(w, r) {
+		return
+	}
 	ns := r.PathValue("namespace")
 	fs := fields.Everything()
 	if s := r.URL.Query().Get("fieldSelector"); s != "" {
