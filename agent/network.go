@@ -28,7 +28,7 @@ func (a *Agent) reconcilePodCIDRs(ctx context.Context, up *upkeep) {
 			"flag_cidr", want.ClusterCIDR, "flag_mask", want.NodeCIDRMaskSize)
 		up.networkWarned = true
 	}
-	nodes, _ := state.Nodes()
+	nodes, _ := state.NodeObjects()
 	var without []string
 	for _, n := range nodes {
 		if n.Spec.PodCIDR == "" {

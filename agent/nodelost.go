@@ -17,7 +17,7 @@ import (
 // back it stops these pods, since they are no longer its to run.
 func (a *Agent) reconcileLostNodes(ctx context.Context, up *upkeep) {
 	now := time.Now()
-	nodes, _ := a.store.State().Nodes()
+	nodes, _ := a.store.State().NodeObjects()
 	lost := map[string]time.Duration{}
 	for _, n := range nodes {
 		m, known := a.members.Get(n.Name)

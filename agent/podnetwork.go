@@ -28,7 +28,7 @@ func (a *Agent) syncNetwork(last *networkSync) {
 	if a.cfg.Network == nil {
 		return
 	}
-	nodes, _ := a.store.State().Nodes()
+	nodes, _ := a.store.State().NodeObjects()
 	var routes []network.Route
 	for _, n := range nodes {
 		if n.Name == a.cfg.NodeName {

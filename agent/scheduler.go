@@ -80,10 +80,10 @@ func (a *Agent) placementRound(ctx context.Context) (bool, error) {
 		pending = pending[:placementBatch]
 	}
 
-	nodes, _ := state.Nodes()
+	nodes, _ := state.NodeObjects()
 	infos := make([]placement.NodeInfo, 0, len(nodes))
 	for i := range nodes {
-		infos = append(infos, a.nodeInfo(&nodes[i], bound[nodes[i].Name]))
+		infos = append(infos, a.nodeInfo(nodes[i], bound[nodes[i].Name]))
 	}
 	pods := make([]placement.PodInfo, len(pending))
 	byKey := make(map[string]*api.Pod, len(pending))

@@ -267,7 +267,7 @@ func (s *State) registerNode(index uint64, cmd Command, p RegisterNode) error {
 	if in.Name == "" {
 		return api.NewBadRequest("node name is required")
 	}
-	n, ok := s.nodes[in.Name]
+	n, ok := s.mutableNode(in.Name)
 	if !ok {
 		n = &api.Node{
 			TypeMeta: api.TypeMeta{Kind: "Node", APIVersion: "v1"},
@@ -298,18 +298,41 @@ func added(existed bool) string {
 	return WatchAdded
 }
 
-// emit records a change for watches. Object must not be modified later
-// (copy-on-write objects), or must be copied here (nodes).
+// emit records a change for watches. Object must never be modified
+// afterwards: every stored object is copy-on-write.
 func (s *State) emit(index uint64, kind, typ string, obj any) {
-	if n, ok := obj.(*api.Node); ok {
-		obj = copyNode(n)
-	}
 	s.watch.add(WatchEvent{Type: typ, Kind: kind, Index: index, Object: obj})
+}
+
+// mutableNode replaces the named node with a copy and returns the copy for
+// the caller to change: stored nodes are copy-on-write like pods, so what
+// readers and watches hold never changes under them.
+func (s *State) mutableNode(name string) (*api.Node, bool) {
+	n, ok := s.nodes[name]
+	if !ok {
+		return nil, false
+	}
+	c := copyNode(n)
+	s.nodes[name] = c
+	return c, true
+}
+
+// NodeObjects returns all nodes sorted by name, shared: do not modify them.
+// Unlike Nodes, it does not copy them or fill in status.allocated, so the
+// placement loop can read a thousand nodes per round cheaply.
+func (s *State) NodeObjects() ([]*api.Node, uint64) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]*api.Node, 0, len(s.nodes))
+	for _, name := range slices.Sorted(maps.Keys(s.nodes)) {
+		out = append(out, s.nodes[name])
+	}
+	return out, s.index
 }
 
 func (s *State) setNodeConditions(index uint64, cmd Command, p SetNodeConditions) {
 	for _, u := range p.Updates {
-		n, ok := s.nodes[u.Node]
+		n, ok := s.mutableNode(u.Node)
 		if !ok {
 			continue
 		}

@@ -184,6 +184,7 @@ func (s *State) setNodeUnschedulable(index uint64, u SetNodeUnschedulable) error
 	if n.Spec.Unschedulable == u.Unschedulable {
 		return nil
 	}
+	n, _ = s.mutableNode(u.Name)
 	n.Spec.Unschedulable = u.Unschedulable
 	n.ResourceVersion = strconv.FormatUint(index, 10)
 	s.emit(index, "Node", WatchModified, n)

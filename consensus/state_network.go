@@ -73,6 +73,7 @@ func (s *State) assignPodCIDRs(index uint64, p AssignPodCIDRs) {
 			continue
 		}
 		taken[c] = a.Node
+		n, _ = s.mutableNode(a.Node)
 		n.Spec.PodCIDR = c.String()
 		n.Spec.PodCIDRs = []string{c.String()}
 		n.ResourceVersion = strconv.FormatUint(index, 10)

@@ -337,7 +337,10 @@ func (s *State) Pods(keep func(*api.Pod) bool) ([]*api.Pod, uint64) {
 		}
 	}
 	slices.SortFunc(out, func(a, b *api.Pod) int {
-		return strings.Compare(podKey(a.Namespace, a.Name), podKey(b.Namespace, b.Name))
+		if c := strings.Compare(a.Namespace, b.Namespace); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, b.Name)
 	})
 	return out, s.index
 }
