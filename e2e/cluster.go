@@ -225,6 +225,16 @@ func (c *Cluster) Running(i int) bool {
 	return h.agent != nil && !h.agent.Exited()
 }
 
+// AgentPid is the process id of host i's running agent, or 0 when none runs, e.g. to
+// read its memory use from /proc. nsenter execs the agent in place, so this is the
+// agent itself.
+func (c *Cluster) AgentPid(i int) int {
+	if !c.Running(i) {
+		return 0
+	}
+	return c.host(i).agent.Pid()
+}
+
 // AgentArgv is the full command line host i's agent runs with (without nsenter), for
 // test messages and for tests that need to see what was passed.
 func (c *Cluster) AgentArgv(i int) []string {
