@@ -6,10 +6,12 @@
 #   make demo          a 3-host local cluster in network namespaces (root; sudo if needed)
 #   make demo-stop     stop it and remove everything it created
 #   make check-deploy  static checks of scripts/, deploy/, .ci/run and the Vagrantfile
+#   make vagrant-box   build the offline Debian 12 libvirt box (root; once per machine)
+#   make test-vagrant  a real 3-VM Vagrant cluster under QEMU: up, checks, halt, destroy
 #   make clean
 #
-# The Vagrant cluster (Vagrantfile) is brought up with `make build && vagrant up`; its
-# environment overrides are meant for targets that build a local box and test it.
+# Users bring the Vagrant cluster up with `make build && vagrant up` (public box
+# debian/bookworm64); vagrant-box and test-vagrant use its environment overrides.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -85,6 +87,15 @@ demo-stop:
 
 check-deploy:
 	bash scripts/check-deploy.sh
+
+# Both need root (they re-run themselves with sudo) and install what is missing (apt).
+vagrant-box:
+	bash scripts/vagrant-box.sh
+
+# Builds bin/gossipod and the test image itself (make build testimage), then brings up
+# GOSSIPOD_VMS=3 VMs and checks the cluster; leaves nothing behind, also on failure.
+test-vagrant:
+	bash scripts/vagrant-test.sh
 
 # /gossipod is what a bare `go build ./cmd/gossipod` leaves at the top.
 clean:
