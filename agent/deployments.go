@@ -356,10 +356,19 @@ func hasOldTerminating(terminating []*api.Pod, hash string) bool {
 }
 
 // scaleDownOrder ranks pods for deletion as Kubernetes' ReplicaSet
-// controller does: unbound before bound, not ready before ready, newer
-// before older; then by name, for a deterministic order.
+// controller does: unbound before bound, not ready before ready, pods on
+// nodes that hold more of these pods before those on emptier nodes, newer
+// before older; then by name, for a deterministic order. The per-node
+// count is taken anew after each pick, so deleting several keeps the
+// spread (3/2/2 down to 4 leaves 2/1/1 or 1/2/1, never 0/2/2).
 func scaleDownOrder(pods []*api.Pod) []*api.Pod {
-	out := slices.Clone(pods)
+	rest := slices.Clone(pods)
+	perNode := map[string]int{}
+	for _, p := range pods {
+		if p.Spec.NodeName != "" {
+			perNode[p.Spec.NodeName]++
+		}
+	}
 	rank := func(p *api.Pod) int {
 		switch {
 		case p.Spec.NodeName == "":
@@ -370,14 +379,32 @@ func scaleDownOrder(pods []*api.Pod) []*api.Pod {
 			return 2
 		}
 	}
-	slices.SortFunc(out, func(x, y *api.Pod) int {
+	before := func(x, y *api.Pod) int {
 		if c := cmp.Compare(rank(x), rank(y)); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(perNode[y.Spec.NodeName], perNode[x.Spec.NodeName]); c != 0 {
 			return c
 		}
 		if c := y.CreationTimestamp.Compare(x.CreationTimestamp.Time); c != 0 {
 			return c
 		}
 		return cmp.Compare(x.Name, y.Name)
-	})
+	}
+	out := make([]*api.Pod, 0, len(pods))
+	for len(rest) > 0 {
+		i := 0
+		for j := 1; j < len(rest); j++ {
+			if before(rest[j], rest[i]) < 0 {
+				i = j
+			}
+		}
+		p := rest[i]
+		out = append(out, p)
+		rest = slices.Delete(rest, i, i+1)
+		if p.Spec.NodeName != "" {
+			perNode[p.Spec.NodeName]--
+		}
+	}
 	return out
 }

@@ -210,3 +210,37 @@ func TestDeploymentStatus(t *testing.T) {
 
 func maxUnavailableOf(d *api.Deployment) int { return consensus.MaxUnavailable(d) }
 func maxSurgeOf(d *api.Deployment) int       { return consensus.MaxSurge(d) }
+
+// TestScaleDownKeepsSpread: scaling 6 pods spread 2/2/2 down to 3 removes
+// one from each node, as Kubernetes does, rather than emptying a node.
+func TestScaleDownKeepsSpread(t *testing.T) {
+	var pods []*api.Pod
+	for i, node := range []string{"n1", "n1", "n2", "n2", "n3", "n3"} {
+		p := fixturePods(fmt.Sprintf("p%d", i), running)[0]
+		p.Spec.NodeName = node
+		pods = append(pods, p)
+	}
+	pods = append(pods, fixturePods("extra", running)...) // a 3rd pod on n1
+	pods[len(pods)-1].Spec.NodeName = "n1"
+	d := testDeployment(4, api.RollingUpdateDeploymentStrategyType, "25%", "25%")
+	plan := planDeployment(d, deploymentPods{newPods: pods})
+	removed := map[string]int{}
+	byName := map[string]string{}
+	for _, p := range pods {
+		byName[p.Name] = p.Spec.NodeName
+	}
+	for _, del := range plan.deletes {
+		removed[byName[del.Name]]++
+	}
+	// 7 pods (n1:3, n2:2, n3:2) down to 4: first n1's third, then one of
+	// the nodes with two, then... the remaining count per node must end
+	// within one of each other.
+	left := map[string]int{"n1": 3 - removed["n1"], "n2": 2 - removed["n2"], "n3": 2 - removed["n3"]}
+	lo, hi := 99, 0
+	for _, n := range left {
+		lo, hi = min(lo, n), max(hi, n)
+	}
+	if len(plan.deletes) != 3 || hi-lo > 1 {
+		t.Fatalf("deleted %d, left per node %v: want 3 deleted and the spread kept", len(plan.deletes), left)
+	}
+}

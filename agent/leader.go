@@ -83,17 +83,29 @@ func (a *Agent) leaderDuties(ctx context.Context) {
 	up := &upkeep{missingSince: map[string]time.Time{}, nodeMissingSince: map[string]time.Time{}}
 	tick := time.NewTicker(a.cfg.ReconcileInterval)
 	defer tick.Stop()
+	lostTimer := time.NewTimer(time.Hour)
+	lostTimer.Stop()
+	defer lostTimer.Stop()
 	for {
 		changed := a.members.Changed()
 		a.reconcileRaft(up)
 		a.reconcileNodes(ctx)
 		a.reconcilePodCIDRs(ctx, up)
-		a.reconcileLostNodes(ctx, up)
+		nextLost := a.reconcileLostNodes(ctx, up)
+		// Wake exactly when the next dead node becomes lost, so its pods
+		// are replaced --node-lost-timeout after its death, not up to a
+		// tick later.
+		if nextLost > 0 {
+			lostTimer.Reset(nextLost)
+		} else {
+			lostTimer.Stop()
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-changed:
 		case <-tick.C:
+		case <-lostTimer.C:
 		}
 	}
 }

@@ -15,8 +15,12 @@ import (
 // once; this is the grace after it). Controllers then replace the pods on
 // live nodes; bare pods stay Failed, as in Kubernetes. When the node comes
 // back it stops these pods, since they are no longer its to run.
-func (a *Agent) reconcileLostNodes(ctx context.Context, up *upkeep) {
+//
+// It returns how long until the next node that is dead but not yet lost
+// will be, or 0 if none is waiting.
+func (a *Agent) reconcileLostNodes(ctx context.Context, up *upkeep) time.Duration {
 	now := time.Now()
+	var next time.Duration
 	nodes, _ := a.store.State().NodeObjects()
 	lost := map[string]time.Duration{}
 	for _, n := range nodes {
@@ -39,17 +43,19 @@ func (a *Agent) reconcileLostNodes(ctx context.Context, up *upkeep) {
 		}
 		if goneFor >= a.cfg.NodeLostTimeout {
 			lost[n.Name] = goneFor
+		} else if left := a.cfg.NodeLostTimeout - goneFor; next == 0 || left < next {
+			next = left
 		}
 	}
 	if len(lost) == 0 {
-		return
+		return next
 	}
 	pods, _ := a.store.State().Pods(func(p *api.Pod) bool {
 		_, onLost := lost[p.Spec.NodeName]
 		return onLost && !p.IsTerminal()
 	})
 	if len(pods) == 0 {
-		return
+		return next
 	}
 	var failed consensus.SetPodsFailed
 	for _, p := range pods {
@@ -60,9 +66,10 @@ func (a *Agent) reconcileLostNodes(ctx context.Context, up *upkeep) {
 	}
 	if err := a.commitPayload(ctx, consensus.CmdSetPodsFailed, failed); err != nil {
 		a.log.Warn("mark pods of lost nodes failed", "error", err)
-		return
+		return next
 	}
 	for node, d := range lost {
 		a.log.Info("node lost; its pods are marked Failed (NodeLost)", "node", node, "gone_for", d.Round(time.Second))
 	}
+	return next
 }
