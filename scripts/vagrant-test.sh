@@ -6,7 +6,8 @@
 #   1. installs what is missing (vagrant, vagrant-libvirt, libvirt, QEMU, dnsmasq,
 #      debootstrap, iptables, jq; and the build's packages through install-deps.sh)
 #   2. starts virtlogd and libvirtd by hand when no service manager runs them, and defines
-#      the `default` storage pool when there is none
+#      the `default` storage pool when there is none; gives /dev/kvm group kvm access for
+#      the run where it lacks it (libvirt's capability cache needs it; see below)
 #   3. builds the offline box (scripts/vagrant-box.sh: once per machine), then
 #      `make build testimage`
 #   4. `vagrant up --provider=libvirt` with the overrides this machine needs (local box,
@@ -19,7 +20,7 @@
 #      IP); `vagrant halt` of VM 3 and the others see it leave within a bound
 #   6. `vagrant destroy -f`, and on exit (trap) removes whatever is left: domains, the
 #      networks, volumes and storage pool it created, libvirt's iptables chains it caused,
-#      the daemons it started
+#      the daemons it started, the domains' QEMU logs, /dev/kvm's original mode
 #
 # It prints its timings (vagrant up -> leader with all members alive; apply -> Running
 # inside the VMs) and ends with "vagrant-test: N passed, N failed, N skipped".
@@ -106,6 +107,7 @@ vagrant_env() {
 started_daemons=()    # "libvirtd PID" / "virtlogd PID" / "systemd UNIT"
 own_libvirtd=false    # libvirtd is this run's: its networks and iptables chains are too
 created_pool=false started_pool=false
+kvm_mode=""           # /dev/kvm's "mode owner group" before this run changed it
 cleanup_done=false
 
 virsh_q() { timeout 60 virsh "$@" 2>/dev/null; }
@@ -240,6 +242,10 @@ cleanup() {
     fi
   fi
   stop_daemons
+  if [ -n "$kvm_mode" ]; then
+    read -r m o g <<<"$kvm_mode"
+    chown "$o:$g" /dev/kvm && chmod "$m" /dev/kvm && log "cleanup: /dev/kvm back to $m $o:$g"
+  fi
   # dnsmasq instances of our networks, should libvirtd have died before stopping them.
   local pid
   for pid in $(pgrep -f "dnsmasq/gpvt$ID-" 2>/dev/null); do kill "$pid" 2>/dev/null; done
@@ -298,6 +304,18 @@ command -v go >/dev/null || export PATH="$PATH:/usr/local/go/bin"
 
 # --- 2. libvirt ------------------------------------------------------------------------
 say "libvirt"
+# The VMs never use KVM (driver qemu), but libvirt 9.0 checks that the user it runs QEMU as
+# (libvirt-qemu, group kvm) could open /dev/kvm. Where no udev gave /dev/kvm its usual
+# "0660 root:kvm" (it is 0600 root:root here), that check disagrees with libvirt's own
+# probe, every cached QEMU capability is judged stale, and each domain definition
+# re-probes QEMU many times over: about 35 s per definition, 4-5 minutes of `vagrant up`.
+# Give /dev/kvm the usual group access for the run; the clean-up puts it back.
+if [ -c /dev/kvm ] && getent group kvm >/dev/null && id libvirt-qemu >/dev/null 2>&1 &&
+  ! runuser -u libvirt-qemu -- test -r /dev/kvm -a -w /dev/kvm 2>/dev/null; then
+  kvm_mode=$(stat -c '%a %U %G' /dev/kvm)
+  chgrp kvm /dev/kvm && chmod g+rw /dev/kvm
+  log "/dev/kvm was $kvm_mode: group kvm may read and write it during the run (libvirt's capability cache needs that)"
+fi
 # A package's maintainer script may have started the daemons just now: then they are
 # this run's to stop, too.
 for d in virtlogd libvirtd; do
@@ -394,7 +412,12 @@ log "private network $subnet.0/24 ($NET_NAME), management $mgmt.0/24 ($MGMT_NAME
 stamped() {
   local start line
   start=$(date +%s)
-  while IFS= read -r line; do printf '[%4ds] %s\n' $(($(date +%s) - start)) "$line"; done
+  while IFS= read -r line; do
+    # A progress bar redraws itself with carriage returns: keep what it ends with.
+    line=${line##*$'\r'}
+    line=${line//$'\e[K'/}
+    printf '[%4ds] %s\n' $(($(date +%s) - start)) "$line"
+  done
 }
 up_start=$(date +%s)
 if ! vagrant_env timeout "$UP_TIMEOUT" vagrant up --provider=libvirt 2>&1 | stamped; then
