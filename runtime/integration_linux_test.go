@@ -335,3 +335,38 @@ func TestRealLogsAndExec(t *testing.T) {
 		t.Errorf("exec into a waiting container: %v", err)
 	}
 }
+
+// TestRealLeftoverContainerIsReplaced: a container instance the runtime has
+// no record of (its agent died between starting it and recording it) is
+// killed and replaced when the runtime starts that container, instead of
+// failing with "already exists" forever (found by e2e: a leader killed in a
+// rollout while an init container started).
+func TestRealLeftoverContainerIsReplaced(t *testing.T) {
+	h := newRealHarness(t)
+	ctx := context.Background()
+	img, ok := h.r.images.Get("localhost/busybox:latest")
+	if !ok {
+		t.Fatal("test image not loaded")
+	}
+	sb, err := h.r.sandbox.CreateSandbox(ctx, sandboxSpec{ID: "leftover-0000", Name: "leftover", Namespace: "default", Hostname: "leftover", ShmSizeBytes: 64 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Destroy(context.Background())
+	spec := containerSpec{Name: "c", LowerDirs: img.LayerDirs(), Args: []string{"sleep", "3600"}, StdoutPath: filepath.Join(t.TempDir(), "c.log")}
+	first, err := sb.StartContainer(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := sb.StartContainer(ctx, spec)
+	if err != nil {
+		t.Fatalf("starting over a leftover instance: %v", err)
+	}
+	if second.Pid() == first.Pid() {
+		t.Fatalf("the leftover instance (pid %d) was not replaced", first.Pid())
+	}
+	waitUntilFor(t, 10*time.Second, "the leftover process gone", func() bool {
+		_, err := os.Stat(fmt.Sprintf("/proc/%d", first.Pid()))
+		return err != nil
+	})
+}

@@ -182,13 +182,17 @@ func (a *sandboxAdapter) Done() <-chan struct{} {
 	return a.done
 }
 
-// StartContainer translates the spec and starts the container.
+// StartContainer translates the spec and starts the container. An
+// instance of that name the runtime does not know of (its agent died
+// between starting it and recording it) is a leftover: it is killed and
+// removed, and the container started anew, as kubelet kills containers
+// it has no record of.
 func (a *sandboxAdapter) StartContainer(ctx context.Context, spec containerSpec) (podContainer, error) {
 	mounts := make([]container.Mount, len(spec.Mounts))
 	for i, m := range spec.Mounts {
 		mounts[i] = container.Mount{Source: m.Source, Destination: m.Destination, ReadOnly: m.ReadOnly}
 	}
-	c, err := a.s.StartContainer(ctx, container.ContainerSpec{
+	cs := container.ContainerSpec{
 		Name:             spec.Name,
 		Attempt:          spec.Attempt,
 		LowerDirs:        spec.LowerDirs,
@@ -200,7 +204,17 @@ func (a *sandboxAdapter) StartContainer(ctx context.Context, spec containerSpec)
 		MilliCPULimit:    spec.MilliCPULimit,
 		MilliCPURequest:  spec.MilliCPURequest,
 		StdoutPath:       spec.StdoutPath,
-	})
+	}
+	c, err := a.s.StartContainer(ctx, cs)
+	if errors.Is(err, container.ErrExists) {
+		if stale, lerr := a.s.Container(spec.Name); lerr == nil {
+			_, _ = stale.Stop(ctx, 0)
+			if rerr := stale.Remove(ctx); rerr != nil {
+				return nil, fmt.Errorf("remove the leftover instance of container %q: %w", spec.Name, mapContainerErr(rerr))
+			}
+			c, err = a.s.StartContainer(ctx, cs)
+		}
+	}
 	if err != nil {
 		return nil, mapContainerErr(err)
 	}
