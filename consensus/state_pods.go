@@ -201,9 +201,6 @@ func (s *State) deletePod(index uint64, cmd Command, d DeletePod) (any, error) {
 		s.removePod(index, old)
 		return old, nil
 	}
-	if old.DeletionTimestamp != nil {
-		return old, nil // already terminating
-	}
 	grace := int64(30)
 	if old.Spec.TerminationGracePeriodSeconds != nil {
 		grace = *old.Spec.TerminationGracePeriodSeconds
@@ -211,9 +208,18 @@ func (s *State) deletePod(index uint64, cmd Command, d DeletePod) (any, error) {
 	if d.GracePeriodSeconds != nil {
 		grace = *d.GracePeriodSeconds
 	}
+	if old.DeletionTimestamp != nil {
+		// Already terminating: a second delete may only shorten the grace
+		// period, as in Kubernetes.
+		if old.DeletionGracePeriodSeconds == nil || grace >= *old.DeletionGracePeriodSeconds {
+			return old, nil
+		}
+	}
 	p := clonePod(old)
-	ts := api.NewTime(cmd.Time)
-	p.DeletionTimestamp = &ts
+	if p.DeletionTimestamp == nil {
+		ts := api.NewTime(cmd.Time)
+		p.DeletionTimestamp = &ts
+	}
 	p.DeletionGracePeriodSeconds = &grace
 	s.putPod(index, old, p)
 	return p, nil

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 
@@ -282,5 +283,25 @@ func TestPodCIDRAssignment(t *testing.T) {
 	mustApply(t, f, 8, command(t, CmdDeleteNode, DeleteNode{Name: "node-1"}, t0))
 	if free := f.state.FreePodCIDRs(1); free[0] != "10.88.0.0/24" {
 		t.Fatalf("deleted node's CIDR not released: next free %v", free)
+	}
+}
+
+func TestSecondDeleteMayOnlyShortenGrace(t *testing.T) {
+	f := podFSM(t)
+	mustApply(t, f, 3, command(t, CmdCreatePod, CreatePod{Pod: testPod("p", "up", 0, "1Mi")}, t0))
+	bind(t, f, 4, PodBinding{Namespace: "default", Name: "p", UID: "up", Node: "node-1"})
+	grace := func(g int64) *int64 { return &g }
+	mustApply(t, f, 5, command(t, CmdDeletePod, DeletePod{Namespace: "default", Name: "p", GracePeriodSeconds: grace(30)}, t0))
+	for _, tc := range []struct {
+		give, want int64
+	}{{60, 30}, {5, 5}, {10, 5}, {1, 1}} {
+		mustApply(t, f, 6, command(t, CmdDeletePod, DeletePod{Namespace: "default", Name: "p", GracePeriodSeconds: grace(tc.give)}, t0.Add(time.Minute)))
+		p, _ := f.state.Pod("default", "p")
+		if p.DeletionGracePeriodSeconds == nil || *p.DeletionGracePeriodSeconds != tc.want {
+			t.Fatalf("after a delete with grace %d: %v, want %d", tc.give, p.DeletionGracePeriodSeconds, tc.want)
+		}
+		if !p.DeletionTimestamp.Equal(t0) {
+			t.Fatalf("deletionTimestamp moved to %v", p.DeletionTimestamp)
+		}
 	}
 }
