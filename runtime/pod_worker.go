@@ -91,7 +91,9 @@ func newPodWorker(r *Runtime, st *podState, sb podSandbox, after <-chan struct{}
 
 // update gives the worker a new version of its pod. A new deletion
 // interrupts the sync in progress, so that a pod stuck pulling an image
-// still stops at once.
+// still stops at once; a second deletion with a shorter grace period
+// interrupts the graceful stop in progress, which then kills what is left
+// at once (`delete --grace-period 1` after a plain delete).
 func (w *podWorker) update(p *api.Pod) {
 	w.mu.Lock()
 	if sameDesire(w.desired, p) {
@@ -99,8 +101,9 @@ func (w *podWorker) update(p *api.Pod) {
 		return
 	}
 	deleting := p.DeletionTimestamp != nil && w.desired.DeletionTimestamp == nil
+	shortened := p.DeletionTimestamp != nil && w.desired.DeletionTimestamp != nil && gracePeriod(p) < gracePeriod(w.desired)
 	w.desired = copyPod(p)
-	if deleting && w.stepCancel != nil {
+	if (deleting || shortened) && w.stepCancel != nil {
 		w.stepCancel()
 	}
 	w.mu.Unlock()

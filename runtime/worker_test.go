@@ -491,3 +491,32 @@ func assertNoDir(t testing.TB, dir string) {
 		t.Errorf("%s still exists (%v)", dir, err)
 	}
 }
+
+// TestShorterGraceInterruptsGracefulStop: a second deletion with a shorter
+// grace period cuts the graceful stop in progress short.
+func TestShorterGraceInterruptsGracefulStop(t *testing.T) {
+	h := newHarness(t)
+	p := testPod("del2", "stubborn")
+	h.r.SyncPods([]*api.Pod{p})
+	h.waitPhase(p.UID, api.PodRunning)
+	h.container(p.UID, "stubborn", 0).ignoreTerm = true
+
+	d, _ := deepCopy(p)
+	now := api.NewTime(time.Now())
+	long := int64(60)
+	d.DeletionTimestamp, d.DeletionGracePeriodSeconds = &now, &long
+	h.r.SyncPods([]*api.Pod{d})
+	time.Sleep(100 * time.Millisecond) // the graceful stop is under way
+
+	shorter, _ := deepCopy(d)
+	one := int64(1)
+	shorter.DeletionGracePeriodSeconds = &one
+	start := time.Now()
+	h.r.SyncPods([]*api.Pod{shorter})
+	h.waitFor(p.UID, "removed", func(u PodUpdate) bool { return u.Removed })
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("removed %v after the shorter deletion: the 60 s grace was not cut short", took)
+	}
+	h.r.SyncPods(nil)
+	waitUntil(t, "worker forgotten", func() bool { return h.r.findWorker("default", "del2") == nil })
+}
