@@ -369,4 +369,16 @@ func TestRealLeftoverContainerIsReplaced(t *testing.T) {
 		_, err := os.Stat(fmt.Sprintf("/proc/%d", first.Pid()))
 		return err != nil
 	})
+
+	// A start cut off half-way: the container's directory exists, nothing
+	// else (no record, no libcontainer state) — it cannot even be loaded.
+	halfDir := filepath.Join(h.root, "containers", "leftover-0000", "containers", "half")
+	if err := os.MkdirAll(halfDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	half := spec
+	half.Name = "half"
+	if _, err := sb.StartContainer(ctx, half); err != nil {
+		t.Fatalf("starting over a half-created container: %v", err)
+	}
 }

@@ -207,13 +207,10 @@ func (a *sandboxAdapter) StartContainer(ctx context.Context, spec containerSpec)
 	}
 	c, err := a.s.StartContainer(ctx, cs)
 	if errors.Is(err, container.ErrExists) {
-		if stale, lerr := a.s.Container(spec.Name); lerr == nil {
-			_, _ = stale.Stop(ctx, 0)
-			if rerr := stale.Remove(ctx); rerr != nil {
-				return nil, fmt.Errorf("remove the leftover instance of container %q: %w", spec.Name, mapContainerErr(rerr))
-			}
-			c, err = a.s.StartContainer(ctx, cs)
+		if rerr := a.s.RemoveContainer(ctx, spec.Name); rerr != nil {
+			return nil, fmt.Errorf("remove the leftover instance of container %q: %w", spec.Name, mapContainerErr(rerr))
 		}
+		c, err = a.s.StartContainer(ctx, cs)
 	}
 	if err != nil {
 		return nil, mapContainerErr(err)
