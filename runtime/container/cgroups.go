@@ -82,6 +82,15 @@ func (m *Manager) killPodProcesses(ctx context.Context, id string) error {
 			return fmt.Errorf("cgroup.kill %s: %w", p, err)
 		}
 	}
+	if err := killCgroup(ctx, paths); err != nil {
+		return fmt.Errorf("pod cgroup %s: %w", m.podCgroupPath(id), err)
+	}
+	return nil
+}
+
+// killCgroup SIGKILLs every process in the cgroup dirs of paths until none
+// is left, or ctx ends.
+func killCgroup(ctx context.Context, paths map[string]string) error {
 	dirs := existingDirs(paths)
 	for delay := time.Millisecond; ; delay = min(2*delay, 50*time.Millisecond) {
 		left := 0
@@ -102,7 +111,7 @@ func (m *Manager) killPodProcesses(ctx context.Context, id string) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%d process(es) still in %s: %w", left, m.podCgroupPath(id), ctx.Err())
+			return fmt.Errorf("%d process(es) still in the cgroup: %w", left, ctx.Err())
 		case <-time.After(delay):
 		}
 	}

@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/opencontainers/cgroups"
 	"github.com/opencontainers/cgroups/manager"
 	"github.com/opencontainers/runc/libcontainer"
-	"golang.org/x/sys/unix"
 )
 
 // RemoveContainer removes whatever exists of the named container: a
@@ -65,32 +63,4 @@ func (s *Sandbox) RemoveContainer(ctx context.Context, name string) error {
 	}
 	s.m.log.Info("removed the leftover of a container whose start was cut off", "sandbox", s.id, "container", name)
 	return nil
-}
-
-// killCgroup SIGKILLs every process in the cgroup dirs until none is left.
-func killCgroup(ctx context.Context, paths map[string]string) error {
-	dirs := existingDirs(paths)
-	for delay := time.Millisecond; ; delay = min(2*delay, 50*time.Millisecond) {
-		left := 0
-		for _, dir := range dirs {
-			pids, err := cgroups.GetAllPids(dir)
-			if err != nil && !errors.Is(err, os.ErrNotExist) {
-				return fmt.Errorf("list processes in %s: %w", dir, err)
-			}
-			for _, pid := range pids {
-				left++
-				if err := unix.Kill(pid, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
-					return fmt.Errorf("kill %d: %w", pid, err)
-				}
-			}
-		}
-		if left == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%d process(es) still in the container's cgroup: %w", left, ctx.Err())
-		case <-time.After(delay):
-		}
-	}
 }
