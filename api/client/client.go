@@ -156,12 +156,16 @@ func (o ListOptions) query() string {
 	return "?" + q.Encode()
 }
 
-func podsPath(namespace string) string {
+// collectionPath is the REST path of a resource's collection under an API
+// prefix ("/api/v1", "/apis/apps/v1"), across namespaces when namespace is "".
+func collectionPath(prefix, resource, namespace string) string {
 	if namespace == "" {
-		return "/api/v1/pods"
+		return prefix + "/" + resource
 	}
-	return "/api/v1/namespaces/" + url.PathEscape(namespace) + "/pods"
+	return prefix + "/namespaces/" + url.PathEscape(namespace) + "/" + resource
 }
+
+func podsPath(namespace string) string { return collectionPath("/api/v1", "pods", namespace) }
 
 func podPath(namespace, name string) string {
 	return podsPath(namespace) + "/" + url.PathEscape(name)
@@ -204,12 +208,8 @@ func (c *Client) DeletePod(ctx context.Context, namespace, name string, gracePer
 
 // Events lists events, e.g. with FieldSelector "involvedObject.uid=…".
 func (c *Client) Events(ctx context.Context, opts ListOptions) (*api.EventList, error) {
-	path := "/api/v1/events"
-	if opts.Namespace != "" {
-		path = "/api/v1/namespaces/" + url.PathEscape(opts.Namespace) + "/events"
-	}
 	var out api.EventList
-	return &out, c.get(ctx, path+opts.query(), &out)
+	return &out, c.get(ctx, collectionPath("/api/v1", "events", opts.Namespace)+opts.query(), &out)
 }
 
 // WatchEvent is one event of a watch stream; Object is the raw JSON of the

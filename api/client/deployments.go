@@ -13,10 +13,7 @@ import (
 )
 
 func deploymentsPath(namespace string) string {
-	if namespace == "" {
-		return "/apis/apps/v1/deployments"
-	}
-	return "/apis/apps/v1/namespaces/" + url.PathEscape(namespace) + "/deployments"
+	return collectionPath("/apis/apps/v1", "deployments", namespace)
 }
 
 func deploymentPath(namespace, name string) string {
