@@ -38,6 +38,7 @@ type Status struct {
 // StatusDetails names the object a Status is about.
 type StatusDetails struct {
 	Name   string        `json:"name,omitempty"`
+	Group  string        `json:"group,omitempty"`
 	Kind   string        `json:"kind,omitempty"`
 	Causes []StatusCause `json:"causes,omitempty"`
 }
@@ -86,4 +87,41 @@ func NewServiceUnavailable(message string) *Status {
 // NewInternalError is the 500 for a failure on the server's side.
 func NewInternalError(err error) *Status {
 	return NewStatus(http.StatusInternalServerError, StatusReasonInternalError, fmt.Sprintf("Internal error occurred: %v", err))
+}
+
+// The reasons of refused requests (authentication and authorization).
+const (
+	StatusReasonUnauthorized StatusReason = "Unauthorized"
+	StatusReasonForbidden    StatusReason = "Forbidden"
+)
+
+// NewUnauthorized is the 401 for a request without valid credentials, in
+// the words kube-apiserver uses: the message is just "Unauthorized", so
+// the answer tells a caller nothing about which tokens exist.
+func NewUnauthorized() *Status {
+	return NewStatus(http.StatusUnauthorized, StatusReasonUnauthorized, "Unauthorized")
+}
+
+// NewForbidden is the 403 for an authenticated caller whose role does not
+// allow the request, built as apierrors.NewForbidden builds it: `pods "web"
+// is forbidden: <why>`, `pods is forbidden: <why>` without a name, and
+// `forbidden: <why>` for a path that is not a resource. group is the
+// resource's API group ("" for core, "apps").
+func NewForbidden(group, resource, name, why string) *Status {
+	qualified := resource
+	if group != "" && resource != "" {
+		qualified = resource + "." + group
+	}
+	var msg string
+	switch {
+	case resource == "":
+		msg = "forbidden: " + why
+	case name == "":
+		msg = fmt.Sprintf("%s is forbidden: %s", qualified, why)
+	default:
+		msg = fmt.Sprintf("%s %q is forbidden: %s", qualified, name, why)
+	}
+	s := NewStatus(http.StatusForbidden, StatusReasonForbidden, msg)
+	s.Details = &StatusDetails{Group: group, Kind: resource, Name: name}
+	return s
 }

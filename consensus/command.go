@@ -294,3 +294,28 @@ type EvictPod struct {
 	UID                string `json:"uid,omitempty"`
 	GracePeriodSeconds *int64 `json:"gracePeriodSeconds,omitempty"`
 }
+
+// API token commands.
+const (
+	CmdCreateToken CommandType = "CreateToken"
+	CmdDeleteToken CommandType = "DeleteToken"
+)
+
+// CreateToken stores a new API token: its id, role, description and the
+// SHA-256 of its secret, never the secret. The creation time is the
+// command's; the token expires TTLSeconds later, or never when 0. The FSM
+// checks every field's format and refuses an id in use (409); expired
+// tokens are pruned on the way. The response is the stored token.
+type CreateToken struct {
+	ID          string         `json:"id"`
+	Role        api.AccessRole `json:"role"`
+	Description string         `json:"description,omitempty"`
+	SecretHash  string         `json:"secretHash"`
+	TTLSeconds  int64          `json:"ttlSeconds,omitempty"`
+}
+
+// DeleteToken revokes a token; the response is the token as it was, a 404
+// if there is none with that id.
+type DeleteToken struct {
+	ID string `json:"id"`
+}

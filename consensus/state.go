@@ -32,6 +32,8 @@ type State struct {
 	deployments map[string]*api.Deployment
 	watch       *watchLog
 	changed     chan struct{}
+	// tokens are the API bearer tokens by id, copy-on-write.
+	tokens map[string]*api.Token
 }
 
 // NewState returns an empty State.
@@ -42,6 +44,7 @@ func NewState() *State {
 		events:      map[string]*api.Event{},
 		alloc:       map[string]*nodeAlloc{},
 		deployments: map[string]*api.Deployment{},
+		tokens:      map[string]*api.Token{},
 		watch:       newWatchLog(watchLogSize),
 		changed:     make(chan struct{}),
 	}
@@ -212,6 +215,18 @@ func (s *State) dispatch(index uint64, cmd Command) (any, error) {
 			return nil, err
 		}
 		return s.evictPod(index, cmd, p)
+	case CmdCreateToken:
+		p, err := decode[CreateToken](cmd)
+		if err != nil {
+			return nil, err
+		}
+		return s.createToken(index, cmd, p)
+	case CmdDeleteToken:
+		p, err := decode[DeleteToken](cmd)
+		if err != nil {
+			return nil, err
+		}
+		return s.deleteToken(p)
 	case CmdCreatePod:
 		p, err := decode[CreatePod](cmd)
 		if err != nil {
@@ -370,6 +385,7 @@ type snapshotData struct {
 	Events      []api.Event      `json:"events,omitempty"`
 	Network     *ClusterNetwork  `json:"network,omitempty"`
 	Deployments []api.Deployment `json:"deployments,omitempty"`
+	Tokens      []api.Token      `json:"tokens,omitempty"`
 }
 
 // export copies the State for a snapshot. It runs under the FSM's
@@ -391,6 +407,9 @@ func (s *State) export() snapshotData {
 	}
 	for _, key := range slices.Sorted(maps.Keys(s.deployments)) {
 		d.Deployments = append(d.Deployments, *s.deployments[key])
+	}
+	for _, id := range slices.Sorted(maps.Keys(s.tokens)) {
+		d.Tokens = append(d.Tokens, *s.tokens[id])
 	}
 	return d
 }
@@ -422,6 +441,11 @@ func (s *State) restore(d snapshotData) {
 	for i := range d.Deployments {
 		dep := &d.Deployments[i]
 		s.deployments[podKey(dep.Namespace, dep.Name)] = dep
+	}
+	s.tokens = make(map[string]*api.Token, len(d.Tokens))
+	for i := range d.Tokens {
+		t := &d.Tokens[i]
+		s.tokens[t.Name] = t
 	}
 	s.index = d.Index
 	s.watch.reset(d.Index)
