@@ -1,0 +1,178 @@
+package auth
+
+import (
+	"slices"
+	"strings"
+)
+
+// Authorizer decides whether a user may do what a request does. It must
+// be safe for concurrent use and must not block: it runs on every request.
+type Authorizer interface {
+	Authorize(u User, a Attributes) bool
+}
+
+// RoleAuthorizer is gossipod's fixed set of roles, written as RBAC rules
+// so they compare line by line with Kubernetes' view, edit and admin
+// ClusterRoles:
+//
+//   - the open paths (/healthz, /readyz, /livez, /version) to anyone,
+//     credentials or not, so load balancers and probes need none;
+//   - the internal agent-to-agent endpoints (/v1/internal/...) to agents
+//     only, not even to admins: they commit raw FSM commands;
+//   - view (gossipod:view): get, list and watch the objects, pod logs,
+//     discovery, /metrics, members, raft peers and images;
+//   - edit (gossipod:edit): view, and writing workloads, exec, attach and
+//     port-forward, the scale subresources, evictions;
+//   - admin (gossipod:admin): everything else too: node writes (cordon,
+//     drain, delete), image loads, tokens;
+//   - agents (system:nodes, named system:node:<name>): the internal
+//     endpoints, reads, and pods' log and exec, which an agent proxies
+//     for a user already authorized by the agent that took the request.
+//
+// Resources are listed, not matched by wildcard, below admin: a kind added
+// later is refused to view and edit until it is added here, as in RBAC.
+type RoleAuthorizer struct{}
+
+// Authorize implements Authorizer.
+func (RoleAuthorizer) Authorize(u User, a Attributes) bool {
+	if !a.IsResourceRequest && isInternalPath(a.Path) {
+		return u.IsNode() && anyRuleAllows(nodeRules, a)
+	}
+	if !a.IsResourceRequest && matchPath(openPaths, a.Path) && slices.Contains(openVerbs, a.Verb) {
+		return true
+	}
+	if u.IsAnonymous() {
+		return false
+	}
+	if u.IsNode() && anyRuleAllows(nodeRules, a) {
+		return true
+	}
+	for _, g := range u.Groups {
+		if rules, ok := roleRules[g]; ok && anyRuleAllows(rules, a) {
+			return true
+		}
+	}
+	return false
+}
+
+// rule is one RBAC PolicyRule: a resource rule (groups, resources, verbs)
+// or a non-resource rule (paths, verbs). "*" matches anything; a path
+// ending in "/*" matches what is under it.
+type rule struct {
+	groups    []string
+	resources []string // "pods", "pods/log", ...
+	paths     []string
+	verbs     []string
+}
+
+func (r rule) allows(a Attributes) bool {
+	if !matches(r.verbs, a.Verb) {
+		return false
+	}
+	if !a.IsResourceRequest {
+		return matchPath(r.paths, a.Path)
+	}
+	resource := a.Resource
+	if a.Subresource != "" {
+		resource += "/" + a.Subresource
+	}
+	return len(r.paths) == 0 && matches(r.groups, a.APIGroup) && matches(r.resources, resource)
+}
+
+func anyRuleAllows(rules []rule, a Attributes) bool {
+	for _, r := range rules {
+		if r.allows(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func matches(set []string, v string) bool {
+	return slices.Contains(set, "*") || slices.Contains(set, v)
+}
+
+// matchPath matches a path against RBAC nonResourceURLs: exact, or a
+// prefix given as "/prefix/*" ("*" alone matches every path).
+func matchPath(patterns []string, p string) bool {
+	for _, pat := range patterns {
+		if pat == "*" || pat == p {
+			return true
+		}
+		if prefix, ok := strings.CutSuffix(pat, "*"); ok && strings.HasPrefix(p, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// internalPrefix is where the agent-to-agent endpoints live.
+const internalPrefix = "/v1/internal"
+
+func isInternalPath(p string) bool {
+	return p == internalPrefix || strings.HasPrefix(p, internalPrefix+"/")
+}
+
+var (
+	readVerbs  = []string{VerbGet, VerbList, VerbWatch}
+	writeVerbs = []string{VerbCreate, VerbUpdate, VerbPatch, VerbDelete, VerbDeleteCollection}
+	anyVerb    = []string{"*"}
+	// openVerbs and openPaths are what anyone may ask without credentials.
+	openVerbs = []string{"get", "head"}
+	openPaths = []string{"/healthz", "/healthz/*", "/readyz", "/readyz/*", "/livez", "/livez/*", "/version"}
+)
+
+// viewRules: reads of every kind gossipod serves or plans to, with their
+// status, scale and log subresources, never exec, attach, port-forward or
+// proxy; and the read-only paths.
+var viewRules = []rule{
+	{groups: []string{""}, verbs: readVerbs, resources: []string{
+		"pods", "pods/log", "pods/status", "nodes", "nodes/status", "events", "namespaces", "namespaces/status",
+		"services", "services/status", "endpoints", "configmaps", "replicationcontrollers", "replicationcontrollers/scale"}},
+	{groups: []string{"apps"}, verbs: readVerbs, resources: []string{
+		"deployments", "deployments/scale", "deployments/status", "replicasets", "replicasets/scale", "replicasets/status",
+		"daemonsets", "daemonsets/status", "statefulsets", "statefulsets/scale", "statefulsets/status"}},
+	{groups: []string{"batch"}, verbs: readVerbs, resources: []string{"jobs", "jobs/status", "cronjobs", "cronjobs/status"}},
+	{groups: []string{"discovery.k8s.io"}, verbs: readVerbs, resources: []string{"endpointslices"}},
+	{groups: []string{"events.k8s.io"}, verbs: readVerbs, resources: []string{"events"}},
+	{verbs: []string{"get"}, paths: []string{
+		"/api", "/api/*", "/apis", "/apis/*", "/openapi", "/openapi/*",
+		"/metrics", "/v1/agent/members", "/v1/raft/peers", "/v1/images"}},
+}
+
+// editRules: writes of workloads and the interactive subresources, on top
+// of view. Status subresources stay with the agents and admin.
+var editRules = append(slices.Clone(viewRules),
+	rule{groups: []string{""}, verbs: anyVerb, resources: []string{"pods/exec", "pods/attach", "pods/portforward", "pods/proxy"}},
+	rule{groups: []string{""}, verbs: []string{VerbCreate}, resources: []string{"pods/eviction"}},
+	rule{groups: []string{""}, verbs: writeVerbs, resources: []string{
+		"pods", "services", "endpoints", "configmaps", "replicationcontrollers", "replicationcontrollers/scale"}},
+	rule{groups: []string{"apps"}, verbs: writeVerbs, resources: []string{
+		"deployments", "deployments/scale", "deployments/rollback", "replicasets", "replicasets/scale",
+		"daemonsets", "statefulsets", "statefulsets/scale"}},
+	rule{groups: []string{"batch"}, verbs: writeVerbs, resources: []string{"jobs", "cronjobs"}},
+	rule{groups: []string{"discovery.k8s.io"}, verbs: writeVerbs, resources: []string{"endpointslices"}},
+)
+
+// adminRules: everything, resources and paths; the internal paths are
+// refused before the rules are read.
+var adminRules = []rule{
+	{groups: []string{"*"}, resources: []string{"*"}, verbs: anyVerb},
+	{paths: []string{"*"}, verbs: anyVerb},
+}
+
+// nodeRules: what an agent's own identity may do.
+var nodeRules = []rule{
+	{paths: []string{internalPrefix, internalPrefix + "/*"}, verbs: anyVerb},
+	{groups: []string{"*"}, resources: []string{"*"}, verbs: readVerbs},
+	{groups: []string{""}, resources: []string{"pods/log", "pods/exec", "pods/attach", "pods/portforward"}, verbs: anyVerb},
+	{verbs: []string{"get"}, paths: []string{
+		"/api", "/api/*", "/apis", "/apis/*", "/metrics", "/v1/agent/members", "/v1/raft/peers", "/v1/images"}},
+}
+
+// roleRules maps a role group to its rules.
+var roleRules = map[string][]rule{
+	GroupView:  viewRules,
+	GroupEdit:  editRules,
+	GroupAdmin: adminRules,
+}
