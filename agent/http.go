@@ -56,6 +56,8 @@ func (a *Agent) routes() http.Handler {
 	handle("/v1/images/load", map[string]http.HandlerFunc{http.MethodPost: a.handleLoadImage})
 	handle("/api/v1/events", map[string]http.HandlerFunc{http.MethodGet: a.handleListEvents})
 	handle("/api/v1/namespaces/{namespace}/events", map[string]http.HandlerFunc{http.MethodGet: a.handleListEvents})
+	handle("/v1/tokens", map[string]http.HandlerFunc{http.MethodGet: a.handleListTokens, http.MethodPost: a.handleCreateToken})
+	handle("/v1/tokens/{id}", map[string]http.HandlerFunc{http.MethodDelete: a.handleDeleteToken})
 	handle(internalReadIndexPath, map[string]http.HandlerFunc{http.MethodGet: a.handleReadIndex})
 	handle(internalApplyPath, map[string]http.HandlerFunc{http.MethodPost: a.handleInternalApply})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
