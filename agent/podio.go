@@ -49,6 +49,7 @@ func (a *Agent) podForIO(w http.ResponseWriter, r *http.Request) (*api.Pod, bool
 	}
 	target, _ := url.Parse(m.apiURL())
 	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.Transport = a.tls.peerTransport(m.Name)
 	proxy.FlushInterval = -1 // stream logs as they come
 	proxy.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, api.NewServiceUnavailable(fmt.Sprintf("proxy to node %s: %v", p.Spec.NodeName, err)))

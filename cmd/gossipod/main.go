@@ -70,6 +70,11 @@ func newApp() *cli.App {
 			logsCommand(),
 			execCommand(),
 			imageCommand(),
+			{
+				Name:        "token",
+				Usage:       "the cluster token",
+				Subcommands: []*cli.Command{tokenGenerateCommand()},
+			},
 		},
 		// Unknown commands and flags are usage errors, reported once.
 		OnUsageError: onUsageError,
