@@ -70,6 +70,7 @@ func newApp() *cli.App {
 			logsCommand(),
 			execCommand(),
 			imageCommand(),
+			kubeconfigCommand(),
 			{
 				Name:        "token",
 				Usage:       "the cluster token",
