@@ -57,6 +57,7 @@ agents started later join the existing cluster. --dev runs a one-agent cluster.`
 			&cli.IntFlag{Name: "node-cidr-mask-size", Usage: "prefix length of each node's pod CIDR", Value: def.NodeCIDRMaskSize, EnvVars: env("node-cidr-mask-size")},
 			&cli.DurationFlag{Name: "node-lost-timeout", Usage: "how long a node may be dead in gossip before its pods are marked Failed (NodeLost) and replaced", Value: def.NodeLostTimeout, EnvVars: env("node-lost-timeout")},
 			&cli.StringFlag{Name: "placement", Usage: "how the leader ranks nodes that fit: spread (least allocated) or binpack (most allocated)", Value: "spread", EnvVars: env("placement")},
+			&cli.BoolFlag{Name: "allow-pod-access-to-agent", Usage: "let this host's pods reach the agents' gossip, Raft and API ports, here and on other hosts (refused by default)", EnvVars: env("allow-pod-access-to-agent")},
 			&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", Value: "info", EnvVars: env("log-level")},
 		},
 		Action: runAgent,
@@ -92,7 +93,11 @@ func runAgent(c *cli.Context) error {
 	} else {
 		cfg.Runtime = rt
 		cfg.Network = net
-		defer net.Close()
+		defer func() {
+			if err := net.Close(); err != nil {
+				logger.Error("close the pod network", "error", err, "node", cfg.NodeName)
+			}
+		}()
 	}
 	a, err := agent.New(cfg, machine)
 	if err != nil {
@@ -137,10 +142,17 @@ func newRuntime(c *cli.Context, cfg agent.Config, logger *slog.Logger) (*runtime
 	nc := network.DefaultConfig()
 	nc.Root = filepath.Join(cfg.DataDir, "network")
 	nc.ClusterCIDR = cfg.ClusterCIDR
+	nc.AgentPorts = network.AgentPorts{Gossip: cfg.GossipPort, Raft: cfg.RaftPort, API: cfg.APIPort}
+	nc.AllowPodAccessToAgent = c.Bool("allow-pod-access-to-agent")
 	nc.Logger = logger
 	net, err := network.New(nc)
 	if err != nil {
 		return nil, nil, fmt.Errorf("start the pod network (CNI plugins come with Debian's containernetworking-plugins): %w", err)
+	}
+	// Before the agent opens its ports: pods never get a moment to reach them.
+	if err := net.GuardAgentPorts(); err != nil {
+		_ = net.Close()
+		return nil, nil, fmt.Errorf("keep pods from the agent's ports (needs nftables in the kernel; --allow-pod-access-to-agent skips this): %w", err)
 	}
 	rc := runtime.DefaultConfig()
 	rc.Network = net
