@@ -60,6 +60,7 @@ agents started later join the existing cluster. --dev runs a one-agent cluster.`
 			&cli.StringFlag{Name: "placement", Usage: "how the leader ranks nodes that fit: spread (least allocated) or binpack (most allocated)", Value: "spread", EnvVars: env("placement")},
 			&cli.StringFlag{Name: "token", Usage: "the cluster's shared secret, the same on every agent (make one with `gossipod token generate`); prefer --token-file, since a command line is visible to every user of the machine", EnvVars: env("token")},
 			&cli.StringFlag{Name: "token-file", Usage: "file holding the cluster token", EnvVars: env("token-file")},
+			&cli.BoolFlag{Name: "allow-pod-access-to-agent", Usage: "let this host's pods reach the agents' gossip, Raft and API ports, here and on other hosts (refused by default)", EnvVars: env("allow-pod-access-to-agent")},
 			&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", Value: "info", EnvVars: env("log-level")},
 		},
 		Action: runAgent,
@@ -95,7 +96,11 @@ func runAgent(c *cli.Context) error {
 	} else {
 		cfg.Runtime = rt
 		cfg.Network = net
-		defer net.Close()
+		defer func() {
+			if err := net.Close(); err != nil {
+				logger.Error("close the pod network", "error", err, "node", cfg.NodeName)
+			}
+		}()
 	}
 	a, err := agent.New(cfg, machine)
 	if err != nil {
@@ -140,10 +145,17 @@ func newRuntime(c *cli.Context, cfg agent.Config, logger *slog.Logger) (*runtime
 	nc := network.DefaultConfig()
 	nc.Root = filepath.Join(cfg.DataDir, "network")
 	nc.ClusterCIDR = cfg.ClusterCIDR
+	nc.AgentPorts = network.AgentPorts{Gossip: cfg.GossipPort, Raft: cfg.RaftPort, API: cfg.APIPort}
+	nc.AllowPodAccessToAgent = c.Bool("allow-pod-access-to-agent")
 	nc.Logger = logger
 	net, err := network.New(nc)
 	if err != nil {
 		return nil, nil, fmt.Errorf("start the pod network (CNI plugins come with Debian's containernetworking-plugins): %w", err)
+	}
+	// Before the agent opens its ports: pods never get a moment to reach them.
+	if err := net.GuardAgentPorts(); err != nil {
+		_ = net.Close()
+		return nil, nil, fmt.Errorf("keep pods from the agent's ports (needs nftables in the kernel; --allow-pod-access-to-agent skips this): %w", err)
 	}
 	rc := runtime.DefaultConfig()
 	rc.Network = net
