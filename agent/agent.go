@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/consensus"
 	"github.com/gossipod/gossipod/internal/logbridge"
+	"github.com/gossipod/gossipod/pki"
 	"github.com/gossipod/gossipod/runtime"
 )
 
@@ -26,6 +28,7 @@ type Agent struct {
 	log     *slog.Logger
 	machine runtime.MachineInfo
 
+	tls     *clusterTLS
 	store   *consensus.Store
 	ml      *memberlist.Memberlist
 	meta    *localMeta
@@ -51,7 +54,12 @@ func New(cfg Config, machine runtime.MachineInfo) (_ *Agent, err error) {
 		a.log.Warn("ignoring gossip member without valid metadata", "member", name, "error", err)
 	})
 
+	a.tls, err = newClusterTLS(cfg.Token, cfg.NodeName, []net.IP{net.ParseIP(cfg.advertiseIP()), net.ParseIP(cfg.BindAddr)})
+	if err != nil {
+		return nil, err
+	}
 	rc := cfg.Raft
+	rc.TLS = a.tls.raft()
 	rc.ServerID = cfg.NodeName
 	rc.BindAddr = net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.RaftPort))
 	rc.AdvertiseAddr = net.JoinHostPort(cfg.advertiseIP(), strconv.Itoa(cfg.RaftPort))
@@ -68,10 +76,11 @@ func New(cfg Config, machine runtime.MachineInfo) (_ *Agent, err error) {
 	}()
 
 	apiAddr := net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.APIPort))
-	a.apiListener, err = net.Listen("tcp", apiAddr)
+	ln, err := net.Listen("tcp", apiAddr)
 	if err != nil {
 		return nil, fmt.Errorf("listen for the API on %s: %w", apiAddr, err)
 	}
+	a.apiListener = tls.NewListener(ln, pki.APIServerTLS(a.tls.ca, a.tls.leaf))
 	defer func() {
 		if err != nil {
 			a.apiListener.Close()
@@ -109,7 +118,7 @@ func New(cfg Config, machine runtime.MachineInfo) (_ *Agent, err error) {
 	}
 	a.log.Info("agent started",
 		"name", cfg.NodeName, "gossip", net.JoinHostPort(cfg.advertiseIP(), strconv.Itoa(cfg.GossipPort)),
-		"raft", rc.AdvertiseAddr, "api", "http://"+apiAddr, "data_dir", cfg.DataDir,
+		"raft", rc.AdvertiseAddr, "api", "https://"+apiAddr, "data_dir", cfg.DataDir,
 		"raft_state", a.meta.get().InCluster)
 	return a, nil
 }
@@ -177,6 +186,7 @@ func (a *Agent) shutdown() {
 	if err := a.store.Shutdown(); err != nil {
 		a.log.Warn("stop raft", "error", err)
 	}
+	a.tls.close()
 	a.log.Info("agent stopped")
 }
 

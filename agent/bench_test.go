@@ -2,8 +2,10 @@ package agent
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,6 +14,8 @@ import (
 	"github.com/hashicorp/memberlist"
 
 	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/api/client"
+	"github.com/gossipod/gossipod/pki"
 	"github.com/gossipod/gossipod/runtime"
 )
 
@@ -40,7 +44,28 @@ func testConfig(tb testing.TB, name, addr, dir string, expect int, join ...strin
 	cfg.Allocatable = cfg.Capacity
 	cfg.Logger = slog.New(slog.DiscardHandler)
 	cfg.Raft.Logger = cfg.Logger
+	cfg.Token = testToken
 	return cfg
+}
+
+// testToken is the cluster token of the in-process test clusters.
+const testToken = "in-process-test-cluster-token-0123456789"
+
+// adminClient is an API client of a holding an admin client certificate, as
+// the kubeconfig of `gossipod kubeconfig` does.
+func adminClient(tb testing.TB, a *Agent) *client.Client {
+	tb.Helper()
+	leaf, err := a.tls.ca.Issue(pki.Request{CommonName: "admin", Organization: []string{pki.AdminGroup}, Client: true, TTL: time.Hour}, time.Now())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: a.tls.ca.Pool(), Certificates: []tls.Certificate{leaf.TLS}}}
+	tb.Cleanup(tr.CloseIdleConnections)
+	cl, err := client.NewWithTransport("https://"+a.apiListener.Addr().String(), tr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return cl
 }
 
 // startAgents starts n agents that bootstrap with expect and join the first;

@@ -10,7 +10,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/gossipod/gossipod/api"
-	"github.com/gossipod/gossipod/api/client"
 )
 
 // TestInProcessCluster runs three control-plane agents in one process (real
@@ -32,10 +31,7 @@ func TestInProcessCluster(t *testing.T) {
 			break
 		}
 	}
-	cl, err := client.New("http://" + follower.apiListener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := adminClient(t, follower)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 

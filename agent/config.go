@@ -10,6 +10,7 @@ import (
 
 	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/consensus"
+	"github.com/gossipod/gossipod/pki"
 	"github.com/gossipod/gossipod/placement"
 )
 
@@ -78,6 +79,11 @@ type Config struct {
 	// Raft holds the consensus settings; identity, addresses and data dir
 	// are filled in from the fields above.
 	Raft consensus.Config
+	// Token is the cluster's shared secret (--token). Gossip encryption,
+	// the cluster CA and every agent's certificate derive from it, so only
+	// agents holding it can join, and only its holders can issue
+	// credentials.
+	Token string
 	// Logger receives all of the agent's logs.
 	Logger *slog.Logger
 }
@@ -181,6 +187,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Placement.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("--placement: %w", err))
+	}
+	if err := pki.CheckToken(c.Token); err != nil {
+		errs = append(errs, fmt.Errorf("--token: %w", err))
 	}
 	if c.Logger == nil {
 		errs = append(errs, errors.New("a logger is required"))

@@ -105,7 +105,7 @@ func (a *Agent) handleInternalApply(w http.ResponseWriter, r *http.Request) {
 
 // peerClient is an API client of another agent.
 func (a *Agent) peerClient(m member) *client.Client {
-	c, err := client.New(m.apiURL())
+	c, err := client.NewWithTransport(m.apiURL(), a.tls.peerTransport(m.Name))
 	if err != nil {
 		// apiURL is built from a parsed IP and port, so it always parses.
 		panic(fmt.Sprintf("bad peer API address %q: %v", m.apiURL(), err))

@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/memberlist"
 
 	"github.com/gossipod/gossipod/internal/logbridge"
+	"github.com/gossipod/gossipod/pki"
 )
 
 // localMeta holds this agent's gossip metadata. It implements
@@ -74,6 +75,17 @@ func newMemberlist(cfg *Config, meta *localMeta, events memberlist.EventDelegate
 	mc.BindPort = cfg.GossipPort
 	mc.AdvertiseAddr = cfg.advertiseIP()
 	mc.AdvertisePort = cfg.GossipPort
+	// Every message, UDP and TCP, is encrypted and authenticated with a key
+	// derived from the cluster token (memberlist verifies incoming and
+	// outgoing by default once a key is set): an agent with another token,
+	// or none, cannot read or inject gossip, so it never becomes a member.
+	key, err := pki.GossipKey(cfg.Token)
+	if err != nil {
+		return nil, err
+	}
+	mc.SecretKey = key
+	mc.GossipVerifyIncoming = true
+	mc.GossipVerifyOutgoing = true
 	mc.Delegate = meta
 	mc.Events = events
 	mc.Logger = logbridge.StdLogger(cfg.Logger.With("component", "memberlist"))

@@ -30,6 +30,7 @@ func (a *Agent) routes() http.Handler {
 		})
 	}
 	handle("/healthz", map[string]http.HandlerFunc{http.MethodGet: a.handleHealthz})
+	handle("/readyz", map[string]http.HandlerFunc{http.MethodGet: a.handleReadyz})
 	handle("/metrics", map[string]http.HandlerFunc{http.MethodGet: promhttp.HandlerFor(a.metricsRegistry(), promhttp.HandlerOpts{}).ServeHTTP})
 	handle("/v1/agent/members", map[string]http.HandlerFunc{http.MethodGet: a.handleMembers})
 	handle("/v1/raft/peers", map[string]http.HandlerFunc{http.MethodGet: a.handleRaftPeers})
@@ -71,6 +72,20 @@ func (a *Agent) routes() http.Handler {
 // leader, so a load balancer keeps sending reads during an election.
 func (a *Agent) handleHealthz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = io.WriteString(w, "ok\n")
+}
+
+// handleReadyz answers 200 when the agent can serve consistent reads and
+// writes, i.e. it knows a Raft leader, and 503 otherwise, listing its checks
+// as kube-apiserver's /readyz does.
+func (a *Agent) handleReadyz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if leader, _ := a.store.Leader(); leader == "" {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, "[+]ping ok\n[-]raft-leader failed: no raft leader known\nreadyz check failed\n")
+		return
+	}
 	_, _ = io.WriteString(w, "ok\n")
 }
 

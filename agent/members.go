@@ -34,7 +34,7 @@ func (m member) raftAddr() string {
 }
 
 func (m member) apiURL() string {
-	return "http://" + net.JoinHostPort(m.Addr.String(), strconv.Itoa(m.Meta.APIPort))
+	return "https://" + net.JoinHostPort(m.Addr.String(), strconv.Itoa(m.Meta.APIPort))
 }
 
 // memberTable is the agent's view of the cluster's members, fed by

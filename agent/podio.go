@@ -49,6 +49,14 @@ func (a *Agent) podForIO(w http.ResponseWriter, r *http.Request) (*api.Pod, bool
 	}
 	target, _ := url.Parse(m.apiURL())
 	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.Transport = a.tls.peerTransport(m.Name)
+	// The peer trusts this agent's certificate to have authorized the
+	// request; the caller's own credentials stay here.
+	direct := proxy.Director
+	proxy.Director = func(r *http.Request) {
+		direct(r)
+		r.Header.Del("Authorization")
+	}
 	proxy.FlushInterval = -1 // stream logs as they come
 	proxy.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, api.NewServiceUnavailable(fmt.Sprintf("proxy to node %s: %v", p.Spec.NodeName, err)))

@@ -38,6 +38,9 @@ type Config struct {
 	SnapshotThreshold uint64
 	// SnapshotsRetained is how many snapshots are kept on disk.
 	SnapshotsRetained int
+	// TLS, when set, makes the transport mutual TLS (TransportTLS says
+	// what it guarantees); nil is plain TCP, for tests on loopback.
+	TLS *TransportTLS
 	// Logger receives the store's and raft's logs.
 	Logger *slog.Logger
 }
@@ -74,6 +77,9 @@ func (c *Config) Validate() error {
 	}
 	if !c.InMemory && c.DataDir == "" {
 		errs = append(errs, errors.New("consensus: DataDir is required unless InMemory"))
+	}
+	if c.TLS != nil && (c.TLS.Server == nil || c.TLS.Client == nil) {
+		errs = append(errs, errNoTLS)
 	}
 	errs = append(errs, c.validateTimeouts()...)
 	if !c.InMemory && c.SnapshotsRetained < 1 {

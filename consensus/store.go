@@ -71,9 +71,23 @@ func NewStore(cfg Config) (_ *Store, err error) {
 		advertiseAddr = advAddr
 	}
 	rlog := logbridge.HCLogger("raft", cfg.Logger)
-	s.transport, err = raft.NewTCPTransportWithLogger(cfg.BindAddr, advertiseAddr, 3, 10*time.Second, rlog)
-	if err != nil {
-		return nil, fmt.Errorf("listen for raft on %s: %w", cfg.BindAddr, err)
+	var trans raft.Transport
+	if cfg.TLS != nil {
+		ids := &addrIDs{}
+		stream, err := newTLSStreamLayer(cfg.BindAddr, advertiseAddr, cfg.TLS, ids)
+		if err != nil {
+			return nil, fmt.Errorf("listen for raft on %s: %w", cfg.BindAddr, err)
+		}
+		s.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+			Stream: stream, MaxPool: 3, Timeout: 10 * time.Second, Logger: rlog,
+		})
+		trans = &idTransport{NetworkTransport: s.transport, ids: ids}
+	} else {
+		s.transport, err = raft.NewTCPTransportWithLogger(cfg.BindAddr, advertiseAddr, 3, 10*time.Second, rlog)
+		if err != nil {
+			return nil, fmt.Errorf("listen for raft on %s: %w", cfg.BindAddr, err)
+		}
+		trans = s.transport
 	}
 	defer func() {
 		if err != nil {
@@ -116,7 +130,7 @@ func NewStore(cfg Config) (_ *Store, err error) {
 	rc.LeaderLeaseTimeout = cfg.LeaderLeaseTimeout
 	rc.SnapshotThreshold = cfg.SnapshotThreshold
 	rc.Logger = rlog
-	s.raft, err = raft.NewRaft(rc, &fsm{state: s.state}, logs, stable, snaps, s.transport)
+	s.raft, err = raft.NewRaft(rc, &fsm{state: s.state}, logs, stable, snaps, trans)
 	if err != nil {
 		return nil, fmt.Errorf("start raft: %w", err)
 	}

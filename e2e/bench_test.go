@@ -31,10 +31,6 @@ import (
 // benchPods is how many pods a latency or memory figure is taken over.
 const benchPods = 50
 
-// benchHTTP is the client of the benchmarks' direct API calls: no proxy (the bridge is
-// private) and no overall timeout, since a watch lasts as long as its context.
-var benchHTTP = &http.Client{Transport: &http.Transport{Proxy: nil}}
-
 // benchPod returns a pod with n containers that each sleep, with small requests, for
 // the default namespace, labelled bench=<label>; node, when set, pins it there by the
 // kubernetes.io/hostname label.
@@ -76,7 +72,7 @@ func postPod(c *Cluster, i int, pod map[string]any) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := benchHTTP.Do(req)
+	resp, err := c.stream.Do(req)
 	if err != nil {
 		return err
 	}
@@ -91,6 +87,7 @@ func postPod(c *Cluster, i int, pod map[string]any) error {
 // runningWatch follows the pods of the default namespace through one watch stream of an
 // agent and remembers when it first saw each pod in phase Running.
 type runningWatch struct {
+	client  *http.Client // the cluster's stream client
 	mu      sync.Mutex
 	running map[string]time.Time
 	err     error         // why the stream ended, if it did
@@ -104,7 +101,7 @@ type runningWatch struct {
 // from the last resourceVersion seen.
 func watchRunning(c *Cluster, i int) *runningWatch {
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &runningWatch{running: map[string]time.Time{}, changed: make(chan struct{}), cancel: cancel, done: make(chan struct{})}
+	w := &runningWatch{client: c.stream, running: map[string]time.Time{}, changed: make(chan struct{}), cancel: cancel, done: make(chan struct{})}
 	url := c.APIAddr(i) + "/api/v1/namespaces/default/pods?watch=1"
 	go func() {
 		defer close(w.done)
@@ -132,7 +129,7 @@ func (w *runningWatch) follow(ctx context.Context, url string, rv *string) error
 	if err != nil {
 		return err
 	}
-	resp, err := benchHTTP.Do(req)
+	resp, err := w.client.Do(req)
 	if err != nil {
 		return err
 	}
@@ -496,7 +493,7 @@ func newLeader(c *Cluster, on []int, old string) (string, error) {
 			cancel()
 			return "", err
 		}
-		resp, err := benchHTTP.Do(req)
+		resp, err := c.stream.Do(req)
 		if err != nil {
 			cancel()
 			return "", err

@@ -57,11 +57,12 @@ func (n Node) Ready() bool {
 	return false
 }
 
-// RunOn runs a client command against host i's API (it adds --addr), from the root
-// namespace, the way a user on another machine would.
+// RunOn runs a client command against host i's API (it adds --kubeconfig with the
+// cluster's admin credentials and --addr), from the root namespace, the way a user on
+// another machine would.
 func (c *Cluster) RunOn(i int, args ...string) Result {
 	c.t.Helper()
-	return Run(c.t, append([]string{"--addr", c.APIAddr(i)}, args...)...)
+	return Run(c.t, append([]string{"--kubeconfig", c.Kubeconfig(), "--addr", c.APIAddr(i)}, args...)...)
 }
 
 // Members returns host i's view of the gossip membership. It returns an error rather

@@ -75,8 +75,10 @@ type Cluster struct {
 	opts   Options
 	net    *network
 	hosts  []*host
-	client *http.Client
-	tmp    string    // the test's temp dir holding the hosts' dirs
+	client *http.Client // admin client of the API, 2 s timeout
+	stream *http.Client // the same credentials without a timeout, for watches
+	tmp    string       // the test's temp dir holding the hosts' dirs
+	creds  *credentials
 	pods   *podState // the pod helpers' bookkeeping (pods.go)
 }
 
@@ -100,11 +102,16 @@ func NewCluster(t testing.TB, opts Options) *Cluster {
 	if err != nil {
 		t.Fatalf("build test network: %v", err)
 	}
+	creds, err := newCredentials(tmp)
+	if err != nil {
+		nw.teardown()
+		t.Fatalf("cluster credentials: %v", err)
+	}
 	c := &Cluster{
-		t: t, opts: opts, net: nw, tmp: tmp,
-		pods: &podState{uids: map[string]string{}},
-		// No proxy: the bridge is private, whatever the environment says.
-		client: &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil}},
+		t: t, opts: opts, net: nw, tmp: tmp, creds: creds,
+		pods:   &podState{uids: map[string]string{}},
+		client: &http.Client{Timeout: 2 * time.Second, Transport: creds.transport},
+		stream: &http.Client{Transport: creds.transport},
 	}
 	t.Cleanup(c.teardown)
 	for i := range opts.Hosts {
@@ -140,6 +147,7 @@ func (c *Cluster) teardown() {
 			h.agent.Kill()
 		}
 	}
+	c.creds.transport.CloseIdleConnections()
 	if err := c.net.teardown(); err != nil {
 		c.t.Errorf("tear down test network: %v", err)
 	}
@@ -204,8 +212,8 @@ func (c *Cluster) Index(name string) int {
 // IP is host i's address on the bridge.
 func (c *Cluster) IP(i int) string { c.host(i); return c.net.hosts[i].ip }
 
-// APIAddr is the URL of host i's HTTP API, as given to the CLI's --addr.
-func (c *Cluster) APIAddr(i int) string { return fmt.Sprintf("http://%s:%d", c.IP(i), APIPort) }
+// APIAddr is the URL of host i's HTTPS API, as given to the CLI's --addr.
+func (c *Cluster) APIAddr(i int) string { return fmt.Sprintf("https://%s:%d", c.IP(i), APIPort) }
 
 // DataDir is host i's --data-dir; it survives Stop, Kill and Restart.
 func (c *Cluster) DataDir(i int) string { return c.host(i).dataDir }
@@ -244,6 +252,7 @@ func (c *Cluster) AgentArgv(i int) []string {
 		"--bind", c.IP(i),
 		"--data-dir", h.dataDir,
 		"--log-level", "debug",
+		"--token-file", c.creds.tokenFile,
 	}
 	switch {
 	case c.opts.AgentArgs != nil:

@@ -157,7 +157,7 @@ func (c *Cluster) apiGet(i int, path string, v any) error {
 }
 
 // apiURL is the base URL of a host's API, computed without the test (for goroutines).
-func (h netHost) apiURL() string { return fmt.Sprintf("http://%s:%d", h.ip, APIPort) }
+func (h netHost) apiURL() string { return fmt.Sprintf("https://%s:%d", h.ip, APIPort) }
 
 // GetDeployment reads Deployment name (default namespace) from host i's replica.
 func (c *Cluster) GetDeployment(i int, name string) (Deployment, error) {
@@ -533,7 +533,7 @@ func (c *Cluster) WatchPods(i int) *podEventLog {
 	c.host(i)
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &podEventLog{events: map[string][]string{}, cancel: cancel, done: make(chan struct{})}
-	client := &http.Client{Transport: &http.Transport{Proxy: nil}} // no timeout: a stream
+	client := c.stream // no timeout: a stream
 	base := c.net.hosts[i].apiURL()
 	go func() {
 		defer close(l.done)

@@ -20,12 +20,15 @@ TIMEOUT=${GOSSIPOD_DEMO_TIMEOUT:-60}
 HOSTS=3
 BRIDGE=gpdemo-br
 DATA=/var/lib/gossipod-demo
+TOKEN_FILE=$DATA/token
+# The demo's admin kubeconfig, owned by whoever ran make demo; every CLI call below uses it.
+export KUBECONFIG=$ROOT/build/demo.kubeconfig
 RULE=(FORWARD -i "$BRIDGE" -o "$BRIDGE" -m comment --comment gossipod-demo -j ACCEPT)
 
 netns() { echo "gossipod-demo-$1"; }  # network namespace of host N
 veth() { echo "gpdemo-$1"; }          # host N's veth in the root namespace (peer: eth0)
 addr() { echo "$NET.$((10 + $1))"; }  # host N's address
-api() { echo "http://$(addr 1):7948"; }
+api() { echo "https://$(addr 1):7948"; }
 
 if [ -t 1 ]; then
   say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
@@ -158,6 +161,7 @@ stop() {
     rm -rf --one-file-system "$DATA"
     note "removed $DATA"
   fi
+  if [ -f "$KUBECONFIG" ]; then rm -f "$KUBECONFIG"; note "removed $KUBECONFIG"; fi
   say "Demo stopped"
 }
 
@@ -218,14 +222,15 @@ setup_network() {
 }
 
 start_agents() {
-  say "Starting $HOSTS agents"
+  say "Starting $HOSTS agents with one cluster token ($TOKEN_FILE)"
   mkdir -p "$DATA"
+  (umask 077 && "$BIN" token generate >"$TOKEN_FILE")
   local i pid
   for i in $(seq 1 "$HOSTS"); do
     mkdir -p "$DATA/demo-$i"
     setsid nsenter --net="/run/netns/$(netns "$i")" -- \
       "$BIN" agent --name "demo-$i" --bind "$(addr "$i")" --data-dir "$DATA/demo-$i" \
-      --bootstrap-expect "$HOSTS" --join "$(addr 1)" \
+      --bootstrap-expect "$HOSTS" --join "$(addr 1)" --token-file "$TOKEN_FILE" \
       </dev/null >>"$DATA/demo-$i.log" 2>&1 &
     pid=$!
     echo "$pid" >"$DATA/demo-$i.pid"
@@ -239,6 +244,15 @@ show_logs() {
     echo "--- last lines of $DATA/demo-$i.log"
     tail -n 15 "$DATA/demo-$i.log" 2>/dev/null || true
   done
+}
+
+# An admin kubeconfig for the caller: the cluster's CA and a client certificate issued from
+# the token, as `gossipod kubeconfig` makes it on any agent's machine.
+write_kubeconfig() {
+  say "Writing an admin kubeconfig: $KUBECONFIG"
+  as_caller mkdir -p "$(dirname "$KUBECONFIG")"
+  "$BIN" kubeconfig --token-file "$TOKEN_FILE" --server "$(api)" | as_caller tee "$KUBECONFIG" >/dev/null
+  as_caller chmod 600 "$KUBECONFIG"
 }
 
 wait_for_leader() {
@@ -279,7 +293,7 @@ demo_workload() {
   as_caller make -C "$ROOT" --no-print-directory testimage
   [ -f "$image" ] || die "$image was not built"
   for i in $(seq 1 "$HOSTS"); do
-    "$BIN" --addr "http://$(addr "$i"):7948" image load "$image" | sed "s/^/  demo-$i: /"
+    "$BIN" --addr "https://$(addr "$i"):7948" image load "$image" | sed "s/^/  demo-$i: /"
   done
   say "gossipod apply -f examples/pod.yaml   (three containers, 1Gi each: placed whole on one node)"
   "$BIN" --addr "$(api)" apply -f "$ROOT/examples/pod.yaml"
@@ -305,8 +319,8 @@ The demo cluster is running: 3 agents, each in its own network namespace.
   logs      $DATA/demo-N.log
   shell     nsenter --net=/run/netns/$(netns 1) bash   (a shell on host 1)
 
-Use the CLI against any agent:
-  export GOSSIPOD_ADDR=$(api)
+Use the CLI (or kubectl) with the demo's admin kubeconfig; --addr picks another agent:
+  export KUBECONFIG=$KUBECONFIG
   bin/gossipod members
   bin/gossipod raft peers
   bin/gossipod get nodes -o wide
@@ -327,6 +341,7 @@ start() {
   check_subnet
   setup_network
   start_agents
+  write_kubeconfig
   wait_for_leader
   show_cluster
   demo_workload

@@ -94,7 +94,7 @@ subnet="" mgmt=""   # chosen before `vagrant up`
 # Every vagrant command of this run sees the same configuration (see the Vagrantfile).
 vagrant_env() {
   env GOSSIPOD_VMS=$VMS GOSSIPOD_SUBNET="$subnet" GOSSIPOD_MEMORY="$MEMORY" GOSSIPOD_CPUS=1 \
-    GOSSIPOD_BINARY="$BIN" GOSSIPOD_IMAGES="$ROOT/build/images/busybox.tar" \
+    GOSSIPOD_BINARY="$BIN" GOSSIPOD_IMAGES="$ROOT/build/images/busybox.tar" GOSSIPOD_TOKEN_FILE="$WORK/token" \
     GOSSIPOD_STORAGE_POOL=default GOSSIPOD_LIBVIRT_PREFIX="$PREFIX" \
     GOSSIPOD_LIBVIRT_NETWORK="$NET_NAME" GOSSIPOD_LIBVIRT_FORWARD=none \
     GOSSIPOD_LIBVIRT_MGMT_NET="$mgmt.0/24" GOSSIPOD_LIBVIRT_MGMT_NAME="$MGMT_NAME" \
@@ -387,6 +387,7 @@ while IFS= read -r line; do eval "export $line"; done < <(bash "$ROOT/scripts/va
 say "make build testimage"
 make -C "$ROOT" build testimage
 [ -x "$BIN" ] || die "make build wrote no $BIN"
+(umask 077 && "$BIN" token generate >"$WORK/token")   # this run's cluster token
 [ -f "$ROOT/build/images/busybox.tar" ] || die "make testimage wrote no build/images/busybox.tar"
 
 # --- 4. vagrant up ------------------------------------------------------------------------
@@ -428,7 +429,11 @@ timing "vagrant up (boot + provision, 3 VMs in parallel)" "$((up_end - up_start)
 
 # --- 5. checks ------------------------------------------------------------------------------
 # The host reaches every VM on the private network: the CLI talks to each agent's API.
-cli() { local i=$1; shift; timeout 60 "$BIN" --addr "http://${ips[$i]}:7948" "$@"; }
+# The host's admin kubeconfig, made from the cluster token as a user would.
+KUBECONFIG_FILE="$WORK/kubeconfig"
+"$BIN" kubeconfig --token-file "$WORK/token" \
+  --server "https://${ips[1]}:7948" >"$KUBECONFIG_FILE" || die "gossipod kubeconfig failed"
+cli() { local i=$1; shift; timeout 60 "$BIN" --kubeconfig "$KUBECONFIG_FILE" --addr "https://${ips[$i]}:7948" "$@"; }
 in_vm() { local i=$1; shift; vagrant_env timeout 300 vagrant ssh "$(vm "$i")" --no-tty -c "$*" 2>/dev/null; }
 
 # Diagnostics for a failure: the agents' journals.
@@ -480,7 +485,7 @@ cli 1 raft peers | sed 's/^/    /'
 say "checks: inside the VMs (vagrant ssh -c)"
 inside_ok=true
 for i in $(seq 1 $VMS); do
-  out=$(in_vm "$i" "systemctl is-active gossipod >/dev/null && gossipod --addr http://${ips[$i]}:7948 members -o json") || out=""
+  out=$(in_vm "$i" "systemctl is-active gossipod >/dev/null && gossipod --addr https://${ips[$i]}:7948 members -o json") || out=""
   n=$(jq '[.[] | select(.status == "alive")] | length' <<<"$out" 2>/dev/null || echo 0)
   if [ "$n" != "$VMS" ]; then
     inside_ok=false
@@ -492,7 +497,7 @@ if $inside_ok; then
 else
   fail "inside every VM: gossipod.service active, members lists $VMS alive"
 fi
-peers=$(in_vm 1 "gossipod --addr http://${ips[1]}:7948 raft peers -o json") || peers=""
+peers=$(in_vm 1 "gossipod --addr https://${ips[1]}:7948 raft peers -o json") || peers=""
 if [ "$(jq '[.[] | select(.leader == true)] | length' <<<"$peers" 2>/dev/null)" = 1 ] &&
   [ "$(jq '[.[] | select(.suffrage == "voter")] | length' <<<"$peers" 2>/dev/null)" = 3 ]; then
   pass "inside $(vm 1): raft peers shows one leader and 3 voters"
@@ -530,7 +535,7 @@ apply_script() {
   local i=$1 name=$2 manifest=$3
   cat <<EOF
 set -e
-export GOSSIPOD_ADDR=http://${ips[$i]}:7948
+export GOSSIPOD_ADDR=https://${ips[$i]}:7948
 cat >/tmp/$name.yaml <<'MANIFEST'
 $manifest
 MANIFEST

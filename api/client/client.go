@@ -20,7 +20,7 @@ import (
 )
 
 // DefaultAddr is the agent a client talks to when none is named.
-const DefaultAddr = "http://127.0.0.1:7948"
+const DefaultAddr = "https://127.0.0.1:7948"
 
 // Client talks to one agent.
 type Client struct {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gossipod/gossipod/agent"
 	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/pki"
 	"github.com/gossipod/gossipod/placement"
 	"github.com/gossipod/gossipod/runtime"
 	"github.com/gossipod/gossipod/runtime/network"
@@ -57,6 +58,9 @@ agents started later join the existing cluster. --dev runs a one-agent cluster.`
 			&cli.IntFlag{Name: "node-cidr-mask-size", Usage: "prefix length of each node's pod CIDR", Value: def.NodeCIDRMaskSize, EnvVars: env("node-cidr-mask-size")},
 			&cli.DurationFlag{Name: "node-lost-timeout", Usage: "how long a node may be dead in gossip before its pods are marked Failed (NodeLost) and replaced", Value: def.NodeLostTimeout, EnvVars: env("node-lost-timeout")},
 			&cli.StringFlag{Name: "placement", Usage: "how the leader ranks nodes that fit: spread (least allocated) or binpack (most allocated)", Value: "spread", EnvVars: env("placement")},
+			&cli.StringFlag{Name: "token", Usage: "the cluster's shared secret, the same on every agent (make one with `gossipod token generate`); prefer --token-file, since a command line is visible to every user of the machine", EnvVars: env("token")},
+			&cli.StringFlag{Name: "token-file", Usage: "file holding the cluster token", EnvVars: env("token-file")},
+			&cli.BoolFlag{Name: "allow-pod-access-to-agent", Usage: "let this host's pods reach the agents' gossip, Raft and API ports, here and on other hosts (refused by default)", EnvVars: env("allow-pod-access-to-agent")},
 			&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", Value: "info", EnvVars: env("log-level")},
 		},
 		Action: runAgent,
@@ -92,7 +96,11 @@ func runAgent(c *cli.Context) error {
 	} else {
 		cfg.Runtime = rt
 		cfg.Network = net
-		defer net.Close()
+		defer func() {
+			if err := net.Close(); err != nil {
+				logger.Error("close the pod network", "error", err, "node", cfg.NodeName)
+			}
+		}()
 	}
 	a, err := agent.New(cfg, machine)
 	if err != nil {
@@ -137,10 +145,17 @@ func newRuntime(c *cli.Context, cfg agent.Config, logger *slog.Logger) (*runtime
 	nc := network.DefaultConfig()
 	nc.Root = filepath.Join(cfg.DataDir, "network")
 	nc.ClusterCIDR = cfg.ClusterCIDR
+	nc.AgentPorts = network.AgentPorts{Gossip: cfg.GossipPort, Raft: cfg.RaftPort, API: cfg.APIPort}
+	nc.AllowPodAccessToAgent = c.Bool("allow-pod-access-to-agent")
 	nc.Logger = logger
 	net, err := network.New(nc)
 	if err != nil {
 		return nil, nil, fmt.Errorf("start the pod network (CNI plugins come with Debian's containernetworking-plugins): %w", err)
+	}
+	// Before the agent opens its ports: pods never get a moment to reach them.
+	if err := net.GuardAgentPorts(); err != nil {
+		_ = net.Close()
+		return nil, nil, fmt.Errorf("keep pods from the agent's ports (needs nftables in the kernel; --allow-pod-access-to-agent skips this): %w", err)
 	}
 	rc := runtime.DefaultConfig()
 	rc.Network = net
@@ -192,6 +207,11 @@ func agentConfig(c *cli.Context, logger *slog.Logger) (agent.Config, func(), err
 	}
 	cfg.Labels = labels
 
+	cfg.Token, err = agentToken(c)
+	if err != nil {
+		return cfg, cleanup, err
+	}
+
 	if c.Bool("dev") {
 		dir, err := os.MkdirTemp("", "gossipod-dev-")
 		if err != nil {
@@ -199,6 +219,18 @@ func agentConfig(c *cli.Context, logger *slog.Logger) (agent.Config, func(), err
 		}
 		cleanup = func() { os.RemoveAll(dir) }
 		cfg.DataDir = dir
+		if cfg.Token == "" {
+			// A one-agent cluster on loopback: a token of its own, written
+			// where its user finds it, since nobody else needs it.
+			if cfg.Token, err = pki.GenerateToken(); err != nil {
+				return cfg, cleanup, err
+			}
+			path := filepath.Join(dir, "token")
+			if err := os.WriteFile(path, []byte(cfg.Token+"\n"), 0o600); err != nil {
+				return cfg, cleanup, fmt.Errorf("--dev: write the token: %w", err)
+			}
+			logger.Info("--dev: generated a cluster token", "token_file", path)
+		}
 		if !c.IsSet("bind") {
 			cfg.BindAddr = "127.0.0.1"
 		}
@@ -215,6 +247,21 @@ func agentConfig(c *cli.Context, logger *slog.Logger) (agent.Config, func(), err
 		cfg.AdvertiseAddr = strings.Fields(private)[0]
 	}
 	return cfg, cleanup, nil
+}
+
+// agentToken reads the cluster token from --token or --token-file (or their
+// environment variables); giving both is a mistake. An empty token is
+// returned as is: the agent's validation explains how to make one, and --dev
+// makes its own.
+func agentToken(c *cli.Context) (string, error) {
+	token, file := c.String("token"), c.String("token-file")
+	switch {
+	case token != "" && file != "":
+		return "", fmt.Errorf("--token and --token-file both given: use one")
+	case file != "":
+		return pki.ReadTokenFile(file)
+	}
+	return token, nil
 }
 
 // applyResources sets capacity from the machine and allocatable from --cpu

@@ -70,6 +70,7 @@ func newApp() *cli.App {
 			logsCommand(),
 			execCommand(),
 			imageCommand(),
+			kubeconfigCommand(),
 			tokenCommand(),
 		},
 		// Unknown commands and flags are usage errors, reported once.

@@ -11,15 +11,15 @@ import (
 	"github.com/gossipod/gossipod/api"
 )
 
-// tokenCommand is `gossipod token`: the API bearer tokens, as kubeadm's
-// `token create/list/delete` manage bootstrap tokens. The cluster's own
-// secret (`token generate`, what agents take with --token) is a different
-// thing that lives in the same group: its subcommand goes in this list.
+// tokenCommand is `gossipod token`: the cluster token (`generate`, what
+// every agent is started with) and the API's bearer tokens (`create`,
+// `list`, `revoke`, as kubeadm's token commands manage bootstrap tokens).
 func tokenCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "token",
-		Usage: "manage the API's bearer tokens",
+		Usage: "the cluster token, and the API's bearer tokens",
 		Subcommands: []*cli.Command{
+			tokenGenerateCommand(),
 			tokenCreateCommand(),
 			tokenListCommand(),
 			tokenRevokeCommand(),

@@ -34,18 +34,45 @@ type Config struct {
 	// other's real IPs); traffic to anywhere else is masqueraded to the node's address
 	// so replies find their way back. It must match the leader's --cluster-cidr.
 	ClusterCIDR string
+	// AgentPorts are this node's agent's own ports, which GuardAgentPorts closes to
+	// every pod (source address in ClusterCIDR) on this node's addresses and, for this
+	// node's pods, on every other host's: a pod must not talk to gossip, Raft or the
+	// API as if it were a peer agent or an operator. They must match the agent's
+	// --gossip-port, --raft-port and --api-port.
+	AgentPorts AgentPorts
+	// AllowPodAccessToAgent turns that protection off (GuardAgentPorts then removes
+	// the table instead): the --allow-pod-access-to-agent flag, for a user who runs
+	// pods that must reach the agent, such as a pod-hosted monitoring scraper.
+	AllowPodAccessToAgent bool
 	// Logger receives the Manager's log lines; nil discards them.
 	Logger *slog.Logger
 }
 
+// AgentPorts names the agent's listening ports that pods must not reach.
+type AgentPorts struct {
+	// Gossip is memberlist's port, TCP and UDP (--gossip-port, 7946).
+	Gossip int
+	// Raft is the Raft transport's TCP port (--raft-port, 7947).
+	Raft int
+	// API is the HTTP API's TCP port (--api-port, 7948).
+	API int
+}
+
+// String lists the ports as the guard's log lines and errors show them.
+func (p AgentPorts) String() string {
+	return fmt.Sprintf("gossip %d/tcp+udp, raft %d/tcp, api %d/tcp", p.Gossip, p.Raft, p.API)
+}
+
 // DefaultConfig returns the defaults: Debian's and upstream's plugin directories, the
-// bridge gossipod0, the default MTU, and the cluster CIDR 10.88.0.0/16. Root is left
-// empty because only the caller knows its data directory.
+// bridge gossipod0, the default MTU, the cluster CIDR 10.88.0.0/16 and the agent's
+// default ports 7946-7948, closed to pods. Root is left empty because only the caller
+// knows its data directory.
 func DefaultConfig() Config {
 	return Config{
 		PluginDirs:  []string{"/usr/lib/cni", "/opt/cni/bin"},
 		BridgeName:  "gossipod0",
 		ClusterCIDR: "10.88.0.0/16",
+		AgentPorts:  AgentPorts{Gossip: 7946, Raft: 7947, API: 7948},
 	}
 }
 
@@ -81,6 +108,14 @@ func (c Config) Validate() error {
 	}
 	if _, err := parseCIDR(c.ClusterCIDR, 30); err != nil {
 		bad("ClusterCIDR: %v", err)
+	}
+	for _, p := range []struct {
+		field string
+		port  int
+	}{{"AgentPorts.Gossip", c.AgentPorts.Gossip}, {"AgentPorts.Raft", c.AgentPorts.Raft}, {"AgentPorts.API", c.AgentPorts.API}} {
+		if p.port < 1 || p.port > 65535 {
+			bad("%s %d is out of range 1..65535", p.field, p.port)
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -24,12 +24,13 @@ func TestValidateNamesEveryBadField(t *testing.T) {
 		BridgeName:  "a-name-much-too-long",
 		MTU:         20,
 		ClusterCIDR: "10.88.0.1/16",
+		AgentPorts:  AgentPorts{Gossip: 0, Raft: 70000, API: 7948},
 	}
 	err := cfg.Validate()
 	if !errors.Is(err, ErrInvalidConfig) {
 		t.Fatalf("Validate = %v, want ErrInvalidConfig", err)
 	}
-	for _, field := range []string{"Root", "PluginDirs", "BridgeName", "MTU", "ClusterCIDR", "did you mean 10.88.0.0/16"} {
+	for _, field := range []string{"Root", "PluginDirs", "BridgeName", "MTU", "ClusterCIDR", "did you mean 10.88.0.0/16", "AgentPorts.Gossip", "AgentPorts.Raft"} {
 		if !strings.Contains(err.Error(), field) {
 			t.Errorf("error does not mention %s:\n%v", field, err)
 		}

@@ -1,7 +1,7 @@
 // Package network gives each pod on this node its own IP address and makes every pod
 // reachable from every node, as DESIGN.md ("Networking") describes.
 //
-// A Manager owns three things on the node, all in the network namespace of the
+// A Manager owns four things on the node, all in the network namespace of the
 // process (or, in tests, of the OS thread) that calls it:
 //
 //   - Pod attachments, through CNI (libcni) and the standard plugins from Debian's
@@ -15,6 +15,12 @@
 //   - Forwarding policy: net.ipv4.ip_forward, an iptables nat chain (MasqChain) that
 //     masquerades pod traffic leaving the cluster CIDR, and a filter chain
 //     (ForwardChain) that accepts forwarded cluster traffic.
+//   - The agent-port guard: an nftables table of its own (FilterTable, written over
+//     netlink with github.com/google/nftables) that rejects packets from pods to the
+//     agent's gossip, Raft and API ports (Config.AgentPorts) on this node's addresses
+//     and, for this node's pods, on every other host's, so that a pod cannot pose as
+//     an agent or an operator. Pod-to-pod traffic and hostPorts on those port numbers
+//     pass. Config.AllowPodAccessToAgent turns it off.
 //
 // # How the agent and the runtime use it
 //
@@ -22,22 +28,26 @@
 //     it holds the CNI result cache, host-local's leases, the persisted pod CIDR and
 //     one record per sandbox, written before its ADD and removed after its DEL. The
 //     caller needs to persist nothing else for networking.
-//  2. SetPodCIDR as soon as the node's pod CIDR is known (from the FSM), and again
+//  2. GuardAgentPorts right after New, before the agent opens its ports: it replaces
+//     whatever table an earlier run left (or removes it, with AllowPodAccessToAgent).
+//     Close removes the table again when the agent stops cleanly; after a crash it
+//     stays, and keeps protecting the node, until the next start replaces it.
+//  3. SetPodCIDR as soon as the node's pod CIDR is known (from the FSM), and again
 //     after every restart (same value: a no-op that re-ensures the rules). Setup
 //     fails with ErrNoPodCIDR until then; Teardown works without it.
-//  3. SyncRoutes at start and on every change to the node list, with every node's
+//  4. SyncRoutes at start and on every change to the node list, with every node's
 //     pod CIDR and address (this node's own entry is skipped). Nodes that are down
 //     may stay in the list; a node removed from the cluster should leave it.
-//  4. Setup once the sandbox exists — its pause process holds the namespace, passed
+//  5. Setup once the sandbox exists — its pause process holds the namespace, passed
 //     as /proc/<pause pid>/ns/net — and before any app container starts; ID is the
 //     pod UID. Report Result.IP as status.podIP. Setup is idempotent: for a pod
 //     adopted after a restart, call it again to learn its address. A sandbox
 //     recreated under the same UID (a new pause) is re-attached, maybe with a new IP.
-//  5. Teardown when the sandbox is removed. Either order relative to killing the pause
+//  6. Teardown when the sandbox is removed. Either order relative to killing the pause
 //     releases everything; after is cheaper (the kernel removes the veth with the
 //     namespace: p50 15-25 ms instead of 35-40 ms here), and the recorded namespace identity
 //     keeps a reused pid from misdirecting the plugins.
-//  6. After a restart, once the wanted pods are known: Teardown(PodNetwork{ID: id}) for
+//  7. After a restart, once the wanted pods are known: Teardown(PodNetwork{ID: id}) for
 //     every id from Sandboxes whose pod is not wanted on this node any more; a failed
 //     Setup or Teardown also leaves its id there, so the same sweep retries it.
 //

@@ -50,6 +50,9 @@ type Manager struct {
 	// podListNoPorts is podList without portmap, for pods without hostPorts.
 	podListNoPorts *libcni.NetworkConfigList
 	closed         bool
+	// guardNS is the network namespace GuardAgentPorts installed FilterTable in,
+	// from which Close removes it; nil when it did not.
+	guardNS *os.File
 
 	// syncMu serializes SyncRoutes and the iptables rule sync it shares with
 	// SetPodCIDR.
@@ -111,8 +114,10 @@ func New(cfg Config) (_ *Manager, err error) {
 	return m, nil
 }
 
-// Close releases Root's lock. It leaves the pods' networking, routes and rules in
-// place: pods keep running while the agent restarts. Calling it again is a no-op.
+// Close removes FilterTable if GuardAgentPorts installed it (the agent is stopping
+// cleanly: its ports close with it) and releases Root's lock. It leaves the pods'
+// networking, routes and iptables rules in place: pods keep running while the agent
+// restarts. Calling it again is a no-op.
 func (m *Manager) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -120,7 +125,7 @@ func (m *Manager) Close() error {
 		return nil
 	}
 	m.closed = true
-	return m.lock.Close()
+	return errors.Join(m.closeGuard(), m.lock.Close())
 }
 
 // Paths under Root.

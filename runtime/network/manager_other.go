@@ -32,5 +32,8 @@ func (m *Manager) Sandboxes() ([]string, error) { return nil, ErrUnsupported }
 // SyncRoutes fails with ErrUnsupported.
 func (m *Manager) SyncRoutes([]Route) error { return ErrUnsupported }
 
+// GuardAgentPorts fails with ErrUnsupported.
+func (m *Manager) GuardAgentPorts() error { return ErrUnsupported }
+
 // Close does nothing.
 func (m *Manager) Close() error { return nil }

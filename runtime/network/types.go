@@ -69,6 +69,17 @@ const (
 	// accepts forwarded traffic from and to the cluster CIDR, so a FORWARD policy of
 	// DROP (Docker sets one) does not cut pods off.
 	ForwardChain = "GOSSIPOD-FORWARD"
+	// FilterTable is the nftables table (family inet) GuardAgentPorts installs and
+	// Close removes: "nft list table inet gossipod-filter" shows its rules and their
+	// counters.
+	FilterTable = "gossipod-filter"
+	// GuardInputChain is FilterTable's chain at the input hook: it rejects pods'
+	// packets to the agent's ports on any of this node's addresses.
+	GuardInputChain = "input"
+	// GuardForwardChain is FilterTable's chain at the forward hook: it rejects this
+	// node's pods' packets to the agent's ports on any other host (any destination
+	// outside the cluster CIDR).
+	GuardForwardChain = "forward"
 	// NetworkName is the name of the pods' CNI network (the conflist's "name"); the
 	// CNI cache and host-local's leases are keyed by it.
 	NetworkName = "gossipod"
