@@ -112,7 +112,7 @@ func New(cfg Config, machine runtime.MachineInfo) (_ *Agent, err error) {
 		return nil, err
 	}
 	a.httpServer = &http.Server{
-		Handler:           a.routes(),
+		Handler:           a.authMiddleware()(a.routes()),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          logbridge.StdLogger(a.log.With("component", "http")),
 	}

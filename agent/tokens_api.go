@@ -23,9 +23,8 @@ const tokenIDAttempts = 3
 
 // authMiddleware is the API's authentication and authorization filter,
 // checking bearer tokens against this agent's replica of the state, so a
-// revocation takes effect here as soon as this agent applies it. It is
-// not wired in here: the API server's TLS setup wraps its handler with it,
-// since client certificates need the TLS listener.
+// revocation takes effect here as soon as this agent applies it. It wraps
+// every route: New serves routes() only through it.
 func (a *Agent) authMiddleware() func(http.Handler) http.Handler {
 	return auth.Middleware(auth.NewAuthenticator(a.store.State(), time.Now), auth.RoleAuthorizer{}, a.log)
 }
