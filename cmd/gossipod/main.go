@@ -135,6 +135,10 @@ func statusError(err error) error {
 	if errors.As(err, &se) {
 		return err
 	}
+	var ae *client.AuthError
+	if errors.As(err, &ae) {
+		return err // printed with its hint by errorMessage
+	}
 	var s *api.Status
 	if errors.As(err, &s) {
 		return serverError{status: s}
