@@ -6,8 +6,8 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -19,31 +19,34 @@ import (
 	"github.com/gossipod/gossipod/api"
 )
 
-// DefaultAddr is the agent a client talks to when none is named.
+// DefaultAddr is the agent a client talks to when neither a kubeconfig nor
+// --addr names one: the local agent, whose API is HTTPS only.
 const DefaultAddr = "https://127.0.0.1:7948"
 
 // Client talks to one agent.
 type Client struct {
 	base string
+	// http sends every request, with the bearer token when there is one.
 	http *http.Client
+	// tls is the TLS configuration of an https base, nil for http; exec
+	// dials its own connection with it.
+	tls *tls.Config
+	// token is the bearer token, "" for none; exec adds it itself.
+	token string
+	// source and hasCredentials explain a 401 or a certificate error.
+	source         string
+	hasCredentials bool
 }
 
-// New returns a client of the agent at addr (http://host:port, or host:port).
+// New returns a client of the agent at addr (http(s)://host:port, or
+// host:port for plain http) with no credentials, verifying an https
+// agent against the system's roots: for tests and plain-http agents.
+// Clients of a real cluster use NewFromConfig with a kubeconfig's settings.
 func New(addr string) (*Client, error) {
-	if addr == "" {
-		addr = DefaultAddr
-	}
-	if !strings.Contains(addr, "://") {
+	if addr != "" && !strings.Contains(addr, "://") {
 		addr = "http://" + addr
 	}
-	u, err := url.Parse(addr)
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return nil, fmt.Errorf("--addr %q: want http://HOST:PORT", addr)
-	}
-	return &Client{
-		base: strings.TrimRight(u.String(), "/"),
-		http: &http.Client{Timeout: 60 * time.Second},
-	}, nil
+	return NewFromConfig(Config{Server: addr})
 }
 
 // Addr is the agent's base URL.
@@ -99,15 +102,11 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		var uerr *url.Error
-		if errors.As(err, &uerr) {
-			err = uerr.Err
-		}
-		return fmt.Errorf("cannot reach the gossipod agent at %s: %w (is it running? set --addr or GOSSIPOD_ADDR)", c.base, err)
+		return c.reachError(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
-		return readStatus(resp)
+		return c.readStatus(resp)
 	}
 	if out == nil {
 		return nil
@@ -116,17 +115,6 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 		return fmt.Errorf("decode response of %s%s: %w", c.base, path, err)
 	}
 	return nil
-}
-
-// readStatus turns an error response into an *api.Status.
-func readStatus(resp *http.Response) error {
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	var s api.Status
-	if err := json.Unmarshal(body, &s); err == nil && s.Kind == "Status" {
-		return &s
-	}
-	return api.NewStatus(resp.StatusCode, api.StatusReasonInternalError,
-		fmt.Sprintf("the server responded %s: %s", resp.Status, strings.TrimSpace(string(body))))
 }
 
 // ListOptions narrows a list or watch, as Kubernetes' query parameters do.
@@ -250,11 +238,11 @@ func (c *Client) LoadImage(ctx context.Context, archive io.Reader) ([]string, er
 	req.Header.Set("Content-Type", "application/x-tar")
 	resp, err := (&http.Client{Transport: c.http.Transport}).Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("cannot reach the gossipod agent at %s: %w", c.base, err)
+		return nil, c.reachError(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
-		return nil, readStatus(resp)
+		return nil, c.readStatus(resp)
 	}
 	var out struct {
 		Loaded []string `json:"loaded"`

@@ -112,11 +112,11 @@ func (c *Client) watch(ctx context.Context, path string, opts ListOptions, fn fu
 	// A watch lasts as long as ctx, not the client's request timeout.
 	resp, err := (&http.Client{Transport: c.http.Transport}).Do(req)
 	if err != nil {
-		return fmt.Errorf("cannot reach the gossipod agent at %s: %w", c.base, err)
+		return c.reachError(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
-		return readStatus(resp)
+		return c.readStatus(resp)
 	}
 	dec := json.NewDecoder(resp.Body)
 	for {

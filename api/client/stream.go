@@ -3,6 +3,7 @@ package client
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -113,10 +114,9 @@ func (c *Client) Exec(ctx context.Context, namespace, name string, opts ExecOpti
 	if err != nil {
 		return -1, err
 	}
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", u.Host)
+	conn, err := c.dialUpgrade(ctx, u)
 	if err != nil {
-		return -1, fmt.Errorf("cannot reach the gossipod agent at %s: %w", c.base, err)
+		return -1, err
 	}
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
@@ -127,17 +127,20 @@ func (c *Client) Exec(ctx context.Context, namespace, name string, opts ExecOpti
 	}
 	req.Header.Set("Connection", "Upgrade")
 	req.Header.Set("Upgrade", ExecProtocol)
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	if err := req.Write(conn); err != nil {
-		return -1, fmt.Errorf("send exec request: %w", err)
+		return -1, fmt.Errorf("send exec request: %w", c.reachError(err))
 	}
 	br := bufio.NewReader(conn)
 	resp, err := http.ReadResponse(br, req)
 	if err != nil {
-		return -1, fmt.Errorf("read exec response: %w", err)
+		return -1, fmt.Errorf("read exec response: %w", c.reachError(err))
 	}
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		defer resp.Body.Close()
-		return -1, readStatus(resp)
+		return -1, c.readStatus(resp)
 	}
 	if opts.Stdin != nil {
 		go func() {
@@ -176,6 +179,36 @@ func (c *Client) Exec(ctx context.Context, namespace, name string, opts ExecOpti
 	}
 }
 
+// dialUpgrade opens the connection an upgraded stream (exec) runs on: TCP
+// to the agent, and over it TLS with the client's CA, certificate and
+// server name when the agent is https. HTTP/1.1 is the only protocol
+// offered, since HTTP/2 has no Upgrade.
+func (c *Client) dialUpgrade(ctx context.Context, u *url.URL) (net.Conn, error) {
+	host := u.Host
+	if u.Port() == "" {
+		port := "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+		host = net.JoinHostPort(u.Hostname(), port)
+	}
+	var conn net.Conn
+	var err error
+	if u.Scheme == "https" {
+		tc := c.tls.Clone()
+		tc.NextProtos = []string{"http/1.1"}
+		d := tls.Dialer{Config: tc}
+		conn, err = d.DialContext(ctx, "tcp", host)
+	} else {
+		var d net.Dialer
+		conn, err = d.DialContext(ctx, "tcp", host)
+	}
+	if err != nil {
+		return nil, c.reachError(err)
+	}
+	return conn, nil
+}
+
 // LogOptions selects what `logs` prints.
 type LogOptions struct {
 	Container string
@@ -206,11 +239,11 @@ func (c *Client) Logs(ctx context.Context, namespace, name string, opts LogOptio
 	}
 	resp, err := (&http.Client{Transport: c.http.Transport}).Do(req)
 	if err != nil {
-		return fmt.Errorf("cannot reach the gossipod agent at %s: %w", c.base, err)
+		return c.reachError(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
-		return readStatus(resp)
+		return c.readStatus(resp)
 	}
 	_, err = io.Copy(w, resp.Body)
 	if ctx.Err() != nil {

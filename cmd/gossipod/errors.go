@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/api/client"
 )
 
 // serverError is a Status the server returned, printed as kubectl prints
@@ -42,6 +43,10 @@ func errorMessage(err error) string {
 	if errors.As(err, &r) {
 		return ""
 	}
+	var ae *client.AuthError
+	if errors.As(err, &ae) {
+		return unauthorizedMessage(ae)
+	}
 	var se serverError
 	if errors.As(err, &se) {
 		return se.Error()
@@ -55,6 +60,17 @@ func errorMessage(err error) string {
 		return ee.Error() // kubectl prints it bare
 	}
 	return "error: " + err.Error()
+}
+
+// unauthorizedMessage is kubectl's line for a 401, "error: You must be
+// logged in to the server (Unauthorized)", and on a second line what to do
+// about it: get a kubeconfig, or a fresh one.
+func unauthorizedMessage(e *client.AuthError) string {
+	msg := e.Status.Message
+	if msg == "" {
+		msg = "Unauthorized"
+	}
+	return fmt.Sprintf("error: You must be logged in to the server (%s)\n%s", msg, e.Hint())
 }
 
 // isNotFound reports whether err is the server's 404.

@@ -2,7 +2,9 @@
 //
 // The same binary runs on every machine as `gossipod agent --join SEED`, and
 // drives a cluster from anywhere with kubectl-like commands (`members`,
-// `raft peers`, `get nodes`, …) against any agent's API (--addr).
+// `raft peers`, `get nodes`, …) against any agent's API, found and
+// authenticated to with a kubeconfig as kubectl does (--addr picks
+// another agent).
 package main
 
 import (
@@ -11,12 +13,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/api/client"
+	"github.com/gossipod/gossipod/api/client/kubeconfig"
 	"github.com/gossipod/gossipod/runtime/container"
 )
 
@@ -48,10 +52,18 @@ func newApp() *cli.App {
 		EnableBashCompletion: true,
 		Flags: []cli.Flag{
 			&cli.StringFlag{
-				Name:    "addr",
-				Usage:   "API address of any agent of the cluster",
-				Value:   client.DefaultAddr,
-				EnvVars: []string{"GOSSIPOD_ADDR"},
+				Name:        "addr",
+				Usage:       "API address of any agent of the cluster (https://HOST:PORT); replaces the kubeconfig's server, keeping its CA and credentials",
+				DefaultText: "the kubeconfig's server, else " + client.DefaultAddr,
+				EnvVars:     []string{"GOSSIPOD_ADDR"},
+			},
+			&cli.StringFlag{
+				Name:  "kubeconfig",
+				Usage: "kubeconfig file to use (default: the files of $KUBECONFIG, merged, else ~/.kube/config)",
+			},
+			&cli.StringFlag{
+				Name:  "context",
+				Usage: "kubeconfig context to use (default: its current-context)",
 			},
 		},
 		Commands: []*cli.Command{
@@ -116,11 +128,37 @@ func exitCode(err error) int {
 	return 1
 }
 
-// newClient returns the API client for the --addr of the command line.
+// newClient returns the API client the command line and environment
+// select, as kubectl does: the kubeconfig of --kubeconfig, $KUBECONFIG or
+// ~/.kube/config, its --context or current context; --addr/GOSSIPOD_ADDR,
+// when given, replaces only the server URL. An --addr without a scheme is
+// https, the agents' only protocol; an http:// one (test servers) gets no
+// credentials, as kubectl sends none over plain HTTP.
 func newClient(c *cli.Context) (*client.Client, error) {
-	cl, err := client.New(c.String("addr"))
+	opts := kubeconfig.Options{Path: c.String("kubeconfig"), Context: c.String("context")}
+	if c.IsSet("addr") {
+		addr := c.String("addr")
+		if addr == "" {
+			return nil, usageError{errors.New("--addr is empty: want https://HOST:PORT")}
+		}
+		if !strings.Contains(addr, "://") {
+			addr = "https://" + addr
+		}
+		opts.Server = addr
+	}
+	cfg, err := kubeconfig.Load(opts)
 	if err != nil {
-		return nil, usageError{err}
+		return nil, err
+	}
+	if cfg.Server == "" {
+		cfg.Server = client.DefaultAddr
+	}
+	cl, err := client.NewFromConfig(cfg)
+	if err != nil {
+		if c.IsSet("addr") {
+			return nil, usageError{fmt.Errorf("--addr: %w", err)}
+		}
+		return nil, err
 	}
 	return cl, nil
 }
@@ -136,6 +174,10 @@ func statusError(err error) error {
 	var se serverError
 	if errors.As(err, &se) {
 		return err
+	}
+	var ae *client.AuthError
+	if errors.As(err, &ae) {
+		return err // printed with its hint by errorMessage
 	}
 	var s *api.Status
 	if errors.As(err, &s) {
