@@ -273,6 +273,27 @@ func TestUnauthorized(t *testing.T) {
 	}
 }
 
+// TestUnreachable: an agent that is not there is named, with the
+// kubeconfig its address came from.
+func TestUnreachable(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	addr := srv.URL
+	srv.Close()
+	for _, tt := range []struct{ source, want string }{
+		{"", "(is it running? set --addr or GOSSIPOD_ADDR)"},
+		{`kubeconfig "k", context "c"`, `the server of kubeconfig "k", context "c"`},
+	} {
+		c, err := NewFromConfig(Config{Server: addr, Source: tt.source})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.Nodes(context.Background())
+		if err == nil || !strings.Contains(err.Error(), "cannot reach the gossipod agent at "+addr) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("error %v, want one naming %s and containing %q", err, addr, tt.want)
+		}
+	}
+}
+
 // TestConfigErrors: settings that cannot work are refused before any
 // request, naming the kubeconfig they came from.
 func TestConfigErrors(t *testing.T) {

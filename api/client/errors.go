@@ -94,6 +94,8 @@ func (c *Client) reachError(err error) error {
 			c.base, err)
 	case errors.As(err, &invalid):
 		return fmt.Errorf("the certificate of the agent at %s is not valid: %w", c.base, err)
+	case errors.As(err, &op) && op.Op == "dial" && c.source != "":
+		return fmt.Errorf("cannot reach the gossipod agent at %s, the server of %s: %w (is it running? --addr or GOSSIPOD_ADDR picks another agent)", c.base, c.source, err)
 	case errors.As(err, &op) && op.Op == "dial":
 		return fmt.Errorf("cannot reach the gossipod agent at %s: %w (is it running? set --addr or GOSSIPOD_ADDR)", c.base, err)
 	}

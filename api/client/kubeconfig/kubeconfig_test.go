@@ -103,6 +103,7 @@ func TestLoadPrecedence(t *testing.T) {
 				t.Setenv("KUBECONFIG", tt.env)
 			}
 			cfg, err := Load(tt.opts)
+			agreeWithClientcmd(t, tt.opts, cfg, err)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("Load error = %v, want one containing %q", err, tt.wantErr)
@@ -156,6 +157,7 @@ current-context: ctx
 	if err != nil {
 		t.Fatal(err)
 	}
+	agreeWithClientcmd(t, Options{Path: path}, cfg, err)
 	want := client.Config{Server: "https://s:7948", CAFile: filepath.Join(pki, "ca.crt"), ServerName: "node-1",
 		CertFile: filepath.Join(pki, "u.crt"), KeyFile: filepath.Join(pki, "u.key"), BearerTokenFile: tokenFile}
 	if cfg.Server != want.Server || cfg.CAFile != want.CAFile || cfg.ServerName != want.ServerName ||
@@ -170,6 +172,7 @@ current-context: ctx
 	if err != nil {
 		t.Fatal(err)
 	}
+	agreeWithClientcmd(t, Options{Path: path, Server: "http://127.0.0.1:1"}, plain, err)
 	if plain.HasCredentials() || plain.CAFile != "" {
 		t.Errorf("over plain http: %+v, want no credentials and no TLS", plain)
 	}
@@ -225,5 +228,65 @@ func TestRenderLoad(t *testing.T) {
 		if _, err := Render(c); err == nil {
 			t.Errorf("Render with %s succeeded", name)
 		}
+	}
+}
+
+// TestLoadEdges: the corners of the format, each as clientcmd reads it.
+func TestLoadEdges(t *testing.T) {
+	t.Setenv("KUBECONFIG", "")
+	dir := t.TempDir()
+	tests := []struct {
+		name, yaml string
+		opts       Options
+		wantErr    bool
+	}{
+		{name: "context's user missing: anonymous", yaml: `
+clusters: [{name: c, cluster: {server: "https://s:1", certificate-authority-data: Q0E=}}]
+contexts: [{name: x, context: {cluster: c, user: nobody}}]
+current-context: x`},
+		{name: "context's cluster missing", wantErr: true, yaml: `
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: nowhere, user: u}}]
+current-context: x`},
+		{name: "context's cluster missing, --addr", opts: Options{Server: "https://a:1"}, yaml: `
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: nowhere, user: u}}]
+current-context: x`},
+		{name: "cluster without server", wantErr: true, yaml: `
+clusters: [{name: c, cluster: {certificate-authority-data: Q0E=}}]
+contexts: [{name: x, context: {cluster: c}}]
+current-context: x`},
+		{name: "server without scheme: plain http, no credentials", yaml: `
+clusters: [{name: c, cluster: {server: "s:7948"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x`},
+		{name: "insecure", yaml: `
+clusters: [{name: c, cluster: {server: "https://s:1", insecure-skip-tls-verify: true, tls-server-name: node-1}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x`},
+		{name: "unknown fields are ignored", yaml: `
+apiVersion: v1
+kind: Config
+preferences: {colors: true}
+extensions: [{name: e, extension: {a: b}}]
+clusters: [{name: c, cluster: {server: "https://s:1", extensions: []}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u, namespace: ns}}]
+current-context: x`},
+		{name: "an empty file", yaml: ``},
+		{name: "not YAML", wantErr: true, yaml: `clusters: [`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := tt.opts
+			opts.Path = write(t, filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "-")), tt.yaml)
+			cfg, err := Load(opts)
+			if (err != nil) != tt.wantErr {
+				t.Errorf("Load = %+v, %v; want error %v", cfg, err, tt.wantErr)
+			}
+			agreeWithClientcmd(t, opts, cfg, err)
+		})
 	}
 }
