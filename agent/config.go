@@ -130,6 +130,11 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("--name: a node name is required"))
 	} else if msgs := validateDNSLabelish(c.NodeName); msgs != "" {
 		errs = append(errs, fmt.Errorf("--name %q: %s", c.NodeName, msgs))
+	} else if len(c.NodeName) > maxNodeNameLength {
+		// The FSM refuses a node whose labels are invalid: say so at start,
+		// not by a node that never registers.
+		errs = append(errs, fmt.Errorf("--name %q: must be no more than %d characters (it is the node's %s label value)",
+			c.NodeName, maxNodeNameLength, api.LabelHostname))
 	}
 	if ip := net.ParseIP(c.BindAddr); ip == nil {
 		errs = append(errs, fmt.Errorf("--bind %q: not an IP address", c.BindAddr))
@@ -200,6 +205,10 @@ func (c *Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// maxNodeNameLength is the longest label value, since the node name is
+// also its kubernetes.io/hostname label.
+const maxNodeNameLength = 63
 
 // validateAllowedHostPaths checks --allowed-host-paths as the runtime
 // does, naming the flag.

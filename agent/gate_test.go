@@ -175,3 +175,16 @@ func TestConfigChecksAllowedHostPaths(t *testing.T) {
 		}
 	}
 }
+
+// A node name too long to be the kubernetes.io/hostname label value would
+// be refused by the FSM at registration: the agent refuses it at start.
+func TestConfigRefusesNodeNameLongerThanALabel(t *testing.T) {
+	cfg := testConfig(t, strings.Repeat("n", 64), "127.0.0.1", t.TempDir(), 1)
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "--name") {
+		t.Fatalf("Validate() = %v, want an error naming --name", err)
+	}
+	cfg.NodeName = strings.Repeat("n", 63)
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("63 characters: %v", err)
+	}
+}
