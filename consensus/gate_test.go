@@ -284,3 +284,27 @@ func TestRawCommitIsRejected(t *testing.T) {
 		}
 	}
 }
+
+// TestFSMRefusesNegativeGrace: a raw delete or eviction with a negative
+// grace period, which the API refuses, is refused by the FSM too.
+func TestFSMRefusesNegativeGrace(t *testing.T) {
+	f := podFSM(t)
+	mustApply(t, f, 3, command(t, CmdCreatePod, CreatePod{Pod: testPod("p", "up", 0, "1Gi")}, t0))
+	bind(t, f, 4, PodBinding{Namespace: "default", Name: "p", UID: "up", Node: "node-1"})
+	neg := int64(-5)
+	for i, cmd := range []Command{
+		command(t, CmdDeletePod, DeletePod{Namespace: "default", Name: "p", GracePeriodSeconds: &neg}, t0),
+		command(t, CmdEvictPod, EvictPod{Namespace: "default", Name: "p", GracePeriodSeconds: &neg}, t0),
+	} {
+		var st *api.Status
+		if _, err := applyErr(t, f, uint64(5+i), cmd); !errors.As(err, &st) || st.Code != http.StatusBadRequest {
+			t.Errorf("%s with grace -5: %v, want 400", cmd.Type, err)
+		}
+	}
+	if n := mustApply(t, f, 7, command(t, CmdDeletePods, DeletePods{Deletes: []DeletePod{{Namespace: "default", Name: "p", GracePeriodSeconds: &neg}}}, t0)); n != 0 {
+		t.Errorf("DeletePods deleted %v with a negative grace period", n)
+	}
+	if p, _ := f.state.Pod("default", "p"); p.DeletionTimestamp != nil {
+		t.Errorf("pod marked for deletion by a refused command")
+	}
+}

@@ -204,6 +204,11 @@ func conflict(name string) *api.Status {
 }
 
 func (s *State) deletePod(index uint64, cmd Command, d DeletePod) (any, error) {
+	if g := d.GracePeriodSeconds; g != nil && *g < 0 {
+		// The API refuses it in the same words; a negative grace period
+		// would stamp a deletion the node cannot honour.
+		return nil, api.NewBadRequest(fmt.Sprintf("gracePeriodSeconds %d: must be a non-negative integer", *g))
+	}
 	old, ok := s.pods[podKey(d.Namespace, d.Name)]
 	if !ok {
 		return nil, api.NewNotFound("pods", d.Name)
