@@ -12,6 +12,7 @@ import (
 	"github.com/gossipod/gossipod/consensus"
 	"github.com/gossipod/gossipod/pki"
 	"github.com/gossipod/gossipod/placement"
+	"github.com/gossipod/gossipod/runtime"
 )
 
 // Config configures an Agent. Start from DefaultConfig; New validates it.
@@ -72,6 +73,15 @@ type Config struct {
 	// control-plane-only agent (tests, benchmarks): it takes part in gossip
 	// and Raft but runs no pods.
 	Runtime PodRuntime
+	// AllowedHostPaths are the host directories under which pods may use
+	// hostPath volumes (--allowed-host-paths). This agent refuses, at
+	// admission, a pod or Deployment template with a hostPath outside
+	// them, and its runtime refuses to mount one; empty, the default,
+	// disables hostPath volumes, since a hostPath is the host's filesystem
+	// inside a container. It is this agent's own rule: agents may differ,
+	// which is why each node checks again. Each entry is absolute and
+	// clean.
+	AllowedHostPaths []string
 	// Placement configures the leader's scheduler (--placement).
 	Placement placement.Config
 	// Version is reported as the node's kubelet version.
@@ -126,6 +136,11 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("--name: a node name is required"))
 	} else if msgs := validateDNSLabelish(c.NodeName); msgs != "" {
 		errs = append(errs, fmt.Errorf("--name %q: %s", c.NodeName, msgs))
+	} else if len(c.NodeName) > maxNodeNameLength {
+		// The FSM refuses a node whose labels are invalid: say so at start,
+		// not by a node that never registers.
+		errs = append(errs, fmt.Errorf("--name %q: must be no more than %d characters (it is the node's %s label value)",
+			c.NodeName, maxNodeNameLength, api.LabelHostname))
 	}
 	if ip := net.ParseIP(c.BindAddr); ip == nil {
 		errs = append(errs, fmt.Errorf("--bind %q: not an IP address", c.BindAddr))
@@ -182,6 +197,9 @@ func (c *Config) Validate() error {
 	if c.RetryJoinInterval <= 0 || c.ReconcileInterval <= 0 || c.ReconnectInterval <= 0 || c.NodeLostTimeout <= 0 || c.DeadServerTimeout <= 0 || c.BootstrapSettle < 0 {
 		errs = append(errs, errors.New("retry, reconcile, settle and dead-server intervals must be positive"))
 	}
+	if err := validateAllowedHostPaths(c.AllowedHostPaths); err != nil {
+		errs = append(errs, err)
+	}
 	if err := validateClusterNetwork(c.ClusterCIDR, c.NodeCIDRMaskSize); err != nil {
 		errs = append(errs, err)
 	}
@@ -193,6 +211,22 @@ func (c *Config) Validate() error {
 	}
 	if c.Logger == nil {
 		errs = append(errs, errors.New("a logger is required"))
+	}
+	return errors.Join(errs...)
+}
+
+// maxNodeNameLength is the longest label value, since the node name is
+// also its kubernetes.io/hostname label.
+const maxNodeNameLength = 63
+
+// validateAllowedHostPaths checks --allowed-host-paths as the runtime
+// does, naming the flag.
+func validateAllowedHostPaths(paths []string) error {
+	var errs []error
+	for _, p := range paths {
+		if err := runtime.CheckAllowedHostPath(p); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", api.AllowedHostPathsFlag, err))
+		}
 	}
 	return errors.Join(errs...)
 }

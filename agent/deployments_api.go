@@ -144,6 +144,10 @@ func (a *Agent) handleCreateDeployment(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	if err := api.ValidateDeploymentHostPaths(d, a.cfg.AllowedHostPaths); err != nil {
+		writeError(w, err)
+		return
+	}
 	d.UID = newUID()
 	d.ResourceVersion = ""
 	d.Status = api.DeploymentStatus{}
@@ -172,6 +176,12 @@ func (a *Agent) handleUpdateDeployment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := api.ValidateDeploymentUpdate(old, d); err != nil {
+		writeError(w, err)
+		return
+	}
+	// A new template is a new set of pods: it passes this agent's
+	// hostPath rule as a new Deployment does.
+	if err := api.ValidateDeploymentHostPaths(d, a.cfg.AllowedHostPaths); err != nil {
 		writeError(w, err)
 		return
 	}

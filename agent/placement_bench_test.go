@@ -54,6 +54,7 @@ func BenchmarkBindingThroughput(b *testing.B) {
 						Spec: api.PodSpec{Containers: []api.Container{{Name: "c", Image: "busybox",
 							Resources: api.ResourceRequirements{Requests: api.ResourceList{
 								api.ResourceCPU: resource.MustParse("100m"), api.ResourceMemory: resource.MustParse("64Mi")}}}}}}
+					api.SetPodDefaults(&p) // as the API does; the FSM refuses an undefaulted pod
 					cmd, _ := consensus.NewCommand(consensus.CmdCreatePod, consensus.CreatePod{Pod: p})
 					if _, err := leader.Commit(ctx, cmd); err != nil {
 						b.Errorf("create pod: %v", err)

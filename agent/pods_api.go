@@ -136,6 +136,12 @@ func (a *Agent) handleCreatePod(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	// This agent's own rule, which the FSM cannot check (agents' lists
+	// differ); the node that runs the pod checks its own list again.
+	if err := api.ValidatePodHostPaths(p, a.cfg.AllowedHostPaths); err != nil {
+		writeError(w, err)
+		return
+	}
 	p.UID = newUID()
 	p.ResourceVersion = ""
 	p.Status = api.PodStatus{}

@@ -41,7 +41,7 @@ func NewCommand(t CommandType, payload any) (Command, error) {
 // labels, addresses, capacity, allocatable and system info. Fields the cluster
 // owns (uid, creation time, conditions, spec) are kept when the node exists;
 // for a new node uid comes from the command and the creation time is the
-// command's time.
+// command's time. A registration api.ValidateNode refuses is a 422.
 type RegisterNode struct {
 	Node api.Node `json:"node"`
 }
@@ -80,15 +80,20 @@ const (
 // creation time, resourceVersion and phase Pending. A pod created with
 // spec.nodeName is bound at once if it fits on that node, and otherwise
 // Failed with the kubelet's OutOf<resource> reason, as Kubernetes does. The
-// response is the stored pod; a pod that exists already is a 409.
+// response is the stored pod; a pod that exists already is a 409, and one
+// that api.ValidateNewPod refuses (an invalid name, uid, volume…) is a 422
+// Invalid naming the field, identically on every replica.
 type CreatePod struct {
 	Pod api.Pod `json:"pod"`
 }
 
-// UpdatePod replaces a pod's labels, annotations and spec (the API layer
-// has checked that only what Kubernetes allows changes). A non-empty
+// UpdatePod replaces a pod's labels, annotations and spec. A non-empty
 // resourceVersion must match the stored one, or the update is a 409
-// Conflict. The response is the stored pod.
+// Conflict. The FSM checks the result against the committed pod with
+// api.ValidatePodUpdate (only what Kubernetes allows may change) and
+// refuses anything else with a 422, whatever the API layer checked against
+// the version it read. An empty spec.nodeName keeps the pod's binding. The
+// response is the stored pod.
 type UpdatePod struct {
 	Pod api.Pod `json:"pod"`
 }
@@ -222,14 +227,17 @@ const (
 )
 
 // CreateDeployment stores a new Deployment (uid set by the proposer); the
-// response is the stored object, a 409 if it exists.
+// response is the stored object, a 409 if it exists, a 422 if
+// api.ValidateNewDeployment refuses it.
 type CreateDeployment struct {
 	Deployment api.Deployment `json:"deployment"`
 }
 
 // UpdateDeployment replaces a Deployment's labels, annotations and spec,
 // with the resourceVersion precondition of UpdatePod; generation moves
-// when the spec changes. The response is the stored object.
+// when the spec changes. The result must pass api.ValidateDeploymentUpdate
+// against the committed Deployment (a 422 otherwise). The response is the
+// stored object.
 type UpdateDeployment struct {
 	Deployment api.Deployment `json:"deployment"`
 }
@@ -251,7 +259,8 @@ type SetDeploymentStatus struct {
 }
 
 // CreatePods creates several pods in one entry, as a controller scaling up
-// does; a pod that already exists is skipped.
+// does; a pod that already exists, or that CreatePod would refuse as
+// invalid, is skipped. The response is the number created.
 type CreatePods struct {
 	Pods []api.Pod `json:"pods"`
 }

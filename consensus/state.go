@@ -282,6 +282,10 @@ func (s *State) registerNode(index uint64, cmd Command, p RegisterNode) error {
 	if in.Name == "" {
 		return api.NewBadRequest("node name is required")
 	}
+	_, exists := s.nodes[in.Name]
+	if err := api.ValidateNode(&in, !exists); err != nil {
+		return err
+	}
 	n, ok := s.mutableNode(in.Name)
 	if !ok {
 		n = &api.Node{

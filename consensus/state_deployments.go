@@ -47,6 +47,9 @@ func (s *State) createDeployment(index uint64, cmd Command, c CreateDeployment) 
 	if d.Name == "" || d.Namespace == "" {
 		return nil, api.NewBadRequest("deployment name and namespace are required")
 	}
+	if err := api.ValidateNewDeployment(d); err != nil {
+		return nil, err
+	}
 	if _, exists := s.deployments[podKey(d.Namespace, d.Name)]; exists {
 		st := api.NewStatus(http.StatusConflict, api.StatusReasonAlreadyExists, fmt.Sprintf("deployments.apps %q already exists", d.Name))
 		st.Details = &api.StatusDetails{Name: d.Name, Kind: "deployments"}
@@ -77,6 +80,11 @@ func (s *State) updateDeployment(index uint64, u UpdateDeployment) (any, error) 
 	if !sameJSON(in.Spec, old.Spec) {
 		d.Generation++
 		d.Spec = cloneDeployment(in).Spec
+	}
+	// Checked against the committed Deployment (the selector is immutable),
+	// whatever the proposer read.
+	if err := api.ValidateDeploymentUpdate(old, d); err != nil {
+		return nil, err
 	}
 	s.putDeployment(index, old, d)
 	return d, nil

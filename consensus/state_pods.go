@@ -131,6 +131,11 @@ func (s *State) createPod(index uint64, cmd Command, c CreatePod) (any, error) {
 	if p.Name == "" || p.Namespace == "" {
 		return nil, api.NewBadRequest("pod name and namespace are required")
 	}
+	// The API validated the pod; the FSM checks again, against the pod as
+	// committed, so that no path stores one the API would refuse.
+	if err := api.ValidateNewPod(p); err != nil {
+		return nil, err
+	}
 	if _, exists := s.pods[key]; exists {
 		st := api.NewStatus(http.StatusConflict, api.StatusReasonAlreadyExists, fmt.Sprintf("pods %q already exists", p.Name))
 		st.Details = &api.StatusDetails{Name: p.Name, Kind: "pods"}
@@ -171,11 +176,21 @@ func (s *State) updatePod(index uint64, u UpdatePod) (any, error) {
 	p.Labels = maps.Clone(in.Labels)
 	p.Annotations = maps.Clone(in.Annotations)
 	spec := in.Spec
-	spec.NodeName = old.Spec.NodeName // binding is not the user's to move
-	if !sameJSON(spec, old.Spec) {
-		p.Generation++
+	if spec.NodeName == "" {
+		// The binding is the cluster's: an update that leaves it out keeps
+		// it, as kubectl apply's merge does; one that changes it is
+		// refused below, as the API refuses it.
+		spec.NodeName = old.Spec.NodeName
 	}
 	p.Spec = *clonePodSpec(&spec)
+	// Immutability is checked against the committed pod, not the one the
+	// API read, which may be stale.
+	if err := api.ValidatePodUpdate(old, p); err != nil {
+		return nil, err
+	}
+	if !sameJSON(p.Spec, old.Spec) {
+		p.Generation++
+	}
 	s.putPod(index, old, p)
 	return p, nil
 }
@@ -189,6 +204,11 @@ func conflict(name string) *api.Status {
 }
 
 func (s *State) deletePod(index uint64, cmd Command, d DeletePod) (any, error) {
+	if g := d.GracePeriodSeconds; g != nil && *g < 0 {
+		// The API refuses it in the same words; a negative grace period
+		// would stamp a deletion the node cannot honour.
+		return nil, api.NewBadRequest(fmt.Sprintf("gracePeriodSeconds %d: must be a non-negative integer", *g))
+	}
 	old, ok := s.pods[podKey(d.Namespace, d.Name)]
 	if !ok {
 		return nil, api.NewNotFound("pods", d.Name)

@@ -14,7 +14,8 @@ import (
 )
 
 // testPod is a pod of containers each requesting mem of memory and, if
-// hostPort is non-zero, that host port on its first container.
+// hostPort is non-zero, that host port on its first container, defaulted
+// as the API defaults it before proposing it.
 func testPod(name, uid string, hostPort int32, mems ...string) api.Pod {
 	p := api.Pod{ObjectMeta: api.ObjectMeta{Name: name, Namespace: "default", UID: uid}}
 	for i, m := range mems {
@@ -25,6 +26,7 @@ func testPod(name, uid string, hostPort int32, mems ...string) api.Pod {
 		}
 		p.Spec.Containers = append(p.Spec.Containers, c)
 	}
+	api.SetPodDefaults(&p)
 	return p
 }
 

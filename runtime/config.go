@@ -38,6 +38,13 @@ type Config struct {
 	// the node's pod CIDR, host ports); nil means pods get loopback only.
 	// The agent owns it (pod CIDR, routes) and shares it here.
 	Network *network.Manager
+	// AllowedHostPaths are the host directories hostPath volumes may use,
+	// the agent's --allowed-host-paths: a hostPath not under one of them
+	// (component-wise, symlinks resolved) is never mounted, and the pod
+	// waits with a FailedMount event saying why. Empty, the default,
+	// disables hostPath volumes on this node: a hostPath is the host's
+	// filesystem inside a container. Each entry must be absolute and clean.
+	AllowedHostPaths []string
 	// Logger receives the runtime's own logs; nil means slog.Default().
 	Logger *slog.Logger
 	// Clock returns the current time; nil means time.Now. Tests set it to
@@ -95,10 +102,31 @@ func (c Config) Validate() error {
 	if c.NodeName == "" {
 		errs = append(errs, errors.New("runtime: NodeName: must be set (it is the source of pod events)"))
 	}
+	for _, p := range c.AllowedHostPaths {
+		if err := CheckAllowedHostPath(p); err != nil {
+			errs = append(errs, fmt.Errorf("runtime: AllowedHostPaths: %w", err))
+		}
+	}
 	if c.LogMaxBytes < minLogMaxBytes {
 		errs = append(errs, fmt.Errorf("runtime: LogMaxBytes %d: must be at least %d", c.LogMaxBytes, minLogMaxBytes))
 	}
 	return errors.Join(errs...)
+}
+
+// CheckAllowedHostPath checks one entry of an allowed-host-paths list: an
+// absolute, clean path, so that what an operator wrote is exactly what
+// hostPath volumes are compared with ("/data/../etc" would read as /data
+// and mean /etc).
+func CheckAllowedHostPath(p string) error {
+	switch {
+	case p == "":
+		return errors.New("empty path")
+	case !filepath.IsAbs(p):
+		return fmt.Errorf("%q: must be an absolute path", p)
+	case filepath.Clean(p) != p:
+		return fmt.Errorf("%q: must be a clean path (%q)", p, filepath.Clean(p))
+	}
+	return nil
 }
 
 // The parts of Root, in one place.

@@ -30,6 +30,14 @@
 //	<Root>/pods/<uid>/etc/              the pod's managed /etc/hosts, hostname, resolv.conf
 //	<Root>/pods/<uid>/logs/<c>/<n>.log  the n-th instance of container c's stdout and stderr
 //
+// <uid>, <name> and <c> come from the pod, so they are checked before any
+// of these paths is built (api.ValidatePodPathNames at SyncPods, the uid
+// again before a pod directory is removed): a crafted uid such as
+// "../../etc" never names a directory outside Root. A hostPath volume is
+// set up and mounted only under Config.AllowedHostPaths (the agent's
+// --allowed-host-paths, empty by default), symlinks resolved; otherwise
+// the pod waits with a FailedMount event.
+//
 // Containers write their logs themselves, and nothing of a pod depends on
 // the agent's process, so an agent can stop (Run returns) and a new one on
 // the same Root re-adopts the pods from their records and sandboxes

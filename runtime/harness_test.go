@@ -54,6 +54,24 @@ func newHarness(t testing.TB) *harness {
 	return h
 }
 
+// newHarnessAllowing is newHarness with hostPath volumes allowed under
+// allowed, the agent's --allowed-host-paths.
+func newHarnessAllowing(t testing.TB, allowed ...string) *harness {
+	t.Helper()
+	h := newHarness(t)
+	h.stop()
+	build := h.build
+	h.build = func() (*Runtime, error) {
+		r, err := build()
+		if err == nil {
+			r.cfg.AllowedHostPaths = allowed
+		}
+		return r, err
+	}
+	h.start()
+	return h
+}
+
 func testLogger(t testing.TB) *slog.Logger {
 	if testing.Verbose() {
 		return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))

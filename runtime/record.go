@@ -84,6 +84,11 @@ func (r *Runtime) readRecords() (map[string]*podState, error) {
 			continue
 		}
 		uid := e.Name()
+		if err := checkUID(uid); err != nil {
+			// Not made by the runtime: left alone, neither read nor removed.
+			r.log.Warn("ignoring a directory that is not a pod's", "dir", filepath.Join(r.cfg.podsDir(), uid), "err", err)
+			continue
+		}
 		st, err := readRecord(filepath.Join(r.cfg.podsDir(), uid, recordFile))
 		switch {
 		case err == nil && st.Pod != nil && st.Pod.UID == uid:

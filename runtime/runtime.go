@@ -157,6 +157,12 @@ func (r *Runtime) SyncPods(pods []*api.Pod) {
 		if p.Spec.NodeName != "" && p.Spec.NodeName != r.cfg.NodeName {
 			continue // bound elsewhere: not ours to run
 		}
+		if err := checkPodPathNames(p); err != nil {
+			// The FSM refuses such pods; this is the last line, before
+			// any path is built from them.
+			r.log.Error("refusing to run a pod whose names cannot be paths", "pod", p.Namespace+"/"+p.Name, "err", err)
+			continue
+		}
 		desired[p.UID] = p
 	}
 	if !r.adopted {

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/gossipod/gossipod/api"
@@ -17,7 +18,36 @@ import (
 //	pod.json                       the pod record (spec, restart counts, statuses)
 //	volumes/<name>/                an emptyDir (a tmpfs for medium Memory)
 //	logs/<container>/<n>.log       the n-th instance's stdout and stderr
+//
+// Every part of these paths that comes from a pod (uid, volume and
+// container names) is checked before any path is built from it: SyncPods
+// refuses a pod whose names api.ValidatePodPathNames refuses, records on
+// disk are read only from directories named by a valid uid, and
+// removePodDir checks the uid again before it removes anything, so a
+// crafted uid such as "../../etc" never reaches os.RemoveAll.
 func (r *Runtime) podDir(uid string) string { return filepath.Join(r.cfg.podsDir(), uid) }
+
+// errUnsafeName marks a uid or name that is not one safe path component;
+// nothing is built from it.
+var errUnsafeName = errors.New("unsafe name for a path on the node")
+
+// checkUID is the uid check of api.ValidatePodPathNames, for the paths
+// built from a uid alone.
+func checkUID(uid string) error {
+	if msgs := api.IsValidUID(uid); len(msgs) > 0 {
+		return fmt.Errorf("%w: pod uid %q %s", errUnsafeName, uid, strings.Join(msgs, "; "))
+	}
+	return nil
+}
+
+// checkPodPathNames refuses a pod whose uid, name, namespace, volume or
+// container names could not safely become paths.
+func checkPodPathNames(p *api.Pod) error {
+	if err := api.ValidatePodPathNames(p); err != nil {
+		return fmt.Errorf("%w: %w", errUnsafeName, err)
+	}
+	return nil
+}
 
 func (w *podWorker) podDir() string { return w.r.podDir(w.uid) }
 
@@ -50,7 +80,10 @@ func (w *podWorker) setupVolumes() error {
 		case v.EmptyDir != nil:
 			err = w.setupEmptyDir(v.Name, v.EmptyDir)
 		case v.HostPath != nil:
-			err = setupHostPath(v.HostPath)
+			err = w.r.checkHostPathAllowed(v.HostPath.Path)
+			if err == nil {
+				err = setupHostPath(v.HostPath)
+			}
 		default:
 			err = errors.New("no volume source set")
 		}
@@ -59,6 +92,59 @@ func (w *podWorker) setupVolumes() error {
 		}
 	}
 	return nil
+}
+
+// errHostPathNotAllowed marks a hostPath outside this node's
+// AllowedHostPaths.
+var errHostPathNotAllowed = errors.New("hostPath not allowed on this node")
+
+// checkHostPathAllowed refuses a hostPath outside cfg.AllowedHostPaths,
+// before anything is created or mounted. The check is made on the path as
+// written and again with symlinks resolved (of the longest part that
+// exists, since DirectoryOrCreate creates the rest), so a link under an
+// allowed directory cannot lead out of it. The message is the API's
+// admission message: an agent with another list may have admitted it.
+func (r *Runtime) checkHostPathAllowed(p string) error {
+	allowed := r.cfg.AllowedHostPaths
+	if !api.HostPathAllowed(p, allowed) {
+		return fmt.Errorf("%w: %s", errHostPathNotAllowed, api.HostPathNotAllowed(p, allowed))
+	}
+	resolved, err := resolveExisting(filepath.Clean(p))
+	if err != nil {
+		return fmt.Errorf("hostPath %s: resolving symlinks: %w", p, err)
+	}
+	roots := make([]string, 0, len(allowed))
+	for _, a := range allowed {
+		if ra, err := filepath.EvalSymlinks(a); err == nil {
+			a = ra
+		}
+		roots = append(roots, a)
+	}
+	if !api.HostPathAllowed(resolved, roots) {
+		return fmt.Errorf("%w: %s (it resolves to %s)", errHostPathNotAllowed, api.HostPathNotAllowed(p, allowed), resolved)
+	}
+	return nil
+}
+
+// resolveExisting resolves the symlinks of the longest leading part of p
+// that exists and appends the rest unchanged.
+func resolveExisting(p string) (string, error) {
+	rest := ""
+	for cur := p; ; {
+		r, err := filepath.EvalSymlinks(cur)
+		if err == nil {
+			return filepath.Join(r, rest), nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return "", err
+		}
+		parent := filepath.Dir(cur)
+		if parent == cur {
+			return p, nil
+		}
+		rest = filepath.Join(filepath.Base(cur), rest)
+		cur = parent
+	}
 }
 
 // setupEmptyDir creates an emptyDir, world-writable as Kubernetes makes it
@@ -159,6 +245,9 @@ func (w *podWorker) containerMounts(c *api.Container) []mount {
 // other mount found under it) are unmounted first, so that nothing of the
 // pod stays mounted and removal never reaches into a mount.
 func (r *Runtime) removePodDir(uid string) error {
+	if err := checkUID(uid); err != nil {
+		return fmt.Errorf("remove directory of pod: %w", err)
+	}
 	dir := r.podDir(uid)
 	if err := unmountUnder(dir); err != nil {
 		return fmt.Errorf("unmount volumes of pod %s: %w", uid, err)

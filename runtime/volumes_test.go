@@ -49,8 +49,8 @@ func TestSetupHostPath(t *testing.T) {
 // Volumes become bind mounts: an emptyDir under the pod's directory, a
 // hostPath as it is, readOnly kept; the pod's managed files come first.
 func TestVolumeMounts(t *testing.T) {
-	h := newHarness(t)
 	host := t.TempDir()
+	h := newHarnessAllowing(t, host)
 	p := testPod("vols", "a")
 	p.Spec.Volumes = []api.Volume{
 		{Name: "scratch", VolumeSource: api.VolumeSource{EmptyDir: &api.EmptyDirVolumeSource{}}},
@@ -100,8 +100,9 @@ func TestVolumeMounts(t *testing.T) {
 // A volume that cannot be set up holds the pod in ContainerCreating and
 // says why with a FailedMount event; it starts once the volume can be.
 func TestVolumeFailureHoldsPod(t *testing.T) {
-	h := newHarness(t)
-	dir := filepath.Join(t.TempDir(), "later")
+	allowed := t.TempDir()
+	h := newHarnessAllowing(t, allowed)
+	dir := filepath.Join(allowed, "later")
 	p := testPod("held", "a")
 	p.Spec.Volumes = []api.Volume{{Name: "d", VolumeSource: api.VolumeSource{HostPath: &api.HostPathVolumeSource{Path: dir, Type: "Directory"}}}}
 	h.r.SyncPods([]*api.Pod{p})

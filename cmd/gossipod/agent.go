@@ -53,6 +53,7 @@ agents started later join the existing cluster. --dev runs a one-agent cluster.`
 			&cli.StringFlag{Name: "memory", Usage: "memory offered to pods, a Kubernetes quantity such as 3Gi or 2560Mi (default: all memory)", EnvVars: env("memory")},
 			&cli.IntFlag{Name: "max-pods", Usage: "number of pods this node runs at most", Value: 110, EnvVars: env("max-pods")},
 			&cli.StringFlag{Name: "labels", Usage: "node labels, k=v,k2=v2", EnvVars: env("labels")},
+			&cli.StringSliceFlag{Name: "allowed-host-paths", Usage: "host directory under which pods may use hostPath volumes; repeatable or comma-separated (default: none, hostPath volumes are refused)", EnvVars: env("allowed-host-paths")},
 			&cli.StringSliceFlag{Name: "insecure-registry", Usage: "registry HOST:PORT to pull images from over plain HTTP; repeatable", EnvVars: env("insecure-registry")},
 			&cli.StringFlag{Name: "cluster-cidr", Usage: "range pod IPs come from; each node gets a share (recorded by the first leader)", Value: def.ClusterCIDR, EnvVars: env("cluster-cidr")},
 			&cli.IntFlag{Name: "node-cidr-mask-size", Usage: "prefix length of each node's pod CIDR", Value: def.NodeCIDRMaskSize, EnvVars: env("node-cidr-mask-size")},
@@ -162,6 +163,7 @@ func newRuntime(c *cli.Context, cfg agent.Config, logger *slog.Logger) (*runtime
 	rc.Root = filepath.Join(cfg.DataDir, "runtime")
 	rc.NodeName = cfg.NodeName
 	rc.InsecureRegistries = c.StringSlice("insecure-registry")
+	rc.AllowedHostPaths = cfg.AllowedHostPaths
 	rc.Logger = logger.With("component", "runtime")
 	rt, err := runtime.New(rc)
 	if err != nil {
@@ -197,6 +199,13 @@ func agentConfig(c *cli.Context, logger *slog.Logger) (agent.Config, func(), err
 	cfg.BootstrapExpect = c.Int("bootstrap-expect")
 	cfg.RaftVoters = c.Int("raft-voters")
 	cfg.DataDir = c.String("data-dir")
+	cfg.AllowedHostPaths = c.StringSlice("allowed-host-paths")
+	for _, p := range cfg.AllowedHostPaths {
+		// Checked here, before the runtime starts with the same list.
+		if err := runtime.CheckAllowedHostPath(p); err != nil {
+			return cfg, cleanup, fmt.Errorf("--allowed-host-paths: %w", err)
+		}
+	}
 	cfg.Placement.Strategy = placement.Strategy(c.String("placement"))
 	cfg.ClusterCIDR = c.String("cluster-cidr")
 	cfg.NodeLostTimeout = c.Duration("node-lost-timeout")
