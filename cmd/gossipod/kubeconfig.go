@@ -7,10 +7,9 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/gossipod/gossipod/api/client"
+	"github.com/gossipod/gossipod/api/client/kubeconfig"
 	"github.com/gossipod/gossipod/pki"
 )
 
@@ -67,13 +66,7 @@ func runKubeconfig(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	const name = "gossipod"
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters[name] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: ca.CertPEM()}
-	cfg.AuthInfos[c.String("user")] = &clientcmdapi.AuthInfo{ClientCertificateData: leaf.CertPEM, ClientKeyData: leaf.KeyPEM}
-	cfg.Contexts[name] = &clientcmdapi.Context{Cluster: name, AuthInfo: c.String("user"), Namespace: "default"}
-	cfg.CurrentContext = name
-	out, err := clientcmd.Write(*cfg)
+	out, err := kubeconfig.Render(kubeconfig.Credentials{Server: server, CAPEM: ca.CertPEM(), CertPEM: leaf.CertPEM, KeyPEM: leaf.KeyPEM})
 	if err != nil {
 		return fmt.Errorf("write kubeconfig: %w", err)
 	}
