@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/gossipod/gossipod/api"
-	"github.com/gossipod/gossipod/api/client"
 	"github.com/gossipod/gossipod/consensus"
 	"github.com/gossipod/gossipod/runtime"
 )
@@ -70,10 +69,7 @@ func TestAdmissionChecksAllowedHostPaths(t *testing.T) {
 		t.Skip("starts an agent")
 	}
 	a := startOneAgent(t, func(c *Config) { c.AllowedHostPaths = []string{"/srv/data"} })
-	cl, err := client.New("http://" + a.apiListener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := adminClient(t, a)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
@@ -96,7 +92,7 @@ func TestAdmissionChecksAllowedHostPaths(t *testing.T) {
 			},
 		},
 	}
-	_, err = cl.CreateDeployment(ctx, d)
+	_, err := cl.CreateDeployment(ctx, d)
 	wantForbiddenHostPath(t, err, "spec.template.spec.volumes[0].hostPath.path", "/etc")
 
 	d.Spec.Template.Spec.Volumes[0].HostPath.Path = "/srv/data"
@@ -116,11 +112,8 @@ func TestHostPathsDisabledByDefault(t *testing.T) {
 		t.Skip("starts an agent")
 	}
 	a := startOneAgent(t, func(*Config) {})
-	cl, err := client.New("http://" + a.apiListener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = cl.CreatePod(context.Background(), hostPathPod("p", "/tmp"))
+	cl := adminClient(t, a)
+	_, err := cl.CreatePod(context.Background(), hostPathPod("p", "/tmp"))
 	wantForbiddenHostPath(t, err, "spec.volumes[0].hostPath.path", "/tmp")
 	if !strings.Contains(err.Error(), "(empty: hostPath volumes are disabled)") {
 		t.Errorf("message %q does not say hostPath volumes are disabled", err)
