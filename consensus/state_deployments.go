@@ -47,6 +47,9 @@ func (s *State) createDeployment(index uint64, cmd Command, c CreateDeployment) 
 	if d.Name == "" || d.Namespace == "" {
 		return nil, api.NewBadRequest("deployment name and namespace are required")
 	}
+	if err := checkReplicas(d); err != nil {
+		return nil, err
+	}
 	if _, exists := s.deployments[podKey(d.Namespace, d.Name)]; exists {
 		st := api.NewStatus(http.StatusConflict, api.StatusReasonAlreadyExists, fmt.Sprintf("deployments.apps %q already exists", d.Name))
 		st.Details = &api.StatusDetails{Name: d.Name, Kind: "deployments"}
@@ -65,6 +68,9 @@ func (s *State) updateDeployment(index uint64, u UpdateDeployment) (any, error) 
 	old, ok := s.deployments[podKey(in.Namespace, in.Name)]
 	if !ok {
 		return nil, api.NewNotFound("deployments.apps", in.Name)
+	}
+	if err := checkReplicas(in); err != nil {
+		return nil, err
 	}
 	if in.ResourceVersion != "" && in.ResourceVersion != old.ResourceVersion || in.UID != "" && in.UID != old.UID {
 		st := conflict(in.Name)
@@ -133,7 +139,27 @@ func controllerUID(p *api.Pod) string {
 	return ""
 }
 
+// checkReplicas holds a Deployment written to the log (create, update,
+// scale) to api.MaxDeploymentReplicasCeiling. The API checks the agent's
+// own, lower bound first; the FSM's is fixed so that every replica decides
+// alike whatever its flags.
+func checkReplicas(d *api.Deployment) error {
+	if d.Spec.Replicas == nil {
+		return nil
+	}
+	return api.ValidateReplicas("Deployment", d.Name, *d.Spec.Replicas, api.MaxDeploymentReplicasCeiling)
+}
+
+// MaxPodsPerEntry is the most pods one CreatePods entry may hold: the
+// Deployment controller's largest slow-start batch, and Kubernetes'
+// burstReplicas. It keeps one log entry, and the work of applying it on
+// every agent, bounded.
+const MaxPodsPerEntry = 500
+
 func (s *State) createPods(index uint64, cmd Command, c CreatePods) (any, error) {
+	if len(c.Pods) > MaxPodsPerEntry {
+		return nil, api.NewBadRequest(fmt.Sprintf("CreatePods: %d pods in one entry, at most %d are allowed", len(c.Pods), MaxPodsPerEntry))
+	}
 	created := 0
 	for i := range c.Pods {
 		if _, err := s.createPod(index, cmd, CreatePod{Pod: c.Pods[i]}); err == nil {
