@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gossipod/gossipod/api"
 )
@@ -213,5 +214,45 @@ func TestWithLimitsBodyBounds(t *testing.T) {
 	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" ||
 		!strings.Contains(rec.Body.String(), `"reason": "TooManyRequests"`) || !strings.Contains(rec.Body.String(), "--max-watches-per-client") {
 		t.Errorf("second watch: %d %v %s", rec.Code, rec.Header(), rec.Body)
+	}
+}
+
+// TestRequestDeadlines: an ordinary request that outlives RequestTimeout
+// is cut, and a watch that follows it on the same kept-alive connection is
+// not, however long it lasts.
+func TestRequestDeadlines(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Limits.RequestTimeout = 200 * time.Millisecond
+	a := &Agent{cfg: cfg, watches: newWatchLimiter(10)}
+	srv := httptest.NewServer(a.withLimits(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("slow") != "" {
+			time.Sleep(400 * time.Millisecond)
+			_, _ = w.Write(bytes.Repeat([]byte("x"), 1<<20)) // more than the socket buffers
+			return
+		}
+		if isWatch(r) {
+			time.Sleep(400 * time.Millisecond)
+		}
+		_, _ = io.WriteString(w, "ok")
+	})))
+	defer srv.Close()
+	get := func(path string) (string, error) {
+		resp, err := srv.Client().Get(srv.URL + path)
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return string(b), err
+	}
+	if body, err := get("/api/v1/pods"); err != nil || body != "ok" {
+		t.Fatalf("ordinary request: %q, %v", body, err)
+	}
+	time.Sleep(250 * time.Millisecond) // the ordinary request's deadline passes
+	if body, err := get("/api/v1/pods?watch=1"); err != nil || body != "ok" {
+		t.Fatalf("watch after an ordinary request on the same connection: %q, %v", body, err)
+	}
+	if body, err := get("/api/v1/pods?slow=1"); err == nil && len(body) == 1<<20 {
+		t.Fatal("an ordinary request outlived its deadline")
 	}
 }
