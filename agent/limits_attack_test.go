@@ -48,7 +48,7 @@ const attackWatches = 8
 
 // startAttackedAgent starts one agent with a runtime and small limits, and
 // returns its API's base URL once it leads.
-func startAttackedAgent(tb testing.TB) (base string, stop func()) {
+func startAttackedAgent(tb testing.TB) (a *Agent, base string, stop func()) {
 	tb.Helper()
 	cfg := testConfig(tb, "target", benchAddr(nextBlock(), 0), tb.TempDir(), 1)
 	cfg.Runtime = spoolRuntime{}
@@ -62,7 +62,7 @@ func startAttackedAgent(tb testing.TB) (base string, stop func()) {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = a.Run(ctx) }()
 	waitForLeader(tb, []*Agent{a}, 30*time.Second)
-	return "http://" + a.apiListener.Addr().String(), func() { cancel(); <-done }
+	return a, "http://" + a.apiListener.Addr().String(), func() { cancel(); <-done }
 }
 
 // attack is one bad request and what the agent must answer.
@@ -73,13 +73,18 @@ type attack struct {
 	wantMsg  string
 }
 
-func post(path, contentType string, body io.Reader) func(context.Context, string) (*http.Response, error) {
+// post sends a body made anew for every attempt.
+func post(path, contentType string, body func() io.Reader) func(context.Context, string) (*http.Response, error) {
 	return send(http.MethodPost, path, contentType, body)
 }
 
-func send(method, path, contentType string, body io.Reader) func(context.Context, string) (*http.Response, error) {
+func send(method, path, contentType string, body func() io.Reader) func(context.Context, string) (*http.Response, error) {
 	return func(ctx context.Context, base string) (*http.Response, error) {
-		req, err := http.NewRequestWithContext(ctx, method, base+path, body)
+		var r io.Reader
+		if body != nil {
+			r = body()
+		}
+		req, err := http.NewRequestWithContext(ctx, method, base+path, r)
 		if err != nil {
 			return nil, err
 		}
@@ -118,17 +123,17 @@ func attacks(tb testing.TB) []attack {
 	huge := `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"huge","annotations":{"a":"` + strings.Repeat("x", 4<<20) + `"}}}`
 	bomb := gzipBomb(tb, 1<<30) // 1 GiB of zeros in about 1 MiB
 	return []attack{
-		{"pod whose command is 200,000 nested lists (JSON)", post("/api/v1/namespaces/default/pods", "application/json", strings.NewReader(deepPod)),
+		{"pod whose command is 200,000 nested lists (JSON)", post("/api/v1/namespaces/default/pods", "application/json", func() io.Reader { return strings.NewReader(deepPod) }),
 			http.StatusBadRequest, "exceeded max depth of 100"},
-		{"pod whose command is 200,000 nested lists (YAML)", post("/api/v1/namespaces/default/pods", "application/yaml", strings.NewReader(deepYAML)),
+		{"pod whose command is 200,000 nested lists (YAML)", post("/api/v1/namespaces/default/pods", "application/yaml", func() io.Reader { return strings.NewReader(deepYAML) }),
 			http.StatusBadRequest, "exceeded max depth"},
-		{"a 4 MiB pod", post("/api/v1/namespaces/default/pods", "application/json", strings.NewReader(huge)),
+		{"a 4 MiB pod", post("/api/v1/namespaces/default/pods", "application/json", func() io.Reader { return strings.NewReader(huge) }),
 			http.StatusRequestEntityTooLarge, "larger than 3145728 bytes"},
-		{"a Deployment of 2,000,000 replicas", post("/apis/apps/v1/namespaces/default/deployments", "application/json", strings.NewReader(fmt.Sprintf(attackDeployment, 2000000))),
+		{"a Deployment of 2,000,000 replicas", post("/apis/apps/v1/namespaces/default/deployments", "application/json", func() io.Reader { return strings.NewReader(fmt.Sprintf(attackDeployment, 2000000)) }),
 			http.StatusUnprocessableEntity, `Deployment \"big\" is invalid: spec.replicas: Invalid value: 2000000: must be less than or equal to 10000`},
-		{"a 1 GiB gzip bomb as an image", post("/v1/images/load", "application/octet-stream", bytes.NewReader(bomb)),
+		{"a 1 GiB gzip bomb as an image", post("/v1/images/load", "application/octet-stream", func() io.Reader { return bytes.NewReader(bomb) }),
 			http.StatusRequestEntityTooLarge, "more than 67108864 bytes decompressed (--max-image-size)"},
-		{"an image upload over the bound", post("/v1/images/load", "application/octet-stream", io.LimitReader(zeroReader{}, 65<<20)),
+		{"an image upload over the bound", post("/v1/images/load", "application/octet-stream", func() io.Reader { return io.LimitReader(zeroReader{}, 65<<20) }),
 			http.StatusRequestEntityTooLarge, "larger than 67108864 bytes (--max-image-size)"},
 	}
 }
@@ -225,7 +230,7 @@ func readRSS() uint64 {
 
 // runAttacks sends every attack, then opens watches past the limit, and
 // checks each answer.
-func runAttacks(tb testing.TB, base string, list []attack) {
+func runAttacks(tb testing.TB, a *Agent, base string, list []attack) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -243,27 +248,57 @@ func runAttacks(tb testing.TB, base string, list []attack) {
 	}
 
 	// Watches: the first attackWatches stay open, the next is refused.
-	wctx, wcancel := context.WithCancel(ctx)
-	defer wcancel()
-	for i := range attackWatches + 1 {
-		resp, err := send(http.MethodGet, "/api/v1/pods?watch=1", "", nil)(wctx, base)
-		if err != nil {
-			tb.Fatalf("watch %d: %v", i+1, err)
-		}
-		if i < attackWatches {
-			if resp.StatusCode != http.StatusOK {
-				tb.Errorf("watch %d: %s", i+1, resp.Status)
-			}
-			defer resp.Body.Close()
-			continue
-		}
+	if !openWatches(ctx, base, attackWatches, func(resp *http.Response) {
 		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
 		want := fmt.Sprintf("at most %d at once on this agent (--max-watches-per-client)", attackWatches)
 		if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(string(body), want) || !strings.Contains(string(body), `"TooManyRequests"`) {
-			tb.Errorf("watch %d: %d %s, want 429 TooManyRequests with %q", i+1, resp.StatusCode, body, want)
+			tb.Errorf("watch %d: %d %s, want 429 TooManyRequests with %q", attackWatches+1, resp.StatusCode, body, want)
+		}
+	}) {
+		tb.Errorf("could not open %d watches", attackWatches)
+	}
+	// Closing them frees the slots again (within a deadline: the server
+	// sees each close a moment later).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		a.watches.mu.Lock()
+		open := len(a.watches.open)
+		a.watches.mu.Unlock()
+		if open == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("the watch slots were not freed within 10s of closing the watches")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// openWatches opens n watches and, if all succeed, one more handed to
+// extra; it closes them all before returning whether the n succeeded.
+func openWatches(ctx context.Context, base string, n int, extra func(*http.Response)) bool {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	watch := send(http.MethodGet, "/api/v1/pods?watch=1", "", nil)
+	for range n {
+		resp, err := watch(wctx, base)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return false
 		}
 	}
+	if extra != nil {
+		resp, err := watch(wctx, base)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		extra(resp)
+	}
+	return true
 }
 
 // TestNoRequestTakesTheAgentDown sends each bad input of issue 10, point 8
@@ -275,12 +310,12 @@ func TestNoRequestTakesTheAgentDown(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an agent and sends large bodies")
 	}
-	base, stop := startAttackedAgent(t)
+	a, base, stop := startAttackedAgent(t)
 	defer stop()
 	list := attacks(t)
 	goruntime.GC()
 	m := startMonitor(base)
-	runAttacks(t, base, list)
+	runAttacks(t, a, base, list)
 	lat := m.finish()
 	if len(m.failures) > 0 {
 		t.Errorf("/healthz failed %d times during the attack: %v", len(m.failures), m.failures[:min(3, len(m.failures))])
@@ -298,14 +333,14 @@ func TestNoRequestTakesTheAgentDown(t *testing.T) {
 // inputs of issue 10, point 8 are sent, and the process's peak Go heap and
 // RSS (the agent and the attacking client share the process).
 func BenchmarkAttack(b *testing.B) {
-	base, stop := startAttackedAgent(b)
+	a, base, stop := startAttackedAgent(b)
 	defer stop()
 	list := attacks(b)
 	goruntime.GC()
 	m := startMonitor(base)
 	b.ResetTimer()
 	for range b.N {
-		runAttacks(b, base, list)
+		runAttacks(b, a, base, list)
 	}
 	b.StopTimer()
 	lat := m.finish()
