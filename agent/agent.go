@@ -36,6 +36,7 @@ type Agent struct {
 
 	apiListener net.Listener
 	httpServer  *http.Server
+	watches     *watchLimiter
 }
 
 // New validates cfg and starts the agent's listeners: Raft, gossip and the
@@ -111,9 +112,15 @@ func New(cfg Config, machine runtime.MachineInfo) (_ *Agent, err error) {
 	if err != nil {
 		return nil, err
 	}
+	a.watches = newWatchLimiter(cfg.Limits.MaxWatchesPerClient)
+	// No ReadTimeout or WriteTimeout: they would cut watches, `logs -f`,
+	// exec and uploads; withLimits sets per-request deadlines instead.
 	a.httpServer = &http.Server{
-		Handler:           a.authMiddleware()(a.routes()),
+		// Authentication first, so that the limits know whom a watch is for.
+		Handler:           a.authMiddleware()(a.withLimits(a.routes())),
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       cfg.Limits.IdleTimeout,
+		MaxHeaderBytes:    1 << 20,
 		ErrorLog:          logbridge.StdLogger(a.log.With("component", "http")),
 	}
 	a.log.Info("agent started",

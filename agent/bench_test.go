@@ -51,9 +51,9 @@ func testConfig(tb testing.TB, name, addr, dir string, expect int, join ...strin
 // testToken is the cluster token of the in-process test clusters.
 const testToken = "in-process-test-cluster-token-0123456789"
 
-// adminClient is an API client of a holding an admin client certificate, as
-// the kubeconfig of `gossipod kubeconfig` does.
-func adminClient(tb testing.TB, a *Agent) *client.Client {
+// adminHTTPClient is an HTTPS client of a's cluster presenting an admin
+// client certificate, as the kubeconfig of `gossipod kubeconfig` does.
+func adminHTTPClient(tb testing.TB, a *Agent) *http.Client {
 	tb.Helper()
 	leaf, err := a.tls.ca.Issue(pki.Request{CommonName: "admin", Organization: []string{pki.AdminGroup}, Client: true, TTL: time.Hour}, time.Now())
 	if err != nil {
@@ -61,7 +61,13 @@ func adminClient(tb testing.TB, a *Agent) *client.Client {
 	}
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: a.tls.ca.Pool(), Certificates: []tls.Certificate{leaf.TLS}}}
 	tb.Cleanup(tr.CloseIdleConnections)
-	cl, err := client.NewWithTransport("https://"+a.apiListener.Addr().String(), tr)
+	return &http.Client{Transport: tr}
+}
+
+// adminClient is an API client of a as admin.
+func adminClient(tb testing.TB, a *Agent) *client.Client {
+	tb.Helper()
+	cl, err := client.NewWithTransport("https://"+a.apiListener.Addr().String(), adminHTTPClient(tb, a).Transport)
 	if err != nil {
 		tb.Fatal(err)
 	}

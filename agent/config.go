@@ -96,6 +96,8 @@ type Config struct {
 	Token string
 	// Logger receives all of the agent's logs.
 	Logger *slog.Logger
+	// Limits bound what one request or client may cost the agent.
+	Limits Limits
 }
 
 // DefaultConfig returns an agent configuration with gossipod's default
@@ -125,6 +127,7 @@ func DefaultConfig() Config {
 		ClusterCIDR:      "10.88.0.0/16",
 		NodeCIDRMaskSize: 24,
 		Logger:           slog.Default(),
+		Limits:           DefaultLimits(),
 	}
 }
 
@@ -208,6 +211,9 @@ func (c *Config) Validate() error {
 	}
 	if err := pki.CheckToken(c.Token); err != nil {
 		errs = append(errs, fmt.Errorf("--token: %w", err))
+	}
+	if err := c.Limits.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Logger == nil {
 		errs = append(errs, errors.New("a logger is required"))

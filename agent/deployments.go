@@ -79,16 +79,25 @@ func (a *Agent) reconcileDeployment(ctx context.Context, d *api.Deployment) erro
 	plan := planDeployment(d, pods)
 	var events []api.Event
 	if plan.create > 0 {
-		creates := make([]api.Pod, plan.create)
-		for i := range creates {
-			creates[i] = newDeploymentPod(d, hash)
+		// At most burstReplicas per pass; the commits change the state,
+		// which runs the next pass for the rest.
+		want := min(plan.create, burstReplicas)
+		created, err := slowStartBatch(want, func(n int) error {
+			creates := make([]api.Pod, n)
+			for i := range creates {
+				creates[i] = newDeploymentPod(d, hash)
+			}
+			return a.commitPayload(ctx, consensus.CmdCreatePods, consensus.CreatePods{Pods: creates})
+		})
+		if created > 0 {
+			a.log.Info("deployment scaled up", "deployment", d.Namespace+"/"+d.Name, "created", created, "template", hash)
+			n := len(pods.newPods)
+			events = append(events, deploymentEvent(d, fmt.Sprintf("Scaled up replica set %s-%s from %d to %d", d.Name, hash, n, n+created)))
 		}
-		if err := a.commitPayload(ctx, consensus.CmdCreatePods, consensus.CreatePods{Pods: creates}); err != nil {
-			return fmt.Errorf("create pods: %w", err)
+		if err != nil {
+			a.recordEvents(ctx, d, events)
+			return fmt.Errorf("create pods (%d of %d created): %w", created, want, err)
 		}
-		a.log.Info("deployment scaled up", "deployment", d.Namespace+"/"+d.Name, "created", plan.create, "template", hash)
-		n := len(pods.newPods)
-		events = append(events, deploymentEvent(d, fmt.Sprintf("Scaled up replica set %s-%s from %d to %d", d.Name, hash, n, n+plan.create)))
 	}
 	if len(plan.deletes) > 0 {
 		if err := a.commitPayload(ctx, consensus.CmdDeletePods, consensus.DeletePods{Deletes: plan.deletes}); err != nil {
@@ -97,11 +106,7 @@ func (a *Agent) reconcileDeployment(ctx context.Context, d *api.Deployment) erro
 		a.log.Info("deployment scaled down", "deployment", d.Namespace+"/"+d.Name, "deleted", len(plan.deletes))
 		events = append(events, scaleDownEvents(d, pods, plan.deletes)...)
 	}
-	if len(events) > 0 {
-		if err := a.commitPayload(ctx, consensus.CmdRecordEvents, consensus.RecordEvents{Events: events}); err != nil {
-			a.log.Warn("record deployment events", "deployment", d.Namespace+"/"+d.Name, "error", err)
-		}
-	}
+	a.recordEvents(ctx, d, events)
 
 	// Step 5: status.
 	status := deploymentStatus(d, hash, pods, consensus.DesiredReplicas(d), consensus.MaxUnavailable(d), time.Now())
@@ -110,6 +115,41 @@ func (a *Agent) reconcileDeployment(ctx context.Context, d *api.Deployment) erro
 	}
 	return a.commitPayload(ctx, consensus.CmdSetDeploymentStatus, consensus.SetDeploymentStatus{
 		Namespace: d.Namespace, Name: d.Name, UID: d.UID, Status: status})
+}
+
+// recordEvents commits the events of one pass over d, if any; failing to
+// record them does not fail the pass.
+func (a *Agent) recordEvents(ctx context.Context, d *api.Deployment, events []api.Event) {
+	if len(events) == 0 {
+		return
+	}
+	if err := a.commitPayload(ctx, consensus.CmdRecordEvents, consensus.RecordEvents{Events: events}); err != nil {
+		a.log.Warn("record deployment events", "deployment", d.Namespace+"/"+d.Name, "error", err)
+	}
+}
+
+// burstReplicas is how many pods one controller pass creates at most, as
+// kube-controller-manager's ReplicaSet controller (BurstReplicas, 500); it
+// is also the FSM's bound on one CreatePods entry.
+const burstReplicas = consensus.MaxPodsPerEntry
+
+// slowStartBatch calls create for count pods in batches of 1, 2, 4, ...
+// (at most burstReplicas each), as kube-controller-manager's slowStartBatch
+// does: a Deployment that cannot create pods (a template the FSM refuses,
+// no leader) fails after one pod instead of committing thousands, and one
+// that can reaches its size in a logarithmic number of log entries. It
+// stops at the first batch that fails and returns how many pods the
+// batches before it created.
+func slowStartBatch(count int, create func(n int) error) (int, error) {
+	created := 0
+	for batch := 1; created < count; batch = min(2*batch, burstReplicas) {
+		n := min(batch, count-created)
+		if err := create(n); err != nil {
+			return created, err
+		}
+		created += n
+	}
+	return created, nil
 }
 
 // deploymentEvent is a ScalingReplicaSet event about d, in the words of

@@ -19,7 +19,7 @@ import (
 func readObject(r *http.Request) (api.Object, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBodyBytes))
 	if err != nil {
-		return nil, api.NewStatus(http.StatusRequestEntityTooLarge, api.StatusReasonBadRequest, fmt.Sprintf("read request body: %v", err))
+		return nil, bodyError(err)
 	}
 	objs, err := api.DecodeManifests(body)
 	if err != nil {
@@ -140,7 +140,7 @@ func (a *Agent) handleCreateDeployment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	api.SetDeploymentDefaults(d)
-	if err := api.ValidateDeployment(d); err != nil {
+	if err := api.ValidateDeploymentWithin(d, a.cfg.Limits.MaxDeploymentReplicas); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -171,11 +171,7 @@ func (a *Agent) handleUpdateDeployment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	api.SetDeploymentDefaults(d)
-	if err := api.ValidateDeployment(d); err != nil {
-		writeError(w, err)
-		return
-	}
-	if err := api.ValidateDeploymentUpdate(old, d); err != nil {
+	if err := api.ValidateDeploymentUpdateWithin(old, d, a.cfg.Limits.MaxDeploymentReplicas); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -237,9 +233,8 @@ func (a *Agent) handleUpdateScale(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.NewBadRequest(fmt.Sprintf("decode Scale: %v", err)))
 		return
 	}
-	if s.Spec.Replicas < 0 {
-		writeError(w, api.NewStatus(http.StatusUnprocessableEntity, api.StatusReasonInvalid,
-			fmt.Sprintf("Scale.autoscaling %q is invalid: spec.replicas: Invalid value: %d: must be greater than or equal to 0", r.PathValue("name"), s.Spec.Replicas)))
+	if err := api.ValidateReplicas("Scale.autoscaling", r.PathValue("name"), s.Spec.Replicas, a.cfg.Limits.MaxDeploymentReplicas); err != nil {
+		writeError(w, err)
 		return
 	}
 	old, ok := a.store.State().Deployment(r.PathValue("namespace"), r.PathValue("name"))

@@ -87,7 +87,7 @@ func commitFor[T any](ctx context.Context, a *Agent, cmd consensus.Command) (*T,
 // with the leader it knows next.
 func (a *Agent) handleInternalApply(w http.ResponseWriter, r *http.Request) {
 	var cmd consensus.Command
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<20)).Decode(&cmd); err != nil {
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxInternalBodyBytes)).Decode(&cmd); err != nil {
 		writeError(w, api.NewBadRequest(fmt.Sprintf("decode command: %v", err)))
 		return
 	}

@@ -230,8 +230,25 @@ func (a *Agent) handleLoadImage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.NewServiceUnavailable(fmt.Sprintf("node %s runs no container runtime", a.cfg.NodeName)))
 		return
 	}
-	refs, err := a.cfg.Runtime.LoadImage(r.Body)
+	// withLimits bounds the body as sent; decompressCapped bounds what it
+	// expands to. Both stream: the runtime spools the tar to disk.
+	archive, closeArchive, err := decompressCapped(r.Body, a.cfg.Limits.MaxImageArchiveBytes)
 	if err != nil {
+		writeError(w, api.NewBadRequest(fmt.Sprintf("load image archive: %v", err)))
+		return
+	}
+	defer closeArchive()
+	refs, err := a.cfg.Runtime.LoadImage(archive)
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		writeError(w, api.NewRequestEntityTooLarge(fmt.Sprintf(
+			"load image archive: the upload is larger than %d bytes (--max-image-size)", tooLarge.Limit)))
+		return
+	case errors.Is(err, ErrArchiveTooLarge):
+		writeError(w, api.NewRequestEntityTooLarge(fmt.Sprintf("load image archive: %v", err)))
+		return
+	case err != nil:
 		writeError(w, api.NewBadRequest(fmt.Sprintf("load image archive: %v", err)))
 		return
 	}

@@ -173,7 +173,7 @@ func httpDo(t *testing.T, c *http.Client, method, url, bearer string) httpResult
 	if bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+bearer)
 	}
-	return send(t, c, req)
+	return sendRequest(t, c, req)
 }
 
 func httpDoBody(t *testing.T, c *http.Client, method, url, body string) httpResult {
@@ -183,10 +183,10 @@ func httpDoBody(t *testing.T, c *http.Client, method, url, body string) httpResu
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	return send(t, c, req)
+	return sendRequest(t, c, req)
 }
 
-func send(t *testing.T, c *http.Client, req *http.Request) httpResult {
+func sendRequest(t *testing.T, c *http.Client, req *http.Request) httpResult {
 	t.Helper()
 	resp, err := c.Do(req)
 	if err != nil {

@@ -42,12 +42,17 @@ func DecodeManifests(data []byte) ([]Object, error) {
 	var errs []error
 	for i, doc := range docs {
 		if doc.err != nil {
+			pos := i + 1
+			var deep *DepthError
+			if errors.As(doc.err, &deep) && deep.Document > pos {
+				pos = deep.Document
+			}
 			cause := StatusCause{Message: doc.err.Error()}
 			var dup *errDuplicateKey
 			if errors.As(doc.err, &dup) {
 				cause = StatusCause{Type: causeDuplicate, Field: dup.path, Message: "duplicate field"}
 			}
-			errs = append(errs, &DecodeError{Document: i + 1, Causes: []StatusCause{cause}})
+			errs = append(errs, &DecodeError{Document: pos, Causes: []StatusCause{cause}})
 			continue
 		}
 		o, err := decodeDocument(i+1, doc.root)
@@ -137,9 +142,15 @@ type document struct {
 // JSON is not always valid YAML (tabs, big integers), and a JSON syntax
 // error is best reported as one. Anything else, flow mappings such as
 // `{kind: Pod}` included, is YAML.
+//
+// JSON is scanned for its nesting depth (MaxManifestDepth) before any of it
+// is parsed, so a body of nested lists costs a scan, not a tree.
 func splitDocuments(data []byte) []document {
 	if !isJSONStream(data) {
 		return splitYAML(data)
+	}
+	if err := CheckJSONDepth(data, MaxManifestDepth); err != nil {
+		return []document{{err: err}}
 	}
 	roots, err := parseJSONStream(data)
 	docs := make([]document, len(roots), len(roots)+1)
@@ -171,6 +182,10 @@ const yamlBlanks = " \t\r\n"
 // splitYAML cuts YAML at `---` lines (a separator may be followed by a
 // comment) and converts each document to a JSON tree. Documents that hold
 // nothing (only comments, or nothing between two separators) are dropped.
+//
+// The YAML parser bounds nesting itself (10,000 levels, flow or block, as
+// Kubernetes relies on), with memory linear in the input; the JSON it
+// produces is then held to MaxManifestDepth before the tree is built.
 func splitYAML(data []byte) []document {
 	var docs []document
 	var cur []byte
@@ -185,6 +200,12 @@ func splitYAML(data []byte) []document {
 		}
 		if err != nil {
 			docs = append(docs, document{err: yamlError(err, startLine)})
+			return
+		}
+		if CheckJSONDepth(j, MaxManifestDepth) != nil {
+			// The JSON's line is no help to the user; the document's
+			// position says which one it is.
+			docs = append(docs, document{err: &DepthError{Limit: MaxManifestDepth}})
 			return
 		}
 		root, err := parseJSONStream(j)

@@ -39,11 +39,57 @@ import (
 // maxUnavailable each a non-negative integer or percentage, maxUnavailable
 // at most 100%, and not both 0. A template may set nodeName, as Kubernetes
 // allows: every replica is then bound to that node.
+//
+// spec.replicas may not exceed DefaultMaxDeploymentReplicas; an API server
+// configured with another bound calls ValidateDeploymentWithin.
 func ValidateDeployment(d *Deployment) error {
-	if errs := validateDeployment(d); len(errs) > 0 {
+	return ValidateDeploymentWithin(d, DefaultMaxDeploymentReplicas)
+}
+
+// ValidateDeploymentWithin is ValidateDeployment with spec.replicas bounded
+// by maxReplicas (the agent's --max-deployment-replicas) instead of the
+// default, reported with the other problems of the object.
+func ValidateDeploymentWithin(d *Deployment, maxReplicas int32) error {
+	if errs := validateDeployment(d, maxReplicas); len(errs) > 0 {
 		return newInvalid("Deployment", d.Name, errs)
 	}
 	return nil
+}
+
+// DefaultMaxDeploymentReplicas bounds a Deployment's spec.replicas unless
+// the agent is told otherwise. Every replica is a pod object in the
+// replicated state of every agent (a few KB each), so one Deployment of
+// 2,000,000 replicas was enough to exhaust an agent's memory.
+const DefaultMaxDeploymentReplicas int32 = 10000
+
+// MaxDeploymentReplicasCeiling is the most any agent may allow, and what the
+// replicated state machine itself enforces: the FSM must decide the same on
+// every agent, so it cannot read a per-agent flag, and a bound it holds
+// fixed still keeps a write that bypasses an agent's API from growing the
+// state without limit.
+const MaxDeploymentReplicasCeiling int32 = 100000
+
+// ValidateReplicas checks a replica count against maxReplicas, the check a
+// scale request or the FSM makes without the rest of the object. kind names
+// the object in the message as Kubernetes does ("Deployment",
+// "Scale.autoscaling"):
+//
+//	Deployment "web" is invalid: spec.replicas: Invalid value: 2000000: must be less than or equal to 10000
+func ValidateReplicas(kind, name string, replicas, maxReplicas int32) error {
+	if errs := validateReplicas(replicas, maxReplicas, field.NewPath("spec", "replicas")); len(errs) > 0 {
+		return newInvalid(kind, name, errs)
+	}
+	return nil
+}
+
+// validateReplicas is Kubernetes' ValidateNonnegativeField plus the upper
+// bound, in apimachinery's words for one.
+func validateReplicas(replicas, maxReplicas int32, fld *field.Path) field.ErrorList {
+	errs := nonNegative(int64(replicas), fld)
+	if replicas > maxReplicas {
+		errs = append(errs, field.Invalid(fld, replicas, fmt.Sprintf("must be less than or equal to %d", maxReplicas)))
+	}
+	return errs
 }
 
 // ValidateDeploymentUpdate checks that newD is a valid Deployment (see
@@ -53,6 +99,12 @@ func ValidateDeployment(d *Deployment) error {
 // immutable for that reason). Everything else may change: replicas is how
 // one scales, a new template is how one rolls out.
 func ValidateDeploymentUpdate(oldD, newD *Deployment) error {
+	return ValidateDeploymentUpdateWithin(oldD, newD, DefaultMaxDeploymentReplicas)
+}
+
+// ValidateDeploymentUpdateWithin is ValidateDeploymentUpdate with
+// spec.replicas bounded by maxReplicas, as ValidateDeploymentWithin.
+func ValidateDeploymentUpdateWithin(oldD, newD *Deployment, maxReplicas int32) error {
 	meta := field.NewPath("metadata")
 	var errs field.ErrorList
 	errs = append(errs, immutable(newD.Name, oldD.Name, meta.Child("name"))...)
@@ -60,7 +112,7 @@ func ValidateDeploymentUpdate(oldD, newD *Deployment) error {
 	if newD.UID != "" {
 		errs = append(errs, immutable(newD.UID, oldD.UID, meta.Child("uid"))...)
 	}
-	errs = append(errs, validateDeployment(newD)...)
+	errs = append(errs, validateDeployment(newD, maxReplicas)...)
 	if !sameJSON(oldD.Spec.Selector, newD.Spec.Selector) {
 		errs = append(errs, field.Invalid(field.NewPath("spec", "selector"), newD.Spec.Selector, "field is immutable"))
 	}
@@ -87,22 +139,22 @@ func sameJSON(a, b any) bool {
 // created.
 const maxDeploymentNameLength = 253 - 1 - 10 - 1 - 5
 
-func validateDeployment(d *Deployment) field.ErrorList {
+func validateDeployment(d *Deployment, maxReplicas int32) field.ErrorList {
 	errs := validateObjectMeta(&d.ObjectMeta, field.NewPath("metadata"))
 	if len(d.Name) > maxDeploymentNameLength && len(content.IsDNS1123Subdomain(d.Name)) == 0 {
 		errs = append(errs, field.Invalid(field.NewPath("metadata", "name"), d.Name, fmt.Sprintf(
 			"must be no more than %d bytes, so that the names of its pods (<name>-<pod-template-hash>-<suffix>) are valid",
 			maxDeploymentNameLength)))
 	}
-	return append(errs, validateDeploymentSpec(&d.Spec, field.NewPath("spec"))...)
+	return append(errs, validateDeploymentSpec(&d.Spec, maxReplicas, field.NewPath("spec"))...)
 }
 
-func validateDeploymentSpec(s *DeploymentSpec, fld *field.Path) field.ErrorList {
+func validateDeploymentSpec(s *DeploymentSpec, maxReplicas int32, fld *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	if s.Replicas == nil {
 		errs = append(errs, field.Required(fld.Child("replicas"), ""))
 	} else {
-		errs = append(errs, nonNegative(int64(*s.Replicas), fld.Child("replicas"))...)
+		errs = append(errs, validateReplicas(*s.Replicas, maxReplicas, fld.Child("replicas"))...)
 	}
 
 	// The selector: set, valid, not empty. Its match with the template's

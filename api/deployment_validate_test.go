@@ -395,3 +395,56 @@ func podFromTemplate(d *Deployment) *Pod {
 		Spec: d.Spec.Template.Spec,
 	}
 }
+
+// TestValidateDeploymentReplicaBound: spec.replicas is bounded by the
+// default, by the bound an agent is configured with, and (for a scale or
+// the FSM) on its own, in Kubernetes' words.
+func TestValidateDeploymentReplicaBound(t *testing.T) {
+	tests := []struct {
+		name     string
+		replicas int32
+		max      int32 // 0: ValidateDeployment's default
+		want     string
+	}{
+		{"default bound, at it", 10000, 0, ""},
+		{"default bound, 2,000,000", 2000000, 0, `Deployment "web" is invalid: spec.replicas: Invalid value: 2000000: must be less than or equal to 10000`},
+		{"configured bound, under it", 50, 100, ""},
+		{"configured bound, over it", 101, 100, `Deployment "web" is invalid: spec.replicas: Invalid value: 101: must be less than or equal to 100`},
+		{"configured above the default", 20000, 50000, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := validDeployment()
+			d.Spec.Replicas = ptr(tt.replicas)
+			var err error
+			if tt.max == 0 {
+				err = ValidateDeployment(d)
+			} else {
+				err = ValidateDeploymentWithin(d, tt.max)
+				if uerr := ValidateDeploymentUpdateWithin(validDeployment(), d, tt.max); (uerr == nil) != (err == nil) {
+					t.Errorf("update: %v, create: %v", uerr, err)
+				}
+			}
+			checkStatusMessage(t, err, tt.want)
+			max := tt.max
+			if max == 0 {
+				max = DefaultMaxDeploymentReplicas
+			}
+			checkStatusMessage(t, ValidateReplicas("Deployment", "web", tt.replicas, max), tt.want)
+		})
+	}
+}
+
+func checkStatusMessage(t *testing.T, err error, want string) {
+	t.Helper()
+	if want == "" {
+		if err != nil {
+			t.Errorf("got %v, want no error", err)
+		}
+		return
+	}
+	var st *Status
+	if !errors.As(err, &st) || st.Code != http.StatusUnprocessableEntity || st.Message != want {
+		t.Errorf("got %v, want a 422 %q", err, want)
+	}
+}

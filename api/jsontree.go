@@ -95,19 +95,22 @@ func (e *errDuplicateKey) Error() string { return e.path + ": duplicate field" }
 
 // readNode reads one JSON value from dec (which must UseNumber) into a node.
 // A key given twice in one object is an *errDuplicateKey naming its path:
-// encoding/json would silently keep the last one.
-func readNode(dec *json.Decoder, path string) (*node, error) {
+// encoding/json would silently keep the last one. depth is how many
+// objects and arrays enclose the value; past MaxManifestDepth it is a
+// *DepthError (callers scan the bytes first; this is the backstop, as
+// every level costs a path string).
+func readNode(dec *json.Decoder, path string, depth int) (*node, error) {
 	tok, err := dec.Token()
 	if err != nil {
 		return nil, err
 	}
-	return readValue(dec, tok, path)
+	return readValue(dec, tok, path, depth)
 }
 
 // readInner reads a value inside an array or object, where the input
 // ending is a syntax error, not the end of the stream.
-func readInner(dec *json.Decoder, path string) (*node, error) {
-	n, err := readNode(dec, path)
+func readInner(dec *json.Decoder, path string, depth int) (*node, error) {
+	n, err := readNode(dec, path, depth)
 	if errors.Is(err, io.EOF) {
 		err = io.ErrUnexpectedEOF
 	}
@@ -123,7 +126,10 @@ func nextInner(dec *json.Decoder) (json.Token, error) {
 	return tok, err
 }
 
-func readValue(dec *json.Decoder, tok json.Token, path string) (*node, error) {
+func readValue(dec *json.Decoder, tok json.Token, path string, depth int) (*node, error) {
+	if d, ok := tok.(json.Delim); ok && (d == '[' || d == '{') && depth >= MaxManifestDepth {
+		return nil, &DepthError{Limit: MaxManifestDepth}
+	}
 	switch v := tok.(type) {
 	case nil:
 		return &node{kind: kindNull}, nil
@@ -138,7 +144,7 @@ func readValue(dec *json.Decoder, tok json.Token, path string) (*node, error) {
 		case '[':
 			n := &node{kind: kindArray}
 			for dec.More() {
-				elem, err := readInner(dec, fmt.Sprintf("%s[%d]", path, len(n.vals)))
+				elem, err := readInner(dec, fmt.Sprintf("%s[%d]", path, len(n.vals)), depth+1)
 				if err != nil {
 					return nil, err
 				}
@@ -163,7 +169,7 @@ func readValue(dec *json.Decoder, tok json.Token, path string) (*node, error) {
 					return nil, &errDuplicateKey{path: child}
 				}
 				seen[key] = true
-				val, err := readInner(dec, child)
+				val, err := readInner(dec, child, depth+1)
 				if err != nil {
 					return nil, err
 				}
@@ -184,7 +190,7 @@ func parseJSONStream(data []byte) ([]*node, error) {
 	dec.UseNumber()
 	var out []*node
 	for {
-		n, err := readNode(dec, "")
+		n, err := readNode(dec, "", 0)
 		if errors.Is(err, io.EOF) {
 			return out, nil
 		}

@@ -20,6 +20,12 @@ const (
 	StatusReasonServiceUnavailable StatusReason = "ServiceUnavailable"
 	StatusReasonTimeout            StatusReason = "Timeout"
 	StatusReasonInternalError      StatusReason = "InternalError"
+	// StatusReasonTooManyRequests: the client holds as many of something
+	// (watches) as it may; it can retry after Details.RetryAfterSeconds.
+	StatusReasonTooManyRequests StatusReason = "TooManyRequests"
+	// StatusReasonRequestEntityTooLarge: the body is larger than the
+	// endpoint accepts.
+	StatusReasonRequestEntityTooLarge StatusReason = "RequestEntityTooLarge"
 )
 
 // Status is the Kubernetes error object: every failed API request returns one,
@@ -41,6 +47,9 @@ type StatusDetails struct {
 	Group  string        `json:"group,omitempty"`
 	Kind   string        `json:"kind,omitempty"`
 	Causes []StatusCause `json:"causes,omitempty"`
+	// RetryAfterSeconds, when set, is how long the client should wait
+	// before trying again (a 429).
+	RetryAfterSeconds int32 `json:"retryAfterSeconds,omitempty"`
 }
 
 // StatusCause is one field-level problem of an Invalid request.
@@ -82,6 +91,20 @@ func NewBadRequest(message string) *Status {
 // now (no leader yet, leader unreachable).
 func NewServiceUnavailable(message string) *Status {
 	return NewStatus(http.StatusServiceUnavailable, StatusReasonServiceUnavailable, message)
+}
+
+// NewTooManyRequests is the 429 for a client over a per-client limit, as
+// kube-apiserver answers when it sheds load: the message says which limit,
+// and retryAfterSeconds when to try again.
+func NewTooManyRequests(message string, retryAfterSeconds int32) *Status {
+	s := NewStatus(http.StatusTooManyRequests, StatusReasonTooManyRequests, message)
+	s.Details = &StatusDetails{RetryAfterSeconds: retryAfterSeconds}
+	return s
+}
+
+// NewRequestEntityTooLarge is the 413 for a body over its endpoint's bound.
+func NewRequestEntityTooLarge(message string) *Status {
+	return NewStatus(http.StatusRequestEntityTooLarge, StatusReasonRequestEntityTooLarge, message)
 }
 
 // NewInternalError is the 500 for a failure on the server's side.

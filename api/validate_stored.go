@@ -56,10 +56,12 @@ func ValidateNewPod(p *Pod) error {
 }
 
 // ValidateNewDeployment is ValidateNewPod for a Deployment:
-// ValidateDeployment plus the uid its proposer set.
+// ValidateDeployment plus the uid its proposer set, with spec.replicas held
+// to MaxDeploymentReplicasCeiling, the bound every replica of the state
+// machine applies whatever its agent's --max-deployment-replicas.
 func ValidateNewDeployment(d *Deployment) error {
 	errs := validateUID(d.UID, field.NewPath("metadata", "uid"))
-	if errs = append(errs, validateDeployment(d)...); len(errs) > 0 {
+	if errs = append(errs, validateDeployment(d, MaxDeploymentReplicasCeiling)...); len(errs) > 0 {
 		return newInvalid("Deployment", d.Name, errs)
 	}
 	return nil

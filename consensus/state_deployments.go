@@ -83,7 +83,7 @@ func (s *State) updateDeployment(index uint64, u UpdateDeployment) (any, error) 
 	}
 	// Checked against the committed Deployment (the selector is immutable),
 	// whatever the proposer read.
-	if err := api.ValidateDeploymentUpdate(old, d); err != nil {
+	if err := api.ValidateDeploymentUpdateWithin(old, d, api.MaxDeploymentReplicasCeiling); err != nil {
 		return nil, err
 	}
 	s.putDeployment(index, old, d)
@@ -141,7 +141,16 @@ func controllerUID(p *api.Pod) string {
 	return ""
 }
 
+// MaxPodsPerEntry is the most pods one CreatePods entry may hold: the
+// Deployment controller's largest slow-start batch, and Kubernetes'
+// burstReplicas. It keeps one log entry, and the work of applying it on
+// every agent, bounded.
+const MaxPodsPerEntry = 500
+
 func (s *State) createPods(index uint64, cmd Command, c CreatePods) (any, error) {
+	if len(c.Pods) > MaxPodsPerEntry {
+		return nil, api.NewBadRequest(fmt.Sprintf("CreatePods: %d pods in one entry, at most %d are allowed", len(c.Pods), MaxPodsPerEntry))
+	}
 	created := 0
 	for i := range c.Pods {
 		if _, err := s.createPod(index, cmd, CreatePod{Pod: c.Pods[i]}); err == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"os/signal"
@@ -62,6 +63,9 @@ agents started later join the existing cluster. --dev runs a one-agent cluster.`
 			&cli.StringFlag{Name: "token", Usage: "the cluster's shared secret, the same on every agent (make one with `gossipod token generate`); prefer --token-file, since a command line is visible to every user of the machine", EnvVars: env("token")},
 			&cli.StringFlag{Name: "token-file", Usage: "file holding the cluster token", EnvVars: env("token-file")},
 			&cli.BoolFlag{Name: "allow-pod-access-to-agent", Usage: "let this host's pods reach the agents' gossip, Raft and API ports, here and on other hosts (refused by default)", EnvVars: env("allow-pod-access-to-agent")},
+			&cli.IntFlag{Name: "max-deployment-replicas", Usage: fmt.Sprintf("largest spec.replicas this agent's API accepts for a Deployment (at most %d, the bound the replicated state enforces)", api.MaxDeploymentReplicasCeiling), Value: int(def.Limits.MaxDeploymentReplicas), EnvVars: env("max-deployment-replicas")},
+			&cli.IntFlag{Name: "max-watches-per-client", Usage: "watches one user may hold open at once on this agent; more get 429 TooManyRequests", Value: def.Limits.MaxWatchesPerClient, EnvVars: env("max-watches-per-client")},
+			&cli.StringFlag{Name: "max-image-size", Usage: "largest image archive image load accepts, as uploaded and once decompressed, a quantity such as 8Gi", Value: resource.NewQuantity(def.Limits.MaxImageArchiveBytes, resource.BinarySI).String(), EnvVars: env("max-image-size")},
 			&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", Value: "info", EnvVars: env("log-level")},
 		},
 		Action: runAgent,
@@ -210,6 +214,9 @@ func agentConfig(c *cli.Context, logger *slog.Logger) (agent.Config, func(), err
 	cfg.ClusterCIDR = c.String("cluster-cidr")
 	cfg.NodeLostTimeout = c.Duration("node-lost-timeout")
 	cfg.NodeCIDRMaskSize = c.Int("node-cidr-mask-size")
+	if err := applyLimits(c, &cfg.Limits); err != nil {
+		return cfg, cleanup, err
+	}
 	labels, err := parseLabels(c.String("labels"))
 	if err != nil {
 		return cfg, cleanup, err
@@ -292,6 +299,24 @@ func applyResources(c *cli.Context, cfg *agent.Config, m runtime.MachineInfo) er
 		}
 		cfg.Allocatable.Memory = q.Value()
 	}
+	return nil
+}
+
+// applyLimits reads the limit flags; their bounds are checked by the
+// agent's config validation.
+func applyLimits(c *cli.Context, l *agent.Limits) error {
+	n := c.Int("max-deployment-replicas")
+	if n > math.MaxInt32 || n < math.MinInt32 {
+		return fmt.Errorf("--max-deployment-replicas %d: must be between 1 and %d", n, api.MaxDeploymentReplicasCeiling)
+	}
+	l.MaxDeploymentReplicas = int32(n)
+	l.MaxWatchesPerClient = c.Int("max-watches-per-client")
+	s := c.String("max-image-size")
+	q, err := resource.ParseQuantity(s)
+	if err != nil {
+		return fmt.Errorf("--max-image-size %q: %w (examples: 8Gi, 500Mi)", s, err)
+	}
+	l.MaxImageArchiveBytes = q.Value()
 	return nil
 }
 
