@@ -92,6 +92,11 @@ func runAgent(c *cli.Context) error {
 	if err := applyResources(c, &cfg, machine); err != nil {
 		return usageError{err}
 	}
+	// Bad flags are reported, naming them, before anything is started (the
+	// pod network and runtime come first, and touch the host).
+	if err := cfg.Validate(); err != nil {
+		return usageError{err}
+	}
 	rt, net, err := newRuntime(c, cfg, logger)
 	if err != nil {
 		return err
