@@ -16,10 +16,9 @@ import (
 func TestFSMReplicaBound(t *testing.T) {
 	at := time.Unix(1700000000, 0)
 	deployment := func(replicas int32) api.Deployment {
-		return api.Deployment{
-			ObjectMeta: api.ObjectMeta{Name: "web", Namespace: "default", UID: "d-1"},
-			Spec:       api.DeploymentSpec{Replicas: &replicas},
-		}
+		d := gateDeployment("web", "d-1")
+		d.Spec.Replicas = &replicas
+		return d
 	}
 	tests := []struct {
 		name  string
@@ -71,8 +70,7 @@ func TestFSMReplicaBound(t *testing.T) {
 func testPods(n int) []api.Pod {
 	pods := make([]api.Pod, n)
 	for i := range pods {
-		pods[i] = api.Pod{ObjectMeta: api.ObjectMeta{Name: fmt.Sprintf("p-%d", i), Namespace: "default", UID: fmt.Sprintf("u-%d", i)},
-			Spec: api.PodSpec{Containers: []api.Container{{Name: "a", Image: "x"}}}}
+		pods[i] = testPod(fmt.Sprintf("p-%d", i), fmt.Sprintf("u-%d", i), 0, "1Mi")
 	}
 	return pods
 }
