@@ -517,6 +517,8 @@ func raftFiles(t testing.TB, dir string) map[string]os.FileInfo {
 
 // loopbackAgentArgs returns a complete, valid agent command line on 127.0.0.1 with free
 // ports and a fresh data dir, for tests that run an agent without a network namespace.
+// Such an agent runs in the machine's own namespace, so it must not install its
+// firewall table there (--allow-pod-access-to-agent): a test leaves the host as it was.
 func loopbackAgentArgs(t testing.TB, name string) []string {
 	t.Helper()
 	dataDir := filepath.Join(t.TempDir(), "data")
@@ -530,6 +532,7 @@ func loopbackAgentArgs(t testing.TB, name string) []string {
 	}
 	return []string{"agent",
 		"--token-file", creds.tokenFile,
+		"--allow-pod-access-to-agent",
 		"--name", name,
 		"--bind", "127.0.0.1",
 		"--gossip-port", strconv.Itoa(ports[0]),
