@@ -319,7 +319,7 @@ The demo cluster is running: 3 agents, each in its own network namespace.
   logs      $DATA/demo-N.log
   shell     nsenter --net=/run/netns/$(netns 1) bash   (a shell on host 1)
 
-Use the CLI (or kubectl) with the demo's admin kubeconfig; --addr picks another agent:
+Use the CLI with the demo's admin kubeconfig; --addr picks another agent:
   export KUBECONFIG=$KUBECONFIG
   bin/gossipod members
   bin/gossipod raft peers
