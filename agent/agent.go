@@ -55,7 +55,7 @@ func New(cfg Config, machine runtime.MachineInfo) (_ *Agent, err error) {
 		a.log.Warn("ignoring gossip member without valid metadata", "member", name, "error", err)
 	})
 
-	a.tls, err = newClusterTLS(cfg.Token, cfg.NodeName, []net.IP{net.ParseIP(cfg.advertiseIP()), net.ParseIP(cfg.BindAddr)})
+	a.tls, err = newClusterTLS(cfg.Token, cfg.NodeName, append([]string{cfg.advertiseIP(), cfg.BindAddr}, cfg.TLSSANs...))
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,8 @@ import (
 	"net"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/validation"
+
 	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/consensus"
 	"github.com/gossipod/gossipod/pki"
@@ -89,6 +91,10 @@ type Config struct {
 	// Raft holds the consensus settings; identity, addresses and data dir
 	// are filled in from the fields above.
 	Raft consensus.Config
+	// TLSSANs are further names (IP addresses or DNS names) the API's
+	// certificate is valid for, beside the node name, localhost and the
+	// agent's addresses: a load balancer's or a public address (--tls-san).
+	TLSSANs []string
 	// Token is the cluster's shared secret (--token). Gossip encryption,
 	// the cluster CA and every agent's certificate derive from it, so only
 	// agents holding it can join, and only its holders can issue
@@ -208,6 +214,11 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Placement.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("--placement: %w", err))
+	}
+	for _, san := range c.TLSSANs {
+		if net.ParseIP(san) == nil && len(validation.IsDNS1123Subdomain(san)) > 0 {
+			errs = append(errs, fmt.Errorf("--tls-san %q: not an IP address or DNS name", san))
+		}
 	}
 	if err := pki.CheckToken(c.Token); err != nil {
 		errs = append(errs, fmt.Errorf("--token: %w", err))

@@ -3,7 +3,6 @@ package agent
 import (
 	"crypto/tls"
 	"fmt"
-	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -27,13 +26,13 @@ type clusterTLS struct {
 }
 
 // newClusterTLS derives the CA from token and issues this agent's
-// certificate for node and its addresses.
-func newClusterTLS(token, node string, ips []net.IP) (*clusterTLS, error) {
+// certificate for node and its other names (addresses, --tls-san).
+func newClusterTLS(token, node string, names []string) (*clusterTLS, error) {
 	ca, err := pki.NewCA(token)
 	if err != nil {
 		return nil, err
 	}
-	leaf, err := ca.IssueAgent(node, ips, time.Now())
+	leaf, err := ca.IssueAgent(node, names, time.Now())
 	if err != nil {
 		return nil, fmt.Errorf("issue the agent certificate: %w", err)
 	}

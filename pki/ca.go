@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"slices"
 	"strings"
 	"time"
 )
@@ -184,20 +185,26 @@ func (ca *CA) Issue(req Request, now time.Time) (*Leaf, error) {
 const AgentCertTTL = 365 * 24 * time.Hour
 
 // IssueAgent issues node's agent certificate: a server certificate for its API
-// (names: the node name, localhost and the given IPs plus the loopback
-// addresses) that is also its client certificate towards other agents.
-func (ca *CA) IssueAgent(node string, ips []net.IP, now time.Time) (*Leaf, error) {
-	all := []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
-	for _, ip := range ips {
-		if ip != nil && !ip.IsUnspecified() && !containsIP(all, ip) {
-			all = append(all, ip)
+// (names: the node name, localhost, the loopback addresses and the given
+// extra names, each an IP address or a DNS name) that is also its client
+// certificate towards other agents.
+func (ca *CA) IssueAgent(node string, names []string, now time.Time) (*Leaf, error) {
+	ips := []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
+	dns := []string{node, "localhost"}
+	for _, n := range names {
+		if ip := net.ParseIP(n); ip != nil {
+			if !ip.IsUnspecified() && !containsIP(ips, ip) {
+				ips = append(ips, ip)
+			}
+		} else if n != "" && !slices.Contains(dns, n) {
+			dns = append(dns, n)
 		}
 	}
 	return ca.Issue(Request{
 		CommonName:   AgentUser(node),
 		Organization: []string{AgentGroup},
-		DNSNames:     []string{node, "localhost"},
-		IPs:          all,
+		DNSNames:     dns,
+		IPs:          ips,
 		Server:       true,
 		Client:       true,
 		TTL:          AgentCertTTL,

@@ -77,7 +77,7 @@ func TestDerivedSecretsDependOnlyOnTheToken(t *testing.T) {
 
 func TestAgentCertificate(t *testing.T) {
 	ca, _ := NewCA(testToken)
-	leaf, err := ca.IssueAgent("node-1", []net.IP{net.ParseIP("10.0.0.5"), net.IPv4zero}, time.Now())
+	leaf, err := ca.IssueAgent("node-1", []string{"10.0.0.5", "0.0.0.0", "api.example.com"}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestAgentCertificate(t *testing.T) {
 	if name, ok := AgentName(cert); !ok || name != "node-1" {
 		t.Fatalf("AgentName = %q, %v", name, ok)
 	}
-	for _, host := range []string{"node-1", "localhost", "10.0.0.5", "127.0.0.1"} {
+	for _, host := range []string{"node-1", "localhost", "10.0.0.5", "127.0.0.1", "api.example.com"} {
 		if _, err := cert.Verify(x509.VerifyOptions{Roots: ca.Pool(), DNSName: host,
 			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}); err != nil {
 			t.Errorf("verify for %s: %v", host, err)

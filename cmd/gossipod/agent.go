@@ -62,6 +62,7 @@ agents started later join the existing cluster. --dev runs a one-agent cluster.`
 			&cli.StringFlag{Name: "placement", Usage: "how the leader ranks nodes that fit: spread (least allocated) or binpack (most allocated)", Value: "spread", EnvVars: env("placement")},
 			&cli.StringFlag{Name: "token", Usage: "the cluster's shared secret, the same on every agent (make one with `gossipod token generate`); prefer --token-file, since a command line is visible to every user of the machine", EnvVars: env("token")},
 			&cli.StringFlag{Name: "token-file", Usage: "file holding the cluster token", EnvVars: env("token-file")},
+			&cli.StringSliceFlag{Name: "tls-san", Usage: "further IP address or DNS name the API's certificate is valid for (a load balancer, a public address); repeatable", EnvVars: env("tls-san")},
 			&cli.BoolFlag{Name: "allow-pod-access-to-agent", Usage: "let this host's pods reach the agents' gossip, Raft and API ports, here and on other hosts (refused by default)", EnvVars: env("allow-pod-access-to-agent")},
 			&cli.IntFlag{Name: "max-deployment-replicas", Usage: fmt.Sprintf("largest spec.replicas this agent's API accepts for a Deployment (at most %d, the bound the replicated state enforces)", api.MaxDeploymentReplicasCeiling), Value: int(def.Limits.MaxDeploymentReplicas), EnvVars: env("max-deployment-replicas")},
 			&cli.IntFlag{Name: "max-watches-per-client", Usage: "watches one user may hold open at once on this agent; more get 429 TooManyRequests", Value: def.Limits.MaxWatchesPerClient, EnvVars: env("max-watches-per-client")},
@@ -228,6 +229,7 @@ func agentConfig(c *cli.Context, logger *slog.Logger) (agent.Config, func(), err
 	}
 	cfg.Labels = labels
 
+	cfg.TLSSANs = c.StringSlice("tls-san")
 	cfg.Token, err = agentToken(c)
 	if err != nil {
 		return cfg, cleanup, err
