@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
@@ -12,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/api/client/kubeconfig"
+	"github.com/gossipod/gossipod/consensus"
 )
 
 // tokenKubeconfig writes a kubeconfig that authenticates with bearer token and
@@ -74,7 +77,8 @@ func rawRequest(c *Cluster, i int, method, path, token string) (int, string, err
 // TestAPIAuthentication: every request is authenticated and authorized by role, over
 // HTTPS, through any agent: no credentials get 401, a view token reads but cannot apply,
 // an edit token applies and execs but cannot cordon, the internal write path takes
-// only agents, and a revoked token is refused on every agent within a second.
+// only agents, the state machine refuses an invalid object even from an agent, and a
+// revoked token is refused on every agent within a second.
 func TestAPIAuthentication(t *testing.T) {
 	c := NewCluster(t, Options{Hosts: 3, AgentArgs: BootstrapExpect(3)})
 	waitFormed(t, c, 3, 0)
@@ -164,6 +168,54 @@ spec:
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusForbidden {
 		t.Errorf("admin certificate on the internal write path: %s, want 403", resp.Status)
+	}
+
+	// An agent's own certificate passes the internal write path, and still the state
+	// machine refuses what the API would have: a pod whose uid is a path out of the data
+	// dir, or whose volume name is one.
+	peers, err := c.RaftPeers(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader := -1
+	for _, p := range peers {
+		if p.Leader {
+			leader = c.Index(p.ID)
+		}
+	}
+	agentCert, err := c.creds.ca.IssueAgent(c.Name(0), nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	asAgent := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil,
+		TLSClientConfig: &tls.Config{RootCAs: c.creds.ca.Pool(), Certificates: []tls.Certificate{agentCert.TLS}}}}
+	defer asAgent.CloseIdleConnections()
+	for _, tc := range []struct{ name, uid, volume, field string }{
+		{"a uid that climbs out of the data dir", "../../etc", "data", "metadata.uid"},
+		{"a volume name that is a path", "0c3f7a52-93c4-4c1e-a1f4-9e1f2d3c4b5a", "../../../etc", "spec.volumes[0].name"},
+	} {
+		pod := api.Pod{ObjectMeta: api.ObjectMeta{Name: "crafted", Namespace: "default", UID: tc.uid},
+			Spec: api.PodSpec{
+				Volumes:    []api.Volume{{Name: tc.volume, VolumeSource: api.VolumeSource{EmptyDir: &api.EmptyDirVolumeSource{}}}},
+				Containers: []api.Container{{Name: "c", Image: "localhost/busybox:latest"}}}}
+		api.SetPodDefaults(&pod)
+		cmd, err := consensus.NewCommand(consensus.CmdCreatePod, consensus.CreatePod{Pod: pod})
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := json.Marshal(cmd)
+		resp, err := asAgent.Post(c.APIAddr(leader)+"/v1/internal/apply", "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		answer, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(answer), tc.field) {
+			t.Errorf("raw CreatePod with %s, as an agent: %s %s, want 422 naming %s", tc.name, resp.Status, answer, tc.field)
+		}
+	}
+	if _, err := c.Pod(0, "crafted"); err == nil {
+		t.Error("the crafted pod is in the cluster state")
 	}
 
 	// Revocation reaches every agent at once: it is a Raft commit.
