@@ -280,9 +280,13 @@ func agentToken(c *cli.Context) (string, error) {
 	token, file := c.String("token"), c.String("token-file")
 	switch {
 	case token != "" && file != "":
-		return "", fmt.Errorf("--token and --token-file both given: use one")
+		return "", usageError{fmt.Errorf("--token and --token-file both given: use one")}
 	case file != "":
-		return pki.ReadTokenFile(file)
+		token, err := pki.ReadTokenFile(file)
+		if err != nil {
+			return "", fmt.Errorf("--token-file: %w", err)
+		}
+		return token, nil
 	}
 	return token, nil
 }

@@ -74,23 +74,21 @@ func runKubeconfig(c *cli.Context) error {
 	return err
 }
 
-// clientToken finds the cluster token for a client command: --token (or
-// GOSSIPOD_TOKEN), else --token-file, else the agents' default token file.
+// clientToken finds the cluster token for a client command as the agent
+// does (--token, --token-file or their environment variables), falling back
+// to the agents' default token file.
 func clientToken(c *cli.Context) (string, error) {
-	if c.String("token") != "" && c.String("token-file") != "" {
-		return "", usageError{fmt.Errorf("--token and --token-file both given: use one")}
-	}
-	if t := c.String("token"); t != "" {
-		if err := pki.CheckToken(t); err != nil {
+	token, err := agentToken(c)
+	switch {
+	case err != nil:
+		return "", err
+	case token != "":
+		if err := pki.CheckToken(token); err != nil {
 			return "", usageError{fmt.Errorf("--token: %w", err)}
 		}
-		return t, nil
+		return token, nil
 	}
-	file := c.String("token-file")
-	if file == "" {
-		file = defaultTokenFile
-	}
-	token, err := pki.ReadTokenFile(file)
+	token, err = pki.ReadTokenFile(defaultTokenFile)
 	if err != nil {
 		return "", fmt.Errorf("%w (run this where the cluster token is, or give --token-file)", err)
 	}
