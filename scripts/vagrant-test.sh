@@ -283,7 +283,7 @@ say "packages"
 installed() { [[ $(dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null) == ii* ]]; }
 bash "$ROOT/scripts/install-deps.sh"
 pkgs=(vagrant vagrant-libvirt libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils
-  dnsmasq-base debootstrap iptables jq e2fsprogs debian-archive-keyring)
+  dnsmasq-base debootstrap iptables jq e2fsprogs debian-archive-keyring curl)
 missing=()
 for p in "${pkgs[@]}"; do installed "$p" || missing+=("$p"); done
 libvirtd_before=$(pgrep -x libvirtd || true)
@@ -513,6 +513,15 @@ for i in $(seq 1 $VMS); do
   fi
 done
 if $images_ok; then pass "test image localhost/busybox:latest loaded on every VM"; else fail "test image loaded on every VM"; fi
+
+# Secure by default: an agent answers a request without credentials with 401 (-k: what is
+# checked here is the refusal, not the certificate, which every cli call above verified).
+code=$(curl -sk -o /dev/null -w '%{http_code}' --max-time 30 "https://${ips[2]}:7948/api/v1/pods" || true)
+if [ "$code" = 401 ]; then
+  pass "the API of $(vm 2) answers a request without credentials with 401 Unauthorized"
+else
+  fail "the API of $(vm 2) answered a request without credentials with '$code', want 401"
+fi
 
 say "checks: a pod applied through $(vm 2)"
 # Small requests: the VMs have $MEMORY MiB each. The pod's hostname is its name.
