@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -29,12 +28,11 @@ var version = "dev"
 
 func main() {
 	// Before anything else: the same binary is libcontainer's re-exec
-	// ("gossipod init") and every sandbox's pause process ("/pause").
+	// ("gossipod init"). It is also every sandbox's pause process
+	// ("/pause"), but that one never gets here: a C constructor in
+	// runtime/container (pause_linux.c) takes it over before Go starts.
 	if len(os.Args) > 1 && os.Args[1] == "init" {
 		container.Init()
-	}
-	if filepath.Base(os.Args[0]) == "pause" {
-		container.Pause()
 	}
 	if err := newApp().Run(os.Args); err != nil {
 		if msg := errorMessage(err); msg != "" {

@@ -5,6 +5,9 @@
 // A sandbox is one pod: a pod-level cgroup <CgroupRoot>/pod<ID> (one child
 // per container), a /dev/shm tmpfs shared by its containers, and the pause
 // process. The pause is the gossipod binary itself, statically linked,
+// whose C constructor (pause_linux.c) takes over a process started as
+// /pause before the Go runtime starts, so a pod costs a few dozen KiB of
+// memory of its own whatever the agent imports; the binary is
 // bind-mounted read-only as /pause into an otherwise empty root filesystem
 // and started with new UTS (the pod's hostname), IPC, network, mount and PID
 // namespaces. Containers join the pause's network, UTS and IPC namespaces
@@ -63,6 +66,7 @@
 // collide with the pause's reserved name "_pause".
 //
 // The binary that uses this package must call Init when started as
-// `<binary> init` (libcontainer's re-exec into the new namespaces), and
-// Pause when its argv[0] is "pause", before doing anything else.
+// `<binary> init` (libcontainer's re-exec into the new namespaces) before
+// doing anything else. The pause needs no call: linking this package with
+// cgo brings its constructor.
 package container

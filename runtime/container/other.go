@@ -14,9 +14,3 @@ func Init() {
 	fmt.Fprintln(os.Stderr, "containers need Linux")
 	os.Exit(255)
 }
-
-// Pause is the sandbox's pause process on Linux; see Init.
-func Pause() {
-	fmt.Fprintln(os.Stderr, "containers need Linux")
-	os.Exit(255)
-}
