@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"math"
 	"net"
@@ -236,23 +238,25 @@ func agentConfig(c *cli.Context, logger *slog.Logger) (agent.Config, func(), err
 	}
 
 	if c.Bool("dev") {
-		dir, err := os.MkdirTemp("", "gossipod-dev-")
-		if err != nil {
-			return cfg, cleanup, fmt.Errorf("--dev: create a temporary data dir: %w", err)
+		// --dev keeps its state where --data-dir says, so a dev cluster
+		// can be stopped and started again; without it, in a temporary
+		// dir removed at exit.
+		dir := cfg.DataDir
+		if !c.IsSet("data-dir") {
+			if dir, err = os.MkdirTemp("", "gossipod-dev-"); err != nil {
+				return cfg, cleanup, fmt.Errorf("--dev: create a temporary data dir: %w", err)
+			}
+			cleanup = func() { os.RemoveAll(dir) }
+			cfg.DataDir = dir
 		}
-		cleanup = func() { os.RemoveAll(dir) }
-		cfg.DataDir = dir
 		if cfg.Token == "" {
 			// A one-agent cluster on loopback: a token of its own, written
-			// where its user finds it, since nobody else needs it.
-			if cfg.Token, err = pki.GenerateToken(); err != nil {
+			// where its user finds it, since nobody else needs it; the
+			// same one again when the data dir is kept.
+			if cfg.Token, err = devToken(dir); err != nil {
 				return cfg, cleanup, err
 			}
-			path := filepath.Join(dir, "token")
-			if err := os.WriteFile(path, []byte(cfg.Token+"\n"), 0o600); err != nil {
-				return cfg, cleanup, fmt.Errorf("--dev: write the token: %w", err)
-			}
-			logger.Info("--dev: generated a cluster token", "token_file", path)
+			logger.Info("--dev: cluster token", "token_file", filepath.Join(dir, "token"))
 		}
 		if !c.IsSet("bind") {
 			cfg.BindAddr = "127.0.0.1"
@@ -270,6 +274,30 @@ func agentConfig(c *cli.Context, logger *slog.Logger) (agent.Config, func(), err
 		cfg.AdvertiseAddr = strings.Fields(private)[0]
 	}
 	return cfg, cleanup, nil
+}
+
+// devToken returns the token of a --dev cluster kept in dir/token,
+// generating and writing it there the first time.
+func devToken(dir string) (string, error) {
+	path := filepath.Join(dir, "token")
+	if b, err := os.ReadFile(path); err == nil {
+		if token := strings.TrimSpace(string(b)); token != "" {
+			return token, nil
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("--dev: read the token: %w", err)
+	}
+	token, err := pki.GenerateToken()
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("--dev: create the data dir: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("--dev: write the token: %w", err)
+	}
+	return token, nil
 }
 
 // agentToken reads the cluster token from --token or --token-file (or their
