@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -392,7 +393,7 @@ func decodeObject(index, item int, root *node) (Object, error) {
 	newObject, ok := kinds[kindKey{apiVersion, derr.Kind}]
 	if !ok {
 		derr.Causes = append(derr.Causes, StatusCause{Type: causeNotSupported,
-			Message: fmt.Sprintf("no kind %q is registered for version %q", derr.Kind, apiVersion)})
+			Message: fmt.Sprintf("no matches for kind %q in version %q (gossipod serves %s)", derr.Kind, apiVersion, servedKinds())})
 		return nil, derr
 	}
 	obj := newObject()
@@ -407,4 +408,18 @@ func decodeObject(index, item int, root *node) (Object, error) {
 		return nil, derr
 	}
 	return obj, nil
+}
+
+// servedKinds lists the kinds DecodeManifests accepts, as "apps/v1
+// Deployment, v1 Pod", for the message that refuses any other: kubectl says
+// "no matches for kind" for a kind its server does not serve, and a user
+// trying a manifest written for Kubernetes needs to know what gossipod
+// serves instead.
+func servedKinds() string {
+	names := make([]string, 0, len(kinds))
+	for k := range kinds {
+		names = append(names, k.apiVersion+" "+k.kind)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
 }
