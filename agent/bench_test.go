@@ -40,6 +40,7 @@ func testConfig(tb testing.TB, name, addr, dir string, expect int, join ...strin
 	cfg.BootstrapExpect = expect
 	cfg.Join = join
 	cfg.BootstrapSettle = 200 * time.Millisecond
+	cfg.OrphanedPodTimeout = time.Second
 	cfg.Capacity = api.Resources{MilliCPU: 2000, Memory: 4 << 30, Pods: 110}
 	cfg.Allocatable = cfg.Capacity
 	cfg.Logger = slog.New(slog.DiscardHandler)

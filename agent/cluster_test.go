@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -81,6 +82,24 @@ func TestInProcessCluster(t *testing.T) {
 		}
 		return nil
 	})
+
+	// A pod pinned to a node that never registered has nobody to run it:
+	// the leader's pod garbage collector deletes it after the quarantine
+	// (1 s here, 40 s by default).
+	ghost := testPodSpec("ghost", "1Gi")
+	ghost.Spec.NodeName = "ghost-node"
+	if _, err := cl.CreatePod(ctx, ghost); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, func() error {
+		if _, err := cl.Pod(ctx, "default", "ghost"); !isStatus(err, http.StatusNotFound) {
+			return fmt.Errorf("pod bound to a node that does not exist: %v, want 404 after PodGC", err)
+		}
+		return nil
+	})
+	if _, err := cl.Pod(ctx, "default", "small"); err != nil {
+		t.Fatalf("PodGC touched a pod on a live node: %v", err)
+	}
 }
 
 func testPodSpec(name, memory string) *api.Pod {

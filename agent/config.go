@@ -50,6 +50,10 @@ type Config struct {
 	// NodeLostTimeout is how long a node may be dead or gone from gossip
 	// before its pods are marked Failed (NodeLost) and replaced.
 	NodeLostTimeout time.Duration
+	// OrphanedPodTimeout is how long pods may stay bound to a node that has
+	// no Node object before the leader deletes them (Kubernetes' PodGC
+	// quarantine).
+	OrphanedPodTimeout time.Duration
 	// ReconnectInterval is how often the agent tries to rejoin members
 	// gossip declared dead, which is what heals a partition.
 	ReconnectInterval time.Duration
@@ -127,13 +131,15 @@ func DefaultConfig() Config {
 		// Kubernetes waits 5 minutes (pod eviction timeout); gossip's
 		// failure detection is faster and surer than missed heartbeats,
 		// so seconds suffice.
-		NodeLostTimeout:  10 * time.Second,
-		Raft:             consensus.DefaultConfig(),
-		Placement:        placement.DefaultConfig(),
-		ClusterCIDR:      "10.88.0.0/16",
-		NodeCIDRMaskSize: 24,
-		Logger:           slog.Default(),
-		Limits:           DefaultLimits(),
+		NodeLostTimeout: 10 * time.Second,
+		// kube-controller-manager's PodGC quarantine.
+		OrphanedPodTimeout: 40 * time.Second,
+		Raft:               consensus.DefaultConfig(),
+		Placement:          placement.DefaultConfig(),
+		ClusterCIDR:        "10.88.0.0/16",
+		NodeCIDRMaskSize:   24,
+		Logger:             slog.Default(),
+		Limits:             DefaultLimits(),
 	}
 }
 
@@ -203,7 +209,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("--labels %s=%s: %s", k, v, msg))
 		}
 	}
-	if c.RetryJoinInterval <= 0 || c.ReconcileInterval <= 0 || c.ReconnectInterval <= 0 || c.NodeLostTimeout <= 0 || c.DeadServerTimeout <= 0 || c.BootstrapSettle < 0 {
+	if c.RetryJoinInterval <= 0 || c.ReconcileInterval <= 0 || c.ReconnectInterval <= 0 || c.NodeLostTimeout <= 0 || c.OrphanedPodTimeout <= 0 || c.DeadServerTimeout <= 0 || c.BootstrapSettle < 0 {
 		errs = append(errs, errors.New("retry, reconcile, settle and dead-server intervals must be positive"))
 	}
 	if err := validateAllowedHostPaths(c.AllowedHostPaths); err != nil {

@@ -80,7 +80,7 @@ func (a *Agent) leaderDuties(ctx context.Context) {
 	}()
 	defer func() { <-deploymentsDone }()
 
-	up := &upkeep{missingSince: map[string]time.Time{}, nodeMissingSince: map[string]time.Time{}}
+	up := &upkeep{missingSince: map[string]time.Time{}, nodeMissingSince: map[string]time.Time{}, orphanNodeSince: map[string]time.Time{}}
 	tick := time.NewTicker(a.cfg.ReconcileInterval)
 	defer tick.Stop()
 	lostTimer := time.NewTimer(time.Hour)
@@ -92,9 +92,12 @@ func (a *Agent) leaderDuties(ctx context.Context) {
 		a.reconcileNodes(ctx)
 		a.reconcilePodCIDRs(ctx, up)
 		nextLost := a.reconcileLostNodes(ctx, up)
-		// Wake exactly when the next dead node becomes lost, so its pods
-		// are replaced --node-lost-timeout after its death, not up to a
-		// tick later.
+		if nextOrphan := a.reconcileOrphanedPods(ctx, up); nextOrphan > 0 && (nextLost == 0 || nextOrphan < nextLost) {
+			nextLost = nextOrphan
+		}
+		// Wake exactly when the next dead node becomes lost (or the next
+		// orphaned pod is due), so its pods are replaced
+		// --node-lost-timeout after its death, not up to a tick later.
 		if nextLost > 0 {
 			lostTimer.Reset(nextLost)
 		} else {
@@ -121,6 +124,9 @@ type upkeep struct {
 	// nodeMissingSince records when a node object was first seen without a
 	// gossip member.
 	nodeMissingSince map[string]time.Time
+	// orphanNodeSince records when pods were first seen bound to a node
+	// name that has no Node object.
+	orphanNodeSince map[string]time.Time
 }
 
 // reconcileRaft keeps the Raft configuration in step with gossip:

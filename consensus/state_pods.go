@@ -216,7 +216,12 @@ func (s *State) deletePod(index uint64, cmd Command, d DeletePod) (any, error) {
 	if d.UID != "" && d.UID != old.UID {
 		return nil, conflict(d.Name)
 	}
-	immediate := !holdsNode(old) || d.GracePeriodSeconds != nil && *d.GracePeriodSeconds == 0
+	// A pod bound to a node that does not exist (deleted, or named by the
+	// user and never registered) has nobody to stop it and confirm: it goes
+	// at once, as Kubernetes' pod garbage collector removes such pods,
+	// instead of staying Terminating forever.
+	_, nodeExists := s.nodes[old.Spec.NodeName]
+	immediate := !holdsNode(old) || !nodeExists || d.GracePeriodSeconds != nil && *d.GracePeriodSeconds == 0
 	if immediate {
 		s.removePod(index, old)
 		return old, nil

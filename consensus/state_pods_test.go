@@ -307,3 +307,46 @@ func TestSecondDeleteMayOnlyShortenGrace(t *testing.T) {
 		}
 	}
 }
+
+// TestDeletePodOfMissingNode: a pod bound to a node that does not exist
+// (its Node was deleted, or the user named a node that never registered) is
+// removed by its delete at once: no agent will ever stop it and confirm, so
+// a graceful delete would leave it Terminating forever. A pod on a node that
+// exists still waits for its node.
+func TestDeletePodOfMissingNode(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		setup    func(t *testing.T, f *fsm)
+		wantGone bool
+	}{
+		{"node exists", func(t *testing.T, f *fsm) {}, false},
+		{"node deleted", func(t *testing.T, f *fsm) {
+			mustApply(t, f, 5, command(t, CmdDeleteNode, DeleteNode{Name: "node-1"}, t0))
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := podFSM(t)
+			mustApply(t, f, 3, command(t, CmdCreatePod, CreatePod{Pod: testPod("p", "up", 0, "1Gi")}, t0))
+			bind(t, f, 4, PodBinding{Namespace: "default", Name: "p", UID: "up", Node: "node-1"})
+			tc.setup(t, f)
+			mustApply(t, f, 6, command(t, CmdDeletePod, DeletePod{Namespace: "default", Name: "p"}, t0))
+			p, ok := f.state.Pod("default", "p")
+			if ok == tc.wantGone {
+				t.Fatalf("after delete: pod present = %v, want %v", ok, !tc.wantGone)
+			}
+			if ok && p.DeletionTimestamp == nil {
+				t.Fatalf("pod on a live node: want Terminating")
+			}
+		})
+	}
+
+	// A pod created with the name of a node that never registered.
+	f := podFSM(t)
+	pinned := testPod("pinned", "upin", 0, "1Gi")
+	pinned.Spec.NodeName = "node-9"
+	mustApply(t, f, 3, command(t, CmdCreatePod, CreatePod{Pod: pinned}, t0))
+	mustApply(t, f, 4, command(t, CmdDeletePod, DeletePod{Namespace: "default", Name: "pinned"}, t0))
+	if _, ok := f.state.Pod("default", "pinned"); ok {
+		t.Fatalf("pod pinned to an unknown node still there after delete")
+	}
+}
