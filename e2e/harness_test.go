@@ -25,6 +25,7 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	cleanupBuild()
+	cleanupKubectl()
 	os.Exit(code)
 }
 
