@@ -45,6 +45,10 @@ func (a *Agent) routes() http.Handler {
 	handle("/apis/apps/v1/namespaces/{namespace}/deployments/{name}/scale", map[string]http.HandlerFunc{
 		http.MethodGet: a.handleGetScale, http.MethodPut: a.handleUpdateScale})
 	handle("/api/v1/namespaces/{namespace}/pods/{name}/eviction", map[string]http.HandlerFunc{http.MethodPost: a.handleEvictPod})
+	handle("/api/v1/namespaces", map[string]http.HandlerFunc{
+		http.MethodGet: a.handleListNamespaces, http.MethodPost: a.handleCreateNamespace})
+	handle("/api/v1/namespaces/{name}", map[string]http.HandlerFunc{
+		http.MethodGet: a.handleGetNamespace, http.MethodDelete: a.handleDeleteNamespace})
 	handle("/api/v1/pods", map[string]http.HandlerFunc{http.MethodGet: a.handleListPods})
 	handle("/api/v1/namespaces/{namespace}/pods", map[string]http.HandlerFunc{
 		http.MethodGet: a.handleListPods, http.MethodPost: a.handleCreatePod})

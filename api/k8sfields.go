@@ -42,6 +42,7 @@ var kubernetesOnlyFields = map[reflect.Type]map[string]bool{
 		"allocatedResourcesStatus stopSignal"),
 	reflect.TypeFor[ContainerStateTerminated](): set("containerID"),
 	reflect.TypeFor[DeploymentStatus]():         set("collisionCount terminatingReplicas"),
+	reflect.TypeFor[NamespaceStatus]():          set("conditions"),
 }
 
 // set makes a set of the space-separated words of s.

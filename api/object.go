@@ -35,6 +35,7 @@ type kindKey struct {
 var kinds = map[kindKey]func() Object{
 	{"v1", "Pod"}:             func() Object { return new(Pod) },
 	{"apps/v1", "Deployment"}: func() Object { return new(Deployment) },
+	{"v1", "Namespace"}:       func() Object { return new(Namespace) },
 }
 
 // listKinds are the list kinds whose items are decoded one by one:
@@ -43,4 +44,5 @@ var listKinds = map[kindKey]bool{
 	{"v1", "List"}:                true,
 	{"v1", "PodList"}:             true,
 	{"apps/v1", "DeploymentList"}: true,
+	{"v1", "NamespaceList"}:       true,
 }

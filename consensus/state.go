@@ -34,6 +34,8 @@ type State struct {
 	changed     chan struct{}
 	// tokens are the API bearer tokens by id, copy-on-write.
 	tokens map[string]*api.Token
+	// namespaces by name, copy-on-write.
+	namespaces map[string]*api.Namespace
 }
 
 // NewState returns an empty State.
@@ -45,6 +47,7 @@ func NewState() *State {
 		alloc:       map[string]*nodeAlloc{},
 		deployments: map[string]*api.Deployment{},
 		tokens:      map[string]*api.Token{},
+		namespaces:  map[string]*api.Namespace{},
 		watch:       newWatchLog(watchLogSize),
 		changed:     make(chan struct{}),
 	}
@@ -227,6 +230,24 @@ func (s *State) dispatch(index uint64, cmd Command) (any, error) {
 			return nil, err
 		}
 		return s.deleteToken(p)
+	case CmdCreateNamespace:
+		p, err := decode[CreateNamespace](cmd)
+		if err != nil {
+			return nil, err
+		}
+		return s.createNamespace(index, cmd, p)
+	case CmdDeleteNamespace:
+		p, err := decode[DeleteNamespace](cmd)
+		if err != nil {
+			return nil, err
+		}
+		return s.deleteNamespace(index, cmd, p)
+	case CmdEnsureNamespaces:
+		p, err := decode[EnsureNamespaces](cmd)
+		if err != nil {
+			return nil, err
+		}
+		return s.ensureNamespaces(index, cmd, p), nil
 	case CmdCreatePod:
 		p, err := decode[CreatePod](cmd)
 		if err != nil {
@@ -390,6 +411,7 @@ type snapshotData struct {
 	Network     *ClusterNetwork  `json:"network,omitempty"`
 	Deployments []api.Deployment `json:"deployments,omitempty"`
 	Tokens      []api.Token      `json:"tokens,omitempty"`
+	Namespaces  []api.Namespace  `json:"namespaces,omitempty"`
 }
 
 // export copies the State for a snapshot. It runs under the FSM's
@@ -414,6 +436,9 @@ func (s *State) export() snapshotData {
 	}
 	for _, id := range slices.Sorted(maps.Keys(s.tokens)) {
 		d.Tokens = append(d.Tokens, *s.tokens[id])
+	}
+	for _, name := range slices.Sorted(maps.Keys(s.namespaces)) {
+		d.Namespaces = append(d.Namespaces, *s.namespaces[name])
 	}
 	return d
 }
@@ -450,6 +475,11 @@ func (s *State) restore(d snapshotData) {
 	for i := range d.Tokens {
 		t := &d.Tokens[i]
 		s.tokens[t.Name] = t
+	}
+	s.namespaces = make(map[string]*api.Namespace, len(d.Namespaces))
+	for i := range d.Namespaces {
+		ns := &d.Namespaces[i]
+		s.namespaces[ns.Name] = ns
 	}
 	s.index = d.Index
 	s.watch.reset(d.Index)

@@ -50,6 +50,9 @@ func (s *State) createDeployment(index uint64, cmd Command, c CreateDeployment) 
 	if err := api.ValidateNewDeployment(d); err != nil {
 		return nil, err
 	}
+	if err := s.admitNamespaced("deployments.apps", d.Name, d.Namespace); err != nil {
+		return nil, err
+	}
 	if _, exists := s.deployments[podKey(d.Namespace, d.Name)]; exists {
 		st := api.NewStatus(http.StatusConflict, api.StatusReasonAlreadyExists, fmt.Sprintf("deployments.apps %q already exists", d.Name))
 		st.Details = &api.StatusDetails{Name: d.Name, Kind: "deployments"}

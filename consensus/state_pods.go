@@ -85,6 +85,7 @@ func (s *State) removePod(index uint64, p *api.Pod) {
 		}
 	}
 	s.emit(index, "Pod", WatchDeleted, p)
+	s.finishNamespace(index, p.Namespace)
 }
 
 // podKey is the map key of a namespaced object.
@@ -134,6 +135,9 @@ func (s *State) createPod(index uint64, cmd Command, c CreatePod) (any, error) {
 	// The API validated the pod; the FSM checks again, against the pod as
 	// committed, so that no path stores one the API would refuse.
 	if err := api.ValidateNewPod(p); err != nil {
+		return nil, err
+	}
+	if err := s.admitNamespaced("pods", p.Name, p.Namespace); err != nil {
 		return nil, err
 	}
 	if _, exists := s.pods[key]; exists {

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net/http"
+	"net/url"
 
 	"github.com/urfave/cli/v2"
 
@@ -117,10 +119,34 @@ func applyObject(ctx context.Context, cl *client.Client, o manifestObject) (appl
 		return applyPod(ctx, cl, obj, o.source)
 	case *api.Deployment:
 		return applyDeployment(ctx, cl, obj, o.source)
+	case *api.Namespace:
+		return applyNamespace(ctx, cl, obj, o.source)
 	default:
 		tm := o.obj.GetTypeMeta()
 		return "", nil, fmt.Errorf("unable to apply %s %s %q from %q: this kind is not supported yet", tm.APIVersion, tm.Kind, o.obj.GetObjectMeta().Name, o.source)
 	}
+}
+
+// applyNamespace creates the namespace when it does not exist. A namespace
+// has nothing gossipod lets a user change after creation yet (labels and
+// annotations updates come with PATCH), so an existing one is unchanged.
+func applyNamespace(ctx context.Context, cl *client.Client, desired *api.Namespace, source string) (applyResult, *api.Namespace, error) {
+	var live api.Namespace
+	err := cl.Do(ctx, http.MethodGet, "/api/v1/namespaces/"+url.PathEscape(desired.Name), nil, &live)
+	if err == nil {
+		return applyUnchanged, &live, nil
+	}
+	if !isNotFound(err) {
+		return "", nil, withContext(err, fmt.Sprintf("error when retrieving current configuration of namespace %q from server for: %q: ", desired.Name, source))
+	}
+	create := *desired
+	create.UID, create.ResourceVersion, create.CreationTimestamp = "", "", api.Time{}
+	create.Status = api.NamespaceStatus{}
+	var created api.Namespace
+	if err := cl.Do(ctx, http.MethodPost, "/api/v1/namespaces", &create, &created); err != nil {
+		return "", nil, withContext(err, fmt.Sprintf("error when creating %q: ", source))
+	}
+	return applyCreated, &created, nil
 }
 
 // applyAttempts bounds the retries of an apply that raced with another

@@ -140,6 +140,9 @@ func splitJoined(err error) []error {
 func setNamespaces(objs []manifestObject, ns string, explicit bool) error {
 	var errs []error
 	for _, o := range objs {
+		if _, clusterScoped := o.obj.(*api.Namespace); clusterScoped {
+			continue
+		}
 		md := o.obj.GetObjectMeta()
 		switch {
 		case md.Namespace == "":

@@ -1,0 +1,118 @@
+package api
+
+import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	content "k8s.io/apimachinery/pkg/util/validation"
+)
+
+// Namespace is a v1 Namespace: the scope of names for pods, deployments and
+// events. Namespaced objects can be created only in a namespace that exists
+// and is not being deleted, and deleting a namespace deletes everything in
+// it, as in Kubernetes.
+type Namespace struct {
+	TypeMeta   `json:",inline"`
+	ObjectMeta `json:"metadata"`
+	Spec       NamespaceSpec   `json:"spec,omitempty"`
+	Status     NamespaceStatus `json:"status,omitempty"`
+}
+
+// NamespaceSpec holds the finalizers that must finish before the namespace
+// goes; gossipod sets Kubernetes' one, "kubernetes" (the content is deleted).
+type NamespaceSpec struct {
+	Finalizers []string `json:"finalizers,omitempty"`
+}
+
+// NamespaceStatus is the namespace's lifecycle phase.
+type NamespaceStatus struct {
+	Phase NamespacePhase `json:"phase,omitempty"`
+}
+
+// NamespacePhase is Active or Terminating.
+type NamespacePhase string
+
+// The namespace phases of Kubernetes.
+const (
+	NamespaceActive      NamespacePhase = "Active"
+	NamespaceTerminating NamespacePhase = "Terminating"
+)
+
+// NamespaceFinalizerKubernetes is the finalizer of the namespace
+// controller: the namespace stays Terminating until its content is gone.
+const NamespaceFinalizerKubernetes = "kubernetes"
+
+// NamespaceList is the answer to a list of namespaces.
+type NamespaceList struct {
+	TypeMeta `json:",inline"`
+	ListMeta `json:"metadata"`
+	Items    []Namespace `json:"items"`
+}
+
+// SystemNamespaces exist in every cluster from the start, as kube-apiserver
+// creates them; "default", "kube-system" and "kube-public" cannot be
+// deleted.
+var SystemNamespaces = []string{DefaultNamespace, "kube-system", "kube-public", "kube-node-lease"}
+
+// IsImmortalNamespace tells whether a namespace may never be deleted
+// (kube-apiserver's NamespaceLifecycle admission keeps these three).
+func IsImmortalNamespace(name string) bool {
+	return name == DefaultNamespace || name == "kube-system" || name == "kube-public"
+}
+
+// IsSystemNamespace tells whether name is one of SystemNamespaces.
+func IsSystemNamespace(name string) bool {
+	for _, n := range SystemNamespaces {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+// ValidateNamespace checks a namespace to create: a DNS-1123 label as its
+// name, no namespace of its own, valid labels and annotations, and only the
+// finalizer gossipod implements. It returns nil or a 422 Invalid Status.
+func ValidateNamespace(ns *Namespace) error {
+	fld := field.NewPath("metadata")
+	var errs field.ErrorList
+	if ns.Name == "" {
+		errs = append(errs, field.Required(fld.Child("name"), "name or generateName is required"))
+	} else {
+		errs = append(errs, invalidEach(fld.Child("name"), ns.Name, content.IsDNS1123Label(ns.Name))...)
+	}
+	if ns.Namespace != "" {
+		errs = append(errs, field.Forbidden(fld.Child("namespace"), "not allowed on this type"))
+	}
+	errs = append(errs, validateLabels(ns.Labels, fld.Child("labels"))...)
+	errs = append(errs, validateAnnotations(ns.Annotations, fld.Child("annotations"))...)
+	for i, f := range ns.Spec.Finalizers {
+		if f != NamespaceFinalizerKubernetes {
+			errs = append(errs, field.NotSupported(field.NewPath("spec", "finalizers").Index(i), f, []string{NamespaceFinalizerKubernetes}))
+		}
+	}
+	if len(errs) > 0 {
+		return newInvalid("Namespace", ns.Name, errs)
+	}
+	return nil
+}
+
+// NewNamespaceNotFound is the 404 for an object created in a namespace that
+// does not exist, in kube-apiserver's words: `namespaces "x" not found`.
+func NewNamespaceNotFound(namespace string) *Status {
+	return NewNotFound("namespaces", namespace)
+}
+
+// NewNamespaceTerminating is the 403 for an object created in a namespace
+// being deleted, as NamespaceLifecycle admission words it.
+func NewNamespaceTerminating(resource, name, namespace string) *Status {
+	st := NewForbidden("", resource, name, fmt.Sprintf("unable to create new content in namespace %s because it is being terminated", namespace))
+	st.Details.Causes = []StatusCause{{Type: "NamespaceTerminating", Message: fmt.Sprintf("namespace %s is being terminated", namespace), Field: "metadata.namespace"}}
+	return st
+}
+
+// NewImmortalNamespace is the 403 for deleting default, kube-system or
+// kube-public.
+func NewImmortalNamespace(name string) *Status {
+	return NewForbidden("", "namespaces", name, "this namespace may not be deleted")
+}

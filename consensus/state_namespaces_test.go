@@ -1,0 +1,102 @@
+package consensus
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/gossipod/gossipod/api"
+)
+
+func nsCmd(t *testing.T, name, uid string) Command {
+	t.Helper()
+	return command(t, CmdCreateNamespace, CreateNamespace{Namespace: api.Namespace{ObjectMeta: api.ObjectMeta{Name: name, UID: uid}}}, t0)
+}
+
+
+// TestNamespaceLifecycle: objects can be created only in a namespace that
+// exists (the system ones count from the start) and is not terminating;
+// deleting a namespace deletes its content, bound pods gracefully, and the
+// namespace goes with its last pod; default, kube-system and kube-public
+// cannot be deleted.
+func TestNamespaceLifecycle(t *testing.T) {
+	f := podFSM(t)
+	pod := func(ns, name, uid string) Command {
+		p := testPod(name, uid, 0, "1Gi")
+		p.Namespace = ns
+		return command(t, CmdCreatePod, CreatePod{Pod: p}, t0)
+	}
+	if _, err := applyErr(t, f, 3, pod("shop", "web", "u1")); statusCode(err) != http.StatusNotFound || err.Error() != `namespaces "shop" not found` {
+		t.Fatalf("pod in a missing namespace: %v, want 404 namespaces \"shop\" not found", err)
+	}
+	mustApply(t, f, 4, pod("kube-system", "sys", "u0")) // a system namespace exists from the start
+
+	created := mustApply(t, f, 5, nsCmd(t, "shop", "ns-1")).(*api.Namespace)
+	if created.Status.Phase != api.NamespaceActive || created.ResourceVersion != "5" || len(created.Spec.Finalizers) != 1 {
+		t.Fatalf("created namespace: %+v", created)
+	}
+	if _, err := applyErr(t, f, 6, nsCmd(t, "shop", "ns-2")); statusCode(err) != http.StatusConflict {
+		t.Fatalf("second create: %v, want 409", err)
+	}
+	if _, err := applyErr(t, f, 7, nsCmd(t, "Bad_Name", "ns-3")); statusCode(err) != http.StatusUnprocessableEntity {
+		t.Fatalf("invalid name: %v, want 422", err)
+	}
+	mustApply(t, f, 8, pod("shop", "web", "u1"))
+	mustApply(t, f, 9, pod("shop", "idle", "u2"))
+	bind(t, f, 10, PodBinding{Namespace: "shop", Name: "web", UID: "u1", Node: "node-1"})
+
+	del := mustApply(t, f, 11, command(t, CmdDeleteNamespace, DeleteNamespace{Name: "shop"}, t0)).(*api.Namespace)
+	if del.Status.Phase != api.NamespaceTerminating || del.DeletionTimestamp == nil {
+		t.Fatalf("deleted namespace with a running pod: %+v, want Terminating", del.Status)
+	}
+	if _, ok := f.state.Pod("shop", "idle"); ok {
+		t.Fatalf("unbound pod of a terminating namespace not deleted")
+	}
+	web, ok := f.state.Pod("shop", "web")
+	if !ok || web.DeletionTimestamp == nil {
+		t.Fatalf("bound pod of a terminating namespace: present %v, want Terminating", ok)
+	}
+	if _, err := applyErr(t, f, 12, pod("shop", "late", "u3")); statusCode(err) != http.StatusForbidden ||
+		err.Error() != `pods "late" is forbidden: unable to create new content in namespace shop because it is being terminated` {
+		t.Fatalf("pod in a terminating namespace: %v", err)
+	}
+	zero := int64(0)
+	mustApply(t, f, 13, command(t, CmdDeletePod, DeletePod{Namespace: "shop", Name: "web", GracePeriodSeconds: &zero}, t0))
+	if _, ok := f.state.Namespace("shop"); ok {
+		t.Fatalf("namespace still there after its last pod went")
+	}
+
+	for i, name := range []string{"default", "kube-system", "kube-public"} {
+		mustApply(t, f, uint64(20+2*i), command(t, CmdEnsureNamespaces, EnsureNamespaces{Namespaces: []api.Namespace{{ObjectMeta: api.ObjectMeta{Name: name, UID: "sys-" + name}}}}, t0))
+		if _, err := applyErr(t, f, uint64(21+2*i), command(t, CmdDeleteNamespace, DeleteNamespace{Name: name}, t0)); statusCode(err) != http.StatusForbidden {
+			t.Fatalf("delete %s: %v, want 403", name, err)
+		}
+	}
+	if n := mustApply(t, f, 30, command(t, CmdEnsureNamespaces, EnsureNamespaces{Namespaces: []api.Namespace{
+		{ObjectMeta: api.ObjectMeta{Name: "default", UID: "other"}}, {ObjectMeta: api.ObjectMeta{Name: "team", UID: "t"}}}}, t0)); n != 1 {
+		t.Fatalf("ensure: created %v, want 1 (default exists)", n)
+	}
+	if ns, _ := f.state.Namespace("default"); ns.UID != "sys-default" {
+		t.Fatalf("ensure replaced an existing namespace: uid %s", ns.UID)
+	}
+}
+
+// TestNamespaceDeleteCascadesDeployments: a namespace's deployments go with
+// it, and the namespace goes at once when nothing of it runs.
+func TestNamespaceDeleteCascadesDeployments(t *testing.T) {
+	f := podFSM(t)
+	mustApply(t, f, 3, nsCmd(t, "apps", "ns-a"))
+	d := gateDeployment("web", "d-1")
+	d.Namespace = "apps"
+	mustApply(t, f, 4, command(t, CmdCreateDeployment, CreateDeployment{Deployment: d}, t0))
+	mustApply(t, f, 5, command(t, CmdDeleteNamespace, DeleteNamespace{Name: "apps"}, t0))
+	if _, ok := f.state.Namespace("apps"); ok {
+		t.Fatalf("empty terminating namespace not removed")
+	}
+	if deps, _ := f.state.Deployments(func(d *api.Deployment) bool { return d.Namespace == "apps" }); len(deps) != 0 {
+		t.Fatalf("deployments of a deleted namespace: %d", len(deps))
+	}
+	d.Namespace = "gone"
+	if _, err := applyErr(t, f, 6, command(t, CmdCreateDeployment, CreateDeployment{Deployment: d}, t0)); statusCode(err) != http.StatusNotFound {
+		t.Fatalf("deployment in a missing namespace: %v, want 404", err)
+	}
+}
