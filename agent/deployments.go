@@ -339,6 +339,7 @@ func newDeploymentPod(d *api.Deployment, hash string) api.Pod {
 	}
 	labels[api.LabelPodTemplateHash] = hash
 	spec := d.Spec.Template.Spec
+	api.SetPodServiceAccount(&spec)
 	return api.Pod{
 		TypeMeta: api.TypeMeta{Kind: "Pod", APIVersion: "v1"},
 		ObjectMeta: api.ObjectMeta{

@@ -49,6 +49,11 @@ func (a *Agent) routes() http.Handler {
 		http.MethodGet: a.handleListNamespaces, http.MethodPost: a.handleCreateNamespace})
 	handle("/api/v1/namespaces/{name}", map[string]http.HandlerFunc{
 		http.MethodGet: a.handleGetNamespace, http.MethodDelete: a.handleDeleteNamespace})
+	handle("/api/v1/serviceaccounts", map[string]http.HandlerFunc{http.MethodGet: a.handleListServiceAccounts})
+	handle("/api/v1/namespaces/{namespace}/serviceaccounts", map[string]http.HandlerFunc{
+		http.MethodGet: a.handleListServiceAccounts, http.MethodPost: a.handleCreateServiceAccount})
+	handle("/api/v1/namespaces/{namespace}/serviceaccounts/{name}", map[string]http.HandlerFunc{
+		http.MethodGet: a.handleGetServiceAccount, http.MethodDelete: a.handleDeleteServiceAccount})
 	handle("/api/v1/pods", map[string]http.HandlerFunc{http.MethodGet: a.handleListPods})
 	handle("/api/v1/namespaces/{namespace}/pods", map[string]http.HandlerFunc{
 		http.MethodGet: a.handleListPods, http.MethodPost: a.handleCreatePod})

@@ -92,6 +92,7 @@ func (a *Agent) leaderDuties(ctx context.Context) {
 		a.reconcileNodes(ctx)
 		a.reconcilePodCIDRs(ctx, up)
 		a.reconcileNamespaces(ctx)
+		a.reconcileServiceAccounts(ctx)
 		nextLost := a.reconcileLostNodes(ctx, up)
 		if nextOrphan := a.reconcileOrphanedPods(ctx, up); nextOrphan > 0 && (nextLost == 0 || nextOrphan < nextLost) {
 			nextLost = nextOrphan

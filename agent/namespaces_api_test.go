@@ -13,8 +13,10 @@ import (
 
 // TestNamespacesAPI drives the namespace lifecycle through one agent's API
 // as kubectl does: the system namespaces exist, `create namespace`, a pod in
-// it, a pod in a namespace that does not exist refused with 404, delete of
-// the namespace cascading to its pod, and default refused with 403.
+// it, its "default" service account and one created, a pod naming a missing
+// service account refused (403), a pod in a namespace that does not exist
+// refused with 404, delete of the namespace cascading to its pods, and
+// default refused with 403.
 func TestNamespacesAPI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an agent")
@@ -51,6 +53,31 @@ func TestNamespacesAPI(t *testing.T) {
 	if created.Status.Phase != api.NamespaceActive {
 		t.Fatalf("created: %+v", created.Status)
 	}
+	// The service account controller gives the namespace its "default";
+	// a pod naming another account of it is refused until that exists.
+	eventually(t, 20*time.Second, func() error {
+		var sa api.ServiceAccount
+		return cl.Do(ctx, http.MethodGet, "/api/v1/namespaces/shop/serviceaccounts/default", nil, &sa)
+	})
+	builder := testPodSpec("build", "1Gi")
+	builder.Namespace = "shop"
+	builder.Spec.ServiceAccountName = "builder"
+	builder.Spec.NodeSelector = map[string]string{"gossipod.test/none": "x"}
+	if err := cl.Do(ctx, http.MethodPost, "/api/v1/namespaces/shop/pods", builder, nil); !isStatus(err, http.StatusForbidden) {
+		t.Fatalf("pod naming a missing service account: %v, want 403", err)
+	}
+	sa := map[string]any{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": map[string]any{"name": "builder"}}
+	if err := cl.Do(ctx, http.MethodPost, "/api/v1/namespaces/shop/serviceaccounts", sa, nil); err != nil {
+		t.Fatalf("create service account: %v", err)
+	}
+	if err := cl.Do(ctx, http.MethodPost, "/api/v1/namespaces/shop/pods", builder, nil); err != nil {
+		t.Fatalf("pod naming its service account: %v", err)
+	}
+	var stored api.Pod
+	if err := cl.Do(ctx, http.MethodGet, "/api/v1/namespaces/shop/pods/build", nil, &stored); err != nil || stored.Spec.ServiceAccountName != "builder" {
+		t.Fatalf("stored pod: %v, serviceAccountName %q", err, stored.Spec.ServiceAccountName)
+	}
+
 	// In-process agents run no pods: one that no node matches stays
 	// unbound, so its delete needs no node to confirm it.
 	pod := testPodSpec("web", "1Gi")

@@ -16,6 +16,7 @@ const (
 // placement, the runtime and `get -o yaml` never guess:
 //
 //   - metadata.namespace: "default";
+//   - spec.serviceAccountName (and its alias serviceAccount): "default";
 //   - spec.restartPolicy: Always;
 //   - spec.terminationGracePeriodSeconds: 30;
 //   - each container's imagePullPolicy: Always for the :latest tag or no tag
@@ -30,6 +31,23 @@ func SetPodDefaults(p *Pod) {
 		p.Namespace = DefaultNamespace
 	}
 	setPodSpecDefaults(&p.Spec)
+	SetPodServiceAccount(&p.Spec)
+}
+
+// SetPodServiceAccount names the pod's service account as Kubernetes'
+// ServiceAccount admission does: "default" unless the spec names one (or
+// its old alias serviceAccount does), and the alias equal to it. It is set
+// on pods, not on templates (the template hash, and so every Deployment's
+// rollout state, stays as it was); a controller calls it on the pods it
+// makes.
+func SetPodServiceAccount(s *PodSpec) {
+	switch {
+	case s.ServiceAccountName == "" && s.DeprecatedServiceAccount != "":
+		s.ServiceAccountName = s.DeprecatedServiceAccount
+	case s.ServiceAccountName == "":
+		s.ServiceAccountName = DefaultServiceAccountName
+	}
+	s.DeprecatedServiceAccount = s.ServiceAccountName
 }
 
 // setPodSpecDefaults fills in the spec part of SetPodDefaults, shared with

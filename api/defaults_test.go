@@ -105,6 +105,10 @@ func TestSetPodDefaults(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got := tt.in
 			SetPodDefaults(&got)
+			if tt.want.Spec.ServiceAccountName == "" {
+				// Every pod runs as a service account, "default" unless named.
+				tt.want.Spec.ServiceAccountName, tt.want.Spec.DeprecatedServiceAccount = DefaultServiceAccountName, DefaultServiceAccountName
+			}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("SetPodDefaults:\n got: %+v\nwant: %+v", got, tt.want)
 			}

@@ -385,6 +385,9 @@ func TestSetDeploymentDefaultsMatchesPods(t *testing.T) {
 	d.Spec.Template.Spec.Containers[0].Ports = append([]ContainerPort(nil), p.Spec.Containers[0].Ports...)
 	SetPodDefaults(p)
 	SetDeploymentDefaults(&d)
+	// The service account is set on pods only, as Kubernetes' admission
+	// does; the controller sets it on the pods it makes.
+	SetPodServiceAccount(&d.Spec.Template.Spec)
 	if !reflect.DeepEqual(p.Spec, d.Spec.Template.Spec) {
 		t.Errorf("template spec %s, pod spec %s", mustJSON(t, d.Spec.Template.Spec), mustJSON(t, p.Spec))
 	}

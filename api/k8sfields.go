@@ -19,7 +19,7 @@ var kubernetesOnlyFields = map[reflect.Type]map[string]bool{
 	reflect.TypeFor[OwnerReference](): set("blockOwnerDeletion"),
 	reflect.TypeFor[ListMeta]():       set("selfLink continue remainingItemCount"),
 	reflect.TypeFor[PodSpec](): set("ephemeralContainers activeDeadlineSeconds dnsPolicy " +
-		"serviceAccountName serviceAccount automountServiceAccountToken hostNetwork hostPID " +
+		"hostNetwork hostPID " +
 		"hostIPC securityContext imagePullSecrets subdomain affinity schedulerName tolerations " +
 		"hostAliases priorityClassName priority dnsConfig readinessGates runtimeClassName " +
 		"enableServiceLinks preemptionPolicy overhead topologySpreadConstraints " +
@@ -43,6 +43,7 @@ var kubernetesOnlyFields = map[reflect.Type]map[string]bool{
 	reflect.TypeFor[ContainerStateTerminated](): set("containerID"),
 	reflect.TypeFor[DeploymentStatus]():         set("collisionCount terminatingReplicas"),
 	reflect.TypeFor[NamespaceStatus]():          set("conditions"),
+	reflect.TypeFor[ServiceAccount]():           set("secrets imagePullSecrets"),
 }
 
 // set makes a set of the space-separated words of s.

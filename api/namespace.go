@@ -3,8 +3,8 @@ package api
 import (
 	"fmt"
 
-	"k8s.io/apimachinery/pkg/util/validation/field"
 	content "k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // Namespace is a v1 Namespace: the scope of names for pods, deployments and

@@ -36,6 +36,7 @@ var kinds = map[kindKey]func() Object{
 	{"v1", "Pod"}:             func() Object { return new(Pod) },
 	{"apps/v1", "Deployment"}: func() Object { return new(Deployment) },
 	{"v1", "Namespace"}:       func() Object { return new(Namespace) },
+	{"v1", "ServiceAccount"}:  func() Object { return new(ServiceAccount) },
 }
 
 // listKinds are the list kinds whose items are decoded one by one:
@@ -45,4 +46,5 @@ var listKinds = map[kindKey]bool{
 	{"v1", "PodList"}:             true,
 	{"apps/v1", "DeploymentList"}: true,
 	{"v1", "NamespaceList"}:       true,
+	{"v1", "ServiceAccountList"}:  true,
 }

@@ -35,6 +35,16 @@ type PodSpec struct {
 	// TerminationGracePeriodSeconds is how long containers get between
 	// SIGTERM and SIGKILL; default 30.
 	TerminationGracePeriodSeconds *int64 `json:"terminationGracePeriodSeconds,omitempty"`
+	// ServiceAccountName is the identity the pod runs as, a ServiceAccount
+	// of its namespace; default "default", as Kubernetes' ServiceAccount
+	// admission sets it. DeprecatedServiceAccount is its old alias, kept
+	// equal to it.
+	ServiceAccountName       string `json:"serviceAccountName,omitempty"`
+	DeprecatedServiceAccount string `json:"serviceAccount,omitempty"`
+	// AutomountServiceAccountToken says whether the pod gets its service
+	// account's token mounted; accepted and stored (the token volume comes
+	// with Secrets).
+	AutomountServiceAccountToken *bool `json:"automountServiceAccountToken,omitempty"`
 }
 
 // RestartPolicy says when the containers of a pod are restarted.

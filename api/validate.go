@@ -114,6 +114,12 @@ func validatePodSpec(spec *PodSpec, fld *field.Path) field.ErrorList {
 	for i := range spec.Containers {
 		errs = append(errs, validateContainer(&spec.Containers[i], fld.Child("containers").Index(i), volumes, names)...)
 	}
+	if sa := spec.ServiceAccountName; sa != "" {
+		errs = append(errs, invalidEach(fld.Child("serviceAccountName"), sa, content.IsDNS1123Subdomain(sa))...)
+	}
+	if spec.DeprecatedServiceAccount != "" && spec.ServiceAccountName != "" && spec.DeprecatedServiceAccount != spec.ServiceAccountName {
+		errs = append(errs, field.Invalid(fld.Child("serviceAccount"), spec.DeprecatedServiceAccount, "must equal serviceAccountName when both are set"))
+	}
 	for i := range spec.InitContainers {
 		errs = append(errs, validateContainer(&spec.InitContainers[i], fld.Child("initContainers").Index(i), volumes, names)...)
 	}

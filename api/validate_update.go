@@ -39,7 +39,13 @@ func ValidatePodUpdate(oldPod, newPod *Pod) error {
 	munged := newPod.Spec
 	munged.Containers = withImagesOf(newPod.Spec.Containers, oldPod.Spec.Containers)
 	munged.InitContainers = withImagesOf(newPod.Spec.InitContainers, oldPod.Spec.InitContainers)
-	if changed := specChanges(&oldPod.Spec, &munged); len(changed) > 0 {
+	// A pod stored before pods named their service account runs as
+	// "default": an update saying so changes nothing.
+	oldSpec := oldPod.Spec
+	if oldSpec.ServiceAccountName == "" {
+		SetPodServiceAccount(&oldSpec)
+	}
+	if changed := specChanges(&oldSpec, &munged); len(changed) > 0 {
 		errs = append(errs, field.Forbidden(field.NewPath("spec"), fmt.Sprintf(
 			"pod updates may not change fields other than %s (changed: %s)", podUpdatableFields, strings.Join(changed, ", "))))
 	}

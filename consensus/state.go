@@ -36,20 +36,23 @@ type State struct {
 	tokens map[string]*api.Token
 	// namespaces by name, copy-on-write.
 	namespaces map[string]*api.Namespace
+	// serviceAccounts by namespace/name, copy-on-write.
+	serviceAccounts map[string]*api.ServiceAccount
 }
 
 // NewState returns an empty State.
 func NewState() *State {
 	return &State{
-		nodes:       map[string]*api.Node{},
-		pods:        map[string]*api.Pod{},
-		events:      map[string]*api.Event{},
-		alloc:       map[string]*nodeAlloc{},
-		deployments: map[string]*api.Deployment{},
-		tokens:      map[string]*api.Token{},
-		namespaces:  map[string]*api.Namespace{},
-		watch:       newWatchLog(watchLogSize),
-		changed:     make(chan struct{}),
+		nodes:           map[string]*api.Node{},
+		pods:            map[string]*api.Pod{},
+		events:          map[string]*api.Event{},
+		alloc:           map[string]*nodeAlloc{},
+		deployments:     map[string]*api.Deployment{},
+		tokens:          map[string]*api.Token{},
+		namespaces:      map[string]*api.Namespace{},
+		serviceAccounts: map[string]*api.ServiceAccount{},
+		watch:           newWatchLog(watchLogSize),
+		changed:         make(chan struct{}),
 	}
 }
 
@@ -248,6 +251,24 @@ func (s *State) dispatch(index uint64, cmd Command) (any, error) {
 			return nil, err
 		}
 		return s.ensureNamespaces(index, cmd, p), nil
+	case CmdCreateServiceAccount:
+		p, err := decode[CreateServiceAccount](cmd)
+		if err != nil {
+			return nil, err
+		}
+		return s.createServiceAccount(index, cmd, p)
+	case CmdDeleteServiceAccount:
+		p, err := decode[DeleteServiceAccount](cmd)
+		if err != nil {
+			return nil, err
+		}
+		return s.deleteServiceAccount(index, p)
+	case CmdEnsureServiceAccounts:
+		p, err := decode[EnsureServiceAccounts](cmd)
+		if err != nil {
+			return nil, err
+		}
+		return s.ensureServiceAccounts(index, cmd, p), nil
 	case CmdCreatePod:
 		p, err := decode[CreatePod](cmd)
 		if err != nil {
@@ -404,14 +425,15 @@ func (s *State) deleteNode(index uint64, p DeleteNode) error {
 
 // snapshotData is the serialised form of the State in a Raft snapshot.
 type snapshotData struct {
-	Index       uint64           `json:"index"`
-	Nodes       []api.Node       `json:"nodes"`
-	Pods        []api.Pod        `json:"pods,omitempty"`
-	Events      []api.Event      `json:"events,omitempty"`
-	Network     *ClusterNetwork  `json:"network,omitempty"`
-	Deployments []api.Deployment `json:"deployments,omitempty"`
-	Tokens      []api.Token      `json:"tokens,omitempty"`
-	Namespaces  []api.Namespace  `json:"namespaces,omitempty"`
+	Index           uint64               `json:"index"`
+	Nodes           []api.Node           `json:"nodes"`
+	Pods            []api.Pod            `json:"pods,omitempty"`
+	Events          []api.Event          `json:"events,omitempty"`
+	Network         *ClusterNetwork      `json:"network,omitempty"`
+	Deployments     []api.Deployment     `json:"deployments,omitempty"`
+	Tokens          []api.Token          `json:"tokens,omitempty"`
+	Namespaces      []api.Namespace      `json:"namespaces,omitempty"`
+	ServiceAccounts []api.ServiceAccount `json:"serviceAccounts,omitempty"`
 }
 
 // export copies the State for a snapshot. It runs under the FSM's
@@ -439,6 +461,9 @@ func (s *State) export() snapshotData {
 	}
 	for _, name := range slices.Sorted(maps.Keys(s.namespaces)) {
 		d.Namespaces = append(d.Namespaces, *s.namespaces[name])
+	}
+	for _, key := range slices.Sorted(maps.Keys(s.serviceAccounts)) {
+		d.ServiceAccounts = append(d.ServiceAccounts, *s.serviceAccounts[key])
 	}
 	return d
 }
@@ -480,6 +505,11 @@ func (s *State) restore(d snapshotData) {
 	for i := range d.Namespaces {
 		ns := &d.Namespaces[i]
 		s.namespaces[ns.Name] = ns
+	}
+	s.serviceAccounts = make(map[string]*api.ServiceAccount, len(d.ServiceAccounts))
+	for i := range d.ServiceAccounts {
+		sa := &d.ServiceAccounts[i]
+		s.serviceAccounts[podKey(sa.Namespace, sa.Name)] = sa
 	}
 	s.index = d.Index
 	s.watch.reset(d.Index)

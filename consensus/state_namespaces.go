@@ -189,6 +189,7 @@ func (s *State) finishNamespace(index uint64, name string) {
 			return
 		}
 	}
+	s.removeServiceAccountsOf(index, name)
 	delete(s.namespaces, name)
 	s.emit(index, "Namespace", WatchDeleted, ns)
 }

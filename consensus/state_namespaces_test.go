@@ -12,7 +12,6 @@ func nsCmd(t *testing.T, name, uid string) Command {
 	return command(t, CmdCreateNamespace, CreateNamespace{Namespace: api.Namespace{ObjectMeta: api.ObjectMeta{Name: name, UID: uid}}}, t0)
 }
 
-
 // TestNamespaceLifecycle: objects can be created only in a namespace that
 // exists (the system ones count from the start) and is not terminating;
 // deleting a namespace deletes its content, bound pods gracefully, and the
@@ -98,5 +97,50 @@ func TestNamespaceDeleteCascadesDeployments(t *testing.T) {
 	d.Namespace = "gone"
 	if _, err := applyErr(t, f, 6, command(t, CmdCreateDeployment, CreateDeployment{Deployment: d}, t0)); statusCode(err) != http.StatusNotFound {
 		t.Fatalf("deployment in a missing namespace: %v, want 404", err)
+	}
+}
+
+// TestServiceAccountAdmission: a pod must run as a service account of its
+// namespace ("default" is let through before the leader makes it); service
+// accounts go with their namespace.
+func TestServiceAccountAdmission(t *testing.T) {
+	f := podFSM(t)
+	mustApply(t, f, 3, nsCmd(t, "team", "ns-t"))
+	pod := func(name, uid, sa string) Command {
+		p := testPod(name, uid, 0, "1Gi")
+		p.Namespace = "team"
+		p.Spec.ServiceAccountName, p.Spec.DeprecatedServiceAccount = sa, sa
+		return command(t, CmdCreatePod, CreatePod{Pod: p}, t0)
+	}
+	mustApply(t, f, 4, pod("a", "u1", "default"))
+	_, err := applyErr(t, f, 5, pod("b", "u2", "builder"))
+	if statusCode(err) != http.StatusForbidden ||
+		err.Error() != `pods "b" is forbidden: error looking up service account team/builder: serviceaccount "builder" not found` {
+		t.Fatalf("pod naming a missing service account: %v", err)
+	}
+	sa := api.ServiceAccount{ObjectMeta: api.ObjectMeta{Name: "builder", Namespace: "team", UID: "sa-1"}}
+	created := mustApply(t, f, 6, command(t, CmdCreateServiceAccount, CreateServiceAccount{ServiceAccount: sa}, t0)).(*api.ServiceAccount)
+	if created.ResourceVersion != "6" || created.Kind != "ServiceAccount" {
+		t.Fatalf("created: %+v", created)
+	}
+	if _, err := applyErr(t, f, 7, command(t, CmdCreateServiceAccount, CreateServiceAccount{ServiceAccount: sa}, t0)); statusCode(err) != http.StatusConflict {
+		t.Fatalf("second create: %v, want 409", err)
+	}
+	mustApply(t, f, 8, pod("b", "u2", "builder"))
+	sa.Namespace = "nowhere"
+	if _, err := applyErr(t, f, 9, command(t, CmdCreateServiceAccount, CreateServiceAccount{ServiceAccount: sa}, t0)); statusCode(err) != http.StatusNotFound {
+		t.Fatalf("service account in a missing namespace: %v, want 404", err)
+	}
+	if n := mustApply(t, f, 10, command(t, CmdEnsureServiceAccounts, EnsureServiceAccounts{ServiceAccounts: []api.ServiceAccount{
+		{ObjectMeta: api.ObjectMeta{Name: "default", Namespace: "team", UID: "sa-d"}},
+		{ObjectMeta: api.ObjectMeta{Name: "builder", Namespace: "team", UID: "sa-other"}}}}, t0)); n != 1 {
+		t.Fatalf("ensure created %v, want 1", n)
+	}
+	if list, _ := f.state.ServiceAccounts("team"); len(list) != 2 {
+		t.Fatalf("service accounts of team: %d, want 2", len(list))
+	}
+	mustApply(t, f, 11, command(t, CmdDeleteNamespace, DeleteNamespace{Name: "team"}, t0))
+	if list, _ := f.state.ServiceAccounts("team"); len(list) != 0 || func() bool { _, ok := f.state.Namespace("team"); return ok }() {
+		t.Fatalf("after the namespace went: %d service accounts, namespace still there", len(list))
 	}
 }

@@ -140,6 +140,9 @@ func (s *State) createPod(index uint64, cmd Command, c CreatePod) (any, error) {
 	if err := s.admitNamespaced("pods", p.Name, p.Namespace); err != nil {
 		return nil, err
 	}
+	if err := s.admitServiceAccount(p); err != nil {
+		return nil, err
+	}
 	if _, exists := s.pods[key]; exists {
 		st := api.NewStatus(http.StatusConflict, api.StatusReasonAlreadyExists, fmt.Sprintf("pods %q already exists", p.Name))
 		st.Details = &api.StatusDetails{Name: p.Name, Kind: "pods"}

@@ -128,7 +128,8 @@ var (
 var viewRules = []rule{
 	{groups: []string{""}, verbs: readVerbs, resources: []string{
 		"pods", "pods/log", "pods/status", "nodes", "nodes/status", "events", "namespaces", "namespaces/status",
-		"services", "services/status", "endpoints", "configmaps", "replicationcontrollers", "replicationcontrollers/scale"}},
+		"services", "services/status", "endpoints", "configmaps", "replicationcontrollers", "replicationcontrollers/scale",
+		"serviceaccounts"}},
 	{groups: []string{"apps"}, verbs: readVerbs, resources: []string{
 		"deployments", "deployments/scale", "deployments/status", "replicasets", "replicasets/scale", "replicasets/status",
 		"daemonsets", "daemonsets/status", "statefulsets", "statefulsets/scale", "statefulsets/status"}},
@@ -146,7 +147,8 @@ var editRules = append(slices.Clone(viewRules),
 	rule{groups: []string{""}, verbs: anyVerb, resources: []string{"pods/exec", "pods/attach", "pods/portforward", "pods/proxy"}},
 	rule{groups: []string{""}, verbs: []string{VerbCreate}, resources: []string{"pods/eviction"}},
 	rule{groups: []string{""}, verbs: writeVerbs, resources: []string{
-		"pods", "services", "endpoints", "configmaps", "replicationcontrollers", "replicationcontrollers/scale"}},
+		"pods", "services", "endpoints", "configmaps", "replicationcontrollers", "replicationcontrollers/scale",
+		"serviceaccounts"}},
 	rule{groups: []string{"apps"}, verbs: writeVerbs, resources: []string{
 		"deployments", "deployments/scale", "deployments/rollback", "replicasets", "replicasets/scale",
 		"daemonsets", "statefulsets", "statefulsets/scale"}},

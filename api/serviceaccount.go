@@ -1,0 +1,44 @@
+package api
+
+import "k8s.io/apimachinery/pkg/util/validation/field"
+
+// ServiceAccount is a v1 ServiceAccount: the identity pods run as. Every
+// namespace has one named "default", made by the leader as Kubernetes'
+// service account controller makes it; a pod names another with
+// spec.serviceAccountName, and must name one that exists. Its tokens and
+// image pull secrets come with the Secrets kind.
+type ServiceAccount struct {
+	TypeMeta   `json:",inline"`
+	ObjectMeta `json:"metadata"`
+	// AutomountServiceAccountToken is the default of the pods that run as
+	// this account and do not say.
+	AutomountServiceAccountToken *bool `json:"automountServiceAccountToken,omitempty"`
+}
+
+// ServiceAccountList is the answer to a list of service accounts.
+type ServiceAccountList struct {
+	TypeMeta `json:",inline"`
+	ListMeta `json:"metadata"`
+	Items    []ServiceAccount `json:"items"`
+}
+
+// DefaultServiceAccountName is the service account every namespace has and
+// pods that name none run as.
+const DefaultServiceAccountName = "default"
+
+// ValidateServiceAccount checks a service account to create: a DNS-1123
+// subdomain as its name, a namespace, valid labels and annotations. It
+// returns nil or a 422 Invalid Status.
+func ValidateServiceAccount(sa *ServiceAccount) error {
+	if errs := validateObjectMeta(&sa.ObjectMeta, field.NewPath("metadata")); len(errs) > 0 {
+		return newInvalid("ServiceAccount", sa.Name, errs)
+	}
+	return nil
+}
+
+// NewServiceAccountNotFound is the 403 of the ServiceAccount admission
+// plugin for a pod that names a service account its namespace lacks.
+func NewServiceAccountNotFound(pod, namespace, serviceAccount string) *Status {
+	return NewForbidden("", "pods", pod, "error looking up service account "+namespace+"/"+serviceAccount+
+		": serviceaccount \""+serviceAccount+"\" not found")
+}

@@ -1,0 +1,156 @@
+package consensus
+
+import (
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+
+	"github.com/gossipod/gossipod/api"
+)
+
+// ServiceAccount commands.
+const (
+	CmdCreateServiceAccount  CommandType = "CreateServiceAccount"
+	CmdDeleteServiceAccount  CommandType = "DeleteServiceAccount"
+	CmdEnsureServiceAccounts CommandType = "EnsureServiceAccounts"
+)
+
+// CreateServiceAccount stores a new service account; the proposer sets its
+// uid, the FSM its creation time and resourceVersion.
+type CreateServiceAccount struct {
+	ServiceAccount api.ServiceAccount `json:"serviceAccount"`
+}
+
+// DeleteServiceAccount removes a service account. Pods running as it keep
+// running, as in Kubernetes; new pods naming it are refused.
+type DeleteServiceAccount struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+}
+
+// EnsureServiceAccounts creates the service accounts that do not exist yet
+// and leaves existing ones alone: the leader's service account controller
+// commits it for the "default" account of each namespace.
+type EnsureServiceAccounts struct {
+	ServiceAccounts []api.ServiceAccount `json:"serviceAccounts"`
+}
+
+// ServiceAccount returns a copy of a service account.
+func (s *State) ServiceAccount(namespace, name string) (*api.ServiceAccount, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	sa, ok := s.serviceAccounts[podKey(namespace, name)]
+	if !ok {
+		return nil, false
+	}
+	return copyServiceAccount(sa), true
+}
+
+// ServiceAccounts returns copies of the service accounts of namespace (all
+// when it is ""), sorted by namespace and name, and the index they reflect.
+func (s *State) ServiceAccounts(namespace string) ([]api.ServiceAccount, uint64) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []api.ServiceAccount
+	for _, key := range slices.Sorted(maps.Keys(s.serviceAccounts)) {
+		if sa := s.serviceAccounts[key]; namespace == "" || sa.Namespace == namespace {
+			out = append(out, *copyServiceAccount(sa))
+		}
+	}
+	return out, s.index
+}
+
+// admitServiceAccount is the ServiceAccount admission check of a new pod:
+// the account it runs as must exist in its namespace. "default" is let
+// through before the leader has made it, so that a pod in a namespace just
+// created is not refused for a moment (Kubernetes' race, closed here).
+func (s *State) admitServiceAccount(p *api.Pod) error {
+	name := p.Spec.ServiceAccountName
+	if name == "" || name == api.DefaultServiceAccountName {
+		return nil
+	}
+	if _, ok := s.serviceAccounts[podKey(p.Namespace, name)]; !ok {
+		return api.NewServiceAccountNotFound(p.Name, p.Namespace, name)
+	}
+	return nil
+}
+
+func (s *State) createServiceAccount(index uint64, cmd Command, c CreateServiceAccount) (*api.ServiceAccount, error) {
+	sa := copyServiceAccount(&c.ServiceAccount)
+	if err := api.ValidateServiceAccount(sa); err != nil {
+		return nil, err
+	}
+	if sa.UID == "" {
+		return nil, api.NewBadRequest("service account uid is required")
+	}
+	if err := s.admitNamespaced("serviceaccounts", sa.Name, sa.Namespace); err != nil {
+		return nil, err
+	}
+	key := podKey(sa.Namespace, sa.Name)
+	if _, exists := s.serviceAccounts[key]; exists {
+		st := api.NewStatus(http.StatusConflict, api.StatusReasonAlreadyExists, fmt.Sprintf("serviceaccounts %q already exists", sa.Name))
+		st.Details = &api.StatusDetails{Name: sa.Name, Kind: "serviceaccounts"}
+		return nil, st
+	}
+	sa.Kind, sa.APIVersion = "ServiceAccount", "v1"
+	sa.CreationTimestamp = api.NewTime(cmd.Time)
+	sa.DeletionTimestamp, sa.DeletionGracePeriodSeconds = nil, nil
+	sa.ResourceVersion = strconv.FormatUint(index, 10)
+	s.serviceAccounts[key] = sa
+	s.emit(index, "ServiceAccount", WatchAdded, sa)
+	return sa, nil
+}
+
+func (s *State) ensureServiceAccounts(index uint64, cmd Command, e EnsureServiceAccounts) int {
+	created := 0
+	for i := range e.ServiceAccounts {
+		sa := &e.ServiceAccounts[i]
+		if _, exists := s.serviceAccounts[podKey(sa.Namespace, sa.Name)]; exists {
+			continue
+		}
+		if _, err := s.createServiceAccount(index, cmd, CreateServiceAccount{ServiceAccount: *sa}); err == nil {
+			created++
+		}
+	}
+	return created
+}
+
+func (s *State) deleteServiceAccount(index uint64, d DeleteServiceAccount) (*api.ServiceAccount, error) {
+	sa, ok := s.serviceAccounts[podKey(d.Namespace, d.Name)]
+	if !ok {
+		return nil, api.NewNotFound("serviceaccounts", d.Name)
+	}
+	s.removeServiceAccount(index, sa)
+	return copyServiceAccount(sa), nil
+}
+
+func (s *State) removeServiceAccount(index uint64, sa *api.ServiceAccount) {
+	delete(s.serviceAccounts, podKey(sa.Namespace, sa.Name))
+	s.emit(index, "ServiceAccount", WatchDeleted, sa)
+}
+
+// removeServiceAccountsOf deletes the service accounts of a namespace, in
+// name order so every replica emits the same events.
+func (s *State) removeServiceAccountsOf(index uint64, namespace string) {
+	for _, key := range slices.Sorted(maps.Keys(s.serviceAccounts)) {
+		if sa := s.serviceAccounts[key]; sa.Namespace == namespace {
+			s.removeServiceAccount(index, sa)
+		}
+	}
+}
+
+// copyServiceAccount deep-copies a service account, so stored ones stay
+// copy-on-write.
+func copyServiceAccount(sa *api.ServiceAccount) *api.ServiceAccount {
+	c := *sa
+	c.Labels = maps.Clone(sa.Labels)
+	c.Annotations = maps.Clone(sa.Annotations)
+	c.OwnerReferences = slices.Clone(sa.OwnerReferences)
+	if sa.AutomountServiceAccountToken != nil {
+		v := *sa.AutomountServiceAccountToken
+		c.AutomountServiceAccountToken = &v
+	}
+	return &c
+}
