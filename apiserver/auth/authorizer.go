@@ -16,7 +16,13 @@ type Authorizer interface {
 // ClusterRoles:
 //
 //   - the open paths (/healthz, /readyz, /livez, /version) to anyone,
-//     credentials or not, so load balancers and probes need none;
+//     credentials or not, so load balancers and probes need none
+//     (Kubernetes' system:public-info-viewer);
+//   - discovery and OpenAPI (/api, /apis, /openapi and what is under
+//     them) to every authenticated identity, whatever its role, as
+//     Kubernetes' system:discovery grants them to system:authenticated:
+//     a client cannot even tell a refusal of its role from a missing
+//     resource without them;
 //   - the internal agent-to-agent endpoints (/v1/internal/...) to agents
 //     only, not even to admins: they commit raw FSM commands;
 //   - view (gossipod:view): get, list and watch the objects, pod logs,
@@ -119,8 +125,14 @@ var (
 	anyVerb    = []string{"*"}
 	// openVerbs and openPaths are what anyone may ask without credentials.
 	openVerbs = []string{"get", "head"}
-	openPaths = []string{"/healthz", "/healthz/*", "/readyz", "/readyz/*", "/livez", "/livez/*", "/version"}
+	openPaths = []string{"/healthz", "/healthz/*", "/readyz", "/readyz/*", "/livez", "/livez/*", "/version", "/version/"}
 )
+
+// discoveryRules: what every authenticated identity may read, Kubernetes'
+// system:discovery ClusterRole.
+var discoveryRules = []rule{
+	{verbs: []string{"get"}, paths: []string{"/api", "/api/*", "/apis", "/apis/*", "/openapi", "/openapi/*"}},
+}
 
 // viewRules: reads of every kind gossipod serves or plans to, with their
 // status, scale and log subresources, never exec, attach, port-forward or
@@ -172,9 +184,11 @@ var nodeRules = []rule{
 		"/api", "/api/*", "/apis", "/apis/*", "/metrics", "/v1/agent/members", "/v1/raft/peers", "/v1/images"}},
 }
 
-// roleRules maps a role group to its rules.
+// roleRules maps a group to its rules: the role groups, and
+// system:authenticated, which every authenticated user is in.
 var roleRules = map[string][]rule{
-	GroupView:  viewRules,
-	GroupEdit:  editRules,
-	GroupAdmin: adminRules,
+	GroupView:          viewRules,
+	GroupEdit:          editRules,
+	GroupAdmin:         adminRules,
+	GroupAuthenticated: discoveryRules,
 }

@@ -11,8 +11,9 @@ import (
 
 // The least a route needs.
 const (
-	open      = iota // anyone, no credentials needed
-	view             // gossipod:view
+	open          = iota // anyone, no credentials needed
+	authenticated        // any valid credentials, whatever the role
+	view                 // gossipod:view
 	edit             // gossipod:edit
 	admin            // gossipod:admin
 	agentOnly        // system:nodes only, not even admin
@@ -29,11 +30,22 @@ var routes = []struct {
 	{"GET", "/healthz", open, true},
 	{"GET", "/readyz", open, true},
 	{"GET", "/version", open, true},
+	{"GET", "/version/", open, true},
+	{"GET", "/api", authenticated, true},
+	{"GET", "/api/v1", authenticated, true},
+	{"GET", "/apis", authenticated, true},
+	{"GET", "/apis/apps", authenticated, true},
+	{"GET", "/apis/apps/v1", authenticated, true},
+	{"GET", "/apis/policy/v1", authenticated, true},
+	{"GET", "/openapi/v3", authenticated, true},
+	{"GET", "/openapi/v3/api/v1?hash=ABC", authenticated, true},
+	{"GET", "/openapi/v3/apis/apps/v1", authenticated, true},
+	{"GET", "/openapi/v2", authenticated, true},
+	{"POST", "/api", admin, false},
+	{"PUT", "/openapi/v3", admin, false},
 	{"GET", "/metrics", view, true},
 	{"GET", "/v1/agent/members", view, true},
 	{"GET", "/v1/raft/peers", view, true},
-	{"GET", "/api", view, true},
-	{"GET", "/apis/apps/v1", view, true},
 	{"GET", "/api/v1/nodes", view, true},
 	{"GET", "/api/v1/nodes?watch=1", view, true},
 	{"GET", "/api/v1/nodes/n1", view, true},
@@ -77,13 +89,16 @@ var routes = []struct {
 // TestMiddlewareEveryRoleOnEveryRoute calls every route as every kind of
 // caller and checks the answer: the handler (200), 401 or 403.
 func TestMiddlewareEveryRoleOnEveryRoute(t *testing.T) {
-	const none = -1 // authenticated, but no role
+	const (
+		nobody = -1            // no credentials
+		none   = authenticated // authenticated, but no role
+	)
 	callers := []struct {
 		identity
 		level int
 		agent bool
 	}{
-		{anonymous, none, false},
+		{anonymous, nobody, false},
 		{tokenIdentity("view01"), view, false},
 		{tokenIdentity("edit01"), edit, false},
 		{tokenIdentity("admin1"), admin, false},
