@@ -14,9 +14,9 @@ const (
 	open          = iota // anyone, no credentials needed
 	authenticated        // any valid credentials, whatever the role
 	view                 // gossipod:view
-	edit             // gossipod:edit
-	admin            // gossipod:admin
-	agentOnly        // system:nodes only, not even admin
+	edit                 // gossipod:edit
+	admin                // gossipod:admin
+	agentOnly            // system:nodes only, not even admin
 )
 
 // routes are the agent's routes (agent/http.go), one request per route and
