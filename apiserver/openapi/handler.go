@@ -1,0 +1,168 @@
+package openapi
+
+import (
+	"bytes"
+	"crypto/sha512"
+	"encoding/json"
+	"fmt"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/apiserver/discovery"
+)
+
+// Root is where the documents are served from.
+const Root = "/openapi/v3"
+
+// Service serves the OpenAPI v3 documents of a table of resources, as
+// kube-apiserver serves them:
+//
+//	GET /openapi/v3                 {"paths":{"api/v1":{"serverRelativeURL":"/openapi/v3/api/v1?hash=..."},...}}
+//	GET /openapi/v3/api/v1          the document of the core group's v1
+//	GET /openapi/v3/apis/apps/v1    the document of apps/v1
+//
+// The hash in each serverRelativeURL is that of the document's bytes: a
+// request with the current hash may be cached for good (clients cache
+// them, kubectl on disk), one with a stale hash is redirected to the
+// current URL. The documents are built on the first request and kept: a
+// fixed set, as many as the table has group-versions. It is safe for
+// concurrent use.
+type Service struct {
+	resources []discovery.Resource
+
+	once sync.Once
+	docs map[string]built // "api/v1", "apis/apps/v1"
+	root []byte
+	err  error
+}
+
+// built is one document, rendered.
+type built struct {
+	body []byte
+	hash string
+}
+
+// New returns a Service for resources (normally discovery.Resources()).
+func New(resources []discovery.Resource) *Service {
+	return &Service{resources: resources}
+}
+
+// ServeHTTP serves the root or a group-version's document, by r's path.
+func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.once.Do(s.build)
+	if s.err != nil {
+		writeStatus(w, api.NewInternalError(s.err))
+		return
+	}
+	if !acceptsJSON(r.Header.Get("Accept")) {
+		// The protobuf form is not served; client-go asks for JSON.
+		writeStatus(w, api.NewStatus(http.StatusNotAcceptable, "NotAcceptable",
+			"only the following media types are accepted: application/json"))
+		return
+	}
+	rel := strings.Trim(strings.TrimPrefix(r.URL.Path, Root), "/")
+	if rel == "" {
+		s.serve(w, r, s.root, "")
+		return
+	}
+	doc, ok := s.docs[rel]
+	if !ok {
+		writeStatus(w, api.NewStatus(http.StatusNotFound, api.StatusReasonNotFound, "the server could not find the requested resource"))
+		return
+	}
+	if h := r.URL.Query().Get("hash"); h != "" {
+		if h != doc.hash {
+			http.Redirect(w, r, serverRelativeURL(rel, doc.hash), http.StatusMovedPermanently)
+			return
+		}
+		// This URL names these bytes for good.
+		w.Header().Set("Cache-Control", "public, immutable")
+		w.Header().Set("Expires", time.Now().AddDate(1, 0, 0).UTC().Format(http.TimeFormat))
+	}
+	s.serve(w, r, doc.body, doc.hash)
+}
+
+// serve writes a JSON body with its ETag; http.ServeContent answers
+// If-None-Match with 304 and HEAD without a body.
+func (s *Service) serve(w http.ResponseWriter, r *http.Request, body []byte, hash string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Vary", "Accept")
+	if hash == "" {
+		hash = hashOf(body)
+	}
+	w.Header().Set("ETag", strconv.Quote(hash))
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
+}
+
+// build renders the document of every group-version, then the root that
+// lists them with their hashes.
+func (s *Service) build() {
+	s.docs = map[string]built{}
+	type entry struct {
+		ServerRelativeURL string `json:"serverRelativeURL"`
+	}
+	root := struct {
+		Paths map[string]entry `json:"paths"`
+	}{Paths: map[string]entry{}}
+	for _, gv := range discovery.GroupVersions(s.resources) {
+		rel := "apis/" + gv.Group + "/" + gv.Version
+		if gv.Group == "" {
+			rel = "api/" + gv.Version
+		}
+		doc, _, err := buildDocument(s.resources, gv)
+		if err != nil {
+			s.err = fmt.Errorf("build the OpenAPI document of %s: %w", gv, err)
+			return
+		}
+		body, err := json.Marshal(doc)
+		if err != nil {
+			s.err = fmt.Errorf("render the OpenAPI document of %s: %w", gv, err)
+			return
+		}
+		b := built{body: body, hash: hashOf(body)}
+		s.docs[rel] = b
+		root.Paths[rel] = entry{ServerRelativeURL: serverRelativeURL(rel, b.hash)}
+	}
+	s.root, s.err = json.Marshal(root)
+}
+
+// hashOf is kube-openapi's hash of a document: SHA-512, upper-case hex.
+func hashOf(body []byte) string {
+	return fmt.Sprintf("%X", sha512.Sum512(body))
+}
+
+func serverRelativeURL(rel, hash string) string {
+	return Root + "/" + rel + "?" + url.Values{"hash": {hash}}.Encode()
+}
+
+// acceptsJSON reports whether an Accept header admits application/json
+// (an empty header admits anything).
+func acceptsJSON(accept string) bool {
+	if strings.TrimSpace(accept) == "" {
+		return true
+	}
+	for part := range strings.SplitSeq(accept, ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil || params["q"] == "0" {
+			continue
+		}
+		if mt == "application/json" || mt == "application/*" || mt == "*/*" {
+			return true
+		}
+	}
+	return false
+}
+
+// writeStatus writes a Status as the agent writes every error.
+func writeStatus(w http.ResponseWriter, st *api.Status) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(st.Code)
+	_ = json.NewEncoder(w).Encode(st)
+}
