@@ -92,6 +92,10 @@ type Config struct {
 	Placement placement.Config
 	// Version is reported as the node's kubelet version.
 	Version string
+	// BinaryVersion is the version of the gossipod binary (main.version,
+	// `git describe` at build), which GET /version reports after the
+	// Kubernetes release whose API the agent serves.
+	BinaryVersion string
 	// Raft holds the consensus settings; identity, addresses and data dir
 	// are filled in from the fields above.
 	Raft consensus.Config

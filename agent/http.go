@@ -5,12 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/apiserver/discovery"
+	"github.com/gossipod/gossipod/apiserver/openapi"
+	"github.com/gossipod/gossipod/apiserver/writeoptions"
 	"github.com/gossipod/gossipod/consensus"
 )
 
@@ -30,6 +34,17 @@ func (a *Agent) routes() http.Handler {
 		})
 	}
 	handle("/healthz", map[string]http.HandlerFunc{http.MethodGet: a.handleHealthz})
+	// Discovery, /version and OpenAPI, from the one table of what the
+	// routes below serve: keep discovery.Resources in step with them.
+	resources := discovery.Resources()
+	disco := discovery.NewHandler(resources, net.JoinHostPort(a.cfg.advertiseIP(), strconv.Itoa(a.cfg.APIPort)))
+	for _, p := range []string{"/api", "/apis", "/api/{version}", "/apis/{group}", "/apis/{group}/{version}"} {
+		handle(p, map[string]http.HandlerFunc{http.MethodGet: disco.ServeHTTP})
+	}
+	handle("/version", map[string]http.HandlerFunc{http.MethodGet: discovery.VersionHandler(discovery.VersionInfo(a.cfg.BinaryVersion))})
+	oapi := openapi.New(resources)
+	handle(openapi.Root, map[string]http.HandlerFunc{http.MethodGet: oapi.ServeHTTP})
+	handle(openapi.Root+"/{groupversion...}", map[string]http.HandlerFunc{http.MethodGet: oapi.ServeHTTP})
 	handle("/readyz", map[string]http.HandlerFunc{http.MethodGet: a.handleReadyz})
 	handle("/metrics", map[string]http.HandlerFunc{http.MethodGet: promhttp.HandlerFor(a.metricsRegistry(), promhttp.HandlerOpts{}).ServeHTTP})
 	handle("/v1/agent/members", map[string]http.HandlerFunc{http.MethodGet: a.handleMembers})
@@ -74,7 +89,9 @@ func (a *Agent) routes() http.Handler {
 		writeError(w, api.NewStatus(http.StatusNotFound, api.StatusReasonNotFound,
 			fmt.Sprintf("the server could not find the requested resource %s", r.URL.Path)))
 	})
-	return mux
+	// Refuse the write options no handler honours (dryRun,
+	// fieldValidation=Ignore|Warn) before any handler runs.
+	return writeoptions.Filter(mux)
 }
 
 // handleHealthz answers 200 while the agent serves; it does not require a

@@ -192,6 +192,7 @@ func agentConfig(c *cli.Context, logger *slog.Logger) (agent.Config, func(), err
 	cfg.Logger = logger
 	cfg.Raft.Logger = logger
 	cfg.Version = "gossipod/" + version
+	cfg.BinaryVersion = version
 	cleanup := func() {}
 
 	cfg.NodeName = c.String("name")
