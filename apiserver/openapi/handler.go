@@ -2,9 +2,11 @@ package openapi
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha512"
 	"encoding/json"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -30,22 +32,38 @@ const Root = "/openapi/v3"
 // The hash in each serverRelativeURL is that of the document's bytes: a
 // request with the current hash may be cached for good (clients cache
 // them, kubectl on disk), one with a stale hash is redirected to the
-// current URL. The documents are built on the first request and kept: a
-// fixed set, as many as the table has group-versions. It is safe for
-// concurrent use.
+// current URL. The documents are built on the first request and kept,
+// gzipped (about 110 KiB instead of 520 KiB for the two of today): a fixed
+// set, as many as the table has group-versions. Clients that accept gzip
+// (client-go, kubectl) get them as kept; others get them inflated on the
+// way out. It is safe for concurrent use.
 type Service struct {
 	resources []discovery.Resource
 
 	once sync.Once
 	docs map[string]built // "api/v1", "apis/apps/v1"
-	root []byte
+	root built
 	err  error
 }
 
-// built is one document, rendered.
+// built is one rendered document, kept gzipped.
 type built struct {
-	body []byte
-	hash string
+	gz   []byte
+	size int    // of the JSON, inflated
+	hash string // of the JSON
+}
+
+// newBuilt keeps body gzipped, with its hash.
+func newBuilt(body []byte) (built, error) {
+	var buf bytes.Buffer
+	z := gzip.NewWriter(&buf)
+	if _, err := z.Write(body); err != nil {
+		return built{}, err
+	}
+	if err := z.Close(); err != nil {
+		return built{}, err
+	}
+	return built{gz: bytes.Clone(buf.Bytes()), size: len(body), hash: hashOf(body)}, nil
 }
 
 // New returns a Service for resources (normally discovery.Resources()).
@@ -68,7 +86,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rel := strings.Trim(strings.TrimPrefix(r.URL.Path, Root), "/")
 	if rel == "" {
-		s.serve(w, r, s.root, "")
+		serve(w, r, s.root)
 		return
 	}
 	doc, ok := s.docs[rel]
@@ -85,19 +103,67 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, immutable")
 		w.Header().Set("Expires", time.Now().AddDate(1, 0, 0).UTC().Format(http.TimeFormat))
 	}
-	s.serve(w, r, doc.body, doc.hash)
+	serve(w, r, doc)
 }
 
-// serve writes a JSON body with its ETag; http.ServeContent answers
-// If-None-Match with 304 and HEAD without a body.
-func (s *Service) serve(w http.ResponseWriter, r *http.Request, body []byte, hash string) {
+// serve writes a document with its ETag, gzipped when the client accepts
+// gzip, and answers a matching If-None-Match with 304.
+func serve(w http.ResponseWriter, r *http.Request, doc built) {
+	etag := strconv.Quote(doc.hash)
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Vary", "Accept")
-	if hash == "" {
-		hash = hashOf(body)
+	w.Header().Set("Vary", "Accept, Accept-Encoding")
+	w.Header().Set("ETag", etag)
+	if noneMatch(r.Header.Values("If-None-Match"), etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
 	}
-	w.Header().Set("ETag", strconv.Quote(hash))
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
+	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Header().Set("Content-Length", strconv.Itoa(len(doc.gz)))
+		w.WriteHeader(http.StatusOK)
+		if r.Method != http.MethodHead {
+			_, _ = w.Write(doc.gz)
+		}
+		return
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(doc.size))
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return
+	}
+	// Our own gzip stream: it inflates; a failed write is a client gone.
+	if z, err := gzip.NewReader(bytes.NewReader(doc.gz)); err == nil {
+		_, _ = io.Copy(w, z)
+	}
+}
+
+// noneMatch reports whether If-None-Match headers name etag (or "*").
+func noneMatch(headers []string, etag string) bool {
+	for _, h := range headers {
+		for part := range strings.SplitSeq(h, ",") {
+			if p := strings.TrimSpace(part); p == etag || p == "*" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// acceptsGzip reports whether an Accept-Encoding header admits gzip.
+func acceptsGzip(header string) bool {
+	for part := range strings.SplitSeq(header, ",") {
+		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if coding = strings.TrimSpace(coding); coding != "gzip" && coding != "*" {
+			continue
+		}
+		if q, ok := strings.CutPrefix(strings.ReplaceAll(params, " ", ""), "q="); ok {
+			if v, err := strconv.ParseFloat(q, 64); err == nil && v == 0 {
+				continue
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // build renders the document of every group-version, then the root that
@@ -125,11 +191,21 @@ func (s *Service) build() {
 			s.err = fmt.Errorf("render the OpenAPI document of %s: %w", gv, err)
 			return
 		}
-		b := built{body: body, hash: hashOf(body)}
+		b, err := newBuilt(body)
+		if err != nil {
+			s.err = fmt.Errorf("compress the OpenAPI document of %s: %w", gv, err)
+			return
+		}
 		s.docs[rel] = b
 		root.Paths[rel] = entry{ServerRelativeURL: serverRelativeURL(rel, b.hash)}
 	}
-	s.root, s.err = json.Marshal(root)
+	body, err := json.Marshal(root)
+	if err == nil {
+		s.root, err = newBuilt(body)
+	}
+	if err != nil {
+		s.err = fmt.Errorf("render the OpenAPI root: %w", err)
+	}
 }
 
 // hashOf is kube-openapi's hash of a document: SHA-512, upper-case hex.

@@ -2,6 +2,7 @@ package openapi
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"io"
@@ -406,6 +407,33 @@ func TestHTTP(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || hashOf(body) != hash || resp.Request.URL.RequestURI() != u {
 		t.Errorf("stale hash: %d at %s, want a redirect to %s", resp.StatusCode, resp.Request.URL.RequestURI(), u)
 	}
+	// Kept gzipped, served as kept to clients that accept gzip (the
+	// requests above: Go's transport asks for it and inflates), inflated
+	// for the others.
+	for _, enc := range []string{"identity", "gzip"} {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+u, nil)
+		req.Header.Set("Accept-Encoding", enc)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r io.Reader = resp.Body
+		if got := resp.Header.Get("Content-Encoding"); enc == "gzip" {
+			if got != "gzip" {
+				t.Errorf("Accept-Encoding gzip: Content-Encoding %q", got)
+			}
+			if r, err = gzip.NewReader(resp.Body); err != nil {
+				t.Fatal(err)
+			}
+		} else if got != "" {
+			t.Errorf("Accept-Encoding identity: Content-Encoding %q", got)
+		}
+		body, err := io.ReadAll(r)
+		resp.Body.Close()
+		if err != nil || hashOf(body) != hash {
+			t.Errorf("Accept-Encoding %s: %v, hash %s, want %s", enc, err, hashOf(body), hash)
+		}
+	}
 	if resp, body := get(srv.URL+"/openapi/v3/apis/policy/v1", "", ""); resp.StatusCode != http.StatusNotFound || !bytes.Contains(body, []byte(`"reason":"NotFound"`)) {
 		t.Errorf("policy/v1: %d %s, want a 404 Status", resp.StatusCode, body)
 	}
@@ -419,7 +447,7 @@ func TestHTTP(t *testing.T) {
 // and see the same bytes.
 func TestBuiltOnceOnFirstRequest(t *testing.T) {
 	s := New(discovery.Resources())
-	if s.docs != nil || s.root != nil {
+	if s.docs != nil || s.root.gz != nil {
 		t.Fatal("documents built before any request")
 	}
 	var wg sync.WaitGroup
