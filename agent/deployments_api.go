@@ -118,7 +118,7 @@ func (a *Agent) handleListDeployments(w http.ResponseWriter, r *http.Request) {
 	for i, d := range ds {
 		list.Items[i] = *d
 	}
-	writeJSON(w, http.StatusOK, list)
+	writeObject(w, r, http.StatusOK, list)
 }
 
 func (a *Agent) handleGetDeployment(w http.ResponseWriter, r *http.Request) {
@@ -130,7 +130,7 @@ func (a *Agent) handleGetDeployment(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.NewNotFound("deployments.apps", r.PathValue("name")))
 		return
 	}
-	writeJSON(w, http.StatusOK, d)
+	writeObject(w, r, http.StatusOK, d)
 }
 
 func (a *Agent) handleCreateDeployment(w http.ResponseWriter, r *http.Request) {

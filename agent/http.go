@@ -116,7 +116,7 @@ func (a *Agent) handleListNodes(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	nodes, index := a.store.State().Nodes()
-	writeJSON(w, http.StatusOK, api.NodeList{
+	writeObject(w, r, http.StatusOK, api.NodeList{
 		TypeMeta: api.TypeMeta{Kind: "NodeList", APIVersion: "v1"},
 		ListMeta: api.ListMeta{ResourceVersion: strconv.FormatUint(index, 10)},
 		Items:    nodes,
@@ -133,7 +133,7 @@ func (a *Agent) handleGetNode(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.NewNotFound("nodes", name))
 		return
 	}
-	writeJSON(w, http.StatusOK, node)
+	writeObject(w, r, http.StatusOK, node)
 }
 
 // handleDeleteNode removes a node object, releasing its pod CIDR. An agent

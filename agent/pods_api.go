@@ -98,7 +98,7 @@ func (a *Agent) handleListPods(w http.ResponseWriter, r *http.Request) {
 	for i, p := range pods {
 		list.Items[i] = *p
 	}
-	writeJSON(w, http.StatusOK, list)
+	writeObject(w, r, http.StatusOK, list)
 }
 
 func isWatch(r *http.Request) bool {
@@ -115,7 +115,7 @@ func (a *Agent) handleGetPod(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.NewNotFound("pods", r.PathValue("name")))
 		return
 	}
-	writeJSON(w, http.StatusOK, p)
+	writeObject(w, r, http.StatusOK, p)
 }
 
 // readPod decodes a request body into one Pod, strictly: unknown fields are
@@ -225,5 +225,5 @@ func (a *Agent) handleListEvents(w http.ResponseWriter, r *http.Request) {
 		list.Items = append(list.Items, *e)
 	}
 	list.ResourceVersion = strconv.FormatUint(a.store.State().Index(), 10)
-	writeJSON(w, http.StatusOK, list)
+	writeObject(w, r, http.StatusOK, list)
 }
