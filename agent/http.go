@@ -41,9 +41,10 @@ func (a *Agent) routes() http.Handler {
 	handle("/apis/apps/v1/namespaces/{namespace}/deployments", map[string]http.HandlerFunc{
 		http.MethodGet: a.handleListDeployments, http.MethodPost: a.handleCreateDeployment})
 	handle("/apis/apps/v1/namespaces/{namespace}/deployments/{name}", map[string]http.HandlerFunc{
-		http.MethodGet: a.handleGetDeployment, http.MethodPut: a.handleUpdateDeployment, http.MethodDelete: a.handleDeleteDeployment})
+		http.MethodGet: a.handleGetDeployment, http.MethodPut: a.handleUpdateDeployment, http.MethodDelete: a.handleDeleteDeployment,
+		http.MethodPatch: a.handlePatchDeployment})
 	handle("/apis/apps/v1/namespaces/{namespace}/deployments/{name}/scale", map[string]http.HandlerFunc{
-		http.MethodGet: a.handleGetScale, http.MethodPut: a.handleUpdateScale})
+		http.MethodGet: a.handleGetScale, http.MethodPut: a.handleUpdateScale, http.MethodPatch: a.handlePatchScale})
 	handle("/api/v1/namespaces/{namespace}/pods/{name}/eviction", map[string]http.HandlerFunc{http.MethodPost: a.handleEvictPod})
 	handle("/api/v1/namespaces", map[string]http.HandlerFunc{
 		http.MethodGet: a.handleListNamespaces, http.MethodPost: a.handleCreateNamespace})
@@ -58,7 +59,8 @@ func (a *Agent) routes() http.Handler {
 	handle("/api/v1/namespaces/{namespace}/pods", map[string]http.HandlerFunc{
 		http.MethodGet: a.handleListPods, http.MethodPost: a.handleCreatePod})
 	handle("/api/v1/namespaces/{namespace}/pods/{name}", map[string]http.HandlerFunc{
-		http.MethodGet: a.handleGetPod, http.MethodPut: a.handleUpdatePod, http.MethodDelete: a.handleDeletePod})
+		http.MethodGet: a.handleGetPod, http.MethodPut: a.handleUpdatePod, http.MethodDelete: a.handleDeletePod,
+		http.MethodPatch: a.handlePatchPod})
 	handle("/api/v1/namespaces/{namespace}/pods/{name}/log", map[string]http.HandlerFunc{http.MethodGet: a.handleLogs})
 	handle("/api/v1/namespaces/{namespace}/pods/{name}/exec", map[string]http.HandlerFunc{
 		http.MethodPost: a.handleExec, http.MethodGet: a.handleExec})
