@@ -31,6 +31,20 @@ func readPatch(r *http.Request) (types.PatchType, []byte, error) {
 	return t, body, nil
 }
 
+// decodePatched decodes a patched object as a request body is decoded
+// (DecodeManifests, strictly), leaving a *api.DecodeError as it is for
+// patch.Do to answer with the 422 of a patch whose result is invalid.
+func decodePatched(b []byte) (api.Object, error) {
+	objs, err := api.DecodeManifests(b)
+	if err != nil {
+		return nil, err
+	}
+	if len(objs) != 1 {
+		return nil, api.NewBadRequest(fmt.Sprintf("the patched object is %d objects, not one", len(objs)))
+	}
+	return objs[0], nil
+}
+
 // servePatch reads the patch of r, applies it to target and writes the
 // object as stored.
 func servePatch[T any](w http.ResponseWriter, r *http.Request, target patch.Target[T]) {
@@ -68,7 +82,7 @@ func (a *Agent) handlePatchPod(w http.ResponseWriter, r *http.Request) {
 			return &c, nil
 		},
 		Decode: func(b []byte) (*api.Pod, error) {
-			obj, err := decodeObject(b)
+			obj, err := decodePatched(b)
 			if err != nil {
 				return nil, err
 			}
@@ -101,7 +115,7 @@ func (a *Agent) handlePatchDeployment(w http.ResponseWriter, r *http.Request) {
 			return &c, nil
 		},
 		Decode: func(b []byte) (*api.Deployment, error) {
-			obj, err := decodeObject(b)
+			obj, err := decodePatched(b)
 			if err != nil {
 				return nil, err
 			}
