@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
@@ -18,8 +19,13 @@ import (
 
 // readPatch reads a PATCH request: its patch type (a 415 for any other
 // Content-Type, server-side apply's included) and its body, within the
-// API's body bound.
+// API's body bound. A dry run (`kubectl patch --dry-run=server`) is
+// refused rather than applied: gossipod has no dry-run path, and a client
+// asking for one must not find its change committed.
 func readPatch(r *http.Request) (types.PatchType, []byte, error) {
+	if v := r.URL.Query()["dryRun"]; len(v) > 0 {
+		return "", nil, api.NewBadRequest(fmt.Sprintf("dryRun=%s: gossipod does not implement server-side dry run; nothing was changed", strings.Join(v, ",")))
+	}
 	t, err := patch.TypeOf(r.Header.Get("Content-Type"))
 	if err != nil {
 		return "", nil, err

@@ -243,6 +243,12 @@ func TestPatchPods(t *testing.T) {
 		t.Fatalf("server-side apply: %+v", st)
 	}
 	c.patch(path, "application/json", []byte(`{}`), http.StatusUnsupportedMediaType, nil)
+	// A server-side dry run is refused, not applied.
+	c.patch(path+"?dryRun=All", mergePatch, []byte(`{"metadata":{"labels":{"dry":"run"}}}`), http.StatusBadRequest, nil)
+	var afterDry api.Pod
+	if err := json.Unmarshal(c.get(path), &afterDry); err != nil || afterDry.Labels["dry"] != "" {
+		t.Fatalf("a refused dry run changed the pod: %v, %v", afterDry.Labels, err)
+	}
 	c.patch("/api/v1/namespaces/default/pods/nope", mergePatch, []byte(`{}`), http.StatusNotFound, nil)
 
 	// A no-op patch writes nothing.
