@@ -5,19 +5,25 @@ import (
 	"strings"
 	"sync"
 
-	extensionsv1beta1 "k8s.io/api/extensions/v1beta1"
+	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gossipod/gossipod/api"
 )
 
+// selectorDoc is extensions/v1beta1 DeploymentSpec's description of the
+// selector, which Kubernetes' printer gives its SELECTOR column; apps/v1's
+// adds a sentence. Copied rather than imported: extensions/v1beta1 would
+// add over a megabyte to the binary for one string.
+const selectorDoc = "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment."
+
 // deploymentTable is the Deployments' table: printDeployment of
-// kubernetes/pkg/printers/internalversion/printers.go, whose column
-// descriptions come from extensions/v1beta1.
+// kubernetes/pkg/printers/internalversion/printers.go. Its status column
+// descriptions are extensions/v1beta1's, the same words as apps/v1's.
 var deploymentTable = kindTable{
 	columns: sync.OnceValue(func() []metav1.TableColumnDefinition {
 		meta := objectMetaDoc()
-		status := extensionsv1beta1.DeploymentStatus{}.SwaggerDoc()
+		status := appsv1.DeploymentStatus{}.SwaggerDoc()
 		return []metav1.TableColumnDefinition{
 			{Name: "Name", Type: "string", Format: "name", Description: meta["name"]},
 			{Name: "Ready", Type: "string", Description: "Number of the pod with ready state"},
@@ -26,7 +32,7 @@ var deploymentTable = kindTable{
 			{Name: "Age", Type: "string", Description: meta["creationTimestamp"]},
 			{Name: "Containers", Type: "string", Priority: 1, Description: "Names of each container in the template."},
 			{Name: "Images", Type: "string", Priority: 1, Description: "Images referenced by each container in the template."},
-			{Name: "Selector", Type: "string", Priority: 1, Description: extensionsv1beta1.DeploymentSpec{}.SwaggerDoc()["selector"]},
+			{Name: "Selector", Type: "string", Priority: 1, Description: selectorDoc},
 		}
 	}),
 	print: func(p printer, o api.Object) metav1.TableRow { return p.deployment(o.(*api.Deployment)) },
