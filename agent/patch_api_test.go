@@ -393,6 +393,10 @@ func TestPatchDeployments(t *testing.T) {
 	// A strategic merge patch of the scale works too; a field Scale lacks
 	// is refused.
 	c.patch(path+"/scale", strategicPatch, []byte(`{"spec":{"replicas":4}}`), http.StatusOK, &s)
+	c.patch(path+"/scale", jsonPatch, []byte(`[{"op":"test","path":"/spec/replicas","value":4},{"op":"replace","path":"/spec/replicas","value":2}]`), http.StatusOK, &s)
+	if s.Spec.Replicas != 2 {
+		t.Fatalf("scale by JSON patch: %+v", s.Spec)
+	}
 	st := c.patch(path+"/scale", mergePatch, []byte(`{"spec":{"replicas":4,"paused":true}}`), http.StatusUnprocessableEntity, nil)
 	if !strings.Contains(st.Message, "spec.paused: unknown field") {
 		t.Fatalf("scale with an unknown field: %+v", st)
@@ -501,6 +505,13 @@ func TestPatchNodes(t *testing.T) {
 	if got, err := cl.CordonNode(ctx, name, false); err != nil || got.Spec.Unschedulable {
 		t.Fatalf("CLI uncordon: %+v, %v", got, err)
 	}
+
+	// A JSON patch: unschedulable is omitted while false, so it is added.
+	c.patch(path, jsonPatch, []byte(`[{"op":"add","path":"/spec/unschedulable","value":true}]`), http.StatusOK, &n)
+	if !n.Spec.Unschedulable {
+		t.Fatalf("cordon by JSON patch: %+v", n.Spec)
+	}
+	c.patch(path, mergePatch, []byte(`{"spec":{"unschedulable":false}}`), http.StatusOK, &n)
 
 	// kubectl label node: the agent owns the labels.
 	st := c.patch(path, mergePatch, []byte(`{"metadata":{"labels":{"team":"a"}},"spec":{"podCIDR":"10.99.0.0/24"}}`), http.StatusUnprocessableEntity, nil)
