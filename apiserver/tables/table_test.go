@@ -146,6 +146,51 @@ func TestKubectlPrintsTheTable(t *testing.T) {
 	}
 }
 
+// TestKubectlPrintsNodesAndDeployments: `kubectl get nodes -o wide` and
+// `kubectl get deployments`, laid out by kubectl's printer; the cells are
+// those of TestPrintNodeStatus ("Ready,SchedulingDisabled" for a cordoned
+// node), TestPrintNodeRole and TestPrintDeployment.
+func TestKubectlPrintsNodesAndDeployments(t *testing.T) {
+	ready := []api.NodeCondition{{Type: api.NodeReady, Status: api.ConditionTrue}}
+	nodes := api.NodeList{ListMeta: api.ListMeta{ResourceVersion: "9"}, Items: []api.Node{
+		{ObjectMeta: api.ObjectMeta{Name: "n1", CreationTimestamp: ago(26 * time.Hour), Labels: map[string]string{"node-role.kubernetes.io/control-plane": ""}},
+			Status: api.NodeStatus{Conditions: ready, Addresses: []api.NodeAddress{{Type: api.NodeInternalIP, Address: "10.0.0.1"}},
+				NodeInfo: api.NodeSystemInfo{KubeletVersion: "v1.37.2", OSImage: "Debian GNU/Linux 13 (trixie)", KernelVersion: "6.12.0"}}},
+		{ObjectMeta: api.ObjectMeta{Name: "n2", CreationTimestamp: ago(3 * time.Minute)}, Spec: api.NodeSpec{Unschedulable: true},
+			Status: api.NodeStatus{Conditions: []api.NodeCondition{{Type: api.NodeReady, Status: api.ConditionUnknown}},
+				NodeInfo: api.NodeSystemInfo{KubeletVersion: "v1.37.2"}}},
+	}}
+	replicas := int32(3)
+	deployments := api.DeploymentList{Items: []api.Deployment{{
+		ObjectMeta: api.ObjectMeta{Name: "web", Namespace: "default", CreationTimestamp: ago(10 * time.Minute)},
+		Spec: api.DeploymentSpec{Replicas: &replicas, Selector: &api.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			Template: api.PodTemplateSpec{Spec: api.PodSpec{Containers: []api.Container{{Name: "web", Image: "nginx:1.27"}}}}},
+		Status: api.DeploymentStatus{ReadyReplicas: 2, UpdatedReplicas: 3, AvailableReplicas: 2},
+	}}}
+	for _, tt := range []struct {
+		name string
+		obj  any
+		opts printers.PrintOptions
+		want string
+	}{
+		{"get nodes -o wide", nodes, printers.PrintOptions{Wide: true}, "" +
+			"NAME   STATUS                        ROLES           AGE   VERSION   INTERNAL-IP   EXTERNAL-IP   OS-IMAGE                       KERNEL-VERSION   CONTAINER-RUNTIME\n" +
+			"n1     Ready                         control-plane   26h   v1.37.2   10.0.0.1      <none>        Debian GNU/Linux 13 (trixie)   6.12.0           <unknown>\n" +
+			"n2     NotReady,SchedulingDisabled   <none>          3m    v1.37.2   <none>        <none>        <unknown>                      <unknown>        <unknown>\n"},
+		{"get deployments", deployments, printers.PrintOptions{}, "" +
+			"NAME   READY   UP-TO-DATE   AVAILABLE   AGE\n" +
+			"web    2/3     3            2           10m\n"},
+	} {
+		table, err := convert(tt.obj, Options{Version: "v1", IncludeObject: metav1.IncludeMetadata}, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := kubectlPrints(t, mustJSON(t, table), tt.opts); got != tt.want {
+			t.Errorf("%s:\n%s\nwant:\n%s", tt.name, got, tt.want)
+		}
+	}
+}
+
 func TestTableEnvelope(t *testing.T) {
 	pods := testPods()
 	for _, tt := range []struct {
