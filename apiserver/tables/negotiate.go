@@ -111,7 +111,8 @@ func servesJSON(c goautoneg.Accept) bool {
 // Content-Type: a Table of obj when r asks for one (see Negotiate), obj
 // itself as application/json otherwise. obj is what the handler would
 // write without Tables: one object (*api.Pod) or a list (api.PodList).
-// An error is a *api.Status (406, 400, or 500 for a kind without a table).
+// An error is a *api.Status: 406 for a conversion gossipod does not make
+// or a value that is not an object, 400 for a bad includeObject.
 func Transform(r *http.Request, obj any) (out any, contentType string, err error) {
 	opts, err := Negotiate(r)
 	if err != nil || opts == nil {
