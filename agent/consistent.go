@@ -24,20 +24,39 @@ func (a *Agent) consistentRead(w http.ResponseWriter, r *http.Request) bool {
 	if r.URL.Query().Has("resourceVersion") {
 		return true
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), consistentReadTimeout)
-	defer cancel()
-	index, err := a.readIndex(ctx)
-	for err == nil && a.store.AppliedIndex() < index {
-		select {
-		case <-ctx.Done():
-			err = ctx.Err()
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
-	if err != nil {
-		writeError(w, api.NewServiceUnavailable(
-			"no raft leader confirmed a consistent read ("+err.Error()+"); add ?resourceVersion=0 to read this agent's possibly stale state"))
+	if err := a.syncRead(r.Context()); err != nil {
+		writeError(w, err)
 		return false
 	}
 	return true
+}
+
+// syncRead waits until this agent's state reflects every write
+// acknowledged before the call (the leader's read index), as
+// consistentRead does for a GET; a PATCH reads the object it patches
+// this way. The error is a 503 Status when no leader confirms in time.
+func (a *Agent) syncRead(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, consistentReadTimeout)
+	defer cancel()
+	index, err := a.readIndex(ctx)
+	if err == nil {
+		err = a.waitApplied(ctx, index)
+	}
+	if err != nil {
+		return api.NewServiceUnavailable(
+			"no raft leader confirmed a consistent read (" + err.Error() + "); add ?resourceVersion=0 to read this agent's possibly stale state")
+	}
+	return nil
+}
+
+// waitApplied waits until this agent's state machine has applied index.
+func (a *Agent) waitApplied(ctx context.Context, index uint64) error {
+	for a.store.AppliedIndex() < index {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +22,12 @@ func readObject(r *http.Request) (api.Object, error) {
 	if err != nil {
 		return nil, bodyError(err)
 	}
+	return decodeObject(body)
+}
+
+// decodeObject decodes a body holding exactly one object, strictly: a
+// request's, or the result of a patch.
+func decodeObject(body []byte) (api.Object, error) {
 	objs, err := api.DecodeManifests(body)
 	if err != nil {
 		var de *api.DecodeError
@@ -48,13 +55,20 @@ func readNamespaced[T api.Object](r *http.Request, what string) (T, error) {
 	if err != nil {
 		return zero, err
 	}
+	return checkNamespaced[T](obj, r.PathValue("namespace"), what)
+}
+
+// checkNamespaced checks that obj is a T and puts it in the URL's
+// namespace ns when it names none; one that names another is refused, in
+// kube-apiserver's words.
+func checkNamespaced[T api.Object](obj api.Object, ns, what string) (T, error) {
+	var zero T
 	typed, ok := obj.(T)
 	if !ok {
 		tm := obj.GetTypeMeta()
 		return zero, api.NewBadRequest(fmt.Sprintf("expected %s in the request body, got %s %s", what, tm.APIVersion, tm.Kind))
 	}
 	meta := typed.GetObjectMeta()
-	ns := r.PathValue("namespace")
 	switch meta.Namespace {
 	case "":
 		meta.Namespace = ns
@@ -118,7 +132,7 @@ func (a *Agent) handleListDeployments(w http.ResponseWriter, r *http.Request) {
 	for i, d := range ds {
 		list.Items[i] = *d
 	}
-	writeJSON(w, http.StatusOK, list)
+	writeObject(w, r, http.StatusOK, list)
 }
 
 func (a *Agent) handleGetDeployment(w http.ResponseWriter, r *http.Request) {
@@ -130,7 +144,7 @@ func (a *Agent) handleGetDeployment(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.NewNotFound("deployments.apps", r.PathValue("name")))
 		return
 	}
-	writeJSON(w, http.StatusOK, d)
+	writeObject(w, r, http.StatusOK, d)
 }
 
 func (a *Agent) handleCreateDeployment(w http.ResponseWriter, r *http.Request) {
@@ -160,28 +174,39 @@ func (a *Agent) handleUpdateDeployment(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	name := r.PathValue("name")
-	if d.Name != name {
-		writeError(w, api.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", d.Name, name)))
+	updated, err := a.updateDeployment(r.Context(), d, r.PathValue("name"))
+	if err != nil {
+		writeError(w, err)
 		return
+	}
+	writeJSON(w, http.StatusOK, updated)
+}
+
+// updateDeployment is the update path of PUT and PATCH: d, decoded and in
+// its namespace, replaces the Deployment named name, defaulted and
+// validated against the stored one.
+func (a *Agent) updateDeployment(ctx context.Context, d *api.Deployment, name string) (*api.Deployment, error) {
+	if d.Name != name {
+		return nil, api.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", d.Name, name))
 	}
 	old, ok := a.store.State().Deployment(d.Namespace, name)
 	if !ok {
-		writeError(w, api.NewNotFound("deployments.apps", name))
-		return
+		return nil, api.NewNotFound("deployments.apps", name)
 	}
 	api.SetDeploymentDefaults(d)
 	if err := api.ValidateDeploymentUpdateWithin(old, d, a.cfg.Limits.MaxDeploymentReplicas); err != nil {
-		writeError(w, err)
-		return
+		return nil, err
 	}
 	// A new template is a new set of pods: it passes this agent's
 	// hostPath rule as a new Deployment does.
 	if err := api.ValidateDeploymentHostPaths(d, a.cfg.AllowedHostPaths); err != nil {
-		writeError(w, err)
-		return
+		return nil, err
 	}
-	commitAndRespond[api.Deployment](a, w, r, consensus.CmdUpdateDeployment, consensus.UpdateDeployment{Deployment: *d}, http.StatusOK)
+	cmd, err := consensus.NewCommand(consensus.CmdUpdateDeployment, consensus.UpdateDeployment{Deployment: *d})
+	if err != nil {
+		return nil, err
+	}
+	return commitFor[api.Deployment](ctx, a, cmd)
 }
 
 func (a *Agent) handleDeleteDeployment(w http.ResponseWriter, r *http.Request) {
@@ -233,14 +258,27 @@ func (a *Agent) handleUpdateScale(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.NewBadRequest(fmt.Sprintf("decode Scale: %v", err)))
 		return
 	}
-	if err := api.ValidateReplicas("Scale.autoscaling", r.PathValue("name"), s.Spec.Replicas, a.cfg.Limits.MaxDeploymentReplicas); err != nil {
+	updated, err := a.updateScale(r.Context(), r.PathValue("namespace"), r.PathValue("name"), &s)
+	if err != nil {
 		writeError(w, err)
 		return
 	}
-	old, ok := a.store.State().Deployment(r.PathValue("namespace"), r.PathValue("name"))
+	writeJSON(w, http.StatusOK, updated)
+}
+
+// updateScale is the update path of the scale subresource's PUT and
+// PATCH: the Deployment takes s's replicas, on the condition of s's
+// resourceVersion (the Deployment's) when it has one.
+func (a *Agent) updateScale(ctx context.Context, ns, name string, s *Scale) (*Scale, error) {
+	if s.Name != "" && s.Name != name {
+		return nil, api.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", s.Name, name))
+	}
+	if err := api.ValidateReplicas("Scale.autoscaling", name, s.Spec.Replicas, a.cfg.Limits.MaxDeploymentReplicas); err != nil {
+		return nil, err
+	}
+	old, ok := a.store.State().Deployment(ns, name)
 	if !ok {
-		writeError(w, api.NewNotFound("deployments.apps", r.PathValue("name")))
-		return
+		return nil, api.NewNotFound("deployments.apps", name)
 	}
 	d := *old
 	replicas := s.Spec.Replicas
@@ -248,39 +286,14 @@ func (a *Agent) handleUpdateScale(w http.ResponseWriter, r *http.Request) {
 	d.ResourceVersion = s.ResourceVersion
 	cmd, err := consensus.NewCommand(consensus.CmdUpdateDeployment, consensus.UpdateDeployment{Deployment: d})
 	if err != nil {
-		writeError(w, err)
-		return
+		return nil, err
 	}
-	updated, err := commitFor[api.Deployment](r.Context(), a, cmd)
+	updated, err := commitFor[api.Deployment](ctx, a, cmd)
 	if err != nil {
-		writeError(w, err)
-		return
+		return nil, err
 	}
-	writeJSON(w, http.StatusOK, scaleOf(updated))
-}
-
-// handlePatchNode applies a merge patch to a node; only
-// spec.unschedulable may change (what cordon and uncordon send).
-func (a *Agent) handlePatchNode(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("name")
-	var patch struct {
-		Spec *struct {
-			Unschedulable *bool `json:"unschedulable"`
-		} `json:"spec"`
-	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&patch); err != nil || patch.Spec == nil || patch.Spec.Unschedulable == nil {
-		writeError(w, api.NewBadRequest(`only {"spec":{"unschedulable":true|false}} can be patched on a node`))
-		return
-	}
-	if err := a.commitPayload(r.Context(), consensus.CmdSetNodeUnschedulable, consensus.SetNodeUnschedulable{
-		Name: name, Unschedulable: *patch.Spec.Unschedulable}); err != nil {
-		writeError(w, err)
-		return
-	}
-	node, _ := a.store.State().Node(name)
-	writeJSON(w, http.StatusOK, node)
+	out := scaleOf(updated)
+	return &out, nil
 }
 
 // handleEvictPod serves the eviction subresource (policy/v1 Eviction):

@@ -56,9 +56,10 @@ func (a *Agent) routes() http.Handler {
 	handle("/apis/apps/v1/namespaces/{namespace}/deployments", map[string]http.HandlerFunc{
 		http.MethodGet: a.handleListDeployments, http.MethodPost: a.handleCreateDeployment})
 	handle("/apis/apps/v1/namespaces/{namespace}/deployments/{name}", map[string]http.HandlerFunc{
-		http.MethodGet: a.handleGetDeployment, http.MethodPut: a.handleUpdateDeployment, http.MethodDelete: a.handleDeleteDeployment})
+		http.MethodGet: a.handleGetDeployment, http.MethodPut: a.handleUpdateDeployment, http.MethodDelete: a.handleDeleteDeployment,
+		http.MethodPatch: a.handlePatchDeployment})
 	handle("/apis/apps/v1/namespaces/{namespace}/deployments/{name}/scale", map[string]http.HandlerFunc{
-		http.MethodGet: a.handleGetScale, http.MethodPut: a.handleUpdateScale})
+		http.MethodGet: a.handleGetScale, http.MethodPut: a.handleUpdateScale, http.MethodPatch: a.handlePatchScale})
 	handle("/api/v1/namespaces/{namespace}/pods/{name}/eviction", map[string]http.HandlerFunc{http.MethodPost: a.handleEvictPod})
 	handle("/api/v1/namespaces", map[string]http.HandlerFunc{
 		http.MethodGet: a.handleListNamespaces, http.MethodPost: a.handleCreateNamespace})
@@ -73,7 +74,8 @@ func (a *Agent) routes() http.Handler {
 	handle("/api/v1/namespaces/{namespace}/pods", map[string]http.HandlerFunc{
 		http.MethodGet: a.handleListPods, http.MethodPost: a.handleCreatePod})
 	handle("/api/v1/namespaces/{namespace}/pods/{name}", map[string]http.HandlerFunc{
-		http.MethodGet: a.handleGetPod, http.MethodPut: a.handleUpdatePod, http.MethodDelete: a.handleDeletePod})
+		http.MethodGet: a.handleGetPod, http.MethodPut: a.handleUpdatePod, http.MethodDelete: a.handleDeletePod,
+		http.MethodPatch: a.handlePatchPod})
 	handle("/api/v1/namespaces/{namespace}/pods/{name}/log", map[string]http.HandlerFunc{http.MethodGet: a.handleLogs})
 	handle("/api/v1/namespaces/{namespace}/pods/{name}/exec", map[string]http.HandlerFunc{
 		http.MethodPost: a.handleExec, http.MethodGet: a.handleExec})
@@ -133,7 +135,7 @@ func (a *Agent) handleListNodes(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	nodes, index := a.store.State().Nodes()
-	writeJSON(w, http.StatusOK, api.NodeList{
+	writeObject(w, r, http.StatusOK, api.NodeList{
 		TypeMeta: api.TypeMeta{Kind: "NodeList", APIVersion: "v1"},
 		ListMeta: api.ListMeta{ResourceVersion: strconv.FormatUint(index, 10)},
 		Items:    nodes,
@@ -150,7 +152,7 @@ func (a *Agent) handleGetNode(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.NewNotFound("nodes", name))
 		return
 	}
-	writeJSON(w, http.StatusOK, node)
+	writeObject(w, r, http.StatusOK, node)
 }
 
 // handleDeleteNode removes a node object, releasing its pod CIDR. An agent

@@ -71,7 +71,7 @@ func (a *Agent) handleListNamespaces(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	items, index := list()
-	writeJSON(w, http.StatusOK, api.NamespaceList{
+	writeObject(w, r, http.StatusOK, api.NamespaceList{
 		TypeMeta: api.TypeMeta{Kind: "NamespaceList", APIVersion: "v1"},
 		ListMeta: api.ListMeta{ResourceVersion: strconv.FormatUint(index, 10)},
 		Items:    items,
@@ -87,7 +87,7 @@ func (a *Agent) handleGetNamespace(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.NewNotFound("namespaces", r.PathValue("name")))
 		return
 	}
-	writeJSON(w, http.StatusOK, ns)
+	writeObject(w, r, http.StatusOK, ns)
 }
 
 // handleCreateNamespace serves POST /api/v1/namespaces; the FSM validates

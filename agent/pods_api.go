@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -98,7 +99,7 @@ func (a *Agent) handleListPods(w http.ResponseWriter, r *http.Request) {
 	for i, p := range pods {
 		list.Items[i] = *p
 	}
-	writeJSON(w, http.StatusOK, list)
+	writeObject(w, r, http.StatusOK, list)
 }
 
 func isWatch(r *http.Request) bool {
@@ -115,7 +116,7 @@ func (a *Agent) handleGetPod(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.NewNotFound("pods", r.PathValue("name")))
 		return
 	}
-	writeJSON(w, http.StatusOK, p)
+	writeObject(w, r, http.StatusOK, p)
 }
 
 // readPod decodes a request body into one Pod, strictly: unknown fields are
@@ -154,29 +155,40 @@ func (a *Agent) handleUpdatePod(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	name := r.PathValue("name")
-	if p.Name != name {
-		writeError(w, api.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", p.Name, name)))
+	updated, err := a.updatePod(r.Context(), p, r.PathValue("name"))
+	if err != nil {
+		writeError(w, err)
 		return
+	}
+	writeJSON(w, http.StatusOK, updated)
+}
+
+// updatePod is the update path of PUT and PATCH: p, decoded and in its
+// namespace, replaces the pod named name, defaulted and validated against
+// the stored pod (only images and metadata may change).
+func (a *Agent) updatePod(ctx context.Context, p *api.Pod, name string) (*api.Pod, error) {
+	if p.Name != name {
+		return nil, api.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", p.Name, name))
 	}
 	old, ok := a.store.State().Pod(p.Namespace, name)
 	if !ok {
-		writeError(w, api.NewNotFound("pods", name))
-		return
+		return nil, api.NewNotFound("pods", name)
 	}
 	api.SetPodDefaults(p)
 	if p.Spec.NodeName == "" {
 		p.Spec.NodeName = old.Spec.NodeName
 	}
 	if err := api.ValidatePod(p); err != nil {
-		writeError(w, err)
-		return
+		return nil, err
 	}
 	if err := api.ValidatePodUpdate(old, p); err != nil {
-		writeError(w, err)
-		return
+		return nil, err
 	}
-	commitAndRespond[api.Pod](a, w, r, consensus.CmdUpdatePod, consensus.UpdatePod{Pod: *p}, http.StatusOK)
+	cmd, err := consensus.NewCommand(consensus.CmdUpdatePod, consensus.UpdatePod{Pod: *p})
+	if err != nil {
+		return nil, err
+	}
+	return commitFor[api.Pod](ctx, a, cmd)
 }
 
 func (a *Agent) handleDeletePod(w http.ResponseWriter, r *http.Request) {
@@ -225,5 +237,5 @@ func (a *Agent) handleListEvents(w http.ResponseWriter, r *http.Request) {
 		list.Items = append(list.Items, *e)
 	}
 	list.ResourceVersion = strconv.FormatUint(a.store.State().Index(), 10)
-	writeJSON(w, http.StatusOK, list)
+	writeObject(w, r, http.StatusOK, list)
 }

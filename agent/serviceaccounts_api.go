@@ -74,7 +74,7 @@ func (a *Agent) handleListServiceAccounts(w http.ResponseWriter, r *http.Request
 	if items == nil {
 		items = []api.ServiceAccount{}
 	}
-	writeJSON(w, http.StatusOK, api.ServiceAccountList{
+	writeObject(w, r, http.StatusOK, api.ServiceAccountList{
 		TypeMeta: api.TypeMeta{Kind: "ServiceAccountList", APIVersion: "v1"},
 		ListMeta: api.ListMeta{ResourceVersion: strconv.FormatUint(index, 10)},
 		Items:    items,
@@ -90,7 +90,7 @@ func (a *Agent) handleGetServiceAccount(w http.ResponseWriter, r *http.Request) 
 		writeError(w, api.NewNotFound("serviceaccounts", r.PathValue("name")))
 		return
 	}
-	writeJSON(w, http.StatusOK, sa)
+	writeObject(w, r, http.StatusOK, sa)
 }
 
 func (a *Agent) handleCreateServiceAccount(w http.ResponseWriter, r *http.Request) {

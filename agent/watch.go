@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/apiserver/tables"
 	"github.com/gossipod/gossipod/consensus"
 )
 
@@ -23,7 +24,9 @@ type watchEvent struct {
 // first unless the client resumes from a resourceVersion, then every change.
 // It waits on the State's change signal, never polls, and ends when the
 // client goes away, after ?timeoutSeconds, or with an ERROR event (410
-// Gone) if the client's resourceVersion is too old to resume from.
+// Gone) if the client's resourceVersion is too old to resume from. A
+// client that asks for Tables (`kubectl get -w`) gets each object as a
+// Table of one row, the first with the column definitions.
 func (a *Agent) serveWatch(w http.ResponseWriter, r *http.Request, kind string, match func(any) bool, list func() ([]any, uint64)) {
 	flusher, ok := w.(http.Flusher)
 	if !ok {
@@ -31,6 +34,11 @@ func (a *Agent) serveWatch(w http.ResponseWriter, r *http.Request, kind string, 
 		return
 	}
 	ctx := r.Context()
+	transform, err := tables.NewWatchTransformer(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	if s := r.URL.Query().Get("timeoutSeconds"); s != "" {
 		secs, err := strconv.Atoi(s)
 		if err != nil || secs < 0 {
@@ -61,6 +69,12 @@ func (a *Agent) serveWatch(w http.ResponseWriter, r *http.Request, kind string, 
 	w.WriteHeader(http.StatusOK)
 	enc := json.NewEncoder(w)
 	send := func(typ string, obj any) bool {
+		if typ != "ERROR" {
+			var err error
+			if obj, err = transform.Transform(obj); err != nil {
+				obj, typ = api.NewInternalError(err), "ERROR"
+			}
+		}
 		if err := enc.Encode(watchEvent{Type: typ, Object: obj}); err != nil {
 			return false
 		}

@@ -97,7 +97,12 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 		return err
 	}
 	req.Header.Set("Accept", "application/json")
-	if in != nil {
+	switch {
+	case in != nil && method == http.MethodPatch:
+		// A PATCH body is a patch, and the API wants to know which kind:
+		// this client's patches are JSON merge patches (RFC 7386).
+		req.Header.Set("Content-Type", "application/merge-patch+json")
+	case in != nil:
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.http.Do(req)
