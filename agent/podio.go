@@ -190,7 +190,8 @@ func (a *Agent) handleExec(w http.ResponseWriter, r *http.Request) {
 	var mu sync.Mutex
 	stdout := client.FrameWriter{W: conn, Typ: client.FrameStdout, Mu: &mu}
 	stderr := client.FrameWriter{W: conn, Typ: client.FrameStderr, Mu: &mu}
-	code, err := a.cfg.Runtime.Exec(ctx, p.Namespace, p.Name, container, command, stdin, stdout, stderr, q.Get("tty") == "true")
+	code, err := a.cfg.Runtime.Exec(ctx, p.Namespace, p.Name, container, command,
+		runtime.ExecIO{Stdin: stdin, Stdout: stdout, Stderr: stderr, TTY: q.Get("tty") == "true"})
 	mu.Lock()
 	defer mu.Unlock()
 	if err != nil {
