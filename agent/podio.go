@@ -15,6 +15,7 @@ import (
 
 	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/api/client"
+	"github.com/gossipod/gossipod/apiserver/podstream"
 	"github.com/gossipod/gossipod/runtime"
 )
 
@@ -139,16 +140,13 @@ func (f *flushWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// handleExec serves POST …/pods/{name}/exec: after a 101 Switching
-// Protocols to client.ExecProtocol, stdin, stdout, stderr and the exit
-// code travel as frames (see api/client).
+// handleExec serves GET and POST …/pods/{name}/exec. gossipod's own CLI
+// upgrades to client.ExecProtocol (stdin, stdout, stderr and the exit
+// code as frames, see api/client); kubectl and client-go upgrade to SPDY
+// or a WebSocket, served by apiserver/podstream.
 func (a *Agent) handleExec(w http.ResponseWriter, r *http.Request) {
 	p, local := a.podForIO(w, r)
 	if !local {
-		return
-	}
-	if r.Header.Get("Upgrade") != client.ExecProtocol {
-		writeError(w, api.NewBadRequest("exec needs a connection upgrade to "+client.ExecProtocol+" (use gossipod exec)"))
 		return
 	}
 	q := r.URL.Query()
@@ -160,6 +158,10 @@ func (a *Agent) handleExec(w http.ResponseWriter, r *http.Request) {
 	container, err := pickContainer(p, q.Get("container"))
 	if err != nil {
 		writeError(w, err)
+		return
+	}
+	if r.Header.Get("Upgrade") != client.ExecProtocol {
+		podstream.ServeExec(w, r, a.cfg.Runtime, streamTarget(p, container), command)
 		return
 	}
 	hj, ok := w.(http.Hijacker)
@@ -201,6 +203,34 @@ func (a *Agent) handleExec(w http.ResponseWriter, r *http.Request) {
 	var b [4]byte
 	binary.BigEndian.PutUint32(b[:], uint32(int32(code)))
 	_ = client.WriteFrame(conn, client.FrameExit, b[:])
+}
+
+// handleAttach serves GET and POST …/pods/{name}/attach (kubectl attach).
+func (a *Agent) handleAttach(w http.ResponseWriter, r *http.Request) {
+	p, local := a.podForIO(w, r)
+	if !local {
+		return
+	}
+	container, err := pickContainer(p, r.URL.Query().Get("container"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	podstream.ServeAttach(w, r, a.cfg.Runtime, streamTarget(p, container))
+}
+
+// handlePortForward serves GET and POST …/pods/{name}/portforward
+// (kubectl port-forward).
+func (a *Agent) handlePortForward(w http.ResponseWriter, r *http.Request) {
+	p, local := a.podForIO(w, r)
+	if !local {
+		return
+	}
+	podstream.ServePortForward(w, r, a.cfg.Runtime, streamTarget(p, ""))
+}
+
+func streamTarget(p *api.Pod, container string) podstream.Target {
+	return podstream.Target{Namespace: p.Namespace, Name: p.Name, UID: p.UID, Container: container}
 }
 
 // readStdinFrames feeds stdin frames into pw until the client closes its
