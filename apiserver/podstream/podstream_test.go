@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	gwebsocket "github.com/gorilla/websocket"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/tools/remotecommand"
@@ -527,5 +528,58 @@ func TestPortForward(t *testing.T) {
 		if p != 8080 {
 			t.Fatalf("dialed port %d, want 8080", p)
 		}
+	}
+}
+
+// TestPortForwardOlderWebSocket: the WebSocket port-forward protocol that
+// came before the SPDY tunnel (one data and one error channel per port,
+// each opened by the port number) still works, for the clients that use
+// it; it needs ?ports=.
+func TestPortForwardOlderWebSocket(t *testing.T) {
+	greeter, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer greeter.Close()
+	go func() {
+		for {
+			c, err := greeter.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = io.WriteString(c, "hello from the pod")
+			c.Close()
+		}
+	}()
+	cfg, base := server(t, &fakeRuntime{echo: greeter})
+	tlsCfg, err := rest.TLSConfigFor(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := gwebsocket.Dialer{TLSClientConfig: tlsCfg, Subprotocols: []string{"v4.channel.k8s.io"}}
+	wsURL := "wss" + strings.TrimPrefix(base, "https") + "/api/v1/namespaces/default/pods/web/portforward"
+
+	if _, resp, err := d.Dial(wsURL, nil); err == nil || resp == nil || resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("without ports: %v, want a 400", err)
+	}
+	ws, _, err := d.Dial(wsURL+"?ports=8080", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	_ = ws.SetReadDeadline(time.Now().Add(15 * time.Second))
+	var data []byte
+	for !bytes.Contains(data, []byte("hello from the pod")) {
+		_, msg, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatalf("read: %v (data so far %q)", err, data)
+		}
+		if len(msg) > 0 && msg[0] == 0 { // the data channel of the first port
+			data = append(data, msg[1:]...)
+		}
+	}
+	// The channel opens with the port, little-endian, then the data.
+	if !bytes.HasPrefix(data, []byte{8080 & 0xff, 8080 >> 8}) {
+		t.Fatalf("data channel %q does not start with port 8080", data)
 	}
 }

@@ -9,6 +9,8 @@ import (
 
 	cripf "k8s.io/cri-streaming/pkg/streaming/portforward"
 	"k8s.io/streaming/pkg/httpstream/wsstream"
+
+	"github.com/gossipod/gossipod/api"
 )
 
 // portForwardProtocols are the SPDY subprotocols of port forwarding;
@@ -42,10 +44,13 @@ func ServePortForward(w http.ResponseWriter, r *http.Request, rt Runtime, t Targ
 	}
 	var v4 *cripf.V4Options
 	if wsstream.IsWebSocketRequest(r) {
-		if v4, err = cripf.BuildV4Options(ports); err != nil {
-			writeStatus(w, err)
+		// The older WebSocket protocol opens its channels for the ports
+		// named up front.
+		if len(ports) == 0 {
+			writeStatus(w, api.NewBadRequest("port-forward over a WebSocket needs the ports to forward: ?ports=PORT[,PORT...]"))
 			return
 		}
+		v4 = &cripf.V4Options{Ports: ports}
 	}
 	cripf.ServePortForward(w, r, fw, t.Name, t.UID, v4, IdleTimeout, StreamCreationTimeout, portForwardProtocols)
 }
