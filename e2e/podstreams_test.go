@@ -27,7 +27,8 @@ import (
 // SPDY as the fallback), reach a real pod on host1 through host0's API,
 // which proxies the upgraded connections to host1's agent over mutual TLS;
 // the credentials are the admin kubeconfig of `gossipod kubeconfig`.
-// Port-forward reaches a server bound to the pod's 127.0.0.1 only.
+// Port-forward reaches a server bound to the pod's 127.0.0.1 only. Then
+// real kubectl does the same (see kubectlStreams).
 func TestPodStreamsAcrossHosts(t *testing.T) {
 	c := NewCluster(t, Options{Hosts: 2, AgentArgs: BootstrapExpect(2, 0, 1)})
 	c.CleanupPods()
@@ -48,6 +49,10 @@ spec:
     image: localhost/busybox:latest
     imagePullPolicy: IfNotPresent
     command: ["sh", "-c", "mkdir -p /www && echo hello-from-%s > /www/index.html && exec httpd -f -p 127.0.0.1:8080 -h /www"]
+  - name: ticker
+    image: localhost/busybox:latest
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.5; done"]
 `, c.Name(1), c.Name(1)))
 	c.WaitPod(0, "streams", scheduleTimeout+runTimeout, boundTo(c.Name(1)))
 	defer c.DeletePod(0, "streams")
@@ -104,7 +109,12 @@ spec:
 	}
 	fwDone := make(chan error, 1)
 	go func() { fwDone <- fw.ForwardPorts() }()
-	defer func() { close(stop); <-fwDone }()
+	defer func() {
+		if stop != nil {
+			close(stop)
+			<-fwDone
+		}
+	}()
 	select {
 	case <-ready:
 	case err := <-fwDone:
@@ -127,6 +137,25 @@ spec:
 			return fmt.Errorf("%d %q, want %q", resp.StatusCode, b, want)
 		}
 		return nil
+	})
+
+	close(stop)
+	<-fwDone
+	stop = nil
+
+	t.Run("real kubectl", func(t *testing.T) {
+		kubectlStreams(t, c.WithT(t), func(path string) (int, error) {
+			tr, err := rest.TransportFor(cfg)
+			if err != nil {
+				return 0, err
+			}
+			resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get(cfg.Host + path)
+			if err != nil {
+				return 0, err
+			}
+			resp.Body.Close()
+			return resp.StatusCode, nil
+		})
 	})
 }
 
