@@ -19,9 +19,11 @@ import (
 	"github.com/gossipod/gossipod/runtime"
 )
 
-// podForIO finds the pod of a logs or exec request and, when another node
-// runs it, proxies the request there and reports false. Logs and exec are
-// served by whichever agent runs the pod, reachable through any agent.
+// podForIO finds the pod of a logs, exec, attach or port-forward request
+// and, when another node runs it, proxies the request there and reports
+// false. These are served by whichever agent runs the pod, reachable
+// through any agent; the reverse proxy forwards an upgraded connection
+// (SPDY or WebSocket) as a byte stream once the owner answers 101.
 func (a *Agent) podForIO(w http.ResponseWriter, r *http.Request) (*api.Pod, bool) {
 	if !a.consistentRead(w, r) {
 		return nil, false
@@ -229,6 +231,7 @@ func (a *Agent) handlePortForward(w http.ResponseWriter, r *http.Request) {
 	podstream.ServePortForward(w, r, a.cfg.Runtime, streamTarget(p, ""))
 }
 
+// streamTarget names the pod (and container) of a streaming request.
 func streamTarget(p *api.Pod, container string) podstream.Target {
 	return podstream.Target{Namespace: p.Namespace, Name: p.Name, UID: p.UID, Container: container}
 }
