@@ -79,6 +79,10 @@ func (a *Agent) routes() http.Handler {
 	handle("/api/v1/namespaces/{namespace}/pods/{name}/log", map[string]http.HandlerFunc{http.MethodGet: a.handleLogs})
 	handle("/api/v1/namespaces/{namespace}/pods/{name}/exec", map[string]http.HandlerFunc{
 		http.MethodPost: a.handleExec, http.MethodGet: a.handleExec})
+	handle("/api/v1/namespaces/{namespace}/pods/{name}/attach", map[string]http.HandlerFunc{
+		http.MethodPost: a.handleAttach, http.MethodGet: a.handleAttach})
+	handle("/api/v1/namespaces/{namespace}/pods/{name}/portforward", map[string]http.HandlerFunc{
+		http.MethodPost: a.handlePortForward, http.MethodGet: a.handlePortForward})
 	handle("/v1/images", map[string]http.HandlerFunc{http.MethodGet: a.handleListImages})
 	handle("/v1/images/load", map[string]http.HandlerFunc{http.MethodPost: a.handleLoadImage})
 	handle("/api/v1/events", map[string]http.HandlerFunc{http.MethodGet: a.handleListEvents})

@@ -106,7 +106,7 @@ func classify(r *http.Request) requestKind {
 	switch p := r.URL.Path; {
 	case isWatch(r):
 		return watchStream
-	case strings.HasSuffix(p, "/exec"):
+	case strings.HasSuffix(p, "/exec"), strings.HasSuffix(p, "/attach"), strings.HasSuffix(p, "/portforward"):
 		return longStream
 	case strings.HasSuffix(p, "/log") && (r.URL.Query().Get("follow") == "true" || r.URL.Query().Get("follow") == "1"):
 		return longStream

@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	goruntime "runtime"
@@ -39,8 +41,12 @@ func (spoolRuntime) LoadImage(r io.Reader) ([]string, error) {
 func (spoolRuntime) Logs(context.Context, string, string, string, runtime.LogOptions, io.Writer) error {
 	return nil
 }
-func (spoolRuntime) Exec(context.Context, string, string, string, []string, io.Reader, io.Writer, io.Writer, bool) (int, error) {
+func (spoolRuntime) Exec(context.Context, string, string, string, []string, runtime.ExecIO) (int, error) {
 	return 0, nil
+}
+func (spoolRuntime) Attach(context.Context, string, string, string, io.Writer) error { return nil }
+func (spoolRuntime) DialPod(context.Context, string, string, int32) (net.Conn, error) {
+	return nil, errors.New("no pods")
 }
 
 // attackWatches is how many watches the attacked agent lets one client hold.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"slices"
 	"time"
@@ -27,7 +28,11 @@ type PodRuntime interface {
 	// Used is what the running pods request, for the gossiped free resources.
 	Used() api.Resources
 	Logs(ctx context.Context, namespace, name, container string, opts runtime.LogOptions, w io.Writer) error
-	Exec(ctx context.Context, namespace, name, container string, cmd []string, stdin io.Reader, stdout, stderr io.Writer, tty bool) (int, error)
+	Exec(ctx context.Context, namespace, name, container string, cmd []string, stdio runtime.ExecIO) (int, error)
+	// Attach and DialPod serve kubectl attach and port-forward (see
+	// apiserver/podstream).
+	Attach(ctx context.Context, namespace, name, container string, out io.Writer) error
+	DialPod(ctx context.Context, namespace, name string, port int32) (net.Conn, error)
 	LoadImage(r io.Reader) ([]string, error)
 	Images() []image.ImageInfo
 }

@@ -15,12 +15,15 @@ import (
 
 	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/api/client"
+	"github.com/gossipod/gossipod/apiserver/podstream"
 	"github.com/gossipod/gossipod/runtime"
 )
 
-// podForIO finds the pod of a logs or exec request and, when another node
-// runs it, proxies the request there and reports false. Logs and exec are
-// served by whichever agent runs the pod, reachable through any agent.
+// podForIO finds the pod of a logs, exec, attach or port-forward request
+// and, when another node runs it, proxies the request there and reports
+// false. These are served by whichever agent runs the pod, reachable
+// through any agent; the reverse proxy forwards an upgraded connection
+// (SPDY or WebSocket) as a byte stream once the owner answers 101.
 func (a *Agent) podForIO(w http.ResponseWriter, r *http.Request) (*api.Pod, bool) {
 	if !a.consistentRead(w, r) {
 		return nil, false
@@ -139,16 +142,13 @@ func (f *flushWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// handleExec serves POST …/pods/{name}/exec: after a 101 Switching
-// Protocols to client.ExecProtocol, stdin, stdout, stderr and the exit
-// code travel as frames (see api/client).
+// handleExec serves GET and POST …/pods/{name}/exec. gossipod's own CLI
+// upgrades to client.ExecProtocol (stdin, stdout, stderr and the exit
+// code as frames, see api/client); kubectl and client-go upgrade to SPDY
+// or a WebSocket, served by apiserver/podstream.
 func (a *Agent) handleExec(w http.ResponseWriter, r *http.Request) {
 	p, local := a.podForIO(w, r)
 	if !local {
-		return
-	}
-	if r.Header.Get("Upgrade") != client.ExecProtocol {
-		writeError(w, api.NewBadRequest("exec needs a connection upgrade to "+client.ExecProtocol+" (use gossipod exec)"))
 		return
 	}
 	q := r.URL.Query()
@@ -160,6 +160,10 @@ func (a *Agent) handleExec(w http.ResponseWriter, r *http.Request) {
 	container, err := pickContainer(p, q.Get("container"))
 	if err != nil {
 		writeError(w, err)
+		return
+	}
+	if r.Header.Get("Upgrade") != client.ExecProtocol {
+		podstream.ServeExec(w, r, a.cfg.Runtime, streamTarget(p, container), command)
 		return
 	}
 	hj, ok := w.(http.Hijacker)
@@ -190,7 +194,8 @@ func (a *Agent) handleExec(w http.ResponseWriter, r *http.Request) {
 	var mu sync.Mutex
 	stdout := client.FrameWriter{W: conn, Typ: client.FrameStdout, Mu: &mu}
 	stderr := client.FrameWriter{W: conn, Typ: client.FrameStderr, Mu: &mu}
-	code, err := a.cfg.Runtime.Exec(ctx, p.Namespace, p.Name, container, command, stdin, stdout, stderr, q.Get("tty") == "true")
+	code, err := a.cfg.Runtime.Exec(ctx, p.Namespace, p.Name, container, command,
+		runtime.ExecIO{Stdin: stdin, Stdout: stdout, Stderr: stderr, TTY: q.Get("tty") == "true"})
 	mu.Lock()
 	defer mu.Unlock()
 	if err != nil {
@@ -200,6 +205,35 @@ func (a *Agent) handleExec(w http.ResponseWriter, r *http.Request) {
 	var b [4]byte
 	binary.BigEndian.PutUint32(b[:], uint32(int32(code)))
 	_ = client.WriteFrame(conn, client.FrameExit, b[:])
+}
+
+// handleAttach serves GET and POST …/pods/{name}/attach (kubectl attach).
+func (a *Agent) handleAttach(w http.ResponseWriter, r *http.Request) {
+	p, local := a.podForIO(w, r)
+	if !local {
+		return
+	}
+	container, err := pickContainer(p, r.URL.Query().Get("container"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	podstream.ServeAttach(w, r, a.cfg.Runtime, streamTarget(p, container))
+}
+
+// handlePortForward serves GET and POST …/pods/{name}/portforward
+// (kubectl port-forward).
+func (a *Agent) handlePortForward(w http.ResponseWriter, r *http.Request) {
+	p, local := a.podForIO(w, r)
+	if !local {
+		return
+	}
+	podstream.ServePortForward(w, r, a.cfg.Runtime, streamTarget(p, ""))
+}
+
+// streamTarget names the pod (and container) of a streaming request.
+func streamTarget(p *api.Pod, container string) podstream.Target {
+	return podstream.Target{Namespace: p.Namespace, Name: p.Name, UID: p.UID, Container: container}
 }
 
 // readStdinFrames feeds stdin frames into pw until the client closes its

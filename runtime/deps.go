@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"io"
+	"net"
 	"time"
 
 	"github.com/gossipod/gossipod/api"
@@ -83,7 +84,10 @@ type podSandbox interface {
 	Container(name string) (podContainer, error)
 	// Exec runs a process in a running container and returns its exit
 	// code.
-	Exec(ctx context.Context, name string, args []string, stdin io.Reader, stdout, stderr io.Writer, tty bool) (int, error)
+	Exec(ctx context.Context, name string, args []string, stdio ExecIO) (int, error)
+	// Dial connects to address from inside the pod's network namespace,
+	// as if from one of its containers (port-forward).
+	Dial(ctx context.Context, network, address string) (net.Conn, error)
 	// Destroy kills everything of the sandbox at once and removes it:
 	// processes, mounts, cgroups, its pod network, state.
 	Destroy(ctx context.Context) error

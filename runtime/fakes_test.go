@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -200,6 +201,11 @@ func (s *fakeSandbox) Done() <-chan struct{} { return s.done }
 // IP is a fake sandbox's pod address: none, as without a pod network.
 func (s *fakeSandbox) IP() string { return "" }
 
+// Dial is refused: a fake sandbox has no network namespace.
+func (s *fakeSandbox) Dial(ctx context.Context, network, address string) (net.Conn, error) {
+	return nil, fmt.Errorf("dial %s: fake sandbox has no network", address)
+}
+
 // kill makes the pause die: containers keep running (private PID
 // namespaces), as on a real node.
 func (s *fakeSandbox) kill() {
@@ -265,12 +271,12 @@ func (s *fakeSandbox) startOrder() []string {
 	return append([]string(nil), s.starts...)
 }
 
-func (s *fakeSandbox) Exec(ctx context.Context, name string, args []string, stdin io.Reader, stdout, stderr io.Writer, tty bool) (int, error) {
+func (s *fakeSandbox) Exec(ctx context.Context, name string, args []string, stdio ExecIO) (int, error) {
 	c := s.container(name)
 	if c == nil || !c.running() {
 		return -1, fmt.Errorf("container %s: %w", name, errNotRunning)
 	}
-	fmt.Fprintf(stdout, "%v\n", args)
+	fmt.Fprintf(stdio.Stdout, "%v\n", args)
 	return len(args), nil
 }
 

@@ -331,7 +331,7 @@ func TestRealLogsAndExec(t *testing.T) {
 	if !errors.Is(err, ErrNoPreviousLogs) || err.Error() != `previous terminated container "w" in pod "waiting" not found` {
 		t.Errorf("previous logs of a container never restarted: %v", err)
 	}
-	if _, err := h.r.Exec(context.Background(), "default", "waiting", "w", []string{"true"}, nil, io.Discard, io.Discard, false); !errors.Is(err, ErrContainerNotRunning) {
+	if _, err := h.r.Exec(context.Background(), "default", "waiting", "w", []string{"true"}, ExecIO{Stdout: io.Discard, Stderr: io.Discard}); !errors.Is(err, ErrContainerNotRunning) {
 		t.Errorf("exec into a waiting container: %v", err)
 	}
 }

@@ -215,13 +215,13 @@ func TestExecOnDoubles(t *testing.T) {
 	h.r.SyncPods([]*api.Pod{p})
 	h.waitPhase(p.UID, api.PodRunning)
 	var out bytes.Buffer
-	code, err := h.r.Exec(context.Background(), "default", "ex", "", []string{"x", "y"}, nil, &out, &out, false)
+	code, err := h.r.Exec(context.Background(), "default", "ex", "", []string{"x", "y"}, ExecIO{Stdout: &out, Stderr: &out})
 	if err != nil || code != 2 || out.String() != "[x y]\n" {
 		t.Errorf("exec: %d %v %q", code, err, out.String())
 	}
 	h.container(p.UID, "a", 0).exit(exitStatus{Code: 0})
 	h.waitPhase(p.UID, api.PodSucceeded)
-	_, err = h.r.Exec(context.Background(), "default", "ex", "a", []string{"x"}, nil, &out, &out, false)
+	_, err = h.r.Exec(context.Background(), "default", "ex", "a", []string{"x"}, ExecIO{Stdout: &out, Stderr: &out})
 	if !errors.Is(err, ErrContainerNotRunning) || err.Error() != "cannot exec into a container in a completed pod; current phase is Succeeded" {
 		t.Errorf("exec into a completed pod: %v", err)
 	}

@@ -187,7 +187,7 @@ func (h *harness) exec(pod, container string, cmd ...string) (string, int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	var out, errb bytes.Buffer
-	code, err := h.r.Exec(ctx, "default", pod, container, cmd, nil, &out, &errb, false)
+	code, err := h.r.Exec(ctx, "default", pod, container, cmd, ExecIO{Stdout: &out, Stderr: &errb})
 	if err != nil {
 		h.t.Fatalf("exec %v in %s/%s: %v", cmd, pod, container, err)
 	}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"net"
 	"os"
 	"slices"
 	"strconv"
@@ -228,9 +228,48 @@ func (a *sandboxAdapter) Container(name string) (podContainer, error) {
 }
 
 // Exec runs a process in a running container.
-func (a *sandboxAdapter) Exec(ctx context.Context, name string, args []string, stdin io.Reader, stdout, stderr io.Writer, tty bool) (int, error) {
-	code, err := a.s.Exec(ctx, name, args, stdin, stdout, stderr, tty)
+func (a *sandboxAdapter) Exec(ctx context.Context, name string, args []string, stdio ExecIO) (int, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // ends the resize relay
+	code, err := a.s.Exec(ctx, name, args, container.ExecIO{
+		Stdin: stdio.Stdin, Stdout: stdio.Stdout, Stderr: stdio.Stderr,
+		TTY: stdio.TTY, Resize: relaySizes(ctx, stdio.Resize),
+	})
 	return code, mapContainerErr(err)
+}
+
+// relaySizes passes terminal sizes from in to the channel it returns, in
+// the container package's type, until in closes or ctx ends; nil for nil.
+func relaySizes(ctx context.Context, in <-chan TerminalSize) <-chan container.TerminalSize {
+	if in == nil {
+		return nil
+	}
+	out := make(chan container.TerminalSize)
+	go func() {
+		defer close(out)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case s, ok := <-in:
+				if !ok {
+					return
+				}
+				select {
+				case out <- container.TerminalSize{Width: s.Width, Height: s.Height}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out
+}
+
+// Dial connects from inside the pod's network namespace.
+func (a *sandboxAdapter) Dial(ctx context.Context, network, address string) (net.Conn, error) {
+	conn, err := a.s.Dial(ctx, network, address)
+	return conn, mapContainerErr(err)
 }
 
 // Destroy releases the pod's network (IP, veth, host-port rules), removes

@@ -108,7 +108,34 @@ func RequestAttributes(r *http.Request) Attributes {
 	if res.Name == "" && res.Verb == VerbDelete {
 		res.Verb = VerbDeleteCollection
 	}
+	if res.Verb == VerbGet && isConnectSubresource(res) && isUpgrade(r) {
+		res.Verb = VerbCreate
+	}
 	return res
+}
+
+// isConnectSubresource is true for the subresources that open a session
+// into a pod: exec, attach and portforward.
+func isConnectSubresource(a Attributes) bool {
+	return a.APIGroup == "" && a.Resource == "pods" &&
+		(a.Subresource == "exec" || a.Subresource == "attach" || a.Subresource == "portforward")
+}
+
+// isUpgrade is true for a request asking for a connection upgrade
+// (Connection: Upgrade), as k8s.io/streaming's IsUpgradeRequest reads it.
+//
+// kubectl ≥ 1.30 opens exec, attach and port-forward with a WebSocket,
+// which must be a GET; what it does is still to create a session, and
+// Kubernetes (since the AuthorizePodWebsocketUpgradeCreatePermission
+// change) authorizes it as create, as it does the SPDY POST, so that a
+// role granting only get on pods/exec cannot run commands.
+func isUpgrade(r *http.Request) bool {
+	for _, h := range r.Header.Values("Connection") {
+		if strings.Contains(strings.ToLower(h), "upgrade") {
+			return true
+		}
+	}
+	return false
 }
 
 // resourceVerb maps an HTTP method to the verb of a resource request.

@@ -79,6 +79,34 @@ func TestRequestAttributes(t *testing.T) {
 	}
 }
 
+// TestUpgradeGetOnConnectSubresourcesIsCreate: a WebSocket exec, attach
+// or port-forward is a GET with Connection: Upgrade, and creates a session
+// as the SPDY POST does; Kubernetes authorizes both as create. A GET
+// without an upgrade, or on another subresource, stays a get.
+func TestUpgradeGetOnConnectSubresourcesIsCreate(t *testing.T) {
+	for _, tt := range []struct {
+		target, connection, wantVerb string
+	}{
+		{"/api/v1/namespaces/default/pods/web/exec?command=sh", "Upgrade", "create"},
+		{"/api/v1/namespaces/default/pods/web/exec?command=sh", "keep-alive, upgrade", "create"},
+		{"/api/v1/namespaces/default/pods/web/attach?stdout=true", "Upgrade", "create"},
+		{"/api/v1/namespaces/default/pods/web/portforward?ports=80", "Upgrade", "create"},
+		{"/api/v1/namespaces/default/pods/web/exec?command=sh", "", "get"},
+		{"/api/v1/namespaces/default/pods/web/log?follow=true", "Upgrade", "get"},
+		{"/api/v1/namespaces/default/pods/web", "Upgrade", "get"},
+		{"/apis/apps/v1/namespaces/default/deployments/exec", "Upgrade", "get"},
+	} {
+		r := request(http.MethodGet, tt.target)
+		if tt.connection != "" {
+			r.Header.Set("Connection", tt.connection)
+			r.Header.Set("Upgrade", "websocket")
+		}
+		if got := RequestAttributes(r).Verb; got != tt.wantVerb {
+			t.Errorf("GET %s with Connection %q: verb %q, want %q", tt.target, tt.connection, got, tt.wantVerb)
+		}
+	}
+}
+
 func TestRequestAttributesCleansPaths(t *testing.T) {
 	for target, want := range map[string]string{
 		"/v1/tokens/../internal/apply": "/v1/internal/apply",

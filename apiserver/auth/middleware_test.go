@@ -75,6 +75,10 @@ var routes = []struct {
 	{"GET", "/api/v1/namespaces/default/pods/web/log", view, true},
 	{"POST", "/api/v1/namespaces/default/pods/web/exec", edit, true},
 	{"GET", "/api/v1/namespaces/default/pods/web/exec", edit, true},
+	{"POST", "/api/v1/namespaces/default/pods/web/attach", edit, true},
+	{"GET", "/api/v1/namespaces/default/pods/web/attach", edit, true},
+	{"POST", "/api/v1/namespaces/default/pods/web/portforward", edit, true},
+	{"GET", "/api/v1/namespaces/default/pods/web/portforward", edit, true},
 	{"PUT", "/api/v1/namespaces/default/pods/web/status", admin, false},
 	{"GET", "/v1/images", view, true},
 	{"POST", "/v1/images/load", admin, false},
@@ -245,5 +249,45 @@ func TestMiddlewarePassesTheUserToTheHandler(t *testing.T) {
 	}
 	if _, ok := UserFrom(r.Context()); ok {
 		t.Error("UserFrom found a user outside the middleware")
+	}
+}
+
+// TestWebSocketExecNeedsCreate: kubectl's WebSocket exec and
+// port-forward are GETs with an upgrade; view is refused them in
+// Kubernetes' words for create, and edit may.
+func TestWebSocketExecNeedsCreate(t *testing.T) {
+	mw := Middleware(NewAuthenticator(tokenFixtures(), func() time.Time { return now }), RoleAuthorizer{}, nil)
+	h := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusSwitchingProtocols) }))
+	for _, tt := range []struct {
+		who      identity
+		sub      string
+		wantCode int
+		wantMsg  string
+	}{
+		{tokenIdentity("view01"), "exec?command=sh", http.StatusForbidden,
+			`pods "web" is forbidden: User "gossipod:token:view01" cannot create resource "pods/exec" in API group "" in the namespace "default"`},
+		{tokenIdentity("view01"), "portforward?ports=80", http.StatusForbidden,
+			`pods "web" is forbidden: User "gossipod:token:view01" cannot create resource "pods/portforward" in API group "" in the namespace "default"`},
+		{tokenIdentity("edit01"), "exec?command=sh", http.StatusSwitchingProtocols, ""},
+		{tokenIdentity("edit01"), "attach?stdout=true", http.StatusSwitchingProtocols, ""},
+		{certIdentity("system:node:n1", GroupNodes), "exec?command=sh", http.StatusSwitchingProtocols, ""},
+	} {
+		r := request(http.MethodGet, "/api/v1/namespaces/default/pods/web/"+tt.sub)
+		r.Header.Set("Connection", "Upgrade")
+		r.Header.Set("Upgrade", "websocket")
+		r.Header.Set("Sec-WebSocket-Protocol", "v5.channel.k8s.io")
+		tt.who.set(r)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != tt.wantCode {
+			t.Errorf("%s as %s: %d %s, want %d", tt.sub, tt.who.name, w.Code, w.Body, tt.wantCode)
+			continue
+		}
+		if tt.wantMsg != "" {
+			var st struct{ Message string }
+			if err := json.Unmarshal(w.Body.Bytes(), &st); err != nil || st.Message != tt.wantMsg {
+				t.Errorf("%s as %s: message %q (%v), want %q", tt.sub, tt.who.name, st.Message, err, tt.wantMsg)
+			}
+		}
 	}
 }

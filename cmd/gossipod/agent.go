@@ -20,6 +20,7 @@ import (
 
 	"github.com/gossipod/gossipod/agent"
 	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/internal/logbridge"
 	"github.com/gossipod/gossipod/pki"
 	"github.com/gossipod/gossipod/placement"
 	"github.com/gossipod/gossipod/runtime"
@@ -83,6 +84,7 @@ func runAgent(c *cli.Context) error {
 	if err != nil {
 		return usageError{err}
 	}
+	logbridge.Klog(logger)
 	cfg, cleanup, err := agentConfig(c, logger)
 	if err != nil {
 		return usageError{err}

@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
+	"k8s.io/klog/v2"
 )
 
 // Writer is an io.Writer that turns each written line into one slog record.
@@ -96,3 +97,31 @@ func HCLogger(name string, logger *slog.Logger) hclog.Logger {
 }
 
 var _ io.Writer = (*Writer)(nil)
+
+// Klog routes klog, the log of the Kubernetes libraries (the streaming
+// servers of exec, attach and port-forward), into logger at debug level,
+// whatever level they log at. Those libraries log a client's ordinary
+// hang-up ("use of closed network connection") as an error; what goes
+// wrong in a session is told to its client instead. klog is global: the
+// last call wins, so only a program's main should call it.
+func Klog(logger *slog.Logger) {
+	klog.SetSlogLogger(slog.New(debugHandler{logger.With("component", "k8s").Handler()}))
+}
+
+// debugHandler logs every record at debug level.
+type debugHandler struct{ h slog.Handler }
+
+func (d debugHandler) Enabled(ctx context.Context, _ slog.Level) bool {
+	return d.h.Enabled(ctx, slog.LevelDebug)
+}
+
+func (d debugHandler) Handle(ctx context.Context, r slog.Record) error {
+	r.Level = slog.LevelDebug
+	return d.h.Handle(ctx, r)
+}
+
+func (d debugHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return debugHandler{d.h.WithAttrs(attrs)}
+}
+
+func (d debugHandler) WithGroup(name string) slog.Handler { return debugHandler{d.h.WithGroup(name)} }

@@ -19,14 +19,22 @@ import (
 // exited: a background process it started may hold the pipe open forever.
 const outputDrain = 2 * time.Second
 
-// Exec runs a command in a running container (`gossipod exec`): a new
-// process in the container's namespaces and cgroup, with the container's
-// environment and working directory, and returns its exit code (128+signal
-// when a signal killed it). With tty, the process gets a pseudo-terminal:
-// stdin goes to it and its output (stdout and stderr merged) to stdout.
+// firstSizeWait bounds how long Exec waits, with a terminal, for the
+// client's first terminal size before it starts the process. kubectl sends
+// it as soon as its streams are up, so the wait ends at once; waiting
+// means the process starts with the right size (`stty size`, a shell's
+// line editing) instead of 0x0 followed by a resize that races with the
+// process reading it. A client that sends none costs this much delay.
+const firstSizeWait = time.Second
+
+// Exec runs a command in a running container (`gossipod exec`, `kubectl
+// exec`): a new process in the container's namespaces and cgroup, with the
+// container's environment and working directory, and returns its exit code
+// (128+signal when a signal killed it). With stdio.TTY the process gets a
+// pseudo-terminal whose size follows stdio.Resize (see ExecIO).
 // Cancelling ctx kills the process. A stdin reader that never returns
 // keeps one goroutine blocked in Read until it does.
-func (s *Sandbox) Exec(ctx context.Context, container string, args []string, stdin io.Reader, stdout, stderr io.Writer, tty bool) (exitCode int, err error) {
+func (s *Sandbox) Exec(ctx context.Context, container string, args []string, stdio ExecIO) (exitCode int, err error) {
 	if len(args) == 0 || args[0] == "" {
 		return -1, wrapSandbox(s.id, fmt.Errorf("%w: exec without a command", ErrInvalid))
 	}
@@ -43,10 +51,11 @@ func (s *Sandbox) Exec(ctx context.Context, container string, args []string, std
 	proc := &libcontainer.Process{Args: args, Env: c.meta.Env, Cwd: c.meta.WorkingDir, Init: false}
 	var sio execIO
 	defer sio.closeAll()
-	if tty {
+	if stdio.TTY {
+		proc.ConsoleWidth, proc.ConsoleHeight = firstSize(ctx, stdio.Resize)
 		err = sio.setupTTY(proc)
 	} else {
-		err = sio.setupPipes(proc, stdin, stdout, stderr)
+		err = sio.setupPipes(proc, stdio.Stdin, stdio.Stdout, stdio.Stderr)
 	}
 	if err != nil {
 		return fail(err)
@@ -55,12 +64,15 @@ func (s *Sandbox) Exec(ctx context.Context, container string, args []string, std
 		return fail(err)
 	}
 	sio.closeChildEnds()
-	if tty {
-		if err := sio.startTTY(stdin, stdout); err != nil {
+	if stdio.TTY {
+		if err := sio.startTTY(stdio.Stdin, stdio.Stdout); err != nil {
 			_ = proc.Signal(unix.SIGKILL)
 			_, _ = proc.Wait()
 			return fail(err)
 		}
+		stopResize := make(chan struct{})
+		defer close(stopResize)
+		go followResize(sio.master, stdio.Resize, stopResize)
 	}
 
 	waited := make(chan struct{})
@@ -93,6 +105,7 @@ type execIO struct {
 	ours      []*os.File // read by the copiers, closed after draining
 	copiers   sync.WaitGroup
 	sock      *os.File // tty: where libcontainer sends the terminal's master
+	master    *os.File // tty: the terminal's master, once received (also in ours)
 }
 
 func (x *execIO) setupPipes(proc *libcontainer.Process, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -159,6 +172,7 @@ func (x *execIO) startTTY(stdin io.Reader, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("receive terminal: %w", err)
 	}
+	x.master = master
 	x.ours = append(x.ours, master)
 	if stdin != nil {
 		go func() { _, _ = io.Copy(master, stdin) }()
@@ -198,6 +212,55 @@ func (x *execIO) closeAll() {
 	}
 	if x.sock != nil {
 		x.sock.Close()
+	}
+}
+
+// firstSize waits (at most firstSizeWait) for the client's first terminal
+// size; 0x0 (libcontainer then leaves the terminal's default) when none
+// comes.
+func firstSize(ctx context.Context, resize <-chan TerminalSize) (width, height uint16) {
+	if resize == nil {
+		return 0, 0
+	}
+	t := time.NewTimer(firstSizeWait)
+	defer t.Stop()
+	select {
+	case size := <-resize:
+		return size.Width, size.Height
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return 0, 0
+}
+
+// followResize applies every size received on resize to the terminal
+// master until resize closes or stop does. A zero size (a client that
+// cannot tell) is skipped, as kubelet's runtimes do.
+func followResize(master *os.File, resize <-chan TerminalSize, stop <-chan struct{}) {
+	if resize == nil {
+		return
+	}
+	raw, err := master.SyscallConn()
+	if err != nil {
+		return
+	}
+	for {
+		select {
+		case <-stop:
+			return
+		case size, ok := <-resize:
+			if !ok {
+				return
+			}
+			if size.Width == 0 || size.Height == 0 {
+				continue
+			}
+			// Through SyscallConn, not Fd(): Fd would put the master in
+			// blocking mode under the copier reading it.
+			_ = raw.Control(func(fd uintptr) {
+				_ = unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, &unix.Winsize{Row: size.Height, Col: size.Width})
+			})
+		}
 	}
 }
 

@@ -51,18 +51,12 @@ func TestExec(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), timeout)
 			defer cancel()
 			var stdout, stderr bytes.Buffer
-			var stdin *strings.Reader
+			stdio := ExecIO{Stdout: &stdout, Stderr: &stderr, TTY: tc.tty}
 			if tc.stdin != "" {
-				stdin = strings.NewReader(tc.stdin)
+				stdio.Stdin = strings.NewReader(tc.stdin)
 			}
 			t0 := time.Now()
-			var code int
-			var err error
-			if stdin != nil {
-				code, err = s.Exec(ctx, tc.container, tc.args, stdin, &stdout, &stderr, tc.tty)
-			} else {
-				code, err = s.Exec(ctx, tc.container, tc.args, nil, &stdout, &stderr, tc.tty)
-			}
+			code, err := s.Exec(ctx, tc.container, tc.args, stdio)
 			took := time.Since(t0)
 			switch {
 			case tc.wantContextTimeout:

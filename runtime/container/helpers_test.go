@@ -295,7 +295,7 @@ func execOut(tb testing.TB, s *Sandbox, container string, args ...string) (int, 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var out lockedBuffer
-	code, err := s.Exec(ctx, container, args, nil, &out, &out, false)
+	code, err := s.Exec(ctx, container, args, ExecIO{Stdout: &out, Stderr: &out})
 	if err != nil {
 		tb.Fatalf("Exec %s %q: %v", container, args, err)
 	}
