@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/memberlist"
 
 	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/apiserver/protobody"
 	"github.com/gossipod/gossipod/consensus"
 	"github.com/gossipod/gossipod/internal/logbridge"
 	"github.com/gossipod/gossipod/pki"
@@ -24,9 +25,12 @@ import (
 
 // Agent is one gossipod agent: gossip member, Raft server and API server.
 type Agent struct {
-	cfg     Config
-	log     *slog.Logger
-	machine runtime.MachineInfo
+	cfg Config
+	// protobuf converts request bodies in Kubernetes' protobuf encoding to
+	// JSON for the handlers.
+	protobuf protobody.Decoder
+	log      *slog.Logger
+	machine  runtime.MachineInfo
 
 	tls     *clusterTLS
 	store   *consensus.Store
@@ -116,8 +120,11 @@ func New(cfg Config, machine runtime.MachineInfo) (_ *Agent, err error) {
 	// No ReadTimeout or WriteTimeout: they would cut watches, `logs -f`,
 	// exec and uploads; withLimits sets per-request deadlines instead.
 	a.httpServer = &http.Server{
-		// Authentication first, so that the limits know whom a watch is for.
-		Handler:           a.authMiddleware()(a.withLimits(a.routes())),
+		// Authentication first, so that the limits know whom a watch is for;
+		// protobuf bodies (client-go's typed clients) become JSON inside
+		// the body limits.
+		Handler: a.authMiddleware()(a.withLimits(a.protobuf.Middleware(a.routes(),
+			func(w http.ResponseWriter, msg string) { writeError(w, api.NewBadRequest(msg)) }))),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       cfg.Limits.IdleTimeout,
 		MaxHeaderBytes:    1 << 20,

@@ -51,9 +51,13 @@ func (a *Agent) serveWatch(w http.ResponseWriter, r *http.Request, kind string, 
 			defer cancel()
 		}
 	}
+	// sendInitialEvents=true is client-go's watch-list (kubectl rollout
+	// status, informers): the current objects as ADDED whatever the
+	// resourceVersion, then a BOOKMARK marking their end.
+	sendInitial := r.URL.Query().Get("sendInitialEvents") == "true"
 	var rv uint64
 	var initial []any
-	if s := r.URL.Query().Get("resourceVersion"); s != "" && s != "0" {
+	if s := r.URL.Query().Get("resourceVersion"); s != "" && s != "0" && !sendInitial {
 		v, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
 			writeError(w, api.NewBadRequest(fmt.Sprintf("resourceVersion %q: must be a number", s)))
@@ -69,7 +73,7 @@ func (a *Agent) serveWatch(w http.ResponseWriter, r *http.Request, kind string, 
 	w.WriteHeader(http.StatusOK)
 	enc := json.NewEncoder(w)
 	send := func(typ string, obj any) bool {
-		if typ != "ERROR" {
+		if typ != "ERROR" && typ != watchBookmark {
 			var err error
 			if obj, err = transform.Transform(obj); err != nil {
 				obj, typ = api.NewInternalError(err), "ERROR"
@@ -85,6 +89,9 @@ func (a *Agent) serveWatch(w http.ResponseWriter, r *http.Request, kind string, 
 		if !send(consensus.WatchAdded, obj) {
 			return
 		}
+	}
+	if sendInitial && !send(watchBookmark, bookmark(kind, rv, true)) {
+		return
 	}
 	flusher.Flush()
 	state := a.store.State()
@@ -108,4 +115,23 @@ func (a *Agent) serveWatch(w http.ResponseWriter, r *http.Request, kind string, 
 		case <-changed:
 		}
 	}
+}
+
+// watchBookmark is the watch event that carries only a resourceVersion.
+const watchBookmark = "BOOKMARK"
+
+// bookmark is the object of a BOOKMARK event, as kube-apiserver sends it:
+// an object of the watched kind with nothing but its resourceVersion and,
+// at the end of a watch-list's initial events, the annotation
+// k8s.io/initial-events-end that client-go's reflector waits for.
+func bookmark(kind string, rv uint64, initialEnd bool) map[string]any {
+	apiVersion := "v1"
+	if kind == "Deployment" || kind == "ReplicaSet" {
+		apiVersion = "apps/v1"
+	}
+	meta := map[string]any{"resourceVersion": strconv.FormatUint(rv, 10)}
+	if initialEnd {
+		meta["annotations"] = map[string]string{"k8s.io/initial-events-end": "true"}
+	}
+	return map[string]any{"kind": kind, "apiVersion": apiVersion, "metadata": meta}
 }

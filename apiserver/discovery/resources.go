@@ -115,13 +115,17 @@ func Resources() []Resource {
 	return []Resource{
 		{
 			Group: "", Version: "v1", Resource: "pods", Singular: "pod", Kind: "Pod", Namespaced: true,
-			// patch lands with the tables branch (strategic merge, JSON merge, JSON patch).
+			// patch: strategic merge, JSON merge, JSON patch (apiserver/patch).
 			Verbs:      []string{"get", "list", "watch", "create", "update", "patch", "delete"},
 			ShortNames: []string{"po"}, Categories: []string{"all"},
 			Subresources: []Subresource{
 				{Name: "log", Kind: "Pod", Verbs: []string{"get"}, Body: BodyText, Object: reflect.TypeFor[corev1.Pod]()},
 				{Name: "exec", Kind: "PodExecOptions", Verbs: []string{"create", "get"}, Body: BodyStream,
 					Object: reflect.TypeFor[corev1.PodExecOptions]()},
+				{Name: "attach", Kind: "PodAttachOptions", Verbs: []string{"create", "get"}, Body: BodyStream,
+					Object: reflect.TypeFor[corev1.PodAttachOptions]()},
+				{Name: "portforward", Kind: "PodPortForwardOptions", Verbs: []string{"create", "get"}, Body: BodyStream,
+					Object: reflect.TypeFor[corev1.PodPortForwardOptions]()},
 				// kubectl drain looks for exactly this entry (policy/v1
 				// Eviction) in /api/v1 to choose eviction over delete.
 				{Name: "eviction", Group: "policy", Version: "v1", Kind: "Eviction", Verbs: []string{"create"},
