@@ -112,3 +112,11 @@ func Revision(m *ObjectMeta) int64 {
 	}
 	return v
 }
+
+// NewInvalidControllerRef is the 422 the state machine answers for an
+// object created for a controller it cannot be created for: ref, the i-th
+// owner reference of the object kind/name, names an object that does not
+// exist with that uid, or one being deleted (why says which).
+func NewInvalidControllerRef(kind, name string, i int, ref OwnerReference, why string) *Status {
+	return newInvalid(kind, name, field.ErrorList{field.Invalid(field.NewPath("metadata", "ownerReferences").Index(i).Child("uid"), ref.UID, why)})
+}
