@@ -179,16 +179,17 @@ func (a *Agent) handleUpdatePod(w http.ResponseWriter, r *http.Request) {
 	commitAndRespond[api.Pod](a, w, r, consensus.CmdUpdatePod, consensus.UpdatePod{Pod: *p}, http.StatusOK)
 }
 
+// handleDeletePod deletes a pod, gracefully unless the DeleteOptions (a
+// body, or ?gracePeriodSeconds) say otherwise. A propagation policy is
+// accepted and changes nothing: nothing in gossipod is owned by a pod.
 func (a *Agent) handleDeletePod(w http.ResponseWriter, r *http.Request) {
-	d := consensus.DeletePod{Namespace: r.PathValue("namespace"), Name: r.PathValue("name")}
-	if s := r.URL.Query().Get("gracePeriodSeconds"); s != "" {
-		g, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || g < 0 {
-			writeError(w, api.NewBadRequest(fmt.Sprintf("gracePeriodSeconds %q: must be a non-negative integer", s)))
-			return
-		}
-		d.GracePeriodSeconds = &g
+	o, err := readDeleteOptions(r)
+	if err != nil {
+		writeError(w, err)
+		return
 	}
+	d := consensus.DeletePod{Namespace: r.PathValue("namespace"), Name: r.PathValue("name"),
+		UID: uidPrecondition(o), GracePeriodSeconds: o.GracePeriodSeconds}
 	commitAndRespond[api.Pod](a, w, r, consensus.CmdDeletePod, d, http.StatusOK)
 }
 

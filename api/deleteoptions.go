@@ -89,8 +89,9 @@ func DecodeDeleteOptions(body []byte) (*DeleteOptions, error) {
 
 // ValidateDeleteOptions is Kubernetes' ValidateDeleteOptions: the grace
 // period not negative, orphanDependents and propagationPolicy not both
-// set, a known policy, and (gossipod's rule) no dry run, which it does not
-// implement. It returns nil or a 422 Invalid Status.
+// set, a known policy; and gossipod's rules for what it does not
+// implement: no dry run, no resourceVersion precondition (a uid one is
+// honoured). It returns nil or a 422 Invalid Status.
 func ValidateDeleteOptions(o *DeleteOptions) error {
 	var errs field.ErrorList
 	if o.GracePeriodSeconds != nil && *o.GracePeriodSeconds < 0 {
@@ -106,11 +107,14 @@ func ValidateDeleteOptions(o *DeleteOptions) error {
 			errs = append(errs, field.NotSupported(field.NewPath("propagationPolicy"), *p, propagationPolicies))
 		}
 	}
+	if o.Preconditions != nil && o.Preconditions.ResourceVersion != nil {
+		errs = append(errs, field.Forbidden(field.NewPath("preconditions", "resourceVersion"), "not supported by gossipod; preconditions.uid is"))
+	}
 	if len(o.DryRun) > 0 {
 		errs = append(errs, field.NotSupported(field.NewPath("dryRun"), o.DryRun, []string{}))
 	}
 	if len(errs) > 0 {
-		return newInvalid("DeleteOptions", "", errs)
+		return newInvalid("DeleteOptions.meta.k8s.io", "", errs)
 	}
 	return nil
 }
