@@ -195,7 +195,8 @@ func (a *Agent) handleDeletePod(w http.ResponseWriter, r *http.Request) {
 
 // handleListEvents serves GET /api/v1/events and
 // /api/v1/namespaces/{ns}/events, with ?fieldSelector=involvedObject.uid=…
-// (what `describe` asks for) or involvedObject.name=….
+// (what `gossipod describe` asks for), or involvedObject.name, .namespace
+// and .kind (what kubectl describe asks for).
 func (a *Agent) handleListEvents(w http.ResponseWriter, r *http.Request) {
 	if !a.consistentRead(w, r) {
 		return
@@ -215,11 +216,12 @@ func (a *Agent) handleListEvents(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		if !fs.Matches(fields.Set{
-			"involvedObject.uid":  e.InvolvedObject.UID,
-			"involvedObject.name": e.InvolvedObject.Name,
-			"involvedObject.kind": e.InvolvedObject.Kind,
-			"reason":              e.Reason,
-			"type":                e.Type,
+			"involvedObject.uid":       e.InvolvedObject.UID,
+			"involvedObject.name":      e.InvolvedObject.Name,
+			"involvedObject.namespace": e.InvolvedObject.Namespace,
+			"involvedObject.kind":      e.InvolvedObject.Kind,
+			"reason":                   e.Reason,
+			"type":                     e.Type,
 		}) {
 			continue
 		}

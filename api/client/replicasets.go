@@ -51,3 +51,10 @@ func deleteBody(policy api.DeletionPropagation) any {
 	}
 	return &api.DeleteOptions{TypeMeta: api.TypeMeta{Kind: "DeleteOptions", APIVersion: "v1"}, PropagationPolicy: &policy}
 }
+
+// UpdateReplicaSet replaces a ReplicaSet's labels, annotations and spec; a
+// stale resourceVersion is an *api.Status 409 Conflict.
+func (c *Client) UpdateReplicaSet(ctx context.Context, rs *api.ReplicaSet) (*api.ReplicaSet, error) {
+	var out api.ReplicaSet
+	return &out, c.Do(ctx, http.MethodPut, replicaSetPath(rs.Namespace, rs.Name), rs, &out)
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -320,4 +321,68 @@ func replicaSetsLine(rss []api.ReplicaSet) string {
 		parts = append(parts, fmt.Sprintf("%s (%d/%d replicas created)", rs.Name, rs.Status.Replicas, replicaSetReplicas(&rs)))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// applyReplicaSet creates the ReplicaSet, or updates it where it differs
+// from the manifest, as applyDeployment does: a manifest without
+// spec.replicas keeps the live count, and the Deployment controller's
+// annotations on a ReplicaSet it made stay.
+func applyReplicaSet(ctx context.Context, cl *client.Client, desired *api.ReplicaSet, source string) (applyResult, *api.ReplicaSet, error) {
+	for attempt := 1; ; attempt++ {
+		live, err := cl.ReplicaSet(ctx, desired.Namespace, desired.Name)
+		if isNotFound(err) {
+			create := cloneJSON(desired)
+			clearReplicaSetServerFields(create)
+			create.UID, create.ResourceVersion = "", ""
+			created, err := cl.CreateReplicaSet(ctx, create)
+			if err == nil {
+				return applyCreated, created, nil
+			}
+			if hasReason(err, api.StatusReasonAlreadyExists) && attempt < applyAttempts {
+				continue
+			}
+			return "", nil, withContext(err, fmt.Sprintf("error when creating %q: ", source))
+		}
+		if err != nil {
+			return "", nil, withContext(err, fmt.Sprintf("error when retrieving current configuration of %s %q from server for: %q: ", replicaSetKind, desired.Name, source))
+		}
+		update := cloneJSON(desired)
+		clearReplicaSetServerFields(update)
+		if update.Spec.Replicas == nil && live.Spec.Replicas != nil {
+			r := *live.Spec.Replicas
+			update.Spec.Replicas = &r
+		}
+		for k, v := range live.Annotations {
+			if _, set := update.Annotations[k]; !set && strings.HasPrefix(k, "deployment.kubernetes.io/") {
+				if update.Annotations == nil {
+					update.Annotations = map[string]string{}
+				}
+				update.Annotations[k] = v
+			}
+		}
+		want, have := cloneJSON(update), cloneJSON(live)
+		api.SetReplicaSetDefaults(want)
+		api.SetReplicaSetDefaults(have)
+		if maps.Equal(want.Labels, have.Labels) && maps.Equal(want.Annotations, have.Annotations) && sameJSON(want.Spec, have.Spec) {
+			return applyUnchanged, live, nil
+		}
+		update.UID, update.ResourceVersion = live.UID, live.ResourceVersion
+		updated, err := cl.UpdateReplicaSet(ctx, update)
+		if err == nil {
+			return applyConfigured, updated, nil
+		}
+		if (hasReason(err, api.StatusReasonConflict) || isNotFound(err)) && attempt < applyAttempts {
+			continue
+		}
+		return "", nil, withContext(err, fmt.Sprintf("error when updating %q: ", source))
+	}
+}
+
+// clearReplicaSetServerFields drops what the cluster sets from a manifest
+// (one may be the output of `get rs -o yaml`).
+func clearReplicaSetServerFields(rs *api.ReplicaSet) {
+	rs.Status = api.ReplicaSetStatus{}
+	rs.CreationTimestamp = api.Time{}
+	rs.DeletionTimestamp, rs.DeletionGracePeriodSeconds, rs.Finalizers = nil, nil, nil
+	rs.Generation = 0
 }
