@@ -129,12 +129,17 @@ func TestReplicaSetsAPI(t *testing.T) {
 		want              string
 	}{
 		{"unknown field", "", `{"kind":"DeleteOptions","apiVersion":"v1","propagation":"Orphan"}`, 400, "propagation: unknown field"},
-		{"dry run", "?dryRun=All", "", 422, "dryRun: Unsupported value"},
+		// Refused with 422 here, or with 400 by a write-options check in
+		// front of the handlers where there is one: code 0 takes either.
+		{"dry run", "", `{"kind":"DeleteOptions","apiVersion":"v1","dryRun":["All"]}`, 0, "dryRun"},
 		{"unknown policy", "?propagationPolicy=Later", "", 422, `DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value`},
 		{"both forms", "", `{"orphanDependents":true,"propagationPolicy":"Orphan"}`, 422, "cannot be both set"},
 		{"a uid that is not the object's", "", `{"kind":"DeleteOptions","apiVersion":"v1","preconditions":{"uid":"other"}}`, 409, "does not match the UID in record"},
 	} {
 		code, body := rawRequest(t, a, http.MethodDelete, base+"/cache"+tc.query, tc.body)
+		if tc.code == 0 && (code == http.StatusBadRequest || code == http.StatusUnprocessableEntity) {
+			tc.code = code
+		}
 		if code != tc.code || !strings.Contains(body, tc.want) {
 			t.Errorf("%s: %d %s, want %d with %q", tc.name, code, body, tc.code, tc.want)
 		}
