@@ -166,7 +166,11 @@ func (c *Apps) warn(ctx context.Context, msg, kind string, m *api.ObjectMeta, er
 	c.Log.Warn(msg, kind, m.Namespace+"/"+m.Name, "error", err)
 }
 
-// errStep wraps a failed step of a plan with what it was doing.
+// errStep wraps a failed step of a plan with what it was doing; nil stays
+// nil.
 func errStep(step string, err error) error {
+	if err == nil {
+		return nil
+	}
 	return fmt.Errorf("%s: %w", step, err)
 }

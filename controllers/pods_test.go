@@ -47,3 +47,15 @@ func TestSlowStartBatch(t *testing.T) {
 		})
 	}
 }
+
+// TestErrStep: a step that did not fail is no error (a pass that wrote
+// its status must not be reported, and retried, as failed).
+func TestErrStep(t *testing.T) {
+	if err := errStep("record status", nil); err != nil {
+		t.Fatalf("errStep of nil = %v", err)
+	}
+	fail := errors.New("refused")
+	if err := errStep("record status", fail); !errors.Is(err, fail) || err.Error() != "record status: refused" {
+		t.Fatalf("errStep = %v", err)
+	}
+}
