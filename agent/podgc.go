@@ -21,12 +21,17 @@ import (
 func (a *Agent) reconcileOrphanedPods(ctx context.Context, up *upkeep) time.Duration {
 	now := time.Now()
 	state := a.store.State()
+	// The nodes first: reading them inside Pods' filter would take the
+	// state's read lock again while Pods holds it, which deadlocks as soon
+	// as the FSM waits for the write lock in between (sync.RWMutex forbids
+	// recursive read locking).
+	nodes, _ := state.NodeObjects()
+	known := make(map[string]bool, len(nodes))
+	for _, n := range nodes {
+		known[n.Name] = true
+	}
 	orphans, _ := state.Pods(func(p *api.Pod) bool {
-		if p.Spec.NodeName == "" {
-			return false
-		}
-		_, ok := state.Node(p.Spec.NodeName)
-		return !ok
+		return p.Spec.NodeName != "" && !known[p.Spec.NodeName]
 	})
 	seen := map[string]bool{}
 	var next time.Duration
