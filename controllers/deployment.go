@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/labels"
@@ -341,23 +342,13 @@ func setNewReplicaSetAnnotations(d *api.Deployment, rs *api.ReplicaSet, newRevis
 		history += "," + oldRevision
 	}
 	for len(history) > maxRevisionHistoryChars {
-		_, rest, ok := cut(history, ',')
+		_, rest, ok := strings.Cut(history, ",")
 		if !ok {
 			break
 		}
 		history = rest
 	}
 	rs.Annotations[api.AnnotationRevisionHistory] = history
-}
-
-// cut splits s at the first sep.
-func cut(s string, sep byte) (before, after string, found bool) {
-	for i := 0; i < len(s); i++ {
-		if s[i] == sep {
-			return s[:i], s[i+1:], true
-		}
-	}
-	return s, "", false
 }
 
 // scaleTo sets a ReplicaSet's replicas, and with them the replicas

@@ -286,7 +286,10 @@ type replicaFailure struct {
 	err    error
 }
 
+// Error is the failure's own message: the condition's and the event's.
 func (e *replicaFailure) Error() string { return e.err.Error() }
+
+// Unwrap lets callers find the state machine's *api.Status inside.
 func (e *replicaFailure) Unwrap() error { return e.err }
 
 // failureConditions is Kubernetes' ReplicaFailure bookkeeping: set (True,
