@@ -209,9 +209,18 @@ func (a *Agent) updateDeployment(ctx context.Context, d *api.Deployment, name st
 	return commitFor[api.Deployment](ctx, a, cmd)
 }
 
+// handleDeleteDeployment deletes a Deployment and, by its propagation
+// policy (Background unless the DeleteOptions say otherwise), its
+// ReplicaSets and their pods.
 func (a *Agent) handleDeleteDeployment(w http.ResponseWriter, r *http.Request) {
+	o, err := readDeleteOptions(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	commitAndRespond[api.Deployment](a, w, r, consensus.CmdDeleteDeployment, consensus.DeleteDeployment{
-		Namespace: r.PathValue("namespace"), Name: r.PathValue("name")}, http.StatusOK)
+		Namespace: r.PathValue("namespace"), Name: r.PathValue("name"), UID: uidPrecondition(o),
+		PropagationPolicy: o.Propagation(api.DeletePropagationBackground)}, http.StatusOK)
 }
 
 // Scale is autoscaling/v1 Scale, the body of a Deployment's scale

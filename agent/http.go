@@ -60,6 +60,15 @@ func (a *Agent) routes() http.Handler {
 		http.MethodPatch: a.handlePatchDeployment})
 	handle("/apis/apps/v1/namespaces/{namespace}/deployments/{name}/scale", map[string]http.HandlerFunc{
 		http.MethodGet: a.handleGetScale, http.MethodPut: a.handleUpdateScale, http.MethodPatch: a.handlePatchScale})
+	handle("/apis/apps/v1/replicasets", map[string]http.HandlerFunc{http.MethodGet: a.handleListReplicaSets})
+	handle("/apis/apps/v1/namespaces/{namespace}/replicasets", map[string]http.HandlerFunc{
+		http.MethodGet: a.handleListReplicaSets, http.MethodPost: a.handleCreateReplicaSet})
+	handle("/apis/apps/v1/namespaces/{namespace}/replicasets/{name}", map[string]http.HandlerFunc{
+		http.MethodGet: a.handleGetReplicaSet, http.MethodPut: a.handleUpdateReplicaSet, http.MethodDelete: a.handleDeleteReplicaSet,
+		http.MethodPatch: a.handlePatchReplicaSet})
+	handle("/apis/apps/v1/namespaces/{namespace}/replicasets/{name}/scale", map[string]http.HandlerFunc{
+		http.MethodGet: a.handleGetReplicaSetScale, http.MethodPut: a.handleUpdateReplicaSetScale,
+		http.MethodPatch: a.handlePatchReplicaSetScale})
 	handle("/api/v1/namespaces/{namespace}/pods/{name}/eviction", map[string]http.HandlerFunc{http.MethodPost: a.handleEvictPod})
 	handle("/api/v1/namespaces", map[string]http.HandlerFunc{
 		http.MethodGet: a.handleListNamespaces, http.MethodPost: a.handleCreateNamespace})

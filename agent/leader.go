@@ -76,7 +76,7 @@ func (a *Agent) leaderDuties(ctx context.Context) {
 	deploymentsDone := make(chan struct{})
 	go func() {
 		defer close(deploymentsDone)
-		a.deploymentLoop(ctx)
+		a.appsLoop(ctx)
 	}()
 	defer func() { <-deploymentsDone }()
 

@@ -167,6 +167,72 @@ func (a *Agent) handlePatchScale(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// handlePatchReplicaSet serves PATCH on a ReplicaSet (`kubectl apply`,
+// `label`, `scale --current-replicas`); the result goes through
+// updateReplicaSet, PUT's path.
+func (a *Agent) handlePatchReplicaSet(w http.ResponseWriter, r *http.Request) {
+	ns, name := r.PathValue("namespace"), r.PathValue("name")
+	servePatch(w, r, patch.Target[*api.ReplicaSet]{
+		Kind:   "ReplicaSet",
+		Schema: &appsv1.ReplicaSet{},
+		Get: func(ctx context.Context) (*api.ReplicaSet, error) {
+			if err := a.syncRead(ctx); err != nil {
+				return nil, err
+			}
+			rs, ok := a.store.State().ReplicaSet(ns, name)
+			if !ok {
+				return nil, api.NewNotFound("replicasets.apps", name)
+			}
+			c := *rs
+			c.TypeMeta = api.TypeMeta{Kind: "ReplicaSet", APIVersion: "apps/v1"}
+			return &c, nil
+		},
+		Decode: func(b []byte) (*api.ReplicaSet, error) {
+			obj, err := decodePatched(b)
+			if err != nil {
+				return nil, err
+			}
+			return checkNamespaced[*api.ReplicaSet](obj, ns, "an apps/v1 ReplicaSet")
+		},
+		ResourceVersion: func(rs *api.ReplicaSet) string { return rs.ResourceVersion },
+		Update: func(ctx context.Context, _, rs *api.ReplicaSet) (*api.ReplicaSet, error) {
+			return a.updateReplicaSet(ctx, rs, name)
+		},
+	})
+}
+
+// handlePatchReplicaSetScale serves PATCH on a ReplicaSet's scale
+// subresource (`kubectl scale rs`).
+func (a *Agent) handlePatchReplicaSetScale(w http.ResponseWriter, r *http.Request) {
+	ns, name := r.PathValue("namespace"), r.PathValue("name")
+	servePatch(w, r, patch.Target[*Scale]{
+		Kind:   "Scale",
+		Schema: &autoscalingv1.Scale{},
+		Get: func(ctx context.Context) (*Scale, error) {
+			if err := a.syncRead(ctx); err != nil {
+				return nil, err
+			}
+			rs, ok := a.store.State().ReplicaSet(ns, name)
+			if !ok {
+				return nil, api.NewNotFound("replicasets.apps", name)
+			}
+			s := replicaSetScale(rs)
+			return &s, nil
+		},
+		Decode: func(b []byte) (*Scale, error) {
+			var s Scale
+			if err := api.DecodeInto(b, &s); err != nil {
+				return nil, err
+			}
+			return &s, nil
+		},
+		ResourceVersion: func(s *Scale) string { return s.ResourceVersion },
+		Update: func(ctx context.Context, _, s *Scale) (*Scale, error) {
+			return a.updateReplicaSetScale(ctx, ns, name, s)
+		},
+	})
+}
+
 // handlePatchNode serves PATCH on a node. A node's registration (labels,
 // addresses, capacity) and status are the agent's, which the leader keeps
 // in step with gossip and would overwrite; what a user may change is

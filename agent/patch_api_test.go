@@ -446,6 +446,64 @@ func TestPatchDeployments(t *testing.T) {
 	c.patch(path+"/scale", mergePatch, []byte(`{"spec":{"replicas":100000000}}`), http.StatusUnprocessableEntity, nil)
 }
 
+// TestPatchReplicaSets: kubectl apply, label and scale of a ReplicaSet,
+// through PUT's validation (an immutable selector, an unsupported field,
+// the replicas bound).
+func TestPatchReplicaSets(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an agent")
+	}
+	agents, stop := startAgents(t, nextBlock(), 1, 1)
+	defer stop()
+	waitForLeader(t, agents, 30*time.Second)
+	c := newCaller(t, agents[0])
+	path := "/apis/apps/v1/namespaces/default/replicasets/web"
+	manifest := func(image string, replicas int) map[string]any {
+		m := testDeploymentManifest(image, replicas)
+		m["kind"] = "ReplicaSet"
+		return m
+	}
+	eventually(t, 20*time.Second, func() error {
+		code, b, _ := c.do(http.MethodPost, "/apis/apps/v1/namespaces/default/replicasets", "application/json", "application/json",
+			withLastApplied(t, manifest("nginx:1.27", 2)))
+		if code != http.StatusCreated {
+			return fmt.Errorf("create: %d %s", code, b)
+		}
+		return nil
+	})
+
+	// kubectl apply -f with the image and replicas edited.
+	var rs api.ReplicaSet
+	c.patch(path, strategicPatch, applyPatchFor(t, c.get(path), withLastApplied(t, manifest("nginx:1.28", 3))), http.StatusOK, &rs)
+	if rs.Spec.Template.Spec.Containers[0].Image != "nginx:1.28" || *rs.Spec.Replicas != 3 {
+		t.Fatalf("after apply: %+v", rs.Spec)
+	}
+	// kubectl label rs web team=shop
+	c.patch(path, mergePatch, mergeOf(t, c.get(path), func(o map[string]any) { setIn(metadataOf(o), "labels", "team", "shop") }), http.StatusOK, &rs)
+	if rs.Labels["team"] != "shop" {
+		t.Fatalf("label: %v", rs.Labels)
+	}
+	// kubectl scale rs web --replicas=5
+	var s Scale
+	c.patch(path+"/scale", mergePatch, []byte(`{"spec":{"replicas":5}}`), http.StatusOK, &s)
+	if s.Kind != "Scale" || s.Spec.Replicas != 5 || s.Status.Selector != "app=web" {
+		t.Fatalf("scale: %+v", s)
+	}
+	if err := json.Unmarshal(c.get(path), &rs); err != nil || *rs.Spec.Replicas != 5 {
+		t.Fatalf("replicas after scale: %v, %v", rs.Spec.Replicas, err)
+	}
+	st := c.patch(path, mergePatch, []byte(`{"spec":{"selector":{"matchLabels":{"app":"db"}},"template":{"metadata":{"labels":{"app":"db"}}}}}`), http.StatusUnprocessableEntity, nil)
+	if !strings.Contains(st.Message, "spec.selector") || !strings.Contains(st.Message, "immutable") {
+		t.Fatalf("selector change: %+v", st)
+	}
+	st = c.patch(path, jsonPatch, []byte(`[{"op":"add","path":"/spec/template/spec/containers/0/livenessProbe","value":{"tcpSocket":{"port":80}}}]`), http.StatusUnprocessableEntity, nil)
+	if !strings.Contains(st.Message, "spec.template.spec.containers[0].livenessProbe: unsupported field") {
+		t.Fatalf("unsupported field: %+v", st)
+	}
+	c.patch(path+"/scale", mergePatch, []byte(`{"spec":{"replicas":100000000}}`), http.StatusUnprocessableEntity, nil)
+	c.patch("/apis/apps/v1/namespaces/default/replicasets/nope", mergePatch, []byte(`{"metadata":{"labels":{"a":"b"}}}`), http.StatusNotFound, nil)
+}
+
 // TestPatchNodes: kubectl cordon and uncordon (strategic merge patches),
 // gossipod's CLI cordon (a merge patch), and a label change refused by
 // path; the Table shows the cordon as kubectl get nodes does.

@@ -191,22 +191,24 @@ func (a *Agent) updatePod(ctx context.Context, p *api.Pod, name string) (*api.Po
 	return commitFor[api.Pod](ctx, a, cmd)
 }
 
+// handleDeletePod deletes a pod, gracefully unless the DeleteOptions (a
+// body, or ?gracePeriodSeconds) say otherwise. A propagation policy is
+// accepted and changes nothing: nothing in gossipod is owned by a pod.
 func (a *Agent) handleDeletePod(w http.ResponseWriter, r *http.Request) {
-	d := consensus.DeletePod{Namespace: r.PathValue("namespace"), Name: r.PathValue("name")}
-	if s := r.URL.Query().Get("gracePeriodSeconds"); s != "" {
-		g, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || g < 0 {
-			writeError(w, api.NewBadRequest(fmt.Sprintf("gracePeriodSeconds %q: must be a non-negative integer", s)))
-			return
-		}
-		d.GracePeriodSeconds = &g
+	o, err := readDeleteOptions(r)
+	if err != nil {
+		writeError(w, err)
+		return
 	}
+	d := consensus.DeletePod{Namespace: r.PathValue("namespace"), Name: r.PathValue("name"),
+		UID: uidPrecondition(o), GracePeriodSeconds: o.GracePeriodSeconds}
 	commitAndRespond[api.Pod](a, w, r, consensus.CmdDeletePod, d, http.StatusOK)
 }
 
 // handleListEvents serves GET /api/v1/events and
 // /api/v1/namespaces/{ns}/events, with ?fieldSelector=involvedObject.uid=…
-// (what `describe` asks for) or involvedObject.name=….
+// (what `gossipod describe` asks for), or involvedObject.name, .namespace
+// and .kind (what kubectl describe asks for).
 func (a *Agent) handleListEvents(w http.ResponseWriter, r *http.Request) {
 	if !a.consistentRead(w, r) {
 		return
@@ -226,11 +228,12 @@ func (a *Agent) handleListEvents(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		if !fs.Matches(fields.Set{
-			"involvedObject.uid":  e.InvolvedObject.UID,
-			"involvedObject.name": e.InvolvedObject.Name,
-			"involvedObject.kind": e.InvolvedObject.Kind,
-			"reason":              e.Reason,
-			"type":                e.Type,
+			"involvedObject.uid":       e.InvolvedObject.UID,
+			"involvedObject.name":      e.InvolvedObject.Name,
+			"involvedObject.namespace": e.InvolvedObject.Namespace,
+			"involvedObject.kind":      e.InvolvedObject.Kind,
+			"reason":                   e.Reason,
+			"type":                     e.Type,
 		}) {
 			continue
 		}

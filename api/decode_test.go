@@ -188,8 +188,8 @@ func TestDecodeManifestsErrors(t *testing.T) {
 		},
 		{
 			name:  "metadata fields",
-			input: strings.Replace(podYAML("web"), "metadata:\n", "metadata:\n  finalizers: [x]\n  Labels: {}\n", 1),
-			want:  []string{`document 1 (Pod "web"): [metadata.Labels: unknown field (did you mean "labels"?), metadata.finalizers: unsupported field]`},
+			input: strings.Replace(podYAML("web"), "metadata:\n", "metadata:\n  generateName: x\n  Labels: {}\n", 1),
+			want:  []string{`document 1 (Pod "web"): [metadata.Labels: unknown field (did you mean "labels"?), metadata.generateName: unsupported field]`},
 		},
 		{
 			name:  "map keys that are not identifiers get brackets",
@@ -254,17 +254,17 @@ func TestDecodeManifestsErrors(t *testing.T) {
 		{
 			name:  "unregistered kind",
 			input: "apiVersion: v1\nkind: Foo\nmetadata: {name: x}\n",
-			want:  []string{`document 1 (Foo "x"): no matches for kind "Foo" in version "v1" (gossipod serves apps/v1 Deployment, v1 Namespace, v1 Pod, v1 ServiceAccount)`},
+			want:  []string{`document 1 (Foo "x"): no matches for kind "Foo" in version "v1" (gossipod serves apps/v1 Deployment, apps/v1 ReplicaSet, v1 Namespace, v1 Pod, v1 ServiceAccount)`},
 		},
 		{
 			name:  "Deployment in a version gossipod does not serve",
 			input: "apiVersion: extensions/v1beta1\nkind: Deployment\nmetadata: {name: x}\n",
-			want:  []string{`document 1 (Deployment "x"): no matches for kind "Deployment" in version "extensions/v1beta1" (gossipod serves apps/v1 Deployment, v1 Namespace, v1 Pod, v1 ServiceAccount)`},
+			want:  []string{`document 1 (Deployment "x"): no matches for kind "Deployment" in version "extensions/v1beta1" (gossipod serves apps/v1 Deployment, apps/v1 ReplicaSet, v1 Namespace, v1 Pod, v1 ServiceAccount)`},
 		},
 		{
 			name:  "Pod in the wrong version",
 			input: strings.Replace(podYAML("web"), "apiVersion: v1", "apiVersion: v2", 1),
-			want:  []string{`document 1 (Pod "web"): no matches for kind "Pod" in version "v2" (gossipod serves apps/v1 Deployment, v1 Namespace, v1 Pod, v1 ServiceAccount)`},
+			want:  []string{`document 1 (Pod "web"): no matches for kind "Pod" in version "v2" (gossipod serves apps/v1 Deployment, apps/v1 ReplicaSet, v1 Namespace, v1 Pod, v1 ServiceAccount)`},
 		},
 		{
 			name:  "kind of the wrong type",

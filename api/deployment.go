@@ -16,9 +16,10 @@ import (
 // pod template out to them step by step. It has the shape of a Kubernetes
 // apps/v1 Deployment, limited to the fields gossipod implements, so that the
 // same manifest works with kubectl and with gossipod; decoding rejects every
-// other field by its path. The leader's Deployment controller owns the pods
-// (named <deployment>-<TemplateHash>-<suffix>); gossipod has no ReplicaSets,
-// the template hash plays their part.
+// other field by its path. As in Kubernetes, the leader's Deployment
+// controller owns one ReplicaSet per pod template (named
+// <deployment>-<TemplateHash>), and a rollout scales the new one up and the
+// old ones down; the ReplicaSets own the pods.
 type Deployment struct {
 	TypeMeta   `json:",inline"`
 	ObjectMeta `json:"metadata"`
@@ -43,8 +44,8 @@ type DeploymentSpec struct {
 	// MinReadySeconds is how long a new pod must be ready, without a
 	// container crashing, to count as available; default 0.
 	MinReadySeconds int32 `json:"minReadySeconds,omitempty"`
-	// RevisionHistoryLimit is how many old revisions to keep for rollback;
-	// default 10. Accepted for compatibility with Kubernetes manifests.
+	// RevisionHistoryLimit is how many old ReplicaSets, scaled to zero, to
+	// keep for `rollout undo`; default 10. Older ones are deleted.
 	RevisionHistoryLimit *int32 `json:"revisionHistoryLimit,omitempty"`
 	// ProgressDeadlineSeconds is how long a rollout may go without progress
 	// before its Progressing condition turns False with reason
@@ -232,9 +233,10 @@ type DeploymentList struct {
 	Items    []Deployment `json:"items"`
 }
 
-// LabelPodTemplateHash is the label the Deployment controller puts on each
-// pod, with the TemplateHash of the template it was made from, so that a
-// rollout can tell old pods from new ones (as Kubernetes' ReplicaSets do).
+// LabelPodTemplateHash is the label the Deployment controller adds to each
+// ReplicaSet's selector, template and labels, with the TemplateHash of the
+// Deployment's template, so that the ReplicaSets of one Deployment never
+// select each other's pods (Kubernetes' DefaultDeploymentUniqueLabelKey).
 const LabelPodTemplateHash = "pod-template-hash"
 
 // TemplateHash is a short, stable name for a pod template: FNV-32a of its
@@ -242,8 +244,8 @@ const LabelPodTemplateHash = "pod-template-hash"
 // "bcdfghjklmnpqrstvwxz2456789" (Kubernetes' rand.SafeEncodeString, which
 // keeps it free of vowels and of digits that look like letters), so it is
 // at most 10 characters and is a valid name part and label value. The
-// controller names pods <deployment>-<hash>-<suffix> and labels them
-// pod-template-hash=<hash>.
+// controller names the ReplicaSet <deployment>-<hash>, and its pods
+// <deployment>-<hash>-<suffix>, labelled pod-template-hash=<hash>.
 //
 // Being computed from the template alone, it is the same on every agent
 // and after any leader change, and does not change when only replicas (or

@@ -208,11 +208,11 @@ func TestDecodeDeploymentErrors(t *testing.T) {
 		},
 		{
 			name: "template metadata and selector fields",
-			input: strings.Replace(strings.Replace(deploymentYAML("web"), "    metadata:\n", "    metadata:\n      finalizers: [x]\n", 1),
+			input: strings.Replace(strings.Replace(deploymentYAML("web"), "    metadata:\n", "    metadata:\n      generateName: x\n", 1),
 				"    matchLabels: {app: web}\n", "    matchLabels: {app: 1}\n    matchFields: []\n", 1),
 			want: []string{`document 1 (Deployment "web"): [spec.selector.matchFields: unknown field, ` +
 				`spec.selector.matchLabels.app: expected a string, got a number 1 (quote it in YAML), ` +
-				`spec.template.metadata.finalizers: unsupported field]`},
+				`spec.template.metadata.generateName: unsupported field]`},
 		},
 		{
 			name: "wrong types, IntOrString included",

@@ -150,34 +150,7 @@ func validateDeployment(d *Deployment, maxReplicas int32) field.ErrorList {
 }
 
 func validateDeploymentSpec(s *DeploymentSpec, maxReplicas int32, fld *field.Path) field.ErrorList {
-	var errs field.ErrorList
-	if s.Replicas == nil {
-		errs = append(errs, field.Required(fld.Child("replicas"), ""))
-	} else {
-		errs = append(errs, validateReplicas(*s.Replicas, maxReplicas, fld.Child("replicas"))...)
-	}
-
-	// The selector: set, valid, not empty. Its match with the template's
-	// labels is checked only when it is all three, as it means nothing
-	// otherwise.
-	var selector labels.Selector
-	selPath := fld.Child("selector")
-	if s.Selector == nil {
-		errs = append(errs, field.Required(selPath, ""))
-	} else {
-		selErrs := validateLabelSelector(s.Selector, selPath)
-		errs = append(errs, selErrs...)
-		sel, err := LabelSelectorAsSelector(s.Selector)
-		switch {
-		case len(s.Selector.MatchLabels)+len(s.Selector.MatchExpressions) == 0:
-			errs = append(errs, field.Invalid(selPath, s.Selector, "empty selector is invalid for deployment"))
-		case err != nil && len(selErrs) == 0:
-			errs = append(errs, field.Invalid(selPath, s.Selector, "invalid label selector: "+err.Error()))
-		case err == nil:
-			selector = sel
-		}
-	}
-	errs = append(errs, validatePodTemplateSpec(&s.Template, selector, fld.Child("template"))...)
+	errs := validateReplicatedPods(s.Replicas, maxReplicas, s.Selector, &s.Template, fld)
 	errs = append(errs, validateDeploymentStrategy(&s.Strategy, fld.Child("strategy"))...)
 
 	errs = append(errs, nonNegative(int64(s.MinReadySeconds), fld.Child("minReadySeconds"))...)
@@ -192,6 +165,40 @@ func validateDeploymentSpec(s *DeploymentSpec, maxReplicas int32, fld *field.Pat
 		}
 	}
 	return errs
+}
+
+// validateReplicatedPods checks what a Deployment's spec and a
+// ReplicaSet's share: replicas set and within maxReplicas; the selector
+// set, valid and not empty; the template a valid pod that the selector
+// selects. Its match with the template's labels is checked only when the
+// selector is all three, as it means nothing otherwise.
+func validateReplicatedPods(replicas *int32, maxReplicas int32, sel *LabelSelector, template *PodTemplateSpec, fld *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if replicas == nil {
+		errs = append(errs, field.Required(fld.Child("replicas"), ""))
+	} else {
+		errs = append(errs, validateReplicas(*replicas, maxReplicas, fld.Child("replicas"))...)
+	}
+
+	var selector labels.Selector
+	selPath := fld.Child("selector")
+	if sel == nil {
+		errs = append(errs, field.Required(selPath, ""))
+	} else {
+		selErrs := validateLabelSelector(sel, selPath)
+		errs = append(errs, selErrs...)
+		parsed, err := LabelSelectorAsSelector(sel)
+		switch {
+		case len(sel.MatchLabels)+len(sel.MatchExpressions) == 0:
+			// Kubernetes says "deployment" for ReplicaSets too.
+			errs = append(errs, field.Invalid(selPath, sel, "empty selector is invalid for deployment"))
+		case err != nil && len(selErrs) == 0:
+			errs = append(errs, field.Invalid(selPath, sel, "invalid label selector: "+err.Error()))
+		case err == nil:
+			selector = parsed
+		}
+	}
+	return append(errs, validatePodTemplateSpec(template, selector, fld.Child("template"))...)
 }
 
 // nonNegative is Kubernetes' ValidateNonnegativeField.
@@ -241,6 +248,14 @@ func validatePodTemplateSpec(t *PodTemplateSpec, selector labels.Selector, fld *
 	}
 	errs = append(errs, validateLabels(t.Labels, meta.Child("labels"))...)
 	errs = append(errs, validateAnnotations(t.Annotations, meta.Child("annotations"))...)
+	// Pods made from the template get their owner and finalizers from the
+	// controller and the cluster, never from the template.
+	if len(t.OwnerReferences) > 0 {
+		errs = append(errs, field.Forbidden(meta.Child("ownerReferences"), "may not be set in a pod template"))
+	}
+	if len(t.Finalizers) > 0 {
+		errs = append(errs, field.Forbidden(meta.Child("finalizers"), "may not be set in a pod template"))
+	}
 	spec := fld.Child("spec")
 	errs = append(errs, validatePodSpec(&t.Spec, spec)...)
 	// An invalid or missing policy is already reported by validatePodSpec.

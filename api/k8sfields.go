@@ -15,9 +15,8 @@ import (
 // From the Kubernetes v1 API reference (core/v1 types as of 1.34).
 var kubernetesOnlyFields = map[reflect.Type]map[string]bool{
 	reflect.TypeFor[ObjectMeta](): set("generateName selfLink deletionTimestamp " +
-		"deletionGracePeriodSeconds finalizers managedFields"),
-	reflect.TypeFor[OwnerReference](): set("blockOwnerDeletion"),
-	reflect.TypeFor[ListMeta]():       set("selfLink continue remainingItemCount"),
+		"deletionGracePeriodSeconds managedFields"),
+	reflect.TypeFor[ListMeta](): set("selfLink continue remainingItemCount"),
 	reflect.TypeFor[PodSpec](): set("ephemeralContainers activeDeadlineSeconds dnsPolicy " +
 		"hostNetwork hostPID " +
 		"hostIPC securityContext imagePullSecrets subdomain affinity schedulerName tolerations " +
@@ -43,6 +42,8 @@ var kubernetesOnlyFields = map[reflect.Type]map[string]bool{
 	reflect.TypeFor[ContainerStateTerminated](): set("containerID"),
 	reflect.TypeFor[DeploymentStatus]():         set("collisionCount terminatingReplicas"),
 	reflect.TypeFor[NamespaceStatus]():          set("conditions"),
+	reflect.TypeFor[ReplicaSetStatus]():         set("terminatingReplicas"),
+	reflect.TypeFor[DeleteOptions]():            set("ignoreStoreReadErrorWithClusterBreakingPotential"),
 	reflect.TypeFor[ServiceAccount]():           set("secrets imagePullSecrets"),
 }
 

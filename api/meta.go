@@ -27,16 +27,26 @@ type ObjectMeta struct {
 	Labels                     map[string]string `json:"labels,omitempty"`
 	Annotations                map[string]string `json:"annotations,omitempty"`
 	OwnerReferences            []OwnerReference  `json:"ownerReferences,omitempty"`
+	// Finalizers hold a deleted object (deletionTimestamp set) until they
+	// are removed; gossipod's only one is FinalizerForegroundDeletion,
+	// which the state machine adds and removes itself.
+	Finalizers []string `json:"finalizers,omitempty"`
 }
 
-// OwnerReference points from a dependent object (a Deployment's pod) to the
-// object that owns it, as in Kubernetes.
+// OwnerReference points from a dependent object (a ReplicaSet's pod, a
+// Deployment's ReplicaSet) to the object that owns it, as in Kubernetes:
+// deleting the owner deletes its dependents (garbage collection), unless
+// the deletion orphans them.
 type OwnerReference struct {
 	APIVersion string `json:"apiVersion"`
 	Kind       string `json:"kind"`
 	Name       string `json:"name"`
 	UID        string `json:"uid"`
-	Controller *bool  `json:"controller,omitempty"`
+	// Controller marks the one owner that manages the dependent.
+	Controller *bool `json:"controller,omitempty"`
+	// BlockOwnerDeletion makes a foreground deletion of the owner wait
+	// until this dependent is gone; controllers set it on what they create.
+	BlockOwnerDeletion *bool `json:"blockOwnerDeletion,omitempty"`
 }
 
 // ListMeta is the metadata of a list: the resourceVersion the list reflects,

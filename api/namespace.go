@@ -86,6 +86,7 @@ func ValidateNamespace(ns *Namespace) error {
 	}
 	errs = append(errs, validateLabels(ns.Labels, fld.Child("labels"))...)
 	errs = append(errs, validateAnnotations(ns.Annotations, fld.Child("annotations"))...)
+	errs = append(errs, validateFinalizers(ns.Finalizers, fld.Child("finalizers"))...)
 	for i, f := range ns.Spec.Finalizers {
 		if f != NamespaceFinalizerKubernetes {
 			errs = append(errs, field.NotSupported(field.NewPath("spec", "finalizers").Index(i), f, []string{NamespaceFinalizerKubernetes}))

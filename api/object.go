@@ -35,6 +35,7 @@ type kindKey struct {
 var kinds = map[kindKey]func() Object{
 	{"v1", "Pod"}:             func() Object { return new(Pod) },
 	{"apps/v1", "Deployment"}: func() Object { return new(Deployment) },
+	{"apps/v1", "ReplicaSet"}: func() Object { return new(ReplicaSet) },
 	{"v1", "Namespace"}:       func() Object { return new(Namespace) },
 	{"v1", "ServiceAccount"}:  func() Object { return new(ServiceAccount) },
 }
@@ -45,6 +46,7 @@ var listKinds = map[kindKey]bool{
 	{"v1", "List"}:                true,
 	{"v1", "PodList"}:             true,
 	{"apps/v1", "DeploymentList"}: true,
+	{"apps/v1", "ReplicaSetList"}: true,
 	{"v1", "NamespaceList"}:       true,
 	{"v1", "ServiceAccountList"}:  true,
 }

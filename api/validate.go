@@ -58,7 +58,9 @@ func validatePod(p *Pod) field.ErrorList {
 }
 
 // validateObjectMeta checks a namespaced object's metadata: name a DNS-1123
-// subdomain, namespace a DNS-1123 label, labels and annotations valid.
+// subdomain, namespace a DNS-1123 label, labels and annotations valid,
+// owner references complete with at most one controller, and only the
+// garbage collector's finalizers.
 func validateObjectMeta(m *ObjectMeta, fld *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	if m.Name == "" {
@@ -73,6 +75,8 @@ func validateObjectMeta(m *ObjectMeta, fld *field.Path) field.ErrorList {
 	}
 	errs = append(errs, validateLabels(m.Labels, fld.Child("labels"))...)
 	errs = append(errs, validateAnnotations(m.Annotations, fld.Child("annotations"))...)
+	errs = append(errs, validateOwnerReferences(m.OwnerReferences, fld.Child("ownerReferences"))...)
+	errs = append(errs, validateFinalizers(m.Finalizers, fld.Child("finalizers"))...)
 	return errs
 }
 

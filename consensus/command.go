@@ -243,19 +243,30 @@ type UpdateDeployment struct {
 }
 
 // DeleteDeployment deletes a Deployment and, as Kubernetes' garbage
-// collector does in the foreground, its pods: unbound ones at once, bound
-// ones gracefully. The response is the deleted object.
+// collector does, its dependents (its ReplicaSets, and theirs, the pods:
+// unbound pods at once, bound ones gracefully), as PropagationPolicy says:
+// Background (the default, when empty) removes the Deployment at once;
+// Foreground keeps it, with deletionTimestamp and the foregroundDeletion
+// finalizer, until the dependents are gone; Orphan keeps the dependents
+// and removes their reference to it. UID, when set, is a precondition
+// (409). The response is the Deployment as last stored.
 type DeleteDeployment struct {
-	Namespace string `json:"namespace"`
-	Name      string `json:"name"`
+	Namespace         string                  `json:"namespace"`
+	Name              string                  `json:"name"`
+	UID               string                  `json:"uid,omitempty"`
+	PropagationPolicy api.DeletionPropagation `json:"propagationPolicy,omitempty"`
 }
 
-// SetDeploymentStatus records what the controller observed.
+// SetDeploymentStatus records what the controller observed, and the
+// revision of the Deployment's newest ReplicaSet as its
+// deployment.kubernetes.io/revision annotation when Revision is set (as
+// Kubernetes' controller writes it with the status).
 type SetDeploymentStatus struct {
 	Namespace string               `json:"namespace"`
 	Name      string               `json:"name"`
 	UID       string               `json:"uid"`
 	Status    api.DeploymentStatus `json:"status"`
+	Revision  string               `json:"revision,omitempty"`
 }
 
 // CreatePods creates several pods in one entry, as a controller scaling up

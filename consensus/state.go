@@ -38,6 +38,12 @@ type State struct {
 	namespaces map[string]*api.Namespace
 	// serviceAccounts by namespace/name, copy-on-write.
 	serviceAccounts map[string]*api.ServiceAccount
+	// replicaSets by namespace/name, copy-on-write.
+	replicaSets map[string]*api.ReplicaSet
+	// dependents is derived from the owner references of pods,
+	// ReplicaSets and Deployments: for each owner uid, the objects that
+	// name it. The garbage collector walks it instead of every pod.
+	dependents map[string]map[objRef]struct{}
 }
 
 // NewState returns an empty State.
@@ -51,6 +57,8 @@ func NewState() *State {
 		tokens:          map[string]*api.Token{},
 		namespaces:      map[string]*api.Namespace{},
 		serviceAccounts: map[string]*api.ServiceAccount{},
+		replicaSets:     map[string]*api.ReplicaSet{},
+		dependents:      map[string]map[objRef]struct{}{},
 		watch:           newWatchLog(watchLogSize),
 		changed:         make(chan struct{}),
 	}
@@ -190,6 +198,43 @@ func (s *State) dispatch(index uint64, cmd Command) (any, error) {
 		}
 		s.setDeploymentStatus(index, p)
 		return nil, nil
+	case CmdCreateReplicaSet:
+		p, err := decode[CreateReplicaSet](cmd)
+		if err != nil {
+			return nil, err
+		}
+		return s.createReplicaSet(index, cmd, p)
+	case CmdUpdateReplicaSet:
+		p, err := decode[UpdateReplicaSet](cmd)
+		if err != nil {
+			return nil, err
+		}
+		return s.updateReplicaSet(index, p)
+	case CmdDeleteReplicaSet:
+		p, err := decode[DeleteReplicaSet](cmd)
+		if err != nil {
+			return nil, err
+		}
+		return s.deleteReplicaSet(index, cmd, p)
+	case CmdSetReplicaSetStatuses:
+		p, err := decode[SetReplicaSetStatuses](cmd)
+		if err != nil {
+			return nil, err
+		}
+		s.setReplicaSetStatuses(index, p)
+		return nil, nil
+	case CmdAdoptLegacyPods:
+		p, err := decode[AdoptLegacyPods](cmd)
+		if err != nil {
+			return nil, err
+		}
+		return s.adoptLegacyPods(index, cmd, p)
+	case CmdClaimObjects:
+		p, err := decode[ClaimObjects](cmd)
+		if err != nil {
+			return nil, err
+		}
+		return s.claimObjects(index, p)
 	case CmdCreatePods:
 		p, err := decode[CreatePods](cmd)
 		if err != nil {
@@ -434,6 +479,7 @@ type snapshotData struct {
 	Tokens          []api.Token          `json:"tokens,omitempty"`
 	Namespaces      []api.Namespace      `json:"namespaces,omitempty"`
 	ServiceAccounts []api.ServiceAccount `json:"serviceAccounts,omitempty"`
+	ReplicaSets     []api.ReplicaSet     `json:"replicaSets,omitempty"`
 }
 
 // export copies the State for a snapshot. It runs under the FSM's
@@ -464,6 +510,9 @@ func (s *State) export() snapshotData {
 	}
 	for _, key := range slices.Sorted(maps.Keys(s.serviceAccounts)) {
 		d.ServiceAccounts = append(d.ServiceAccounts, *s.serviceAccounts[key])
+	}
+	for _, key := range slices.Sorted(maps.Keys(s.replicaSets)) {
+		d.ReplicaSets = append(d.ReplicaSets, *s.replicaSets[key])
 	}
 	return d
 }
@@ -511,10 +560,30 @@ func (s *State) restore(d snapshotData) {
 		sa := &d.ServiceAccounts[i]
 		s.serviceAccounts[podKey(sa.Namespace, sa.Name)] = sa
 	}
+	s.replicaSets = make(map[string]*api.ReplicaSet, len(d.ReplicaSets))
+	for i := range d.ReplicaSets {
+		rs := &d.ReplicaSets[i]
+		s.replicaSets[podKey(rs.Namespace, rs.Name)] = rs
+	}
+	s.reindexOwners()
 	s.index = d.Index
 	s.watch.reset(d.Index)
 	close(s.changed)
 	s.changed = make(chan struct{})
+}
+
+// reindexOwners rebuilds the derived owner index from the objects.
+func (s *State) reindexOwners() {
+	s.dependents = map[string]map[objRef]struct{}{}
+	for key, p := range s.pods {
+		s.indexOwners(objRef{kindPod, key}, nil, p.OwnerReferences)
+	}
+	for key, rs := range s.replicaSets {
+		s.indexOwners(objRef{kindReplicaSet, key}, nil, rs.OwnerReferences)
+	}
+	for key, d := range s.deployments {
+		s.indexOwners(objRef{kindDeployment, key}, nil, d.OwnerReferences)
+	}
 }
 
 // copyNode deep-copies a node by a JSON round trip: simple and always in step

@@ -38,8 +38,14 @@ func (s *State) Deployments(keep func(*api.Deployment) bool) ([]*api.Deployment,
 
 func (s *State) putDeployment(index uint64, old, d *api.Deployment) {
 	d.ResourceVersion = strconv.FormatUint(index, 10)
-	s.deployments[podKey(d.Namespace, d.Name)] = d
-	s.emit(index, "Deployment", added(old != nil), d)
+	key := podKey(d.Namespace, d.Name)
+	var oldRefs []api.OwnerReference
+	if old != nil {
+		oldRefs = old.OwnerReferences
+	}
+	s.indexOwners(objRef{kindDeployment, key}, oldRefs, d.OwnerReferences)
+	s.deployments[key] = d
+	s.emit(index, kindDeployment, added(old != nil), d)
 }
 
 func (s *State) createDeployment(index uint64, cmd Command, c CreateDeployment) (any, error) {
@@ -60,6 +66,7 @@ func (s *State) createDeployment(index uint64, cmd Command, c CreateDeployment) 
 	}
 	d.Kind, d.APIVersion = "Deployment", "apps/v1"
 	d.CreationTimestamp = api.NewTime(cmd.Time)
+	d.DeletionTimestamp, d.DeletionGracePeriodSeconds, d.Finalizers = nil, nil, nil
 	d.Generation = 1
 	d.Status = api.DeploymentStatus{}
 	s.putDeployment(index, nil, d)
@@ -73,9 +80,7 @@ func (s *State) updateDeployment(index uint64, u UpdateDeployment) (any, error) 
 		return nil, api.NewNotFound("deployments.apps", in.Name)
 	}
 	if in.ResourceVersion != "" && in.ResourceVersion != old.ResourceVersion || in.UID != "" && in.UID != old.UID {
-		st := conflict(in.Name)
-		st.Message = strings.Replace(st.Message, "on pods", "on deployments.apps", 1)
-		return nil, st
+		return nil, conflictOn("deployments.apps", in.Name)
 	}
 	d := cloneDeployment(old)
 	d.Labels = maps.Clone(in.Labels)
@@ -94,30 +99,41 @@ func (s *State) updateDeployment(index uint64, u UpdateDeployment) (any, error) 
 }
 
 func (s *State) deleteDeployment(index uint64, cmd Command, del DeleteDeployment) (any, error) {
-	d, ok := s.deployments[podKey(del.Namespace, del.Name)]
+	key := podKey(del.Namespace, del.Name)
+	d, ok := s.deployments[key]
 	if !ok {
 		return nil, api.NewNotFound("deployments.apps", del.Name)
 	}
-	delete(s.deployments, podKey(d.Namespace, d.Name))
-	s.emit(index, "Deployment", WatchDeleted, d)
-	for key, e := range s.events {
-		if e.InvolvedObject.UID == d.UID {
-			delete(s.events, key)
-		}
+	if del.UID != "" && del.UID != d.UID {
+		return nil, uidConflict("deployments.apps", del.Name, del.UID, d.UID)
 	}
-	for _, p := range s.ownedPods(d.UID) {
-		_, _ = s.deletePod(index, cmd, DeletePod{Namespace: p.Namespace, Name: p.Name, UID: p.UID})
+	if err := checkPropagation(del.PropagationPolicy); err != nil {
+		return nil, err
+	}
+	s.deleteWithPolicy(index, cmd, objRef{kindDeployment, key}, del.PropagationPolicy)
+	if cur, ok := s.deployments[key]; ok {
+		return cur, nil
 	}
 	return d, nil
 }
 
 func (s *State) setDeploymentStatus(index uint64, u SetDeploymentStatus) {
 	old, ok := s.deployments[podKey(u.Namespace, u.Name)]
-	if !ok || old.UID != u.UID || sameJSON(old.Status, u.Status) {
+	if !ok || old.UID != u.UID {
+		return
+	}
+	revisionSame := u.Revision == "" || old.Annotations[api.AnnotationRevision] == u.Revision
+	if revisionSame && sameJSON(old.Status, u.Status) {
 		return
 	}
 	d := cloneDeployment(old)
 	d.Status = u.Status
+	if !revisionSame {
+		if d.Annotations == nil {
+			d.Annotations = map[string]string{}
+		}
+		d.Annotations[api.AnnotationRevision] = u.Revision
+	}
 	s.putDeployment(index, old, d)
 }
 
@@ -125,12 +141,30 @@ func (s *State) setDeploymentStatus(index uint64, u SetDeploymentStatus) {
 // sorted by name.
 func (s *State) ownedPods(uid string) []*api.Pod {
 	var out []*api.Pod
-	for _, p := range s.pods {
-		if controllerUID(p) == uid {
+	for dep := range s.dependents[uid] {
+		if dep.kind != kindPod {
+			continue
+		}
+		if p := s.pods[dep.key]; p != nil && controllerUID(p) == uid {
 			out = append(out, p)
 		}
 	}
 	slices.SortFunc(out, func(a, b *api.Pod) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// controlledReplicaSets returns the ReplicaSets whose controller is the
+// object with uid.
+func (s *State) controlledReplicaSets(uid string) []*api.ReplicaSet {
+	var out []*api.ReplicaSet
+	for dep := range s.dependents[uid] {
+		if dep.kind != kindReplicaSet {
+			continue
+		}
+		if rs := s.replicaSets[dep.key]; rs != nil && api.IsControlledBy(&rs.ObjectMeta, uid) {
+			out = append(out, rs)
+		}
+	}
 	return out
 }
 
@@ -282,29 +316,56 @@ func (s *State) evictPod(index uint64, cmd Command, e EvictPod) (any, error) {
 	if e.UID != "" && p.UID != e.UID {
 		return nil, conflict(e.Name)
 	}
-	if owner := controllerUID(p); owner != "" && podAvailable(p) {
-		for _, d := range s.deployments {
-			if d.UID != owner {
-				continue
+	if d, pods := s.disruptionBudgetOf(p); d != nil && podAvailable(p) {
+		available := 0
+		for _, q := range pods {
+			if podAvailable(q) {
+				available++
 			}
-			available := 0
-			for _, q := range s.ownedPods(owner) {
-				if podAvailable(q) {
-					available++
-				}
-			}
-			if needed := DesiredReplicas(d) - MaxUnavailable(d); available-1 < needed {
-				st := api.NewStatus(http.StatusTooManyRequests, "TooManyRequests",
-					"Cannot evict pod as it would violate the pod's disruption budget.")
-				st.Details = &api.StatusDetails{Name: e.Name, Kind: "pods", Causes: []api.StatusCause{{
-					Type:    "DisruptionBudget",
-					Message: fmt.Sprintf("The disruption budget of deployment %s needs %d healthy pods and has %d currently", d.Name, needed, available),
-				}}}
-				return nil, st
-			}
+		}
+		if needed := DesiredReplicas(d) - MaxUnavailable(d); available-1 < needed {
+			st := api.NewStatus(http.StatusTooManyRequests, "TooManyRequests",
+				"Cannot evict pod as it would violate the pod's disruption budget.")
+			st.Details = &api.StatusDetails{Name: e.Name, Kind: "pods", Causes: []api.StatusCause{{
+				Type:    "DisruptionBudget",
+				Message: fmt.Sprintf("The disruption budget of deployment %s needs %d healthy pods and has %d currently", d.Name, needed, available),
+			}}}
+			return nil, st
 		}
 	}
 	return s.deletePod(index, cmd, DeletePod{Namespace: p.Namespace, Name: p.Name, UID: p.UID, GracePeriodSeconds: e.GracePeriodSeconds})
+}
+
+// disruptionBudgetOf returns the Deployment whose replicas − maxUnavailable
+// bounds the eviction of p, and all the pods of that Deployment: p's
+// controller is one of its ReplicaSets (or, for a pod stored before
+// ReplicaSets, the Deployment itself). Other pods have no budget.
+func (s *State) disruptionBudgetOf(p *api.Pod) (*api.Deployment, []*api.Pod) {
+	ref := api.ControllerOf(&p.ObjectMeta)
+	if ref == nil {
+		return nil, nil
+	}
+	owner, _, ok := s.ownerOf(p.Namespace, *ref)
+	if !ok {
+		return nil, nil
+	}
+	if owner.kind == kindDeployment {
+		return s.deployments[owner.key], s.ownedPods(ref.UID)
+	}
+	rs := s.replicaSets[owner.key]
+	dref := api.ControllerOf(&rs.ObjectMeta)
+	if dref == nil {
+		return nil, nil
+	}
+	downer, _, ok := s.ownerOf(rs.Namespace, *dref)
+	if !ok || downer.kind != kindDeployment {
+		return nil, nil
+	}
+	pods := s.ownedPods(dref.UID) // pods not yet moved to a ReplicaSet
+	for _, sibling := range s.controlledReplicaSets(dref.UID) {
+		pods = append(pods, s.ownedPods(sibling.UID)...)
+	}
+	return s.deployments[downer.key], pods
 }
 
 // cloneDeployment deep-copies a Deployment.

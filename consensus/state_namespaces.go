@@ -26,8 +26,9 @@ type CreateNamespace struct {
 
 // DeleteNamespace starts the deletion of a namespace, as Kubernetes'
 // namespace controller carries it out: the namespace turns Terminating (no
-// new content may be created in it), its deployments are deleted, its pods
-// deleted gracefully, its events dropped; it goes once its last pod is gone.
+// new content may be created in it), its deployments and replica sets are
+// deleted, its pods deleted gracefully, its events dropped; it goes once
+// its last pod is gone.
 // UID, when set, is a precondition.
 type DeleteNamespace struct {
 	Name string `json:"name"`
@@ -143,8 +144,13 @@ func (s *State) deleteNamespace(index uint64, cmd Command, d DeleteNamespace) (*
 
 	// The content, in a fixed order so every replica emits the same events.
 	for _, key := range slices.Sorted(maps.Keys(s.deployments)) {
-		if dep := s.deployments[key]; dep.Namespace == d.Name {
+		if dep, ok := s.deployments[key]; ok && dep.Namespace == d.Name {
 			_, _ = s.deleteDeployment(index, cmd, DeleteDeployment{Namespace: dep.Namespace, Name: dep.Name})
+		}
+	}
+	for _, key := range slices.Sorted(maps.Keys(s.replicaSets)) {
+		if rs, ok := s.replicaSets[key]; ok && rs.Namespace == d.Name {
+			_, _ = s.deleteReplicaSet(index, cmd, DeleteReplicaSet{Namespace: rs.Namespace, Name: rs.Name})
 		}
 	}
 	for _, key := range slices.Sorted(maps.Keys(s.pods)) {
@@ -186,6 +192,11 @@ func (s *State) finishNamespace(index uint64, name string) {
 	}
 	for _, dep := range s.deployments {
 		if dep.Namespace == name {
+			return
+		}
+	}
+	for _, rs := range s.replicaSets {
+		if rs.Namespace == name {
 			return
 		}
 	}

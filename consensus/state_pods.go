@@ -71,21 +71,24 @@ func (s *State) putPod(index uint64, old, p *api.Pod) {
 	p.ResourceVersion = strconv.FormatUint(index, 10)
 	s.unaccount(old)
 	s.account(p)
-	s.pods[podKey(p.Namespace, p.Name)] = p
+	key := podKey(p.Namespace, p.Name)
+	var oldRefs []api.OwnerReference
+	if old != nil {
+		oldRefs = old.OwnerReferences
+	}
+	s.indexOwners(objRef{kindPod, key}, oldRefs, p.OwnerReferences)
+	s.pods[key] = p
 	s.emit(index, "Pod", added(old != nil), p)
 }
 
-// removePod deletes a pod and its events.
+// removePod deletes a pod and its events, and lets what waited on it (an
+// owner deleted in the foreground, a terminating namespace) finish.
 func (s *State) removePod(index uint64, p *api.Pod) {
 	s.unaccount(p)
-	delete(s.pods, podKey(p.Namespace, p.Name))
-	for key, e := range s.events {
-		if e.InvolvedObject.UID == p.UID {
-			delete(s.events, key)
-		}
-	}
+	key := podKey(p.Namespace, p.Name)
+	delete(s.pods, key)
 	s.emit(index, "Pod", WatchDeleted, p)
-	s.finishNamespace(index, p.Namespace)
+	s.afterRemoval(index, objRef{kindPod, key}, &p.ObjectMeta)
 }
 
 // podKey is the map key of a namespaced object.
@@ -141,6 +144,9 @@ func (s *State) createPod(index uint64, cmd Command, c CreatePod) (any, error) {
 		return nil, err
 	}
 	if err := s.admitServiceAccount(p); err != nil {
+		return nil, err
+	}
+	if err := s.admitController("Pod", &p.ObjectMeta); err != nil {
 		return nil, err
 	}
 	if _, exists := s.pods[key]; exists {

@@ -82,10 +82,13 @@ type DeploymentPod struct {
 // Hash is the pod's pod-template-hash label: which template it runs.
 func (p DeploymentPod) Hash() string { return p.Metadata.Labels["pod-template-hash"] }
 
-// OwnedBy reports whether Deployment name controls the pod.
+// OwnedBy reports whether the pod is Deployment name's: its owner is the
+// ReplicaSet the Deployment made for the pod's template,
+// <name>-<pod-template-hash>, or (a pod stored before ReplicaSets) the
+// Deployment itself.
 func (p DeploymentPod) OwnedBy(name string) bool {
 	for _, o := range p.Metadata.OwnerReferences {
-		if o.Kind == "Deployment" && o.Name == name {
+		if o.Kind == "Deployment" && o.Name == name || o.Kind == "ReplicaSet" && o.Name == name+"-"+p.Hash() {
 			return true
 		}
 	}

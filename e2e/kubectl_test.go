@@ -215,6 +215,36 @@ func TestKubectl(t *testing.T) {
 		wantLine(t, ok(t, "rollout", "status", "deployment/web", "-n", "shop", "--timeout=120s"), `successfully rolled out`)
 	})
 
+	t.Run("set image, rollout history and undo", func(t *testing.T) {
+		// The Deployment's pods belong to ReplicaSets, one per revision: the
+		// first apply made 1, the restart 2.
+		out := ok(t, "get", "rs", "-n", "shop")
+		wantLine(t, out, `^NAME\s+DESIRED\s+CURRENT\s+READY\s+AGE$`)
+		wantLine(t, out, `^web-\S+\s+4\s+4\s+4\s`)
+		wantLine(t, out, `^web-\S+\s+0\s+0\s+0\s`)
+		// The same image under another name is another template: revision 3.
+		wantLine(t, ok(t, "set", "image", "deployment/web", "-n", "shop", "app=localhost/busybox"), `^deployment.apps/web image updated$`)
+		wantLine(t, ok(t, "rollout", "status", "deployment/web", "-n", "shop", "--timeout=120s"), `successfully rolled out`)
+		out = ok(t, "rollout", "history", "deployment/web", "-n", "shop")
+		wantLine(t, out, `^REVISION\s+CHANGE-CAUSE$`)
+		for _, rev := range []string{"1", "2", "3"} {
+			wantLine(t, out, `^`+rev+`\s+<none>$`)
+		}
+		wantLine(t, ok(t, "rollout", "history", "deployment/web", "-n", "shop", "--revision=3"), `Image:\s+localhost/busybox$`)
+		// Undo goes back to revision 2's template, which becomes revision 4.
+		wantLine(t, ok(t, "rollout", "undo", "deployment/web", "-n", "shop"), `^deployment.apps/web rolled back$`)
+		wantLine(t, ok(t, "rollout", "status", "deployment/web", "-n", "shop", "--timeout=120s"), `successfully rolled out`)
+		if img := ok(t, "get", "deploy", "web", "-n", "shop", "-o", "jsonpath={.spec.template.spec.containers[0].image}"); img != "localhost/busybox:latest" {
+			t.Fatalf("image after undo: %q", img)
+		}
+		out = ok(t, "rollout", "history", "deployment/web", "-n", "shop")
+		wantLine(t, out, `^4\s+<none>$`)
+		if regexp.MustCompile(`(?m)^2\s`).MatchString(out) {
+			t.Fatalf("revision 2 is still listed after undo made it 4:\n%s", out)
+		}
+		wantLine(t, ok(t, "get", "deploy", "web", "-n", "shop"), `^web\s+4/4\s+4\s+4\s`)
+	})
+
 	t.Run("label and annotate", func(t *testing.T) {
 		wantLine(t, ok(t, "label", "deployment", "web", "-n", "shop", "team=a"), `^deployment.apps/web labeled$`)
 		wantLine(t, ok(t, "annotate", "deployment", "web", "-n", "shop", "note=hi"), `^deployment.apps/web annotated$`)

@@ -47,11 +47,13 @@ func (c *Client) UpdateDeployment(ctx context.Context, d *api.Deployment) (*api.
 	return &out, c.Do(ctx, http.MethodPut, deploymentPath(d.Namespace, d.Name), d, &out)
 }
 
-// DeleteDeployment deletes a Deployment and returns it as it was; the
-// server deletes its pods too.
-func (c *Client) DeleteDeployment(ctx context.Context, namespace, name string) (*api.Deployment, error) {
+// DeleteDeployment deletes a Deployment with the propagation policy (""
+// for the server's default, Background: its ReplicaSets and their pods are
+// deleted after it) and returns it as last stored: with Foreground, still
+// there with its deletionTimestamp until its pods are gone.
+func (c *Client) DeleteDeployment(ctx context.Context, namespace, name string, policy api.DeletionPropagation) (*api.Deployment, error) {
 	var out api.Deployment
-	return &out, c.Do(ctx, http.MethodDelete, deploymentPath(namespace, name), nil, &out)
+	return &out, c.Do(ctx, http.MethodDelete, deploymentPath(namespace, name), deleteBody(policy), &out)
 }
 
 // Scale is autoscaling/v1 Scale, a Deployment's scale subresource.

@@ -166,15 +166,24 @@ func Resources() []Resource {
 		{
 			Group: "apps", Version: "v1", Resource: "deployments", Singular: "deployment", Kind: "Deployment",
 			Namespaced: true,
-			// patch lands with the tables branch.
 			Verbs:      []string{"get", "list", "watch", "create", "update", "patch", "delete"},
 			ShortNames: []string{"deploy"}, Categories: []string{"all"},
 			Subresources: []Subresource{
-				// patch lands with the tables branch.
 				{Name: "scale", Group: "autoscaling", Version: "v1", Kind: "Scale", Verbs: []string{"get", "update", "patch"},
 					Object: reflect.TypeFor[autoscalingv1.Scale]()},
 			},
 			Object: reflect.TypeFor[appsv1.Deployment](), List: reflect.TypeFor[appsv1.DeploymentList](),
+		},
+		{
+			Group: "apps", Version: "v1", Resource: "replicasets", Singular: "replicaset", Kind: "ReplicaSet",
+			Namespaced: true,
+			Verbs:      []string{"get", "list", "watch", "create", "update", "patch", "delete"},
+			ShortNames: []string{"rs"}, Categories: []string{"all"},
+			Subresources: []Subresource{
+				{Name: "scale", Group: "autoscaling", Version: "v1", Kind: "Scale", Verbs: []string{"get", "update", "patch"},
+					Object: reflect.TypeFor[autoscalingv1.Scale]()},
+			},
+			Object: reflect.TypeFor[appsv1.ReplicaSet](), List: reflect.TypeFor[appsv1.ReplicaSetList](),
 		},
 	}
 }

@@ -70,3 +70,44 @@ func containerCells(cs []api.Container) (names, images string) {
 	}
 	return strings.Join(n, ","), strings.Join(im, ",")
 }
+
+// replicaSetTable is the ReplicaSets' table: printReplicaSet of
+// kubernetes/pkg/printers/internalversion/printers.go, what `kubectl get
+// rs` and `rollout history` users read.
+var replicaSetTable = kindTable{
+	columns: sync.OnceValue(func() []metav1.TableColumnDefinition {
+		meta := objectMetaDoc()
+		spec := appsv1.ReplicaSetSpec{}.SwaggerDoc()
+		status := appsv1.ReplicaSetStatus{}.SwaggerDoc()
+		return []metav1.TableColumnDefinition{
+			{Name: "Name", Type: "string", Format: "name", Description: meta["name"]},
+			{Name: "Desired", Type: "integer", Description: spec["replicas"]},
+			{Name: "Current", Type: "integer", Description: status["replicas"]},
+			{Name: "Ready", Type: "integer", Description: status["readyReplicas"]},
+			{Name: "Age", Type: "string", Description: meta["creationTimestamp"]},
+			{Name: "Containers", Type: "string", Priority: 1, Description: "Names of each container in the template."},
+			{Name: "Images", Type: "string", Priority: 1, Description: "Images referenced by each container in the template."},
+			{Name: "Selector", Type: "string", Priority: 1, Description: spec["selector"]},
+		}
+	}),
+	print: func(p printer, o api.Object) metav1.TableRow { return p.replicaSet(o.(*api.ReplicaSet)) },
+}
+
+// replicaSet is Kubernetes' printReplicaSet: DESIRED is spec.replicas
+// (1 when unset, the default), CURRENT and READY the status counts, and
+// the wide columns as a Deployment's.
+func (p printer) replicaSet(rs *api.ReplicaSet) metav1.TableRow {
+	desired := int64(1)
+	if rs.Spec.Replicas != nil {
+		desired = int64(*rs.Spec.Replicas)
+	}
+	selector := "<invalid>"
+	if s, err := api.LabelSelectorAsSelector(rs.Spec.Selector); err == nil {
+		selector = s.String()
+	}
+	names, images := containerCells(rs.Spec.Template.Spec.Containers)
+	return metav1.TableRow{Cells: []any{
+		rs.Name, desired, int64(rs.Status.Replicas), int64(rs.Status.ReadyReplicas), p.since(rs.CreationTimestamp),
+		names, images, selector,
+	}}
+}

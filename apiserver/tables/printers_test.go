@@ -299,6 +299,24 @@ func TestPrintDeployment(t *testing.T) {
 		"fake-container1,fake-container2", "fake-image1,fake-image2", "foo=bar"}, nil)
 }
 
+// TestPrintReplicaSet: Kubernetes' TestPrintReplicaSet cases.
+func TestPrintReplicaSet(t *testing.T) {
+	replicas := int32(5)
+	rs := api.ReplicaSet{
+		ObjectMeta: api.ObjectMeta{Name: "test1", CreationTimestamp: api.Time{Time: now.Add(1900 * time.Millisecond)}},
+		Spec: api.ReplicaSetSpec{
+			Replicas: &replicas,
+			Template: api.PodTemplateSpec{Spec: api.PodSpec{Containers: []api.Container{
+				{Name: "test", Image: "test_image"}}}},
+			Selector: &api.LabelSelector{MatchLabels: map[string]string{"a": "b"}},
+		},
+		Status: api.ReplicaSetStatus{Replicas: 5, ReadyReplicas: 2},
+	}
+	checkRow(t, "narrow", printRow(t, &rs), []any{"test1", int64(5), int64(5), int64(2), "0s"}, nil)
+	checkRow(t, "wide", printRow(t, &rs), []any{"test1", int64(5), int64(5), int64(2), "0s",
+		"test", "test_image", "a=b"}, nil)
+}
+
 func TestPrintEvent(t *testing.T) {
 	day := 24 * time.Hour
 	tests := []struct {

@@ -87,6 +87,10 @@ func itemsOf(obj any) ([]item, string, error) {
 		return listItems(o.Items, &deploymentTable), o.ResourceVersion, nil
 	case *api.DeploymentList:
 		return listItems(o.Items, &deploymentTable), o.ResourceVersion, nil
+	case api.ReplicaSetList:
+		return listItems(o.Items, &replicaSetTable), o.ResourceVersion, nil
+	case *api.ReplicaSetList:
+		return listItems(o.Items, &replicaSetTable), o.ResourceVersion, nil
 	case api.EventList:
 		return listItems(o.Items, &eventTable), o.ResourceVersion, nil
 	case *api.EventList:
@@ -129,6 +133,8 @@ func emptyListKind(obj any) *kindTable {
 		return &nodeTable
 	case api.DeploymentList, *api.DeploymentList:
 		return &deploymentTable
+	case api.ReplicaSetList, *api.ReplicaSetList:
+		return &replicaSetTable
 	case api.EventList, *api.EventList:
 		return &eventTable
 	case api.NamespaceList, *api.NamespaceList:
@@ -148,6 +154,8 @@ func tableFor(o api.Object) *kindTable {
 		return &nodeTable
 	case *api.Deployment:
 		return &deploymentTable
+	case *api.ReplicaSet:
+		return &replicaSetTable
 	case *api.Event:
 		return &eventTable
 	case *api.Namespace:

@@ -22,7 +22,8 @@ func applyCommand() *cli.Command {
 		Description: "Every manifest is read and decoded first; a manifest that does not decode\n" +
 			"changes nothing. Then each object is created, or updated where it differs\n" +
 			"(for a pod: container images, labels, annotations, as Kubernetes allows;\n" +
-			"for a Deployment: labels, annotations and spec, but not its selector).\n" +
+			"for a Deployment or a ReplicaSet: labels, annotations and spec, but not its\n" +
+			"selector).\n" +
 			"A Deployment manifest without spec.replicas keeps the live replica count,\n" +
 			"so applying it again does not undo a `scale`.\n\n" +
 			"gossipod apply -f examples/pod.yaml\n" +
@@ -119,6 +120,8 @@ func applyObject(ctx context.Context, cl *client.Client, o manifestObject) (appl
 		return applyPod(ctx, cl, obj, o.source)
 	case *api.Deployment:
 		return applyDeployment(ctx, cl, obj, o.source)
+	case *api.ReplicaSet:
+		return applyReplicaSet(ctx, cl, obj, o.source)
 	case *api.Namespace:
 		return applyNamespace(ctx, cl, obj, o.source)
 	default:

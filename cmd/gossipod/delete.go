@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -22,9 +23,12 @@ func deleteCommand() *cli.Command {
 		Usage: "delete objects by name, by label selector, or those of manifests",
 		Description: "A pod bound to a node is Terminating until its node has stopped it; like\n" +
 			"kubectl, delete waits for that unless --wait=false. Deleting a Deployment\n" +
-			"deletes its pods, and delete waits until they are gone.\n\n" +
+			"deletes its ReplicaSets and their pods (--cascade=background, the default),\n" +
+			"and delete waits until the pods are gone; --cascade=foreground keeps the\n" +
+			"Deployment until they are, --cascade=orphan leaves them running.\n\n" +
 			"gossipod delete pod web\n" +
 			"gossipod delete deployment web\n" +
+			"gossipod delete rs web-5d8b6c8f9 --cascade=orphan\n" +
 			"gossipod delete pods -l app=web --now\n" +
 			"gossipod delete -f examples/pod.yaml",
 		ArgsUsage: "(-f FILENAME | TYPE [NAME... | -l SELECTOR | --all] | TYPE/NAME...)",
@@ -38,6 +42,7 @@ func deleteCommand() *cli.Command {
 			&cli.BoolFlag{Name: "now", Usage: "stop at once (--grace-period=1)"},
 			&cli.BoolFlag{Name: "force", Usage: "delete at once, without waiting for the node to confirm (with --grace-period=0)"},
 			&cli.BoolFlag{Name: "ignore-not-found", Usage: "a missing object is not an error"},
+			&cli.StringFlag{Name: "cascade", Value: "background", Usage: "what happens to the dependents of a Deployment or ReplicaSet: background, foreground or orphan"},
 			&cli.BoolFlag{Name: "wait", Value: true, Usage: "wait until the objects are gone"},
 			&cli.DurationFlag{Name: "timeout", Usage: "how long to wait (0: a week)"},
 		},
@@ -45,9 +50,10 @@ func deleteCommand() *cli.Command {
 	}
 }
 
-// deleteTarget is one object to delete: a pod or a Deployment (kind is
-// resourcePods or resourceDeployments); source is the manifest it came
-// from, if any, for error messages.
+// deleteTarget is one object to delete: a pod, a Deployment or a
+// ReplicaSet (kind is resourcePods, resourceDeployments or
+// resourceReplicaSets); source is the manifest it came from, if any, for
+// error messages.
 type deleteTarget struct {
 	kind, namespace, name, source string
 }
@@ -58,6 +64,10 @@ func runDelete(c *cli.Context) error {
 		return err
 	}
 	grace, err := deleteGracePeriod(c)
+	if err != nil {
+		return err
+	}
+	cascade, err := cascadePolicy(c.String("cascade"))
 	if err != nil {
 		return err
 	}
@@ -87,6 +97,8 @@ func runDelete(c *cli.Context) error {
 				kind = resourcePods
 			case *api.Deployment:
 				kind = resourceDeployments
+			case *api.ReplicaSet:
+				kind = resourceReplicaSets
 			default:
 				tm := o.obj.GetTypeMeta()
 				return fmt.Errorf("unable to delete %s %s %q from %q: this kind is not supported yet", tm.APIVersion, tm.Kind, o.obj.GetObjectMeta().Name, o.source)
@@ -99,7 +111,7 @@ func runDelete(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		if kind != resourcePods && kind != resourceDeployments {
+		if kind != resourcePods && kind != resourceDeployments && kind != resourceReplicaSets {
 			return usageError{fmt.Errorf("deleting %s is not supported", kind)}
 		}
 		selector, all := c.String("selector"), c.Bool("all")
@@ -138,10 +150,14 @@ func runDelete(c *cli.Context) error {
 		var gone deletedObject
 		var err error
 		ref := "pod"
-		if t.kind == resourceDeployments {
+		switch t.kind {
+		case resourceDeployments:
 			ref = deploymentKind
-			gone.deployment, err = cl.DeleteDeployment(ctx, t.namespace, t.name)
-		} else {
+			gone.deployment, err = cl.DeleteDeployment(ctx, t.namespace, t.name, cascade)
+		case resourceReplicaSets:
+			ref = replicaSetKind
+			gone.replicaSet, err = cl.DeleteReplicaSet(ctx, t.namespace, t.name, cascade)
+		default:
 			gone.pod, err = cl.DeletePod(ctx, t.namespace, t.name, grace)
 		}
 		cancel()
@@ -175,10 +191,14 @@ func runDelete(c *cli.Context) error {
 		for _, o := range deleted {
 			var err error
 			var what string
-			if o.deployment != nil {
-				err = waitDeploymentPodsGone(ctx, cl, o.deployment, time.Second)
+			switch {
+			case o.deployment != nil:
 				what = "deployments/" + o.deployment.Name
-			} else {
+				err = waitDeploymentGone(ctx, cl, o.deployment, cascade, time.Second)
+			case o.replicaSet != nil:
+				what = "replicasets/" + o.replicaSet.Name
+				err = waitReplicaSetGone(ctx, cl, o.replicaSet, cascade, time.Second)
+			default:
 				err = waitPodGone(ctx, cl, o.pod, time.Second)
 				what = "pods/" + o.pod.Name
 			}
@@ -251,16 +271,43 @@ func waitPodGone(ctx context.Context, cl *client.Client, deleted *api.Pod, every
 	}
 }
 
-// deletedObject is what a delete request returned: a pod, or a Deployment.
+// deletedObject is what a delete request returned: a pod, a Deployment
+// or a ReplicaSet.
 type deletedObject struct {
 	pod        *api.Pod
 	deployment *api.Deployment
+	replicaSet *api.ReplicaSet
+}
+
+// cascadePolicy reads --cascade as kubectl does: background (or true, its
+// old form), foreground, orphan (or false). Background is sent as no
+// policy at all, the server's default.
+func cascadePolicy(s string) (api.DeletionPropagation, error) {
+	switch strings.ToLower(s) {
+	case "background", "true", "":
+		return "", nil
+	case "foreground":
+		return api.DeletePropagationForeground, nil
+	case "orphan", "false":
+		return api.DeletePropagationOrphan, nil
+	}
+	return "", usageError{fmt.Errorf("invalid cascade value (%s). Must be \"background\", \"foreground\", or \"orphan\"", s)}
 }
 
 // listDeleteTargets lists the pods or Deployments that -l or --all
 // delete, in name order.
 func listDeleteTargets(ctx context.Context, cl *client.Client, kind string, opts client.ListOptions) ([]deleteTarget, error) {
 	var targets []deleteTarget
+	if kind == resourceReplicaSets {
+		list, err := cl.ReplicaSets(ctx, opts)
+		if err != nil {
+			return nil, err
+		}
+		for _, rs := range list.Items {
+			targets = append(targets, deleteTarget{kind: kind, namespace: rs.Namespace, name: rs.Name})
+		}
+		return targets, nil
+	}
 	if kind == resourceDeployments {
 		list, err := cl.Deployments(ctx, opts)
 		if err != nil {
@@ -283,23 +330,74 @@ func listDeleteTargets(ctx context.Context, cl *client.Client, kind string, opts
 	return targets, nil
 }
 
-// waitDeploymentPodsGone polls until no pod of the deleted Deployment (one
-// whose controller is its uid) is left, or ctx ends: the server deletes
-// them with the Deployment, and each is Terminating until its node has
-// stopped it.
-func waitDeploymentPodsGone(ctx context.Context, cl *client.Client, d *api.Deployment, every time.Duration) error {
-	opts := client.ListOptions{Namespace: d.Namespace}
-	if sel, err := api.LabelSelectorAsSelector(d.Spec.Selector); err == nil {
+// waitDeploymentGone waits for what a Deployment's deletion took: in the
+// foreground, the Deployment itself, which the server keeps until its pods
+// are gone; in the background, its pods (the ReplicaSets go at once, the
+// pods when their nodes have stopped them); when orphaning, nothing.
+func waitDeploymentGone(ctx context.Context, cl *client.Client, d *api.Deployment, cascade api.DeletionPropagation, every time.Duration) error {
+	switch cascade {
+	case api.DeletePropagationOrphan:
+		return nil
+	case api.DeletePropagationForeground:
+		return pollUntil(ctx, every, func() (bool, error) {
+			cur, err := cl.Deployment(ctx, d.Namespace, d.Name)
+			return isNotFound(err) || err == nil && cur.UID != d.UID, err
+		})
+	}
+	return waitPodsGone(ctx, cl, d.Namespace, d.Spec.Selector, every, func(p *api.Pod) bool { return ownedByDeployment(p, d) })
+}
+
+// waitReplicaSetGone is waitDeploymentGone for a ReplicaSet and its pods.
+func waitReplicaSetGone(ctx context.Context, cl *client.Client, rs *api.ReplicaSet, cascade api.DeletionPropagation, every time.Duration) error {
+	switch cascade {
+	case api.DeletePropagationOrphan:
+		return nil
+	case api.DeletePropagationForeground:
+		return pollUntil(ctx, every, func() (bool, error) {
+			cur, err := cl.ReplicaSet(ctx, rs.Namespace, rs.Name)
+			return isNotFound(err) || err == nil && cur.UID != rs.UID, err
+		})
+	}
+	return waitPodsGone(ctx, cl, rs.Namespace, rs.Spec.Selector, every, func(p *api.Pod) bool { return controllerUID(p) == rs.UID })
+}
+
+// ownedByDeployment reports whether a pod is Deployment d's: its
+// controller is the ReplicaSet d made for the pod's template
+// (<deployment>-<pod-template-hash>), or d itself for a pod stored before
+// ReplicaSets. By name, since the ReplicaSets are deleted with d.
+func ownedByDeployment(p *api.Pod, d *api.Deployment) bool {
+	r := api.ControllerOf(&p.ObjectMeta)
+	return r != nil && (r.UID == d.UID ||
+		r.Kind == "ReplicaSet" && r.Name == d.Name+"-"+p.Labels[api.LabelPodTemplateHash])
+}
+
+// waitPodsGone polls the pods its selector picks in namespace until none
+// that belongs is left, or ctx ends: the server deletes them with their
+// owner, and each is Terminating until its node has stopped it.
+func waitPodsGone(ctx context.Context, cl *client.Client, namespace string, selector *api.LabelSelector, every time.Duration, belongs func(*api.Pod) bool) error {
+	opts := client.ListOptions{Namespace: namespace}
+	if sel, err := api.LabelSelectorAsSelector(selector); err == nil {
 		opts.LabelSelector = sel.String()
 	}
-	for {
+	return pollUntil(ctx, every, func() (bool, error) {
 		list, err := cl.Pods(ctx, opts)
+		if err != nil {
+			return false, err
+		}
+		return !slices.ContainsFunc(list.Items, func(p api.Pod) bool { return belongs(&p) }), nil
+	})
+}
+
+// pollUntil calls done every interval until it reports true, returns an
+// error the server answered (a 503, an unreachable agent or a missing
+// leader only delay it), or ctx ends.
+func pollUntil(ctx context.Context, every time.Duration, done func() (bool, error)) error {
+	for {
+		ok, err := done()
 		switch {
-		case err == nil:
-			if !slices.ContainsFunc(list.Items, func(p api.Pod) bool { return controllerUID(&p) == d.UID }) {
-				return nil
-			}
-		case ctx.Err() == nil:
+		case ok:
+			return nil
+		case err != nil && ctx.Err() == nil && !isNotFound(err):
 			var s *api.Status
 			if errors.As(err, &s) && s.Code != 503 {
 				return statusError(err)

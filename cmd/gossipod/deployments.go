@@ -86,6 +86,7 @@ func clearDeploymentServerFields(d *api.Deployment) {
 	d.CreationTimestamp = api.Time{}
 	d.DeletionTimestamp = nil
 	d.DeletionGracePeriodSeconds = nil
+	d.Finalizers = nil
 	d.Generation = 0
 }
 
@@ -93,13 +94,24 @@ func clearDeploymentServerFields(d *api.Deployment) {
 // podUpdate does for a pod: the manifest's labels, annotations and spec,
 // defaulted as the server defaults them, against the live ones. A manifest
 // without spec.replicas keeps the live count, as kubectl apply's merge
-// does, so that re-applying it does not undo a `scale`.
+// does, so that re-applying it does not undo a `scale`; nor does it drop
+// the controller's revision annotation.
 func deploymentUpdate(desired, live *api.Deployment) (*api.Deployment, bool) {
 	update := cloneJSON(desired)
 	clearDeploymentServerFields(update)
 	if update.Spec.Replicas == nil && live.Spec.Replicas != nil {
 		r := *live.Spec.Replicas
 		update.Spec.Replicas = &r
+	}
+	// The revision annotation is the controller's, as kubectl apply's
+	// three-way merge leaves an annotation the manifest never named.
+	if rev, ok := live.Annotations[api.AnnotationRevision]; ok {
+		if _, set := update.Annotations[api.AnnotationRevision]; !set {
+			if update.Annotations == nil {
+				update.Annotations = map[string]string{}
+			}
+			update.Annotations[api.AnnotationRevision] = rev
+		}
 	}
 	want := cloneJSON(update)
 	api.SetDeploymentDefaults(want)
@@ -393,15 +405,27 @@ func describeDeployments(c *cli.Context, cl *client.Client, names []string) ([]s
 				events = []api.Event{}
 			}
 		}
-		texts = append(texts, describeDeployment(d, events, time.Now()))
+		rsLines := deploymentRSLines{known: false}
+		if oldRSs, newRS, err := deploymentReplicaSets(ctx, cl, d); err == nil {
+			rsLines = deploymentRSLines{known: true, old: oldRSs, cur: newRS}
+		}
+		texts = append(texts, describeDeployment(d, rsLines, events, time.Now()))
 	}
 	return texts, failed, nil
 }
 
+// deploymentRSLines are a Deployment's ReplicaSets as describe shows them;
+// known is false when they could not be read (the lines are left out).
+type deploymentRSLines struct {
+	known bool
+	old   []api.ReplicaSet
+	cur   *api.ReplicaSet
+}
+
 // describeDeployment renders a Deployment the way `kubectl describe
-// deployment` does, without the ReplicaSet lines (gossipod has none).
-// events nil leaves the Events section out.
-func describeDeployment(d *api.Deployment, events []api.Event, now time.Time) string {
+// deployment` does, its OldReplicaSets and NewReplicaSet included. events
+// nil leaves the Events section out.
+func describeDeployment(d *api.Deployment, rs deploymentRSLines, events []api.Event, now time.Time) string {
 	var buf bytes.Buffer
 	w := newPrefixWriter(&buf)
 	w.write(0, "Name:\t%s\n", d.Name)
@@ -425,6 +449,14 @@ func describeDeployment(d *api.Deployment, events []api.Event, now time.Time) st
 		for _, c := range st.Conditions {
 			w.write(1, "%v \t%v\t%v\n", c.Type, c.Status, c.Reason)
 		}
+	}
+	if rs.known {
+		w.write(0, "OldReplicaSets:\t%s\n", replicaSetsLine(rs.old))
+		var cur []api.ReplicaSet
+		if rs.cur != nil {
+			cur = []api.ReplicaSet{*rs.cur}
+		}
+		w.write(0, "NewReplicaSet:\t%s\n", replicaSetsLine(cur))
 	}
 	if events != nil {
 		describeEvents(w, events, now)

@@ -270,7 +270,14 @@ func TestDescribeDeployment(t *testing.T) {
 			{Type: api.DeploymentAvailable, Status: api.ConditionTrue, Reason: "MinimumReplicasAvailable"},
 			{Type: api.DeploymentProgressing, Status: api.ConditionTrue, Reason: "NewReplicaSetAvailable"},
 		}}
-	golden(t, "describe-deployment.txt", describeDeployment(d, []api.Event{}, testNow))
+	three, one := int32(3), int32(1)
+	rsLines := deploymentRSLines{known: true,
+		old: []api.ReplicaSet{{ObjectMeta: api.ObjectMeta{Name: "web-7c5ddbdf54"}, Spec: api.ReplicaSetSpec{Replicas: &one}, Status: api.ReplicaSetStatus{Replicas: 1}}},
+		cur: &api.ReplicaSet{ObjectMeta: api.ObjectMeta{Name: "web-6b474476c4"}, Spec: api.ReplicaSetSpec{Replicas: &three}, Status: api.ReplicaSetStatus{Replicas: 3}}}
+	golden(t, "describe-deployment.txt", describeDeployment(d, rsLines, []api.Event{}, testNow))
+	if out := describeDeployment(d, deploymentRSLines{known: true}, nil, testNow); !hasLine(out, "OldReplicaSets: <none>") || !hasLine(out, "NewReplicaSet: <none>") {
+		t.Errorf("without ReplicaSets:\n%s", out)
+	}
 }
 
 func TestDescribeDeploymentCommand(t *testing.T) {
@@ -284,7 +291,8 @@ func TestDescribeDeploymentCommand(t *testing.T) {
 		t.Errorf("describe deployment web = %q, %q, %v", out, errOut, err)
 	}
 	want := []string{"GET /apis/apps/v1/namespaces/default/deployments/web",
-		"GET /api/v1/namespaces/default/events?fieldSelector=involvedObject.uid%3Duid-web"}
+		"GET /api/v1/namespaces/default/events?fieldSelector=involvedObject.uid%3Duid-web",
+		"GET /apis/apps/v1/namespaces/default/replicasets?labelSelector=app%3Dweb"}
 	if got := f.takeRequests(); !slices.Equal(got, want) {
 		t.Errorf("requests %q, want %q", got, want)
 	}

@@ -22,10 +22,11 @@ import (
 func describeCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "describe",
-		Usage: "show details of pods, deployments or nodes, with their events",
+		Usage: "show details of pods, deployments, replicasets or nodes, with their events",
 		Description: "gossipod describe pod web\n" +
 			"gossipod describe pods -l app=web\n" +
 			"gossipod describe deployment web\n" +
+			"gossipod describe rs -l app=web\n" +
 			"gossipod describe node node-1",
 		ArgsUsage: "TYPE [NAME...] | TYPE/NAME...",
 		Flags: []cli.Flag{
@@ -55,6 +56,8 @@ func describeCommand() *cli.Command {
 				texts, failed, err = describePods(c, cl, names)
 			case resourceDeployments:
 				texts, failed, err = describeDeployments(c, cl, names)
+			case resourceReplicaSets:
+				texts, failed, err = describeReplicaSets(c, cl, names)
 			default:
 				if c.IsSet("selector") {
 					return usageError{errors.New("--selector is not supported for nodes")}

@@ -56,6 +56,11 @@ type fakeAgent struct {
 	linger int
 	// evictionGrace records the gracePeriodSeconds evictions asked for.
 	evictionGrace map[string]int64
+
+	// ReplicaSets: fakeagent_rs_test.go.
+	replicaSets map[string]*api.ReplicaSet
+	// deleteBodies records the bodies of DELETE requests of ReplicaSets.
+	deleteBodies []string
 }
 
 // watchEvent is one event a fake watch stream sends.
@@ -67,11 +72,12 @@ type watchEvent struct {
 func newFakeAgent(t *testing.T) *fakeAgent {
 	t.Helper()
 	f := &fakeAgent{t: t, pods: map[string]*api.Pod{}, watch: make(chan watchEvent),
-		deployments: map[string]*api.Deployment{}, nodes: map[string]*api.Node{},
+		deployments: map[string]*api.Deployment{}, nodes: map[string]*api.Node{}, replicaSets: map[string]*api.ReplicaSet{},
 		deploymentWatch: make(chan deploymentWatchEvent), refuseEvictions: map[string]int{}, lingering: map[string]int{},
 		evictionGrace: map[string]int64{}}
 	mux := http.NewServeMux()
 	f.appsRoutes(mux)
+	f.replicaSetRoutes(mux)
 	mux.HandleFunc("GET /api/v1/pods", f.list)
 	mux.HandleFunc("GET /api/v1/namespaces/{namespace}/pods", f.list)
 	mux.HandleFunc("POST /api/v1/namespaces/{namespace}/pods", f.create)

@@ -12,7 +12,7 @@ import (
 func getCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "get",
-		Usage: "display one or many resources (pods, deployments, nodes)",
+		Usage: "display one or many resources (pods, deployments, replicasets, nodes)",
 		Description: "Examples:\n" +
 			"  gossipod get pods                   # pods of the default namespace\n" +
 			"  gossipod get pods -A -o wide        # every pod, with its IP and node\n" +
@@ -20,6 +20,7 @@ func getCommand() *cli.Command {
 			"  gossipod get pod web -o yaml\n" +
 			"  gossipod get deployments -o wide\n" +
 			"  gossipod get deploy web -w\n" +
+			"  gossipod get rs -l app=web\n" +
 			"  gossipod get nodes",
 		ArgsUsage: "RESOURCE [NAME...] | RESOURCE/NAME...",
 		Flags: []cli.Flag{
@@ -46,6 +47,8 @@ func getCommand() *cli.Command {
 				return getPods(c, names)
 			case resourceDeployments:
 				return getDeployments(c, names)
+			case resourceReplicaSets:
+				return getReplicaSets(c, names)
 			default:
 				for _, f := range []string{"selector", "field-selector", "watch", "show-labels", "no-headers"} {
 					if c.IsSet(f) {

@@ -33,11 +33,12 @@ const (
 	resourcePods        = "pods"
 	resourceNodes       = "nodes"
 	resourceDeployments = "deployments"
+	resourceReplicaSets = "replicasets"
 )
 
 // resourceType maps what a user may type (pods, pod, po; nodes, node, no;
-// deployments, deployment, deploy, deployment.apps, …) to the plural
-// resource name, or "".
+// deployments, deployment, deploy, deployment.apps, …; replicasets, rs, …)
+// to the plural resource name, or "".
 func resourceType(s string) string {
 	switch strings.ToLower(s) {
 	case "pods", "pod", "po":
@@ -46,6 +47,8 @@ func resourceType(s string) string {
 		return resourceNodes
 	case "deployments", "deployment", "deploy", "deployments.apps", "deployment.apps", "deploy.apps":
 		return resourceDeployments
+	case "replicasets", "replicaset", "rs", "replicasets.apps", "replicaset.apps", "rs.apps":
+		return resourceReplicaSets
 	}
 	return ""
 }
