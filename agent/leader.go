@@ -6,6 +6,7 @@ import (
 
 	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/consensus"
+	"github.com/gossipod/gossipod/controllers"
 )
 
 // leadershipLoop runs the leader-only duties while this agent leads. raft's
@@ -80,7 +81,15 @@ func (a *Agent) leaderDuties(ctx context.Context) {
 	}()
 	defer func() { <-deploymentsDone }()
 
-	up := &upkeep{missingSince: map[string]time.Time{}, nodeMissingSince: map[string]time.Time{}, orphanNodeSince: map[string]time.Time{}}
+	up := &upkeep{missingSince: map[string]time.Time{}}
+	commit := controllers.CommitFunc(a.commitForControllers)
+	podCIDRs := &controllers.PodCIDRs{State: a.store.State(), Commit: commit, Log: a.log.With("component", "pod-cidr-controller"),
+		Network: consensus.ClusterNetwork{ClusterCIDR: a.cfg.ClusterCIDR, NodeCIDRMaskSize: a.cfg.NodeCIDRMaskSize}}
+	namespaces := &controllers.Namespaces{State: a.store.State(), Commit: commit, Log: a.log.With("component", "namespace-controller"), NewUID: newUID}
+	nodeLifecycle := &controllers.NodeLifecycle{State: a.store.State(), Members: a.members, Commit: commit,
+		Log: a.log.With("component", "node-lifecycle-controller"), LostTimeout: a.cfg.NodeLostTimeout}
+	podGC := &controllers.PodGC{State: a.store.State(), Commit: commit, Log: a.log.With("component", "pod-garbage-collector"),
+		Quarantine: a.cfg.OrphanedPodTimeout}
 	tick := time.NewTicker(a.cfg.ReconcileInterval)
 	defer tick.Stop()
 	lostTimer := time.NewTimer(time.Hour)
@@ -90,18 +99,17 @@ func (a *Agent) leaderDuties(ctx context.Context) {
 		changed := a.members.Changed()
 		a.reconcileRaft(up)
 		a.reconcileNodes(ctx)
-		a.reconcilePodCIDRs(ctx, up)
-		a.reconcileNamespaces(ctx)
-		a.reconcileServiceAccounts(ctx)
-		nextLost := a.reconcileLostNodes(ctx, up)
-		if nextOrphan := a.reconcileOrphanedPods(ctx, up); nextOrphan > 0 && (nextLost == 0 || nextOrphan < nextLost) {
-			nextLost = nextOrphan
-		}
+		podCIDRs.Reconcile(ctx)
+		namespaces.Reconcile(ctx)
 		// Wake exactly when the next dead node becomes lost (or the next
 		// orphaned pod is due), so its pods are replaced
 		// --node-lost-timeout after its death, not up to a tick later.
-		if nextLost > 0 {
-			lostTimer.Reset(nextLost)
+		next := nodeLifecycle.Reconcile(ctx)
+		if nextOrphan := podGC.Reconcile(ctx); nextOrphan > 0 && (next == 0 || nextOrphan < next) {
+			next = nextOrphan
+		}
+		if next > 0 {
+			lostTimer.Reset(next)
 		} else {
 			lostTimer.Stop()
 		}
@@ -115,20 +123,12 @@ func (a *Agent) leaderDuties(ctx context.Context) {
 	}
 }
 
-// upkeep is the leader's memory between reconcile passes.
+// upkeep is the leader's memory between reconcile passes of the Raft
+// configuration.
 type upkeep struct {
-	// networkWarned and cidrsExhaustedWarned keep one-time warnings quiet.
-	networkWarned        bool
-	cidrsExhaustedWarned bool
 	// missingSince records when a Raft server was first seen without a
 	// gossip member, e.g. because this leader started after it died.
 	missingSince map[string]time.Time
-	// nodeMissingSince records when a node object was first seen without a
-	// gossip member.
-	nodeMissingSince map[string]time.Time
-	// orphanNodeSince records when pods were first seen bound to a node
-	// name that has no Node object.
-	orphanNodeSince map[string]time.Time
 }
 
 // reconcileRaft keeps the Raft configuration in step with gossip:

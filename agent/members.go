@@ -148,6 +148,13 @@ func (t *memberTable) Get(name string) (member, bool) {
 	return *m, true
 }
 
+// Liveness is what gossip says of the named node, for the node lifecycle
+// controller: its member's status and since when, or known false.
+func (t *memberTable) Liveness(name string) (api.MemberStatus, time.Time, bool) {
+	m, ok := t.Get(name)
+	return m.Status, m.Since, ok
+}
+
 // Prune forgets members that have been dead or left for longer than age,
 // as Consul reaps failed members, so a cluster with churning names does not
 // grow its table without bound.

@@ -1,11 +1,8 @@
 package agent
 
 import (
-	"context"
 	"fmt"
-	"maps"
 	"net/http"
-	"slices"
 	"strconv"
 
 	"k8s.io/apimachinery/pkg/fields"
@@ -120,36 +117,4 @@ func (a *Agent) handleCreateNamespace(w http.ResponseWriter, r *http.Request) {
 func (a *Agent) handleDeleteNamespace(w http.ResponseWriter, r *http.Request) {
 	commitAndRespond[api.Namespace](a, w, r, consensus.CmdDeleteNamespace,
 		consensus.DeleteNamespace{Name: r.PathValue("name")}, http.StatusOK)
-}
-
-// reconcileNamespaces is the leader's share of the namespace lifecycle:
-// the system namespaces exist, and so does every namespace that an object
-// stored before namespaces were objects lives in (an upgraded cluster keeps
-// its pods reachable by namespace). It commits only when one is missing.
-func (a *Agent) reconcileNamespaces(ctx context.Context) {
-	state := a.store.State()
-	want := map[string]bool{}
-	for _, name := range api.SystemNamespaces {
-		want[name] = true
-	}
-	pods, _ := state.Pods(func(*api.Pod) bool { return true })
-	for _, p := range pods {
-		want[p.Namespace] = true
-	}
-	deps, _ := state.Deployments(func(*api.Deployment) bool { return true })
-	for _, d := range deps {
-		want[d.Namespace] = true
-	}
-	var ensure consensus.EnsureNamespaces
-	for _, name := range slices.Sorted(maps.Keys(want)) {
-		if _, ok := state.Namespace(name); !ok {
-			ensure.Namespaces = append(ensure.Namespaces, api.Namespace{ObjectMeta: api.ObjectMeta{Name: name, UID: newUID()}})
-		}
-	}
-	if len(ensure.Namespaces) == 0 {
-		return
-	}
-	if err := a.commitPayload(ctx, consensus.CmdEnsureNamespaces, ensure); err != nil {
-		a.log.Warn("create missing namespaces", "error", err)
-	}
 }

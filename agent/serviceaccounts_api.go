@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -111,27 +110,4 @@ func (a *Agent) handleCreateServiceAccount(w http.ResponseWriter, r *http.Reques
 func (a *Agent) handleDeleteServiceAccount(w http.ResponseWriter, r *http.Request) {
 	commitAndRespond[api.ServiceAccount](a, w, r, consensus.CmdDeleteServiceAccount,
 		consensus.DeleteServiceAccount{Namespace: r.PathValue("namespace"), Name: r.PathValue("name")}, http.StatusOK)
-}
-
-// reconcileServiceAccounts is Kubernetes' service account controller: every
-// active namespace has a "default" service account (made again if deleted).
-func (a *Agent) reconcileServiceAccounts(ctx context.Context) {
-	state := a.store.State()
-	namespaces, _ := state.Namespaces()
-	var ensure consensus.EnsureServiceAccounts
-	for _, ns := range namespaces {
-		if ns.Status.Phase != api.NamespaceActive {
-			continue
-		}
-		if _, ok := state.ServiceAccount(ns.Name, api.DefaultServiceAccountName); !ok {
-			ensure.ServiceAccounts = append(ensure.ServiceAccounts, api.ServiceAccount{ObjectMeta: api.ObjectMeta{
-				Name: api.DefaultServiceAccountName, Namespace: ns.Name, UID: newUID()}})
-		}
-	}
-	if len(ensure.ServiceAccounts) == 0 {
-		return
-	}
-	if err := a.commitPayload(ctx, consensus.CmdEnsureServiceAccounts, ensure); err != nil {
-		a.log.Warn("create default service accounts", "error", err)
-	}
 }

@@ -221,6 +221,12 @@ type Result struct {
 // Commit is Apply returning the command's response as well.
 func (s *Store) Commit(ctx context.Context, cmd Command) (Result, error) {
 	index, resp, err := s.commit(ctx, cmd)
+	return resultOf(cmd, index, resp, err)
+}
+
+// resultOf makes the Result of a command applied at index with response
+// resp and error err, the response encoded as JSON.
+func resultOf(cmd Command, index uint64, resp any, err error) (Result, error) {
 	if err != nil || resp == nil {
 		return Result{Index: index}, err
 	}

@@ -1,0 +1,106 @@
+package controllers
+
+import (
+	"context"
+	"log/slog"
+	"maps"
+	"slices"
+
+	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/consensus"
+)
+
+// NamespacesState is what the namespace and service account controller
+// reads.
+type NamespacesState interface {
+	Namespace(name string) (*api.Namespace, bool)
+	Namespaces() ([]api.Namespace, uint64)
+	ServiceAccount(namespace, name string) (*api.ServiceAccount, bool)
+	Pods(keep func(*api.Pod) bool) ([]*api.Pod, uint64)
+	Deployments(keep func(*api.Deployment) bool) ([]*api.Deployment, uint64)
+	ReplicaSets(keep func(*api.ReplicaSet) bool) ([]*api.ReplicaSet, uint64)
+}
+
+// Namespaces is the leader's share of the namespace lifecycle and
+// Kubernetes' service account controller in one pass:
+//   - the system namespaces exist, and so does every namespace an object
+//     stored before namespaces were objects lives in (an upgraded cluster
+//     keeps its pods reachable by namespace);
+//   - every active namespace has a "default" service account, made again
+//     if deleted.
+//
+// It commits only when something is missing. Deleting a namespace (and
+// what is in it) is the state machine's, in the entry of the deletion.
+type Namespaces struct {
+	State  NamespacesState
+	Commit Committer
+	Log    *slog.Logger
+	// NewUID makes the uids of what it creates; random RFC 4122 UUIDs
+	// when nil.
+	NewUID func() string
+}
+
+// Reconcile creates the missing namespaces, then the missing default
+// service accounts.
+func (c *Namespaces) Reconcile(ctx context.Context) {
+	c.ensureNamespaces(ctx)
+	c.ensureServiceAccounts(ctx)
+}
+
+func (c *Namespaces) ensureNamespaces(ctx context.Context) {
+	want := map[string]bool{}
+	for _, name := range api.SystemNamespaces {
+		want[name] = true
+	}
+	pods, _ := c.State.Pods(nil)
+	for _, p := range pods {
+		want[p.Namespace] = true
+	}
+	deps, _ := c.State.Deployments(nil)
+	for _, d := range deps {
+		want[d.Namespace] = true
+	}
+	rss, _ := c.State.ReplicaSets(nil)
+	for _, rs := range rss {
+		want[rs.Namespace] = true
+	}
+	var ensure consensus.EnsureNamespaces
+	for _, name := range slices.Sorted(maps.Keys(want)) {
+		if _, ok := c.State.Namespace(name); !ok {
+			ensure.Namespaces = append(ensure.Namespaces, api.Namespace{ObjectMeta: api.ObjectMeta{Name: name, UID: c.newUID()}})
+		}
+	}
+	if len(ensure.Namespaces) == 0 {
+		return
+	}
+	if _, err := c.Commit.Commit(ctx, consensus.CmdEnsureNamespaces, ensure); err != nil {
+		c.Log.Warn("create missing namespaces", "error", err)
+	}
+}
+
+func (c *Namespaces) ensureServiceAccounts(ctx context.Context) {
+	namespaces, _ := c.State.Namespaces()
+	var ensure consensus.EnsureServiceAccounts
+	for _, ns := range namespaces {
+		if ns.Status.Phase != api.NamespaceActive {
+			continue
+		}
+		if _, ok := c.State.ServiceAccount(ns.Name, api.DefaultServiceAccountName); !ok {
+			ensure.ServiceAccounts = append(ensure.ServiceAccounts, api.ServiceAccount{ObjectMeta: api.ObjectMeta{
+				Name: api.DefaultServiceAccountName, Namespace: ns.Name, UID: c.newUID()}})
+		}
+	}
+	if len(ensure.ServiceAccounts) == 0 {
+		return
+	}
+	if _, err := c.Commit.Commit(ctx, consensus.CmdEnsureServiceAccounts, ensure); err != nil {
+		c.Log.Warn("create default service accounts", "error", err)
+	}
+}
+
+func (c *Namespaces) newUID() string {
+	if c.NewUID != nil {
+		return c.NewUID()
+	}
+	return randomUID()
+}
