@@ -70,7 +70,9 @@ func (a *Agent) leaderDuties(ctx context.Context) {
 	placementDone := make(chan struct{})
 	go func() {
 		defer close(placementDone)
-		a.placementLoop(ctx)
+		scheduler := &controllers.Scheduler{State: a.store.State(), Gossip: a.members,
+			Commit: controllers.CommitFunc(a.commitForControllers), Log: a.log.With("component", "scheduler"), Config: a.cfg.Placement}
+		scheduler.Run(ctx)
 	}()
 	defer func() { <-placementDone }()
 

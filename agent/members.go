@@ -155,6 +155,16 @@ func (t *memberTable) Liveness(name string) (api.MemberStatus, time.Time, bool) 
 	return m.Status, m.Since, ok
 }
 
+// Free returns the resources the named node last gossiped as free, for
+// the scheduler, or ok false when it has gossiped no metadata.
+func (t *memberTable) Free(name string) (api.Resources, bool) {
+	m, ok := t.Get(name)
+	if !ok || !m.MetaOK {
+		return api.Resources{}, false
+	}
+	return api.Resources{MilliCPU: m.Meta.CPU[1], Memory: m.Meta.Mem[1], Pods: m.Meta.Pods[1]}, true
+}
+
 // Prune forgets members that have been dead or left for longer than age,
 // as Consul reaps failed members, so a cluster with churning names does not
 // grow its table without bound.

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/consensus"
+	"github.com/gossipod/gossipod/placement"
 )
 
 // The tests of the leader's cluster controllers (PodGC, NodeLifecycle,
@@ -67,6 +70,8 @@ func (c *cluster) node(name string) {
 		ObjectMeta: api.ObjectMeta{Name: name, UID: c.uid(), Labels: map[string]string{api.LabelHostname: name}},
 		Status:     api.NodeStatus{Capacity: rl, Allocatable: rl},
 	}})
+	c.must(consensus.CmdSetNodeConditions, consensus.SetNodeConditions{Updates: []consensus.NodeConditionUpdate{
+		{Node: name, Condition: api.NodeCondition{Type: api.NodeReady, Status: api.ConditionTrue, Reason: "KubeletReady"}}}})
 }
 
 // pod creates pod name in default, bound to node.
@@ -277,5 +282,87 @@ func TestPodCIDRs(t *testing.T) {
 	}
 	if n, _ := c.store.State().Node("c"); n.Spec.PodCIDR != "10.88.2.0/24" {
 		t.Fatalf("third node's CIDR %q", n.Spec.PodCIDR)
+	}
+}
+
+// gossip is the scheduler's view of gossip for the tests.
+type gossip struct {
+	liveness
+	free map[string]api.Resources
+}
+
+func (g gossip) Free(node string) (api.Resources, bool) {
+	f, ok := g.free[node]
+	return f, ok
+}
+
+func (g gossip) Changed() <-chan struct{} { return make(chan struct{}) }
+
+// pendingPod creates an unbound pod requesting cpu.
+func (c *cluster) pendingPod(name, cpu string) {
+	c.t.Helper()
+	p := api.Pod{
+		ObjectMeta: api.ObjectMeta{Name: name, Namespace: "default", UID: c.uid()},
+		Spec: api.PodSpec{Containers: []api.Container{{Name: "c", Image: "busybox:1",
+			Resources: api.ResourceRequirements{Requests: api.ResourceList{api.ResourceCPU: resource.MustParse(cpu)}}}}},
+	}
+	api.SetPodDefaults(&p)
+	c.must(consensus.CmdCreatePod, consensus.CreatePod{Pod: p})
+}
+
+func TestScheduler(t *testing.T) {
+	tests := []struct {
+		name   string
+		gossip gossip
+		pods   map[string]string // name: cpu request
+		want   map[string]string // name: node, or "" when unschedulable
+	}{
+		{name: "spread over both nodes",
+			pods: map[string]string{"p1": "1", "p2": "1"},
+			want: map[string]string{"p1": "a", "p2": "b"}},
+		{name: "a dead node gets nothing",
+			gossip: gossip{liveness: liveness{"b": {api.MemberDead, t0}}},
+			pods:   map[string]string{"p1": "1", "p2": "1"},
+			want:   map[string]string{"p1": "a", "p2": "a"}},
+		{name: "gossip saying less is free wins over the log",
+			gossip: gossip{liveness: liveness{"a": {api.MemberAlive, t0}}, free: map[string]api.Resources{"a": {MilliCPU: 500, Memory: 8 << 30, Pods: 100}}},
+			pods:   map[string]string{"p1": "1"},
+			want:   map[string]string{"p1": "b"}},
+		{name: "too big for any node",
+			pods: map[string]string{"huge": "64"},
+			want: map[string]string{"huge": ""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newCluster(t)
+			c.namespaces()
+			c.node("a")
+			c.node("b")
+			for _, name := range slices.Sorted(maps.Keys(tt.pods)) {
+				c.pendingPod(name, tt.pods[name])
+			}
+			s := &Scheduler{State: c.store.State(), Gossip: tt.gossip, Commit: c.committer(), Log: discard, Config: placement.DefaultConfig()}
+			if more, err := s.Round(context.Background()); err != nil || more {
+				t.Fatalf("Round: more %v, %v", more, err)
+			}
+			for name, node := range tt.want {
+				p, _ := c.store.State().Pod("default", name)
+				if p.Spec.NodeName != node {
+					t.Errorf("pod %s on %q, want %q", name, p.Spec.NodeName, node)
+				}
+				if cond := p.Condition(api.PodScheduled); node == "" && (cond == nil || cond.Status != api.ConditionFalse || cond.Reason != "Unschedulable") {
+					t.Errorf("unschedulable pod %s has PodScheduled %+v", name, cond)
+				}
+			}
+			// A second round with nothing new writes nothing (the
+			// unschedulable message is already there).
+			_, before := c.store.State().Pods(nil)
+			if _, err := s.Round(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if _, after := c.store.State().Pods(nil); after != before {
+				t.Errorf("a round with nothing to do committed (index %d → %d)", before, after)
+			}
+		})
 	}
 }

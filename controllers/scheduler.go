@@ -1,10 +1,11 @@
-package agent
+package controllers
 
 import (
 	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -17,24 +18,53 @@ import (
 // so one Raft entry stays a few hundred kilobytes at most.
 const placementBatch = 1000
 
-// placementLoop is the leader's scheduler. It is event-driven: a round runs
+// SchedulerState is what the scheduler reads of the committed state.
+type SchedulerState interface {
+	NodeObjects() ([]*api.Node, uint64)
+	Pods(keep func(*api.Pod) bool) ([]*api.Pod, uint64)
+	Changed() <-chan struct{}
+}
+
+// Gossip is what the scheduler learns from gossip beside the committed
+// state: which nodes are gone, and what each node itself says is free.
+type Gossip interface {
+	Liveness
+	// Free returns the resources the node last gossiped as free, or ok
+	// false when it has gossiped none.
+	Free(node string) (free api.Resources, ok bool)
+	// Changed returns a channel closed at the next change of gossip.
+	Changed() <-chan struct{}
+}
+
+// Scheduler is the leader's scheduler. It is event-driven: a round runs
 // whenever the replicated state or gossip changes, never on a timer. Each
 // round takes the oldest pending pods, places them with the placement
 // package against the committed bindings and the gossiped free resources,
 // and commits one BindPods entry; pods that fit nowhere get one
 // SetPodsUnschedulable entry, written only when their message changes. A
 // new leader starts here with whatever is pending in the log.
-func (a *Agent) placementLoop(ctx context.Context) {
+//
+// Fields are set before Run and not changed afterwards.
+type Scheduler struct {
+	State  SchedulerState
+	Gossip Gossip
+	Commit Committer
+	Log    *slog.Logger
+	Config placement.Config
+}
+
+// Run schedules until ctx ends.
+func (s *Scheduler) Run(ctx context.Context) {
 	for {
-		stateChanged := a.store.State().Changed()
-		membersChanged := a.members.Changed()
-		more, err := a.placementRound(ctx)
+		stateChanged := s.State.Changed()
+		gossipChanged := s.Gossip.Changed()
+		more, err := s.Round(ctx)
 		if err != nil && ctx.Err() == nil {
-			a.log.Warn("placement round failed; retrying at the next change", "error", err)
+			s.Log.Warn("placement round failed; retrying at the next change", "error", err)
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(time.Second):
+			case <-time.After(errorRetry):
 			}
 			continue
 		}
@@ -45,16 +75,15 @@ func (a *Agent) placementLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-stateChanged:
-		case <-membersChanged:
+		case <-gossipChanged:
 		}
 	}
 }
 
-// placementRound places one batch. It reports whether more pending pods
-// remain beyond the batch.
-func (a *Agent) placementRound(ctx context.Context) (bool, error) {
-	state := a.store.State()
-	all, _ := state.Pods(nil)
+// Round places one batch. It reports whether more pending pods remain
+// beyond the batch.
+func (s *Scheduler) Round(ctx context.Context) (bool, error) {
+	all, _ := s.State.Pods(nil)
 	var pending []*api.Pod
 	bound := map[string][]*api.Pod{}
 	for _, p := range all {
@@ -80,10 +109,10 @@ func (a *Agent) placementRound(ctx context.Context) (bool, error) {
 		pending = pending[:placementBatch]
 	}
 
-	nodes, _ := state.NodeObjects()
+	nodes, _ := s.State.NodeObjects()
 	infos := make([]placement.NodeInfo, 0, len(nodes))
 	for i := range nodes {
-		infos = append(infos, a.nodeInfo(nodes[i], bound[nodes[i].Name]))
+		infos = append(infos, s.nodeInfo(nodes[i], bound[nodes[i].Name]))
 	}
 	pods := make([]placement.PodInfo, len(pending))
 	byKey := make(map[string]*api.Pod, len(pending))
@@ -91,7 +120,7 @@ func (a *Agent) placementRound(ctx context.Context) (bool, error) {
 		pods[i] = placement.NewPodInfo(p)
 		byKey[pods[i].Key] = p
 	}
-	result := placement.Place(a.cfg.Placement, infos, pods)
+	result := placement.Place(s.Config, infos, pods)
 
 	if len(result.Bindings) > 0 {
 		bind := consensus.BindPods{Bindings: make([]consensus.PodBinding, 0, len(result.Bindings))}
@@ -99,21 +128,17 @@ func (a *Agent) placementRound(ctx context.Context) (bool, error) {
 			p := byKey[b.PodKey]
 			bind.Bindings = append(bind.Bindings, consensus.PodBinding{Namespace: p.Namespace, Name: p.Name, UID: p.UID, Node: b.Node})
 		}
-		cmd, err := consensus.NewCommand(consensus.CmdBindPods, bind)
-		if err != nil {
-			return false, err
-		}
-		res, err := a.store.Commit(ctx, cmd)
+		resp, err := s.Commit.Commit(ctx, consensus.CmdBindPods, bind)
 		if err != nil {
 			return false, err
 		}
 		var br consensus.BindResult
-		if err := json.Unmarshal(res.Response, &br); err != nil {
+		if err := json.Unmarshal(resp, &br); err != nil {
 			return false, fmt.Errorf("decode binding result: %w", err)
 		}
-		a.log.Debug("placement round", "pending", len(pending), "bound", len(br.Bound), "rejected", len(br.Rejected), "unschedulable", len(result.Failures))
+		s.Log.Debug("placement round", "pending", len(pending), "bound", len(br.Bound), "rejected", len(br.Rejected), "unschedulable", len(result.Failures))
 		for _, r := range br.Rejected {
-			a.log.Info("binding rejected by the committed state; pod stays queued", "pod", r.Pod, "reason", r.Reason)
+			s.Log.Info("binding rejected by the committed state; pod stays queued", "pod", r.Pod, "reason", r.Reason)
 		}
 	}
 
@@ -128,15 +153,11 @@ func (a *Agent) placementRound(ctx context.Context) (bool, error) {
 		})
 	}
 	if len(unschedulable.Updates) > 0 {
-		cmd, err := consensus.NewCommand(consensus.CmdSetPodsUnschedulable, unschedulable)
-		if err != nil {
-			return false, err
-		}
-		if _, err := a.store.Commit(ctx, cmd); err != nil {
+		if _, err := s.Commit.Commit(ctx, consensus.CmdSetPodsUnschedulable, unschedulable); err != nil {
 			return false, err
 		}
 		for _, u := range unschedulable.Updates {
-			a.log.Info("pod is unschedulable", "pod", u.Namespace+"/"+u.Name, "message", u.Message)
+			s.Log.Info("pod is unschedulable", "pod", u.Namespace+"/"+u.Name, "message", u.Message)
 		}
 	}
 	return more, nil
@@ -148,18 +169,17 @@ func (a *Agent) placementRound(ctx context.Context) (bool, error) {
 // gossip not yet caught up with a deletion). A node that gossip knows as
 // dead or left is not ready, whatever its last committed condition says;
 // one that gossip does not know (yet) keeps its committed condition.
-func (a *Agent) nodeInfo(n *api.Node, bound []*api.Pod) placement.NodeInfo {
+func (s *Scheduler) nodeInfo(n *api.Node, bound []*api.Pod) placement.NodeInfo {
 	info := placement.NewNodeInfo(n, bound)
-	m, ok := a.members.Get(n.Name)
-	if !ok {
+	status, _, known := s.Gossip.Liveness(n.Name)
+	if !known {
 		return info
 	}
-	if m.Status == api.MemberDead || m.Status == api.MemberLeft {
+	if status == api.MemberDead || status == api.MemberLeft {
 		info.Ready = false
 		return info
 	}
-	if m.MetaOK {
-		free := api.Resources{MilliCPU: m.Meta.CPU[1], Memory: m.Meta.Mem[1], Pods: m.Meta.Pods[1]}
+	if free, ok := s.Gossip.Free(n.Name); ok {
 		gossipUsed := info.Allocatable.Sub(free)
 		info.Requested.MilliCPU = max(info.Requested.MilliCPU, gossipUsed.MilliCPU)
 		info.Requested.Memory = max(info.Requested.Memory, gossipUsed.Memory)
