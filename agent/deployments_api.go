@@ -10,7 +10,6 @@ import (
 	"strconv"
 
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/consensus"
@@ -84,31 +83,13 @@ func (a *Agent) handleListDeployments(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ns := r.PathValue("namespace")
-	sel := labels.Everything()
-	if s := r.URL.Query().Get("labelSelector"); s != "" {
-		var err error
-		if sel, err = labels.Parse(s); err != nil {
-			writeError(w, api.NewBadRequest(err.Error()))
-			return
-		}
-	}
-	fsel := fields.Everything()
-	if s := r.URL.Query().Get("fieldSelector"); s != "" {
-		var err error
-		if fsel, err = fields.ParseSelector(s); err != nil {
-			writeError(w, api.NewBadRequest(fmt.Sprintf("invalid field selector: %v", err)))
-			return
-		}
-		for _, req := range fsel.Requirements() {
-			if req.Field != "metadata.name" && req.Field != "metadata.namespace" {
-				writeError(w, api.NewBadRequest(fmt.Sprintf("field label not supported: %s", req.Field)))
-				return
-			}
-		}
+	sel, err := parseListSelector(r, "metadata.name", "metadata.namespace")
+	if err != nil {
+		writeError(w, err)
+		return
 	}
 	keep := func(d *api.Deployment) bool {
-		return (ns == "" || d.Namespace == ns) && sel.Matches(labels.Set(d.Labels)) &&
-			fsel.Matches(fields.Set{"metadata.name": d.Name, "metadata.namespace": d.Namespace})
+		return (ns == "" || d.Namespace == ns) && sel.matches(d.Labels, fields.Set{"metadata.name": d.Name, "metadata.namespace": d.Namespace})
 	}
 	if isWatch(r) {
 		a.serveWatch(w, r, "Deployment",

@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"k8s.io/apimachinery/pkg/fields"
 
 	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/apiserver/discovery"
@@ -52,6 +53,13 @@ func (a *Agent) routes() http.Handler {
 	handle("/api/v1/nodes", map[string]http.HandlerFunc{http.MethodGet: a.handleListNodes})
 	handle("/api/v1/nodes/{name}", map[string]http.HandlerFunc{
 		http.MethodGet: a.handleGetNode, http.MethodDelete: a.handleDeleteNode, http.MethodPatch: a.handlePatchNode})
+	// The status subresources read as the object itself, as in Kubernetes
+	// (`kubectl get --subresource=status`); their writers are the agents
+	// and controllers, through the log, not these URLs.
+	handle("/api/v1/nodes/{name}/status", map[string]http.HandlerFunc{http.MethodGet: a.handleGetNode})
+	handle("/api/v1/namespaces/{namespace}/pods/{name}/status", map[string]http.HandlerFunc{http.MethodGet: a.handleGetPod})
+	handle("/apis/apps/v1/namespaces/{namespace}/deployments/{name}/status", map[string]http.HandlerFunc{http.MethodGet: a.handleGetDeployment})
+	handle("/apis/apps/v1/namespaces/{namespace}/replicasets/{name}/status", map[string]http.HandlerFunc{http.MethodGet: a.handleGetReplicaSet})
 	handle("/apis/apps/v1/deployments", map[string]http.HandlerFunc{http.MethodGet: a.handleListDeployments})
 	handle("/apis/apps/v1/namespaces/{namespace}/deployments", map[string]http.HandlerFunc{
 		http.MethodGet: a.handleListDeployments, http.MethodPost: a.handleCreateDeployment})
@@ -143,11 +151,46 @@ func (a *Agent) handleRaftPeers(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, peers)
 }
 
+// handleListNodes serves GET /api/v1/nodes with label selectors (`kubectl
+// get nodes -l`), the metadata.name and spec.unschedulable field selectors
+// Kubernetes serves for nodes, and ?watch (`kubectl get nodes -w`,
+// informers on nodes).
 func (a *Agent) handleListNodes(w http.ResponseWriter, r *http.Request) {
 	if !a.consistentRead(w, r) {
 		return
 	}
-	nodes, index := a.store.State().Nodes()
+	sel, err := parseListSelector(r, "metadata.name", "spec.unschedulable")
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	keep := func(n *api.Node) bool {
+		return sel.matches(n.Labels, fields.Set{"metadata.name": n.Name, "spec.unschedulable": strconv.FormatBool(n.Spec.Unschedulable)})
+	}
+	list := func() ([]api.Node, uint64) {
+		all, index := a.store.State().Nodes()
+		out := all[:0]
+		for i := range all {
+			if keep(&all[i]) {
+				out = append(out, all[i])
+			}
+		}
+		return out, index
+	}
+	if isWatch(r) {
+		a.serveWatch(w, r, "Node",
+			func(obj any) bool { n, ok := obj.(*api.Node); return ok && keep(n) },
+			func() ([]any, uint64) {
+				nodes, index := list()
+				out := make([]any, len(nodes))
+				for i := range nodes {
+					out[i] = &nodes[i]
+				}
+				return out, index
+			})
+		return
+	}
+	nodes, index := list()
 	writeObject(w, r, http.StatusOK, api.NodeList{
 		TypeMeta: api.TypeMeta{Kind: "NodeList", APIVersion: "v1"},
 		ListMeta: api.ListMeta{ResourceVersion: strconv.FormatUint(index, 10)},

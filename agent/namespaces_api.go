@@ -6,7 +6,6 @@ import (
 	"strconv"
 
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/consensus"
@@ -18,31 +17,13 @@ func (a *Agent) handleListNamespaces(w http.ResponseWriter, r *http.Request) {
 	if !a.consistentRead(w, r) {
 		return
 	}
-	q := r.URL.Query()
-	lsel, fsel := labels.Everything(), fields.Everything()
-	if s := q.Get("labelSelector"); s != "" {
-		var err error
-		if lsel, err = labels.Parse(s); err != nil {
-			writeError(w, api.NewBadRequest(err.Error()))
-			return
-		}
-	}
-	if s := q.Get("fieldSelector"); s != "" {
-		var err error
-		if fsel, err = fields.ParseSelector(s); err != nil {
-			writeError(w, api.NewBadRequest(fmt.Sprintf("invalid field selector: %v", err)))
-			return
-		}
-		for _, req := range fsel.Requirements() {
-			if req.Field != "metadata.name" && req.Field != "status.phase" {
-				writeError(w, api.NewBadRequest(fmt.Sprintf("field label not supported: %s", req.Field)))
-				return
-			}
-		}
+	sel, err := parseListSelector(r, "metadata.name", "status.phase")
+	if err != nil {
+		writeError(w, err)
+		return
 	}
 	keep := func(ns *api.Namespace) bool {
-		return lsel.Matches(labels.Set(ns.Labels)) &&
-			fsel.Matches(fields.Set{"metadata.name": ns.Name, "status.phase": string(ns.Status.Phase)})
+		return sel.matches(ns.Labels, fields.Set{"metadata.name": ns.Name, "status.phase": string(ns.Status.Phase)})
 	}
 	list := func() ([]api.Namespace, uint64) {
 		all, index := a.store.State().Namespaces()

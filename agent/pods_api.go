@@ -7,7 +7,6 @@ import (
 	"strconv"
 
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/consensus"
@@ -16,47 +15,17 @@ import (
 // maxBodyBytes bounds a request body; Kubernetes' limit is 3 MiB.
 const maxBodyBytes = 3 << 20
 
-// podSelector is a list request's label and field selectors.
-type podSelector struct {
-	labels labels.Selector
-	fields fields.Selector
-}
+// podFieldLabels are the fields a pod list may be selected by, as in
+// Kubernetes (kubelet and kubectl use spec.nodeName and status.phase).
+var podFieldLabels = []string{"metadata.name", "metadata.namespace", "spec.nodeName", "status.phase"}
 
-// parsePodSelector reads ?labelSelector= and ?fieldSelector= with
-// Kubernetes' own parsers. Supported fields: metadata.name,
-// metadata.namespace, spec.nodeName, status.phase.
-func parsePodSelector(r *http.Request) (podSelector, error) {
-	sel := podSelector{labels: labels.Everything(), fields: fields.Everything()}
-	q := r.URL.Query()
-	if s := q.Get("labelSelector"); s != "" {
-		ls, err := labels.Parse(s)
-		if err != nil {
-			return sel, api.NewBadRequest(err.Error())
-		}
-		sel.labels = ls
-	}
-	if s := q.Get("fieldSelector"); s != "" {
-		fs, err := fields.ParseSelector(s)
-		if err != nil {
-			return sel, api.NewBadRequest(fmt.Sprintf("invalid field selector: %v", err))
-		}
-		for _, req := range fs.Requirements() {
-			switch req.Field {
-			case "metadata.name", "metadata.namespace", "spec.nodeName", "status.phase":
-			default:
-				return sel, api.NewBadRequest(fmt.Sprintf("field label not supported: %s", req.Field))
-			}
-		}
-		sel.fields = fs
-	}
-	return sel, nil
-}
-
-func (s podSelector) matches(namespace string, p *api.Pod) bool {
+// podSelected reports whether p is in namespace ("" for all) and selected
+// by s.
+func podSelected(s listSelector, namespace string, p *api.Pod) bool {
 	if namespace != "" && p.Namespace != namespace {
 		return false
 	}
-	return s.labels.Matches(labels.Set(p.Labels)) && s.fields.Matches(fields.Set{
+	return s.matches(p.Labels, fields.Set{
 		"metadata.name":      p.Name,
 		"metadata.namespace": p.Namespace,
 		"spec.nodeName":      p.Spec.NodeName,
@@ -71,12 +40,12 @@ func (a *Agent) handleListPods(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ns := r.PathValue("namespace")
-	sel, err := parsePodSelector(r)
+	sel, err := parseListSelector(r, podFieldLabels...)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	keep := func(p *api.Pod) bool { return sel.matches(ns, p) }
+	keep := func(p *api.Pod) bool { return podSelected(sel, ns, p) }
 	if isWatch(r) {
 		a.serveWatch(w, r, "Pod",
 			func(obj any) bool { p, ok := obj.(*api.Pod); return ok && keep(p) },

@@ -8,7 +8,6 @@ import (
 	"strconv"
 
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/consensus"
@@ -23,31 +22,13 @@ func (a *Agent) handleListReplicaSets(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ns := r.PathValue("namespace")
-	q := r.URL.Query()
-	sel, fsel := labels.Everything(), fields.Everything()
-	if s := q.Get("labelSelector"); s != "" {
-		var err error
-		if sel, err = labels.Parse(s); err != nil {
-			writeError(w, api.NewBadRequest(err.Error()))
-			return
-		}
-	}
-	if s := q.Get("fieldSelector"); s != "" {
-		var err error
-		if fsel, err = fields.ParseSelector(s); err != nil {
-			writeError(w, api.NewBadRequest(fmt.Sprintf("invalid field selector: %v", err)))
-			return
-		}
-		for _, req := range fsel.Requirements() {
-			if req.Field != "metadata.name" && req.Field != "metadata.namespace" {
-				writeError(w, api.NewBadRequest(fmt.Sprintf("field label not supported: %s", req.Field)))
-				return
-			}
-		}
+	sel, err := parseListSelector(r, "metadata.name", "metadata.namespace")
+	if err != nil {
+		writeError(w, err)
+		return
 	}
 	keep := func(rs *api.ReplicaSet) bool {
-		return (ns == "" || rs.Namespace == ns) && sel.Matches(labels.Set(rs.Labels)) &&
-			fsel.Matches(fields.Set{"metadata.name": rs.Name, "metadata.namespace": rs.Namespace})
+		return (ns == "" || rs.Namespace == ns) && sel.matches(rs.Labels, fields.Set{"metadata.name": rs.Name, "metadata.namespace": rs.Namespace})
 	}
 	if isWatch(r) {
 		a.serveWatch(w, r, "ReplicaSet",

@@ -1,12 +1,10 @@
 package agent
 
 import (
-	"fmt"
 	"net/http"
 	"strconv"
 
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/consensus"
@@ -20,31 +18,13 @@ func (a *Agent) handleListServiceAccounts(w http.ResponseWriter, r *http.Request
 		return
 	}
 	ns := r.PathValue("namespace")
-	q := r.URL.Query()
-	lsel, fsel := labels.Everything(), fields.Everything()
-	if s := q.Get("labelSelector"); s != "" {
-		var err error
-		if lsel, err = labels.Parse(s); err != nil {
-			writeError(w, api.NewBadRequest(err.Error()))
-			return
-		}
-	}
-	if s := q.Get("fieldSelector"); s != "" {
-		var err error
-		if fsel, err = fields.ParseSelector(s); err != nil {
-			writeError(w, api.NewBadRequest(fmt.Sprintf("invalid field selector: %v", err)))
-			return
-		}
-		for _, req := range fsel.Requirements() {
-			if req.Field != "metadata.name" && req.Field != "metadata.namespace" {
-				writeError(w, api.NewBadRequest(fmt.Sprintf("field label not supported: %s", req.Field)))
-				return
-			}
-		}
+	sel, err := parseListSelector(r, "metadata.name", "metadata.namespace")
+	if err != nil {
+		writeError(w, err)
+		return
 	}
 	keep := func(sa *api.ServiceAccount) bool {
-		return (ns == "" || sa.Namespace == ns) && lsel.Matches(labels.Set(sa.Labels)) &&
-			fsel.Matches(fields.Set{"metadata.name": sa.Name, "metadata.namespace": sa.Namespace})
+		return (ns == "" || sa.Namespace == ns) && sel.matches(sa.Labels, fields.Set{"metadata.name": sa.Name, "metadata.namespace": sa.Namespace})
 	}
 	list := func() ([]api.ServiceAccount, uint64) {
 		all, index := a.store.State().ServiceAccounts(ns)

@@ -107,6 +107,10 @@ func TestKubectl(t *testing.T) {
 			wantLine(t, out, `^`+c.Name(i)+`\s+Ready\s`)
 		}
 		wantLine(t, ok(t, "get", "nodes", "-o", "wide"), `^`+c.Name(0)+`\s+Ready\s.*\s`+regexp.QuoteMeta(c.IP(0))+`\s`)
+		out = ok(t, "get", "nodes", "-l", "kubernetes.io/hostname="+c.Name(1), "-o", "name")
+		if strings.TrimSpace(out) != "node/"+c.Name(1) {
+			t.Fatalf("get nodes -l: %q", out)
+		}
 	})
 
 	t.Run("create namespace", func(t *testing.T) {
@@ -138,6 +142,9 @@ func TestKubectl(t *testing.T) {
 		wantLine(t, ok(t, "get", "deploy", "-n", "shop"), `^web\s+2/2\s+2\s+2\s`)
 		wantLine(t, ok(t, "get", "events", "-n", "shop"), `Scheduled`)
 		wantLine(t, ok(t, "get", "pod", pod, "-n", "shop", "-o", "yaml"), `^kind: Pod$`)
+		if phase := ok(t, "get", "pod", pod, "-n", "shop", "--subresource=status", "-o", "jsonpath={.status.phase}"); phase != "Running" {
+			t.Fatalf("get --subresource=status: %q", phase)
+		}
 		wantLine(t, ok(t, "get", "pods", "-A"), `^shop\s+`+pod+`\s`)
 	})
 

@@ -130,16 +130,21 @@ func Resources() []Resource {
 				// Eviction) in /api/v1 to choose eviction over delete.
 				{Name: "eviction", Group: "policy", Version: "v1", Kind: "Eviction", Verbs: []string{"create"},
 					Object: reflect.TypeFor[policyv1.Eviction]()},
+				// Status is written by the pods' nodes through the log;
+				// the API reads it.
+				{Name: "status", Kind: "Pod", Verbs: []string{"get"}, Object: reflect.TypeFor[corev1.Pod]()},
 			},
 			Object: reflect.TypeFor[corev1.Pod](), List: reflect.TypeFor[corev1.PodList](),
 		},
 		{
 			Group: "", Version: "v1", Resource: "nodes", Singular: "node", Kind: "Node",
-			// No watch: the node list does not stream yet. patch serves
-			// cordon today (spec.unschedulable); the general patch lands
-			// with the tables branch.
-			Verbs:      []string{"get", "list", "patch", "delete"},
+			// patch changes spec.unschedulable only (cordon, uncordon): the
+			// rest of a Node is its agent's.
+			Verbs:      []string{"get", "list", "watch", "patch", "delete"},
 			ShortNames: []string{"no"},
+			Subresources: []Subresource{
+				{Name: "status", Kind: "Node", Verbs: []string{"get"}, Object: reflect.TypeFor[corev1.Node]()},
+			},
 			Object:     reflect.TypeFor[corev1.Node](), List: reflect.TypeFor[corev1.NodeList](),
 		},
 		{
@@ -171,6 +176,7 @@ func Resources() []Resource {
 			Subresources: []Subresource{
 				{Name: "scale", Group: "autoscaling", Version: "v1", Kind: "Scale", Verbs: []string{"get", "update", "patch"},
 					Object: reflect.TypeFor[autoscalingv1.Scale]()},
+				{Name: "status", Kind: "Deployment", Verbs: []string{"get"}, Object: reflect.TypeFor[appsv1.Deployment]()},
 			},
 			Object: reflect.TypeFor[appsv1.Deployment](), List: reflect.TypeFor[appsv1.DeploymentList](),
 		},
@@ -182,6 +188,7 @@ func Resources() []Resource {
 			Subresources: []Subresource{
 				{Name: "scale", Group: "autoscaling", Version: "v1", Kind: "Scale", Verbs: []string{"get", "update", "patch"},
 					Object: reflect.TypeFor[autoscalingv1.Scale]()},
+				{Name: "status", Kind: "ReplicaSet", Verbs: []string{"get"}, Object: reflect.TypeFor[appsv1.ReplicaSet]()},
 			},
 			Object: reflect.TypeFor[appsv1.ReplicaSet](), List: reflect.TypeFor[appsv1.ReplicaSetList](),
 		},
