@@ -252,6 +252,22 @@ func TestKubectl(t *testing.T) {
 		wantLine(t, ok(t, "get", "deploy", "web", "-n", "shop"), `^web\s+4/4\s+4\s+4\s`)
 	})
 
+	t.Run("pause, resume, wait and get all", func(t *testing.T) {
+		wantLine(t, ok(t, "rollout", "pause", "deployment/web", "-n", "shop"), `^deployment.apps/web paused$`)
+		// A paused Deployment takes the new template without rolling it out.
+		ok(t, "set", "env", "deployment/web", "-n", "shop", "PAUSED=1")
+		if out := ok(t, "get", "rs", "-n", "shop", "-o", "name"); strings.Count(out, "replicaset.apps/web-") != 3 {
+			t.Fatalf("a paused Deployment made a new ReplicaSet:\n%s", out)
+		}
+		wantLine(t, ok(t, "rollout", "resume", "deployment/web", "-n", "shop"), `^deployment.apps/web resumed$`)
+		wantLine(t, ok(t, "rollout", "status", "deployment/web", "-n", "shop", "--timeout=120s"), `successfully rolled out`)
+		wantLine(t, ok(t, "wait", "--for=condition=Available", "deployment/web", "-n", "shop", "--timeout=60s"), `^deployment.apps/web condition met$`)
+		out := ok(t, "get", "all", "-n", "shop")
+		wantLine(t, out, `^pod/web-\S+\s+1/1\s+Running\s`)
+		wantLine(t, out, `^deployment.apps/web\s+4/4\s`)
+		wantLine(t, out, `^replicaset.apps/web-\S+\s+4\s+4\s+4\s`)
+	})
+
 	t.Run("label and annotate", func(t *testing.T) {
 		wantLine(t, ok(t, "label", "deployment", "web", "-n", "shop", "team=a"), `^deployment.apps/web labeled$`)
 		wantLine(t, ok(t, "annotate", "deployment", "web", "-n", "shop", "note=hi"), `^deployment.apps/web annotated$`)
