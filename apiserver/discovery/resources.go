@@ -145,7 +145,7 @@ func Resources() []Resource {
 			Subresources: []Subresource{
 				{Name: "status", Kind: "Node", Verbs: []string{"get"}, Object: reflect.TypeFor[corev1.Node]()},
 			},
-			Object:     reflect.TypeFor[corev1.Node](), List: reflect.TypeFor[corev1.NodeList](),
+			Object: reflect.TypeFor[corev1.Node](), List: reflect.TypeFor[corev1.NodeList](),
 		},
 		{
 			Group: "", Version: "v1", Resource: "namespaces", Singular: "namespace", Kind: "Namespace",
