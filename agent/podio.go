@@ -75,6 +75,15 @@ func (a *Agent) handleLogs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
+	// The container's output is stored as it was written, without a time
+	// per line (CRI's log format has one): what needs it is refused
+	// rather than answered with the whole log.
+	for _, p := range []string{"sinceSeconds", "sinceTime", "timestamps"} {
+		if v := q.Get(p); v != "" && v != "false" {
+			writeError(w, api.NewBadRequest(fmt.Sprintf("%s=%s: gossipod does not record when each log line was written yet, so it cannot select or stamp lines by time; use tailLines (kubectl logs --tail)", p, v)))
+			return
+		}
+	}
 	opts := runtime.LogOptions{TailLines: -1, Follow: q.Get("follow") == "true", Previous: q.Get("previous") == "true"}
 	if s := q.Get("tailLines"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
@@ -84,6 +93,15 @@ func (a *Agent) handleLogs(w http.ResponseWriter, r *http.Request) {
 		}
 		opts.TailLines = n
 	}
+	limit := int64(-1)
+	if s := q.Get("limitBytes"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 1 {
+			writeError(w, api.NewBadRequest(fmt.Sprintf("limitBytes %q: must be a positive integer", s)))
+			return
+		}
+		limit = n
+	}
 	container, err := pickContainer(p, q.Get("container"))
 	if err != nil {
 		writeError(w, err)
@@ -91,9 +109,41 @@ func (a *Agent) handleLogs(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	fw := &flushWriter{w: w}
-	if err := a.cfg.Runtime.Logs(r.Context(), p.Namespace, p.Name, container, opts, fw); err != nil && !fw.wrote {
+	var out io.Writer = fw
+	if limit > 0 {
+		out = &limitWriter{w: fw, left: limit}
+	}
+	err = a.cfg.Runtime.Logs(r.Context(), p.Namespace, p.Name, container, opts, out)
+	if err != nil && !errors.Is(err, errLogLimit) && !fw.wrote {
 		writeError(w, asAPIError(err))
 	}
+}
+
+// errLogLimit ends a log response that reached its limitBytes.
+var errLogLimit = errors.New("limitBytes reached")
+
+// limitWriter passes on at most left bytes, then fails with errLogLimit so
+// that Logs (and a follow) stops, as kubelet's limitBytes does.
+type limitWriter struct {
+	w    io.Writer
+	left int64
+}
+
+func (l *limitWriter) Write(p []byte) (int, error) {
+	if l.left <= 0 {
+		return 0, errLogLimit
+	}
+	if int64(len(p)) > l.left {
+		n, err := l.w.Write(p[:l.left])
+		l.left -= int64(n)
+		if err == nil {
+			err = errLogLimit
+		}
+		return n, err
+	}
+	n, err := l.w.Write(p)
+	l.left -= int64(n)
+	return n, err
 }
 
 // pickContainer resolves ?container=: required when the pod has several

@@ -159,6 +159,14 @@ func TestKubectl(t *testing.T) {
 
 	t.Run("logs", func(t *testing.T) {
 		wantLine(t, ok(t, "logs", pod, "-n", "shop"), `^started$`)
+		if out := ok(t, "logs", pod, "-n", "shop", "--limit-bytes=4"); out != "star" {
+			t.Fatalf("logs --limit-bytes=4: %q", out)
+		}
+		wantLine(t, ok(t, "logs", pod, "-n", "shop", "--tail=1"), `^started$`)
+		// gossipod keeps no time per log line yet: --since is refused, not ignored.
+		if res := k(t, "logs", pod, "-n", "shop", "--since=1h"); res.ExitCode == 0 || !strings.Contains(res.Stderr, "sinceSeconds=3600") {
+			t.Fatalf("logs --since: %s", res)
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, BuildKubectl(t), "--kubeconfig", c.Kubeconfig(), "logs", "-f", pod, "-n", "shop")
