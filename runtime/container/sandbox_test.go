@@ -277,20 +277,31 @@ func TestPauseReapsOrphans(t *testing.T) {
 	if code, out := execOut(t, s, "app", "sh", "-c", "(sleep 0.2; exit 0) >/dev/null 2>&1 &"); code != 0 {
 		t.Fatalf("exec: %d %s", code, out)
 	}
-	time.Sleep(time.Second)
-	for _, pid := range podPids(t, m, s.ID()) {
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err == nil && strings.Contains(string(stat), ") Z ") {
-			t.Errorf("zombie in the pod: %s", stat)
+	// The orphan exits after 0.2 s; the pause must reap it: poll until the
+	// pause has no child left and no process of the pod is a zombie.
+	// (Zombies leave their cgroup, so the pause's children are read too.)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var zombies []string
+		for _, pid := range podPids(t, m, s.ID()) {
+			stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+			if err == nil && strings.Contains(string(stat), ") Z ") {
+				zombies = append(zombies, string(stat))
+			}
 		}
-	}
-	// Zombies leave their cgroup, so look at the pause's children too.
-	children, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", s.Pid(), s.Pid()))
-	for _, c := range strings.Fields(string(children)) {
-		stat, _ := os.ReadFile("/proc/" + c + "/stat")
-		if strings.Contains(string(stat), ") Z ") {
-			t.Errorf("zombie child of the pause: %s", stat)
+		children, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", s.Pid(), s.Pid()))
+		for _, c := range strings.Fields(string(children)) {
+			if stat, _ := os.ReadFile("/proc/" + c + "/stat"); strings.Contains(string(stat), ") Z ") {
+				zombies = append(zombies, string(stat))
+			}
 		}
+		if len(zombies) == 0 && len(strings.Fields(string(children))) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("10 s after the orphan's exit, the pause still has children %q; zombies: %q", children, zombies)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	// SIGTERM stops the pause cleanly, and Wait (also on an adopted copy)
 	// sees it.
