@@ -131,6 +131,26 @@ func TestKubectl(t *testing.T) {
 		}
 	})
 
+	t.Run("apply refuses what gossipod does not implement", func(t *testing.T) {
+		// A Kubernetes field gossipod does not implement, and a field
+		// Kubernetes does not have: both fail with the path, nothing is
+		// created.
+		for _, tt := range []struct{ field, want string }{
+			{"livenessProbe: {tcpSocket: {port: 80}}", `spec.containers[0].livenessProbe: unsupported field`},
+			{"imagePullPolicyy: Always", `spec.containers[0].imagePullPolicyy: unknown field`},
+		} {
+			bad := filepath.Join(dir, "bad.yaml")
+			writeManifest(t, bad, "apiVersion: v1\nkind: Pod\nmetadata: {name: bad, namespace: shop}\nspec:\n  containers:\n  - name: app\n    image: localhost/busybox:latest\n    "+tt.field+"\n")
+			res := k(t, "apply", "-f", bad)
+			if res.ExitCode == 0 || !strings.Contains(res.Stderr, tt.want) {
+				t.Errorf("apply with %s: %s; want an error naming %s", tt.field, res, tt.want)
+			}
+		}
+		if res := k(t, "get", "pod", "bad", "-n", "shop"); res.ExitCode == 0 {
+			t.Fatalf("a refused pod exists: %s", res)
+		}
+	})
+
 	var pod string
 	t.Run("get", func(t *testing.T) {
 		ok(t, "rollout", "status", "deployment/web", "-n", "shop", "--timeout=90s")
