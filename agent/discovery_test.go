@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	openapi_v2 "github.com/google/gnostic-models/openapiv2"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -120,6 +121,17 @@ func TestKubernetesClients(t *testing.T) {
 		verifier := resource.NewQueryParamVerifierV3(dynamic.NewForConfigOrDie(admin), oapi, resource.QueryParamFieldValidation)
 		if err := verifier.HasSupport(schema.GroupVersionKind{Version: "v1", Kind: "Pod"}); err != nil {
 			t.Errorf("fieldValidation for pods: %v", err)
+		}
+		// OpenAPI v2 in protobuf, as kubectl before 1.27 validates with
+		// it; readable by any authenticated user, as discovery is.
+		v2, err := discovery.NewDiscoveryClientForConfigOrDie(restConfig(t, a, "bob", "acme")).OpenAPISchema()
+		if err != nil {
+			t.Fatalf("OpenAPI v2: %v", err)
+		}
+		if !slices.ContainsFunc(v2.GetDefinitions().GetAdditionalProperties(), func(d *openapi_v2.NamedSchema) bool {
+			return d.GetName() == "io.k8s.api.apps.v1.Deployment"
+		}) {
+			t.Error("no Deployment definition in OpenAPI v2")
 		}
 	})
 
@@ -253,6 +265,26 @@ spec:
 	}
 	if out, err := kubectl("get", "deployment", "other", "-o", "name"); err == nil {
 		t.Errorf("a refused apply created the Deployment: %s", out)
+	}
+
+	// Namespaces have no PATCH yet, so OpenAPI v3 lists no fieldValidation
+	// for them and kubectl falls back to validating against OpenAPI v2
+	// itself: a new or unchanged Namespace applies, an unknown field is
+	// refused by kubectl, and a change needs the PATCH gossipod lacks.
+	ns := manifest("ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n")
+	for _, want := range []string{"namespace/shop created", "namespace/shop unchanged"} {
+		if out, err := kubectl("apply", "-f", ns); err != nil || !strings.Contains(out, want) {
+			t.Errorf("kubectl apply of a Namespace: %v\n%s; want %q", err, out, want)
+		}
+	}
+	nsTypo := manifest("nstypo.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop2\n  labelz: {a: b}\n")
+	if out, err := kubectl("apply", "-f", nsTypo); err == nil ||
+		!strings.Contains(err.Error(), `unknown field "labelz" in io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta`) {
+		t.Errorf("kubectl apply of a Namespace with an unknown field: %v\n%s", err, out)
+	}
+	changed := manifest("ns2.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  labels: {a: b}\n")
+	if out, err := kubectl("apply", "-f", changed); err == nil || !strings.Contains(err.Error(), "the server does not allow the PATCH method on /api/v1/namespaces/shop") {
+		t.Errorf("kubectl apply of a changed Namespace: %v\n%s; want a 405 until namespaces take PATCH", err, out)
 	}
 }
 

@@ -46,6 +46,7 @@ func (a *Agent) routes() http.Handler {
 	oapi := openapi.New(resources)
 	handle(openapi.Root, map[string]http.HandlerFunc{http.MethodGet: oapi.ServeHTTP})
 	handle(openapi.Root+"/{groupversion...}", map[string]http.HandlerFunc{http.MethodGet: oapi.ServeHTTP})
+	handle(openapi.V2Root, map[string]http.HandlerFunc{http.MethodGet: oapi.ServeV2})
 	handle("/readyz", map[string]http.HandlerFunc{http.MethodGet: a.handleReadyz})
 	handle("/metrics", map[string]http.HandlerFunc{http.MethodGet: promhttp.HandlerFor(a.metricsRegistry(), promhttp.HandlerOpts{}).ServeHTTP})
 	handle("/v1/agent/members", map[string]http.HandlerFunc{http.MethodGet: a.handleMembers})

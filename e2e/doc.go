@@ -11,7 +11,9 @@
 //
 // The harness needs root, `ip` (iproute2) and `nsenter` (util-linux). Without them the
 // tests skip, except under CI=true, where a skip would hide a broken pipeline, so they
-// fail instead (see RequireRoot).
+// fail instead (see RequireRoot). TestDebianKubectl also needs apt and dpkg, to fetch
+// Debian's kubectl once into the user's cache directory (see DebianKubectl), by the
+// same rule.
 //
 // Nothing in production code may import this package.
 package e2e

@@ -114,8 +114,8 @@ func isGVNotFound(err error) bool {
 // kubectl create and apply run with their default --validate=strict: for a
 // kind with a PATCH operation that lists fieldValidation, kubectl sends
 // fieldValidation=Strict and leaves validation to the server; otherwise it
-// validates against /openapi/v2, which gossipod does not serve, and fails
-// with "failed to download openapi".
+// falls back to /openapi/v2 and, finding no PATCH there either, validates
+// the object itself against the v2 definitions (TestV2ValidatesAsKubectl).
 func TestFieldValidationIsSupported(t *testing.T) {
 	_, cfg := newServer(t)
 	verifier := resource.NewQueryParamVerifierV3(dynamic.NewForConfigOrDie(cfg),

@@ -32,6 +32,12 @@ type jsonSchema struct {
 	ListType         string             `json:"x-kubernetes-list-type,omitempty"`
 	ListMapKeys      []string           `json:"x-kubernetes-list-map-keys,omitempty"`
 	MapType          string             `json:"x-kubernetes-map-type,omitempty"`
+
+	// v2Type is the single type OpenAPI v2 gives a self-marshalling
+	// type that v3 describes with oneOf (Swagger 2.0 has no oneOf):
+	// kube-openapi's OpenAPISchemaType, "string" for IntOrString and
+	// Quantity. Not part of the v3 document.
+	v2Type string
 }
 
 // groupVersionKind is the value of x-kubernetes-group-version-kind.
@@ -121,6 +127,9 @@ func (b *builder) special(t reflect.Type, s *jsonSchema) bool {
 		}
 	} else if types := typer.OpenAPISchemaType(); len(types) > 0 {
 		s.Type = types[0]
+	}
+	if types := typer.OpenAPISchemaType(); len(types) > 0 {
+		s.v2Type = types[0]
 	}
 	s.Description = swaggerDoc(t)[""]
 	if s.Description == "" {
