@@ -99,7 +99,7 @@ func (s *State) deleteDeployment(index uint64, cmd Command, del DeleteDeployment
 		return nil, api.NewNotFound("deployments.apps", del.Name)
 	}
 	delete(s.deployments, podKey(d.Namespace, d.Name))
-	s.emit(index, "Deployment", WatchDeleted, d)
+	emitDeleted(s, index, "Deployment", d)
 	for key, e := range s.events {
 		if e.InvolvedObject.UID == d.UID {
 			delete(s.events, key)

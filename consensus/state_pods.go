@@ -84,7 +84,7 @@ func (s *State) removePod(index uint64, p *api.Pod) {
 			delete(s.events, key)
 		}
 	}
-	s.emit(index, "Pod", WatchDeleted, p)
+	emitDeleted(s, index, "Pod", p)
 	s.finishNamespace(index, p.Namespace)
 }
 
