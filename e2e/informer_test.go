@@ -42,7 +42,9 @@ const informerNamespace = "informer"
 //  3. X itself is stopped (it hands leadership over if it leads) and started again,
 //     right after the informer got a deletion: the watch breaks, client-go watches
 //     again from the last resourceVersion it saw, and must get neither a change
-//     twice nor miss one made while X was down.
+//     twice nor miss one made while X was down. Right after X is up again, the
+//     list a reflector makes when it lists again must not return an older state
+//     (checkRelist).
 //
 // Then every pod's events are judged by checkPodEvents against the writes the API
 // acknowledged, and the informer's store must equal a fresh list from every agent,
@@ -139,8 +141,10 @@ func TestInformerThroughLeaderChange(t *testing.T) {
 	w.setTargets(hostsExcept(c, x))
 	w.resume()
 	w.waitAcked(t, 20)
+	seen := inf.lastRV()
 	c.Start(x)
 	startedAt, target := time.Now(), w.lastRV()
+	checkRelist(ctx, t, clients[x], seen)
 	inf.waitSeen(t, target)
 	t.Logf("restart of the informer's agent %s (%s): the informer caught up to resourceVersion %d %v after the agent was up again",
 		c.Name(x), role, target, inf.firstAtLeast(target).Sub(startedAt).Round(time.Millisecond))
@@ -178,6 +182,29 @@ func restConfig(t *testing.T, c *Cluster, i int) *rest.Config {
 	cfg.Host = c.APIAddr(i)
 	cfg.QPS, cfg.Burst = 100, 200
 	return cfg
+}
+
+// checkRelist lists pods as client-go's reflector does when it lists again after a
+// broken watch: at the last resourceVersion it saw, or newer. An agent that has just
+// started may still be replaying its log; it must wait for its state to reach that
+// version, or refuse with kube-apiserver's 504 "Too large resource version", never
+// answer with an older state, which would send the informer back in time.
+func checkRelist(ctx context.Context, t *testing.T, cs kubernetes.Interface, rv uint64) {
+	t.Helper()
+	list, err := cs.CoreV1().Pods(informerNamespace).List(ctx, metav1.ListOptions{
+		ResourceVersion: strconv.FormatUint(rv, 10), ResourceVersionMatch: metav1.ResourceVersionMatchNotOlderThan})
+	switch {
+	case apierrors.HasStatusCause(err, metav1.CauseTypeResourceVersionTooLarge):
+		t.Logf("list not older than %d on the just started agent: %v", rv, err)
+	case err != nil:
+		t.Errorf("list not older than %d on the just started agent: %v", rv, err)
+	default:
+		got, _ := strconv.ParseUint(list.ResourceVersion, 10, 64)
+		if got < rv {
+			t.Errorf("list not older than %d on the just started agent returned resourceVersion %q (%d pods): an older state",
+				rv, list.ResourceVersion, len(list.Items))
+		}
+	}
 }
 
 // waitLeaderNot waits until the hosts in on agree on a leader other than host not;
