@@ -3,6 +3,8 @@ package agent
 import (
 	"context"
 	"net/http"
+	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/gossipod/gossipod/api"
@@ -16,12 +18,20 @@ const consistentReadTimeout = 5 * time.Second
 // as a Kubernetes GET or list without a resourceVersion does (a quorum read
 // from etcd): the agent asks the leader for its quorum-confirmed commit
 // index (Raft's read-index) and waits until it has applied that far, then
-// serves from its own state. A request that names a resourceVersion
-// (?resourceVersion=0 included) accepts this agent's state as it is, which
-// also works with no leader, e.g. on a partitioned node. It reports false,
-// having written a 503, when no leader confirms in time.
+// serves from its own state. It reports false, having written a 503, when no
+// leader confirms in time.
+//
+// A request that names a resourceVersion asks for no quorum, which also
+// works with no leader, e.g. on a partitioned node: ?resourceVersion=0
+// accepts this agent's state as it is, and any other version is a floor
+// (see notOlderThan).
 func (a *Agent) consistentRead(w http.ResponseWriter, r *http.Request) bool {
-	if r.URL.Query().Has("resourceVersion") {
+	q := r.URL.Query()
+	if q.Has("resourceVersion") {
+		if err := a.notOlderThan(r.Context(), q); err != nil {
+			writeError(w, err)
+			return false
+		}
 		return true
 	}
 	if err := a.syncRead(r.Context()); err != nil {
@@ -29,6 +39,51 @@ func (a *Agent) consistentRead(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	return true
+}
+
+// notOlderThanTimeout bounds how long a read waits for this agent to reach
+// the resourceVersion it names; kube-apiserver's watch cache waits 3 s too.
+const notOlderThanTimeout = 3 * time.Second
+
+// notOlderThan makes a read that names a resourceVersion other than 0 see
+// at least that version, as Kubernetes' "not older than" rule for a get, a
+// list and a watch-list (sendInitialEvents) says. It matters when the agent
+// lags behind the version, e.g. just restarted and still replaying its log:
+// a client-go reflector listing again from the last version it saw would
+// otherwise get an older state and go back in time (objects it saw created
+// vanish, deleted ones return). The agent waits for its state to catch up,
+// and after notOlderThanTimeout answers as kube-apiserver does, a 504 "Too
+// large resource version" with the ResourceVersionTooLarge cause, on which
+// the reflector lists again without a version (a consistent read). A plain
+// watch needs no wait: it sends the changes after its version as they are
+// applied. A version that is not a number is left to the handler to refuse.
+func (a *Agent) notOlderThan(ctx context.Context, q url.Values) error {
+	rv, err := strconv.ParseUint(q.Get("resourceVersion"), 10, 64)
+	if err != nil || rv == 0 {
+		return nil
+	}
+	if (q.Get("watch") == "1" || q.Get("watch") == "true") && q.Get("sendInitialEvents") != "true" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, notOlderThanTimeout)
+	defer cancel()
+	// The State's index, not Raft's applied index: resourceVersions are
+	// State indexes, and Raft's own entries (no-ops, barriers,
+	// configurations) advance the applied index without changing the State,
+	// so waiting on it could serve a list at a version still below rv.
+	state := a.store.State()
+	for {
+		changed := state.Changed()
+		index := state.Index()
+		if index >= rv {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return api.NewTooLargeResourceVersion(rv, index)
+		case <-changed:
+		}
+	}
 }
 
 // syncRead waits until this agent's state reflects every write

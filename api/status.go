@@ -107,6 +107,23 @@ func NewRequestEntityTooLarge(message string) *Status {
 	return NewStatus(http.StatusRequestEntityTooLarge, StatusReasonRequestEntityTooLarge, message)
 }
 
+// CauseResourceVersionTooLarge is the cause of a NewTooLargeResourceVersion
+// Status, the value client-go's reflector looks for.
+const CauseResourceVersionTooLarge = "ResourceVersionTooLarge"
+
+// NewTooLargeResourceVersion is the 504 for a read that asked for state at
+// least as new as resourceVersion rv from a server that has only reached
+// current, in kube-apiserver's words and with its cause and retry hint.
+func NewTooLargeResourceVersion(rv, current uint64) *Status {
+	s := NewStatus(http.StatusGatewayTimeout, StatusReasonTimeout,
+		fmt.Sprintf("Too large resource version: %d, current: %d", rv, current))
+	s.Details = &StatusDetails{
+		Causes:            []StatusCause{{Type: CauseResourceVersionTooLarge, Message: "Too large resource version"}},
+		RetryAfterSeconds: 1,
+	}
+	return s
+}
+
 // NewInternalError is the 500 for a failure on the server's side.
 func NewInternalError(err error) *Status {
 	return NewStatus(http.StatusInternalServerError, StatusReasonInternalError, fmt.Sprintf("Internal error occurred: %v", err))

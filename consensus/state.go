@@ -410,6 +410,24 @@ func (s *State) emit(index uint64, kind, typ string, obj any) {
 	s.watch.add(WatchEvent{Type: typ, Kind: kind, Index: index, Object: obj})
 }
 
+// emitDeleted records the deletion of obj at index. The event carries the
+// object as it was last stored but with the deletion's resourceVersion, as
+// kube-apiserver sends it: a watcher (client-go's reflector) takes every
+// event's version as its position in the stream, so the object's older
+// version would move it back, and a watch resumed from there would deliver
+// the changes in between a second time. obj itself is not modified (readers
+// may still hold it); the event gets a shallow copy, which shares the maps
+// and slices of a copy-on-write object safely.
+func emitDeleted[T any, P interface {
+	*T
+	api.Object
+}](s *State, index uint64, kind string, obj P) {
+	c := P(new(T))
+	*c = *obj
+	c.GetObjectMeta().ResourceVersion = strconv.FormatUint(index, 10)
+	s.emit(index, kind, WatchDeleted, c)
+}
+
 // mutableNode replaces the named node with a copy and returns the copy for
 // the caller to change: stored nodes are copy-on-write like pods, so what
 // readers and watches hold never changes under them.
@@ -464,7 +482,7 @@ func (s *State) deleteNode(index uint64, p DeleteNode) error {
 		return api.NewNotFound("nodes", p.Name)
 	}
 	delete(s.nodes, p.Name)
-	s.emit(index, "Node", WatchDeleted, n)
+	emitDeleted(s, index, "Node", n)
 	return nil
 }
 

@@ -257,7 +257,7 @@ func (s *State) removeObject(index uint64, ref objRef) {
 			return
 		}
 		delete(s.replicaSets, ref.key)
-		s.emit(index, kindReplicaSet, WatchDeleted, rs)
+		emitDeleted(s, index, kindReplicaSet, rs)
 		s.afterRemoval(index, ref, &rs.ObjectMeta)
 	case kindDeployment:
 		d, ok := s.deployments[ref.key]
@@ -265,7 +265,7 @@ func (s *State) removeObject(index uint64, ref objRef) {
 			return
 		}
 		delete(s.deployments, ref.key)
-		s.emit(index, kindDeployment, WatchDeleted, d)
+		emitDeleted(s, index, kindDeployment, d)
 		s.afterRemoval(index, ref, &d.ObjectMeta)
 	}
 }

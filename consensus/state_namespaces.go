@@ -202,7 +202,7 @@ func (s *State) finishNamespace(index uint64, name string) {
 	}
 	s.removeServiceAccountsOf(index, name)
 	delete(s.namespaces, name)
-	s.emit(index, "Namespace", WatchDeleted, ns)
+	emitDeleted(s, index, "Namespace", ns)
 }
 
 func (s *State) putNamespace(index uint64, old, ns *api.Namespace) {

@@ -87,7 +87,7 @@ func (s *State) removePod(index uint64, p *api.Pod) {
 	s.unaccount(p)
 	key := podKey(p.Namespace, p.Name)
 	delete(s.pods, key)
-	s.emit(index, "Pod", WatchDeleted, p)
+	emitDeleted(s, index, "Pod", p)
 	s.afterRemoval(index, objRef{kindPod, key}, &p.ObjectMeta)
 }
 

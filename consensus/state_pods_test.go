@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -226,6 +227,46 @@ func TestWatchLogResumes(t *testing.T) {
 	}
 	if ev, ok := w.since(1, ""); !ok || len(ev) != 2 {
 		t.Fatalf("since 1: %d events ok=%v, want 2", len(ev), ok)
+	}
+}
+
+// TestWatchDeletedCarriesDeletionVersion: a DELETED event's object has the
+// resourceVersion of the deletion, as kube-apiserver sends it, not the one of
+// the object's last change. client-go's reflector resumes a watch from the
+// version of the last event it got; with the older version it went back to
+// before the changes of other objects that came in between, and received them
+// twice (TestInformerThroughLeaderChange found it).
+func TestWatchDeletedCarriesDeletionVersion(t *testing.T) {
+	f := podFSM(t)
+	mustApply(t, f, 3, command(t, CmdCreatePod, CreatePod{Pod: testPod("a", "ua", 0, "1Mi")}, t0))
+	mustApply(t, f, 4, command(t, CmdCreatePod, CreatePod{Pod: testPod("b", "ub", 0, "1Mi")}, t0))
+	mustApply(t, f, 5, command(t, CmdDeletePod, DeletePod{Namespace: "default", Name: "a"}, t0))
+	mustApply(t, f, 6, command(t, CmdDeleteNode, DeleteNode{Name: "node-2"}, t0))
+
+	for _, tc := range []struct {
+		kind string
+		from uint64
+		want uint64
+	}{{"Pod", 4, 5}, {"Node", 5, 6}} {
+		events, ok := f.state.WatchSince(tc.from, tc.kind)
+		if !ok || len(events) != 1 || events[0].Type != WatchDeleted {
+			t.Fatalf("%s since %d: %+v ok=%v, want one DELETED", tc.kind, tc.from, events, ok)
+		}
+		rv := events[0].Object.(api.Object).GetObjectMeta().ResourceVersion
+		if rv != strconv.FormatUint(tc.want, 10) {
+			t.Errorf("%s DELETED at index %d carries resourceVersion %s", tc.kind, tc.want, rv)
+		}
+		// A watch resumed from the DELETED event's version gets nothing again.
+		v, _ := strconv.ParseUint(rv, 10, 64)
+		if again, _ := f.state.WatchSince(v, tc.kind); len(again) != 0 {
+			t.Errorf("%s resumed from the DELETED event's version %s: %d events again", tc.kind, rv, len(again))
+		}
+	}
+	// The object as it was stored, which readers and the ADDED event share,
+	// keeps its own version.
+	events, _ := f.state.WatchSince(2, "Pod")
+	if rv := events[0].Object.(*api.Pod).ResourceVersion; events[0].Type != WatchAdded || rv != "3" {
+		t.Fatalf("ADDED event of pod a: %s at resourceVersion %s, want ADDED at 3", events[0].Type, rv)
 	}
 }
 

@@ -128,7 +128,7 @@ func (s *State) deleteServiceAccount(index uint64, d DeleteServiceAccount) (*api
 
 func (s *State) removeServiceAccount(index uint64, sa *api.ServiceAccount) {
 	delete(s.serviceAccounts, podKey(sa.Namespace, sa.Name))
-	s.emit(index, "ServiceAccount", WatchDeleted, sa)
+	emitDeleted(s, index, "ServiceAccount", sa)
 }
 
 // removeServiceAccountsOf deletes the service accounts of a namespace, in

@@ -8,8 +8,9 @@ const (
 )
 
 // WatchEvent is one change of one object, at the Raft index that made it.
-// Object is a read-only snapshot of the object after the change (before
-// it, for DELETED).
+// Object is a read-only snapshot of the object after the change; for
+// DELETED, the object as it was last stored, with the resourceVersion of
+// the deletion (see emitDeleted).
 type WatchEvent struct {
 	Type   string
 	Kind   string
