@@ -308,6 +308,18 @@ func TestDebianKubectl(t *testing.T) {
 		// it printed ("deleted"), a 1.20 bug fixed in 1.21: nothing
 		// deletes the node.
 		// A node that runs one of web's pods, so there is one to move.
+		// The pods of an earlier rollout may still be terminating: wait
+		// until only the Deployment's replicas are left, so the node
+		// picked runs one that drain must move.
+		ok(t, "rollout", "status", "deployment/web", "-n", "shop", "--timeout=90s")
+		want := ok(t, "get", "deploy", "web", "-n", "shop", "-o", "jsonpath={.spec.replicas}")
+		Eventually(t, 60*time.Second, func() error {
+			out := strings.Fields(ok(t, "get", "pods", "-n", "shop", "-o", "name"))
+			if fmt.Sprint(len(out)) != want {
+				return fmt.Errorf("%d pods, want the Deployment's %s: %v", len(out), want, out)
+			}
+			return nil
+		})
 		node := ok(t, "get", "pods", "-n", "shop", "-o", "jsonpath={.items[0].spec.nodeName}")
 		res := k(t, "drain", node, "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=90s")
 		if err := res.Err(); err != nil {
