@@ -1,10 +1,13 @@
 package agent
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"strconv"
 	"time"
 
@@ -27,9 +30,18 @@ type watchEvent struct {
 // Gone) if the client's resourceVersion is too old to resume from. A
 // client that asks for Tables (`kubectl get -w`) gets each object as a
 // Table of one row, the first with the column definitions.
+//
+// Each watch reads the State's change log for itself, at its own pace, so
+// a slow client delays nobody: not the FSM, not the other watches. The
+// events found at one wake-up are written together and flushed once, as
+// kube-apiserver flushes when its watcher's queue is empty, and plain
+// objects are encoded once for all watches (consensus.WatchEvent's
+// ObjectJSON). A client that takes nothing for Limits.WatchWriteTimeout
+// while events wait is cut off, as kube-apiserver closes a watcher whose
+// buffer fills.
+
 func (a *Agent) serveWatch(w http.ResponseWriter, r *http.Request, kind string, match func(any) bool, list func() ([]any, uint64)) {
-	flusher, ok := w.(http.Flusher)
-	if !ok {
+	if _, ok := w.(http.Flusher); !ok {
 		writeError(w, api.NewInternalError(fmt.Errorf("streaming unsupported")))
 		return
 	}
@@ -39,7 +51,8 @@ func (a *Agent) serveWatch(w http.ResponseWriter, r *http.Request, kind string, 
 		writeError(w, err)
 		return
 	}
-	if s := r.URL.Query().Get("timeoutSeconds"); s != "" {
+	q := r.URL.Query()
+	if s := q.Get("timeoutSeconds"); s != "" {
 		secs, err := strconv.Atoi(s)
 		if err != nil || secs < 0 {
 			writeError(w, api.NewBadRequest(fmt.Sprintf("timeoutSeconds %q: must be a non-negative integer", s)))
@@ -54,10 +67,10 @@ func (a *Agent) serveWatch(w http.ResponseWriter, r *http.Request, kind string, 
 	// sendInitialEvents=true is client-go's watch-list (kubectl rollout
 	// status, informers): the current objects as ADDED whatever the
 	// resourceVersion, then a BOOKMARK marking their end.
-	sendInitial := r.URL.Query().Get("sendInitialEvents") == "true"
+	sendInitial := q.Get("sendInitialEvents") == "true"
 	var rv uint64
 	var initial []any
-	if s := r.URL.Query().Get("resourceVersion"); s != "" && s != "0" && !sendInitial {
+	if s := q.Get("resourceVersion"); s != "" && s != "0" && !sendInitial {
 		v, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
 			writeError(w, api.NewBadRequest(fmt.Sprintf("resourceVersion %q: must be a number", s)))
@@ -71,43 +84,40 @@ func (a *Agent) serveWatch(w http.ResponseWriter, r *http.Request, kind string, 
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Transfer-Encoding", "chunked")
 	w.WriteHeader(http.StatusOK)
-	enc := json.NewEncoder(w)
-	send := func(typ string, obj any) bool {
-		if typ != "ERROR" && typ != watchBookmark {
-			var err error
-			if obj, err = transform.Transform(obj); err != nil {
-				obj, typ = api.NewInternalError(err), "ERROR"
-			}
-		}
-		if err := enc.Encode(watchEvent{Type: typ, Object: obj}); err != nil {
-			return false
-		}
-		flusher.Flush()
-		return true
-	}
+	out := &watchWriter{buf: bufio.NewWriterSize(w, watchBufferSize), rc: http.NewResponseController(w),
+		timeout: a.cfg.Limits.WatchWriteTimeout, transform: transform,
+		pending: true} // the headers: the client waits for them to start watching
 	for _, obj := range initial {
-		if !send(consensus.WatchAdded, obj) {
-			return
-		}
+		out.object(consensus.WatchAdded, obj)
 	}
-	if sendInitial && !send(watchBookmark, bookmark(kind, rv, true)) {
+	if sendInitial {
+		out.raw(watchBookmark, bookmark(kind, rv, true))
+	}
+	if !out.flush() {
+		a.logWatchEnd(r, kind, out.err)
 		return
 	}
-	flusher.Flush()
+
 	state := a.store.State()
 	for {
 		changed := state.Changed()
-		events, ok := state.WatchSince(rv, kind)
+		events, index, ok := state.WatchSince(rv, kind)
 		if !ok {
-			gone := api.NewStatus(http.StatusGone, "Expired", fmt.Sprintf("too old resource version: %d", rv))
-			send("ERROR", gone)
+			out.raw("ERROR", api.NewStatus(http.StatusGone, "Expired", fmt.Sprintf("too old resource version: %d", rv)))
+			out.flush()
 			return
 		}
 		for _, e := range events {
-			rv = e.Index
-			if match(e.Object) && !send(e.Type, e.Object) {
-				return
+			if match(e.Object) {
+				out.event(e)
 			}
+		}
+		// Every change of kind up to index is sent (or filtered out): the
+		// next read starts there.
+		rv = max(rv, index)
+		if !out.flush() {
+			a.logWatchEnd(r, kind, out.err)
+			return
 		}
 		select {
 		case <-ctx.Done():
@@ -115,6 +125,104 @@ func (a *Agent) serveWatch(w http.ResponseWriter, r *http.Request, kind string, 
 		case <-changed:
 		}
 	}
+}
+
+// logWatchEnd says why a watch ended on a failed write; a client cut off
+// for taking no events is worth a line, one that hung up is not.
+func (a *Agent) logWatchEnd(r *http.Request, kind string, err error) {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		a.log.Info("closed a watch whose client took no events", "kind", kind, "client", watchClient(r),
+			"timeout", a.cfg.Limits.WatchWriteTimeout, "error", err)
+	}
+}
+
+// watchBufferSize is a watch's own write buffer: one TLS record's worth,
+// so a batch of events leaves in records of 16 KiB rather than in the
+// response's 4 KiB writes.
+const watchBufferSize = 16 << 10
+
+// watchWriter writes the events of one watch into its buffer and flushes
+// them together. A write that the client does not take within timeout
+// fails (the connection's write deadline), and so does every later one:
+// err keeps the first failure.
+type watchWriter struct {
+	buf       *bufio.Writer
+	rc        *http.ResponseController
+	timeout   time.Duration
+	transform *tables.WatchTransformer
+	pending   bool
+	err       error
+}
+
+// event writes a change from the State's log: its object's shared JSON,
+// or a Table of it for a Table watch.
+func (o *watchWriter) event(e consensus.WatchEvent) {
+	if o.transform.Tables() {
+		o.object(e.Type, e.Object)
+		return
+	}
+	b, err := e.ObjectJSON()
+	if err != nil {
+		o.raw("ERROR", api.NewInternalError(fmt.Errorf("encode %s: %w", e.Kind, err)))
+		return
+	}
+	o.line(e.Type, b)
+}
+
+// object writes an event of obj, as a Table if the watch asks for Tables.
+func (o *watchWriter) object(typ string, obj any) {
+	obj, err := o.transform.Transform(obj)
+	if err != nil {
+		o.raw("ERROR", api.NewInternalError(err))
+		return
+	}
+	o.raw(typ, obj)
+}
+
+// raw writes an event whose object goes as it is (a bookmark, a Status).
+func (o *watchWriter) raw(typ string, obj any) {
+	b, err := json.Marshal(obj)
+	if err != nil {
+		typ = "ERROR"
+		b, _ = json.Marshal(api.NewInternalError(fmt.Errorf("encode a watch event: %w", err)))
+	}
+	o.line(typ, b)
+}
+
+// line writes {"type":typ,"object":obj}, the bytes encoding/json makes of
+// a watchEvent, without encoding obj again.
+func (o *watchWriter) line(typ string, obj []byte) {
+	if o.err != nil {
+		return
+	}
+	// Each write that may reach the connection gets the full timeout: the
+	// deadline measures how long the client takes nothing, not how long
+	// a large batch takes to go out.
+	_ = o.rc.SetWriteDeadline(time.Now().Add(o.timeout))
+	o.buf.WriteString(`{"type":"`)
+	o.buf.WriteString(typ)
+	o.buf.WriteString(`","object":`)
+	o.buf.Write(obj)
+	if _, err := o.buf.WriteString("}\n"); err != nil {
+		o.err = err // bufio.Writer keeps its first error: this is it
+		return
+	}
+	o.pending = true
+}
+
+// flush sends what was written and lifts the write deadline, so that an
+// idle watch is never cut; it reports whether the watch can go on.
+func (o *watchWriter) flush() bool {
+	if o.err == nil && o.pending {
+		if err := o.buf.Flush(); err != nil {
+			o.err = err
+		} else if err := o.rc.Flush(); err != nil {
+			o.err = err
+		}
+		o.pending = false
+		_ = o.rc.SetWriteDeadline(time.Time{})
+	}
+	return o.err == nil
 }
 
 // watchBookmark is the watch event that carries only a resourceVersion.

@@ -384,12 +384,16 @@ func (s *State) Pods(keep func(*api.Pod) bool) ([]*api.Pod, uint64) {
 }
 
 // WatchSince returns the changes of kind ("Pod", "Node"; "" for all) after
-// resourceVersion rv, and false if they are no longer retained (the
-// watcher must re-list). Objects are shared: do not modify them.
-func (s *State) WatchSince(rv uint64, kind string) ([]WatchEvent, bool) {
+// resourceVersion rv, the index of the State they were read at, and false
+// if they are no longer retained (the watcher must re-list). Every change
+// of kind up to index is in events, so a watch that has sent them may
+// tell its client index as a bookmark. Objects are shared: do not modify
+// them.
+func (s *State) WatchSince(rv uint64, kind string) (events []WatchEvent, index uint64, ok bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.watch.since(rv, kind)
+	events, ok = s.watch.since(rv, kind)
+	return events, s.index, ok
 }
 
 // resourceList converts Resources to the wire form.

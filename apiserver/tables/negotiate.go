@@ -146,6 +146,11 @@ func NewWatchTransformer(r *http.Request) (*WatchTransformer, error) {
 	return &WatchTransformer{opts: opts}, nil
 }
 
+// Tables reports whether the watch's objects become Tables; when not,
+// Transform returns every object as it is, and a caller may send an
+// encoding of it shared with other watches.
+func (t *WatchTransformer) Tables() bool { return t.opts != nil }
+
 // Transform returns what an event carries for obj.
 func (t *WatchTransformer) Transform(obj any) (any, error) {
 	if t.opts == nil {
