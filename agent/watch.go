@@ -39,7 +39,13 @@ type watchEvent struct {
 // ObjectJSON). A client that takes nothing for Limits.WatchWriteTimeout
 // while events wait is cut off, as kube-apiserver closes a watcher whose
 // buffer fills.
-
+//
+// With ?allowWatchBookmarks=true (client-go's reflector, kubectl), the
+// watch also gets a BOOKMARK about every Config.WatchBookmarkInterval and
+// two seconds before its timeoutSeconds end, carrying the State's index
+// once every change up to it has been sent, as kube-apiserver's watch
+// cache does: a client whose watch breaks resumes from there instead of
+// from its last change, which may since have left the change log.
 func (a *Agent) serveWatch(w http.ResponseWriter, r *http.Request, kind string, match func(any) bool, list func() ([]any, uint64)) {
 	if _, ok := w.(http.Flusher); !ok {
 		writeError(w, api.NewInternalError(fmt.Errorf("streaming unsupported")))
@@ -52,6 +58,7 @@ func (a *Agent) serveWatch(w http.ResponseWriter, r *http.Request, kind string, 
 		return
 	}
 	q := r.URL.Query()
+	var deadline time.Time
 	if s := q.Get("timeoutSeconds"); s != "" {
 		secs, err := strconv.Atoi(s)
 		if err != nil || secs < 0 {
@@ -59,8 +66,9 @@ func (a *Agent) serveWatch(w http.ResponseWriter, r *http.Request, kind string, 
 			return
 		}
 		if secs > 0 {
+			deadline = time.Now().Add(time.Duration(secs) * time.Second)
 			var cancel func()
-			ctx, cancel = context.WithTimeout(ctx, time.Duration(secs)*time.Second)
+			ctx, cancel = context.WithDeadline(ctx, deadline)
 			defer cancel()
 		}
 	}
@@ -98,6 +106,10 @@ func (a *Agent) serveWatch(w http.ResponseWriter, r *http.Request, kind string, 
 		return
 	}
 
+	startRV := rv
+	bookmarks := newBookmarkTimer(q.Get("allowWatchBookmarks") == "true", a.cfg.WatchBookmarkInterval, deadline)
+	defer bookmarks.stop()
+	bookmarkDue := false
 	state := a.store.State()
 	for {
 		changed := state.Changed()
@@ -113,8 +125,17 @@ func (a *Agent) serveWatch(w http.ResponseWriter, r *http.Request, kind string, 
 			}
 		}
 		// Every change of kind up to index is sent (or filtered out): the
-		// next read starts there.
+		// next read starts there, and a bookmark may say so.
 		rv = max(rv, index)
+		if bookmarkDue {
+			bookmarkDue = false
+			// A bookmark at the version the client started from tells it
+			// nothing; kube-apiserver sends only newer ones.
+			if rv > startRV {
+				out.raw(watchBookmark, bookmark(kind, rv, false))
+			}
+			bookmarks.next()
+		}
 		if !out.flush() {
 			a.logWatchEnd(r, kind, out.err)
 			return
@@ -123,6 +144,8 @@ func (a *Agent) serveWatch(w http.ResponseWriter, r *http.Request, kind string, 
 		case <-ctx.Done():
 			return
 		case <-changed:
+		case <-bookmarks.c():
+			bookmarkDue = true
 		}
 	}
 }
@@ -223,6 +246,65 @@ func (o *watchWriter) flush() bool {
 		_ = o.rc.SetWriteDeadline(time.Time{})
 	}
 	return o.err == nil
+}
+
+// bookmarkTimer schedules a watch's periodic bookmarks (see nextBookmark);
+// none at all unless the client allows bookmarks.
+type bookmarkTimer struct {
+	interval time.Duration
+	deadline time.Time
+	t        *time.Timer
+}
+
+func newBookmarkTimer(allowed bool, interval time.Duration, deadline time.Time) *bookmarkTimer {
+	b := &bookmarkTimer{interval: interval, deadline: deadline}
+	if allowed {
+		b.next()
+	}
+	return b
+}
+
+// next schedules the bookmark after the one just due.
+func (b *bookmarkTimer) next() {
+	b.stop()
+	b.t = nil
+	now := time.Now()
+	if at, ok := nextBookmark(now, b.interval, b.deadline); ok {
+		b.t = time.NewTimer(at.Sub(now))
+	}
+}
+
+// nextBookmark is when a watch's next bookmark is due, as kube-apiserver's
+// cacheWatcher.nextBookmarkTime computes it: interval from now, or two
+// seconds before the watch's deadline (zero: none) if that is sooner, so
+// that a client whose watch times out resumes from a version as recent as
+// possible; false once that moment has passed.
+func nextBookmark(now time.Time, interval time.Duration, deadline time.Time) (time.Time, bool) {
+	at := now.Add(interval)
+	if !deadline.IsZero() {
+		if pre := deadline.Add(-2 * time.Second); pre.Before(at) {
+			at = pre
+		}
+	}
+	if at.Before(now) {
+		return time.Time{}, false
+	}
+	return at, true
+}
+
+// c is the channel the next bookmark is due on; nil (never ready) when no
+// bookmark is scheduled.
+func (b *bookmarkTimer) c() <-chan time.Time {
+	if b.t == nil {
+		return nil
+	}
+	return b.t.C
+}
+
+func (b *bookmarkTimer) stop() {
+	if b.t != nil {
+		b.t.Stop()
+	}
 }
 
 // watchBookmark is the watch event that carries only a resourceVersion.

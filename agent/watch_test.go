@@ -106,6 +106,125 @@ func createPod(ctx context.Context, t *testing.T, a *Agent, p *api.Pod) {
 	}
 }
 
+// TestWatchBookmarks: a watch with allowWatchBookmarks=true gets a
+// BOOKMARK every WatchBookmarkInterval, shaped as kube-apiserver's (the
+// kind and a resourceVersion, nothing else), whose resourceVersion covers
+// every event sent before it and is the State's; a watch resumed from it
+// misses nothing and repeats nothing. A watch that does not allow
+// bookmarks gets none.
+func TestWatchBookmarks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an agent")
+	}
+	const interval = 300 * time.Millisecond
+	a := startOneAgent(t, func(c *Config) { c.WatchBookmarkInterval = interval })
+	c := newCaller(t, a)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	eventually(t, 20*time.Second, func() error {
+		return adminClient(t, a).Do(ctx, http.MethodGet, "/api/v1/namespaces/default", nil, nil)
+	})
+
+	rv := listRV(t, c)
+	with := openWatch(ctx, t, c, "/api/v1/namespaces/default/pods?watch=true&allowWatchBookmarks=true&resourceVersion="+rv)
+	withoutCtx, stopWithout := context.WithCancel(ctx)
+	without := openWatch(withoutCtx, t, c, "/api/v1/namespaces/default/pods?watch=true&resourceVersion="+rv)
+	createPod(ctx, t, a, pendingPod("bm-1"))
+
+	start, _ := strconv.ParseUint(rv, 10, 64)
+	var lastEvent uint64
+	var bookmarks []uint64
+	sawPod := false
+	for len(bookmarks) < 2 {
+		var e testWatchEvent
+		select {
+		case e = <-with:
+		case <-ctx.Done():
+			t.Fatalf("no two bookmarks within a minute (saw %v)", bookmarks)
+		}
+		kind, name, erv := e.meta(t)
+		switch e.Type {
+		case "BOOKMARK":
+			if kind != "Pod" || string(e.Object) != fmt.Sprintf(`{"apiVersion":"v1","kind":"Pod","metadata":{"resourceVersion":"%d"}}`, erv) {
+				t.Fatalf("bookmark object: %s", e.Object)
+			}
+			if erv <= start || erv < lastEvent || erv > a.store.State().Index() {
+				t.Fatalf("bookmark at %d: want after the watch's start %d, at or after its last event %d, at most the state's index %d",
+					erv, start, lastEvent, a.store.State().Index())
+			}
+			if n := len(bookmarks); n > 0 && erv < bookmarks[n-1] {
+				t.Fatalf("bookmarks went back: %v then %d", bookmarks, erv)
+			}
+			bookmarks = append(bookmarks, erv)
+		case "ADDED", "MODIFIED":
+			if len(bookmarks) > 0 && erv <= bookmarks[len(bookmarks)-1] {
+				t.Fatalf("%s %s at %d after a bookmark at %d", e.Type, name, erv, bookmarks[len(bookmarks)-1])
+			}
+			lastEvent = max(lastEvent, erv)
+			sawPod = sawPod || name == "bm-1"
+		default:
+			t.Fatalf("unexpected %s event: %s", e.Type, e.Object)
+		}
+	}
+	if !sawPod {
+		t.Fatalf("bookmarks %v came before pod bm-1 was seen", bookmarks)
+	}
+
+	// The watch without bookmarks saw the pod, and in several intervals
+	// no bookmark.
+	time.AfterFunc(5*interval, stopWithout)
+	sawPod = false
+	for e := range without {
+		if e.Type == "BOOKMARK" {
+			t.Fatalf("a watch without allowWatchBookmarks got %s", e.Object)
+		}
+		if _, name, _ := e.meta(t); name == "bm-1" {
+			sawPod = true
+		}
+	}
+	if !sawPod {
+		t.Fatal("the watch without bookmarks did not see pod bm-1")
+	}
+
+	// Resuming from the last bookmark: the next event is the next change.
+	resumed := openWatch(ctx, t, c, fmt.Sprintf("/api/v1/namespaces/default/pods?watch=true&allowWatchBookmarks=true&resourceVersion=%d", bookmarks[1]))
+	createPod(ctx, t, a, pendingPod("bm-2"))
+	for e := range resumed {
+		if e.Type == "BOOKMARK" {
+			continue
+		}
+		if _, name, _ := e.meta(t); e.Type != "ADDED" || name != "bm-2" {
+			t.Fatalf("first change after resuming from bookmark %d: %s %s, want ADDED bm-2", bookmarks[1], e.Type, name)
+		}
+		return
+	}
+	t.Fatal("the resumed watch ended without an event")
+}
+
+// TestNextBookmark is the bookmark schedule of kube-apiserver's
+// cacheWatcher: every interval, or two seconds before the watch's end if
+// that is sooner, and none once that moment has passed.
+func TestNextBookmark(t *testing.T) {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name     string
+		deadline time.Time
+		want     time.Time
+		ok       bool
+	}{
+		{"no deadline", time.Time{}, now.Add(time.Minute), true},
+		{"deadline far", now.Add(10 * time.Minute), now.Add(time.Minute), true},
+		{"deadline soon", now.Add(30 * time.Second), now.Add(28 * time.Second), true},
+		{"two seconds left", now.Add(2 * time.Second), now, true},
+		{"past the pre-timeout bookmark", now.Add(time.Second), time.Time{}, false},
+	} {
+		got, ok := nextBookmark(now, time.Minute, tc.deadline)
+		if ok != tc.ok || !got.Equal(tc.want) {
+			t.Errorf("%s: nextBookmark = %v %v, want %v %v", tc.name, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
 // TestStuckWatcherIsCutOff: a client that stops reading its watch while
 // large events keep coming neither slows the FSM (every create succeeds)
 // nor another watch (it sees every pod), and the agent closes the stuck
