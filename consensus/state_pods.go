@@ -202,11 +202,15 @@ func (s *State) updatePod(index uint64, u UpdatePod) (any, error) {
 	return p, nil
 }
 
-// conflict is Kubernetes' 409 for a write based on a stale object.
-func conflict(name string) *api.Status {
+// conflict is Kubernetes' 409 for a write based on a stale pod.
+func conflict(name string) *api.Status { return conflictOn("pods", name) }
+
+// conflictOn is Kubernetes' 409 for a write based on a stale object of
+// resource ("pods", "namespaces").
+func conflictOn(resource, name string) *api.Status {
 	st := api.NewStatus(http.StatusConflict, api.StatusReasonConflict,
-		fmt.Sprintf("Operation cannot be fulfilled on pods %q: the object has been modified; please apply your changes to the latest version and try again", name))
-	st.Details = &api.StatusDetails{Name: name, Kind: "pods"}
+		fmt.Sprintf("Operation cannot be fulfilled on %s %q: the object has been modified; please apply your changes to the latest version and try again", resource, name))
+	st.Details = &api.StatusDetails{Name: name, Kind: resource}
 	return st
 }
 
