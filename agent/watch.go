@@ -34,9 +34,9 @@ type watchEvent struct {
 // Each watch reads the State's change log for itself, at its own pace, so
 // a slow client delays nobody: not the FSM, not the other watches. The
 // events found at one wake-up are written together and flushed once, as
-// kube-apiserver flushes when its watcher's queue is empty, and plain
-// objects are encoded once for all watches (consensus.WatchEvent's
-// ObjectJSON). A client that takes nothing for Limits.WatchWriteTimeout
+// kube-apiserver flushes when its watcher's queue is empty, and each
+// change is encoded once for all the watches that send it in the same
+// form, plain or Table (consensus.WatchEvent's Encoding). A client that takes nothing for Limits.WatchWriteTimeout
 // while events wait is cut off, as kube-apiserver closes a watcher whose
 // buffer fills.
 //
@@ -177,14 +177,28 @@ type watchWriter struct {
 	err       error
 }
 
-// event writes a change from the State's log: its object's shared JSON,
-// or a Table of it for a Table watch.
+// event writes a change from the State's log: its object's JSON, or a
+// Table of it for a Table watch, encoded once for every watch that sends
+// it in the same form; only a Table watch's first Table, which carries
+// the column definitions, is its own.
 func (o *watchWriter) event(e consensus.WatchEvent) {
-	if o.transform.Tables() {
+	var b []byte
+	var err error
+	switch format, shared := o.transform.Format(); {
+	case !o.transform.Tables():
+		b, err = e.ObjectJSON()
+	case shared:
+		b, err = e.Encoding(format, func(obj any) ([]byte, error) {
+			table, err := o.transform.Transform(obj)
+			if err != nil {
+				return nil, err
+			}
+			return json.Marshal(table)
+		})
+	default:
 		o.object(e.Type, e.Object)
 		return
 	}
-	b, err := e.ObjectJSON()
 	if err != nil {
 		o.raw("ERROR", api.NewInternalError(fmt.Errorf("encode %s: %w", e.Kind, err)))
 		return

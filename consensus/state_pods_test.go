@@ -417,11 +417,11 @@ func TestWatchEventObjectJSON(t *testing.T) {
 	for i := uint64(2); i <= encodedWindow+1; i++ {
 		w.add(WatchEvent{Index: i, Kind: "Pod", Object: &pod})
 	}
-	if ev[0].encoded.b != nil {
+	if ev[0].encoded.formats != nil {
 		t.Fatalf("the encoding of an event %d events old is still held", encodedWindow)
 	}
 	c, err := ev[0].ObjectJSON()
-	if err != nil || !bytes.Equal(c, a) || ev[0].encoded.b != nil {
-		t.Fatalf("ObjectJSON past the window = %s, %v (held %v)", c, err, ev[0].encoded.b != nil)
+	if err != nil || !bytes.Equal(c, a) || ev[0].encoded.formats != nil {
+		t.Fatalf("ObjectJSON past the window = %s, %v (held %v)", c, err, ev[0].encoded.formats != nil)
 	}
 }

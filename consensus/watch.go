@@ -21,43 +21,57 @@ type WatchEvent struct {
 	Kind   string
 	Index  uint64
 	Object any
-	// encoded is Object's JSON, shared by every watch that sends it.
+	// encoded holds Object's encodings, shared by every watch that sends
+	// it.
 	encoded *encodedObject
 }
 
-// ObjectJSON returns the JSON encoding of the event's Object. It encodes
-// the object once for all the watches that send the event, as
-// kube-apiserver's watch cache does with its cachingObject: a hundred
-// watchers of pods cost one encoding per change, not a hundred. The bytes
-// are shared: do not modify them. Only the recent events keep their
-// encoding (see encodedWindow); an older one is encoded again on each call.
+// ObjectJSON returns the JSON encoding of the event's Object, encoded once
+// for all the watches that send it (see Encoding).
 func (e WatchEvent) ObjectJSON() ([]byte, error) {
-	if e.encoded == nil {
-		return json.Marshal(e.Object)
-	}
-	return e.encoded.get(e.Object)
+	return e.Encoding("json", func(obj any) ([]byte, error) { return json.Marshal(obj) })
 }
 
-// encodedObject holds the JSON of one event's object once a watch has
-// asked for it, until the event falls out of the window of recent events.
+// Encoding returns the event's Object as encode makes it in format, which
+// names the encoding and its options ("json", a Table of some version).
+// It encodes the object once per format for all the watches that send the
+// event, as kube-apiserver's watch cache does with its cachingObject: a
+// hundred watchers of pods cost one encoding per change, not a hundred.
+// encode must give the same bytes to every watch that names the same
+// format; it runs at most once at a time per event, and a failure is not
+// kept. The bytes are shared: do not modify them. Only the recent events
+// keep their encodings (see encodedWindow); an older one is encoded again
+// on each call.
+func (e WatchEvent) Encoding(format string, encode func(obj any) ([]byte, error)) ([]byte, error) {
+	if e.encoded == nil {
+		return encode(e.Object)
+	}
+	return e.encoded.get(format, e.Object, encode)
+}
+
+// encodedObject holds the encodings of one event's object that watches
+// have asked for, until the event falls out of the window of recent events.
 type encodedObject struct {
 	mu       sync.Mutex
-	b        []byte
+	formats  map[string][]byte
 	released bool
 }
 
-func (c *encodedObject) get(obj any) ([]byte, error) {
+func (c *encodedObject) get(format string, obj any, encode func(any) ([]byte, error)) ([]byte, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.b != nil {
-		return c.b, nil
+	if b, ok := c.formats[format]; ok {
+		return b, nil
 	}
-	b, err := json.Marshal(obj)
+	b, err := encode(obj)
 	if err != nil {
 		return nil, err
 	}
 	if !c.released {
-		c.b = b
+		if c.formats == nil {
+			c.formats = make(map[string][]byte, 1)
+		}
+		c.formats[format] = b
 	}
 	return b, nil
 }
@@ -65,13 +79,13 @@ func (c *encodedObject) get(obj any) ([]byte, error) {
 func (c *encodedObject) release() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.b, c.released = nil, true
+	c.formats, c.released = nil, true
 }
 
-// encodedWindow is how many of the most recent events keep their encoded
-// JSON. Watches that keep up read within it; one that lags further (or
-// resumes from an old resourceVersion) encodes for itself, so the cache
-// costs at most this many encoded objects, not the whole ring's.
+// encodedWindow is how many of the most recent events keep their
+// encodings. Watches that keep up read within it; one that lags further
+// (or resumes from an old resourceVersion) encodes for itself, so the
+// cache costs at most this many events' encodings, not the whole ring's.
 const encodedWindow = 1024
 
 // watchLog keeps the most recent changes in a ring, so a watch can resume
