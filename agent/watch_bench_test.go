@@ -166,20 +166,26 @@ func (ag *fanOutAgent) cpuSeconds(b *testing.B) float64 {
 	return (utime + stime) / 100 // USER_HZ
 }
 
-// rssBytes is the agent process's resident set (VmRSS), or 0 if it
-// cannot be read.
-func (ag *fanOutAgent) rssBytes() float64 {
+// memory is the agent process's resident memory: all of it (VmRSS), and
+// its anonymous part (RssAnon: heap, stacks; not the pages of the test
+// binary, which the page cache shares and which vary from run to run).
+// Zeros if /proc cannot be read.
+func (ag *fanOutAgent) memory() (rss, anon float64) {
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", ag.cmd.Process.Pid))
 	if err != nil {
-		return 0
+		return 0, 0
 	}
 	for line := range strings.Lines(string(status)) {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
-			return kb * 1024
+		name, rest, _ := strings.Cut(line, ":")
+		kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+		switch name {
+		case "VmRSS":
+			rss = kb * 1024
+		case "RssAnon":
+			anon = kb * 1024
 		}
 	}
-	return 0
+	return rss, anon
 }
 
 // fanOutWatcher is one watch of the benchmark and what it saw.
@@ -345,18 +351,22 @@ func runWatchFanOut(b *testing.B, nWatchers int) {
 		go w.run(resp.Body, created, reading.Done)
 	}
 
-	var peakRSS atomic.Uint64
+	var peakRSS, peakAnon atomic.Uint64
 	sampling, stopSampling := context.WithCancel(ctx)
 	var sampler sync.WaitGroup
 	sampler.Go(func() {
 		for sampling.Err() == nil {
-			if v := uint64(ag.rssBytes()); v > peakRSS.Load() {
-				peakRSS.Store(v)
+			rss, anon := ag.memory()
+			if uint64(rss) > peakRSS.Load() {
+				peakRSS.Store(uint64(rss))
+			}
+			if uint64(anon) > peakAnon.Load() {
+				peakAnon.Store(uint64(anon))
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
 	})
-	rssBefore := ag.rssBytes()
+	rssBefore, anonBefore := ag.memory()
 	cpuBefore := ag.cpuSeconds(b)
 	start := time.Now()
 
@@ -404,6 +414,8 @@ func runWatchFanOut(b *testing.B, nWatchers int) {
 	b.ReportMetric(cpu, "agent-cpu-s")
 	b.ReportMetric(rssBefore/(1<<20), "agent-rss-before-MiB")
 	b.ReportMetric(float64(peakRSS.Load())/(1<<20), "agent-rss-peak-MiB")
+	b.ReportMetric(anonBefore/(1<<20), "agent-anon-before-MiB")
+	b.ReportMetric(float64(peakAnon.Load())/(1<<20), "agent-anon-peak-MiB")
 	b.ReportMetric(elapsed.Seconds(), "s-to-last-delivery")
 	if nWatchers == 0 {
 		return
