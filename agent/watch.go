@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/gossipod/gossipod/api"
@@ -92,7 +93,7 @@ func (a *Agent) serveWatch(w http.ResponseWriter, r *http.Request, kind string, 
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Transfer-Encoding", "chunked")
 	w.WriteHeader(http.StatusOK)
-	out := &watchWriter{buf: bufio.NewWriterSize(w, watchBufferSize), rc: http.NewResponseController(w),
+	out := &watchWriter{w: w, rc: http.NewResponseController(w),
 		timeout: a.cfg.Limits.WatchWriteTimeout, transform: transform,
 		pending: true} // the headers: the client waits for them to start watching
 	for _, obj := range initial {
@@ -159,17 +160,22 @@ func (a *Agent) logWatchEnd(r *http.Request, kind string, err error) {
 	}
 }
 
-// watchBufferSize is a watch's own write buffer: one TLS record's worth,
-// so a batch of events leaves in records of 16 KiB rather than in the
-// response's 4 KiB writes.
+// watchBufferSize is the buffer a watch writes a batch of events into:
+// one TLS record's worth, so a batch leaves in records of 16 KiB rather
+// than in the response's 4 KiB writes.
 const watchBufferSize = 16 << 10
 
-// watchWriter writes the events of one watch into its buffer and flushes
+// watchBuffers lend the batch buffers: a watch holds one only while it
+// writes, so idle watches, most of them most of the time, cost none.
+var watchBuffers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, watchBufferSize) }}
+
+// watchWriter writes the events of one watch into a buffer and flushes
 // them together. A write that the client does not take within timeout
 // fails (the connection's write deadline), and so does every later one:
 // err keeps the first failure.
 type watchWriter struct {
-	buf       *bufio.Writer
+	w         http.ResponseWriter
+	buf       *bufio.Writer // from watchBuffers while a batch is written
 	rc        *http.ResponseController
 	timeout   time.Duration
 	transform *tables.WatchTransformer
@@ -236,6 +242,10 @@ func (o *watchWriter) line(typ string, obj []byte) {
 	// deadline measures how long the client takes nothing, not how long
 	// a large batch takes to go out.
 	_ = o.rc.SetWriteDeadline(time.Now().Add(o.timeout))
+	if o.buf == nil {
+		o.buf = watchBuffers.Get().(*bufio.Writer)
+		o.buf.Reset(o.w)
+	}
 	o.buf.WriteString(`{"type":"`)
 	o.buf.WriteString(typ)
 	o.buf.WriteString(`","object":`)
@@ -247,13 +257,20 @@ func (o *watchWriter) line(typ string, obj []byte) {
 	o.pending = true
 }
 
-// flush sends what was written and lifts the write deadline, so that an
-// idle watch is never cut; it reports whether the watch can go on.
+// flush sends what was written, gives the buffer back and lifts the
+// write deadline, so that an idle watch is never cut; it reports whether
+// the watch can go on.
 func (o *watchWriter) flush() bool {
-	if o.err == nil && o.pending {
-		if err := o.buf.Flush(); err != nil {
+	if o.buf != nil {
+		if err := o.buf.Flush(); err != nil && o.err == nil {
 			o.err = err
-		} else if err := o.rc.Flush(); err != nil {
+		}
+		o.buf.Reset(nil)
+		watchBuffers.Put(o.buf)
+		o.buf = nil
+	}
+	if o.err == nil && o.pending {
+		if err := o.rc.Flush(); err != nil {
 			o.err = err
 		}
 		o.pending = false
