@@ -37,9 +37,11 @@ type watchEvent struct {
 // events found at one wake-up are written together and flushed once, as
 // kube-apiserver flushes when its watcher's queue is empty, and each
 // change is encoded once for all the watches that send it in the same
-// form, plain or Table (consensus.WatchEvent's Encoding). A client that takes nothing for Limits.WatchWriteTimeout
-// while events wait is cut off, as kube-apiserver closes a watcher whose
-// buffer fills.
+// form, plain or Table (consensus.WatchEvent's Encoding). A client that
+// takes nothing for Limits.WatchWriteTimeout while events wait is cut
+// off, as kube-apiserver closes a watcher whose buffer fills. A watch
+// moves past the changes of other kinds too, so a quiet kind's watch is
+// not sent 410 Gone when a busy kind fills the change log.
 //
 // With ?allowWatchBookmarks=true (client-go's reflector, kubectl), the
 // watch also gets a BOOKMARK about every Config.WatchBookmarkInterval and
