@@ -60,6 +60,12 @@ type Config struct {
 	// ReconcileInterval is how often the leader re-checks membership even
 	// when no gossip event arrives.
 	ReconcileInterval time.Duration
+	// WatchBookmarkInterval is how often a watch that allows bookmarks
+	// (allowWatchBookmarks=true, as client-go's informers and kubectl ask)
+	// is sent a BOOKMARK with the current resourceVersion, so that a
+	// client whose watch breaks resumes from a recent version instead of
+	// re-listing after a 410 Gone.
+	WatchBookmarkInterval time.Duration
 	// DataDir holds the Raft data (raft/) and, later, pod state.
 	DataDir string
 	// Capacity is what the machine has; Allocatable what it offers to pods.
@@ -129,6 +135,8 @@ func DefaultConfig() Config {
 		// before a second failure is likely.
 		DeadServerTimeout: 10 * time.Second,
 		ReconcileInterval: 2 * time.Second,
+		// kube-apiserver's watch cache sends bookmarks about once a minute.
+		WatchBookmarkInterval: time.Minute,
 		// Serf uses 30 s; gossipod heals partitions sooner because its
 		// pods are rescheduled after --node-lost-timeout (seconds).
 		ReconnectInterval: 5 * time.Second,
@@ -213,8 +221,8 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("--labels %s=%s: %s", k, v, msg))
 		}
 	}
-	if c.RetryJoinInterval <= 0 || c.ReconcileInterval <= 0 || c.ReconnectInterval <= 0 || c.NodeLostTimeout <= 0 || c.OrphanedPodTimeout <= 0 || c.DeadServerTimeout <= 0 || c.BootstrapSettle < 0 {
-		errs = append(errs, errors.New("retry, reconcile, settle and dead-server intervals must be positive"))
+	if c.RetryJoinInterval <= 0 || c.ReconcileInterval <= 0 || c.ReconnectInterval <= 0 || c.NodeLostTimeout <= 0 || c.OrphanedPodTimeout <= 0 || c.DeadServerTimeout <= 0 || c.BootstrapSettle < 0 || c.WatchBookmarkInterval <= 0 {
+		errs = append(errs, errors.New("retry, reconcile, settle, dead-server and watch bookmark intervals must be positive"))
 	}
 	if err := validateAllowedHostPaths(c.AllowedHostPaths); err != nil {
 		errs = append(errs, err)

@@ -82,12 +82,14 @@ func (a *Agent) routes() http.Handler {
 	handle("/api/v1/namespaces", map[string]http.HandlerFunc{
 		http.MethodGet: a.handleListNamespaces, http.MethodPost: a.handleCreateNamespace})
 	handle("/api/v1/namespaces/{name}", map[string]http.HandlerFunc{
-		http.MethodGet: a.handleGetNamespace, http.MethodDelete: a.handleDeleteNamespace})
+		http.MethodGet: a.handleGetNamespace, http.MethodPut: a.handleUpdateNamespace, http.MethodDelete: a.handleDeleteNamespace,
+		http.MethodPatch: a.handlePatchNamespace})
 	handle("/api/v1/serviceaccounts", map[string]http.HandlerFunc{http.MethodGet: a.handleListServiceAccounts})
 	handle("/api/v1/namespaces/{namespace}/serviceaccounts", map[string]http.HandlerFunc{
 		http.MethodGet: a.handleListServiceAccounts, http.MethodPost: a.handleCreateServiceAccount})
 	handle("/api/v1/namespaces/{namespace}/serviceaccounts/{name}", map[string]http.HandlerFunc{
-		http.MethodGet: a.handleGetServiceAccount, http.MethodDelete: a.handleDeleteServiceAccount})
+		http.MethodGet: a.handleGetServiceAccount, http.MethodPut: a.handleUpdateServiceAccount, http.MethodDelete: a.handleDeleteServiceAccount,
+		http.MethodPatch: a.handlePatchServiceAccount})
 	handle("/api/v1/pods", map[string]http.HandlerFunc{http.MethodGet: a.handleListPods})
 	handle("/api/v1/namespaces/{namespace}/pods", map[string]http.HandlerFunc{
 		http.MethodGet: a.handleListPods, http.MethodPost: a.handleCreatePod})

@@ -40,6 +40,14 @@ type Limits struct {
 	RequestTimeout time.Duration
 	// IdleTimeout closes a kept-alive connection that sends no request.
 	IdleTimeout time.Duration
+	// WatchWriteTimeout closes a watch whose client takes none of its
+	// events for this long: its connection's buffers are full and the
+	// agent's write is blocked. kube-apiserver likewise closes a watcher
+	// whose buffer fills; the client watches again from the last
+	// resourceVersion it saw. Other watches and the state never wait for
+	// a slow one, so this bounds only what a stuck client holds (a
+	// goroutine, a watch slot, the events it has not taken).
+	WatchWriteTimeout time.Duration
 }
 
 // DefaultLimits are generous for real use and small for an agent's memory.
@@ -58,6 +66,9 @@ func DefaultLimits() Limits {
 		// what net/http's Transport keeps idle connections for (90 s) plus
 		// slack.
 		IdleTimeout: 2 * time.Minute,
+		// A client that reads nothing for this long while its buffers are
+		// full is stuck, not slow.
+		WatchWriteTimeout: 10 * time.Second,
 	}
 }
 
@@ -74,8 +85,9 @@ func (l Limits) Validate() error {
 	if l.MaxImageArchiveBytes < 1<<20 {
 		errs = append(errs, fmt.Errorf("--max-image-size %d bytes: must be at least 1Mi", l.MaxImageArchiveBytes))
 	}
-	if l.RequestTimeout <= 0 || l.IdleTimeout <= 0 {
-		errs = append(errs, fmt.Errorf("request timeout %v and idle timeout %v must be positive", l.RequestTimeout, l.IdleTimeout))
+	if l.RequestTimeout <= 0 || l.IdleTimeout <= 0 || l.WatchWriteTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("request timeout %v, idle timeout %v and watch write timeout %v must be positive",
+			l.RequestTimeout, l.IdleTimeout, l.WatchWriteTimeout))
 	}
 	return errors.Join(errs...)
 }

@@ -112,6 +112,7 @@ func TestLimitsValidate(t *testing.T) {
 		{"replicas zero", func(l *Limits) { l.MaxDeploymentReplicas = 0 }, "--max-deployment-replicas 0"},
 		{"no watches", func(l *Limits) { l.MaxWatchesPerClient = 0 }, "--max-watches-per-client 0: must be at least 1"},
 		{"tiny image bound", func(l *Limits) { l.MaxImageArchiveBytes = 10 }, "--max-image-size 10 bytes"},
+		{"no watch write timeout", func(l *Limits) { l.WatchWriteTimeout = 0 }, "watch write timeout 0s must be positive"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

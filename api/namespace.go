@@ -74,6 +74,13 @@ func IsSystemNamespace(name string) bool {
 // name, no namespace of its own, valid labels and annotations, and only the
 // finalizer gossipod implements. It returns nil or a 422 Invalid Status.
 func ValidateNamespace(ns *Namespace) error {
+	if errs := validateNamespace(ns); len(errs) > 0 {
+		return newInvalid("Namespace", ns.Name, errs)
+	}
+	return nil
+}
+
+func validateNamespace(ns *Namespace) field.ErrorList {
 	fld := field.NewPath("metadata")
 	var errs field.ErrorList
 	if ns.Name == "" {
@@ -92,8 +99,26 @@ func ValidateNamespace(ns *Namespace) error {
 			errs = append(errs, field.NotSupported(field.NewPath("spec", "finalizers").Index(i), f, []string{NamespaceFinalizerKubernetes}))
 		}
 	}
+	return errs
+}
+
+// ValidateNamespaceUpdate checks newNs, the namespace an update (PUT or
+// PATCH) proposes, against oldNs, the stored one: the name and uid stay as
+// they are, and the result is a valid namespace (see ValidateNamespace).
+// What an update may change is the metadata a user owns, labels and
+// annotations; spec.finalizers and status are the cluster's, and the
+// update keeps the stored ones whatever it sends, as kube-apiserver's
+// namespace strategy does (they change through /finalize and /status).
+func ValidateNamespaceUpdate(oldNs, newNs *Namespace) error {
+	meta := field.NewPath("metadata")
+	var errs field.ErrorList
+	errs = append(errs, immutable(newNs.Name, oldNs.Name, meta.Child("name"))...)
+	if newNs.UID != "" {
+		errs = append(errs, immutable(newNs.UID, oldNs.UID, meta.Child("uid"))...)
+	}
+	errs = append(errs, validateNamespace(newNs)...)
 	if len(errs) > 0 {
-		return newInvalid("Namespace", ns.Name, errs)
+		return newInvalid("Namespace", newNs.Name, errs)
 	}
 	return nil
 }

@@ -36,6 +36,26 @@ func ValidateServiceAccount(sa *ServiceAccount) error {
 	return nil
 }
 
+// ValidateServiceAccountUpdate checks newSA, the service account an update
+// (PUT or PATCH) proposes, against oldSA, the stored one: name, namespace
+// and uid stay as they are, and the result is a valid service account (see
+// ValidateServiceAccount). Labels, annotations and
+// automountServiceAccountToken may change, as in Kubernetes.
+func ValidateServiceAccountUpdate(oldSA, newSA *ServiceAccount) error {
+	meta := field.NewPath("metadata")
+	var errs field.ErrorList
+	errs = append(errs, immutable(newSA.Name, oldSA.Name, meta.Child("name"))...)
+	errs = append(errs, immutable(newSA.Namespace, oldSA.Namespace, meta.Child("namespace"))...)
+	if newSA.UID != "" {
+		errs = append(errs, immutable(newSA.UID, oldSA.UID, meta.Child("uid"))...)
+	}
+	errs = append(errs, validateObjectMeta(&newSA.ObjectMeta, meta)...)
+	if len(errs) > 0 {
+		return newInvalid("ServiceAccount", newSA.Name, errs)
+	}
+	return nil
+}
+
 // NewServiceAccountNotFound is the 403 of the ServiceAccount admission
 // plugin for a pod that names a service account its namespace lacks.
 func NewServiceAccountNotFound(pod, namespace, serviceAccount string) *Status {

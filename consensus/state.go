@@ -296,6 +296,12 @@ func (s *State) dispatch(index uint64, cmd Command) (any, error) {
 			return nil, err
 		}
 		return s.ensureNamespaces(index, cmd, p), nil
+	case CmdUpdateNamespace:
+		p, err := decode[UpdateNamespace](cmd)
+		if err != nil {
+			return nil, err
+		}
+		return s.updateNamespace(index, p)
 	case CmdCreateServiceAccount:
 		p, err := decode[CreateServiceAccount](cmd)
 		if err != nil {
@@ -308,6 +314,12 @@ func (s *State) dispatch(index uint64, cmd Command) (any, error) {
 			return nil, err
 		}
 		return s.deleteServiceAccount(index, p)
+	case CmdUpdateServiceAccount:
+		p, err := decode[UpdateServiceAccount](cmd)
+		if err != nil {
+			return nil, err
+		}
+		return s.updateServiceAccount(index, p)
 	case CmdEnsureServiceAccounts:
 		p, err := decode[EnsureServiceAccounts](cmd)
 		if err != nil {

@@ -15,6 +15,7 @@ const (
 	CmdCreateNamespace  CommandType = "CreateNamespace"
 	CmdDeleteNamespace  CommandType = "DeleteNamespace"
 	CmdEnsureNamespaces CommandType = "EnsureNamespaces"
+	CmdUpdateNamespace  CommandType = "UpdateNamespace"
 )
 
 // CreateNamespace stores a new namespace. The proposer sets its uid; the
@@ -41,6 +42,14 @@ type DeleteNamespace struct {
 // namespaces were objects refer to.
 type EnsureNamespaces struct {
 	Namespaces []api.Namespace `json:"namespaces"`
+}
+
+// UpdateNamespace replaces a namespace's labels and annotations, what a PUT
+// or PATCH of a Namespace may change (kubectl apply, label, annotate). Its
+// resourceVersion and uid, when set, are preconditions; spec.finalizers,
+// status and the other metadata stay the stored ones.
+type UpdateNamespace struct {
+	Namespace api.Namespace `json:"namespace"`
 }
 
 // Namespace returns a copy of the named namespace.
@@ -103,6 +112,33 @@ func (s *State) createNamespace(index uint64, cmd Command, c CreateNamespace) (*
 	ns.Spec.Finalizers = []string{api.NamespaceFinalizerKubernetes}
 	ns.Status = api.NamespaceStatus{Phase: api.NamespaceActive}
 	s.putNamespace(index, nil, ns)
+	return ns, nil
+}
+
+func (s *State) updateNamespace(index uint64, u UpdateNamespace) (*api.Namespace, error) {
+	in := &u.Namespace
+	old, ok := s.namespaces[in.Name]
+	if !ok {
+		return nil, api.NewNotFound("namespaces", in.Name)
+	}
+	if in.ResourceVersion != "" && in.ResourceVersion != old.ResourceVersion || in.UID != "" && in.UID != old.UID {
+		return nil, conflictOn("namespaces", in.Name)
+	}
+	// Checked against the committed namespace, whatever the proposer read.
+	if err := api.ValidateNamespaceUpdate(old, in); err != nil {
+		return nil, err
+	}
+	// An update that changes nothing it may change (a status it cannot
+	// set, the same labels) writes nothing, as kube-apiserver skips a write
+	// that leaves the stored object as it is: no new resourceVersion, no
+	// watch event.
+	if maps.Equal(in.Labels, old.Labels) && maps.Equal(in.Annotations, old.Annotations) {
+		return copyNamespace(old), nil
+	}
+	ns := copyNamespace(old)
+	ns.Labels = maps.Clone(in.Labels)
+	ns.Annotations = maps.Clone(in.Annotations)
+	s.putNamespace(index, old, ns)
 	return ns, nil
 }
 

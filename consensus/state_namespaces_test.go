@@ -144,3 +144,84 @@ func TestServiceAccountAdmission(t *testing.T) {
 		t.Fatalf("after the namespace went: %d service accounts, namespace still there", len(list))
 	}
 }
+
+// TestUpdateNamespaceAndServiceAccount: an update changes the labels and
+// annotations (and a service account's automountServiceAccountToken), is
+// refused when its resourceVersion or uid is stale, keeps the namespace's
+// finalizers and status whatever it sends, and is validated again by the
+// FSM; each change is a MODIFIED watch event.
+func TestUpdateNamespaceAndServiceAccount(t *testing.T) {
+	f := podFSM(t)
+	mustApply(t, f, 3, nsCmd(t, "shop", "ns-1"))
+	mustApply(t, f, 4, command(t, CmdCreateServiceAccount, CreateServiceAccount{ServiceAccount: api.ServiceAccount{
+		ObjectMeta: api.ObjectMeta{Name: "builder", Namespace: "shop", UID: "sa-1"}}}, t0))
+
+	ns, _ := f.state.Namespace("shop")
+	ns.Labels = map[string]string{"team": "a"}
+	ns.Spec.Finalizers = nil
+	ns.Status.Phase = api.NamespaceTerminating
+	got := mustApply(t, f, 5, command(t, CmdUpdateNamespace, UpdateNamespace{Namespace: *ns}, t0)).(*api.Namespace)
+	if got.Labels["team"] != "a" || got.ResourceVersion != "5" || got.Status.Phase != api.NamespaceActive ||
+		len(got.Spec.Finalizers) != 1 || got.UID != "ns-1" {
+		t.Fatalf("updated namespace: %+v", got)
+	}
+	if _, err := applyErr(t, f, 6, command(t, CmdUpdateNamespace, UpdateNamespace{Namespace: *ns}, t0)); statusCode(err) != http.StatusConflict ||
+		err.Error() != `Operation cannot be fulfilled on namespaces "shop": the object has been modified; please apply your changes to the latest version and try again` {
+		t.Fatalf("update from resourceVersion 3: %v, want 409", err)
+	}
+	bad := *got
+	bad.Labels = map[string]string{"bad key!": "x"}
+	if _, err := applyErr(t, f, 7, command(t, CmdUpdateNamespace, UpdateNamespace{Namespace: bad}, t0)); statusCode(err) != http.StatusUnprocessableEntity {
+		t.Fatalf("invalid label: %v, want 422", err)
+	}
+	other := *got
+	other.UID = "ns-2"
+	other.ResourceVersion = ""
+	if _, err := applyErr(t, f, 8, command(t, CmdUpdateNamespace, UpdateNamespace{Namespace: other}, t0)); statusCode(err) != http.StatusConflict {
+		t.Fatalf("update of another uid: %v, want 409", err)
+	}
+	missing := api.Namespace{ObjectMeta: api.ObjectMeta{Name: "gone"}}
+	if _, err := applyErr(t, f, 9, command(t, CmdUpdateNamespace, UpdateNamespace{Namespace: missing}, t0)); statusCode(err) != http.StatusNotFound {
+		t.Fatalf("update of a missing namespace: %v, want 404", err)
+	}
+
+	sa, _ := f.state.ServiceAccount("shop", "builder")
+	no := false
+	sa.Annotations = map[string]string{"note": "ci"}
+	sa.AutomountServiceAccountToken = &no
+	gotSA := mustApply(t, f, 10, command(t, CmdUpdateServiceAccount, UpdateServiceAccount{ServiceAccount: *sa}, t0)).(*api.ServiceAccount)
+	if gotSA.Annotations["note"] != "ci" || gotSA.AutomountServiceAccountToken == nil || *gotSA.AutomountServiceAccountToken ||
+		gotSA.ResourceVersion != "10" || gotSA.UID != "sa-1" {
+		t.Fatalf("updated service account: %+v", gotSA)
+	}
+	if _, err := applyErr(t, f, 11, command(t, CmdUpdateServiceAccount, UpdateServiceAccount{ServiceAccount: *sa}, t0)); statusCode(err) != http.StatusConflict {
+		t.Fatalf("service account update from resourceVersion 4: %v, want 409", err)
+	}
+	events, _, _ := f.state.WatchSince(4, "")
+	if len(events) != 2 || events[0].Type != WatchModified || events[0].Kind != "Namespace" ||
+		events[1].Type != WatchModified || events[1].Kind != "ServiceAccount" {
+		t.Fatalf("watch events after 4: %+v, want the two MODIFIED", events)
+	}
+}
+
+// TestUpdateNamespaceNoop: an update that changes nothing it may change
+// writes nothing: same resourceVersion, no watch event.
+func TestUpdateNamespaceNoop(t *testing.T) {
+	f := podFSM(t)
+	mustApply(t, f, 3, nsCmd(t, "shop", "ns-1"))
+	ns, _ := f.state.Namespace("shop")
+	ns.Status.Phase = api.NamespaceTerminating
+	got := mustApply(t, f, 4, command(t, CmdUpdateNamespace, UpdateNamespace{Namespace: *ns}, t0)).(*api.Namespace)
+	if got.ResourceVersion != "3" || got.Status.Phase != api.NamespaceActive {
+		t.Fatalf("no-op update: %+v", got)
+	}
+	mustApply(t, f, 5, command(t, CmdCreateServiceAccount, CreateServiceAccount{ServiceAccount: api.ServiceAccount{
+		ObjectMeta: api.ObjectMeta{Name: "builder", Namespace: "shop", UID: "sa-1"}}}, t0))
+	sa, _ := f.state.ServiceAccount("shop", "builder")
+	if got := mustApply(t, f, 6, command(t, CmdUpdateServiceAccount, UpdateServiceAccount{ServiceAccount: *sa}, t0)).(*api.ServiceAccount); got.ResourceVersion != "5" {
+		t.Fatalf("no-op service account update: resourceVersion %s, want 5", got.ResourceVersion)
+	}
+	if events, _, _ := f.state.WatchSince(5, ""); len(events) != 0 {
+		t.Fatalf("no-op updates emitted %+v", events)
+	}
+}

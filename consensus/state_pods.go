@@ -208,13 +208,8 @@ func (s *State) updatePod(index uint64, u UpdatePod) (any, error) {
 	return p, nil
 }
 
-// conflict is Kubernetes' 409 for a write based on a stale object.
-func conflict(name string) *api.Status {
-	st := api.NewStatus(http.StatusConflict, api.StatusReasonConflict,
-		fmt.Sprintf("Operation cannot be fulfilled on pods %q: the object has been modified; please apply your changes to the latest version and try again", name))
-	st.Details = &api.StatusDetails{Name: name, Kind: "pods"}
-	return st
-}
+// conflict is Kubernetes' 409 for a write based on a stale pod.
+func conflict(name string) *api.Status { return conflictOn("pods", name) }
 
 func (s *State) deletePod(index uint64, cmd Command, d DeletePod) (any, error) {
 	if g := d.GracePeriodSeconds; g != nil && *g < 0 {
@@ -390,12 +385,16 @@ func (s *State) Pods(keep func(*api.Pod) bool) ([]*api.Pod, uint64) {
 }
 
 // WatchSince returns the changes of kind ("Pod", "Node"; "" for all) after
-// resourceVersion rv, and false if they are no longer retained (the
-// watcher must re-list). Objects are shared: do not modify them.
-func (s *State) WatchSince(rv uint64, kind string) ([]WatchEvent, bool) {
+// resourceVersion rv, the index of the State they were read at, and false
+// if they are no longer retained (the watcher must re-list). Every change
+// of kind up to index is in events, so a watch that has sent them may
+// tell its client index as a bookmark. Objects are shared: do not modify
+// them.
+func (s *State) WatchSince(rv uint64, kind string) (events []WatchEvent, index uint64, ok bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.watch.since(rv, kind)
+	events, ok = s.watch.since(rv, kind)
+	return events, s.index, ok
 }
 
 // resourceList converts Resources to the wire form.

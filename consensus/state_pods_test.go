@@ -1,9 +1,11 @@
 package consensus
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -214,9 +216,9 @@ func TestWatchLogResumes(t *testing.T) {
 	f := podFSM(t)
 	mustApply(t, f, 3, command(t, CmdCreatePod, CreatePod{Pod: testPod("p", "up", 0, "1Mi")}, t0))
 	bind(t, f, 4, PodBinding{Namespace: "default", Name: "p", UID: "up", Node: "node-1"})
-	events, ok := f.state.WatchSince(3, "Pod")
-	if !ok || len(events) != 1 || events[0].Type != WatchModified {
-		t.Fatalf("since 3: %+v ok=%v, want one MODIFIED", events, ok)
+	events, index, ok := f.state.WatchSince(3, "Pod")
+	if !ok || len(events) != 1 || events[0].Type != WatchModified || index != 4 {
+		t.Fatalf("since 3: %+v at %d ok=%v, want one MODIFIED at 4", events, index, ok)
 	}
 	w := newWatchLog(2)
 	for i := uint64(1); i <= 3; i++ {
@@ -248,7 +250,7 @@ func TestWatchDeletedCarriesDeletionVersion(t *testing.T) {
 		from uint64
 		want uint64
 	}{{"Pod", 4, 5}, {"Node", 5, 6}} {
-		events, ok := f.state.WatchSince(tc.from, tc.kind)
+		events, _, ok := f.state.WatchSince(tc.from, tc.kind)
 		if !ok || len(events) != 1 || events[0].Type != WatchDeleted {
 			t.Fatalf("%s since %d: %+v ok=%v, want one DELETED", tc.kind, tc.from, events, ok)
 		}
@@ -258,13 +260,13 @@ func TestWatchDeletedCarriesDeletionVersion(t *testing.T) {
 		}
 		// A watch resumed from the DELETED event's version gets nothing again.
 		v, _ := strconv.ParseUint(rv, 10, 64)
-		if again, _ := f.state.WatchSince(v, tc.kind); len(again) != 0 {
+		if again, _, _ := f.state.WatchSince(v, tc.kind); len(again) != 0 {
 			t.Errorf("%s resumed from the DELETED event's version %s: %d events again", tc.kind, rv, len(again))
 		}
 	}
 	// The object as it was stored, which readers and the ADDED event share,
 	// keeps its own version.
-	events, _ := f.state.WatchSince(2, "Pod")
+	events, _, _ := f.state.WatchSince(2, "Pod")
 	if rv := events[0].Object.(*api.Pod).ResourceVersion; events[0].Type != WatchAdded || rv != "3" {
 		t.Fatalf("ADDED event of pod a: %s at resourceVersion %s, want ADDED at 3", events[0].Type, rv)
 	}
@@ -389,5 +391,78 @@ func TestDeletePodOfMissingNode(t *testing.T) {
 	mustApply(t, f, 4, command(t, CmdDeletePod, DeletePod{Namespace: "default", Name: "pinned"}, t0))
 	if _, ok := f.state.Pod("default", "pinned"); ok {
 		t.Fatalf("pod pinned to an unknown node still there after delete")
+	}
+}
+
+// TestWatchLogSince finds the events after a resourceVersion by binary
+// search, across the ring's wrap, with the kind filter, and equal indexes
+// (one command's events) kept together.
+func TestWatchLogSince(t *testing.T) {
+	w := newWatchLog(8)
+	// Indexes 1..12 with two events at 5 (one Raft entry changing two
+	// objects); the ring keeps the last 8.
+	for i := uint64(1); i <= 12; i++ {
+		kind := "Pod"
+		if i%3 == 0 {
+			kind = "Node"
+		}
+		w.add(WatchEvent{Index: i, Kind: kind})
+		if i == 5 {
+			w.add(WatchEvent{Index: 5, Kind: "Node"})
+		}
+	}
+	indexes := func(ev []WatchEvent) (out []uint64) {
+		for _, e := range ev {
+			out = append(out, e.Index)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		rv   uint64
+		kind string
+		want []uint64
+		ok   bool
+	}{
+		// 1..5 and the first event at 5 were dropped: the floor is 5.
+		{rv: 3, ok: false},
+		{rv: 4, ok: false},
+		{rv: 5, want: []uint64{6, 7, 8, 9, 10, 11, 12}, ok: true},
+		{rv: 8, kind: "Node", want: []uint64{9, 12}, ok: true},
+		{rv: 9, kind: "Pod", want: []uint64{10, 11}, ok: true},
+		{rv: 12, want: nil, ok: true},
+		{rv: 100, want: nil, ok: true},
+	} {
+		ev, ok := w.since(tc.rv, tc.kind)
+		if ok != tc.ok || !slices.Equal(indexes(ev), tc.want) {
+			t.Errorf("since %d %q = %v ok=%v, want %v ok=%v", tc.rv, tc.kind, indexes(ev), ok, tc.want, tc.ok)
+		}
+	}
+}
+
+// TestWatchEventObjectJSON: the watches that send an event share one
+// encoding of its object while the event is recent, and an event past
+// the window still encodes, without keeping the bytes.
+func TestWatchEventObjectJSON(t *testing.T) {
+	w := newWatchLog(encodedWindow + 10)
+	pod := testPod("p", "up", 0, "1Mi")
+	w.add(WatchEvent{Index: 1, Kind: "Pod", Object: &pod})
+	ev, _ := w.since(0, "")
+	a, err := ev[0].ObjectJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := ev[0].ObjectJSON()
+	if want, _ := json.Marshal(&pod); !bytes.Equal(a, want) || &a[0] != &b[0] {
+		t.Fatalf("ObjectJSON = %s (shared %v), want %s encoded once", a, &a[0] == &b[0], want)
+	}
+	for i := uint64(2); i <= encodedWindow+1; i++ {
+		w.add(WatchEvent{Index: i, Kind: "Pod", Object: &pod})
+	}
+	if ev[0].encoded.formats != nil {
+		t.Fatalf("the encoding of an event %d events old is still held", encodedWindow)
+	}
+	c, err := ev[0].ObjectJSON()
+	if err != nil || !bytes.Equal(c, a) || ev[0].encoded.formats != nil {
+		t.Fatalf("ObjectJSON past the window = %s, %v (held %v)", c, err, ev[0].encoded.formats != nil)
 	}
 }

@@ -205,7 +205,7 @@ func TestGarbageCollection(t *testing.T) {
 		if _, ok := f.state.Deployment("default", "web"); ok {
 			t.Fatalf("Deployment still stored after its last dependent went")
 		}
-		events, _ := f.state.WatchSince(6, "")
+		events, _, _ := f.state.WatchSince(6, "")
 		var order []string
 		for _, e := range events {
 			if e.Type == WatchDeleted {

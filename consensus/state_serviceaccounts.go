@@ -15,6 +15,7 @@ const (
 	CmdCreateServiceAccount  CommandType = "CreateServiceAccount"
 	CmdDeleteServiceAccount  CommandType = "DeleteServiceAccount"
 	CmdEnsureServiceAccounts CommandType = "EnsureServiceAccounts"
+	CmdUpdateServiceAccount  CommandType = "UpdateServiceAccount"
 )
 
 // CreateServiceAccount stores a new service account; the proposer sets its
@@ -35,6 +36,14 @@ type DeleteServiceAccount struct {
 // commits it for the "default" account of each namespace.
 type EnsureServiceAccounts struct {
 	ServiceAccounts []api.ServiceAccount `json:"serviceAccounts"`
+}
+
+// UpdateServiceAccount replaces a service account's labels, annotations
+// and automountServiceAccountToken, what a PUT or PATCH may change
+// (kubectl apply, label, annotate). Its resourceVersion and uid, when set,
+// are preconditions.
+type UpdateServiceAccount struct {
+	ServiceAccount api.ServiceAccount `json:"serviceAccount"`
 }
 
 // ServiceAccount returns a copy of a service account.
@@ -103,6 +112,31 @@ func (s *State) createServiceAccount(index uint64, cmd Command, c CreateServiceA
 	return sa, nil
 }
 
+func (s *State) updateServiceAccount(index uint64, u UpdateServiceAccount) (*api.ServiceAccount, error) {
+	in := copyServiceAccount(&u.ServiceAccount)
+	old, ok := s.serviceAccounts[podKey(in.Namespace, in.Name)]
+	if !ok {
+		return nil, api.NewNotFound("serviceaccounts", in.Name)
+	}
+	if in.ResourceVersion != "" && in.ResourceVersion != old.ResourceVersion || in.UID != "" && in.UID != old.UID {
+		return nil, conflictOn("serviceaccounts", in.Name)
+	}
+	if err := api.ValidateServiceAccountUpdate(old, in); err != nil {
+		return nil, err
+	}
+	if maps.Equal(in.Labels, old.Labels) && maps.Equal(in.Annotations, old.Annotations) &&
+		equalBoolPtr(in.AutomountServiceAccountToken, old.AutomountServiceAccountToken) {
+		return copyServiceAccount(old), nil // nothing to write, as for a namespace
+	}
+	sa := copyServiceAccount(old)
+	sa.Labels, sa.Annotations = in.Labels, in.Annotations
+	sa.AutomountServiceAccountToken = in.AutomountServiceAccountToken
+	sa.ResourceVersion = strconv.FormatUint(index, 10)
+	s.serviceAccounts[podKey(sa.Namespace, sa.Name)] = sa
+	s.emit(index, "ServiceAccount", WatchModified, sa)
+	return sa, nil
+}
+
 func (s *State) ensureServiceAccounts(index uint64, cmd Command, e EnsureServiceAccounts) int {
 	created := 0
 	for i := range e.ServiceAccounts {
@@ -139,6 +173,10 @@ func (s *State) removeServiceAccountsOf(index uint64, namespace string) {
 			s.removeServiceAccount(index, sa)
 		}
 	}
+}
+
+func equalBoolPtr(a, b *bool) bool {
+	return a == nil && b == nil || a != nil && b != nil && *a == *b
 }
 
 // copyServiceAccount deep-copies a service account, so stored ones stay

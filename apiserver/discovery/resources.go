@@ -149,14 +149,17 @@ func Resources() []Resource {
 		},
 		{
 			Group: "", Version: "v1", Resource: "namespaces", Singular: "namespace", Kind: "Namespace",
-			Verbs:      []string{"get", "list", "watch", "create", "delete"},
+			// update and patch change labels and annotations (kubectl
+			// apply, label, annotate); finalizers and status stay the
+			// cluster's, as kube-apiserver keeps them.
+			Verbs:      []string{"get", "list", "watch", "create", "update", "patch", "delete"},
 			ShortNames: []string{"ns"},
 			Object:     reflect.TypeFor[corev1.Namespace](), List: reflect.TypeFor[corev1.NamespaceList](),
 		},
 		{
 			Group: "", Version: "v1", Resource: "serviceaccounts", Singular: "serviceaccount", Kind: "ServiceAccount",
 			Namespaced: true,
-			Verbs:      []string{"get", "list", "watch", "create", "delete"},
+			Verbs:      []string{"get", "list", "watch", "create", "update", "patch", "delete"},
 			ShortNames: []string{"sa"},
 			Object:     reflect.TypeFor[corev1.ServiceAccount](), List: reflect.TypeFor[corev1.ServiceAccountList](),
 		},

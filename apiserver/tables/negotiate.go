@@ -146,6 +146,25 @@ func NewWatchTransformer(r *http.Request) (*WatchTransformer, error) {
 	return &WatchTransformer{opts: opts}, nil
 }
 
+// Tables reports whether the watch's objects become Tables; when not,
+// Transform returns every object as it is, and a caller may send an
+// encoding of it shared with other watches.
+func (t *WatchTransformer) Tables() bool { return t.opts != nil }
+
+// Format names what Transform makes of an object now, for an encoding
+// shared by watches (consensus.WatchEvent's Encoding): transformers with
+// the same Format make the same Table of the same object, up to the clock
+// of the age columns, which kube-apiserver's shared encodings also read
+// once. ok is false for a transformer that makes no Tables and while the
+// column definitions are still to be sent: a watch's first Table is its
+// own.
+func (t *WatchTransformer) Format() (format string, ok bool) {
+	if t.opts == nil || !t.opts.NoHeaders {
+		return "", false
+	}
+	return "Table;v=" + t.opts.Version + ";includeObject=" + string(t.opts.IncludeObject), true
+}
+
 // Transform returns what an event carries for obj.
 func (t *WatchTransformer) Transform(obj any) (any, error) {
 	if t.opts == nil {

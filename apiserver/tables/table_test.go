@@ -314,6 +314,48 @@ func TestWatchTables(t *testing.T) {
 	if obj, _ := plain.Transform(&pods.Items[0]); obj != &pods.Items[0] {
 		t.Errorf("plain watch transformed the object to %T", obj)
 	}
+	if f, ok := plain.Format(); ok || plain.Tables() {
+		t.Errorf("plain watch: Format %q, Tables %v", f, plain.Tables())
+	}
+}
+
+// TestWatchTableFormat: a Table watch's encodings may be shared once its
+// column definitions are sent, and only with watches that ask for the
+// same Table.
+func TestWatchTableFormat(t *testing.T) {
+	transformer := func(accept, query string) *WatchTransformer {
+		r := httptest.NewRequest(http.MethodGet, "/api/v1/pods?watch=1"+query, nil)
+		r.Header.Set("Accept", accept)
+		tr, err := NewWatchTransformer(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tr
+	}
+	pod := &testPods().Items[0]
+	formats := map[string]bool{}
+	for _, tr := range []*WatchTransformer{
+		transformer(kubectlAccept, ""),
+		transformer("application/json;as=Table;v=v1beta1;g=meta.k8s.io", ""),
+		transformer(kubectlAccept, "&includeObject=Object"),
+	} {
+		if f, ok := tr.Format(); ok || !tr.Tables() {
+			t.Fatalf("Format %q before the columns were sent", f)
+		}
+		if _, err := tr.Transform(pod); err != nil {
+			t.Fatal(err)
+		}
+		f, ok := tr.Format()
+		if !ok || formats[f] {
+			t.Fatalf("Format after the first event: %q %v (seen: %v)", f, ok, formats)
+		}
+		formats[f] = true
+	}
+	same := transformer(kubectlAccept, "")
+	_, _ = same.Transform(pod)
+	if f, _ := same.Format(); !formats[f] {
+		t.Errorf("the same Table has another format: %q, %v", f, formats)
+	}
 }
 
 func mustJSON(t *testing.T, v any) []byte {
