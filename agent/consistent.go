@@ -2,12 +2,14 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
 
 	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/consensus"
 )
 
 // consistentReadTimeout bounds how long a read waits to be confirmed by
@@ -94,6 +96,18 @@ func (a *Agent) syncRead(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, consistentReadTimeout)
 	defer cancel()
 	index, err := a.readIndex(ctx)
+	// During an election (a leader stepping down under load takes a few
+	// hundred milliseconds) there is briefly no leader to ask: wait for
+	// the next one within the budget rather than fail the read at once.
+	for delay := 10 * time.Millisecond; err != nil && (errors.Is(err, consensus.ErrNoLeader) || errors.Is(err, consensus.ErrNotLeader)); delay = min(2*delay, 200*time.Millisecond) {
+		select {
+		case <-ctx.Done():
+		case <-time.After(delay):
+			index, err = a.readIndex(ctx)
+			continue
+		}
+		break
+	}
 	if err == nil {
 		err = a.waitApplied(ctx, index)
 	}

@@ -119,6 +119,11 @@ func (a *Agent) readIndex(ctx context.Context) (uint64, error) {
 	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := a.peerClient(m).Do(rctx, http.MethodGet, internalReadIndexPath, nil, &out); err != nil {
+		var st *api.Status
+		if errors.As(err, &st) && st.Code == http.StatusMisdirectedRequest {
+			// It stepped down since this agent last heard of it.
+			return 0, fmt.Errorf("%w: %s stepped down", consensus.ErrNotLeader, leader)
+		}
 		return 0, err
 	}
 	return out.Index, nil
