@@ -100,8 +100,8 @@ func (a *Agent) handleCreateNamespace(w http.ResponseWriter, r *http.Request) {
 	}
 	ns, ok := obj.(*api.Namespace)
 	if !ok {
-		tm := obj.GetTypeMeta()
-		writeError(w, api.NewBadRequest(fmt.Sprintf("expected a v1 Namespace in the request body, got %s %s", tm.APIVersion, tm.Kind)))
+		apiVersion, kind := obj.GetObjectKind().GroupVersionKind().ToAPIVersionAndKind()
+		writeError(w, api.NewBadRequest(fmt.Sprintf("expected a v1 Namespace in the request body, got %s %s", apiVersion, kind)))
 		return
 	}
 	if err := api.ValidateNamespace(ns); err != nil {

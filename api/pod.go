@@ -1,6 +1,9 @@
 package api
 
-import "k8s.io/apimachinery/pkg/api/resource"
+import (
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/types"
+)
 
 // Pod is the unit of scheduling: a group of containers placed on one node
 // together, sharing a sandbox (hostname, IPC, network, optionally PIDs) and
@@ -288,10 +291,10 @@ type Event struct {
 
 // ObjectReference identifies the object an event is about.
 type ObjectReference struct {
-	Kind      string `json:"kind,omitempty"`
-	Namespace string `json:"namespace,omitempty"`
-	Name      string `json:"name,omitempty"`
-	UID       string `json:"uid,omitempty"`
+	Kind      string    `json:"kind,omitempty"`
+	Namespace string    `json:"namespace,omitempty"`
+	Name      string    `json:"name,omitempty"`
+	UID       types.UID `json:"uid,omitempty"`
 }
 
 // EventSource is the component (and node) that reported an event.

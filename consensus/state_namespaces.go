@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/gossipod/gossipod/api"
 )
 
@@ -31,8 +33,8 @@ type CreateNamespace struct {
 // its last pod is gone.
 // UID, when set, is a precondition.
 type DeleteNamespace struct {
-	Name string `json:"name"`
-	UID  string `json:"uid,omitempty"`
+	Name string    `json:"name"`
+	UID  types.UID `json:"uid,omitempty"`
 }
 
 // EnsureNamespaces creates the namespaces that do not exist yet, with the
