@@ -48,6 +48,9 @@ var kubernetesOnlyFields = map[reflect.Type]map[string]bool{
 	reflect.TypeFor[ReplicaSetStatus]():         set("terminatingReplicas"),
 	reflect.TypeFor[DeleteOptions]():            set("ignoreStoreReadErrorWithClusterBreakingPotential"),
 	reflect.TypeFor[ServiceAccount]():           set("secrets imagePullSecrets"),
+	reflect.TypeFor[Event](): set("eventTime series action related reportingComponent " +
+		"reportingInstance"),
+	reflect.TypeFor[ObjectReference](): set("apiVersion resourceVersion fieldPath"),
 }
 
 // set makes a set of the space-separated words of s.

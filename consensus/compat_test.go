@@ -104,9 +104,10 @@ func TestApplyEntryOfOldTypes(t *testing.T) {
 }
 
 // jsonDiff lists where two decoded JSON values differ, by path. A null
-// that is now left out is no difference: both decode to the zero value
-// (metav1.ObjectMeta omits a zero creationTimestamp, gossipod's own type
-// wrote null).
+// that is now left out, or a key now written with its zero value, is no
+// difference: both decode to the zero value (metav1.ObjectMeta omits a zero
+// creationTimestamp, gossipod's own type wrote null; corev1.Event writes
+// an empty reportingComponent).
 func jsonDiff(path string, want, got any) []string {
 	switch w := want.(type) {
 	case map[string]any:
@@ -124,7 +125,7 @@ func jsonDiff(path string, want, got any) []string {
 			}
 		}
 		for _, k := range slices.Sorted(maps.Keys(g)) {
-			if _, ok := w[k]; !ok && g[k] != nil {
+			if _, ok := w[k]; !ok && !isZeroJSON(g[k]) {
 				out = append(out, fmt.Sprintf("%s.%s: added (%v)", path, k, g[k]))
 			}
 		}
@@ -144,4 +145,19 @@ func jsonDiff(path string, want, got any) []string {
 		return []string{fmt.Sprintf("%s: %v, was %v", path, got, want)}
 	}
 	return nil
+}
+
+// isZeroJSON tells whether a decoded JSON value decodes to a Go zero value.
+func isZeroJSON(v any) bool {
+	switch v := v.(type) {
+	case nil:
+		return true
+	case string:
+		return v == ""
+	case bool:
+		return !v
+	case float64:
+		return v == 0
+	}
+	return false
 }

@@ -45,7 +45,7 @@ func (s *State) ServiceAccount(namespace, name string) (*api.ServiceAccount, boo
 	if !ok {
 		return nil, false
 	}
-	return copyServiceAccount(sa), true
+	return sa.DeepCopy(), true
 }
 
 // ServiceAccounts returns copies of the service accounts of namespace (all
@@ -56,7 +56,7 @@ func (s *State) ServiceAccounts(namespace string) ([]api.ServiceAccount, uint64)
 	var out []api.ServiceAccount
 	for _, key := range slices.Sorted(maps.Keys(s.serviceAccounts)) {
 		if sa := s.serviceAccounts[key]; namespace == "" || sa.Namespace == namespace {
-			out = append(out, *copyServiceAccount(sa))
+			out = append(out, *sa.DeepCopy())
 		}
 	}
 	return out, s.index
@@ -78,7 +78,7 @@ func (s *State) admitServiceAccount(p *api.Pod) error {
 }
 
 func (s *State) createServiceAccount(index uint64, cmd Command, c CreateServiceAccount) (*api.ServiceAccount, error) {
-	sa := copyServiceAccount(&c.ServiceAccount)
+	sa := c.ServiceAccount.DeepCopy()
 	if err := api.ValidateServiceAccount(sa); err != nil {
 		return nil, err
 	}
@@ -123,7 +123,7 @@ func (s *State) deleteServiceAccount(index uint64, d DeleteServiceAccount) (*api
 		return nil, api.NewNotFound("serviceaccounts", d.Name)
 	}
 	s.removeServiceAccount(index, sa)
-	return copyServiceAccount(sa), nil
+	return sa.DeepCopy(), nil
 }
 
 func (s *State) removeServiceAccount(index uint64, sa *api.ServiceAccount) {
@@ -139,18 +139,4 @@ func (s *State) removeServiceAccountsOf(index uint64, namespace string) {
 			s.removeServiceAccount(index, sa)
 		}
 	}
-}
-
-// copyServiceAccount deep-copies a service account, so stored ones stay
-// copy-on-write.
-func copyServiceAccount(sa *api.ServiceAccount) *api.ServiceAccount {
-	c := *sa
-	c.Labels = maps.Clone(sa.Labels)
-	c.Annotations = maps.Clone(sa.Annotations)
-	c.OwnerReferences = slices.Clone(sa.OwnerReferences)
-	if sa.AutomountServiceAccountToken != nil {
-		v := *sa.AutomountServiceAccountToken
-		c.AutomountServiceAccountToken = &v
-	}
-	return &c
 }
