@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strconv"
 
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/gossipod/gossipod/api"
 )
 
@@ -55,9 +57,9 @@ func readDeleteOptions(r *http.Request) (*api.DeleteOptions, error) {
 }
 
 // uidPrecondition is the uid a DeleteOptions requires, or "".
-func uidPrecondition(o *api.DeleteOptions) string {
+func uidPrecondition(o *api.DeleteOptions) types.UID {
 	if o != nil && o.Preconditions != nil && o.Preconditions.UID != nil {
-		return *o.Preconditions.UID
+		return types.UID(*o.Preconditions.UID)
 	}
 	return ""
 }

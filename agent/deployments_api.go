@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/consensus"
@@ -64,13 +65,12 @@ func checkNamespaced[T api.Object](obj api.Object, ns, what string) (T, error) {
 	var zero T
 	typed, ok := obj.(T)
 	if !ok {
-		tm := obj.GetTypeMeta()
-		return zero, api.NewBadRequest(fmt.Sprintf("expected %s in the request body, got %s %s", what, tm.APIVersion, tm.Kind))
+		apiVersion, kind := obj.GetObjectKind().GroupVersionKind().ToAPIVersionAndKind()
+		return zero, api.NewBadRequest(fmt.Sprintf("expected %s in the request body, got %s %s", what, apiVersion, kind))
 	}
-	meta := typed.GetObjectMeta()
-	switch meta.Namespace {
+	switch typed.GetNamespace() {
 	case "":
-		meta.Namespace = ns
+		typed.SetNamespace(ns)
 	case ns:
 	default:
 		return zero, api.NewBadRequest("the namespace of the provided object does not match the namespace sent on the request")
@@ -312,7 +312,7 @@ func (a *Agent) handleEvictPod(w http.ResponseWriter, r *http.Request) {
 		}
 		e.GracePeriodSeconds = o.GracePeriodSeconds
 		if o.Preconditions != nil && o.Preconditions.UID != nil {
-			e.UID = *o.Preconditions.UID
+			e.UID = types.UID(*o.Preconditions.UID)
 		}
 	}
 	cmd, err := consensus.NewCommand(consensus.CmdEvictPod, e)

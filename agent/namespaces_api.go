@@ -152,8 +152,8 @@ func (a *Agent) handlePatchNamespace(w http.ResponseWriter, r *http.Request) {
 func checkNamespace(obj api.Object) (*api.Namespace, error) {
 	ns, ok := obj.(*api.Namespace)
 	if !ok {
-		tm := obj.GetTypeMeta()
-		return nil, api.NewBadRequest(fmt.Sprintf("expected a v1 Namespace in the request body, got %s %s", tm.APIVersion, tm.Kind))
+		apiVersion, kind := obj.GetObjectKind().GroupVersionKind().ToAPIVersionAndKind()
+		return nil, api.NewBadRequest(fmt.Sprintf("expected a v1 Namespace in the request body, got %s %s", apiVersion, kind))
 	}
 	return ns, nil
 }

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"time"
 
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/consensus"
 	"github.com/gossipod/gossipod/runtime"
@@ -206,7 +208,7 @@ func (a *Agent) reportStatuses(ctx context.Context, pending map[string]*runtime.
 		}
 		st := u.Status
 		st.HostIP = a.cfg.advertiseIP()
-		statuses.Updates = append(statuses.Updates, consensus.PodStatusUpdate{Namespace: u.Namespace, Name: u.Name, UID: u.UID, Status: st})
+		statuses.Updates = append(statuses.Updates, consensus.PodStatusUpdate{Namespace: u.Namespace, Name: u.Name, UID: types.UID(u.UID), Status: st})
 	}
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -222,7 +224,7 @@ func (a *Agent) reportStatuses(ctx context.Context, pending map[string]*runtime.
 	}
 	zero := int64(0)
 	for _, u := range removed {
-		err := a.commitPayload(wctx, consensus.CmdDeletePod, consensus.DeletePod{Namespace: u.Namespace, Name: u.Name, UID: u.UID, GracePeriodSeconds: &zero})
+		err := a.commitPayload(wctx, consensus.CmdDeletePod, consensus.DeletePod{Namespace: u.Namespace, Name: u.Name, UID: types.UID(u.UID), GracePeriodSeconds: &zero})
 		var status *api.Status
 		if err != nil && !(errors.As(err, &status) && (status.Code == http.StatusNotFound || status.Code == http.StatusConflict)) {
 			return err

@@ -283,7 +283,7 @@ func (a *Agent) handlePortForward(w http.ResponseWriter, r *http.Request) {
 
 // streamTarget names the pod (and container) of a streaming request.
 func streamTarget(p *api.Pod, container string) podstream.Target {
-	return podstream.Target{Namespace: p.Namespace, Name: p.Name, UID: p.UID, Container: container}
+	return podstream.Target{Namespace: p.Namespace, Name: p.Name, UID: string(p.UID), Container: container}
 }
 
 // readStdinFrames feeds stdin frames into pw until the client closes its

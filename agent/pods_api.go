@@ -197,7 +197,7 @@ func (a *Agent) handleListEvents(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		if !fs.Matches(fields.Set{
-			"involvedObject.uid":       e.InvolvedObject.UID,
+			"involvedObject.uid":       string(e.InvolvedObject.UID),
 			"involvedObject.name":      e.InvolvedObject.Name,
 			"involvedObject.namespace": e.InvolvedObject.Namespace,
 			"involvedObject.kind":      e.InvolvedObject.Kind,

@@ -56,12 +56,12 @@ func TestDecodeManifestsValid(t *testing.T) {
 				if !ok {
 					t.Fatalf("got %T, want *Pod", o)
 				}
-				if tm := o.GetTypeMeta(); tm.Kind != "Pod" || tm.APIVersion != "v1" {
-					t.Errorf("TypeMeta = %+v", *tm)
+				if apiVersion, kind := o.GetObjectKind().GroupVersionKind().ToAPIVersionAndKind(); kind != "Pod" || apiVersion != "v1" {
+					t.Errorf("apiVersion, kind = %q, %q, want v1, Pod", apiVersion, kind)
 				}
 				got = append(got, p.Name)
-				if o.GetObjectMeta().Name != p.Name {
-					t.Errorf("GetObjectMeta().Name = %q, want %q", o.GetObjectMeta().Name, p.Name)
+				if o.GetName() != p.Name {
+					t.Errorf("GetName() = %q, want %q", o.GetName(), p.Name)
 				}
 			}
 			if strings.Join(got, ",") != strings.Join(tt.want, ",") {

@@ -41,20 +41,20 @@ func kindsAndNames(t *testing.T, objs []Object) []string {
 	t.Helper()
 	var out []string
 	for _, o := range objs {
-		tm := o.GetTypeMeta()
+		apiVersion, kind := o.GetObjectKind().GroupVersionKind().ToAPIVersionAndKind()
 		switch o.(type) {
 		case *Pod:
-			if tm.Kind != "Pod" || tm.APIVersion != "v1" {
-				t.Errorf("*Pod with TypeMeta %+v", *tm)
+			if kind != "Pod" || apiVersion != "v1" {
+				t.Errorf("*Pod with apiVersion %q, kind %q", apiVersion, kind)
 			}
 		case *Deployment:
-			if tm.Kind != "Deployment" || tm.APIVersion != "apps/v1" {
-				t.Errorf("*Deployment with TypeMeta %+v", *tm)
+			if kind != "Deployment" || apiVersion != "apps/v1" {
+				t.Errorf("*Deployment with apiVersion %q, kind %q", apiVersion, kind)
 			}
 		default:
 			t.Errorf("decoded %T", o)
 		}
-		out = append(out, tm.Kind+"/"+o.GetObjectMeta().Name)
+		out = append(out, kind+"/"+o.GetName())
 	}
 	return out
 }

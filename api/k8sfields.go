@@ -5,18 +5,21 @@ import (
 	"strings"
 )
 
-// kubernetesOnlyFields lists, per type, the fields the Kubernetes type of the
-// same name has and gossipod's does not. Strict decoding calls them
+// kubernetesOnlyFields lists, per type, the Kubernetes fields gossipod does
+// not implement: for one of gossipod's own types, those the Kubernetes type
+// of the same name has and gossipod's lacks; for a Kubernetes type used as
+// is (metav1.ObjectMeta), those of its fields gossipod never sets nor acts
+// on, although the Go type has them. Strict decoding calls them
 // "unsupported field" rather than "unknown field": the manifest is a valid
 // Kubernetes manifest, gossipod just does not implement the feature, and
 // silently ignoring it (a probe, a securityContext) would run something else
 // than what the user asked for.
 //
-// From the Kubernetes v1 API reference (core/v1 types as of 1.34).
+// From the Kubernetes v1 API reference (core/v1 types as of 1.34) and, for
+// the Kubernetes types, k8s.io/api and k8s.io/apimachinery as in go.mod.
 var kubernetesOnlyFields = map[reflect.Type]map[string]bool{
-	reflect.TypeFor[ObjectMeta](): set("generateName selfLink deletionTimestamp " +
-		"deletionGracePeriodSeconds managedFields"),
-	reflect.TypeFor[ListMeta](): set("selfLink continue remainingItemCount"),
+	reflect.TypeFor[ObjectMeta](): set("generateName selfLink managedFields"),
+	reflect.TypeFor[ListMeta]():   set("selfLink continue remainingItemCount"),
 	reflect.TypeFor[PodSpec](): set("ephemeralContainers activeDeadlineSeconds dnsPolicy " +
 		"hostNetwork hostPID " +
 		"hostIPC securityContext imagePullSecrets subdomain affinity schedulerName tolerations " +
@@ -45,6 +48,9 @@ var kubernetesOnlyFields = map[reflect.Type]map[string]bool{
 	reflect.TypeFor[ReplicaSetStatus]():         set("terminatingReplicas"),
 	reflect.TypeFor[DeleteOptions]():            set("ignoreStoreReadErrorWithClusterBreakingPotential"),
 	reflect.TypeFor[ServiceAccount]():           set("secrets imagePullSecrets"),
+	reflect.TypeFor[Event](): set("eventTime series action related reportingComponent " +
+		"reportingInstance"),
+	reflect.TypeFor[ObjectReference](): set("apiVersion resourceVersion fieldPath"),
 }
 
 // set makes a set of the space-separated words of s.

@@ -1,94 +1,48 @@
 package api
 
-import "time"
+import (
+	"time"
 
-// TypeMeta is the kind and apiVersion every Kubernetes object and list carries,
-// so a client can tell what it received without knowing which URL it asked.
-type TypeMeta struct {
-	Kind       string `json:"kind,omitempty"`
-	APIVersion string `json:"apiVersion,omitempty"`
-}
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
 
-// ObjectMeta is the metadata of a stored object. Name, namespace, labels and
-// annotations come from the user; uid, resourceVersion and creationTimestamp
-// are filled in by the cluster (resourceVersion is the Raft index of the entry
-// that last changed the object).
-type ObjectMeta struct {
-	Name              string `json:"name,omitempty"`
-	Namespace         string `json:"namespace,omitempty"`
-	UID               string `json:"uid,omitempty"`
-	ResourceVersion   string `json:"resourceVersion,omitempty"`
-	Generation        int64  `json:"generation,omitempty"`
-	CreationTimestamp Time   `json:"creationTimestamp,omitempty"`
-	// DeletionTimestamp is set when a graceful deletion starts: the object
-	// is Terminating and goes away once its node confirms it stopped.
-	DeletionTimestamp          *Time             `json:"deletionTimestamp,omitempty"`
-	DeletionGracePeriodSeconds *int64            `json:"deletionGracePeriodSeconds,omitempty"`
-	Labels                     map[string]string `json:"labels,omitempty"`
-	Annotations                map[string]string `json:"annotations,omitempty"`
-	OwnerReferences            []OwnerReference  `json:"ownerReferences,omitempty"`
-	// Finalizers hold a deleted object (deletionTimestamp set) until they
-	// are removed; gossipod's only one is FinalizerForegroundDeletion,
-	// which the state machine adds and removes itself.
-	Finalizers []string `json:"finalizers,omitempty"`
-}
+// TypeMeta is the kind and apiVersion every Kubernetes object and list
+// carries, so a client can tell what it received without knowing which URL
+// it asked.
+type TypeMeta = metav1.TypeMeta
+
+// ObjectMeta is the metadata of a stored object, Kubernetes' own type.
+// Name, namespace, labels and annotations come from the user; uid,
+// resourceVersion (the Raft index of the entry that last changed the
+// object), generation and creationTimestamp are filled in by the cluster;
+// deletionTimestamp and deletionGracePeriodSeconds mark a graceful
+// deletion under way, and finalizers hold it (gossipod's only one is
+// FinalizerForegroundDeletion, which the state machine adds and removes
+// itself). The fields gossipod does not implement (generateName, selfLink,
+// managedFields) are rejected by strict decoding: see kubernetesOnlyFields.
+type ObjectMeta = metav1.ObjectMeta
 
 // OwnerReference points from a dependent object (a ReplicaSet's pod, a
 // Deployment's ReplicaSet) to the object that owns it, as in Kubernetes:
 // deleting the owner deletes its dependents (garbage collection), unless
-// the deletion orphans them.
-type OwnerReference struct {
-	APIVersion string `json:"apiVersion"`
-	Kind       string `json:"kind"`
-	Name       string `json:"name"`
-	UID        string `json:"uid"`
-	// Controller marks the one owner that manages the dependent.
-	Controller *bool `json:"controller,omitempty"`
-	// BlockOwnerDeletion makes a foreground deletion of the owner wait
-	// until this dependent is gone; controllers set it on what they create.
-	BlockOwnerDeletion *bool `json:"blockOwnerDeletion,omitempty"`
-}
+// the deletion orphans them. Controller marks the one owner that manages
+// the dependent; BlockOwnerDeletion makes a foreground deletion of the
+// owner wait until this dependent is gone.
+type OwnerReference = metav1.OwnerReference
 
-// ListMeta is the metadata of a list: the resourceVersion the list reflects,
-// so a watch can start from it.
-type ListMeta struct {
-	ResourceVersion string `json:"resourceVersion,omitempty"`
-}
+// ListMeta is the metadata of a list: the resourceVersion the list
+// reflects, so a watch can start from it. gossipod does not page lists:
+// continue and remainingItemCount are never set.
+type ListMeta = metav1.ListMeta
 
-// Time is a wall-clock instant serialised as RFC 3339 with second precision,
-// like metav1.Time. The zero value marshals as null, so "not set" stays
+// Time is a wall-clock instant serialised as RFC 3339 with second
+// precision. The zero value marshals as null, so "not set" stays
 // distinguishable from the epoch.
-type Time struct {
-	time.Time
-}
+type Time = metav1.Time
 
-// NewTime wraps t, truncated to seconds as Kubernetes stores it.
+// NewTime wraps t, truncated to seconds and in UTC as Kubernetes stores it:
+// the state machine needs values that survive a JSON round trip unchanged,
+// so that every replica holds the same object.
 func NewTime(t time.Time) Time {
-	return Time{t.UTC().Truncate(time.Second)}
-}
-
-// MarshalJSON writes RFC 3339, or null for the zero time.
-func (t Time) MarshalJSON() ([]byte, error) {
-	if t.IsZero() {
-		return []byte("null"), nil
-	}
-	return []byte(`"` + t.UTC().Format(time.RFC3339) + `"`), nil
-}
-
-// UnmarshalJSON reads RFC 3339 or null.
-func (t *Time) UnmarshalJSON(b []byte) error {
-	s := string(b)
-	if s == "null" || s == `""` {
-		t.Time = time.Time{}
-		return nil
-	}
-	if len(s) < 2 || s[0] != '"' || s[len(s)-1] != '"' {
-		return &time.ParseError{Layout: time.RFC3339, Value: s, Message: ": not a JSON string"}
-	}
-	parsed, err := time.Parse(time.RFC3339, s[1:len(s)-1])
-	if err != nil {
-		return err
-	}
-	t.Time = parsed.Local()
-	return nil
+	return metav1.NewTime(t.UTC().Truncate(time.Second))
 }

@@ -3,51 +3,40 @@ package api
 import (
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
 	content "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
-// Namespace is a v1 Namespace: the scope of names for pods, deployments and
-// events. Namespaced objects can be created only in a namespace that exists
-// and is not being deleted, and deleting a namespace deletes everything in
-// it, as in Kubernetes.
-type Namespace struct {
-	TypeMeta   `json:",inline"`
-	ObjectMeta `json:"metadata"`
-	Spec       NamespaceSpec   `json:"spec,omitempty"`
-	Status     NamespaceStatus `json:"status,omitempty"`
-}
+// Namespace is a v1 Namespace, Kubernetes' own type: the scope of names
+// for pods, deployments and events. Namespaced objects can be created only
+// in a namespace that exists and is not being deleted, and deleting a
+// namespace deletes everything in it, as in Kubernetes. gossipod does not
+// maintain status.conditions (see kubernetesOnlyFields).
+type Namespace = corev1.Namespace
 
 // NamespaceSpec holds the finalizers that must finish before the namespace
 // goes; gossipod sets Kubernetes' one, "kubernetes" (the content is deleted).
-type NamespaceSpec struct {
-	Finalizers []string `json:"finalizers,omitempty"`
-}
+type NamespaceSpec = corev1.NamespaceSpec
 
 // NamespaceStatus is the namespace's lifecycle phase.
-type NamespaceStatus struct {
-	Phase NamespacePhase `json:"phase,omitempty"`
-}
+type NamespaceStatus = corev1.NamespaceStatus
 
 // NamespacePhase is Active or Terminating.
-type NamespacePhase string
+type NamespacePhase = corev1.NamespacePhase
 
 // The namespace phases of Kubernetes.
 const (
-	NamespaceActive      NamespacePhase = "Active"
-	NamespaceTerminating NamespacePhase = "Terminating"
+	NamespaceActive      = corev1.NamespaceActive
+	NamespaceTerminating = corev1.NamespaceTerminating
 )
 
 // NamespaceFinalizerKubernetes is the finalizer of the namespace
 // controller: the namespace stays Terminating until its content is gone.
-const NamespaceFinalizerKubernetes = "kubernetes"
+const NamespaceFinalizerKubernetes = corev1.FinalizerKubernetes
 
 // NamespaceList is the answer to a list of namespaces.
-type NamespaceList struct {
-	TypeMeta `json:",inline"`
-	ListMeta `json:"metadata"`
-	Items    []Namespace `json:"items"`
-}
+type NamespaceList = corev1.NamespaceList
 
 // SystemNamespaces exist in every cluster from the start, as kube-apiserver
 // creates them; "default", "kube-system" and "kube-public" cannot be
@@ -96,7 +85,7 @@ func validateNamespace(ns *Namespace) field.ErrorList {
 	errs = append(errs, validateFinalizers(ns.Finalizers, fld.Child("finalizers"))...)
 	for i, f := range ns.Spec.Finalizers {
 		if f != NamespaceFinalizerKubernetes {
-			errs = append(errs, field.NotSupported(field.NewPath("spec", "finalizers").Index(i), f, []string{NamespaceFinalizerKubernetes}))
+			errs = append(errs, field.NotSupported(field.NewPath("spec", "finalizers").Index(i), f, []corev1.FinalizerName{NamespaceFinalizerKubernetes}))
 		}
 	}
 	return errs

@@ -1,27 +1,36 @@
 package api
 
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
 // Object is anything DecodeManifests can return: a Kubernetes-shaped object
-// with its kind and its metadata. Callers that need the concrete type switch
-// on it (*Pod, *Deployment); callers that only route or name the
-// object (apply, delete -f, error messages) use these two accessors, so a new
-// kind needs no change to them.
+// with its kind and its metadata, through the accessors Kubernetes' own
+// objects have (GetObjectKind().GroupVersionKind(), GetName(),
+// GetNamespace(), GetUID()...). Callers that need the concrete type switch
+// on it (*Pod, *Deployment); callers that only route or name the object
+// (apply, delete -f, error messages) use the accessors, so a new kind needs
+// no change to them.
 //
-// Every type that embeds TypeMeta and ObjectMeta satisfies Object through the
-// methods below.
+// Every type that embeds TypeMeta and ObjectMeta satisfies Object through
+// their pointer methods.
 type Object interface {
-	// GetTypeMeta returns the object's apiVersion and kind, as decoded.
-	GetTypeMeta() *TypeMeta
-	// GetObjectMeta returns the object's metadata, for its name and namespace.
-	GetObjectMeta() *ObjectMeta
+	GetObjectKind() schema.ObjectKind
+	metav1.Object
 }
 
-// GetTypeMeta returns t itself, so that every object embedding TypeMeta
-// exposes its kind through the Object interface.
-func (t *TypeMeta) GetTypeMeta() *TypeMeta { return t }
-
-// GetObjectMeta returns m itself, so that every object embedding ObjectMeta
-// exposes its metadata through the Object interface.
-func (m *ObjectMeta) GetObjectMeta() *ObjectMeta { return m }
+// ObjectMetaOf returns the ObjectMeta that o embeds, to marshal or copy as
+// a whole (a Table row's PartialObjectMetadata), or nil for an Object
+// that does not embed one.
+func ObjectMetaOf(o Object) *ObjectMeta {
+	if a, ok := o.(metav1.ObjectMetaAccessor); ok {
+		if m, ok := a.GetObjectMeta().(*ObjectMeta); ok {
+			return m
+		}
+	}
+	return nil
+}
 
 // kindKey is an (apiVersion, kind) pair, the key manifests are dispatched on.
 type kindKey struct {

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -39,7 +40,7 @@ func ControllerOf(m *ObjectMeta) *OwnerReference {
 }
 
 // IsControlledBy reports whether m's controller is the object with uid.
-func IsControlledBy(m *ObjectMeta, uid string) bool {
+func IsControlledBy(m *ObjectMeta, uid types.UID) bool {
 	r := ControllerOf(m)
 	return r != nil && r.UID == uid
 }
@@ -47,7 +48,7 @@ func IsControlledBy(m *ObjectMeta, uid string) bool {
 // NewControllerRef is the owner reference a controller puts on what it
 // creates, as metav1.NewControllerRef makes it: controller, and blocking
 // the owner's foreground deletion until the dependent is gone.
-func NewControllerRef(apiVersion, kind, name, uid string) OwnerReference {
+func NewControllerRef(apiVersion, kind, name string, uid types.UID) OwnerReference {
 	yes := true
 	return OwnerReference{APIVersion: apiVersion, Kind: kind, Name: name, UID: uid, Controller: &yes, BlockOwnerDeletion: &yes}
 }
@@ -77,7 +78,7 @@ func validateOwnerReferences(refs []OwnerReference, fld *field.Path) field.Error
 		if r.UID == "" {
 			errs = append(errs, field.Invalid(idx.Child("uid"), r.UID, "uid must not be empty"))
 		} else {
-			errs = append(errs, invalidEach(idx.Child("uid"), r.UID, IsValidUID(r.UID))...)
+			errs = append(errs, invalidEach(idx.Child("uid"), r.UID, IsValidUID(string(r.UID)))...)
 		}
 		if r.Controller != nil && *r.Controller {
 			controllers = append(controllers, r.Kind+"/"+r.Name)

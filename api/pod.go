@@ -1,6 +1,9 @@
 package api
 
-import "k8s.io/apimachinery/pkg/api/resource"
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+)
 
 // Pod is the unit of scheduling: a group of containers placed on one node
 // together, sharing a sandbox (hostname, IPC, network, optionally PIDs) and
@@ -270,45 +273,25 @@ func (p *Pod) Condition(t PodConditionType) *PodCondition {
 	return nil
 }
 
-// Event is a record of something that happened to an object (Scheduled,
-// FailedScheduling, Pulled, Started, BackOff…), as `describe` shows it.
-type Event struct {
-	TypeMeta       `json:",inline"`
-	ObjectMeta     `json:"metadata"`
-	InvolvedObject ObjectReference `json:"involvedObject"`
-	Reason         string          `json:"reason"`
-	Message        string          `json:"message"`
-	// Type is Normal or Warning.
-	Type           string      `json:"type"`
-	Source         EventSource `json:"source,omitempty"`
-	FirstTimestamp Time        `json:"firstTimestamp,omitempty"`
-	LastTimestamp  Time        `json:"lastTimestamp,omitempty"`
-	Count          int32       `json:"count"`
-}
+// Event is a v1 Event, Kubernetes' own type: a record of something that
+// happened to an object (Scheduled, FailedScheduling, Pulled, Started,
+// BackOff…), as `describe` shows it. gossipod records the core/v1 fields
+// (involvedObject, reason, message, type, source, first and last
+// timestamps, count) and leaves the events.k8s.io ones (eventTime, series,
+// action, related, reportingComponent, reportingInstance) empty.
+type Event = corev1.Event
 
 // ObjectReference identifies the object an event is about.
-type ObjectReference struct {
-	Kind      string `json:"kind,omitempty"`
-	Namespace string `json:"namespace,omitempty"`
-	Name      string `json:"name,omitempty"`
-	UID       string `json:"uid,omitempty"`
-}
+type ObjectReference = corev1.ObjectReference
 
 // EventSource is the component (and node) that reported an event.
-type EventSource struct {
-	Component string `json:"component,omitempty"`
-	Host      string `json:"host,omitempty"`
-}
+type EventSource = corev1.EventSource
 
 // EventList is the response of the event list endpoints.
-type EventList struct {
-	TypeMeta `json:",inline"`
-	ListMeta `json:"metadata"`
-	Items    []Event `json:"items"`
-}
+type EventList = corev1.EventList
 
 // The event types.
 const (
-	EventTypeNormal  = "Normal"
-	EventTypeWarning = "Warning"
+	EventTypeNormal  = corev1.EventTypeNormal
+	EventTypeWarning = corev1.EventTypeWarning
 )

@@ -1,26 +1,21 @@
 package api
 
-import "k8s.io/apimachinery/pkg/util/validation/field"
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
 
-// ServiceAccount is a v1 ServiceAccount: the identity pods run as. Every
-// namespace has one named "default", made by the leader as Kubernetes'
-// service account controller makes it; a pod names another with
-// spec.serviceAccountName, and must name one that exists. Its tokens and
-// image pull secrets come with the Secrets kind.
-type ServiceAccount struct {
-	TypeMeta   `json:",inline"`
-	ObjectMeta `json:"metadata"`
-	// AutomountServiceAccountToken is the default of the pods that run as
-	// this account and do not say.
-	AutomountServiceAccountToken *bool `json:"automountServiceAccountToken,omitempty"`
-}
+// ServiceAccount is a v1 ServiceAccount, Kubernetes' own type: the
+// identity pods run as. Every namespace has one named "default", made by
+// the leader as Kubernetes' service account controller makes it; a pod
+// names another with spec.serviceAccountName, and must name one that
+// exists. automountServiceAccountToken is the default of the pods that run
+// as the account and do not say. Its secrets and image pull secrets come
+// with the Secrets kind: until then they are unsupported fields.
+type ServiceAccount = corev1.ServiceAccount
 
 // ServiceAccountList is the answer to a list of service accounts.
-type ServiceAccountList struct {
-	TypeMeta `json:",inline"`
-	ListMeta `json:"metadata"`
-	Items    []ServiceAccount `json:"items"`
-}
+type ServiceAccountList = corev1.ServiceAccountList
 
 // DefaultServiceAccountName is the service account every namespace has and
 // pods that name none run as.

@@ -63,10 +63,11 @@ func checkStrict(path string, n *node, t reflect.Type, causes []StatusCause) []S
 			return wrongType(path, n, "an object", causes)
 		}
 		fields := structFields(t)
+		unsupported := kubernetesOnlyFields[t]
 		for i, key := range n.keys {
 			child := childPath(path, key)
 			f, ok := fields.byName[key]
-			if !ok {
+			if !ok || unsupported[key] {
 				causes = append(causes, unknownField(child, key, t, fields))
 				continue
 			}
@@ -188,7 +189,8 @@ func numberError(path string, n *node, t reflect.Type, err error, causes []Statu
 	return append(causes, StatusCause{Type: causeTypeInvalid, Field: path, Message: msg})
 }
 
-// unknownField reports a key the Go type has no field for. A Kubernetes field
+// unknownField reports a key the Go type has no field for, or one it has
+// (a Kubernetes type's) but gossipod does not implement. A Kubernetes field
 // gossipod does not implement is "unsupported", so the user knows the
 // manifest is right but the feature is missing; anything else is "unknown",
 // with a suggestion when only the case differs.

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/validate/content"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -35,11 +36,11 @@ func IsValidUID(uid string) []string {
 }
 
 // validateUID requires a valid uid at fld.
-func validateUID(uid string, fld *field.Path) field.ErrorList {
+func validateUID(uid types.UID, fld *field.Path) field.ErrorList {
 	if uid == "" {
 		return field.ErrorList{field.Required(fld, "")}
 	}
-	return invalidEach(fld, uid, IsValidUID(uid))
+	return invalidEach(fld, string(uid), IsValidUID(string(uid)))
 }
 
 // ValidateNewPod checks a pod as it enters the cluster state: ValidatePod,

@@ -56,7 +56,7 @@ func ValidatePodUpdate(oldPod, newPod *Pod) error {
 }
 
 // immutable is Kubernetes' ValidateImmutableField for strings.
-func immutable(newVal, oldVal string, fld *field.Path) field.ErrorList {
+func immutable[T ~string](newVal, oldVal T, fld *field.Path) field.ErrorList {
 	if newVal != oldVal {
 		return field.ErrorList{field.Invalid(fld, newVal, "field is immutable")}
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/gossipod/gossipod/api"
 )
 
@@ -103,10 +105,10 @@ type UpdatePod struct {
 // Terminating (deletionTimestamp set) and goes when its node confirms with
 // a grace period of 0. UID, if set, must match. The response is the pod.
 type DeletePod struct {
-	Namespace          string `json:"namespace"`
-	Name               string `json:"name"`
-	UID                string `json:"uid,omitempty"`
-	GracePeriodSeconds *int64 `json:"gracePeriodSeconds,omitempty"`
+	Namespace          string    `json:"namespace"`
+	Name               string    `json:"name"`
+	UID                types.UID `json:"uid,omitempty"`
+	GracePeriodSeconds *int64    `json:"gracePeriodSeconds,omitempty"`
 }
 
 // BindPods binds pods to nodes in one log entry. Each binding is checked
@@ -121,10 +123,10 @@ type BindPods struct {
 
 // PodBinding places one pod on one node.
 type PodBinding struct {
-	Namespace string `json:"namespace"`
-	Name      string `json:"name"`
-	UID       string `json:"uid"`
-	Node      string `json:"node"`
+	Namespace string    `json:"namespace"`
+	Name      string    `json:"name"`
+	UID       types.UID `json:"uid"`
+	Node      string    `json:"node"`
 }
 
 // BindResult is the response of BindPods.
@@ -149,10 +151,10 @@ type SetPodsUnschedulable struct {
 
 // UnschedulablePod is one pod that could not be placed.
 type UnschedulablePod struct {
-	Namespace string `json:"namespace"`
-	Name      string `json:"name"`
-	UID       string `json:"uid"`
-	Message   string `json:"message"`
+	Namespace string    `json:"namespace"`
+	Name      string    `json:"name"`
+	UID       types.UID `json:"uid"`
+	Message   string    `json:"message"`
 }
 
 // SetPodStatuses records the status that nodes observe of their pods, in
@@ -167,7 +169,7 @@ type SetPodStatuses struct {
 type PodStatusUpdate struct {
 	Namespace string        `json:"namespace"`
 	Name      string        `json:"name"`
-	UID       string        `json:"uid"`
+	UID       types.UID     `json:"uid"`
 	Status    api.PodStatus `json:"status"`
 }
 
@@ -253,7 +255,7 @@ type UpdateDeployment struct {
 type DeleteDeployment struct {
 	Namespace         string                  `json:"namespace"`
 	Name              string                  `json:"name"`
-	UID               string                  `json:"uid,omitempty"`
+	UID               types.UID               `json:"uid,omitempty"`
 	PropagationPolicy api.DeletionPropagation `json:"propagationPolicy,omitempty"`
 }
 
@@ -264,7 +266,7 @@ type DeleteDeployment struct {
 type SetDeploymentStatus struct {
 	Namespace string               `json:"namespace"`
 	Name      string               `json:"name"`
-	UID       string               `json:"uid"`
+	UID       types.UID            `json:"uid"`
 	Status    api.DeploymentStatus `json:"status"`
 	Revision  string               `json:"revision,omitempty"`
 }
@@ -290,11 +292,11 @@ type SetPodsFailed struct {
 
 // FailedPod is one pod to mark Failed.
 type FailedPod struct {
-	Namespace string `json:"namespace"`
-	Name      string `json:"name"`
-	UID       string `json:"uid"`
-	Reason    string `json:"reason"`
-	Message   string `json:"message"`
+	Namespace string    `json:"namespace"`
+	Name      string    `json:"name"`
+	UID       types.UID `json:"uid"`
+	Reason    string    `json:"reason"`
+	Message   string    `json:"message"`
 }
 
 // SetNodeUnschedulable cordons or uncordons a node.
@@ -309,10 +311,10 @@ type SetNodeUnschedulable struct {
 // budget would be violated. The check is against the committed state, so
 // concurrent evictions cannot both pass it.
 type EvictPod struct {
-	Namespace          string `json:"namespace"`
-	Name               string `json:"name"`
-	UID                string `json:"uid,omitempty"`
-	GracePeriodSeconds *int64 `json:"gracePeriodSeconds,omitempty"`
+	Namespace          string    `json:"namespace"`
+	Name               string    `json:"name"`
+	UID                types.UID `json:"uid,omitempty"`
+	GracePeriodSeconds *int64    `json:"gracePeriodSeconds,omitempty"`
 }
 
 // API token commands.

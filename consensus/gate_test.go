@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/gossipod/gossipod/api"
 )
@@ -17,7 +18,7 @@ import (
 func gateDeployment(name, uid string) api.Deployment {
 	replicas := int32(2)
 	d := api.Deployment{
-		ObjectMeta: api.ObjectMeta{Name: name, Namespace: "default", UID: uid},
+		ObjectMeta: api.ObjectMeta{Name: name, Namespace: "default", UID: types.UID(uid)},
 		Spec: api.DeploymentSpec{
 			Replicas: &replicas,
 			Selector: &api.LabelSelector{MatchLabels: map[string]string{"app": name}},

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/raft"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/gossipod/gossipod/api"
 )
@@ -65,7 +66,7 @@ func testNode(name, uid, ip, cpu, mem string) api.Node {
 	return api.Node{
 		ObjectMeta: api.ObjectMeta{
 			Name:   name,
-			UID:    uid,
+			UID:    types.UID(uid),
 			Labels: map[string]string{api.LabelHostname: name, api.LabelOS: "linux"},
 		},
 		Status: api.NodeStatus{

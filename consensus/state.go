@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"sync"
 
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/gossipod/gossipod/api"
 )
 
@@ -43,7 +45,7 @@ type State struct {
 	// dependents is derived from the owner references of pods,
 	// ReplicaSets and Deployments: for each owner uid, the objects that
 	// name it. The garbage collector walks it instead of every pod.
-	dependents map[string]map[objRef]struct{}
+	dependents map[types.UID]map[objRef]struct{}
 }
 
 // NewState returns an empty State.
@@ -58,7 +60,7 @@ func NewState() *State {
 		namespaces:      map[string]*api.Namespace{},
 		serviceAccounts: map[string]*api.ServiceAccount{},
 		replicaSets:     map[string]*api.ReplicaSet{},
-		dependents:      map[string]map[objRef]struct{}{},
+		dependents:      map[types.UID]map[objRef]struct{}{},
 		watch:           newWatchLog(watchLogSize),
 		changed:         make(chan struct{}),
 	}
@@ -436,7 +438,7 @@ func emitDeleted[T any, P interface {
 }](s *State, index uint64, kind string, obj P) {
 	c := P(new(T))
 	*c = *obj
-	c.GetObjectMeta().ResourceVersion = strconv.FormatUint(index, 10)
+	c.SetResourceVersion(strconv.FormatUint(index, 10))
 	s.emit(index, kind, WatchDeleted, c)
 }
 
@@ -604,7 +606,7 @@ func (s *State) restore(d snapshotData) {
 
 // reindexOwners rebuilds the derived owner index from the objects.
 func (s *State) reindexOwners() {
-	s.dependents = map[string]map[objRef]struct{}{}
+	s.dependents = map[types.UID]map[objRef]struct{}{}
 	for key, p := range s.pods {
 		s.indexOwners(objRef{kindPod, key}, nil, p.OwnerReferences)
 	}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/gossipod/gossipod/api"
 )
@@ -29,7 +30,7 @@ const (
 type AdoptLegacyPods struct {
 	Namespace   string           `json:"namespace"`
 	Name        string           `json:"name"`
-	UID         string           `json:"uid"`
+	UID         types.UID        `json:"uid"`
 	ReplicaSets []api.ReplicaSet `json:"replicaSets"`
 }
 
@@ -54,7 +55,7 @@ type ClaimObjects struct {
 	// OwnerKind is Deployment or ReplicaSet.
 	OwnerKind string      `json:"ownerKind"`
 	OwnerName string      `json:"ownerName"`
-	OwnerUID  string      `json:"ownerUID"`
+	OwnerUID  types.UID   `json:"ownerUID"`
 	Adopt     []ObjectKey `json:"adopt,omitempty"`
 	Release   []ObjectKey `json:"release,omitempty"`
 }
@@ -62,8 +63,8 @@ type ClaimObjects struct {
 // ObjectKey names one object of the claim's namespace: a ReplicaSet when
 // the owner is a Deployment, a pod when it is a ReplicaSet.
 type ObjectKey struct {
-	Name string `json:"name"`
-	UID  string `json:"uid"`
+	Name string    `json:"name"`
+	UID  types.UID `json:"uid"`
 }
 
 func (s *State) adoptLegacyPods(index uint64, cmd Command, a AdoptLegacyPods) (AdoptResult, error) {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/gossipod/gossipod/api"
@@ -139,7 +140,7 @@ func (s *State) setDeploymentStatus(index uint64, u SetDeploymentStatus) {
 
 // ownedPods returns the pods whose controller is the object with uid,
 // sorted by name.
-func (s *State) ownedPods(uid string) []*api.Pod {
+func (s *State) ownedPods(uid types.UID) []*api.Pod {
 	var out []*api.Pod
 	for dep := range s.dependents[uid] {
 		if dep.kind != kindPod {
@@ -155,7 +156,7 @@ func (s *State) ownedPods(uid string) []*api.Pod {
 
 // controlledReplicaSets returns the ReplicaSets whose controller is the
 // object with uid.
-func (s *State) controlledReplicaSets(uid string) []*api.ReplicaSet {
+func (s *State) controlledReplicaSets(uid types.UID) []*api.ReplicaSet {
 	var out []*api.ReplicaSet
 	for dep := range s.dependents[uid] {
 		if dep.kind != kindReplicaSet {
@@ -169,7 +170,7 @@ func (s *State) controlledReplicaSets(uid string) []*api.ReplicaSet {
 }
 
 // controllerUID is the uid of the pod's controlling owner, or "".
-func controllerUID(p *api.Pod) string {
+func controllerUID(p *api.Pod) types.UID {
 	for _, o := range p.OwnerReferences {
 		if o.Controller != nil && *o.Controller {
 			return o.UID

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/gossipod/gossipod/api"
 )
 
@@ -86,7 +88,7 @@ func (s *State) evictOldestEvents(n int) {
 
 // EventsFor returns the events about the object with the given uid, oldest
 // first. The events are shared: do not modify them.
-func (s *State) EventsFor(uid string) []*api.Event {
+func (s *State) EventsFor(uid types.UID) []*api.Event {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var out []*api.Event
@@ -104,7 +106,7 @@ func (s *State) EventsFor(uid string) []*api.Event {
 // eventKey is an event's identity for aggregation: the object, reason
 // and message.
 func eventKey(e *api.Event) string {
-	sum := sha256.Sum256([]byte(e.InvolvedObject.UID + "\x00" + e.Reason + "\x00" + e.Message))
+	sum := sha256.Sum256([]byte(string(e.InvolvedObject.UID) + "\x00" + e.Reason + "\x00" + e.Message))
 	return e.Namespace + "/" + hex.EncodeToString(sum[:12])
 }
 

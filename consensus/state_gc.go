@@ -6,6 +6,8 @@ import (
 	"maps"
 	"slices"
 
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/gossipod/gossipod/api"
 )
 
@@ -55,7 +57,7 @@ func (s *State) indexOwners(ref objRef, old, cur []api.OwnerReference) {
 
 // sortedDependents returns the objects whose owner references name uid,
 // in a fixed order (kind, then key), so every replica acts on them alike.
-func (s *State) sortedDependents(uid string) []objRef {
+func (s *State) sortedDependents(uid types.UID) []objRef {
 	out := slices.Collect(maps.Keys(s.dependents[uid]))
 	slices.SortFunc(out, func(a, b objRef) int {
 		if c := cmp.Compare(a.kind, b.kind); c != 0 {
@@ -185,7 +187,7 @@ func (s *State) deleteWithPolicy(index uint64, cmd Command, ref objRef, policy a
 // only loses its reference to this one; any other is deleted, a pod
 // gracefully, a Deployment or ReplicaSet in the foreground when its owner
 // is deleted in the foreground and it has dependents of its own.
-func (s *State) collect(index uint64, cmd Command, dep objRef, ownerUID string, policy api.DeletionPropagation) {
+func (s *State) collect(index uint64, cmd Command, dep objRef, ownerUID types.UID, policy api.DeletionPropagation) {
 	m := s.metaOf(dep)
 	if m == nil {
 		return
@@ -311,7 +313,7 @@ func (s *State) markDeleting(index uint64, cmd Command, ref objRef) {
 // dropOwner removes the owner references to uid from a stored object.
 // Callers that may have unblocked a foreground deletion call
 // finishForeground on the owner themselves.
-func (s *State) dropOwner(index uint64, ref objRef, uid string) {
+func (s *State) dropOwner(index uint64, ref objRef, uid types.UID) {
 	keep := func(refs []api.OwnerReference) []api.OwnerReference {
 		out := slices.DeleteFunc(slices.Clone(refs), func(r api.OwnerReference) bool { return r.UID == uid })
 		if len(out) == 0 {

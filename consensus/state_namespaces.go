@@ -7,6 +7,9 @@ import (
 	"slices"
 	"strconv"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/gossipod/gossipod/api"
 )
 
@@ -32,8 +35,8 @@ type CreateNamespace struct {
 // its last pod is gone.
 // UID, when set, is a precondition.
 type DeleteNamespace struct {
-	Name string `json:"name"`
-	UID  string `json:"uid,omitempty"`
+	Name string    `json:"name"`
+	UID  types.UID `json:"uid,omitempty"`
 }
 
 // EnsureNamespaces creates the namespaces that do not exist yet, with the
@@ -60,7 +63,7 @@ func (s *State) Namespace(name string) (*api.Namespace, bool) {
 	if !ok {
 		return nil, false
 	}
-	return copyNamespace(ns), true
+	return ns.DeepCopy(), true
 }
 
 // Namespaces returns copies of all namespaces sorted by name, and the index
@@ -70,7 +73,7 @@ func (s *State) Namespaces() ([]api.Namespace, uint64) {
 	defer s.mu.RUnlock()
 	out := make([]api.Namespace, 0, len(s.namespaces))
 	for _, name := range slices.Sorted(maps.Keys(s.namespaces)) {
-		out = append(out, *copyNamespace(s.namespaces[name]))
+		out = append(out, *s.namespaces[name].DeepCopy())
 	}
 	return out, s.index
 }
@@ -93,7 +96,7 @@ func (s *State) admitNamespaced(resource, name, namespace string) error {
 }
 
 func (s *State) createNamespace(index uint64, cmd Command, c CreateNamespace) (*api.Namespace, error) {
-	ns := copyNamespace(&c.Namespace)
+	ns := c.Namespace.DeepCopy()
 	if err := api.ValidateNamespace(ns); err != nil {
 		return nil, err
 	}
@@ -109,7 +112,7 @@ func (s *State) createNamespace(index uint64, cmd Command, c CreateNamespace) (*
 	ns.CreationTimestamp = api.NewTime(cmd.Time)
 	ns.DeletionTimestamp, ns.DeletionGracePeriodSeconds = nil, nil
 	ns.Generation = 0
-	ns.Spec.Finalizers = []string{api.NamespaceFinalizerKubernetes}
+	ns.Spec.Finalizers = []corev1.FinalizerName{api.NamespaceFinalizerKubernetes}
 	ns.Status = api.NamespaceStatus{Phase: api.NamespaceActive}
 	s.putNamespace(index, nil, ns)
 	return ns, nil
@@ -133,9 +136,9 @@ func (s *State) updateNamespace(index uint64, u UpdateNamespace) (*api.Namespace
 	// that leaves the stored object as it is: no new resourceVersion, no
 	// watch event.
 	if maps.Equal(in.Labels, old.Labels) && maps.Equal(in.Annotations, old.Annotations) {
-		return copyNamespace(old), nil
+		return old.DeepCopy(), nil
 	}
-	ns := copyNamespace(old)
+	ns := old.DeepCopy()
 	ns.Labels = maps.Clone(in.Labels)
 	ns.Annotations = maps.Clone(in.Annotations)
 	s.putNamespace(index, old, ns)
@@ -170,9 +173,9 @@ func (s *State) deleteNamespace(index uint64, cmd Command, d DeleteNamespace) (*
 		return nil, api.NewImmortalNamespace(d.Name)
 	}
 	if old.Status.Phase == api.NamespaceTerminating {
-		return copyNamespace(old), nil
+		return old.DeepCopy(), nil
 	}
-	ns := copyNamespace(old)
+	ns := old.DeepCopy()
 	ts := api.NewTime(cmd.Time)
 	ns.DeletionTimestamp = &ts
 	ns.Status.Phase = api.NamespaceTerminating
@@ -200,7 +203,7 @@ func (s *State) deleteNamespace(index uint64, cmd Command, d DeleteNamespace) (*
 		}
 	}
 	s.finishNamespace(index, d.Name)
-	return copyNamespace(s.namespaceOrDeleted(ns)), nil
+	return s.namespaceOrDeleted(ns).DeepCopy(), nil
 }
 
 // namespaceOrDeleted returns the stored namespace of ns's name, or ns itself
@@ -245,23 +248,4 @@ func (s *State) putNamespace(index uint64, old, ns *api.Namespace) {
 	ns.ResourceVersion = strconv.FormatUint(index, 10)
 	s.namespaces[ns.Name] = ns
 	s.emit(index, "Namespace", added(old != nil), ns)
-}
-
-// copyNamespace deep-copies a namespace (maps and slices included), so
-// stored namespaces stay copy-on-write.
-func copyNamespace(ns *api.Namespace) *api.Namespace {
-	c := *ns
-	c.Labels = maps.Clone(ns.Labels)
-	c.Annotations = maps.Clone(ns.Annotations)
-	c.OwnerReferences = slices.Clone(ns.OwnerReferences)
-	c.Spec.Finalizers = slices.Clone(ns.Spec.Finalizers)
-	if ns.DeletionTimestamp != nil {
-		ts := *ns.DeletionTimestamp
-		c.DeletionTimestamp = &ts
-	}
-	if ns.DeletionGracePeriodSeconds != nil {
-		g := *ns.DeletionGracePeriodSeconds
-		c.DeletionGracePeriodSeconds = &g
-	}
-	return &c
 }

@@ -4,12 +4,14 @@ import (
 	"net/http"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/gossipod/gossipod/api"
 )
 
 func nsCmd(t *testing.T, name, uid string) Command {
 	t.Helper()
-	return command(t, CmdCreateNamespace, CreateNamespace{Namespace: api.Namespace{ObjectMeta: api.ObjectMeta{Name: name, UID: uid}}}, t0)
+	return command(t, CmdCreateNamespace, CreateNamespace{Namespace: api.Namespace{ObjectMeta: api.ObjectMeta{Name: name, UID: types.UID(uid)}}}, t0)
 }
 
 // TestNamespaceLifecycle: objects can be created only in a namespace that
@@ -65,7 +67,7 @@ func TestNamespaceLifecycle(t *testing.T) {
 	}
 
 	for i, name := range []string{"default", "kube-system", "kube-public"} {
-		mustApply(t, f, uint64(20+2*i), command(t, CmdEnsureNamespaces, EnsureNamespaces{Namespaces: []api.Namespace{{ObjectMeta: api.ObjectMeta{Name: name, UID: "sys-" + name}}}}, t0))
+		mustApply(t, f, uint64(20+2*i), command(t, CmdEnsureNamespaces, EnsureNamespaces{Namespaces: []api.Namespace{{ObjectMeta: api.ObjectMeta{Name: name, UID: types.UID("sys-" + name)}}}}, t0))
 		if _, err := applyErr(t, f, uint64(21+2*i), command(t, CmdDeleteNamespace, DeleteNamespace{Name: name}, t0)); statusCode(err) != http.StatusForbidden {
 			t.Fatalf("delete %s: %v, want 403", name, err)
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/gossipod/gossipod/api"
 )
@@ -20,7 +21,7 @@ import (
 // hostPort is non-zero, that host port on its first container, defaulted
 // as the API defaults it before proposing it.
 func testPod(name, uid string, hostPort int32, mems ...string) api.Pod {
-	p := api.Pod{ObjectMeta: api.ObjectMeta{Name: name, Namespace: "default", UID: uid}}
+	p := api.Pod{ObjectMeta: api.ObjectMeta{Name: name, Namespace: "default", UID: types.UID(uid)}}
 	for i, m := range mems {
 		c := api.Container{Name: string(rune('a' + i)), Image: "busybox",
 			Resources: api.ResourceRequirements{Requests: api.ResourceList{api.ResourceMemory: resource.MustParse(m)}}}
@@ -254,7 +255,7 @@ func TestWatchDeletedCarriesDeletionVersion(t *testing.T) {
 		if !ok || len(events) != 1 || events[0].Type != WatchDeleted {
 			t.Fatalf("%s since %d: %+v ok=%v, want one DELETED", tc.kind, tc.from, events, ok)
 		}
-		rv := events[0].Object.(api.Object).GetObjectMeta().ResourceVersion
+		rv := events[0].Object.(api.Object).GetResourceVersion()
 		if rv != strconv.FormatUint(tc.want, 10) {
 			t.Errorf("%s DELETED at index %d carries resourceVersion %s", tc.kind, tc.want, rv)
 		}
@@ -345,7 +346,7 @@ func TestSecondDeleteMayOnlyShortenGrace(t *testing.T) {
 		if p.DeletionGracePeriodSeconds == nil || *p.DeletionGracePeriodSeconds != tc.want {
 			t.Fatalf("after a delete with grace %d: %v, want %d", tc.give, p.DeletionGracePeriodSeconds, tc.want)
 		}
-		if !p.DeletionTimestamp.Equal(t0) {
+		if !p.DeletionTimestamp.Time.Equal(t0) {
 			t.Fatalf("deletionTimestamp moved to %v", p.DeletionTimestamp)
 		}
 	}

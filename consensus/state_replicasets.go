@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/gossipod/gossipod/api"
 )
 
@@ -46,7 +48,7 @@ type UpdateReplicaSet struct {
 type DeleteReplicaSet struct {
 	Namespace         string                  `json:"namespace"`
 	Name              string                  `json:"name"`
-	UID               string                  `json:"uid,omitempty"`
+	UID               types.UID               `json:"uid,omitempty"`
 	PropagationPolicy api.DeletionPropagation `json:"propagationPolicy,omitempty"`
 }
 
@@ -61,7 +63,7 @@ type SetReplicaSetStatuses struct {
 type ReplicaSetStatusUpdate struct {
 	Namespace string               `json:"namespace"`
 	Name      string               `json:"name"`
-	UID       string               `json:"uid"`
+	UID       types.UID            `json:"uid"`
 	Status    api.ReplicaSetStatus `json:"status"`
 }
 
@@ -197,7 +199,7 @@ func conflictOn(resource, name string) *api.Status {
 }
 
 // uidConflict is Kubernetes' 409 for a delete whose uid precondition fails.
-func uidConflict(resource, name, want, have string) *api.Status {
+func uidConflict(resource, name string, want, have types.UID) *api.Status {
 	st := api.NewStatus(http.StatusConflict, api.StatusReasonConflict,
 		fmt.Sprintf("Operation cannot be fulfilled on %s %q: the UID in the precondition (%s) does not match the UID in record (%s). The object might have been deleted and then recreated", resource, name, want, have))
 	st.Details = &api.StatusDetails{Name: name, Kind: resource}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/gossipod/gossipod/api"
 )
 
@@ -20,7 +22,7 @@ func testRS(d api.Deployment, hash, uid string, replicas int32) api.ReplicaSet {
 	tmpl.Labels = maps.Clone(tmpl.Labels)
 	tmpl.Labels[api.LabelPodTemplateHash] = hash
 	return api.ReplicaSet{
-		ObjectMeta: api.ObjectMeta{Name: d.Name + "-" + hash, Namespace: d.Namespace, UID: uid, Labels: tmpl.Labels,
+		ObjectMeta: api.ObjectMeta{Name: d.Name + "-" + hash, Namespace: d.Namespace, UID: types.UID(uid), Labels: tmpl.Labels,
 			OwnerReferences: []api.OwnerReference{api.NewControllerRef("apps/v1", "Deployment", d.Name, d.UID)}},
 		Spec: api.ReplicaSetSpec{Replicas: &replicas, Selector: sel, Template: tmpl},
 	}
@@ -366,7 +368,7 @@ func TestAdoptLegacyPods(t *testing.T) {
 	if res.ReplicaSets != 2 || res.Adopted != 3 {
 		t.Fatalf("result %+v, want 2 ReplicaSets and 3 pods", res)
 	}
-	for name, want := range map[string]string{"web-old-a": "rs-old", "web-new-a": "rs-new", "web-new-b": "rs-new", "web-odd-a": "d-1"} {
+	for name, want := range map[string]types.UID{"web-old-a": "rs-old", "web-new-a": "rs-new", "web-new-b": "rs-new", "web-odd-a": "d-1"} {
 		p, _ := f.state.Pod("default", name)
 		if r := api.ControllerOf(&p.ObjectMeta); r == nil || r.UID != want || len(p.OwnerReferences) != 1 {
 			t.Errorf("pod %s: owners %+v, want controller %s", name, p.OwnerReferences, want)

@@ -54,7 +54,7 @@ func (s *State) ServiceAccount(namespace, name string) (*api.ServiceAccount, boo
 	if !ok {
 		return nil, false
 	}
-	return copyServiceAccount(sa), true
+	return sa.DeepCopy(), true
 }
 
 // ServiceAccounts returns copies of the service accounts of namespace (all
@@ -65,7 +65,7 @@ func (s *State) ServiceAccounts(namespace string) ([]api.ServiceAccount, uint64)
 	var out []api.ServiceAccount
 	for _, key := range slices.Sorted(maps.Keys(s.serviceAccounts)) {
 		if sa := s.serviceAccounts[key]; namespace == "" || sa.Namespace == namespace {
-			out = append(out, *copyServiceAccount(sa))
+			out = append(out, *sa.DeepCopy())
 		}
 	}
 	return out, s.index
@@ -87,7 +87,7 @@ func (s *State) admitServiceAccount(p *api.Pod) error {
 }
 
 func (s *State) createServiceAccount(index uint64, cmd Command, c CreateServiceAccount) (*api.ServiceAccount, error) {
-	sa := copyServiceAccount(&c.ServiceAccount)
+	sa := c.ServiceAccount.DeepCopy()
 	if err := api.ValidateServiceAccount(sa); err != nil {
 		return nil, err
 	}
@@ -113,7 +113,7 @@ func (s *State) createServiceAccount(index uint64, cmd Command, c CreateServiceA
 }
 
 func (s *State) updateServiceAccount(index uint64, u UpdateServiceAccount) (*api.ServiceAccount, error) {
-	in := copyServiceAccount(&u.ServiceAccount)
+	in := u.ServiceAccount.DeepCopy()
 	old, ok := s.serviceAccounts[podKey(in.Namespace, in.Name)]
 	if !ok {
 		return nil, api.NewNotFound("serviceaccounts", in.Name)
@@ -126,9 +126,9 @@ func (s *State) updateServiceAccount(index uint64, u UpdateServiceAccount) (*api
 	}
 	if maps.Equal(in.Labels, old.Labels) && maps.Equal(in.Annotations, old.Annotations) &&
 		equalBoolPtr(in.AutomountServiceAccountToken, old.AutomountServiceAccountToken) {
-		return copyServiceAccount(old), nil // nothing to write, as for a namespace
+		return old.DeepCopy(), nil // nothing to write, as for a namespace
 	}
-	sa := copyServiceAccount(old)
+	sa := old.DeepCopy()
 	sa.Labels, sa.Annotations = in.Labels, in.Annotations
 	sa.AutomountServiceAccountToken = in.AutomountServiceAccountToken
 	sa.ResourceVersion = strconv.FormatUint(index, 10)
@@ -157,7 +157,7 @@ func (s *State) deleteServiceAccount(index uint64, d DeleteServiceAccount) (*api
 		return nil, api.NewNotFound("serviceaccounts", d.Name)
 	}
 	s.removeServiceAccount(index, sa)
-	return copyServiceAccount(sa), nil
+	return sa.DeepCopy(), nil
 }
 
 func (s *State) removeServiceAccount(index uint64, sa *api.ServiceAccount) {
@@ -177,18 +177,4 @@ func (s *State) removeServiceAccountsOf(index uint64, namespace string) {
 
 func equalBoolPtr(a, b *bool) bool {
 	return a == nil && b == nil || a != nil && b != nil && *a == *b
-}
-
-// copyServiceAccount deep-copies a service account, so stored ones stay
-// copy-on-write.
-func copyServiceAccount(sa *api.ServiceAccount) *api.ServiceAccount {
-	c := *sa
-	c.Labels = maps.Clone(sa.Labels)
-	c.Annotations = maps.Clone(sa.Annotations)
-	c.OwnerReferences = slices.Clone(sa.OwnerReferences)
-	if sa.AutomountServiceAccountToken != nil {
-		v := *sa.AutomountServiceAccountToken
-		c.AutomountServiceAccountToken = &v
-	}
-	return &c
 }

@@ -97,7 +97,7 @@ func TestRegisterNode(t *testing.T) {
 			if n.UID != "uid-1" {
 				t.Errorf("uid = %q, want uid-1", n.UID)
 			}
-			if want := t0.Add(time.Second); !n.CreationTimestamp.Equal(want) {
+			if want := t0.Add(time.Second); !n.CreationTimestamp.Time.Equal(want) {
 				t.Errorf("creationTimestamp = %v, want %v (command time, seconds)", n.CreationTimestamp, want)
 			}
 			if n.ResourceVersion != "1" {
@@ -128,7 +128,7 @@ func TestRegisterNode(t *testing.T) {
 			if n.UID != "uid-1" {
 				t.Errorf("uid = %q, want the first registration's uid-1", n.UID)
 			}
-			if !n.CreationTimestamp.Equal(t0) {
+			if !n.CreationTimestamp.Time.Equal(t0) {
 				t.Errorf("creationTimestamp = %v, want the first registration's %v", n.CreationTimestamp, t0)
 			}
 			if n.ResourceVersion != "3" {
@@ -150,7 +150,7 @@ func TestRegisterNode(t *testing.T) {
 				t.Errorf("labels = %v: a label the agent dropped is still there", n.Labels)
 			}
 			c := n.Condition(api.NodeReady)
-			if c == nil || c.Status != api.ConditionTrue || !c.LastTransitionTime.Equal(t0.Add(time.Second)) {
+			if c == nil || c.Status != api.ConditionTrue || !c.LastTransitionTime.Time.Equal(t0.Add(time.Second)) {
 				t.Errorf("Ready = %+v, want the condition set before re-registering", c)
 			}
 		},
@@ -162,7 +162,7 @@ func TestRegisterNode(t *testing.T) {
 			if n.ResourceVersion != "1" {
 				t.Errorf("resourceVersion = %q, want the log index 1", n.ResourceVersion)
 			}
-			if !n.CreationTimestamp.Equal(t0) {
+			if !n.CreationTimestamp.Time.Equal(t0) {
 				t.Errorf("creationTimestamp = %v, want the command time %v", n.CreationTimestamp, t0)
 			}
 			if n.Spec.PodCIDR != "" || len(n.Spec.PodCIDRs) != 0 || n.Spec.Unschedulable {
@@ -298,10 +298,10 @@ func TestSetNodeConditions(t *testing.T) {
 				if c.Status != w.status {
 					t.Errorf("%s: Ready = %s, want %s", name, c.Status, w.status)
 				}
-				if !c.LastTransitionTime.Equal(at(w.transition)) {
+				if !c.LastTransitionTime.Time.Equal(at(w.transition)) {
 					t.Errorf("%s: lastTransitionTime = %v, want %v", name, c.LastTransitionTime, at(w.transition))
 				}
-				if !c.LastHeartbeatTime.Equal(at(w.heartbeat)) {
+				if !c.LastHeartbeatTime.Time.Equal(at(w.heartbeat)) {
 					t.Errorf("%s: lastHeartbeatTime = %v, want %v", name, c.LastHeartbeatTime, at(w.heartbeat))
 				}
 				if c.Reason != "Test" {

@@ -47,7 +47,7 @@ func TestCreateTokenStoresWhatTheCommandSays(t *testing.T) {
 		t.Fatal("token abc123 not stored")
 	}
 	if tok.Name != "abc123" || tok.Role != api.AccessEdit || tok.Description != "ci" || tok.SecretHash != testHash ||
-		!tok.CreationTimestamp.Equal(t0) || tok.Expires == nil || !tok.Expires.Equal(t0.Add(time.Hour)) || tok.ResourceVersion != "1" {
+		!tok.CreationTimestamp.Time.Equal(t0) || tok.Expires == nil || !tok.Expires.Time.Equal(t0.Add(time.Hour)) || tok.ResourceVersion != "1" {
 		t.Errorf("stored token %s", mustJSON(t, tok))
 	}
 	never, _ := f.state.Token("zzz999")
@@ -56,7 +56,7 @@ func TestCreateTokenStoresWhatTheCommandSays(t *testing.T) {
 	}
 	// Reads are copies.
 	tok.Expires.Time = t0.Add(1000 * time.Hour)
-	if again, _ := f.state.Token("abc123"); !again.Expires.Equal(t0.Add(time.Hour)) {
+	if again, _ := f.state.Token("abc123"); !again.Expires.Time.Equal(t0.Add(time.Hour)) {
 		t.Error("changing a read token changed the stored one")
 	}
 	list, index := f.state.Tokens()

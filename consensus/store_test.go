@@ -130,7 +130,7 @@ func TestApplyReplicates(t *testing.T) {
 				t.Errorf("%s: resourceVersion %s, want %d", c.name, n.ResourceVersion, index)
 			}
 			// The leader stamps the time: creationTimestamp is "now".
-			if c.cmd.Type == CmdRegisterNode && n.CreationTimestamp.Before(before.Add(-time.Second)) {
+			if c.cmd.Type == CmdRegisterNode && n.CreationTimestamp.Time.Before(before.Add(-time.Second)) {
 				t.Errorf("%s: creationTimestamp %v, want the time of Apply (~%v)", c.name, n.CreationTimestamp, before)
 			}
 		}
@@ -140,7 +140,7 @@ func TestApplyReplicates(t *testing.T) {
 	a, _ := leader.State().Node("a")
 	for _, f := range followersOf(stores, leader) {
 		got, _ := f.State().Node("a")
-		if !got.CreationTimestamp.Equal(a.CreationTimestamp.Time) || got.UID != "uid-a" {
+		if !got.CreationTimestamp.Time.Equal(a.CreationTimestamp.Time) || got.UID != "uid-a" {
 			t.Errorf("%s: node a = %s, want the leader's %s", f.ID(), mustJSON(t, got), mustJSON(t, a))
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"time"
 
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/consensus"
 )
@@ -60,7 +62,7 @@ type Apps struct {
 	Now func() time.Time
 	// NewUID makes the uids of the ReplicaSets and pods the controllers
 	// create; random RFC 4122 UUIDs when nil.
-	NewUID func() string
+	NewUID func() types.UID
 }
 
 // errorRetry is how soon a pass that failed (no leader, a refused command)
@@ -109,7 +111,7 @@ func (c *Apps) now() time.Time {
 	return time.Now()
 }
 
-func (c *Apps) newUID() string {
+func (c *Apps) newUID() types.UID {
 	if c.NewUID != nil {
 		return c.NewUID()
 	}

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"time"
 
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/consensus"
 )
@@ -21,7 +23,7 @@ import (
 type deploymentView struct {
 	d       *api.Deployment
 	owned   []*api.ReplicaSet
-	pods    map[string][]*api.Pod
+	pods    map[types.UID][]*api.Pod
 	orphans []*api.ReplicaSet
 }
 
@@ -105,7 +107,7 @@ func (r *rsState) changed() bool {
 type planner struct {
 	d        *api.Deployment
 	now      time.Time
-	newUID   func() string
+	newUID   func() types.UID
 	replicas int32
 	surge    int32
 	all      []*rsState // oldest first
@@ -128,7 +130,7 @@ type planner struct {
 //  7. when the rollout is complete, old ReplicaSets beyond
 //     revisionHistoryLimit are deleted;
 //  8. the status.
-func planDeployment(v deploymentView, now time.Time, newUID func() string) deploymentPlan {
+func planDeployment(v deploymentView, now time.Time, newUID func() types.UID) deploymentPlan {
 	d := v.d
 	var plan deploymentPlan
 	// Step 1.
@@ -276,13 +278,13 @@ func (c *Apps) syncDeployments(ctx context.Context) time.Duration {
 	}
 	replicaSets, _ := c.State.ReplicaSets(nil)
 	pods, _ := c.State.Pods(nil)
-	byController := map[string][]*api.Pod{}
+	byController := map[types.UID][]*api.Pod{}
 	for _, p := range pods {
 		if r := api.ControllerOf(&p.ObjectMeta); r != nil {
 			byController[r.UID] = append(byController[r.UID], p)
 		}
 	}
-	owned := map[string][]*api.ReplicaSet{}
+	owned := map[types.UID][]*api.ReplicaSet{}
 	orphans := map[string][]*api.ReplicaSet{}
 	for _, rs := range replicaSets {
 		if r := api.ControllerOf(&rs.ObjectMeta); r != nil {

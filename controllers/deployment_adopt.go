@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/consensus"
@@ -51,7 +52,7 @@ func claimReplicaSets(v deploymentView) *consensus.ClaimObjects {
 // is taken from its oldest pod (spec without the node). Revisions follow
 // the age of each hash's oldest pod, the current template's last. nil if
 // no pod carries a hash (nothing to move them to).
-func adoptLegacyPods(d *api.Deployment, legacy []*api.Pod, newUID func() string) *consensus.AdoptLegacyPods {
+func adoptLegacyPods(d *api.Deployment, legacy []*api.Pod, newUID func() types.UID) *consensus.AdoptLegacyPods {
 	current := api.TemplateHash(&d.Spec.Template)
 	type group struct {
 		hash   string
@@ -69,8 +70,8 @@ func adoptLegacyPods(d *api.Deployment, legacy []*api.Pod, newUID func() string)
 			g = &group{hash: h}
 			groups[h] = g
 		}
-		if g.oldest == nil || pod.CreationTimestamp.Before(g.oldest.CreationTimestamp.Time) ||
-			pod.CreationTimestamp.Equal(g.oldest.CreationTimestamp.Time) && pod.Name < g.oldest.Name {
+		if g.oldest == nil || pod.CreationTimestamp.Time.Before(g.oldest.CreationTimestamp.Time) ||
+			pod.CreationTimestamp.Time.Equal(g.oldest.CreationTimestamp.Time) && pod.Name < g.oldest.Name {
 			g.oldest = pod
 		}
 		if isActive(pod) {

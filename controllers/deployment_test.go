@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/consensus"
 )
@@ -307,7 +309,7 @@ func TestAdoptLegacyPods(t *testing.T) {
 			}
 		}
 	}
-	before := map[string]string{}
+	before := map[string]types.UID{}
 	for name, p := range w.pods {
 		before[name] = p.UID
 	}
@@ -418,7 +420,7 @@ func TestDeploymentStatus(t *testing.T) {
 	if c := done.Conditions[1]; c.Reason != "NewReplicaSetAvailable" {
 		t.Fatalf("Progressing reason %q after the rollout", c.Reason)
 	}
-	if !done.Conditions[0].LastTransitionTime.Equal(st.Conditions[0].LastTransitionTime.Time) {
+	if !done.Conditions[0].LastTransitionTime.Time.Equal(st.Conditions[0].LastTransitionTime.Time) {
 		t.Fatalf("Available's transition time moved without a status change")
 	}
 	again := planDeployment(w.view(), t0.Add(time.Hour), w.newUID).status

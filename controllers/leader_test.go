@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/consensus"
@@ -56,9 +57,9 @@ func (c *cluster) must(t consensus.CommandType, p any) {
 	}
 }
 
-func (c *cluster) uid() string {
+func (c *cluster) uid() types.UID {
 	c.uids++
-	return fmt.Sprintf("uid-%d", c.uids)
+	return types.UID(fmt.Sprintf("uid-%d", c.uids))
 }
 
 // node registers a node with room for pods.

@@ -6,6 +6,8 @@ import (
 	"maps"
 	"slices"
 
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/consensus"
 )
@@ -37,7 +39,7 @@ type Namespaces struct {
 	Log    *slog.Logger
 	// NewUID makes the uids of what it creates; random RFC 4122 UUIDs
 	// when nil.
-	NewUID func() string
+	NewUID func() types.UID
 }
 
 // Reconcile creates the missing namespaces, then the missing default
@@ -98,7 +100,7 @@ func (c *Namespaces) ensureServiceAccounts(ctx context.Context) {
 	}
 }
 
-func (c *Namespaces) newUID() string {
+func (c *Namespaces) newUID() types.UID {
 	if c.NewUID != nil {
 		return c.NewUID()
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/consensus"
@@ -130,7 +131,7 @@ func replicasOf(r *int32) int32 {
 // newReplicaSetPod is a pod of rs's template, named and owned as
 // Kubernetes' ReplicaSet controller makes it: <replicaset>-<suffix>, its
 // template's labels and annotations, rs as its controller.
-func newReplicaSetPod(rs *api.ReplicaSet, uid string) api.Pod {
+func newReplicaSetPod(rs *api.ReplicaSet, uid types.UID) api.Pod {
 	spec := rs.Spec.Template.Spec
 	api.SetPodServiceAccount(&spec)
 	return api.Pod{
@@ -153,7 +154,7 @@ func (c *Apps) syncReplicaSets(ctx context.Context) time.Duration {
 	now := c.now()
 	replicaSets, _ := c.State.ReplicaSets(nil)
 	pods, _ := c.State.Pods(nil)
-	owned := map[string][]*api.Pod{}
+	owned := map[types.UID][]*api.Pod{}
 	orphans := map[string][]*api.Pod{}
 	for _, p := range pods {
 		if r := api.ControllerOf(&p.ObjectMeta); r != nil {
@@ -163,7 +164,7 @@ func (c *Apps) syncReplicaSets(ctx context.Context) time.Duration {
 		}
 	}
 	// The pods of the ReplicaSets of one Deployment spread together.
-	siblings := map[string][]*api.ReplicaSet{}
+	siblings := map[types.UID][]*api.ReplicaSet{}
 	for _, rs := range replicaSets {
 		if r := api.ControllerOf(&rs.ObjectMeta); r != nil {
 			siblings[r.UID] = append(siblings[r.UID], rs)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/gossipod/gossipod/api"
@@ -51,7 +52,7 @@ const (
 func fixturePods(prefix string, states ...string) []*api.Pod {
 	var out []*api.Pod
 	for i, st := range states {
-		p := &api.Pod{ObjectMeta: api.ObjectMeta{Name: fmt.Sprintf("%s-%d", prefix, i), Namespace: "default", UID: fmt.Sprintf("%s-%d", prefix, i),
+		p := &api.Pod{ObjectMeta: api.ObjectMeta{Name: fmt.Sprintf("%s-%d", prefix, i), Namespace: "default", UID: types.UID(fmt.Sprintf("%s-%d", prefix, i)),
 			CreationTimestamp: api.NewTime(t0.Add(time.Duration(i) * time.Second))}}
 		setPodState(p, st)
 		out = append(out, p)
@@ -98,13 +99,13 @@ func newWorld(t *testing.T, d *api.Deployment) *world {
 	return &world{t: t, d: d, rss: map[string]*api.ReplicaSet{}, pods: map[string]*api.Pod{}, now: t0}
 }
 
-func (w *world) newUID() string {
+func (w *world) newUID() types.UID {
 	w.uids++
-	return fmt.Sprintf("uid-%d", w.uids)
+	return types.UID(fmt.Sprintf("uid-%d", w.uids))
 }
 
 func (w *world) view() deploymentView {
-	v := deploymentView{d: w.d, pods: map[string][]*api.Pod{}}
+	v := deploymentView{d: w.d, pods: map[types.UID][]*api.Pod{}}
 	for _, name := range slices.Sorted(maps.Keys(w.rss)) {
 		rs := w.rss[name]
 		if api.IsControlledBy(&rs.ObjectMeta, w.d.UID) {
@@ -174,7 +175,7 @@ func (w *world) deploymentStep() (deploymentPlan, bool) {
 func (w *world) replicaSetStep() bool {
 	w.t.Helper()
 	changed := false
-	byRS := map[string][]*api.Pod{}
+	byRS := map[types.UID][]*api.Pod{}
 	var all []*api.Pod
 	for _, p := range w.sortedPods() {
 		if r := api.ControllerOf(&p.ObjectMeta); r != nil {

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/api/client/kubeconfig"
 	"github.com/gossipod/gossipod/consensus"
@@ -194,7 +196,7 @@ spec:
 		{"a uid that climbs out of the data dir", "../../etc", "data", "metadata.uid"},
 		{"a volume name that is a path", "0c3f7a52-93c4-4c1e-a1f4-9e1f2d3c4b5a", "../../../etc", "spec.volumes[0].name"},
 	} {
-		pod := api.Pod{ObjectMeta: api.ObjectMeta{Name: "crafted", Namespace: "default", UID: tc.uid},
+		pod := api.Pod{ObjectMeta: api.ObjectMeta{Name: "crafted", Namespace: "default", UID: types.UID(tc.uid)},
 			Spec: api.PodSpec{
 				Volumes:    []api.Volume{{Name: tc.volume, VolumeSource: api.VolumeSource{EmptyDir: &api.EmptyDirVolumeSource{}}}},
 				Containers: []api.Container{{Name: "c", Image: "localhost/busybox:latest"}}}}

@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/gossipod/gossipod/api"
 )
 
@@ -148,14 +150,14 @@ func TestSpreadBatch(t *testing.T) {
 // them, before resources count, but never to a node without room.
 func TestOwnerSpread(t *testing.T) {
 	roomy := node("roomy", 8000, 8*gi)
-	roomy.OwnerPods = map[string]int{"rs-1": 2}
+	roomy.OwnerPods = map[types.UID]int{"rs-1": 2}
 	tight := node("tight", 2000, 2*gi)
 	tight.Requested = api.Resources{MilliCPU: 1000, Memory: gi, Pods: 1}
-	tight.OwnerPods = map[string]int{"rs-1": 1, "rs-2": 5}
+	tight.OwnerPods = map[types.UID]int{"rs-1": 1, "rs-2": 5}
 	full := node("full", 2000, 2*gi)
 	full.Requested = api.Resources{MilliCPU: 2000, Memory: 2 * gi, Pods: 4}
 	nodes := []NodeInfo{roomy, tight, full}
-	rep := func(key, owner string) PodInfo {
+	rep := func(key string, owner types.UID) PodInfo {
 		p := pod(key, 500, 512*mi)
 		p.OwnerUID = owner
 		return p

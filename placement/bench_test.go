@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/gossipod/gossipod/api"
 )
 
@@ -38,7 +40,7 @@ func benchCluster(n int) ([]NodeInfo, []PodInfo) {
 			Request: api.Resources{MilliCPU: 100 * (1 + rng.Int64N(10)), Memory: 128 * mi * (1 + rng.Int64N(16)), Pods: 1},
 		}
 		if i%2 == 0 {
-			p.OwnerUID = fmt.Sprintf("rs-%02d", rng.IntN(20))
+			p.OwnerUID = types.UID(fmt.Sprintf("rs-%02d", rng.IntN(20)))
 		}
 		if i%10 == 0 {
 			p.NodeSelector = map[string]string{"disk": "ssd"}

@@ -1,6 +1,10 @@
 package placement
 
-import "github.com/gossipod/gossipod/api"
+import (
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/gossipod/gossipod/api"
+)
 
 // NodeInfo is placement's view of one node: what it offers and what the
 // pods already bound to it take. The leader builds it from committed state
@@ -18,7 +22,7 @@ type NodeInfo struct {
 	// HostPorts are the host ports those pods take.
 	HostPorts map[api.HostPort]bool
 	// OwnerPods counts those pods by controller owner UID, for owner spread.
-	OwnerPods map[string]int
+	OwnerPods map[types.UID]int
 }
 
 // NewNodeInfo builds a node's view from the node object and the pods bound
@@ -46,7 +50,7 @@ func NewNodeInfo(n *api.Node, bound []*api.Pod) NodeInfo {
 		}
 		if uid := ControllerUID(p); uid != "" {
 			if ni.OwnerPods == nil {
-				ni.OwnerPods = make(map[string]int)
+				ni.OwnerPods = make(map[types.UID]int)
 			}
 			ni.OwnerPods[uid]++
 		}
@@ -66,7 +70,7 @@ type PodInfo struct {
 	HostPorts    []api.HostPort
 	// OwnerUID is the UID of the pod's controller (ownerReference with
 	// controller=true), or "" for a bare pod, which gets no owner spread.
-	OwnerUID string
+	OwnerUID types.UID
 }
 
 // NewPodInfo extracts what placement needs from a pod. The namespace
@@ -88,7 +92,7 @@ func NewPodInfo(p *api.Pod) PodInfo {
 // ControllerUID returns the UID of the pod's controlling owner (the owner
 // reference with controller=true, as metav1.GetControllerOf finds it), or
 // "". Pods of one controller are spread over nodes.
-func ControllerUID(p *api.Pod) string {
+func ControllerUID(p *api.Pod) types.UID {
 	for _, r := range p.OwnerReferences {
 		if r.Controller != nil && *r.Controller {
 			return r.UID

@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/gossipod/gossipod/api"
 )
 
@@ -21,7 +23,7 @@ func TestNewNodeInfo(t *testing.T) {
 		if uid != "" {
 			p.OwnerReferences = []api.OwnerReference{
 				{Kind: "Deployment", Name: "other", UID: "not-controller"},
-				{Kind: "ReplicaSet", Name: "web", UID: uid, Controller: &yes},
+				{Kind: "ReplicaSet", Name: "web", UID: types.UID(uid), Controller: &yes},
 			}
 		}
 		return p
@@ -45,7 +47,7 @@ func TestNewNodeInfo(t *testing.T) {
 		Allocatable:   api.Resources{MilliCPU: 4000, Memory: 8 * gi, Pods: 110},
 		Requested:     api.Resources{MilliCPU: 750, Memory: 768 * mi, Pods: 3},
 		HostPorts:     map[api.HostPort]bool{{Protocol: api.ProtocolTCP, Port: 80}: true},
-		OwnerPods:     map[string]int{"rs-1": 2},
+		OwnerPods:     map[types.UID]int{"rs-1": 2},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("NewNodeInfo\n got %+v\nwant %+v", got, want)

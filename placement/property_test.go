@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/gossipod/gossipod/api"
 )
 
@@ -18,7 +20,7 @@ import (
 var (
 	propLabels = []map[string]string{nil, {"zone": "a"}, {"zone": "b"}, {"zone": "a", "disk": "ssd"}, {"disk": "ssd"}}
 	propPorts  = []api.HostPort{{Protocol: api.ProtocolTCP, Port: 80}, {Protocol: api.ProtocolTCP, Port: 443}, {Protocol: api.ProtocolUDP, Port: 80}}
-	propOwners = []string{"", "", "rs-a", "rs-b"}
+	propOwners = []types.UID{"", "", "rs-a", "rs-b"}
 )
 
 func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 3)) }
@@ -60,7 +62,7 @@ func randomNodes(rng *rand.Rand) []NodeInfo {
 		for _, o := range propOwners[2:] {
 			if k := rng.IntN(4); k > 0 {
 				if n.OwnerPods == nil {
-					n.OwnerPods = map[string]int{}
+					n.OwnerPods = map[types.UID]int{}
 				}
 				n.OwnerPods[o] = k
 			}
@@ -109,7 +111,7 @@ type oracleNode struct {
 	info      NodeInfo
 	requested api.Resources
 	ports     map[api.HostPort]bool
-	owners    map[string]int
+	owners    map[types.UID]int
 }
 
 // oracleFits is feasibility written out from the spec, not from filters.go.
@@ -185,7 +187,7 @@ func TestPlaceProperties(t *testing.T) {
 		// reasons cover every node.
 		state := map[string]*oracleNode{}
 		for _, n := range nodes {
-			state[n.Name] = &oracleNode{info: n, requested: n.Requested, ports: map[api.HostPort]bool{}, owners: map[string]int{}}
+			state[n.Name] = &oracleNode{info: n, requested: n.Requested, ports: map[api.HostPort]bool{}, owners: map[types.UID]int{}}
 			for hp := range n.HostPorts {
 				state[n.Name].ports[hp] = true
 			}

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/gossipod/gossipod/api"
 )
 
@@ -52,7 +54,7 @@ func (n *nodeState) assume(p *pending) {
 	}
 	if p.OwnerUID != "" {
 		if n.OwnerPods == nil {
-			n.OwnerPods = make(map[string]int)
+			n.OwnerPods = make(map[types.UID]int)
 		}
 		n.OwnerPods[p.OwnerUID]++
 	}

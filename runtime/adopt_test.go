@@ -21,17 +21,17 @@ func TestAdoptionAfterRestart(t *testing.T) {
 	keep := testPod("keep", "a", "b")
 	gone := testPod("gone", "a")
 	h.r.SyncPods([]*api.Pod{keep, gone})
-	h.waitPhase(keep.UID, api.PodRunning)
-	h.waitPhase(gone.UID, api.PodRunning)
-	a0 := h.container(keep.UID, "a", 0)
-	h.container(keep.UID, "a", 0).exit(exitStatus{Code: 1}) // one restart before the agent stops
-	a1 := h.container(keep.UID, "a", 1)
-	b0 := h.container(keep.UID, "b", 0)
-	h.waitFor(keep.UID, "a restarted", func(u PodUpdate) bool {
+	h.waitPhase(string(keep.UID), api.PodRunning)
+	h.waitPhase(string(gone.UID), api.PodRunning)
+	a0 := h.container(string(keep.UID), "a", 0)
+	h.container(string(keep.UID), "a", 0).exit(exitStatus{Code: 1}) // one restart before the agent stops
+	a1 := h.container(string(keep.UID), "a", 1)
+	b0 := h.container(string(keep.UID), "b", 0)
+	h.waitFor(string(keep.UID), "a restarted", func(u PodUpdate) bool {
 		return u.Status.ContainerStatuses[0].RestartCount == 1 && u.Status.ContainerStatuses[0].State.Running != nil
 	})
 	h.mu.Lock()
-	before := h.latest[keep.UID]
+	before := h.latest[string(keep.UID)]
 	h.mu.Unlock()
 	_ = a0
 
@@ -46,37 +46,37 @@ func TestAdoptionAfterRestart(t *testing.T) {
 	h.rt.onStart = func(c *fakeContainer) {
 		h.rt.mu.Lock()
 		defer h.rt.mu.Unlock()
-		if c.sb.spec.ID == fresh.UID && !slices.Contains(h.rt.destroyed, gone.UID) {
+		if c.sb.spec.ID == string(fresh.UID) && !slices.Contains(h.rt.destroyed, string(gone.UID)) {
 			freshStartedBeforeCleanup = true
 		}
 	}
 	h.rt.mu.Unlock()
 	h.r.SyncPods([]*api.Pod{keep, fresh})
 
-	u := h.waitFor(keep.UID, "b restarted", func(u PodUpdate) bool {
+	u := h.waitFor(string(keep.UID), "b restarted", func(u PodUpdate) bool {
 		return u.Status.ContainerStatuses[1].RestartCount == 1 && u.Status.ContainerStatuses[1].State.Running != nil
 	})
 	a := u.Status.ContainerStatuses[0]
 	if a.RestartCount != 1 || a.ContainerID != before.Status.ContainerStatuses[0].ContainerID || a.State.Running == nil {
 		t.Errorf("a after re-adoption: %+v", a)
 	}
-	if h.container(keep.UID, "a", 1) != a1 {
+	if h.container(string(keep.UID), "a", 1) != a1 {
 		t.Error("a was restarted by the re-adoption")
 	}
 	if lt := u.Status.ContainerStatuses[1].LastState.Terminated; lt == nil || lt.Reason != "ContainerStatusUnknown" || lt.ExitCode != 137 {
 		t.Errorf("b's end while the agent was down: %+v", lt)
 	}
-	if u.Status.StartTime == nil || !u.Status.StartTime.Equal(before.Status.StartTime.Time) {
+	if u.Status.StartTime == nil || !u.Status.StartTime.Time.Equal(before.Status.StartTime.Time) {
 		t.Errorf("startTime %v, was %v", u.Status.StartTime, before.Status.StartTime)
 	}
-	h.waitPhase(fresh.UID, api.PodRunning)
+	h.waitPhase(string(fresh.UID), api.PodRunning)
 	if freshStartedBeforeCleanup {
 		t.Error("a new pod started before the pods that are gone were removed")
 	}
-	if h.rt.sandbox(gone.UID) != nil {
+	if h.rt.sandbox(string(gone.UID)) != nil {
 		t.Error("the sandbox of a pod no longer bound here survived the restart")
 	}
-	assertNoDir(t, h.r.podDir(gone.UID))
+	assertNoDir(t, h.r.podDir(string(gone.UID)))
 	if h.rt.createdCount() != 3 {
 		t.Errorf("%d sandboxes created, want 3 (keep, gone, fresh)", h.rt.createdCount())
 	}
@@ -91,21 +91,21 @@ func TestAdoptionWithoutSandbox(t *testing.T) {
 	never := testPod("never", "a")
 	never.Spec.RestartPolicy = api.RestartPolicyNever
 	h.r.SyncPods([]*api.Pod{always, never})
-	h.waitPhase(always.UID, api.PodRunning)
-	h.waitPhase(never.UID, api.PodRunning)
+	h.waitPhase(string(always.UID), api.PodRunning)
+	h.waitPhase(string(never.UID), api.PodRunning)
 	h.stop()
-	for _, uid := range []string{always.UID, never.UID} {
+	for _, uid := range []string{string(always.UID), string(never.UID)} {
 		h.rt.sandbox(uid).Destroy(context.Background()) // "reboot"
 	}
 	h.start()
 	h.r.SyncPods([]*api.Pod{always, never})
-	u := h.waitFor(always.UID, "restarted", func(u PodUpdate) bool {
+	u := h.waitFor(string(always.UID), "restarted", func(u PodUpdate) bool {
 		return u.Status.ContainerStatuses[0].RestartCount == 1 && u.Status.ContainerStatuses[0].State.Running != nil
 	})
 	if lt := u.Status.ContainerStatuses[0].LastState.Terminated; lt == nil || lt.Reason != "ContainerStatusUnknown" {
 		t.Errorf("last state %+v", lt)
 	}
-	u = h.waitPhase(never.UID, api.PodFailed)
+	u = h.waitPhase(string(never.UID), api.PodFailed)
 	if st := u.Status.ContainerStatuses[0].State.Terminated; st == nil || st.Reason != "ContainerStatusUnknown" || st.ExitCode != 137 {
 		t.Errorf("never: %+v", u.Status.ContainerStatuses[0].State)
 	}
@@ -123,7 +123,7 @@ func TestFinishedPodIsNotRunAgain(t *testing.T) {
 		t.Error("a finished pod was started")
 	}
 	h.mu.Lock()
-	n := h.updates[p.UID]
+	n := h.updates[string(p.UID)]
 	h.mu.Unlock()
 	if n != 0 {
 		t.Errorf("%d updates for a finished pod", n)
@@ -135,7 +135,7 @@ func TestFinishedPodIsNotRunAgain(t *testing.T) {
 	now := api.NewTime(time.Now())
 	d.DeletionTimestamp = &now
 	h.r.SyncPods([]*api.Pod{d})
-	u := h.waitFor(p.UID, "removed", func(u PodUpdate) bool { return u.Removed })
+	u := h.waitFor(string(p.UID), "removed", func(u PodUpdate) bool { return u.Removed })
 	if u.Status.Phase != api.PodSucceeded {
 		t.Errorf("final status %s", u.Status.Phase)
 	}
@@ -156,12 +156,12 @@ func TestRecordSurvivesAndIsAtomic(t *testing.T) {
 	h := newHarness(t)
 	p := testPod("rec", "a")
 	h.r.SyncPods([]*api.Pod{p})
-	h.waitPhase(p.UID, api.PodRunning)
+	h.waitPhase(string(p.UID), api.PodRunning)
 	waitUntil(t, "record written", func() bool {
-		st, err := readRecord(h.r.podDir(p.UID) + "/" + recordFile)
+		st, err := readRecord(h.r.podDir(string(p.UID)) + "/" + recordFile)
 		return err == nil && len(st.Containers) == 1 && st.Containers[0].Running
 	})
-	entries, err := os.ReadDir(h.r.podDir(p.UID))
+	entries, err := os.ReadDir(h.r.podDir(string(p.UID)))
 	if err != nil {
 		t.Fatal(err)
 	}

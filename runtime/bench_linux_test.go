@@ -61,12 +61,12 @@ func BenchmarkPodStart(b *testing.B) {
 				p := busyboxPod(fmt.Sprintf("bench-%d", i), cs...)
 				start := time.Now()
 				r.SyncPods([]*api.Pod{p})
-				awaitUpdate(b, r, p.UID, func(u PodUpdate) bool { return u.Status.Phase == api.PodRunning })
+				awaitUpdate(b, r, string(p.UID), func(u PodUpdate) bool { return u.Status.Phase == api.PodRunning })
 				lat = append(lat, time.Since(start))
 
 				b.StopTimer()
 				r.SyncPods(nil)
-				awaitUpdate(b, r, p.UID, func(u PodUpdate) bool { return u.Removed })
+				awaitUpdate(b, r, string(p.UID), func(u PodUpdate) bool { return u.Removed })
 				b.StartTimer()
 			}
 			b.StopTimer()

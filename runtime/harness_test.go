@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/gossipod/gossipod/api"
 )
 
@@ -220,7 +222,7 @@ var uidSeq atomic.Int64
 func testPod(name string, containers ...string) *api.Pod {
 	p := &api.Pod{
 		ObjectMeta: api.ObjectMeta{Name: name, Namespace: "default",
-			UID: fmt.Sprintf("00000000-0000-0000-0000-%012d", uidSeq.Add(1))},
+			UID: types.UID(fmt.Sprintf("00000000-0000-0000-0000-%012d", uidSeq.Add(1)))},
 		Spec: api.PodSpec{NodeName: "node-1"},
 	}
 	for _, c := range containers {

@@ -28,7 +28,7 @@ func TestRealPodSharesHostnameAndNetwork(t *testing.T) {
 		sh("web", "mkdir -p /srv && echo hello-from-web > /srv/index.html && exec httpd -f -p 8080 -h /srv"),
 		sh("client", "exec sleep 3600"))
 	h.r.SyncPods([]*api.Pod{p})
-	h.waitPhase(p.UID, api.PodRunning)
+	h.waitPhase(string(p.UID), api.PodRunning)
 
 	for _, c := range []string{"web", "client"} {
 		if out, code := h.exec("duo", c, "hostname"); code != 0 || strings.TrimSpace(out) != "duo" {
@@ -56,7 +56,7 @@ func TestRealPodSharesHostnameAndNetwork(t *testing.T) {
 		sh("confd", "exec sleep 3600"))
 	q.Spec.ShareProcessNamespace = &share
 	h.r.SyncPods([]*api.Pod{p, q})
-	h.waitPhase(q.UID, api.PodRunning)
+	h.waitPhase(string(q.UID), api.PodRunning)
 	if out, _ := h.exec("shared", "confd", "cat", "/proc/1/cmdline"); !strings.HasPrefix(out, "/pause") {
 		t.Errorf("PID 1 with a shared PID namespace: %q, want the pause", out)
 	}
@@ -91,14 +91,14 @@ func TestRealInitContainerAndSharedVolumes(t *testing.T) {
 	}
 	api.SetPodDefaults(p)
 	h.r.SyncPods([]*api.Pod{p})
-	u := h.waitPhase(p.UID, api.PodRunning)
+	u := h.waitPhase(string(p.UID), api.PodRunning)
 
 	initDone := u.Status.InitContainerStatuses[0].State.Terminated
 	if initDone == nil || initDone.Reason != "Completed" {
 		t.Fatalf("init container: %+v", u.Status.InitContainerStatuses[0].State)
 	}
 	for _, cs := range u.Status.ContainerStatuses {
-		if cs.State.Running.StartedAt.Before(initDone.FinishedAt.Time) {
+		if cs.State.Running.StartedAt.Time.Before(initDone.FinishedAt.Time) {
 			t.Errorf("%s started at %v, before the init container finished at %v", cs.Name, cs.State.Running.StartedAt, initDone.FinishedAt)
 		}
 	}
@@ -115,7 +115,7 @@ func TestRealInitContainerAndSharedVolumes(t *testing.T) {
 		t.Errorf("wrote to a readOnly mount: %q", out)
 	}
 	// The Memory emptyDir is a tmpfs of the pod.
-	mounts, err := mountsUnder(h.r.podDir(p.UID))
+	mounts, err := mountsUnder(h.r.podDir(string(p.UID)))
 	if err != nil || len(mounts) != 1 || !strings.HasSuffix(mounts[0], "/volumes/logs") {
 		t.Errorf("mounts under the pod's dir: %v (%v)", mounts, err)
 	}
@@ -129,7 +129,7 @@ func TestRealOOMKilledAndRestarted(t *testing.T) {
 	c.Resources.Limits = api.ResourceList{api.ResourceMemory: resource.MustParse("32Mi")}
 	p := busyboxPod("hog", c)
 	h.r.SyncPods([]*api.Pod{p})
-	u := h.waitFor(p.UID, "two restarts", func(u PodUpdate) bool {
+	u := h.waitFor(string(p.UID), "two restarts", func(u PodUpdate) bool {
 		return u.Status.ContainerStatuses[0].RestartCount >= 2
 	})
 	cs := u.Status.ContainerStatuses[0]
@@ -145,7 +145,7 @@ func TestRealOOMKilledAndRestarted(t *testing.T) {
 	if u.Status.Phase != api.PodRunning {
 		t.Errorf("phase %s", u.Status.Phase)
 	}
-	h.waitSeen(p.UID, "CrashLoopBackOff", func(u PodUpdate) bool {
+	h.waitSeen(string(p.UID), "CrashLoopBackOff", func(u PodUpdate) bool {
 		w := u.Status.ContainerStatuses[0].State.Waiting
 		return w != nil && w.Reason == reasonCrashLoopBackOff
 	})
@@ -162,7 +162,7 @@ func TestRealDeletionLeavesNothing(t *testing.T) {
 	p.Spec.Volumes = []api.Volume{{Name: "mem", VolumeSource: api.VolumeSource{EmptyDir: &api.EmptyDirVolumeSource{Medium: "Memory"}}}}
 	api.SetPodDefaults(p)
 	h.r.SyncPods([]*api.Pod{p})
-	h.waitPhase(p.UID, api.PodRunning)
+	h.waitPhase(string(p.UID), api.PodRunning)
 	pids := []int{h.pidOf("gone", "a"), h.pidOf("gone", "b")}
 
 	d, _ := deepCopy(p)
@@ -170,11 +170,11 @@ func TestRealDeletionLeavesNothing(t *testing.T) {
 	grace := int64(2)
 	d.DeletionTimestamp, d.DeletionGracePeriodSeconds = &now, &grace
 	h.r.SyncPods([]*api.Pod{d})
-	u := h.waitFor(p.UID, "removed", func(u PodUpdate) bool { return u.Removed })
+	u := h.waitFor(string(p.UID), "removed", func(u PodUpdate) bool { return u.Removed })
 	if b := u.Status.ContainerStatuses[1].State.Terminated; b == nil || b.ExitCode != 0 {
 		t.Errorf("b should have exited 0 on SIGTERM: %+v", u.Status.ContainerStatuses[1].State)
 	}
-	assertPodGone(t, h, p.UID, pids)
+	assertPodGone(t, h, string(p.UID), pids)
 }
 
 // assertPodGone checks that nothing of the pod is left on the node.
@@ -224,8 +224,8 @@ func TestRealAdoptionAfterAgentRestart(t *testing.T) {
 	keep := busyboxPod("keep", sh("a", "exec sleep 3600"), sh("b", "echo hello; exec sleep 3600"))
 	drop := busyboxPod("drop", sh("a", "exec sleep 3600"))
 	h.r.SyncPods([]*api.Pod{keep, drop})
-	before := h.waitPhase(keep.UID, api.PodRunning)
-	h.waitPhase(drop.UID, api.PodRunning)
+	before := h.waitPhase(string(keep.UID), api.PodRunning)
+	h.waitPhase(string(drop.UID), api.PodRunning)
 	pids := map[string]int{"a": h.pidOf("keep", "a"), "b": h.pidOf("keep", "b")}
 	dropPids := []int{h.pidOf("drop", "a")}
 
@@ -236,13 +236,13 @@ func TestRealAdoptionAfterAgentRestart(t *testing.T) {
 		}
 	}
 	h.r.SyncPods([]*api.Pod{keep}) // drop is no longer bound here
-	after := h.waitPhase(keep.UID, api.PodRunning)
+	after := h.waitPhase(string(keep.UID), api.PodRunning)
 	for i, cs := range after.Status.ContainerStatuses {
 		if cs.RestartCount != 0 || cs.ContainerID != before.Status.ContainerStatuses[i].ContainerID {
 			t.Errorf("%s after re-adoption: restartCount %d, id %s (was %s)", cs.Name, cs.RestartCount, cs.ContainerID,
 				before.Status.ContainerStatuses[i].ContainerID)
 		}
-		if !cs.State.Running.StartedAt.Equal(before.Status.ContainerStatuses[i].State.Running.StartedAt.Time) {
+		if !cs.State.Running.StartedAt.Time.Equal(before.Status.ContainerStatuses[i].State.Running.StartedAt.Time) {
 			t.Errorf("%s startedAt changed", cs.Name)
 		}
 	}
@@ -251,7 +251,7 @@ func TestRealAdoptionAfterAgentRestart(t *testing.T) {
 			t.Errorf("container %s: pid %d after re-adoption, was %d", name, got, pid)
 		}
 	}
-	for _, r := range h.eventReasons(keep.UID) {
+	for _, r := range h.eventReasons(string(keep.UID)) {
 		if r == eventCreated || r == eventStarted || r == eventKilling {
 			t.Errorf("event %s after re-adoption", r)
 		}
@@ -260,16 +260,16 @@ func TestRealAdoptionAfterAgentRestart(t *testing.T) {
 		t.Errorf("log after re-adoption: %q", got)
 	}
 	waitUntilFor(t, 30*time.Second, "the unbound pod removed", func() bool {
-		_, err := os.Stat(h.r.podDir(drop.UID))
+		_, err := os.Stat(h.r.podDir(string(drop.UID)))
 		return err != nil
 	})
-	assertPodGone(t, h, drop.UID, dropPids)
+	assertPodGone(t, h, string(drop.UID), dropPids)
 
 	// An adopted container that dies: its exit code cannot be known.
 	if err := syscall.Kill(pids["a"], syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	u := h.waitFor(keep.UID, "a restarted", func(u PodUpdate) bool {
+	u := h.waitFor(string(keep.UID), "a restarted", func(u PodUpdate) bool {
 		cs := u.Status.ContainerStatuses[0]
 		return cs.RestartCount == 1 && cs.State.Running != nil
 	})
@@ -284,7 +284,7 @@ func TestRealLogsAndExec(t *testing.T) {
 	p := busyboxPod("talk",
 		sh("talker", `for i in 1 2 3 4 5; do echo line$i; done; echo err >&2; sleep 2; echo late; exit 3`))
 	h.r.SyncPods([]*api.Pod{p})
-	h.waitPhase(p.UID, api.PodRunning)
+	h.waitPhase(string(p.UID), api.PodRunning)
 	waitUntilFor(t, 10*time.Second, "output", func() bool {
 		return strings.Contains(h.logs("talk", "", LogOptions{TailLines: -1}), "err")
 	})
@@ -300,7 +300,7 @@ func TestRealLogsAndExec(t *testing.T) {
 	if b.String() != "late\n" || time.Since(start) > 10*time.Second {
 		t.Errorf("follow: %q after %v", b.String(), time.Since(start))
 	}
-	u := h.waitFor(p.UID, "restarted", func(u PodUpdate) bool {
+	u := h.waitFor(string(p.UID), "restarted", func(u PodUpdate) bool {
 		return u.Status.ContainerStatuses[0].RestartCount == 1
 	})
 	if lt := u.Status.ContainerStatuses[0].LastState.Terminated; lt == nil || lt.ExitCode != 3 || lt.Reason != "Error" {
@@ -319,7 +319,7 @@ func TestRealLogsAndExec(t *testing.T) {
 	never.Spec.Containers[0].Image = "localhost/absent:1"
 	never.Spec.Containers[0].ImagePullPolicy = api.PullNever
 	h.r.SyncPods([]*api.Pod{p, never})
-	h.waitFor(never.UID, "ErrImageNeverPull", func(u PodUpdate) bool {
+	h.waitFor(string(never.UID), "ErrImageNeverPull", func(u PodUpdate) bool {
 		w := u.Status.ContainerStatuses[0].State.Waiting
 		return w != nil && w.Reason == "ErrImageNeverPull"
 	})

@@ -133,7 +133,7 @@ func TestLogsOnDoubles(t *testing.T) {
 	if !errors.Is(err, ErrPodNotFound) || err.Error() != `pods "nope" not found` {
 		t.Errorf("unknown pod: %v", err)
 	}
-	h.waitFor(p.UID, "init running", func(u PodUpdate) bool { return u.Status.InitContainerStatuses[0].State.Running != nil })
+	h.waitFor(string(p.UID), "init running", func(u PodUpdate) bool { return u.Status.InitContainerStatuses[0].State.Running != nil })
 	err = h.r.Logs(ctx, "default", "logs", "", LogOptions{TailLines: -1}, &b)
 	if !errors.Is(err, ErrContainerNotFound) || err.Error() != "a container name must be specified for pod logs, choose one of: [a b] or one of the init containers: [init]" {
 		t.Errorf("no container named: %v", err)
@@ -155,11 +155,11 @@ func TestLogsOnDoubles(t *testing.T) {
 	if got := logsOf(t, h, "logs", "init", LogOptions{TailLines: -1}); got != "init attempt 0\n" {
 		t.Errorf("init log %q", got)
 	}
-	h.container(p.UID, "init", 0).exit(exitStatus{Code: 0})
-	h.waitPhase(p.UID, api.PodRunning)
-	h.container(p.UID, "a", 0).exit(exitStatus{Code: 1})
-	h.container(p.UID, "a", 1)
-	h.waitFor(p.UID, "a restarted", func(u PodUpdate) bool { return u.Status.ContainerStatuses[0].RestartCount == 1 })
+	h.container(string(p.UID), "init", 0).exit(exitStatus{Code: 0})
+	h.waitPhase(string(p.UID), api.PodRunning)
+	h.container(string(p.UID), "a", 0).exit(exitStatus{Code: 1})
+	h.container(string(p.UID), "a", 1)
+	h.waitFor(string(p.UID), "a restarted", func(u PodUpdate) bool { return u.Status.ContainerStatuses[0].RestartCount == 1 })
 	if got := logsOf(t, h, "logs", "a", LogOptions{TailLines: -1}); got != "a attempt 1\n" {
 		t.Errorf("current log %q", got)
 	}
@@ -167,10 +167,10 @@ func TestLogsOnDoubles(t *testing.T) {
 		t.Errorf("previous log %q", got)
 	}
 	// Only the latest two instances' logs are kept.
-	h.container(p.UID, "a", 1).exit(exitStatus{Code: 1})
-	h.container(p.UID, "a", 2)
+	h.container(string(p.UID), "a", 1).exit(exitStatus{Code: 1})
+	h.container(string(p.UID), "a", 2)
 	waitUntil(t, "oldest log pruned", func() bool {
-		_, err := os.Stat(h.r.logPath(p.UID, "a", 0))
+		_, err := os.Stat(h.r.logPath(string(p.UID), "a", 0))
 		return errors.Is(err, os.ErrNotExist)
 	})
 
@@ -182,13 +182,13 @@ func TestLogsOnDoubles(t *testing.T) {
 		done <- fb.String()
 	}()
 	time.Sleep(50 * time.Millisecond)
-	f, err := os.OpenFile(h.r.logPath(p.UID, "b", 0), os.O_WRONLY|os.O_APPEND, 0)
+	f, err := os.OpenFile(h.r.logPath(string(p.UID), "b", 0), os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	fmt.Fprintln(f, "more")
 	f.Close()
-	h.container(p.UID, "b", 0).exit(exitStatus{Code: 0})
+	h.container(string(p.UID), "b", 0).exit(exitStatus{Code: 0})
 	select {
 	case got := <-done:
 		if got != "b attempt 0\nmore\n" {
@@ -213,14 +213,14 @@ func TestExecOnDoubles(t *testing.T) {
 	p := testPod("ex", "a")
 	p.Spec.RestartPolicy = api.RestartPolicyNever
 	h.r.SyncPods([]*api.Pod{p})
-	h.waitPhase(p.UID, api.PodRunning)
+	h.waitPhase(string(p.UID), api.PodRunning)
 	var out bytes.Buffer
 	code, err := h.r.Exec(context.Background(), "default", "ex", "", []string{"x", "y"}, ExecIO{Stdout: &out, Stderr: &out})
 	if err != nil || code != 2 || out.String() != "[x y]\n" {
 		t.Errorf("exec: %d %v %q", code, err, out.String())
 	}
-	h.container(p.UID, "a", 0).exit(exitStatus{Code: 0})
-	h.waitPhase(p.UID, api.PodSucceeded)
+	h.container(string(p.UID), "a", 0).exit(exitStatus{Code: 0})
+	h.waitPhase(string(p.UID), api.PodSucceeded)
 	_, err = h.r.Exec(context.Background(), "default", "ex", "a", []string{"x"}, ExecIO{Stdout: &out, Stderr: &out})
 	if !errors.Is(err, ErrContainerNotRunning) || err.Error() != "cannot exec into a container in a completed pod; current phase is Succeeded" {
 		t.Errorf("exec into a completed pod: %v", err)

@@ -70,12 +70,12 @@ func TestUnsafeNamesNeverBecomePaths(t *testing.T) {
 			}
 			good := testPod("good", "a")
 			h.r.SyncPods([]*api.Pod{p, good})
-			h.waitPhase(good.UID, api.PodRunning)
+			h.waitPhase(string(good.UID), api.PodRunning)
 			if n := h.rt.createdCount(); n != 1 {
 				t.Errorf("%d sandboxes created, want only the valid pod's", n)
 			}
 			h.r.SyncPods(nil)
-			h.waitFor(good.UID, "removed", func(u PodUpdate) bool { return u.Removed })
+			h.waitFor(string(good.UID), "removed", func(u PodUpdate) bool { return u.Removed })
 			time.Sleep(50 * time.Millisecond) // any stray worker would act by now
 			if _, err := os.Stat(filepath.Join(v, "precious")); err != nil {
 				t.Errorf("file outside the data dir touched: %v", err)
@@ -115,7 +115,7 @@ func TestForeignPodDirIsLeftAlone(t *testing.T) {
 	h.restart()
 	p := testPod("next", "a")
 	h.r.SyncPods([]*api.Pod{p})
-	h.waitPhase(p.UID, api.PodRunning)
+	h.waitPhase(string(p.UID), api.PodRunning)
 	if _, err := os.Stat(foreign); err != nil {
 		t.Errorf("foreign directory removed: %v", err)
 	}
@@ -153,7 +153,7 @@ func TestHostPathOutsideAllowedIsRefused(t *testing.T) {
 			p.Spec.Containers[0].VolumeMounts = []api.VolumeMount{{Name: "h", MountPath: "/h"}}
 			h.r.SyncPods([]*api.Pod{p})
 			waitUntil(t, "FailedMount", func() bool {
-				for _, e := range h.eventsOf(p.UID) {
+				for _, e := range h.eventsOf(string(p.UID)) {
 					if e.Reason == eventFailedMount && strings.HasPrefix(e.Message, `MountVolume.SetUp failed for volume "h" : `) &&
 						strings.Contains(e.Message, tc.want) {
 						return true

@@ -75,7 +75,7 @@ type containerSnapshot struct {
 func newPodWorker(r *Runtime, st *podState, sb podSandbox, after <-chan struct{}) *podWorker {
 	w := &podWorker{
 		r:       r,
-		uid:     st.Pod.UID,
+		uid:     string(st.Pod.UID),
 		log:     r.log.With("pod", st.Pod.Namespace+"/"+st.Pod.Name, "uid", st.Pod.UID),
 		desired: st.Pod,
 		wake:    make(chan struct{}, 1),

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/internal/testimage"
 )
@@ -166,7 +168,7 @@ func removeCgroupRoot(root string) {
 func busyboxPod(name string, containers ...api.Container) *api.Pod {
 	p := &api.Pod{
 		ObjectMeta: api.ObjectMeta{Name: name, Namespace: "default",
-			UID: fmt.Sprintf("11111111-2222-3333-4444-%012d", uidSeq.Add(1))},
+			UID: types.UID(fmt.Sprintf("11111111-2222-3333-4444-%012d", uidSeq.Add(1)))},
 		Spec: api.PodSpec{NodeName: "node-1", Containers: containers},
 	}
 	for i := range p.Spec.Containers {

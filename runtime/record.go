@@ -91,7 +91,7 @@ func (r *Runtime) readRecords() (map[string]*podState, error) {
 		}
 		st, err := readRecord(filepath.Join(r.cfg.podsDir(), uid, recordFile))
 		switch {
-		case err == nil && st.Pod != nil && st.Pod.UID == uid:
+		case err == nil && st.Pod != nil && string(st.Pod.UID) == uid:
 			found[uid] = st
 		case errors.Is(err, fs.ErrNotExist):
 			found[uid] = nil

@@ -163,7 +163,7 @@ func (r *Runtime) SyncPods(pods []*api.Pod) {
 			r.log.Error("refusing to run a pod whose names cannot be paths", "pod", p.Namespace+"/"+p.Name, "err", err)
 			continue
 		}
-		desired[p.UID] = p
+		desired[string(p.UID)] = p
 	}
 	if !r.adopted {
 		r.adoptLocked(desired)
@@ -197,7 +197,7 @@ func (r *Runtime) SyncPods(pods []*api.Pod) {
 // (the previous worker of the same pod is still removing it).
 func (r *Runtime) startWorkerLocked(st *podState, sb podSandbox, after <-chan struct{}) {
 	w := newPodWorker(r, st, sb, after)
-	r.workers[st.Pod.UID] = w
+	r.workers[string(st.Pod.UID)] = w
 	r.wg.Go(w.run)
 }
 
@@ -291,5 +291,5 @@ func sameTime(a, b *api.Time) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
-	return a.Equal(b.Time)
+	return a.Equal(b)
 }

@@ -214,5 +214,5 @@ func gracePeriod(p *api.Pod) time.Duration {
 
 // podFullName is kubelet's format.Pod: name_namespace(uid).
 func podFullName(p *api.Pod) string {
-	return p.Name + "_" + p.Namespace + "(" + p.UID + ")"
+	return p.Name + "_" + p.Namespace + "(" + string(p.UID) + ")"
 }

@@ -162,7 +162,7 @@ func TestPodConditions(t *testing.T) {
 	}
 	for _, c := range s.Conditions {
 		w := want[c.Type]
-		if c.Status != w.Status || c.Reason != w.Reason || c.Message != w.Message || !c.LastTransitionTime.Equal(t0) {
+		if c.Status != w.Status || c.Reason != w.Reason || c.Message != w.Message || !c.LastTransitionTime.Time.Equal(t0) {
 			t.Errorf("%s: %+v, want %+v", c.Type, c, w)
 		}
 	}
@@ -176,11 +176,11 @@ func TestPodConditions(t *testing.T) {
 	for _, c := range s.Conditions {
 		switch c.Type {
 		case api.PodInitialized:
-			if c.Status != api.ConditionTrue || !c.LastTransitionTime.Equal(t1) {
+			if c.Status != api.ConditionTrue || !c.LastTransitionTime.Time.Equal(t1) {
 				t.Errorf("Initialized %+v", c)
 			}
 		case api.PodReady:
-			if c.Status != api.ConditionFalse || !c.LastTransitionTime.Equal(t0) || c.Message != "containers with unready status: [b]" {
+			if c.Status != api.ConditionFalse || !c.LastTransitionTime.Time.Equal(t0) || c.Message != "containers with unready status: [b]" {
 				t.Errorf("Ready %+v", c)
 			}
 		}

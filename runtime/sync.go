@@ -137,7 +137,7 @@ func (w *podWorker) createSandbox(ctx context.Context) error {
 	w.st.SandboxGen++
 	w.persist()
 	sb, err := w.r.sandbox.CreateSandbox(ctx, sandboxSpec{
-		ID:           pod.UID,
+		ID:           string(pod.UID),
 		Name:         pod.Name,
 		Namespace:    pod.Namespace,
 		Hostname:     hostname(pod),

@@ -61,13 +61,13 @@ func TestVolumeMounts(t *testing.T) {
 		{Name: "host", MountPath: "/data", ReadOnly: true},
 	}
 	h.r.SyncPods([]*api.Pod{p})
-	h.waitPhase(p.UID, api.PodRunning)
-	got := h.container(p.UID, "a", 0).spec.Mounts
+	h.waitPhase(string(p.UID), api.PodRunning)
+	got := h.container(string(p.UID), "a", 0).spec.Mounts
 	want := []mount{
-		{Source: filepath.Join(h.r.podDir(p.UID), "etc/hosts"), Destination: "/etc/hosts"},
-		{Source: filepath.Join(h.r.podDir(p.UID), "etc/hostname"), Destination: "/etc/hostname"},
-		{Source: filepath.Join(h.r.podDir(p.UID), "etc/resolv.conf"), Destination: "/etc/resolv.conf"},
-		{Source: filepath.Join(h.r.podDir(p.UID), "volumes/scratch"), Destination: "/scratch"},
+		{Source: filepath.Join(h.r.podDir(string(p.UID)), "etc/hosts"), Destination: "/etc/hosts"},
+		{Source: filepath.Join(h.r.podDir(string(p.UID)), "etc/hostname"), Destination: "/etc/hostname"},
+		{Source: filepath.Join(h.r.podDir(string(p.UID)), "etc/resolv.conf"), Destination: "/etc/resolv.conf"},
+		{Source: filepath.Join(h.r.podDir(string(p.UID)), "volumes/scratch"), Destination: "/scratch"},
 		{Source: filepath.Join(host, "data"), Destination: "/data", ReadOnly: true},
 	}
 	if len(got) != len(want) {
@@ -90,8 +90,8 @@ func TestVolumeMounts(t *testing.T) {
 	}
 	// The emptyDir goes with the pod; the hostPath stays.
 	h.r.SyncPods(nil)
-	h.waitFor(p.UID, "removed", func(u PodUpdate) bool { return u.Removed })
-	assertNoDir(t, h.r.podDir(p.UID))
+	h.waitFor(string(p.UID), "removed", func(u PodUpdate) bool { return u.Removed })
+	assertNoDir(t, h.r.podDir(string(p.UID)))
 	if _, err := os.Stat(filepath.Join(host, "data")); err != nil {
 		t.Errorf("hostPath removed with the pod: %v", err)
 	}
@@ -107,14 +107,14 @@ func TestVolumeFailureHoldsPod(t *testing.T) {
 	p.Spec.Volumes = []api.Volume{{Name: "d", VolumeSource: api.VolumeSource{HostPath: &api.HostPathVolumeSource{Path: dir, Type: "Directory"}}}}
 	h.r.SyncPods([]*api.Pod{p})
 	waitUntil(t, "FailedMount", func() bool {
-		for _, e := range h.eventsOf(p.UID) {
+		for _, e := range h.eventsOf(string(p.UID)) {
 			if e.Reason == eventFailedMount && strings.Contains(e.Message, `MountVolume.SetUp failed for volume "d" : hostPath type check failed: `+dir+" is not a directory") {
 				return true
 			}
 		}
 		return false
 	})
-	u := h.waitPhase(p.UID, api.PodPending)
+	u := h.waitPhase(string(p.UID), api.PodPending)
 	if w := u.Status.ContainerStatuses[0].State.Waiting; w == nil || w.Reason != "ContainerCreating" {
 		t.Errorf("state %+v", u.Status.ContainerStatuses[0].State)
 	}
@@ -124,7 +124,7 @@ func TestVolumeFailureHoldsPod(t *testing.T) {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	h.waitPhase(p.UID, api.PodRunning)
+	h.waitPhase(string(p.UID), api.PodRunning)
 }
 
 // A deletion interrupts a pull that hangs: the pod goes at once.
@@ -137,7 +137,7 @@ func TestDeletionInterruptsPull(t *testing.T) {
 	p.Spec.Containers[0].Image = "registry.example:5000/slow:1"
 	h.r.SyncPods([]*api.Pod{p})
 	waitUntil(t, "pull started", func() bool { return h.images.pullCount("registry.example:5000/slow:1") > 0 })
-	h.waitSeen(p.UID, "Pulling shown while pulling", func(u PodUpdate) bool {
+	h.waitSeen(string(p.UID), "Pulling shown while pulling", func(u PodUpdate) bool {
 		for _, e := range u.Events {
 			if e.Reason == eventPulling {
 				return true
@@ -150,7 +150,7 @@ func TestDeletionInterruptsPull(t *testing.T) {
 	d.DeletionTimestamp = &now
 	start := time.Now()
 	h.r.SyncPods([]*api.Pod{d})
-	h.waitFor(p.UID, "removed", func(u PodUpdate) bool { return u.Removed })
+	h.waitFor(string(p.UID), "removed", func(u PodUpdate) bool { return u.Removed })
 	if took := time.Since(start); took > 2*time.Second {
 		t.Errorf("removal took %v", took)
 	}
@@ -164,7 +164,7 @@ func TestDeletedBeforeStart(t *testing.T) {
 	now := api.NewTime(time.Now())
 	p.DeletionTimestamp = &now
 	h.r.SyncPods([]*api.Pod{p})
-	h.waitFor(p.UID, "removed", func(u PodUpdate) bool { return u.Removed })
+	h.waitFor(string(p.UID), "removed", func(u PodUpdate) bool { return u.Removed })
 	if h.rt.createdCount() != 0 {
 		t.Error("a pod deleted before it ran was started")
 	}
@@ -186,8 +186,8 @@ func TestRunRotatesLogs(t *testing.T) {
 	h.start()
 	p := testPod("chatty", "a")
 	h.r.SyncPods([]*api.Pod{p})
-	h.waitPhase(p.UID, api.PodRunning)
-	path := h.r.logPath(p.UID, "a", 0)
+	h.waitPhase(string(p.UID), api.PodRunning)
+	path := h.r.logPath(string(p.UID), "a", 0)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		t.Fatal(err)

@@ -15,7 +15,7 @@ func TestPodStartsAndRuns(t *testing.T) {
 	h := newHarness(t)
 	p := testPod("web", "a", "b")
 	h.r.SyncPods([]*api.Pod{p})
-	u := h.waitPhase(p.UID, api.PodRunning)
+	u := h.waitPhase(string(p.UID), api.PodRunning)
 	if u.Status.StartTime == nil {
 		t.Error("startTime not set")
 	}
@@ -35,19 +35,19 @@ func TestPodStartsAndRuns(t *testing.T) {
 			t.Error("the runtime must not report PodScheduled")
 		}
 	}
-	sb := h.rt.sandbox(p.UID)
+	sb := h.rt.sandbox(string(p.UID))
 	if sb.spec.Hostname != "web" || sb.spec.SharePID {
 		t.Errorf("sandbox spec %+v", sb.spec)
 	}
 	// Identical events are folded into one with a count.
 	want := []string{eventPulled, eventCreated, eventStarted, eventCreated, eventStarted}
-	if got := h.eventReasons(p.UID); !slices.Equal(got, want) {
+	if got := h.eventReasons(string(p.UID)); !slices.Equal(got, want) {
 		t.Errorf("events %v, want %v", got, want)
 	}
-	if ev := h.eventsOf(p.UID)[0]; ev.Count != 2 || ev.Message != `Container image "busybox:1.36" already present on machine` {
+	if ev := h.eventsOf(string(p.UID))[0]; ev.Count != 2 || ev.Message != `Container image "busybox:1.36" already present on machine` {
 		t.Errorf("Pulled event %q count %d", ev.Message, ev.Count)
 	}
-	for _, e := range h.eventsOf(p.UID) {
+	for _, e := range h.eventsOf(string(p.UID)) {
 		if e.Source.Component != "kubelet" || e.Source.Host != "node-1" || e.InvolvedObject.UID != p.UID {
 			t.Errorf("event source/object: %+v", e)
 		}
@@ -61,10 +61,10 @@ func TestSyncPodsUnchangedIsCheap(t *testing.T) {
 	h := newHarness(t)
 	p := testPod("web", "a")
 	h.r.SyncPods([]*api.Pod{p})
-	h.waitPhase(p.UID, api.PodRunning)
+	h.waitPhase(string(p.UID), api.PodRunning)
 	time.Sleep(20 * time.Millisecond)
 	h.mu.Lock()
-	before := h.updates[p.UID]
+	before := h.updates[string(p.UID)]
 	h.mu.Unlock()
 	for range 50 {
 		q, _ := deepCopy(p)
@@ -73,7 +73,7 @@ func TestSyncPodsUnchangedIsCheap(t *testing.T) {
 	}
 	time.Sleep(50 * time.Millisecond)
 	h.mu.Lock()
-	after := h.updates[p.UID]
+	after := h.updates[string(p.UID)]
 	h.mu.Unlock()
 	if after != before {
 		t.Errorf("unchanged SyncPods produced %d updates", after-before)
@@ -90,8 +90,8 @@ func TestHostnameAndSharePID(t *testing.T) {
 	share := true
 	p.Spec.ShareProcessNamespace = &share
 	h.r.SyncPods([]*api.Pod{p})
-	h.waitPhase(p.UID, api.PodRunning)
-	if sb := h.rt.sandbox(p.UID); sb.spec.Hostname != "custom" || !sb.spec.SharePID {
+	h.waitPhase(string(p.UID), api.PodRunning)
+	if sb := h.rt.sandbox(string(p.UID)); sb.spec.Hostname != "custom" || !sb.spec.SharePID {
 		t.Errorf("sandbox spec %+v", sb.spec)
 	}
 }
@@ -100,12 +100,12 @@ func TestCrashLoopBackOff(t *testing.T) {
 	h := newHarness(t)
 	p := testPod("crash", "c")
 	h.r.SyncPods([]*api.Pod{p})
-	h.waitPhase(p.UID, api.PodRunning)
+	h.waitPhase(string(p.UID), api.PodRunning)
 
 	// First exit: restarted at once (kubelet's back-off starts after it).
-	h.container(p.UID, "c", 0).exit(exitStatus{Code: 1})
-	h.container(p.UID, "c", 1)
-	u := h.waitFor(p.UID, "restartCount 1", func(u PodUpdate) bool {
+	h.container(string(p.UID), "c", 0).exit(exitStatus{Code: 1})
+	h.container(string(p.UID), "c", 1)
+	u := h.waitFor(string(p.UID), "restartCount 1", func(u PodUpdate) bool {
 		return u.Status.ContainerStatuses[0].RestartCount == 1 && u.Status.ContainerStatuses[0].State.Running != nil
 	})
 	last := u.Status.ContainerStatuses[0].LastState.Terminated
@@ -114,13 +114,13 @@ func TestCrashLoopBackOff(t *testing.T) {
 	}
 
 	// Second exit: back-off of Initial, shown as CrashLoopBackOff.
-	h.container(p.UID, "c", 1).exit(exitStatus{Code: 2})
-	u = h.waitFor(p.UID, "CrashLoopBackOff", func(u PodUpdate) bool {
+	h.container(string(p.UID), "c", 1).exit(exitStatus{Code: 2})
+	u = h.waitFor(string(p.UID), "CrashLoopBackOff", func(u PodUpdate) bool {
 		w := u.Status.ContainerStatuses[0].State.Waiting
 		return w != nil && w.Reason == reasonCrashLoopBackOff
 	})
 	cs := u.Status.ContainerStatuses[0]
-	wantMsg := "back-off 50ms restarting failed container=c pod=crash_default(" + p.UID + ")"
+	wantMsg := "back-off 50ms restarting failed container=c pod=crash_default(" + string(p.UID) + ")"
 	if cs.State.Waiting.Message != wantMsg {
 		t.Errorf("message %q, want %q", cs.State.Waiting.Message, wantMsg)
 	}
@@ -130,17 +130,17 @@ func TestCrashLoopBackOff(t *testing.T) {
 	if u.Status.Phase != api.PodRunning {
 		t.Errorf("phase %s during CrashLoopBackOff under Always", u.Status.Phase)
 	}
-	if !slices.Contains(h.eventReasons(p.UID), eventBackOff) {
+	if !slices.Contains(h.eventReasons(string(p.UID)), eventBackOff) {
 		t.Error("no BackOff event")
 	}
 	// ...and then restarted with the back-off doubled for next time.
-	h.container(p.UID, "c", 2).exit(exitStatus{Code: 3})
-	u = h.waitFor(p.UID, "back-off 100ms", func(u PodUpdate) bool {
+	h.container(string(p.UID), "c", 2).exit(exitStatus{Code: 3})
+	u = h.waitFor(string(p.UID), "back-off 100ms", func(u PodUpdate) bool {
 		w := u.Status.ContainerStatuses[0].State.Waiting
 		return w != nil && strings.HasPrefix(w.Message, "back-off 100ms")
 	})
-	h.container(p.UID, "c", 3)
-	h.waitFor(p.UID, "restartCount 3", func(u PodUpdate) bool {
+	h.container(string(p.UID), "c", 3)
+	h.waitFor(string(p.UID), "restartCount 3", func(u PodUpdate) bool {
 		return u.Status.ContainerStatuses[0].RestartCount == 3
 	})
 }
@@ -149,9 +149,9 @@ func TestOOMKilled(t *testing.T) {
 	h := newHarness(t)
 	p := testPod("oom", "hog")
 	h.r.SyncPods([]*api.Pod{p})
-	h.waitPhase(p.UID, api.PodRunning)
-	h.container(p.UID, "hog", 0).exit(exitStatus{Code: 137, Signal: 9, OOMKilled: true})
-	u := h.waitFor(p.UID, "restart after OOM", func(u PodUpdate) bool {
+	h.waitPhase(string(p.UID), api.PodRunning)
+	h.container(string(p.UID), "hog", 0).exit(exitStatus{Code: 137, Signal: 9, OOMKilled: true})
+	u := h.waitFor(string(p.UID), "restart after OOM", func(u PodUpdate) bool {
 		cs := u.Status.ContainerStatuses[0]
 		return cs.RestartCount == 1 && cs.LastState.Terminated != nil
 	})
@@ -167,18 +167,18 @@ func TestRestartPolicyNeverAndOnFailure(t *testing.T) {
 	onf := testPod("onfailure", "a")
 	onf.Spec.RestartPolicy = api.RestartPolicyOnFailure
 	h.r.SyncPods([]*api.Pod{never, onf})
-	h.waitPhase(never.UID, api.PodRunning)
-	h.waitPhase(onf.UID, api.PodRunning)
+	h.waitPhase(string(never.UID), api.PodRunning)
+	h.waitPhase(string(onf.UID), api.PodRunning)
 
-	h.container(never.UID, "a", 0).exit(exitStatus{Code: 0})
-	u := h.waitFor(never.UID, "a completed", func(u PodUpdate) bool {
+	h.container(string(never.UID), "a", 0).exit(exitStatus{Code: 0})
+	u := h.waitFor(string(never.UID), "a completed", func(u PodUpdate) bool {
 		return u.Status.ContainerStatuses[0].State.Terminated != nil
 	})
 	if u.Status.Phase != api.PodRunning {
 		t.Errorf("phase %s with b still running", u.Status.Phase)
 	}
-	h.container(never.UID, "b", 0).exit(exitStatus{Code: 3})
-	u = h.waitPhase(never.UID, api.PodFailed)
+	h.container(string(never.UID), "b", 0).exit(exitStatus{Code: 3})
+	u = h.waitPhase(string(never.UID), api.PodFailed)
 	if t0 := u.Status.ContainerStatuses[0].State.Terminated; t0.Reason != "Completed" {
 		t.Errorf("a: %+v", t0)
 	}
@@ -186,15 +186,15 @@ func TestRestartPolicyNeverAndOnFailure(t *testing.T) {
 		t.Errorf("b: %+v", t1)
 	}
 	// A finished pod releases its sandbox and its resources.
-	waitUntil(t, "sandbox destroyed", func() bool { return h.rt.sandbox(never.UID) == nil })
+	waitUntil(t, "sandbox destroyed", func() bool { return h.rt.sandbox(string(never.UID)) == nil })
 	if got := h.r.Used(); got.Pods != 1 {
 		t.Errorf("Used = %+v, want only the OnFailure pod", got)
 	}
 
 	// OnFailure: a failure restarts, a success ends the pod.
-	h.container(onf.UID, "a", 0).exit(exitStatus{Code: 1})
-	h.container(onf.UID, "a", 1).exit(exitStatus{Code: 0})
-	u = h.waitPhase(onf.UID, api.PodSucceeded)
+	h.container(string(onf.UID), "a", 0).exit(exitStatus{Code: 1})
+	h.container(string(onf.UID), "a", 1).exit(exitStatus{Code: 0})
+	u = h.waitPhase(string(onf.UID), api.PodSucceeded)
 	if cs := u.Status.ContainerStatuses[0]; cs.RestartCount != 1 {
 		t.Errorf("restartCount %d", cs.RestartCount)
 	}
@@ -209,7 +209,7 @@ func TestInitContainersRunInOrder(t *testing.T) {
 	h := newHarness(t)
 	p := withInit(testPod("war", "app", "sidecar"), "init1", "init2")
 	h.r.SyncPods([]*api.Pod{p})
-	u := h.waitFor(p.UID, "init1 running", func(u PodUpdate) bool {
+	u := h.waitFor(string(p.UID), "init1 running", func(u PodUpdate) bool {
 		return len(u.Status.InitContainerStatuses) == 2 && u.Status.InitContainerStatuses[0].State.Running != nil
 	})
 	if u.Status.Phase != api.PodPending {
@@ -225,12 +225,12 @@ func TestInitContainersRunInOrder(t *testing.T) {
 	if cond.Status != api.ConditionFalse || cond.Message != "containers with incomplete status: [init1 init2]" {
 		t.Errorf("Initialized: %+v", cond)
 	}
-	h.container(p.UID, "init1", 0).exit(exitStatus{Code: 0})
-	h.container(p.UID, "init2", 0).exit(exitStatus{Code: 0})
-	u = h.waitPhase(p.UID, api.PodRunning)
+	h.container(string(p.UID), "init1", 0).exit(exitStatus{Code: 0})
+	h.container(string(p.UID), "init2", 0).exit(exitStatus{Code: 0})
+	u = h.waitPhase(string(p.UID), api.PodRunning)
 	// Init containers one after the other, then the app containers
 	// (started together, in any order).
-	got := h.rt.sandbox(p.UID).startOrder()
+	got := h.rt.sandbox(string(p.UID)).startOrder()
 	if len(got) != 4 || !slices.Equal(got[:2], []string{"init1", "init2"}) || !slices.Contains(got[2:], "app") || !slices.Contains(got[2:], "sidecar") {
 		t.Errorf("start order %v", got)
 	}
@@ -251,23 +251,23 @@ func TestFailedInitContainer(t *testing.T) {
 	never.Spec.RestartPolicy = api.RestartPolicyNever
 	h.r.SyncPods([]*api.Pod{retry, never})
 
-	h.container(never.UID, "init", 0).exit(exitStatus{Code: 1})
-	u := h.waitPhase(never.UID, api.PodFailed)
+	h.container(string(never.UID), "init", 0).exit(exitStatus{Code: 1})
+	u := h.waitPhase(string(never.UID), api.PodFailed)
 	if w := u.Status.ContainerStatuses[0].State.Waiting; w == nil || w.Reason != reasonPodInitializing {
 		t.Errorf("app of a pod whose init failed: %+v", u.Status.ContainerStatuses[0].State)
 	}
 
-	h.container(retry.UID, "init", 0).exit(exitStatus{Code: 1})
-	h.container(retry.UID, "init", 1).exit(exitStatus{Code: 1})
-	u = h.waitFor(retry.UID, "init back-off", func(u PodUpdate) bool {
+	h.container(string(retry.UID), "init", 0).exit(exitStatus{Code: 1})
+	h.container(string(retry.UID), "init", 1).exit(exitStatus{Code: 1})
+	u = h.waitFor(string(retry.UID), "init back-off", func(u PodUpdate) bool {
 		w := u.Status.InitContainerStatuses[0].State.Waiting
 		return w != nil && w.Reason == reasonCrashLoopBackOff
 	})
 	if u.Status.Phase != api.PodPending {
 		t.Errorf("phase %s while init backs off", u.Status.Phase)
 	}
-	h.container(retry.UID, "init", 2).exit(exitStatus{Code: 0})
-	h.waitPhase(retry.UID, api.PodRunning)
+	h.container(string(retry.UID), "init", 2).exit(exitStatus{Code: 0})
+	h.waitPhase(string(retry.UID), api.PodRunning)
 }
 
 func TestImagePullErrors(t *testing.T) {
@@ -280,11 +280,11 @@ func TestImagePullErrors(t *testing.T) {
 	n.Spec.Containers[0].ImagePullPolicy = api.PullNever
 	h.r.SyncPods([]*api.Pod{p, n})
 
-	h.waitSeen(p.UID, "ErrImagePull", func(u PodUpdate) bool {
+	h.waitSeen(string(p.UID), "ErrImagePull", func(u PodUpdate) bool {
 		w := u.Status.ContainerStatuses[0].State.Waiting
 		return w != nil && w.Reason == "ErrImagePull"
 	})
-	u := h.waitFor(p.UID, "ImagePullBackOff", func(u PodUpdate) bool {
+	u := h.waitFor(string(p.UID), "ImagePullBackOff", func(u PodUpdate) bool {
 		w := u.Status.ContainerStatuses[0].State.Waiting
 		return w != nil && w.Reason == reasonImagePullBackOff
 	})
@@ -294,7 +294,7 @@ func TestImagePullErrors(t *testing.T) {
 	if u.Status.Phase != api.PodPending {
 		t.Errorf("phase %s", u.Status.Phase)
 	}
-	reasons := h.eventReasons(p.UID)
+	reasons := h.eventReasons(string(p.UID))
 	for _, want := range []string{eventPulling, eventFailed, eventBackOff} {
 		if !slices.Contains(reasons, want) {
 			t.Errorf("no %s event in %v", want, reasons)
@@ -304,9 +304,9 @@ func TestImagePullErrors(t *testing.T) {
 	h.images.mu.Lock()
 	h.images.registry["registry.example:5000/missing:1"] = busyboxImage("registry.example:5000/missing:1")
 	h.images.mu.Unlock()
-	h.waitPhase(p.UID, api.PodRunning)
+	h.waitPhase(string(p.UID), api.PodRunning)
 
-	u = h.waitFor(n.UID, "ErrImageNeverPull", func(u PodUpdate) bool {
+	u = h.waitFor(string(n.UID), "ErrImageNeverPull", func(u PodUpdate) bool {
 		w := u.Status.ContainerStatuses[0].State.Waiting
 		return w != nil && w.Reason == "ErrImageNeverPull"
 	})
@@ -317,7 +317,7 @@ func TestImagePullErrors(t *testing.T) {
 	if _, err := h.r.LoadImage(strings.NewReader("localhost/absent:1")); err != nil {
 		t.Fatal(err)
 	}
-	h.waitPhase(n.UID, api.PodRunning)
+	h.waitPhase(string(n.UID), api.PodRunning)
 }
 
 func TestStartErrorBacksOff(t *testing.T) {
@@ -327,7 +327,7 @@ func TestStartErrorBacksOff(t *testing.T) {
 	h.rt.mu.Unlock()
 	p := testPod("bad", "bad")
 	h.r.SyncPods([]*api.Pod{p})
-	u := h.waitFor(p.UID, "CreateContainerError", func(u PodUpdate) bool {
+	u := h.waitFor(string(p.UID), "CreateContainerError", func(u PodUpdate) bool {
 		w := u.Status.ContainerStatuses[0].State.Waiting
 		return w != nil && w.Reason == reasonCreateContainerError
 	})
@@ -337,7 +337,7 @@ func TestStartErrorBacksOff(t *testing.T) {
 	h.rt.mu.Lock()
 	delete(h.rt.startErr, "bad")
 	h.rt.mu.Unlock()
-	u = h.waitPhase(p.UID, api.PodRunning)
+	u = h.waitPhase(string(p.UID), api.PodRunning)
 	if u.Status.ContainerStatuses[0].RestartCount != 0 {
 		t.Error("a start that failed counted as a restart")
 	}
@@ -349,8 +349,8 @@ func TestGracefulDeletion(t *testing.T) {
 	grace := int64(0)
 	p.Spec.TerminationGracePeriodSeconds = &grace
 	h.r.SyncPods([]*api.Pod{p})
-	h.waitPhase(p.UID, api.PodRunning)
-	h.container(p.UID, "stubborn", 0).ignoreTerm = true
+	h.waitPhase(string(p.UID), api.PodRunning)
+	h.container(string(p.UID), "stubborn", 0).ignoreTerm = true
 
 	d, _ := deepCopy(p)
 	now := api.NewTime(time.Now())
@@ -358,7 +358,7 @@ func TestGracefulDeletion(t *testing.T) {
 	d.DeletionTimestamp, d.DeletionGracePeriodSeconds = &now, &g
 	start := time.Now()
 	h.r.SyncPods([]*api.Pod{d})
-	u := h.waitFor(p.UID, "removed", func(u PodUpdate) bool { return u.Removed })
+	u := h.waitFor(string(p.UID), "removed", func(u PodUpdate) bool { return u.Removed })
 	took := time.Since(start)
 	if took < 900*time.Millisecond {
 		t.Errorf("removed after %v: the stubborn container did not get its grace period", took)
@@ -369,20 +369,20 @@ func TestGracefulDeletion(t *testing.T) {
 	if cs := u.Status.ContainerStatuses[1].State.Terminated; cs == nil || cs.ExitCode != 137 {
 		t.Errorf("stubborn (SIGKILL): %+v", u.Status.ContainerStatuses[1].State)
 	}
-	if !slices.Contains(h.eventReasons(p.UID), eventKilling) {
+	if !slices.Contains(h.eventReasons(string(p.UID)), eventKilling) {
 		t.Error("no Killing event")
 	}
-	if h.rt.sandbox(p.UID) != nil {
+	if h.rt.sandbox(string(p.UID)) != nil {
 		t.Error("sandbox left")
 	}
-	assertNoDir(t, h.r.podDir(p.UID))
+	assertNoDir(t, h.r.podDir(string(p.UID)))
 	if got := h.r.Used(); got.Pods != 0 {
 		t.Errorf("Used after removal = %+v", got)
 	}
 	// Still listed (not yet confirmed): nothing starts again.
 	h.r.SyncPods([]*api.Pod{d})
 	time.Sleep(30 * time.Millisecond)
-	if h.rt.sandbox(p.UID) != nil || h.rt.createdCount() != 1 {
+	if h.rt.sandbox(string(p.UID)) != nil || h.rt.createdCount() != 1 {
 		t.Error("a deleted pod was started again")
 	}
 	h.r.SyncPods(nil)
@@ -393,23 +393,23 @@ func TestOrphanKilledAtOnce(t *testing.T) {
 	h := newHarness(t)
 	p := testPod("gone", "stubborn")
 	h.r.SyncPods([]*api.Pod{p})
-	h.waitPhase(p.UID, api.PodRunning)
-	h.container(p.UID, "stubborn", 0).ignoreTerm = true // 30 s grace: must not be waited for
+	h.waitPhase(string(p.UID), api.PodRunning)
+	h.container(string(p.UID), "stubborn", 0).ignoreTerm = true // 30 s grace: must not be waited for
 	start := time.Now()
 	h.r.SyncPods(nil)
-	h.waitFor(p.UID, "removed", func(u PodUpdate) bool { return u.Removed })
+	h.waitFor(string(p.UID), "removed", func(u PodUpdate) bool { return u.Removed })
 	if took := time.Since(start); took > 2*time.Second {
 		t.Errorf("orphan removal took %v", took)
 	}
-	assertNoDir(t, h.r.podDir(p.UID))
+	assertNoDir(t, h.r.podDir(string(p.UID)))
 }
 
 func TestDeletionInterruptsGracefulStopWhenOrphaned(t *testing.T) {
 	h := newHarness(t)
 	p := testPod("slow", "stubborn")
 	h.r.SyncPods([]*api.Pod{p})
-	h.waitPhase(p.UID, api.PodRunning)
-	h.container(p.UID, "stubborn", 0).ignoreTerm = true
+	h.waitPhase(string(p.UID), api.PodRunning)
+	h.container(string(p.UID), "stubborn", 0).ignoreTerm = true
 	d, _ := deepCopy(p)
 	now := api.NewTime(time.Now())
 	d.DeletionTimestamp = &now // grace: the pod's 30 s
@@ -417,7 +417,7 @@ func TestDeletionInterruptsGracefulStopWhenOrphaned(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	start := time.Now()
 	h.r.SyncPods(nil) // force: gone from the node
-	h.waitFor(p.UID, "removed", func(u PodUpdate) bool { return u.Removed })
+	h.waitFor(string(p.UID), "removed", func(u PodUpdate) bool { return u.Removed })
 	if took := time.Since(start); took > 2*time.Second {
 		t.Errorf("removal took %v after the pod left the set", took)
 	}
@@ -427,18 +427,18 @@ func TestSandboxDeathRestartsPod(t *testing.T) {
 	h := newHarness(t)
 	p := withInit(testPod("sbx", "app"), "init")
 	h.r.SyncPods([]*api.Pod{p})
-	h.container(p.UID, "init", 0).exit(exitStatus{Code: 0})
-	h.waitPhase(p.UID, api.PodRunning)
-	first := h.rt.sandbox(p.UID)
+	h.container(string(p.UID), "init", 0).exit(exitStatus{Code: 0})
+	h.waitPhase(string(p.UID), api.PodRunning)
+	first := h.rt.sandbox(string(p.UID))
 	first.kill()
 	// A new sandbox: init runs again, then the app, restarts counted.
-	waitUntil(t, "new sandbox", func() bool { s := h.rt.sandbox(p.UID); return s != nil && s != first })
-	h.container(p.UID, "init", 1).exit(exitStatus{Code: 0})
-	h.container(p.UID, "app", 1)
-	u := h.waitFor(p.UID, "app restarted", func(u PodUpdate) bool {
+	waitUntil(t, "new sandbox", func() bool { s := h.rt.sandbox(string(p.UID)); return s != nil && s != first })
+	h.container(string(p.UID), "init", 1).exit(exitStatus{Code: 0})
+	h.container(string(p.UID), "app", 1)
+	u := h.waitFor(string(p.UID), "app restarted", func(u PodUpdate) bool {
 		return u.Status.ContainerStatuses[0].RestartCount == 1 && u.Status.ContainerStatuses[0].State.Running != nil
 	})
-	if !slices.Contains(h.eventReasons(p.UID), eventSandboxChanged) {
+	if !slices.Contains(h.eventReasons(string(p.UID)), eventSandboxChanged) {
 		t.Error("no SandboxChanged event")
 	}
 	if lt := u.Status.ContainerStatuses[0].LastState.Terminated; lt == nil || lt.ExitCode != 137 {
@@ -451,12 +451,12 @@ func TestImageUpdateRestartsContainer(t *testing.T) {
 	h.images.add("busybox:1.37")
 	p := testPod("upd", "a", "b")
 	h.r.SyncPods([]*api.Pod{p})
-	h.waitPhase(p.UID, api.PodRunning)
+	h.waitPhase(string(p.UID), api.PodRunning)
 	q, _ := deepCopy(p)
 	q.Spec.Containers[0].Image = "busybox:1.37"
 	h.r.SyncPods([]*api.Pod{q})
-	h.container(p.UID, "a", 1)
-	u := h.waitFor(p.UID, "a restarted with the new image", func(u PodUpdate) bool {
+	h.container(string(p.UID), "a", 1)
+	u := h.waitFor(string(p.UID), "a restarted with the new image", func(u PodUpdate) bool {
 		cs := u.Status.ContainerStatuses[0]
 		return cs.RestartCount == 1 && cs.State.Running != nil && cs.Image == "busybox:1.37"
 	})
@@ -498,8 +498,8 @@ func TestShorterGraceInterruptsGracefulStop(t *testing.T) {
 	h := newHarness(t)
 	p := testPod("del2", "stubborn")
 	h.r.SyncPods([]*api.Pod{p})
-	h.waitPhase(p.UID, api.PodRunning)
-	h.container(p.UID, "stubborn", 0).ignoreTerm = true
+	h.waitPhase(string(p.UID), api.PodRunning)
+	h.container(string(p.UID), "stubborn", 0).ignoreTerm = true
 
 	d, _ := deepCopy(p)
 	now := api.NewTime(time.Now())
@@ -513,7 +513,7 @@ func TestShorterGraceInterruptsGracefulStop(t *testing.T) {
 	shorter.DeletionGracePeriodSeconds = &one
 	start := time.Now()
 	h.r.SyncPods([]*api.Pod{shorter})
-	h.waitFor(p.UID, "removed", func(u PodUpdate) bool { return u.Removed })
+	h.waitFor(string(p.UID), "removed", func(u PodUpdate) bool { return u.Removed })
 	if took := time.Since(start); took > 10*time.Second {
 		t.Errorf("removed %v after the shorter deletion: the 60 s grace was not cut short", took)
 	}

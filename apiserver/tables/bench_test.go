@@ -8,6 +8,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/gossipod/gossipod/api"
 )
@@ -22,7 +23,7 @@ func BenchmarkPodTable(b *testing.B) {
 	for i := range 1000 {
 		list.Items = append(list.Items, api.Pod{
 			TypeMeta: api.TypeMeta{Kind: "Pod", APIVersion: "v1"},
-			ObjectMeta: api.ObjectMeta{Name: fmt.Sprintf("web-%04d", i), Namespace: "default", UID: fmt.Sprintf("uid-%d", i),
+			ObjectMeta: api.ObjectMeta{Name: fmt.Sprintf("web-%04d", i), Namespace: "default", UID: types.UID(fmt.Sprintf("uid-%d", i)),
 				ResourceVersion: fmt.Sprint(i), CreationTimestamp: ago(time.Duration(i) * time.Minute), Labels: map[string]string{"app": "web"}},
 			Spec: api.PodSpec{NodeName: "node-1", Containers: []api.Container{{Name: "web", Image: "nginx:1.27"}}},
 			Status: api.PodStatus{Phase: api.PodRunning, PodIP: "10.244.1.5", PodIPs: []api.PodIP{{IP: "10.244.1.5"}},

@@ -91,7 +91,7 @@ func (p printer) pod(pod *api.Pod) metav1.TableRow {
 	for i := range pod.Status.InitContainerStatuses {
 		container := pod.Status.InitContainerStatuses[i]
 		restarts += int(container.RestartCount)
-		if t := container.LastState.Terminated; t != nil && lastRestartDate.Before(t.FinishedAt.Time) {
+		if t := container.LastState.Terminated; t != nil && lastRestartDate.Before(&t.FinishedAt) {
 			lastRestartDate = t.FinishedAt
 		}
 		switch {
@@ -128,7 +128,7 @@ func (p printer) pod(pod *api.Pod) metav1.TableRow {
 		for i := len(pod.Status.ContainerStatuses) - 1; i >= 0; i-- {
 			container := pod.Status.ContainerStatuses[i]
 			restarts += int(container.RestartCount)
-			if t := container.LastState.Terminated; t != nil && lastRestartDate.Before(t.FinishedAt.Time) {
+			if t := container.LastState.Terminated; t != nil && lastRestartDate.Before(&t.FinishedAt) {
 				lastRestartDate = t.FinishedAt
 			}
 			switch s := container.State; {

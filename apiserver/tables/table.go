@@ -104,7 +104,7 @@ func itemsOf(obj any) ([]item, string, error) {
 	case *api.ServiceAccountList:
 		return listItems(o.Items, &serviceAccountTable), o.ResourceVersion, nil
 	case api.Object:
-		return []item{{obj: o, kind: tableFor(o)}}, o.GetObjectMeta().ResourceVersion, nil
+		return []item{{obj: o, kind: tableFor(o)}}, o.GetResourceVersion(), nil
 	}
 	return nil, "", api.NewStatus(http.StatusNotAcceptable, reasonNotAcceptable,
 		fmt.Sprintf("a %T does not support being converted to a Table", obj))
@@ -185,7 +185,7 @@ func rowObject(o api.Object, opts Options) ([]byte, error) {
 	default:
 		return json.Marshal(partialObjectMetadata{
 			TypeMeta: api.TypeMeta{Kind: partialObjectKind, APIVersion: metaGroup + "/" + opts.Version},
-			Metadata: o.GetObjectMeta(),
+			Metadata: api.ObjectMetaOf(o),
 		})
 	}
 }
@@ -194,7 +194,7 @@ func rowObject(o api.Object, opts Options) ([]byte, error) {
 // rather than writing to an object the caller may share (the state's).
 // Objects read from the state normally have them already.
 func withTypeMeta(o api.Object) any {
-	if tm := o.GetTypeMeta(); tm.Kind != "" && tm.APIVersion != "" {
+	if apiVersion, kind := o.GetObjectKind().GroupVersionKind().ToAPIVersionAndKind(); kind != "" && apiVersion != "" {
 		return o
 	}
 	switch v := o.(type) {
@@ -251,7 +251,6 @@ var defaultTable = kindTable{
 		}
 	},
 	print: func(p printer, o api.Object) metav1.TableRow {
-		m := o.GetObjectMeta()
-		return metav1.TableRow{Cells: []any{m.Name, m.CreationTimestamp.Time.UTC().Format(time.RFC3339)}}
+		return metav1.TableRow{Cells: []any{o.GetName(), o.GetCreationTimestamp().UTC().Format(time.RFC3339)}}
 	},
 }

@@ -125,8 +125,8 @@ func applyObject(ctx context.Context, cl *client.Client, o manifestObject) (appl
 	case *api.Namespace:
 		return applyNamespace(ctx, cl, obj, o.source)
 	default:
-		tm := o.obj.GetTypeMeta()
-		return "", nil, fmt.Errorf("unable to apply %s %s %q from %q: this kind is not supported yet", tm.APIVersion, tm.Kind, o.obj.GetObjectMeta().Name, o.source)
+		apiVersion, kind := o.obj.GetObjectKind().GroupVersionKind().ToAPIVersionAndKind()
+		return "", nil, fmt.Errorf("unable to apply %s %s %q from %q: this kind is not supported yet", apiVersion, kind, o.obj.GetName(), o.source)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/api/client"
@@ -100,11 +101,10 @@ func runDelete(c *cli.Context) error {
 			case *api.ReplicaSet:
 				kind = resourceReplicaSets
 			default:
-				tm := o.obj.GetTypeMeta()
-				return fmt.Errorf("unable to delete %s %s %q from %q: this kind is not supported yet", tm.APIVersion, tm.Kind, o.obj.GetObjectMeta().Name, o.source)
+				apiVersion, objKind := o.obj.GetObjectKind().GroupVersionKind().ToAPIVersionAndKind()
+				return fmt.Errorf("unable to delete %s %s %q from %q: this kind is not supported yet", apiVersion, objKind, o.obj.GetName(), o.source)
 			}
-			md := o.obj.GetObjectMeta()
-			targets = append(targets, deleteTarget{kind: kind, namespace: md.Namespace, name: md.Name, source: o.source})
+			targets = append(targets, deleteTarget{kind: kind, namespace: o.obj.GetNamespace(), name: o.obj.GetName(), source: o.source})
 		}
 	default:
 		kind, names, err := resourceArgs(args, "delete")
@@ -413,7 +413,7 @@ func pollUntil(ctx context.Context, every time.Duration, done func() (bool, erro
 }
 
 // controllerUID is the uid of the pod's controlling owner, or "".
-func controllerUID(p *api.Pod) string {
+func controllerUID(p *api.Pod) types.UID {
 	for _, o := range p.OwnerReferences {
 		if o.Controller != nil && *o.Controller {
 			return o.UID

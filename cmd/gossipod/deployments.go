@@ -398,7 +398,7 @@ func describeDeployments(c *cli.Context, cl *client.Client, names []string) ([]s
 	for i := range ds {
 		d := &ds[i]
 		var events []api.Event
-		el, err := cl.Events(ctx, client.ListOptions{Namespace: d.Namespace, FieldSelector: "involvedObject.uid=" + d.UID})
+		el, err := cl.Events(ctx, client.ListOptions{Namespace: d.Namespace, FieldSelector: "involvedObject.uid=" + string(d.UID)})
 		if err == nil {
 			events = el.Items
 			if events == nil {

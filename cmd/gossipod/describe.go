@@ -120,7 +120,7 @@ func describePods(c *cli.Context, cl *client.Client, names []string) ([]string, 
 		// As kubectl, a pod whose events cannot be read is described
 		// without them.
 		var events []api.Event
-		el, err := cl.Events(ctx, client.ListOptions{Namespace: p.Namespace, FieldSelector: "involvedObject.uid=" + p.UID})
+		el, err := cl.Events(ctx, client.ListOptions{Namespace: p.Namespace, FieldSelector: "involvedObject.uid=" + string(p.UID)})
 		if err == nil {
 			events = el.Items
 			if events == nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/api/client"
@@ -75,7 +76,7 @@ func (f *fakeAgent) addDeployment(d *api.Deployment) *api.Deployment {
 	d = cloneJSON(d)
 	api.SetDeploymentDefaults(d)
 	if d.UID == "" {
-		d.UID = "uid-" + d.Name
+		d.UID = types.UID("uid-" + d.Name)
 	}
 	d.Kind, d.APIVersion = "Deployment", "apps/v1"
 	if d.Generation == 0 {
@@ -215,7 +216,7 @@ func (f *fakeAgent) createDeployment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.Kind, d.APIVersion = "Deployment", "apps/v1"
-	d.UID = "uid-" + d.Name
+	d.UID = types.UID("uid-" + d.Name)
 	d.Generation = 1
 	d.CreationTimestamp = api.NewTime(time.Now())
 	d.Status = api.DeploymentStatus{}

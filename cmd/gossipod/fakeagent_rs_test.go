@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/gossipod/gossipod/api"
 )
@@ -32,7 +33,7 @@ func (f *fakeAgent) addReplicaSet(rs *api.ReplicaSet) {
 	api.SetReplicaSetDefaults(rs)
 	rs.Kind, rs.APIVersion = "ReplicaSet", "apps/v1"
 	if rs.UID == "" {
-		rs.UID = "uid-" + rs.Name
+		rs.UID = types.UID("uid-" + rs.Name)
 	}
 	f.version++
 	rs.ResourceVersion = strconv.Itoa(f.version)
@@ -98,7 +99,7 @@ func (f *fakeAgent) writeReplicaSet(w http.ResponseWriter, r *http.Request) {
 		f.fail(w, api.NewStatus(http.StatusConflict, api.StatusReasonAlreadyExists, fmt.Sprintf("replicasets.apps %q already exists", rs.Name)))
 		return
 	case r.Method == http.MethodPost:
-		rs.UID, rs.Generation, rs.CreationTimestamp, code = "uid-"+rs.Name, 1, api.NewTime(time.Now()), http.StatusCreated
+		rs.UID, rs.Generation, rs.CreationTimestamp, code = types.UID("uid-"+rs.Name), 1, api.NewTime(time.Now()), http.StatusCreated
 	case !exists:
 		f.fail(w, api.NewNotFound("replicasets.apps", rs.Name))
 		return

@@ -18,6 +18,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/gossipod/gossipod/api"
 )
@@ -153,7 +154,7 @@ func (f *fakeAgent) add(p *api.Pod) *api.Pod {
 	p = clonePod(p)
 	api.SetPodDefaults(p)
 	if p.UID == "" {
-		p.UID = "uid-" + p.Name
+		p.UID = types.UID("uid-" + p.Name)
 	}
 	return f.put(p)
 }
@@ -270,7 +271,7 @@ func (f *fakeAgent) create(w http.ResponseWriter, r *http.Request) {
 		f.fail(w, s)
 		return
 	}
-	p.UID = "uid-" + p.Name
+	p.UID = types.UID("uid-" + p.Name)
 	p.CreationTimestamp = api.NewTime(time.Now())
 	p.Status = api.PodStatus{Phase: api.PodPending}
 	if f.bound != "" {
@@ -326,7 +327,7 @@ func (f *fakeAgent) listEvents(w http.ResponseWriter, r *http.Request) {
 	list := api.EventList{TypeMeta: api.TypeMeta{Kind: "EventList", APIVersion: "v1"}, Items: []api.Event{}}
 	uid, _ := strings.CutPrefix(r.URL.Query().Get("fieldSelector"), "involvedObject.uid=")
 	for _, e := range f.events {
-		if e.InvolvedObject.UID == uid {
+		if string(e.InvolvedObject.UID) == uid {
 			list.Items = append(list.Items, e)
 		}
 	}

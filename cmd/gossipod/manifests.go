@@ -143,12 +143,11 @@ func setNamespaces(objs []manifestObject, ns string, explicit bool) error {
 		if _, clusterScoped := o.obj.(*api.Namespace); clusterScoped {
 			continue
 		}
-		md := o.obj.GetObjectMeta()
-		switch {
-		case md.Namespace == "":
-			md.Namespace = ns
-		case explicit && md.Namespace != ns:
-			errs = append(errs, fmt.Errorf("the namespace from the provided object %q does not match the namespace %q. You must pass '--namespace=%s' to perform this operation.", md.Namespace, ns, md.Namespace))
+		switch objNS := o.obj.GetNamespace(); {
+		case objNS == "":
+			o.obj.SetNamespace(ns)
+		case explicit && objNS != ns:
+			errs = append(errs, fmt.Errorf("the namespace from the provided object %q does not match the namespace %q. You must pass '--namespace=%s' to perform this operation.", objNS, ns, objNS))
 		}
 	}
 	return errors.Join(errs...)
@@ -157,14 +156,14 @@ func setNamespaces(objs []manifestObject, ns string, explicit bool) error {
 // objectRef is kubectl's short name of an object: pod/web,
 // deployment.apps/web.
 func objectRef(o api.Object) string {
-	return kindRef(o.GetTypeMeta()) + "/" + o.GetObjectMeta().Name
+	return kindRef(o.GetObjectKind().GroupVersionKind().ToAPIVersionAndKind()) + "/" + o.GetName()
 }
 
 // kindRef is how kubectl names a kind in its messages: the lower-case kind,
 // with the API group of a non-core kind (pod, deployment.apps).
-func kindRef(tm *api.TypeMeta) string {
-	k := strings.ToLower(tm.Kind)
-	if group, _, ok := strings.Cut(tm.APIVersion, "/"); ok {
+func kindRef(apiVersion, kind string) string {
+	k := strings.ToLower(kind)
+	if group, _, ok := strings.Cut(apiVersion, "/"); ok {
 		k += "." + group
 	}
 	return k

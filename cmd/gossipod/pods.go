@@ -317,8 +317,8 @@ func watchObjects[T any, P interface {
 				return false
 			case "BOOKMARK":
 				var obj P = new(T)
-				if json.Unmarshal(e.Object, obj) == nil && obj.GetObjectMeta().ResourceVersion != "" {
-					version = obj.GetObjectMeta().ResourceVersion
+				if json.Unmarshal(e.Object, obj) == nil && obj.GetResourceVersion() != "" {
+					version = obj.GetResourceVersion()
 				}
 				return true
 			}
@@ -327,7 +327,7 @@ func watchObjects[T any, P interface {
 				stop = fmt.Errorf("watch: decode %s event: %w", e.Type, err)
 				return false
 			}
-			if rv := obj.GetObjectMeta().ResourceVersion; rv != "" {
+			if rv := obj.GetResourceVersion(); rv != "" {
 				version = rv
 			}
 			if err := fn(e.Type, obj); err != nil {

@@ -211,7 +211,7 @@ func describeReplicaSets(c *cli.Context, cl *client.Client, names []string) ([]s
 			}
 		}
 		var events []api.Event
-		if el, err := cl.Events(ctx, client.ListOptions{Namespace: rs.Namespace, FieldSelector: "involvedObject.uid=" + rs.UID}); err == nil {
+		if el, err := cl.Events(ctx, client.ListOptions{Namespace: rs.Namespace, FieldSelector: "involvedObject.uid=" + string(rs.UID)}); err == nil {
 			events = el.Items
 			if events == nil {
 				events = []api.Event{}
