@@ -92,16 +92,7 @@ func (a *Agent) handleListDeployments(w http.ResponseWriter, r *http.Request) {
 		return (ns == "" || d.Namespace == ns) && sel.matches(d.Labels, fields.Set{"metadata.name": d.Name, "metadata.namespace": d.Namespace})
 	}
 	if isWatch(r) {
-		a.serveWatch(w, r, "Deployment",
-			func(obj any) bool { d, ok := obj.(*api.Deployment); return ok && keep(d) },
-			func() ([]any, uint64) {
-				ds, index := a.store.State().Deployments(keep)
-				out := make([]any, len(ds))
-				for i, d := range ds {
-					out[i] = d
-				}
-				return out, index
-			})
+		serveKindWatch(a, w, r, "Deployment", keep, func() ([]*api.Deployment, uint64) { return a.store.State().Deployments(keep) })
 		return
 	}
 	ds, index := a.store.State().Deployments(keep)

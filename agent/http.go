@@ -172,25 +172,13 @@ func (a *Agent) handleListNodes(w http.ResponseWriter, r *http.Request) {
 	}
 	list := func() ([]api.Node, uint64) {
 		all, index := a.store.State().Nodes()
-		out := all[:0]
-		for i := range all {
-			if keep(&all[i]) {
-				out = append(out, all[i])
-			}
-		}
-		return out, index
+		return keepValues(all, keep), index
 	}
 	if isWatch(r) {
-		a.serveWatch(w, r, "Node",
-			func(obj any) bool { n, ok := obj.(*api.Node); return ok && keep(n) },
-			func() ([]any, uint64) {
-				nodes, index := list()
-				out := make([]any, len(nodes))
-				for i := range nodes {
-					out[i] = &nodes[i]
-				}
-				return out, index
-			})
+		serveKindWatch(a, w, r, "Node", keep, func() ([]*api.Node, uint64) {
+			items, index := list()
+			return pointersTo(items), index
+		})
 		return
 	}
 	nodes, index := list()

@@ -30,25 +30,13 @@ func (a *Agent) handleListNamespaces(w http.ResponseWriter, r *http.Request) {
 	}
 	list := func() ([]api.Namespace, uint64) {
 		all, index := a.store.State().Namespaces()
-		out := all[:0]
-		for i := range all {
-			if keep(&all[i]) {
-				out = append(out, all[i])
-			}
-		}
-		return out, index
+		return keepValues(all, keep), index
 	}
 	if isWatch(r) {
-		a.serveWatch(w, r, "Namespace",
-			func(obj any) bool { ns, ok := obj.(*api.Namespace); return ok && keep(ns) },
-			func() ([]any, uint64) {
-				items, index := list()
-				out := make([]any, len(items))
-				for i := range items {
-					out[i] = &items[i]
-				}
-				return out, index
-			})
+		serveKindWatch(a, w, r, "Namespace", keep, func() ([]*api.Namespace, uint64) {
+			items, index := list()
+			return pointersTo(items), index
+		})
 		return
 	}
 	items, index := list()

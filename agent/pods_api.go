@@ -47,16 +47,7 @@ func (a *Agent) handleListPods(w http.ResponseWriter, r *http.Request) {
 	}
 	keep := func(p *api.Pod) bool { return podSelected(sel, ns, p) }
 	if isWatch(r) {
-		a.serveWatch(w, r, "Pod",
-			func(obj any) bool { p, ok := obj.(*api.Pod); return ok && keep(p) },
-			func() ([]any, uint64) {
-				pods, index := a.store.State().Pods(keep)
-				out := make([]any, len(pods))
-				for i, p := range pods {
-					out[i] = p
-				}
-				return out, index
-			})
+		serveKindWatch(a, w, r, "Pod", keep, func() ([]*api.Pod, uint64) { return a.store.State().Pods(keep) })
 		return
 	}
 	pods, index := a.store.State().Pods(keep)

@@ -31,16 +31,7 @@ func (a *Agent) handleListReplicaSets(w http.ResponseWriter, r *http.Request) {
 		return (ns == "" || rs.Namespace == ns) && sel.matches(rs.Labels, fields.Set{"metadata.name": rs.Name, "metadata.namespace": rs.Namespace})
 	}
 	if isWatch(r) {
-		a.serveWatch(w, r, "ReplicaSet",
-			func(obj any) bool { rs, ok := obj.(*api.ReplicaSet); return ok && keep(rs) },
-			func() ([]any, uint64) {
-				rss, index := a.store.State().ReplicaSets(keep)
-				out := make([]any, len(rss))
-				for i, rs := range rss {
-					out[i] = rs
-				}
-				return out, index
-			})
+		serveKindWatch(a, w, r, "ReplicaSet", keep, func() ([]*api.ReplicaSet, uint64) { return a.store.State().ReplicaSets(keep) })
 		return
 	}
 	rss, index := a.store.State().ReplicaSets(keep)

@@ -54,3 +54,24 @@ func parseListSelector(r *http.Request, fieldLabels ...string) (listSelector, er
 func (s listSelector) matches(objectLabels map[string]string, objectFields fields.Set) bool {
 	return s.labels.Matches(labels.Set(objectLabels)) && s.fields.Matches(objectFields)
 }
+
+// keepValues filters a list of objects held by value (the State copies
+// nodes, namespaces and service accounts for its readers) in place.
+func keepValues[T any](all []T, keep func(*T) bool) []T {
+	out := all[:0]
+	for i := range all {
+		if keep(&all[i]) {
+			out = append(out, all[i])
+		}
+	}
+	return out
+}
+
+// pointersTo returns pointers to the elements of items.
+func pointersTo[T any](items []T) []*T {
+	out := make([]*T, len(items))
+	for i := range items {
+		out[i] = &items[i]
+	}
+	return out
+}

@@ -32,25 +32,13 @@ func (a *Agent) handleListServiceAccounts(w http.ResponseWriter, r *http.Request
 	}
 	list := func() ([]api.ServiceAccount, uint64) {
 		all, index := a.store.State().ServiceAccounts(ns)
-		out := all[:0]
-		for i := range all {
-			if keep(&all[i]) {
-				out = append(out, all[i])
-			}
-		}
-		return out, index
+		return keepValues(all, keep), index
 	}
 	if isWatch(r) {
-		a.serveWatch(w, r, "ServiceAccount",
-			func(obj any) bool { sa, ok := obj.(*api.ServiceAccount); return ok && keep(sa) },
-			func() ([]any, uint64) {
-				items, index := list()
-				out := make([]any, len(items))
-				for i := range items {
-					out[i] = &items[i]
-				}
-				return out, index
-			})
+		serveKindWatch(a, w, r, "ServiceAccount", keep, func() ([]*api.ServiceAccount, uint64) {
+			items, index := list()
+			return pointersTo(items), index
+		})
 		return
 	}
 	items, index := list()

@@ -358,3 +358,18 @@ func bookmark(kind string, rv uint64, initialEnd bool) map[string]any {
 	}
 	return map[string]any{"kind": kind, "apiVersion": apiVersion, "metadata": meta}
 }
+
+// serveKindWatch is serveWatch for the objects of one kind, of Go type *T:
+// keep selects those the watch sends, list returns the current ones.
+func serveKindWatch[T any](a *Agent, w http.ResponseWriter, r *http.Request, kind string, keep func(*T) bool, list func() ([]*T, uint64)) {
+	a.serveWatch(w, r, kind,
+		func(obj any) bool { o, ok := obj.(*T); return ok && keep(o) },
+		func() ([]any, uint64) {
+			items, index := list()
+			out := make([]any, len(items))
+			for i, o := range items {
+				out[i] = o
+			}
+			return out, index
+		})
+}
