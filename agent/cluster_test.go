@@ -43,7 +43,7 @@ func TestInProcessCluster(t *testing.T) {
 		}
 		ready := 0
 		for i := range nodes.Items {
-			if nodes.Items[i].IsReady() && nodes.Items[i].Spec.PodCIDR != "" {
+			if api.NodeIsReady(&nodes.Items[i]) && nodes.Items[i].Spec.PodCIDR != "" {
 				ready++
 			}
 		}
@@ -76,7 +76,7 @@ func TestInProcessCluster(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		c := b.Condition(api.PodScheduled)
+		c := api.GetPodCondition(b, api.PodScheduled)
 		if c == nil || c.Status != api.ConditionFalse || c.Message != "0/3 nodes are available: 3 Insufficient memory." {
 			return errors.New("big pod not reported unschedulable yet")
 		}

@@ -61,7 +61,7 @@ func (a *Agent) nodeLoop(ctx context.Context) {
 		// A pod the cluster failed as NodeLost is no longer this node's to
 		// run, even though it is still bound here: the runtime stops it.
 		pods, _ := state.Pods(func(p *api.Pod) bool {
-			return p.Spec.NodeName == a.cfg.NodeName && !(p.IsTerminal() && p.Status.Reason == api.PodReasonNodeLost)
+			return p.Spec.NodeName == a.cfg.NodeName && !(api.IsTerminal(p) && p.Status.Reason == api.PodReasonNodeLost)
 		})
 		a.cfg.Runtime.SyncPods(pods)
 		select {

@@ -43,7 +43,7 @@ func (a *Agent) reconcileNodes(ctx context.Context) {
 		ready := readyCondition(m.Status)
 		var current *api.NodeCondition
 		if exists {
-			current = have.Condition(api.NodeReady)
+			current = api.GetNodeCondition(have, api.NodeReady)
 		}
 		if current == nil || current.Status != ready.Status || current.Reason != ready.Reason {
 			conditions = append(conditions, consensus.NodeConditionUpdate{Node: m.Name, Condition: ready})

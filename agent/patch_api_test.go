@@ -525,7 +525,7 @@ func TestPatchNodes(t *testing.T) {
 		if err := cl.Do(ctx, http.MethodGet, path, nil, &n); err != nil {
 			return err
 		}
-		if !n.IsReady() {
+		if !api.NodeIsReady(&n) {
 			return fmt.Errorf("node %s not Ready yet", name)
 		}
 		return nil

@@ -3,6 +3,7 @@ package agent
 import (
 	"slices"
 
+	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/runtime/network"
 )
 
@@ -42,7 +43,7 @@ func (a *Agent) syncNetwork(last *networkSync) {
 			}
 			continue
 		}
-		if ip := n.InternalIP(); n.Spec.PodCIDR != "" && ip != "" {
+		if ip := api.NodeInternalIPOf(n); n.Spec.PodCIDR != "" && ip != "" {
 			routes = append(routes, network.Route{PodCIDR: n.Spec.PodCIDR, NodeIP: ip})
 		}
 	}

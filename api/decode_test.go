@@ -131,12 +131,12 @@ spec:
 		{"cpu request", ResourcesOf(c.Resources.Requests).MilliCPU, int64(250)},
 		{"memory limit", ResourcesOf(c.Resources.Limits).Memory, int64(1536 << 20)},
 		{"mount", c.VolumeMounts[0], VolumeMount{Name: "data", MountPath: "/data", ReadOnly: true}},
-		{"hostPath", *p.Spec.Volumes[0].HostPath, HostPathVolumeSource{Path: "/srv/data", Type: "Directory"}},
-		{"emptyDir medium", p.Spec.Volumes[1].EmptyDir.Medium, "Memory"},
+		{"hostPath", p.Spec.Volumes[0].HostPath.Path + " " + HostPathTypeOf(p.Spec.Volumes[0].HostPath), "/srv/data Directory"},
+		{"emptyDir medium", string(p.Spec.Volumes[1].EmptyDir.Medium), "Memory"},
 		{"emptyDir size", p.Spec.Volumes[1].EmptyDir.SizeLimit.Value(), int64(1 << 30)},
 	}
 	for _, c := range checks {
-		if c.got != c.want {
+		if !reflect.DeepEqual(c.got, c.want) {
 			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
 		}
 	}

@@ -1,16 +1,11 @@
 package api
 
 import (
-	"encoding/json"
 	"fmt"
-	"hash/fnv"
-	"strconv"
 
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/apimachinery/pkg/util/rand"
 )
 
 // Deployment keeps a number of identical pods running, and rolls a changed
@@ -130,13 +125,6 @@ func LabelSelectorAsSelector(s *LabelSelector) (labels.Selector, error) {
 	return labels.NewSelector().Add(reqs...), nil
 }
 
-// PodTemplateSpec is the pod a Deployment makes its replicas from: the
-// labels and annotations each pod gets, and its spec.
-type PodTemplateSpec struct {
-	ObjectMeta `json:"metadata,omitempty"`
-	Spec       PodSpec `json:"spec,omitempty"`
-}
-
 // DeploymentStrategyType names how a Deployment replaces its pods.
 type DeploymentStrategyType string
 
@@ -239,72 +227,3 @@ type DeploymentList struct {
 // Deployment's template, so that the ReplicaSets of one Deployment never
 // select each other's pods (Kubernetes' DefaultDeploymentUniqueLabelKey).
 const LabelPodTemplateHash = "pod-template-hash"
-
-// TemplateHash is a short, stable name for a pod template: FNV-32a of its
-// JSON form, as decimal digits mapped to the alphabet
-// "bcdfghjklmnpqrstvwxz2456789" (Kubernetes' rand.SafeEncodeString, which
-// keeps it free of vowels and of digits that look like letters), so it is
-// at most 10 characters and is a valid name part and label value. The
-// controller names the ReplicaSet <deployment>-<hash>, and its pods
-// <deployment>-<hash>-<suffix>, labelled pod-template-hash=<hash>.
-//
-// Being computed from the template alone, it is the same on every agent
-// and after any leader change, and does not change when only replicas (or
-// anything else outside the template) do. The JSON form is what the Raft
-// log stores: maps are sorted, quantities canonical ("1024Mi" is "1Gi"),
-// unset optional fields omitted, so a template hashes the same before and
-// after a trip through the log. Hash the defaulted template, as stored.
-//
-// The metadata is hashed in the shape gossipod's own ObjectMeta had before
-// it became metav1.ObjectMeta (see hashedMeta), so that an upgrade does not
-// change the hash of an existing template.
-func TemplateHash(t *PodTemplateSpec) string {
-	b, err := json.Marshal(hashedTemplate{Metadata: newHashedMeta(&t.ObjectMeta), Spec: &t.Spec})
-	if err != nil {
-		// Only an IntOrString-like value with an impossible type fails to
-		// marshal, and a template holds none; hash the error rather than
-		// panic, which is stable too.
-		b = []byte(err.Error())
-	}
-	h := fnv.New32a()
-	h.Write(b)
-	return rand.SafeEncodeString(strconv.FormatUint(uint64(h.Sum32()), 10))
-}
-
-// hashedTemplate is the JSON form TemplateHash hashes: a PodTemplateSpec
-// whose metadata keeps its pre-metav1 shape.
-type hashedTemplate struct {
-	Metadata hashedMeta `json:"metadata"`
-	Spec     *PodSpec   `json:"spec"`
-}
-
-// hashedMeta is gossipod's ObjectMeta as it marshalled before the move to
-// metav1.ObjectMeta, which TemplateHash's values depend on: the same fields
-// in the same order, and creationTimestamp written as null when unset
-// (metav1 omits it). The fields gossipod does not implement (generateName,
-// selfLink, managedFields) are rejected by decoding and never set, so they
-// are left out.
-type hashedMeta struct {
-	Name                       string            `json:"name,omitempty"`
-	Namespace                  string            `json:"namespace,omitempty"`
-	UID                        types.UID         `json:"uid,omitempty"`
-	ResourceVersion            string            `json:"resourceVersion,omitempty"`
-	Generation                 int64             `json:"generation,omitempty"`
-	CreationTimestamp          Time              `json:"creationTimestamp"`
-	DeletionTimestamp          *Time             `json:"deletionTimestamp,omitempty"`
-	DeletionGracePeriodSeconds *int64            `json:"deletionGracePeriodSeconds,omitempty"`
-	Labels                     map[string]string `json:"labels,omitempty"`
-	Annotations                map[string]string `json:"annotations,omitempty"`
-	OwnerReferences            []OwnerReference  `json:"ownerReferences,omitempty"`
-	Finalizers                 []string          `json:"finalizers,omitempty"`
-}
-
-// newHashedMeta copies the fields of m that hashedMeta has.
-func newHashedMeta(m *ObjectMeta) hashedMeta {
-	return hashedMeta{
-		Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion,
-		Generation: m.Generation, CreationTimestamp: m.CreationTimestamp, DeletionTimestamp: m.DeletionTimestamp,
-		DeletionGracePeriodSeconds: m.DeletionGracePeriodSeconds, Labels: m.Labels, Annotations: m.Annotations,
-		OwnerReferences: m.OwnerReferences, Finalizers: m.Finalizers,
-	}
-}

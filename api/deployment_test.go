@@ -430,6 +430,12 @@ func TestTemplateHash(t *testing.T) {
 	if base != golden {
 		t.Errorf("TemplateHash(hashTemplate()) = %q, was %q: changing it rolls every Deployment", base, golden)
 	}
+	// A field the old PodSpec shape lacks is hashed too (corev1's shape).
+	extra := hashTemplate()
+	extra.Spec.Containers[1].TTY = true
+	if h := TemplateHash(extra); h == base {
+		t.Errorf("a template with tty set hashes as one without: %q", h)
+	}
 	if len(base) == 0 || len(base) > 10 || strings.Trim(base, "bcdfghjklmnpqrstvwxz2456789") != "" {
 		t.Errorf("hash %q: want 1-10 characters of the safe alphabet", base)
 	}

@@ -43,11 +43,16 @@ var kubernetesOnlyFields = map[reflect.Type]map[string]bool{
 	reflect.TypeFor[ContainerStatus](): set("allocatedResources resources volumeMounts user " +
 		"allocatedResourcesStatus stopSignal"),
 	reflect.TypeFor[ContainerStateTerminated](): set("containerID"),
-	reflect.TypeFor[DeploymentStatus]():         set("collisionCount terminatingReplicas"),
-	reflect.TypeFor[NamespaceStatus]():          set("conditions"),
-	reflect.TypeFor[ReplicaSetStatus]():         set("terminatingReplicas"),
-	reflect.TypeFor[DeleteOptions]():            set("ignoreStoreReadErrorWithClusterBreakingPotential"),
-	reflect.TypeFor[ServiceAccount]():           set("secrets imagePullSecrets"),
+	reflect.TypeFor[NodeSpec]():                 set("providerID taints configSource externalID"),
+	reflect.TypeFor[NodeStatus](): set("phase daemonEndpoints images volumesInUse volumesAttached " +
+		"config runtimeHandlers features declaredFeatures"),
+	reflect.TypeFor[NodeSystemInfo](): set("machineID systemUUID bootID containerRuntimeVersion " +
+		"kubeProxyVersion swap"),
+	reflect.TypeFor[DeploymentStatus](): set("collisionCount terminatingReplicas"),
+	reflect.TypeFor[NamespaceStatus]():  set("conditions"),
+	reflect.TypeFor[ReplicaSetStatus](): set("terminatingReplicas"),
+	reflect.TypeFor[DeleteOptions]():    set("ignoreStoreReadErrorWithClusterBreakingPotential"),
+	reflect.TypeFor[ServiceAccount]():   set("secrets imagePullSecrets"),
 	reflect.TypeFor[Event](): set("eventTime series action related reportingComponent " +
 		"reportingInstance"),
 	reflect.TypeFor[ObjectReference](): set("apiVersion resourceVersion fieldPath"),

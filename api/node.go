@@ -1,119 +1,119 @@
 package api
 
-import "k8s.io/apimachinery/pkg/api/resource"
+import (
+	"encoding/json"
+
+	corev1 "k8s.io/api/core/v1"
+)
 
 // ResourceName names a schedulable resource, as in Kubernetes.
-type ResourceName string
+type ResourceName = corev1.ResourceName
 
 // The resources gossipod accounts for.
 const (
-	ResourceCPU    ResourceName = "cpu"
-	ResourceMemory ResourceName = "memory"
-	ResourcePods   ResourceName = "pods"
+	ResourceCPU    = corev1.ResourceCPU
+	ResourceMemory = corev1.ResourceMemory
+	ResourcePods   = corev1.ResourcePods
 )
 
 // ResourceList maps resource names to quantities ("cpu": "500m", "memory": "3Gi").
-type ResourceList map[ResourceName]resource.Quantity
+type ResourceList = corev1.ResourceList
 
 // Well-known node labels that gossipod sets on every node, as the kubelet does.
 const (
-	LabelHostname = "kubernetes.io/hostname"
-	LabelOS       = "kubernetes.io/os"
-	LabelArch     = "kubernetes.io/arch"
+	LabelHostname = corev1.LabelHostname
+	LabelOS       = corev1.LabelOSStable
+	LabelArch     = corev1.LabelArchStable
 )
 
-// Node is one machine running a gossipod agent, in the shape of a Kubernetes v1 Node.
-type Node struct {
-	TypeMeta   `json:",inline"`
-	ObjectMeta `json:"metadata"`
-	Spec       NodeSpec   `json:"spec"`
-	Status     NodeStatus `json:"status"`
+// AnnotationAllocated is the annotation in which the cluster reports, on
+// every node it returns, the sum of the requests of the pods bound to the
+// node and not yet finished: what `kubectl describe node` calls "Allocated
+// resources", as a JSON ResourceList ({"cpu":"1500m","memory":"3Gi","pods":"4"}).
+// v1 NodeStatus has no field for it (kubectl sums the node's pods itself);
+// gossipod derives it from the committed state on every read so that `get
+// nodes -o wide` can show it without listing every pod. It is never stored:
+// a value sent by a client is dropped.
+const AnnotationAllocated = "gossipod.io/allocated"
+
+// NodeAllocated reads AnnotationAllocated; nil when absent or unreadable.
+func NodeAllocated(n *Node) ResourceList {
+	v, ok := n.Annotations[AnnotationAllocated]
+	if !ok {
+		return nil
+	}
+	var l ResourceList
+	if err := json.Unmarshal([]byte(v), &l); err != nil {
+		return nil
+	}
+	return l
 }
+
+// SetNodeAllocated writes l to n's AnnotationAllocated.
+func SetNodeAllocated(n *Node, l ResourceList) {
+	b, err := json.Marshal(l)
+	if err != nil {
+		// A ResourceList of Quantities always marshals.
+		return
+	}
+	if n.Annotations == nil {
+		n.Annotations = map[string]string{}
+	}
+	n.Annotations[AnnotationAllocated] = string(b)
+}
+
+// Node is a v1 Node, Kubernetes' own type: one machine running a gossipod
+// agent. The agent registers it with its capacity, allocatable resources,
+// addresses and system info, and the cluster keeps its Ready condition in
+// step with gossip; spec.podCIDR(s) come from the leader's allocator and
+// spec.unschedulable from cordon.
+type Node = corev1.Node
 
 // NodeSpec is the desired state of a node that users and the cluster may set.
-type NodeSpec struct {
-	// PodCIDR is the range this node's pods take their IPs from, given by
-	// the leader out of the cluster CIDR; PodCIDRs repeats it, as in
-	// Kubernetes (one entry: gossipod is IPv4 only).
-	PodCIDR  string   `json:"podCIDR,omitempty"`
-	PodCIDRs []string `json:"podCIDRs,omitempty"`
-	// Unschedulable keeps new pods off the node (cordon).
-	Unschedulable bool `json:"unschedulable,omitempty"`
-}
+type NodeSpec = corev1.NodeSpec
 
 // NodeStatus is what the cluster observes about a node.
-type NodeStatus struct {
-	Capacity    ResourceList `json:"capacity,omitempty"`
-	Allocatable ResourceList `json:"allocatable,omitempty"`
-	// Allocated is the sum of the requests of the pods bound to the node
-	// and not yet finished: what `kubectl describe node` calls "Allocated
-	// resources". gossipod reports it in the status, computed by the
-	// cluster, so `get nodes -o wide` can show it.
-	Allocated  ResourceList    `json:"allocated,omitempty"`
-	Conditions []NodeCondition `json:"conditions,omitempty"`
-	Addresses  []NodeAddress   `json:"addresses,omitempty"`
-	NodeInfo   NodeSystemInfo  `json:"nodeInfo"`
-}
+type NodeStatus = corev1.NodeStatus
 
 // NodeConditionType names a node condition; gossipod maintains Ready.
-type NodeConditionType string
+type NodeConditionType = corev1.NodeConditionType
 
 // NodeReady is the condition that follows the agent's gossip state.
-const NodeReady NodeConditionType = "Ready"
+const NodeReady = corev1.NodeReady
 
 // ConditionStatus is True, False or Unknown, as in Kubernetes.
-type ConditionStatus string
+type ConditionStatus = corev1.ConditionStatus
 
 // The three condition states.
 const (
-	ConditionTrue    ConditionStatus = "True"
-	ConditionFalse   ConditionStatus = "False"
-	ConditionUnknown ConditionStatus = "Unknown"
+	ConditionTrue    = corev1.ConditionTrue
+	ConditionFalse   = corev1.ConditionFalse
+	ConditionUnknown = corev1.ConditionUnknown
 )
 
 // NodeCondition is one observed aspect of a node's health.
-type NodeCondition struct {
-	Type               NodeConditionType `json:"type"`
-	Status             ConditionStatus   `json:"status"`
-	LastHeartbeatTime  Time              `json:"lastHeartbeatTime,omitempty"`
-	LastTransitionTime Time              `json:"lastTransitionTime,omitempty"`
-	Reason             string            `json:"reason,omitempty"`
-	Message            string            `json:"message,omitempty"`
-}
+type NodeCondition = corev1.NodeCondition
 
 // NodeAddressType says what kind of address a NodeAddress is.
-type NodeAddressType string
+type NodeAddressType = corev1.NodeAddressType
 
 // The address types gossipod reports.
 const (
-	NodeHostName   NodeAddressType = "Hostname"
-	NodeInternalIP NodeAddressType = "InternalIP"
+	NodeHostName   = corev1.NodeHostName
+	NodeInternalIP = corev1.NodeInternalIP
 )
 
 // NodeAddress is one way to reach a node.
-type NodeAddress struct {
-	Type    NodeAddressType `json:"type"`
-	Address string          `json:"address"`
-}
+type NodeAddress = corev1.NodeAddress
 
 // NodeSystemInfo describes the node's software, as `kubectl get nodes -o wide` shows it.
-type NodeSystemInfo struct {
-	OperatingSystem string `json:"operatingSystem,omitempty"`
-	Architecture    string `json:"architecture,omitempty"`
-	KernelVersion   string `json:"kernelVersion,omitempty"`
-	OSImage         string `json:"osImage,omitempty"`
-	KubeletVersion  string `json:"kubeletVersion,omitempty"`
-}
+type NodeSystemInfo = corev1.NodeSystemInfo
 
 // NodeList is the response of GET /api/v1/nodes.
-type NodeList struct {
-	TypeMeta `json:",inline"`
-	ListMeta `json:"metadata"`
-	Items    []Node `json:"items"`
-}
+type NodeList = corev1.NodeList
 
-// Condition returns the node's condition of type t, or nil.
-func (n *Node) Condition(t NodeConditionType) *NodeCondition {
+// GetNodeCondition returns the node's condition of type t, or nil.
+func GetNodeCondition(n *Node, t NodeConditionType) *NodeCondition {
 	for i := range n.Status.Conditions {
 		if n.Status.Conditions[i].Type == t {
 			return &n.Status.Conditions[i]
@@ -122,14 +122,14 @@ func (n *Node) Condition(t NodeConditionType) *NodeCondition {
 	return nil
 }
 
-// IsReady reports whether the node's Ready condition is True.
-func (n *Node) IsReady() bool {
-	c := n.Condition(NodeReady)
+// NodeIsReady reports whether the node's Ready condition is True.
+func NodeIsReady(n *Node) bool {
+	c := GetNodeCondition(n, NodeReady)
 	return c != nil && c.Status == ConditionTrue
 }
 
-// InternalIP returns the node's first InternalIP address, or "".
-func (n *Node) InternalIP() string {
+// NodeInternalIPOf returns the node's first InternalIP address, or "".
+func NodeInternalIPOf(n *Node) string {
 	for _, a := range n.Status.Addresses {
 		if a.Type == NodeInternalIP {
 			return a.Address

@@ -102,6 +102,6 @@ func PodHostPorts(p *Pod) []HostPort {
 
 // IsTerminal reports whether the pod has finished (Succeeded or Failed) and
 // no longer holds its node's resources.
-func (p *Pod) IsTerminal() bool {
+func IsTerminal(p *Pod) bool {
 	return p.Status.Phase == PodSucceeded || p.Status.Phase == PodFailed
 }

@@ -67,6 +67,14 @@ func checkStrict(path string, n *node, t reflect.Type, causes []StatusCause) []S
 		for i, key := range n.keys {
 			child := childPath(path, key)
 			f, ok := fields.byName[key]
+			if ok && unsupported[key] && f.Kind() != reflect.Pointer && isZeroJSON(n.vals[i]) {
+				// The zero value of a field Kubernetes' Go type always
+				// writes (status.daemonEndpoints, hostNetwork: false) is
+				// "not set": accept it, so that an object read back from
+				// the cluster (kubectl edit, replace) decodes again. A
+				// pointer's zero (hostUsers: false) is a choice, refused.
+				continue
+			}
 			if !ok || unsupported[key] {
 				causes = append(causes, unknownField(child, key, t, fields))
 				continue
@@ -134,6 +142,30 @@ func checkStrict(path string, n *node, t reflect.Type, causes []StatusCause) []S
 	}
 	return append(causes, StatusCause{Type: causeTypeInvalid, Field: path,
 		Message: "cannot be decoded into " + t.String()})
+}
+
+// isZeroJSON reports whether n is a JSON zero value: null, false, 0, "",
+// an empty list, or an object whose members are all zero values.
+func isZeroJSON(n *node) bool {
+	switch n.kind {
+	case kindNull:
+		return true
+	case kindBool:
+		return !n.boolean
+	case kindNumber:
+		f, err := strconv.ParseFloat(n.text, 64)
+		return err == nil && f == 0
+	case kindString:
+		return n.text == ""
+	case kindArray:
+		return len(n.vals) == 0
+	}
+	for _, v := range n.vals {
+		if !isZeroJSON(v) {
+			return false
+		}
+	}
+	return true
 }
 
 // checkUnmarshaler runs a type's own UnmarshalJSON (resource.Quantity, Time)

@@ -192,7 +192,7 @@ func validateVolumeSource(src *VolumeSource, fld *field.Path) field.ErrorList {
 	n := 0
 	if d := src.EmptyDir; d != nil {
 		n++
-		if !slices.Contains(emptyDirMedia, d.Medium) {
+		if !slices.Contains(emptyDirMedia, string(d.Medium)) {
 			errs = append(errs, field.NotSupported(fld.Child("emptyDir", "medium"), d.Medium, emptyDirMedia))
 		}
 		if d.SizeLimit != nil && d.SizeLimit.Sign() < 0 {
@@ -205,8 +205,8 @@ func validateVolumeSource(src *VolumeSource, fld *field.Path) field.ErrorList {
 		}
 		n++
 		errs = append(errs, validateAbsolutePath(h.Path, fld.Child("hostPath", "path"))...)
-		if !slices.Contains(hostPathTypes, h.Type) {
-			errs = append(errs, field.NotSupported(fld.Child("hostPath", "type"), h.Type, hostPathTypes))
+		if t := HostPathTypeOf(h); !slices.Contains(hostPathTypes, t) {
+			errs = append(errs, field.NotSupported(fld.Child("hostPath", "type"), t, hostPathTypes))
 		}
 	}
 	if n == 0 {

@@ -31,7 +31,7 @@ func validPod() *Pod {
 			},
 			Volumes: []Volume{
 				{Name: "data", VolumeSource: VolumeSource{EmptyDir: &EmptyDirVolumeSource{}}},
-				{Name: "host", VolumeSource: VolumeSource{HostPath: &HostPathVolumeSource{Path: "/srv", Type: "Directory"}}},
+				{Name: "host", VolumeSource: VolumeSource{HostPath: &HostPathVolumeSource{Path: "/srv", Type: ptr(HostPathType("Directory"))}}},
 				{Name: "mem", VolumeSource: VolumeSource{EmptyDir: &EmptyDirVolumeSource{Medium: "Memory"}}},
 			},
 			Hostname:     "web-0",
@@ -207,7 +207,7 @@ func TestValidatePod(t *testing.T) {
 			`spec.volumes[1].hostPath.path: Invalid value: "srv": must be an absolute path`}},
 		{"hostPath path with ..", func(p *Pod) { p.Spec.Volumes[1].HostPath.Path = "/srv/../etc" }, []string{
 			`spec.volumes[1].hostPath.path: Invalid value: "/srv/../etc": must not contain '..'`}},
-		{"hostPath path missing, type unsupported", func(p *Pod) { p.Spec.Volumes[1].HostPath = &HostPathVolumeSource{Type: "Socket"} }, []string{
+		{"hostPath path missing, type unsupported", func(p *Pod) { p.Spec.Volumes[1].HostPath = &HostPathVolumeSource{Type: ptr(HostPathType("Socket"))} }, []string{
 			`spec.volumes[1].hostPath.path: Required value`,
 			`spec.volumes[1].hostPath.type: Unsupported value: "Socket": supported values: "", "Directory", "DirectoryOrCreate", "File", "FileOrCreate"`}},
 		{"mount of a missing volume", func(p *Pod) { p.Spec.InitContainers[0].VolumeMounts[0].Name = "nope" }, []string{

@@ -104,7 +104,7 @@ func (s *State) Nodes() ([]api.Node, uint64) {
 	return out, s.index
 }
 
-// nodeWithAllocated copies a node and fills in status.allocated.
+// nodeWithAllocated copies a node and fills in its api.AnnotationAllocated.
 func (s *State) nodeWithAllocated(n *api.Node) *api.Node {
 	c := copyNode(n)
 	a := s.alloc[n.Name]
@@ -112,8 +112,20 @@ func (s *State) nodeWithAllocated(n *api.Node) *api.Node {
 	if a != nil {
 		r = a.requested
 	}
-	c.Status.Allocated = resourceList(r)
+	api.SetNodeAllocated(c, resourceList(r))
 	return c
+}
+
+// withoutDerivedAnnotations copies a node's annotations less those the
+// cluster derives on every read (api.AnnotationAllocated), which are never
+// stored: a node read and written back must not freeze them.
+func withoutDerivedAnnotations(in map[string]string) map[string]string {
+	out := maps.Clone(in)
+	delete(out, api.AnnotationAllocated)
+	if len(out) == 0 && len(in) > 0 {
+		return nil
+	}
+	return out
 }
 
 // apply changes the State by one committed command and returns the
@@ -400,7 +412,7 @@ func (s *State) registerNode(index uint64, cmd Command, p RegisterNode) error {
 		s.nodes[in.Name] = n
 	}
 	n.Labels = maps.Clone(in.Labels)
-	n.Annotations = maps.Clone(in.Annotations)
+	n.Annotations = withoutDerivedAnnotations(in.Annotations)
 	n.Status.Capacity = maps.Clone(in.Status.Capacity)
 	n.Status.Allocatable = maps.Clone(in.Status.Allocatable)
 	n.Status.Addresses = slices.Clone(in.Status.Addresses)
@@ -477,7 +489,7 @@ func (s *State) setNodeConditions(index uint64, cmd Command, p SetNodeConditions
 		c := u.Condition
 		c.LastHeartbeatTime = api.NewTime(cmd.Time)
 		c.LastTransitionTime = api.NewTime(cmd.Time)
-		if old := n.Condition(c.Type); old != nil {
+		if old := api.GetNodeCondition(n, c.Type); old != nil {
 			if old.Status == c.Status {
 				c.LastTransitionTime = old.LastTransitionTime
 			}
@@ -556,7 +568,7 @@ func (s *State) restore(d snapshotData) {
 	s.nodes = make(map[string]*api.Node, len(d.Nodes))
 	for i := range d.Nodes {
 		n := d.Nodes[i]
-		n.Status.Allocated = nil // derived, recomputed from pods
+		n.Annotations = withoutDerivedAnnotations(n.Annotations) // derived, recomputed from pods
 		s.nodes[n.Name] = &n
 	}
 	s.pods = make(map[string]*api.Pod, len(d.Pods))

@@ -212,7 +212,7 @@ func (s *State) setPodsFailed(index uint64, cmd Command, f SetPodsFailed) {
 	var events []api.Event
 	for _, u := range f.Updates {
 		old, ok := s.pods[podKey(u.Namespace, u.Name)]
-		if !ok || old.UID != u.UID || old.IsTerminal() {
+		if !ok || old.UID != u.UID || api.IsTerminal(old) {
 			continue
 		}
 		p := clonePod(old)
@@ -252,7 +252,7 @@ func podAvailable(p *api.Pod) bool {
 	if p.DeletionTimestamp != nil || p.Status.Phase != api.PodRunning {
 		return false
 	}
-	c := p.Condition(api.PodReady)
+	c := api.GetPodCondition(p, api.PodReady)
 	return c != nil && c.Status == api.ConditionTrue
 }
 

@@ -26,7 +26,7 @@ type nodeAlloc struct {
 // and has not finished. A Terminating pod still holds them until its node
 // confirms it stopped.
 func holdsNode(p *api.Pod) bool {
-	return p != nil && p.Spec.NodeName != "" && !p.IsTerminal()
+	return p != nil && p.Spec.NodeName != "" && !api.IsTerminal(p)
 }
 
 // account adds a pod's hold to its node's allocation.
@@ -304,7 +304,7 @@ func (s *State) setPodsUnschedulable(index uint64, cmd Command, u SetPodsUnsched
 		if !ok || old.UID != up.UID || old.Spec.NodeName != "" {
 			continue
 		}
-		if c := old.Condition(api.PodScheduled); c != nil && c.Status == api.ConditionFalse && c.Message == up.Message {
+		if c := api.GetPodCondition(old, api.PodScheduled); c != nil && c.Status == api.ConditionFalse && c.Message == up.Message {
 			continue
 		}
 		p := clonePod(old)
@@ -322,13 +322,13 @@ func (s *State) setPodStatuses(index uint64, cmd Command, u SetPodStatuses) {
 		if !ok || old.UID != up.UID || old.Spec.NodeName != u.Node {
 			continue
 		}
-		if old.IsTerminal() && old.Status.Reason == api.PodReasonNodeLost {
+		if api.IsTerminal(old) && old.Status.Reason == api.PodReasonNodeLost {
 			continue // the cluster gave up on this pod; a late report cannot revive it
 		}
 		p := clonePod(old)
 		st := up.Status
 		// The scheduler's condition is the cluster's, not the node's.
-		if c := old.Condition(api.PodScheduled); c != nil {
+		if c := api.GetPodCondition(old, api.PodScheduled); c != nil {
 			keep := *c
 			st.Conditions = slices.DeleteFunc(slices.Clone(st.Conditions), func(c api.PodCondition) bool { return c.Type == api.PodScheduled })
 			st.Conditions = append([]api.PodCondition{keep}, st.Conditions...)
@@ -345,7 +345,7 @@ func (s *State) setPodStatuses(index uint64, cmd Command, u SetPodStatuses) {
 // the status changes.
 func setPodCondition(p *api.Pod, c api.PodCondition, now time.Time) {
 	c.LastTransitionTime = api.NewTime(now)
-	if old := p.Condition(c.Type); old != nil {
+	if old := api.GetPodCondition(p, c.Type); old != nil {
 		if old.Status == c.Status {
 			c.LastTransitionTime = old.LastTransitionTime
 		}

@@ -88,7 +88,7 @@ func TestStaleRoundsCannotOvercommit(t *testing.T) {
 			t.Fatalf("p2 bound to %q after rejection", p2.Spec.NodeName)
 		}
 		n, _ := f.state.Node("node-1")
-		alloc := n.Status.Allocated[api.ResourceMemory]
+		alloc := api.NodeAllocated(n)[api.ResourceMemory]
 		if alloc.Cmp(resource.MustParse("3Gi")) != 0 {
 			t.Fatalf("node-1 allocated memory %s, want 3Gi", alloc.String())
 		}
@@ -187,7 +187,7 @@ func TestPodLifecycleCommands(t *testing.T) {
 		t.Fatalf("pod still there after a confirmed delete")
 	}
 	n, _ := f.state.Node("node-1")
-	if q := n.Status.Allocated[api.ResourceMemory]; !q.IsZero() {
+	if q := api.NodeAllocated(n)[api.ResourceMemory]; !q.IsZero() {
 		t.Fatalf("node-1 still has %s allocated after the delete", q.String())
 	}
 	if ev := f.state.EventsFor("up"); len(ev) != 0 {
@@ -203,7 +203,7 @@ func TestUnschedulableRecordsEventOnlyOnChange(t *testing.T) {
 		mustApply(t, f, i, command(t, CmdSetPodsUnschedulable, SetPodsUnschedulable{Updates: []UnschedulablePod{{Namespace: "default", Name: "p", UID: "up", Message: msg}}}, t0))
 	}
 	p, _ := f.state.Pod("default", "p")
-	c := p.Condition(api.PodScheduled)
+	c := api.GetPodCondition(p, api.PodScheduled)
 	if c == nil || c.Status != api.ConditionFalse || c.Reason != api.PodReasonUnschedulable || c.Message != msg {
 		t.Fatalf("PodScheduled = %+v", c)
 	}

@@ -106,7 +106,7 @@ func TestRegisterNode(t *testing.T) {
 			if got := quantity(t, n.Status.Capacity, api.ResourceMemory); got != "8Gi" {
 				t.Errorf("capacity memory = %s, want 8Gi", got)
 			}
-			if got := n.InternalIP(); got != "10.0.0.1" {
+			if got := api.NodeInternalIPOf(n); got != "10.0.0.1" {
 				t.Errorf("InternalIP = %q, want 10.0.0.1", got)
 			}
 			if n.Labels[api.LabelOS] != "linux" {
@@ -140,7 +140,7 @@ func TestRegisterNode(t *testing.T) {
 			if got := quantity(t, n.Status.Allocatable, api.ResourceMemory); got != "16Gi" {
 				t.Errorf("allocatable memory = %s, want 16Gi", got)
 			}
-			if got := n.InternalIP(); got != "10.0.0.11" {
+			if got := api.NodeInternalIPOf(n); got != "10.0.0.11" {
 				t.Errorf("InternalIP = %q, want 10.0.0.11", got)
 			}
 			if n.Labels["disk"] != "ssd" {
@@ -149,7 +149,7 @@ func TestRegisterNode(t *testing.T) {
 			if _, ok := n.Labels[api.LabelOS]; ok {
 				t.Errorf("labels = %v: a label the agent dropped is still there", n.Labels)
 			}
-			c := n.Condition(api.NodeReady)
+			c := api.GetNodeCondition(n, api.NodeReady)
 			if c == nil || c.Status != api.ConditionTrue || !c.LastTransitionTime.Time.Equal(t0.Add(time.Second)) {
 				t.Errorf("Ready = %+v, want the condition set before re-registering", c)
 			}
@@ -291,7 +291,7 @@ func TestSetNodeConditions(t *testing.T) {
 				if got := len(n.Status.Conditions); got != 1 {
 					t.Errorf("%s: %d conditions, want exactly one Ready", name, got)
 				}
-				c := n.Condition(api.NodeReady)
+				c := api.GetNodeCondition(n, api.NodeReady)
 				if c == nil {
 					t.Fatalf("%s: no Ready condition", name)
 				}
@@ -468,7 +468,7 @@ func TestReadsReturnDeepCopies(t *testing.T) {
 		{"allocatable", func(n *api.Node) { delete(n.Status.Allocatable, api.ResourceMemory) }},
 		{"addresses", func(n *api.Node) { n.Status.Addresses[0].Address = "192.0.2.1" }},
 		{"conditions", func(n *api.Node) { n.Status.Conditions[0].Status = api.ConditionFalse }},
-		{"condition via Condition()", func(n *api.Node) { n.Condition(api.NodeReady).Reason = "Hacked" }},
+		{"condition via Condition()", func(n *api.Node) { api.GetNodeCondition(n, api.NodeReady).Reason = "Hacked" }},
 		{"spec", func(n *api.Node) { n.Spec.Unschedulable = true }},
 	}
 	reads := []struct {

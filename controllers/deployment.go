@@ -84,7 +84,7 @@ func (r *rsState) available() int32 { return min(int32(r.counts.available), r.re
 // hasPods reports whether any of its pods has not finished, terminating
 // ones included: Recreate waits for them.
 func (r *rsState) hasPods() bool {
-	return slices.ContainsFunc(r.pods, func(p *api.Pod) bool { return !p.IsTerminal() })
+	return slices.ContainsFunc(r.pods, func(p *api.Pod) bool { return !api.IsTerminal(p) })
 }
 
 // notYetCreated is the creation time of the ReplicaSet a plan creates:

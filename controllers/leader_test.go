@@ -351,7 +351,7 @@ func TestScheduler(t *testing.T) {
 				if p.Spec.NodeName != node {
 					t.Errorf("pod %s on %q, want %q", name, p.Spec.NodeName, node)
 				}
-				if cond := p.Condition(api.PodScheduled); node == "" && (cond == nil || cond.Status != api.ConditionFalse || cond.Reason != "Unschedulable") {
+				if cond := api.GetPodCondition(p, api.PodScheduled); node == "" && (cond == nil || cond.Status != api.ConditionFalse || cond.Reason != "Unschedulable") {
 					t.Errorf("unschedulable pod %s has PodScheduled %+v", name, cond)
 				}
 			}

@@ -88,7 +88,7 @@ func (c *NodeLifecycle) Reconcile(ctx context.Context) time.Duration {
 	}
 	pods, _ := c.State.Pods(func(p *api.Pod) bool {
 		_, onLost := lost[p.Spec.NodeName]
-		return onLost && !p.IsTerminal()
+		return onLost && !api.IsTerminal(p)
 	})
 	if len(pods) == 0 {
 		return next

@@ -17,12 +17,12 @@ import (
 // ReplicaSet's replicas, neither finished nor being deleted. A pod being
 // deleted is replaced at once, as in Kubernetes, while it terminates.
 func isActive(p *api.Pod) bool {
-	return !p.IsTerminal() && p.DeletionTimestamp == nil
+	return !api.IsTerminal(p) && p.DeletionTimestamp == nil
 }
 
 // isReady: the pod's Ready condition is True.
 func isReady(p *api.Pod) bool {
-	c := p.Condition(api.PodReady)
+	c := api.GetPodCondition(p, api.PodReady)
 	return c != nil && c.Status == api.ConditionTrue
 }
 
@@ -34,7 +34,7 @@ func availability(p *api.Pod, minReadySeconds int32, now time.Time) (available b
 	if p.DeletionTimestamp != nil || p.Status.Phase != api.PodRunning {
 		return false, 0
 	}
-	c := p.Condition(api.PodReady)
+	c := api.GetPodCondition(p, api.PodReady)
 	if c == nil || c.Status != api.ConditionTrue {
 		return false, 0
 	}

@@ -78,7 +78,7 @@ func planReplicaSet(rs *api.ReplicaSet, owned, orphans, related []*api.Pod, now 
 	zero := int64(0)
 	for _, p := range owned {
 		switch {
-		case p.IsTerminal():
+		case api.IsTerminal(p):
 			plan.deletes = append(plan.deletes, consensus.DeletePod{Namespace: p.Namespace, Name: p.Name, UID: p.UID, GracePeriodSeconds: &zero})
 		case p.DeletionTimestamp == nil:
 			active = append(active, p)

@@ -90,7 +90,7 @@ func (s *Scheduler) Round(ctx context.Context) (bool, error) {
 		switch {
 		case p.Spec.NodeName != "":
 			bound[p.Spec.NodeName] = append(bound[p.Spec.NodeName], p)
-		case p.DeletionTimestamp == nil && !p.IsTerminal():
+		case p.DeletionTimestamp == nil && !api.IsTerminal(p):
 			pending = append(pending, p)
 		}
 	}
@@ -145,7 +145,7 @@ func (s *Scheduler) Round(ctx context.Context) (bool, error) {
 	var unschedulable consensus.SetPodsUnschedulable
 	for _, f := range result.Failures {
 		p := byKey[f.PodKey]
-		if c := p.Condition(api.PodScheduled); c != nil && c.Status == api.ConditionFalse && c.Message == f.Message {
+		if c := api.GetPodCondition(p, api.PodScheduled); c != nil && c.Status == api.ConditionFalse && c.Message == f.Message {
 			continue // already says so: write nothing
 		}
 		unschedulable.Updates = append(unschedulable.Updates, consensus.UnschedulablePod{

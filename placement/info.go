@@ -33,12 +33,12 @@ func NewNodeInfo(n *api.Node, bound []*api.Pod) NodeInfo {
 	ni := NodeInfo{
 		Name:          n.Name,
 		Labels:        n.Labels,
-		Ready:         n.IsReady(),
+		Ready:         api.NodeIsReady(n),
 		Unschedulable: n.Spec.Unschedulable,
 		Allocatable:   api.ResourcesOf(n.Status.Allocatable),
 	}
 	for _, p := range bound {
-		if p == nil || p.IsTerminal() {
+		if p == nil || api.IsTerminal(p) {
 			continue
 		}
 		ni.Requested = ni.Requested.Add(api.PodRequests(p))

@@ -63,7 +63,7 @@ func TestAdoptionAfterRestart(t *testing.T) {
 	if h.container(string(keep.UID), "a", 1) != a1 {
 		t.Error("a was restarted by the re-adoption")
 	}
-	if lt := u.Status.ContainerStatuses[1].LastState.Terminated; lt == nil || lt.Reason != "ContainerStatusUnknown" || lt.ExitCode != 137 {
+	if lt := u.Status.ContainerStatuses[1].LastTerminationState.Terminated; lt == nil || lt.Reason != "ContainerStatusUnknown" || lt.ExitCode != 137 {
 		t.Errorf("b's end while the agent was down: %+v", lt)
 	}
 	if u.Status.StartTime == nil || !u.Status.StartTime.Time.Equal(before.Status.StartTime.Time) {
@@ -102,7 +102,7 @@ func TestAdoptionWithoutSandbox(t *testing.T) {
 	u := h.waitFor(string(always.UID), "restarted", func(u PodUpdate) bool {
 		return u.Status.ContainerStatuses[0].RestartCount == 1 && u.Status.ContainerStatuses[0].State.Running != nil
 	})
-	if lt := u.Status.ContainerStatuses[0].LastState.Terminated; lt == nil || lt.Reason != "ContainerStatusUnknown" {
+	if lt := u.Status.ContainerStatuses[0].LastTerminationState.Terminated; lt == nil || lt.Reason != "ContainerStatusUnknown" {
 		t.Errorf("last state %+v", lt)
 	}
 	u = h.waitPhase(string(never.UID), api.PodFailed)

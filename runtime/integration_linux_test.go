@@ -137,7 +137,7 @@ func TestRealOOMKilledAndRestarted(t *testing.T) {
 	if cs.State.Terminated != nil {
 		last = cs.State.Terminated
 	} else {
-		last = cs.LastState.Terminated
+		last = cs.LastTerminationState.Terminated
 	}
 	if last == nil || last.Reason != "OOMKilled" || last.ExitCode != 137 {
 		t.Errorf("last termination %+v, want OOMKilled 137", last)
@@ -273,7 +273,7 @@ func TestRealAdoptionAfterAgentRestart(t *testing.T) {
 		cs := u.Status.ContainerStatuses[0]
 		return cs.RestartCount == 1 && cs.State.Running != nil
 	})
-	if lt := u.Status.ContainerStatuses[0].LastState.Terminated; lt == nil || lt.Reason != "ContainerStatusUnknown" || lt.ExitCode != 137 {
+	if lt := u.Status.ContainerStatuses[0].LastTerminationState.Terminated; lt == nil || lt.Reason != "ContainerStatusUnknown" || lt.ExitCode != 137 {
 		t.Errorf("adopted container's end: %+v, want ContainerStatusUnknown 137", lt)
 	}
 }
@@ -303,7 +303,7 @@ func TestRealLogsAndExec(t *testing.T) {
 	u := h.waitFor(string(p.UID), "restarted", func(u PodUpdate) bool {
 		return u.Status.ContainerStatuses[0].RestartCount == 1
 	})
-	if lt := u.Status.ContainerStatuses[0].LastState.Terminated; lt == nil || lt.ExitCode != 3 || lt.Reason != "Error" {
+	if lt := u.Status.ContainerStatuses[0].LastTerminationState.Terminated; lt == nil || lt.ExitCode != 3 || lt.Reason != "Error" {
 		t.Errorf("last state %+v", lt)
 	}
 	if got := h.logs("talk", "talker", LogOptions{Previous: true, TailLines: -1}); got != "line1\nline2\nline3\nline4\nline5\nerr\nlate\n" {

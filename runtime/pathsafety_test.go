@@ -149,7 +149,7 @@ func TestHostPathOutsideAllowedIsRefused(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarnessAllowing(t, tc.allowed...)
 			p := testPod("host", "a")
-			p.Spec.Volumes = []api.Volume{{Name: "h", VolumeSource: api.VolumeSource{HostPath: &api.HostPathVolumeSource{Path: tc.path, Type: "DirectoryOrCreate"}}}}
+			p.Spec.Volumes = []api.Volume{{Name: "h", VolumeSource: api.VolumeSource{HostPath: &api.HostPathVolumeSource{Path: tc.path, Type: ptr(api.HostPathType("DirectoryOrCreate"))}}}}
 			p.Spec.Containers[0].VolumeMounts = []api.VolumeMount{{Name: "h", MountPath: "/h"}}
 			h.r.SyncPods([]*api.Pod{p})
 			waitUntil(t, "FailedMount", func() bool {

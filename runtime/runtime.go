@@ -179,7 +179,7 @@ func (r *Runtime) SyncPods(pods []*api.Pod) {
 			after = w.done // the pod came back while being removed
 		}
 		st := newPodState(copyPod(p))
-		if p.IsTerminal() {
+		if api.IsTerminal(p) {
 			// Finished before, and unknown here: never run it again.
 			st.Terminal, st.frozen, st.Status = true, true, p.Status
 		}

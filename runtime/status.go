@@ -71,7 +71,7 @@ func containerStatus(rec *containerRecord, c *api.Container, podHasInit bool) ap
 	switch {
 	case rec.Running:
 		cs.State.Running = &api.ContainerStateRunning{StartedAt: api.NewTime(rec.StartedAt)}
-		cs.LastState = terminatedState(rec.Last)
+		cs.LastTerminationState = terminatedState(rec.Last)
 		cs.Ready = !rec.Init // an init container is ready once it completed
 		started = true
 	case rec.Waiting != nil:
@@ -79,13 +79,13 @@ func containerStatus(rec *containerRecord, c *api.Container, podHasInit bool) ap
 		// A container waiting to be restarted shows why its previous
 		// instance ended.
 		if rec.Exit != nil {
-			cs.LastState = terminatedState(rec.Exit)
+			cs.LastTerminationState = terminatedState(rec.Exit)
 		} else {
-			cs.LastState = terminatedState(rec.Last)
+			cs.LastTerminationState = terminatedState(rec.Last)
 		}
 	case rec.Exit != nil:
 		cs.State = terminatedState(rec.Exit)
-		cs.LastState = terminatedState(rec.Last)
+		cs.LastTerminationState = terminatedState(rec.Last)
 		cs.Ready = rec.Init && rec.Exit.ExitCode == 0
 	default:
 		reason := reasonContainerCreating
@@ -132,8 +132,8 @@ func podPhase(pod *api.Pod, inits, apps []api.ContainerStatus, terminal bool) ap
 			if s.State.Terminated.ExitCode != 0 {
 				failedInit++
 			}
-		case s.State.Waiting != nil && s.LastState.Terminated != nil:
-			if s.LastState.Terminated.ExitCode != 0 {
+		case s.State.Waiting != nil && s.LastTerminationState.Terminated != nil:
+			if s.LastTerminationState.Terminated.ExitCode != 0 {
 				failedInit++
 			}
 		default:
@@ -154,7 +154,7 @@ func podPhase(pod *api.Pod, inits, apps []api.ContainerStatus, terminal bool) ap
 				succeeded++
 			}
 		case s.State.Waiting != nil:
-			if s.LastState.Terminated != nil {
+			if s.LastTerminationState.Terminated != nil {
 				stopped++
 				anyStarted = true
 			} else {
@@ -220,7 +220,7 @@ func podConditions(s api.PodStatus, prev []api.PodCondition, now time.Time) []ap
 	// same, for init containers that were garbage collected).
 	appStarted := false
 	for _, c := range s.ContainerStatuses {
-		if c.State.Running != nil || c.State.Terminated != nil || c.LastState.Terminated != nil {
+		if c.State.Running != nil || c.State.Terminated != nil || c.LastTerminationState.Terminated != nil {
 			appStarted = true
 		}
 	}

@@ -21,7 +21,7 @@ func cs(state string) api.ContainerStatus {
 	case len(state) > 10 && state[:10] == "crashloop:":
 		parseCode(state[10:], &code)
 		s.State.Waiting = &api.ContainerStateWaiting{Reason: reasonCrashLoopBackOff}
-		s.LastState.Terminated = &api.ContainerStateTerminated{ExitCode: code}
+		s.LastTerminationState.Terminated = &api.ContainerStateTerminated{ExitCode: code}
 	case len(state) > 11 && state[:11] == "terminated:":
 		parseCode(state[11:], &code)
 		s.State.Terminated = &api.ContainerStateTerminated{ExitCode: code}
@@ -108,13 +108,13 @@ func TestContainerStatusFromRecord(t *testing.T) {
 				if s.State.Running == nil || !s.Ready || !*s.Started || s.RestartCount != 2 || s.ContainerID != "gossipod://x" {
 					t.Errorf("%+v", s)
 				}
-				if s.LastState.Terminated == nil || s.LastState.Terminated.ExitCode != 1 {
-					t.Errorf("last %+v", s.LastState)
+				if s.LastTerminationState.Terminated == nil || s.LastTerminationState.Terminated.ExitCode != 1 {
+					t.Errorf("last %+v", s.LastTerminationState)
 				}
 			}},
 		{"backing off", containerRecord{Started: true, Exit: exit1, Waiting: &waitReason{Reason: reasonCrashLoopBackOff, Message: "m"}},
 			false, func(t *testing.T, s api.ContainerStatus) {
-				if s.State.Waiting == nil || s.State.Waiting.Reason != reasonCrashLoopBackOff || s.LastState.Terminated == nil {
+				if s.State.Waiting == nil || s.State.Waiting.Reason != reasonCrashLoopBackOff || s.LastTerminationState.Terminated == nil {
 					t.Errorf("%+v", s)
 				}
 			}},

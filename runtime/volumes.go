@@ -171,7 +171,7 @@ func (w *podWorker) setupEmptyDir(name string, src *api.EmptyDirVolumeSource) er
 // setupHostPath applies a hostPath's type as kubelet does.
 func setupHostPath(src *api.HostPathVolumeSource) error {
 	p := src.Path
-	switch src.Type {
+	switch api.HostPathTypeOf(src) {
 	case hostPathUnset:
 		return nil
 	case hostPathDirectoryOrCreate:
@@ -192,7 +192,7 @@ func setupHostPath(src *api.HostPathVolumeSource) error {
 	case hostPathFile:
 		return checkHostPathType(p, false)
 	}
-	return fmt.Errorf("hostPath type %q is not supported (use \"\", %s, %s, %s or %s)", src.Type,
+	return fmt.Errorf("hostPath type %q is not supported (use \"\", %s, %s, %s or %s)", api.HostPathTypeOf(src),
 		hostPathDirectoryOrCreate, hostPathDirectory, hostPathFileOrCreate, hostPathFile)
 }
 

@@ -33,7 +33,7 @@ func TestSetupHostPath(t *testing.T) {
 		{filepath.Join(dir, "nofile"), "File", "is not a file", false, false},
 		{dir, "Socket", "not supported", false, false},
 	} {
-		err := setupHostPath(&api.HostPathVolumeSource{Path: tc.path, Type: tc.typ})
+		err := setupHostPath(&api.HostPathVolumeSource{Path: tc.path, Type: ptr(api.HostPathType(tc.typ))})
 		switch {
 		case tc.wantErr == "" && err != nil:
 			t.Errorf("%s %s: %v", tc.typ, tc.path, err)
@@ -54,7 +54,7 @@ func TestVolumeMounts(t *testing.T) {
 	p := testPod("vols", "a")
 	p.Spec.Volumes = []api.Volume{
 		{Name: "scratch", VolumeSource: api.VolumeSource{EmptyDir: &api.EmptyDirVolumeSource{}}},
-		{Name: "host", VolumeSource: api.VolumeSource{HostPath: &api.HostPathVolumeSource{Path: filepath.Join(host, "data"), Type: "DirectoryOrCreate"}}},
+		{Name: "host", VolumeSource: api.VolumeSource{HostPath: &api.HostPathVolumeSource{Path: filepath.Join(host, "data"), Type: ptr(api.HostPathType("DirectoryOrCreate"))}}},
 	}
 	p.Spec.Containers[0].VolumeMounts = []api.VolumeMount{
 		{Name: "scratch", MountPath: "/scratch"},
@@ -104,7 +104,7 @@ func TestVolumeFailureHoldsPod(t *testing.T) {
 	h := newHarnessAllowing(t, allowed)
 	dir := filepath.Join(allowed, "later")
 	p := testPod("held", "a")
-	p.Spec.Volumes = []api.Volume{{Name: "d", VolumeSource: api.VolumeSource{HostPath: &api.HostPathVolumeSource{Path: dir, Type: "Directory"}}}}
+	p.Spec.Volumes = []api.Volume{{Name: "d", VolumeSource: api.VolumeSource{HostPath: &api.HostPathVolumeSource{Path: dir, Type: ptr(api.HostPathType("Directory"))}}}}
 	h.r.SyncPods([]*api.Pod{p})
 	waitUntil(t, "FailedMount", func() bool {
 		for _, e := range h.eventsOf(string(p.UID)) {
@@ -201,3 +201,5 @@ func TestRunRotatesLogs(t *testing.T) {
 		return err == nil && fi.Size() <= minLogMaxBytes
 	})
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -108,7 +108,7 @@ func TestCrashLoopBackOff(t *testing.T) {
 	u := h.waitFor(string(p.UID), "restartCount 1", func(u PodUpdate) bool {
 		return u.Status.ContainerStatuses[0].RestartCount == 1 && u.Status.ContainerStatuses[0].State.Running != nil
 	})
-	last := u.Status.ContainerStatuses[0].LastState.Terminated
+	last := u.Status.ContainerStatuses[0].LastTerminationState.Terminated
 	if last == nil || last.ExitCode != 1 || last.Reason != "Error" {
 		t.Fatalf("lastTerminationState %+v", last)
 	}
@@ -124,7 +124,7 @@ func TestCrashLoopBackOff(t *testing.T) {
 	if cs.State.Waiting.Message != wantMsg {
 		t.Errorf("message %q, want %q", cs.State.Waiting.Message, wantMsg)
 	}
-	if cs.LastState.Terminated == nil || cs.LastState.Terminated.ExitCode != 2 || cs.RestartCount != 1 {
+	if cs.LastTerminationState.Terminated == nil || cs.LastTerminationState.Terminated.ExitCode != 2 || cs.RestartCount != 1 {
 		t.Errorf("while backing off: %+v", cs)
 	}
 	if u.Status.Phase != api.PodRunning {
@@ -153,9 +153,9 @@ func TestOOMKilled(t *testing.T) {
 	h.container(string(p.UID), "hog", 0).exit(exitStatus{Code: 137, Signal: 9, OOMKilled: true})
 	u := h.waitFor(string(p.UID), "restart after OOM", func(u PodUpdate) bool {
 		cs := u.Status.ContainerStatuses[0]
-		return cs.RestartCount == 1 && cs.LastState.Terminated != nil
+		return cs.RestartCount == 1 && cs.LastTerminationState.Terminated != nil
 	})
-	if lt := u.Status.ContainerStatuses[0].LastState.Terminated; lt.Reason != "OOMKilled" || lt.ExitCode != 137 {
+	if lt := u.Status.ContainerStatuses[0].LastTerminationState.Terminated; lt.Reason != "OOMKilled" || lt.ExitCode != 137 {
 		t.Errorf("last state %+v", lt)
 	}
 }
@@ -441,7 +441,7 @@ func TestSandboxDeathRestartsPod(t *testing.T) {
 	if !slices.Contains(h.eventReasons(string(p.UID)), eventSandboxChanged) {
 		t.Error("no SandboxChanged event")
 	}
-	if lt := u.Status.ContainerStatuses[0].LastState.Terminated; lt == nil || lt.ExitCode != 137 {
+	if lt := u.Status.ContainerStatuses[0].LastTerminationState.Terminated; lt == nil || lt.ExitCode != 137 {
 		t.Errorf("last state %+v", lt)
 	}
 }

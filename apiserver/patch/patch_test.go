@@ -282,7 +282,7 @@ func TestDo(t *testing.T) {
 	_, err = Do(ctx, types.StrategicMergePatchType, []byte(`{"metadata":{"managedFields":[{"manager":"x"}]},"spec":{"taints":[{"key":"k","effect":"NoSchedule"}]}}`), f.target())
 	var st *api.Status
 	if !errors.As(err, &st) || st.Code != http.StatusUnprocessableEntity || f.updates != 0 ||
-		st.Message != `Node "n1" is invalid: [metadata.managedFields: unsupported field, spec.taints: unknown field]` ||
+		st.Message != `Node "n1" is invalid: [metadata.managedFields: unsupported field, spec.taints: unsupported field]` ||
 		len(st.Details.Causes) != 2 || st.Details.Causes[1].Field != "spec.taints" {
 		t.Fatalf("unknown fields: %+v (%d updates)", err, f.updates)
 	}

@@ -28,7 +28,7 @@ func BenchmarkPodTable(b *testing.B) {
 			Spec: api.PodSpec{NodeName: "node-1", Containers: []api.Container{{Name: "web", Image: "nginx:1.27"}}},
 			Status: api.PodStatus{Phase: api.PodRunning, PodIP: "10.244.1.5", PodIPs: []api.PodIP{{IP: "10.244.1.5"}},
 				ContainerStatuses: []api.ContainerStatus{{Name: "web", Ready: true, RestartCount: 1, State: running(),
-					LastState: finishedAgo(time.Hour)}}},
+					LastTerminationState: finishedAgo(time.Hour)}}},
 		})
 	}
 	opts := Options{Version: "v1", IncludeObject: metav1.IncludeMetadata}

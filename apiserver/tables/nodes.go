@@ -48,7 +48,7 @@ var nodeTable = kindTable{
 // as kubectl shows a node without one.
 func (p printer) node(n *api.Node) metav1.TableRow {
 	var status []string
-	if c := n.Condition(api.NodeReady); c != nil {
+	if c := api.GetNodeCondition(n, api.NodeReady); c != nil {
 		if c.Status == api.ConditionTrue {
 			status = append(status, string(c.Type))
 		} else {

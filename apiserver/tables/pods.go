@@ -91,7 +91,7 @@ func (p printer) pod(pod *api.Pod) metav1.TableRow {
 	for i := range pod.Status.InitContainerStatuses {
 		container := pod.Status.InitContainerStatuses[i]
 		restarts += int(container.RestartCount)
-		if t := container.LastState.Terminated; t != nil && lastRestartDate.Before(&t.FinishedAt) {
+		if t := container.LastTerminationState.Terminated; t != nil && lastRestartDate.Before(&t.FinishedAt) {
 			lastRestartDate = t.FinishedAt
 		}
 		switch {
@@ -128,7 +128,7 @@ func (p printer) pod(pod *api.Pod) metav1.TableRow {
 		for i := len(pod.Status.ContainerStatuses) - 1; i >= 0; i-- {
 			container := pod.Status.ContainerStatuses[i]
 			restarts += int(container.RestartCount)
-			if t := container.LastState.Terminated; t != nil && lastRestartDate.Before(&t.FinishedAt) {
+			if t := container.LastTerminationState.Terminated; t != nil && lastRestartDate.Before(&t.FinishedAt) {
 				lastRestartDate = t.FinishedAt
 			}
 			switch s := container.State; {
@@ -147,7 +147,7 @@ func (p printer) pod(pod *api.Pod) metav1.TableRow {
 		}
 		// A pod Completed with a container still running is Running.
 		if reason == "Completed" && hasRunning {
-			if c := pod.Condition(api.PodReady); c != nil && c.Status == api.ConditionTrue {
+			if c := api.GetPodCondition(pod, api.PodReady); c != nil && c.Status == api.ConditionTrue {
 				reason = "Running"
 			} else {
 				reason = "NotReady"
@@ -187,7 +187,7 @@ func (p printer) pod(pod *api.Pod) metav1.TableRow {
 
 // podInitialized reports whether the pod's Initialized condition is True.
 func podInitialized(pod *api.Pod) bool {
-	c := pod.Condition(api.PodInitialized)
+	c := api.GetPodCondition(pod, api.PodInitialized)
 	return c != nil && c.Status == api.ConditionTrue
 }
 

@@ -245,7 +245,7 @@ func describePod(p *api.Pod, events []api.Event, now time.Time) string {
 	}
 	writeLabels(w, "Labels", p.Labels)
 	writeAnnotations(w, "Annotations", p.Annotations)
-	if p.DeletionTimestamp != nil && !p.IsTerminal() {
+	if p.DeletionTimestamp != nil && !api.IsTerminal(p) {
 		w.write(0, "Status:\tTerminating (lasts %s)\n", age(*p.DeletionTimestamp, now))
 		if p.DeletionGracePeriodSeconds != nil {
 			w.write(0, "Termination Grace Period:\t%ds\n", *p.DeletionGracePeriodSeconds)
@@ -346,8 +346,8 @@ func describeContainers(w *prefixWriter, space, label string, containers []api.C
 		}
 		if st != nil {
 			describeContainerState(w, "State", st.State)
-			if st.LastState.Terminated != nil {
-				describeContainerState(w, "Last State", st.LastState)
+			if st.LastTerminationState.Terminated != nil {
+				describeContainerState(w, "Last State", st.LastTerminationState)
 			}
 			w.write(2, "Ready:\t%s\n", trueFalse(st.Ready))
 			w.write(2, "Restart Count:\t%d\n", st.RestartCount)
@@ -495,7 +495,7 @@ func describeVolumes(w *prefixWriter, space string, volumes []api.Volume) {
 		case v.HostPath != nil:
 			w.write(2, "Type:\tHostPath (bare host directory volume)\n")
 			w.write(2, "Path:\t%s\n", v.HostPath.Path)
-			w.write(2, "HostPathType:\t%s\n", v.HostPath.Type)
+			w.write(2, "HostPathType:\t%s\n", api.HostPathTypeOf(v.HostPath))
 		case v.EmptyDir != nil:
 			limit := "<unset>"
 			if q := v.EmptyDir.SizeLimit; q != nil && q.Sign() > 0 {
@@ -661,8 +661,8 @@ func describeNode(n *api.Node, role string, pods []api.Pod, events []api.Event, 
 	}
 	// The cluster's own account of what is allocated on the node is the
 	// authority for requests; the pods listed are what it is made of.
-	if len(n.Status.Allocated) > 0 {
-		totalReq = n.Status.Allocated
+	if a := api.NodeAllocated(n); len(a) > 0 {
+		totalReq = a
 	}
 	w.write(0, "Allocated resources:\n  (Total limits may be over 100 percent, i.e., overcommitted.)\n")
 	w.write(1, "Resource\tRequests\tLimits\n")

@@ -101,13 +101,13 @@ func TestDescribeNode(t *testing.T) {
 		Status: api.NodeStatus{
 			Capacity:    api.ResourceList{api.ResourceCPU: resource.MustParse("4"), api.ResourceMemory: resource.MustParse("8Gi"), api.ResourcePods: resource.MustParse("110")},
 			Allocatable: api.ResourceList{api.ResourceCPU: resource.MustParse("2"), api.ResourceMemory: resource.MustParse("4Gi"), api.ResourcePods: resource.MustParse("110")},
-			Allocated:   api.ResourceList{api.ResourceCPU: resource.MustParse("500m"), api.ResourceMemory: resource.MustParse("1Gi"), api.ResourcePods: resource.MustParse("2")},
 			Conditions: []api.NodeCondition{{Type: api.NodeReady, Status: api.ConditionTrue, Reason: "KubeletReady", Message: "gossipod agent is alive in gossip",
 				LastHeartbeatTime: ago(time.Minute), LastTransitionTime: ago(48 * time.Hour)}},
 			Addresses: []api.NodeAddress{{Type: api.NodeInternalIP, Address: "192.168.1.10"}, {Type: api.NodeHostName, Address: "node-1"}},
 			NodeInfo:  api.NodeSystemInfo{OperatingSystem: "linux", Architecture: "amd64", KernelVersion: "6.1.0", OSImage: "Debian GNU/Linux 12 (bookworm)", KubeletVersion: "gossipod/dev"},
 		},
 	}
+	api.SetNodeAllocated(n, api.ResourceList{api.ResourceCPU: resource.MustParse("500m"), api.ResourceMemory: resource.MustParse("1Gi"), api.ResourcePods: resource.MustParse("2")})
 	pods := []api.Pod{*describeFixture(), {
 		ObjectMeta: api.ObjectMeta{Name: "batch", Namespace: "jobs", CreationTimestamp: ago(3 * time.Hour)},
 		Spec: api.PodSpec{Containers: []api.Container{{Name: "c", Resources: resources(map[api.ResourceName]string{api.ResourceCPU: "250m", api.ResourceMemory: "960Mi"}, nil)}},
@@ -139,7 +139,7 @@ func describeFixture() *api.Pod {
 				Ports: []api.ContainerPort{{ContainerPort: 9090, Protocol: api.ProtocolTCP, Name: "metrics"}, {ContainerPort: 53, Protocol: api.ProtocolUDP}},
 			}},
 			Volumes: []api.Volume{
-				{Name: "data", VolumeSource: api.VolumeSource{HostPath: &api.HostPathVolumeSource{Path: "/srv/www", Type: "Directory"}}},
+				{Name: "data", VolumeSource: api.VolumeSource{HostPath: &api.HostPathVolumeSource{Path: "/srv/www", Type: ptr(api.HostPathType("Directory"))}}},
 				{Name: "cache", VolumeSource: api.VolumeSource{EmptyDir: &api.EmptyDirVolumeSource{Medium: "Memory", SizeLimit: ptr(resource.MustParse("64Mi"))}}},
 			},
 		},
@@ -152,8 +152,8 @@ func describeFixture() *api.Pod {
 				State: api.ContainerState{Terminated: &api.ContainerStateTerminated{ExitCode: 0, Reason: "Completed", StartedAt: ago(10 * time.Minute), FinishedAt: ago(9 * time.Minute)}}}},
 			ContainerStatuses: []api.ContainerStatus{
 				{Name: "app", Image: "nginx:1.27", ContainerID: "gossipod://a1", Ready: true, RestartCount: 2,
-					State:     api.ContainerState{Running: &api.ContainerStateRunning{StartedAt: ago(5 * time.Minute)}},
-					LastState: api.ContainerState{Terminated: &api.ContainerStateTerminated{ExitCode: 137, Signal: 9, Reason: "OOMKilled", StartedAt: ago(8 * time.Minute), FinishedAt: ago(5 * time.Minute)}}},
+					State:                api.ContainerState{Running: &api.ContainerStateRunning{StartedAt: ago(5 * time.Minute)}},
+					LastTerminationState: api.ContainerState{Terminated: &api.ContainerStateTerminated{ExitCode: 137, Signal: 9, Reason: "OOMKilled", StartedAt: ago(8 * time.Minute), FinishedAt: ago(5 * time.Minute)}}},
 				{Name: "sidecar", Image: "busybox:1", State: api.ContainerState{Waiting: &api.ContainerStateWaiting{Reason: "CrashLoopBackOff", Message: "back-off 5m0s"}}, RestartCount: 6},
 			},
 		},

@@ -123,8 +123,8 @@ func getNodes(c *cli.Context, names []string) error {
 	for _, n := range nodes {
 		cols := []string{n.Name, nodeStatus(&n), orNone(roles[n.Name]), age(n.CreationTimestamp, now), n.Status.NodeInfo.KubeletVersion}
 		if format == "wide" {
-			cols = append(cols, orNone(n.InternalIP()), orNone(n.Spec.PodCIDR), orNone(n.Status.NodeInfo.OSImage), orNone(n.Status.NodeInfo.KernelVersion),
-				allocatedOf(n.Status, api.ResourceCPU), allocatedOf(n.Status, api.ResourceMemory), allocatedOf(n.Status, api.ResourcePods))
+			cols = append(cols, orNone(api.NodeInternalIPOf(&n)), orNone(n.Spec.PodCIDR), orNone(n.Status.NodeInfo.OSImage), orNone(n.Status.NodeInfo.KernelVersion),
+				allocatedOf(&n, api.ResourceCPU), allocatedOf(&n, api.ResourceMemory), allocatedOf(&n, api.ResourcePods))
 		}
 		t.row(cols...)
 	}
@@ -136,7 +136,7 @@ func getNodes(c *cli.Context, names []string) error {
 // SchedulingDisabled for a cordoned node.
 func nodeStatus(n *api.Node) string {
 	s := "Unknown"
-	if c := n.Condition(api.NodeReady); c != nil {
+	if c := api.GetNodeCondition(n, api.NodeReady); c != nil {
 		s = "NotReady"
 		if c.Status == api.ConditionTrue {
 			s = "Ready"
@@ -149,10 +149,10 @@ func nodeStatus(n *api.Node) string {
 }
 
 // allocatedOf is "allocated/allocatable" of one resource of a node.
-func allocatedOf(st api.NodeStatus, name api.ResourceName) string {
+func allocatedOf(n *api.Node, name api.ResourceName) string {
 	used := "0"
-	if q, ok := st.Allocated[name]; ok {
+	if q, ok := api.NodeAllocated(n)[name]; ok {
 		used = q.String()
 	}
-	return used + "/" + quantity(st.Allocatable, name)
+	return used + "/" + quantity(n.Status.Allocatable, name)
 }

@@ -30,7 +30,7 @@ func podStatusColumns(p *api.Pod, now time.Time) podColumns {
 	var lastRestart time.Time
 	noteRestart := func(cs *api.ContainerStatus) {
 		restarts += int(cs.RestartCount)
-		if t := cs.LastState.Terminated; t != nil && t.FinishedAt.After(lastRestart) {
+		if t := cs.LastTerminationState.Terminated; t != nil && t.FinishedAt.After(lastRestart) {
 			lastRestart = t.FinishedAt.Time
 		}
 	}
@@ -102,7 +102,7 @@ func podStatusColumns(p *api.Pod, now time.Time) podColumns {
 		switch {
 		case p.Status.Reason == "NodeLost":
 			reason = "Unknown"
-		case !p.IsTerminal():
+		case !api.IsTerminal(p):
 			reason = "Terminating"
 		}
 	}
@@ -123,7 +123,7 @@ func podStatusColumns(p *api.Pod, now time.Time) podColumns {
 }
 
 func conditionTrue(p *api.Pod, t api.PodConditionType) bool {
-	c := p.Condition(t)
+	c := api.GetPodCondition(p, t)
 	return c != nil && c.Status == api.ConditionTrue
 }
 

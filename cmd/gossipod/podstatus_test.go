@@ -45,7 +45,7 @@ func TestPodStatusColumns(t *testing.T) {
 		return api.PodCondition{Type: t, Status: s}
 	}
 	withLastRestart := running(true, 3)
-	withLastRestart.LastState.Terminated = &api.ContainerStateTerminated{ExitCode: 1, Reason: "Error", FinishedAt: ago(90 * time.Second)}
+	withLastRestart.LastTerminationState.Terminated = &api.ContainerStateTerminated{ExitCode: 1, Reason: "Error", FinishedAt: ago(90 * time.Second)}
 
 	tests := []struct {
 		name                    string
