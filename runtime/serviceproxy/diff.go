@@ -25,6 +25,8 @@ type elemKey struct {
 // and logged.
 func compute(cfg *Config, prev *desired, ports map[string]*svcPort) *desired {
 	d := &desired{frags: make(map[string]*fragment, len(ports)), elements: make(map[elemKey]Element)}
+	// Claims are per key space: a cluster IP and port is either in
+	// service-ips or in no-endpoint-services, never in both.
 	owner := make(map[elemKey]string)
 	for name, p := range ports {
 		f := (*fragment)(nil)
@@ -38,16 +40,19 @@ func compute(cfg *Config, prev *desired, ports map[string]*svcPort) *desired {
 		}
 		d.frags[name] = f
 		for _, e := range f.elements {
-			k := elemKey{e.Map, e.Key}
-			if o, ok := owner[k]; ok {
+			k, claim := elemKey{e.Map, e.Key}, elemKey{mapDefs[e.Map].space, e.Key}
+			if o, ok := owner[claim]; ok {
 				winner, loser := min(o, name), max(o, name)
 				cfg.Logger.Warn("two service ports claim the same address, port and protocol; ignoring one",
 					"service", loser, "kept", winner, "key", e.String())
 				if winner == o {
 					continue
 				}
+				for _, m := range spaceMaps[claim.Map] {
+					delete(d.elements, elemKey{m, e.Key})
+				}
 			}
-			owner[k] = name
+			owner[claim] = name
 			d.elements[k] = e
 		}
 	}

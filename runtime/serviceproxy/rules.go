@@ -154,9 +154,9 @@ func (s DAddrInSet) String() string     { return "ip daddr @" + s.Set }
 func (s SAddrInSet) String() string     { return "ip saddr @" + s.Set }
 func (FibSAddrLocal) String() string    { return "fib saddr type local" }
 func (s L4Proto) String() string        { return "meta l4proto " + s.Proto.String() }
-func (s MarkClear) String() string      { return fmt.Sprintf("meta mark & %#08x == 0", s.Mark) }
-func (s MarkOr) String() string         { return fmt.Sprintf("meta mark set meta mark | %#08x", s.Mark) }
-func (s MarkXor) String() string        { return fmt.Sprintf("meta mark set meta mark ^ %#08x", s.Mark) }
+func (s MarkClear) String() string      { return fmt.Sprintf("meta mark & 0x%08x == 0", s.Mark) }
+func (s MarkOr) String() string         { return fmt.Sprintf("meta mark set meta mark | 0x%08x", s.Mark) }
+func (s MarkXor) String() string        { return fmt.Sprintf("meta mark set meta mark ^ 0x%08x", s.Mark) }
 func (s UpdateAffinity) String() string { return "update @" + s.Set + " { ip saddr }" }
 func (Masquerade) String() string       { return "masquerade fully-random" }
 
@@ -258,14 +258,23 @@ const (
 type mapDef struct {
 	key  keyKind
 	vmap bool
+	// space is the key space the map shares with others: a key belongs to
+	// one service port, whichever of the space's maps holds it.
+	space string
 }
 
 var mapDefs = map[string]mapDef{
-	mapServiceIPs:          {keyAddrProtoPort, true},
-	mapServiceNodePorts:    {keyProtoPort, true},
-	mapNoEndpointServices:  {keyAddrProtoPort, true},
-	mapNoEndpointNodePorts: {keyProtoPort, true},
-	setNodePortIPs:         {keyAddr, false},
+	mapServiceIPs:          {keyAddrProtoPort, true, "cluster-ips"},
+	mapServiceNodePorts:    {keyProtoPort, true, "node-ports"},
+	mapNoEndpointServices:  {keyAddrProtoPort, true, "cluster-ips"},
+	mapNoEndpointNodePorts: {keyProtoPort, true, "node-ports"},
+	setNodePortIPs:         {keyAddr, false, "node-ips"},
+}
+
+// spaceMaps lists the maps of each key space.
+var spaceMaps = map[string][]string{
+	"cluster-ips": {mapServiceIPs, mapNoEndpointServices},
+	"node-ports":  {mapServiceNodePorts, mapNoEndpointNodePorts},
 }
 
 // The fixed regular chains.
