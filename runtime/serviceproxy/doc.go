@@ -60,9 +60,13 @@
 //   - A route that covers the cluster IPs (the default route is enough),
 //     so a packet for a service without endpoints reaches the filter chains
 //     and is rejected instead of failing with "network unreachable".
-//   - If pods sit on a Linux bridge and hairpin traffic to a pod on the same
-//     bridge must work, net.bridge.bridge-nf-call-iptables=1 is not needed:
-//     service traffic is routed by the node, not bridged.
+//   - Pods on a Linux bridge (gossipod's CNI bridge) need
+//     net.bridge.bridge-nf-call-iptables=1 (module br_netfilter): when pod A
+//     reaches pod B on the same bridge through a cluster IP, B's reply is
+//     bridged straight to A, and only br_netfilter lets conntrack see it and
+//     undo the DNAT. Kubernetes requires the same. A pod reaching itself
+//     through its service also needs hairpin mode on its bridge port, which
+//     gossipod's bridge config (hairpinMode) sets.
 //   - Node ports on 127.0.0.1 are not supported (they would need
 //     route_localnet), as in kube-proxy's nftables mode.
 //

@@ -91,14 +91,14 @@ func (w *writer) baseChain(b BaseChain) *nftables.Chain {
 // keyBytes encodes an element key as the kernel compares it: each field of
 // a concatenation padded to 4 bytes, ports in network order.
 func keyBytes(kind keyKind, k Key) []byte {
-	a4 := k.Addr.As4()
 	proto := []byte{byte(k.Proto), 0, 0, 0}
 	port := []byte{byte(k.Port >> 8), byte(k.Port), 0, 0}
-	switch kind {
-	case keyAddr:
-		return a4[:]
-	case keyProtoPort:
+	if kind == keyProtoPort {
 		return append(proto, port...)
+	}
+	a4 := k.Addr.As4()
+	if kind == keyAddr {
+		return a4[:]
 	}
 	return append(append(a4[:], proto...), port...)
 }
