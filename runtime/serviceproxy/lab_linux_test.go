@@ -29,7 +29,7 @@ import (
 // "outside" traffic (prerouting), from the node itself "local" (output),
 // from a pod "pod" traffic.
 type lab struct {
-	t                       *testing.T
+	t                        *testing.T
 	node, client, pod1, pod2 string // paths of the namespaces
 }
 
