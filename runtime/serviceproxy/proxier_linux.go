@@ -37,6 +37,9 @@ type Proxier struct {
 	nft  *nftables.Conn
 	ct   *netlink.Handle
 	last *desired // what the table holds; nil: the next Sync rebuilds it
+	// rebuilds counts the Syncs that rebuilt the whole table (tests check
+	// that the others were incremental).
+	rebuilds int
 }
 
 // New checks cfg and opens the netlink sockets, but changes nothing in the
@@ -133,6 +136,7 @@ func (p *Proxier) Sync(ctx context.Context, services []*corev1.Service, slices [
 	if err := p.apply(&desired{}, next, true); err != nil {
 		return fmt.Errorf("serviceproxy: sync: %w", err)
 	}
+	p.rebuilds++
 	p.last = next
 	if old != nil {
 		p.clearConntrack(old, next)

@@ -173,6 +173,9 @@ func TestClusterIPReachesEveryEndpointAndFollowsChanges(t *testing.T) {
 	if seen := l.pods(l.client, "10.96.0.10:80", 60, ""); seen["pod2"] == 0 {
 		t.Fatalf("pod2 gets no traffic after its endpoint came back: %v", seen)
 	}
+	if p.rebuilds != 1 {
+		t.Errorf("%d Syncs rebuilt the table, want only the first", p.rebuilds)
+	}
 }
 
 func TestNoEndpointsIsRejectedAtOnce(t *testing.T) {
@@ -397,6 +400,9 @@ func TestRestartRebuildsOnlyItsTableAndCleanupRemovesIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.sync(p2, b, twoPods()...)
+	if p2.rebuilds != 2 {
+		t.Errorf("rebuilds = %d, want 2 (the first Sync, and the one after the incremental one failed)", p2.rebuilds)
+	}
 	if seen := l.pods(l.client, "10.96.0.10:80", 60, ""); seen["pod1"] == 0 || seen["pod2"] == 0 {
 		t.Fatalf("after the rebuild, 60 connections did not reach both pods: %v", seen)
 	}
