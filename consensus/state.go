@@ -122,9 +122,6 @@ func (s *State) nodeWithAllocated(n *api.Node) *api.Node {
 func withoutDerivedAnnotations(in map[string]string) map[string]string {
 	out := maps.Clone(in)
 	delete(out, api.AnnotationAllocated)
-	if len(out) == 0 && len(in) > 0 {
-		return nil
-	}
 	return out
 }
 

@@ -81,6 +81,7 @@ func TestRegisterNode(t *testing.T) {
 	sneaky.CreationTimestamp = api.NewTime(t0.Add(-24 * time.Hour))
 	sneaky.Spec = api.NodeSpec{PodCIDR: "10.244.9.0/24", Unschedulable: true}
 	sneaky.Status.Conditions = []api.NodeCondition{{Type: api.NodeReady, Status: api.ConditionTrue}}
+	sneaky.Annotations = map[string]string{api.AnnotationAllocated: `{"cpu":"64","pods":"100"}`, "team": "infra"}
 
 	tests := []struct {
 		name  string
@@ -170,6 +171,19 @@ func TestRegisterNode(t *testing.T) {
 			}
 			if len(n.Status.Conditions) != 0 {
 				t.Errorf("conditions = %+v, want none", n.Status.Conditions)
+			}
+			// The allocated annotation is derived from the node's pods on
+			// every read; the client's value is dropped, other annotations kept.
+			if got := api.NodeAllocated(n); !got.Cpu().IsZero() || !got.Pods().IsZero() {
+				t.Errorf("allocated = %v, want zero (no pods), not the value the client sent", got)
+			}
+			if n.Annotations["team"] != "infra" {
+				t.Errorf("annotations = %v, want team=infra kept", n.Annotations)
+			}
+			for _, stored := range s.export().Nodes {
+				if v, ok := stored.Annotations[api.AnnotationAllocated]; ok {
+					t.Errorf("stored node %s holds %s=%s: derived annotations must not be stored", stored.Name, api.AnnotationAllocated, v)
+				}
 			}
 		},
 	}, {
