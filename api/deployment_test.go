@@ -164,9 +164,9 @@ status:
 		{"observedGeneration", d.Status.ObservedGeneration, int64(2)},
 		{"status counts", [5]int32{d.Status.Replicas, d.Status.UpdatedReplicas, d.Status.ReadyReplicas,
 			d.Status.AvailableReplicas, d.Status.UnavailableReplicas}, [5]int32{4, 3, 2, 1, 3}},
-		{"condition", d.Condition(DeploymentProgressing).Reason, "NewReplicaSetAvailable"},
+		{"condition", GetDeploymentCondition(d, DeploymentProgressing).Reason, "NewReplicaSetAvailable"},
 		{"condition time", d.Status.Conditions[0].LastUpdateTime.UTC().Hour(), 3},
-		{"no Available condition", d.Condition(DeploymentAvailable) == nil, true},
+		{"no Available condition", GetDeploymentCondition(d, DeploymentAvailable) == nil, true},
 	}
 	for _, c := range checks {
 		if c.got != c.want {

@@ -57,7 +57,7 @@ func (p *planner) status() (api.DeploymentStatus, time.Duration) {
 	for _, c := range []api.DeploymentCondition{availableCond, progressing} {
 		c.LastUpdateTime = api.NewTime(p.now)
 		c.LastTransitionTime = api.NewTime(p.now)
-		if old := d.Condition(c.Type); old != nil {
+		if old := api.GetDeploymentCondition(d, c.Type); old != nil {
 			if old.Status == c.Status {
 				c.LastTransitionTime = old.LastTransitionTime
 			}

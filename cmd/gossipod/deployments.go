@@ -495,7 +495,7 @@ func rolloutStatus(d *api.Deployment) (string, bool, error) {
 	if d.Generation > d.Status.ObservedGeneration {
 		return "Waiting for deployment spec update to be observed...\n", false, nil
 	}
-	if c := d.Condition(api.DeploymentProgressing); c != nil && c.Reason == "ProgressDeadlineExceeded" {
+	if c := api.GetDeploymentCondition(d, api.DeploymentProgressing); c != nil && c.Reason == "ProgressDeadlineExceeded" {
 		return "", false, fmt.Errorf("deployment %q exceeded its progress deadline", d.Name)
 	}
 	st := d.Status
