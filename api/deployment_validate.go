@@ -1,13 +1,12 @@
 package api
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/validate/content"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -113,22 +112,13 @@ func ValidateDeploymentUpdateWithin(oldD, newD *Deployment, maxReplicas int32) e
 		errs = append(errs, immutable(newD.UID, oldD.UID, meta.Child("uid"))...)
 	}
 	errs = append(errs, validateDeployment(newD, maxReplicas)...)
-	if !sameJSON(oldD.Spec.Selector, newD.Spec.Selector) {
+	if !equality.Semantic.DeepEqual(oldD.Spec.Selector, newD.Spec.Selector) {
 		errs = append(errs, field.Invalid(field.NewPath("spec", "selector"), newD.Spec.Selector, "field is immutable"))
 	}
 	if len(errs) > 0 {
 		return newInvalid("Deployment", newD.Name, errs)
 	}
 	return nil
-}
-
-// sameJSON compares two values by their JSON forms, which is Kubernetes'
-// semantic equality for the types involved: a nil and an empty map or list
-// are the same (both omitted).
-func sameJSON(a, b any) bool {
-	ja, errA := json.Marshal(a)
-	jb, errB := json.Marshal(b)
-	return errA == nil && errB == nil && bytes.Equal(ja, jb)
 }
 
 // maxDeploymentNameLength leaves room in a DNS-1123 subdomain (253 bytes)

@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/validate/content"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -67,7 +68,7 @@ func ValidateReplicaSetUpdate(oldRS, newRS *ReplicaSet, maxReplicas int32) error
 		errs = append(errs, immutable(newRS.UID, oldRS.UID, meta.Child("uid"))...)
 	}
 	errs = append(errs, validateReplicaSet(newRS, maxReplicas)...)
-	if !sameJSON(oldRS.Spec.Selector, newRS.Spec.Selector) {
+	if !equality.Semantic.DeepEqual(oldRS.Spec.Selector, newRS.Spec.Selector) {
 		errs = append(errs, field.Invalid(field.NewPath("spec", "selector"), newRS.Spec.Selector, "field is immutable"))
 	}
 	if len(errs) > 0 {

@@ -136,7 +136,7 @@ func TestFSMChecksUpdatesAgainstCommitted(t *testing.T) {
 			mustApply(t, f, 3, command(t, CmdCreatePod, CreatePod{Pod: testPod("p", "up", 0, "1Gi")}, t0))
 			bind(t, f, 4, PodBinding{Namespace: "default", Name: "p", UID: "up", Node: "node-1"})
 			before, _ := f.state.Pod("default", "p")
-			in := *clonePod(before)
+			in := *before.DeepCopy()
 			in.ResourceVersion = ""
 			tc.update(&in)
 			_, err := applyErr(t, f, 5, command(t, CmdUpdatePod, UpdatePod{Pod: in}, t0))

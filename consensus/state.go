@@ -106,7 +106,7 @@ func (s *State) Nodes() ([]api.Node, uint64) {
 
 // nodeWithAllocated copies a node and fills in its api.AnnotationAllocated.
 func (s *State) nodeWithAllocated(n *api.Node) *api.Node {
-	c := copyNode(n)
+	c := n.DeepCopy()
 	a := s.alloc[n.Name]
 	var r api.Resources
 	if a != nil {
@@ -459,7 +459,7 @@ func (s *State) mutableNode(name string) (*api.Node, bool) {
 	if !ok {
 		return nil, false
 	}
-	c := copyNode(n)
+	c := n.DeepCopy()
 	s.nodes[name] = c
 	return c, true
 }
@@ -531,7 +531,7 @@ func (s *State) export() snapshotData {
 	defer s.mu.RUnlock()
 	d := snapshotData{Index: s.index, Network: s.network}
 	for _, name := range slices.Sorted(maps.Keys(s.nodes)) {
-		d.Nodes = append(d.Nodes, *copyNode(s.nodes[name]))
+		d.Nodes = append(d.Nodes, *s.nodes[name].DeepCopy())
 	}
 	// Pods and events are copy-on-write, so sharing them is a copy.
 	for _, key := range slices.Sorted(maps.Keys(s.pods)) {
@@ -625,18 +625,4 @@ func (s *State) reindexOwners() {
 	for key, d := range s.deployments {
 		s.indexOwners(objRef{kindDeployment, key}, nil, d.OwnerReferences)
 	}
-}
-
-// copyNode deep-copies a node by a JSON round trip: simple and always in step
-// with the type's fields, and nodes are small and rarely read in hot paths.
-func copyNode(n *api.Node) *api.Node {
-	b, err := json.Marshal(n)
-	if err != nil {
-		panic(fmt.Sprintf("copy node %s: %v", n.Name, err))
-	}
-	var out api.Node
-	if err := json.Unmarshal(b, &out); err != nil {
-		panic(fmt.Sprintf("copy node %s: %v", n.Name, err))
-	}
-	return &out
 }

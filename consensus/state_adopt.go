@@ -123,7 +123,7 @@ func (s *State) adoptLegacyPods(index uint64, cmd Command, a AdoptLegacyPods) (A
 		if sel, err := api.LabelSelectorAsSelector(rs.Spec.Selector); err != nil || !sel.Matches(labels.Set(p.Labels)) {
 			continue
 		}
-		q := clonePod(p)
+		q := p.DeepCopy()
 		refs := []api.OwnerReference{api.NewControllerRef("apps/v1", kindReplicaSet, rs.Name, rs.UID)}
 		for _, r := range p.OwnerReferences {
 			if r.UID != d.UID {
@@ -195,12 +195,12 @@ func (s *State) addControllerRef(index uint64, ref objRef, r api.OwnerReference)
 	switch ref.kind {
 	case kindPod:
 		old := s.pods[ref.key]
-		p := clonePod(old)
+		p := old.DeepCopy()
 		p.OwnerReferences = append(p.OwnerReferences, r)
 		s.putPod(index, old, p)
 	case kindReplicaSet:
 		old := s.replicaSets[ref.key]
-		rs := cloneReplicaSet(old)
+		rs := old.DeepCopy()
 		rs.OwnerReferences = append(rs.OwnerReferences, r)
 		s.putReplicaSet(index, old, rs)
 	}

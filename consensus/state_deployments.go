@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
@@ -50,7 +51,7 @@ func (s *State) putDeployment(index uint64, old, d *api.Deployment) {
 }
 
 func (s *State) createDeployment(index uint64, cmd Command, c CreateDeployment) (any, error) {
-	d := cloneDeployment(&c.Deployment)
+	d := c.Deployment.DeepCopy()
 	if d.Name == "" || d.Namespace == "" {
 		return nil, api.NewBadRequest("deployment name and namespace are required")
 	}
@@ -83,12 +84,12 @@ func (s *State) updateDeployment(index uint64, u UpdateDeployment) (any, error) 
 	if in.ResourceVersion != "" && in.ResourceVersion != old.ResourceVersion || in.UID != "" && in.UID != old.UID {
 		return nil, conflictOn("deployments.apps", in.Name)
 	}
-	d := cloneDeployment(old)
+	d := old.DeepCopy()
 	d.Labels = maps.Clone(in.Labels)
 	d.Annotations = maps.Clone(in.Annotations)
-	if !sameJSON(in.Spec, old.Spec) {
+	if !equality.Semantic.DeepEqual(in.Spec, old.Spec) {
 		d.Generation++
-		d.Spec = cloneDeployment(in).Spec
+		d.Spec = in.DeepCopy().Spec
 	}
 	// Checked against the committed Deployment (the selector is immutable),
 	// whatever the proposer read.
@@ -124,10 +125,10 @@ func (s *State) setDeploymentStatus(index uint64, u SetDeploymentStatus) {
 		return
 	}
 	revisionSame := u.Revision == "" || old.Annotations[api.AnnotationRevision] == u.Revision
-	if revisionSame && sameJSON(old.Status, u.Status) {
+	if revisionSame && equality.Semantic.DeepEqual(old.Status, u.Status) {
 		return
 	}
-	d := cloneDeployment(old)
+	d := old.DeepCopy()
 	d.Status = u.Status
 	if !revisionSame {
 		if d.Annotations == nil {
@@ -215,7 +216,7 @@ func (s *State) setPodsFailed(index uint64, cmd Command, f SetPodsFailed) {
 		if !ok || old.UID != u.UID || api.IsTerminal(old) {
 			continue
 		}
-		p := clonePod(old)
+		p := old.DeepCopy()
 		p.Status.Phase = api.PodFailed
 		p.Status.Reason = u.Reason
 		p.Status.Message = u.Message
@@ -367,11 +368,4 @@ func (s *State) disruptionBudgetOf(p *api.Pod) (*api.Deployment, []*api.Pod) {
 		pods = append(pods, s.ownedPods(sibling.UID)...)
 	}
 	return s.deployments[downer.key], pods
-}
-
-// cloneDeployment deep-copies a Deployment.
-func cloneDeployment(d *api.Deployment) *api.Deployment {
-	var out api.Deployment
-	mustRoundTrip(d, &out)
-	return &out
 }

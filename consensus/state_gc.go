@@ -299,12 +299,12 @@ func (s *State) markDeleting(index uint64, cmd Command, ref objRef) {
 	switch ref.kind {
 	case kindReplicaSet:
 		old := s.replicaSets[ref.key]
-		rs := cloneReplicaSet(old)
+		rs := old.DeepCopy()
 		mark(&rs.ObjectMeta)
 		s.putReplicaSet(index, old, rs)
 	case kindDeployment:
 		old := s.deployments[ref.key]
-		d := cloneDeployment(old)
+		d := old.DeepCopy()
 		mark(&d.ObjectMeta)
 		s.putDeployment(index, old, d)
 	}
@@ -324,17 +324,17 @@ func (s *State) dropOwner(index uint64, ref objRef, uid types.UID) {
 	switch ref.kind {
 	case kindPod:
 		old := s.pods[ref.key]
-		p := clonePod(old)
+		p := old.DeepCopy()
 		p.OwnerReferences = keep(p.OwnerReferences)
 		s.putPod(index, old, p)
 	case kindReplicaSet:
 		old := s.replicaSets[ref.key]
-		rs := cloneReplicaSet(old)
+		rs := old.DeepCopy()
 		rs.OwnerReferences = keep(rs.OwnerReferences)
 		s.putReplicaSet(index, old, rs)
 	case kindDeployment:
 		old := s.deployments[ref.key]
-		d := cloneDeployment(old)
+		d := old.DeepCopy()
 		d.OwnerReferences = keep(d.OwnerReferences)
 		s.putDeployment(index, old, d)
 	}

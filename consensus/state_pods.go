@@ -1,7 +1,6 @@
 package consensus
 
 import (
-	"encoding/json"
 	"fmt"
 	"maps"
 	"net/http"
@@ -10,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/gossipod/gossipod/api"
@@ -130,7 +130,7 @@ func (s *State) fitError(p *api.Pod, nodeName string) (reason, message string) {
 }
 
 func (s *State) createPod(index uint64, cmd Command, c CreatePod) (any, error) {
-	p := clonePod(&c.Pod)
+	p := c.Pod.DeepCopy()
 	key := podKey(p.Namespace, p.Name)
 	if p.Name == "" || p.Namespace == "" {
 		return nil, api.NewBadRequest("pod name and namespace are required")
@@ -185,7 +185,7 @@ func (s *State) updatePod(index uint64, u UpdatePod) (any, error) {
 	if in.UID != "" && in.UID != old.UID {
 		return nil, conflict(in.Name)
 	}
-	p := clonePod(old)
+	p := old.DeepCopy()
 	p.Labels = maps.Clone(in.Labels)
 	p.Annotations = maps.Clone(in.Annotations)
 	spec := in.Spec
@@ -195,13 +195,13 @@ func (s *State) updatePod(index uint64, u UpdatePod) (any, error) {
 		// refused below, as the API refuses it.
 		spec.NodeName = old.Spec.NodeName
 	}
-	p.Spec = *clonePodSpec(&spec)
+	p.Spec = *spec.DeepCopy()
 	// Immutability is checked against the committed pod, not the one the
 	// API read, which may be stale.
 	if err := api.ValidatePodUpdate(old, p); err != nil {
 		return nil, err
 	}
-	if !sameJSON(p.Spec, old.Spec) {
+	if !equality.Semantic.DeepEqual(p.Spec, old.Spec) {
 		p.Generation++
 	}
 	s.putPod(index, old, p)
@@ -248,7 +248,7 @@ func (s *State) deletePod(index uint64, cmd Command, d DeletePod) (any, error) {
 			return old, nil
 		}
 	}
-	p := clonePod(old)
+	p := old.DeepCopy()
 	if p.DeletionTimestamp == nil {
 		ts := api.NewTime(cmd.Time)
 		p.DeletionTimestamp = &ts
@@ -285,7 +285,7 @@ func (s *State) bindPods(index uint64, cmd Command, b BindPods) BindResult {
 			reject(msg)
 			continue
 		}
-		p := clonePod(old)
+		p := old.DeepCopy()
 		p.Spec.NodeName = bd.Node
 		setPodCondition(p, api.PodCondition{Type: api.PodScheduled, Status: api.ConditionTrue}, cmd.Time)
 		s.putPod(index, old, p)
@@ -307,7 +307,7 @@ func (s *State) setPodsUnschedulable(index uint64, cmd Command, u SetPodsUnsched
 		if c := api.GetPodCondition(old, api.PodScheduled); c != nil && c.Status == api.ConditionFalse && c.Message == up.Message {
 			continue
 		}
-		p := clonePod(old)
+		p := old.DeepCopy()
 		setPodCondition(p, api.PodCondition{Type: api.PodScheduled, Status: api.ConditionFalse,
 			Reason: api.PodReasonUnschedulable, Message: up.Message}, cmd.Time)
 		s.putPod(index, old, p)
@@ -325,7 +325,7 @@ func (s *State) setPodStatuses(index uint64, cmd Command, u SetPodStatuses) {
 		if api.IsTerminal(old) && old.Status.Reason == api.PodReasonNodeLost {
 			continue // the cluster gave up on this pod; a late report cannot revive it
 		}
-		p := clonePod(old)
+		p := old.DeepCopy()
 		st := up.Status
 		// The scheduler's condition is the cluster's, not the node's.
 		if c := api.GetPodCondition(old, api.PodScheduled); c != nil {
@@ -334,7 +334,7 @@ func (s *State) setPodStatuses(index uint64, cmd Command, u SetPodStatuses) {
 			st.Conditions = append([]api.PodCondition{keep}, st.Conditions...)
 		}
 		p.Status = st
-		if sameJSON(p.Status, old.Status) {
+		if equality.Semantic.DeepEqual(p.Status, old.Status) {
 			continue
 		}
 		s.putPod(index, old, p)
@@ -404,34 +404,4 @@ func resourceList(r api.Resources) api.ResourceList {
 		api.ResourceMemory: *resource.NewQuantity(r.Memory, resource.BinarySI),
 		api.ResourcePods:   *resource.NewQuantity(r.Pods, resource.DecimalSI),
 	}
-}
-
-// clonePod deep-copies a pod by a JSON round trip, which stays in step with
-// the type's fields as they grow.
-func clonePod(p *api.Pod) *api.Pod {
-	var out api.Pod
-	mustRoundTrip(p, &out)
-	return &out
-}
-
-func clonePodSpec(s *api.PodSpec) *api.PodSpec {
-	var out api.PodSpec
-	mustRoundTrip(s, &out)
-	return &out
-}
-
-func mustRoundTrip(in, out any) {
-	b, err := json.Marshal(in)
-	if err == nil {
-		err = json.Unmarshal(b, out)
-	}
-	if err != nil {
-		panic(fmt.Sprintf("deep copy %T: %v", in, err))
-	}
-}
-
-func sameJSON(a, b any) bool {
-	ja, errA := json.Marshal(a)
-	jb, errB := json.Marshal(b)
-	return errA == nil && errB == nil && string(ja) == string(jb)
 }

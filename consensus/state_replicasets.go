@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/gossipod/gossipod/api"
@@ -105,7 +106,7 @@ func (s *State) putReplicaSet(index uint64, old, rs *api.ReplicaSet) {
 }
 
 func (s *State) createReplicaSet(index uint64, cmd Command, c CreateReplicaSet) (*api.ReplicaSet, error) {
-	rs := cloneReplicaSet(&c.ReplicaSet)
+	rs := c.ReplicaSet.DeepCopy()
 	if rs.Name == "" || rs.Namespace == "" {
 		return nil, api.NewBadRequest("replicaset name and namespace are required")
 	}
@@ -141,17 +142,17 @@ func (s *State) updateReplicaSet(index uint64, u UpdateReplicaSet) (*api.Replica
 	if in.ResourceVersion != "" && in.ResourceVersion != old.ResourceVersion || in.UID != "" && in.UID != old.UID {
 		return nil, conflictOn("replicasets.apps", in.Name)
 	}
-	rs := cloneReplicaSet(old)
+	rs := old.DeepCopy()
 	rs.Labels = maps.Clone(in.Labels)
 	rs.Annotations = maps.Clone(in.Annotations)
-	if !sameJSON(in.Spec, old.Spec) {
+	if !equality.Semantic.DeepEqual(in.Spec, old.Spec) {
 		rs.Generation++
-		rs.Spec = cloneReplicaSet(in).Spec
+		rs.Spec = in.DeepCopy().Spec
 	}
 	if err := api.ValidateReplicaSetUpdate(old, rs, api.MaxDeploymentReplicasCeiling); err != nil {
 		return nil, err
 	}
-	if sameJSON(rs, old) {
+	if equality.Semantic.DeepEqual(rs, old) {
 		return old, nil
 	}
 	s.putReplicaSet(index, old, rs)
@@ -180,10 +181,10 @@ func (s *State) deleteReplicaSet(index uint64, cmd Command, d DeleteReplicaSet) 
 func (s *State) setReplicaSetStatuses(index uint64, u SetReplicaSetStatuses) {
 	for _, up := range u.Updates {
 		old, ok := s.replicaSets[podKey(up.Namespace, up.Name)]
-		if !ok || old.UID != up.UID || sameJSON(old.Status, up.Status) {
+		if !ok || old.UID != up.UID || equality.Semantic.DeepEqual(old.Status, up.Status) {
 			continue
 		}
-		rs := cloneReplicaSet(old)
+		rs := old.DeepCopy()
 		rs.Status = up.Status
 		s.putReplicaSet(index, old, rs)
 	}
@@ -204,11 +205,4 @@ func uidConflict(resource, name string, want, have types.UID) *api.Status {
 		fmt.Sprintf("Operation cannot be fulfilled on %s %q: the UID in the precondition (%s) does not match the UID in record (%s). The object might have been deleted and then recreated", resource, name, want, have))
 	st.Details = &api.StatusDetails{Name: name, Kind: resource}
 	return st
-}
-
-// cloneReplicaSet deep-copies a ReplicaSet.
-func cloneReplicaSet(rs *api.ReplicaSet) *api.ReplicaSet {
-	var out api.ReplicaSet
-	mustRoundTrip(rs, &out)
-	return &out
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/gossipod/gossipod/api"
@@ -74,7 +75,7 @@ func TestReplicaSetCommands(t *testing.T) {
 	if stored.Generation != 1 || stored.Kind != "ReplicaSet" || stored.APIVersion != "apps/v1" || stored.ResourceVersion != "4" {
 		t.Fatalf("stored: %+v", stored.ObjectMeta)
 	}
-	scaled := *cloneReplicaSet(stored)
+	scaled := *stored.DeepCopy()
 	three := int32(3)
 	scaled.Spec.Replicas = &three
 	scaled.Annotations = map[string]string{api.AnnotationRevision: "1"}
@@ -87,7 +88,7 @@ func TestReplicaSetCommands(t *testing.T) {
 		!strings.Contains(err.Error(), `Operation cannot be fulfilled on replicasets.apps "web-h1"`) {
 		t.Fatalf("stale resourceVersion: %v, want 409", err)
 	}
-	moved := *cloneReplicaSet(got)
+	moved := *got.DeepCopy()
 	moved.Spec.Selector = &api.LabelSelector{MatchLabels: map[string]string{"app": "web"}}
 	if _, err := applyErr(t, f, 12, command(t, CmdUpdateReplicaSet, UpdateReplicaSet{ReplicaSet: moved}, t0)); statusCode(err) != http.StatusUnprocessableEntity ||
 		!strings.Contains(err.Error(), "field is immutable") {
@@ -246,7 +247,7 @@ func TestGarbageCollection(t *testing.T) {
 		other := testRS(gateDeployment("web", "d-1"), "h2", "rs-2", 0)
 		mustApply(t, f, 7, command(t, CmdCreateReplicaSet, CreateReplicaSet{ReplicaSet: other}, t0))
 		b, _ := f.state.Pod("default", "web-h1-b")
-		shared := clonePod(b)
+		shared := b.DeepCopy()
 		shared.Name, shared.UID = "shared", "p-s"
 		shared.OwnerReferences = append(shared.OwnerReferences, api.OwnerReference{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "web-h2", UID: "rs-2"})
 		mustApply(t, f, 8, command(t, CmdCreatePod, CreatePod{Pod: *shared}, t0))
@@ -375,7 +376,7 @@ func TestAdoptLegacyPods(t *testing.T) {
 		}
 	}
 	after, _ := f.state.Pod("default", "web-new-a")
-	if after.UID != before.UID || after.Spec.NodeName != "node-1" || !sameJSON(after.Spec, before.Spec) || !sameJSON(after.Status, before.Status) || after.Generation != before.Generation {
+	if after.UID != before.UID || after.Spec.NodeName != "node-1" || !equality.Semantic.DeepEqual(after.Spec, before.Spec) || !equality.Semantic.DeepEqual(after.Status, before.Status) || after.Generation != before.Generation {
 		t.Fatalf("adoption changed the running pod beyond its owner")
 	}
 	// Deleting the Deployment now collects through the ReplicaSets.
@@ -396,7 +397,7 @@ func TestClaimObjects(t *testing.T) {
 	other := testPod("other", "p-o", 0, "1Mi")
 	mustApply(t, f, 7, command(t, CmdCreatePods, CreatePods{Pods: []api.Pod{orphan, other}}, t0))
 	a, _ := f.state.Pod("default", "web-h1-a")
-	relabelled := clonePod(a)
+	relabelled := a.DeepCopy()
 	relabelled.Labels = map[string]string{"app": "debug"}
 	mustApply(t, f, 8, command(t, CmdUpdatePod, UpdatePod{Pod: *relabelled}, t0))
 

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/gossipod/gossipod/api"
@@ -71,7 +72,7 @@ func (r *rsState) replicas() int32 { return replicasOf(r.obj.Spec.Replicas) }
 // stored one first: most passes change nothing, and copy nothing.
 func (r *rsState) edit() *api.ReplicaSet {
 	if r.obj == r.stored {
-		r.obj = cloneReplicaSet(r.stored)
+		r.obj = r.stored.DeepCopy()
 	}
 	return r.obj
 }
@@ -99,7 +100,7 @@ func (r *rsState) created() time.Time {
 }
 
 func (r *rsState) changed() bool {
-	return r.stored == nil || r.obj != r.stored && (!sameJSON(r.obj.Spec, r.stored.Spec) || !maps.Equal(r.obj.Annotations, r.stored.Annotations))
+	return r.stored == nil || r.obj != r.stored && (!equality.Semantic.DeepEqual(r.obj.Spec, r.stored.Spec) || !maps.Equal(r.obj.Annotations, r.stored.Annotations))
 }
 
 // planner carries one Deployment's plan while the steps of Kubernetes'
@@ -247,7 +248,7 @@ func equalIgnoreHash(rsTemplate, dTemplate *api.PodTemplateSpec) bool {
 		t.Labels = maps.Clone(t.Labels)
 		delete(t.Labels, api.LabelPodTemplateHash)
 	}
-	return sameJSON(&t, dTemplate)
+	return equality.Semantic.DeepEqual(&t, dTemplate)
 }
 
 // maxRevision is the highest revision among the ReplicaSets.
@@ -351,28 +352,9 @@ func (c *Apps) executeDeployment(ctx context.Context, d *api.Deployment, plan de
 		}
 		c.Log.Info("deleted old replicaset beyond the revision history limit", "deployment", d.Namespace+"/"+d.Name, "replicaset", del.Name)
 	}
-	if sameJSON(d.Status, plan.status) && (plan.revision == "" || d.Annotations[api.AnnotationRevision] == plan.revision) {
+	if equality.Semantic.DeepEqual(d.Status, plan.status) && (plan.revision == "" || d.Annotations[api.AnnotationRevision] == plan.revision) {
 		return nil
 	}
 	return errStep("record status", c.commit(ctx, consensus.CmdSetDeploymentStatus, consensus.SetDeploymentStatus{
 		Namespace: d.Namespace, Name: d.Name, UID: d.UID, Status: plan.status, Revision: plan.revision}))
-}
-
-// cloneReplicaSet deep-copies a ReplicaSet.
-func cloneReplicaSet(rs *api.ReplicaSet) *api.ReplicaSet {
-	var out api.ReplicaSet
-	cloneInto(rs, &out)
-	return &out
-}
-
-// cloneInto deep-copies in into out through their JSON form, which stays
-// in step with the types' fields as they grow.
-func cloneInto(in, out any) {
-	b, err := json.Marshal(in)
-	if err == nil {
-		err = json.Unmarshal(b, out)
-	}
-	if err != nil {
-		panic(fmt.Sprintf("deep copy %T: %v", in, err))
-	}
 }

@@ -103,8 +103,7 @@ func adoptLegacyPods(d *api.Deployment, legacy []*api.Pod, newUID func() types.U
 			t := &r.obj.Spec.Template
 			t.Labels = maps.Clone(g.oldest.Labels)
 			t.Annotations = maps.Clone(g.oldest.Annotations)
-			t.Spec = api.PodSpec{}
-			cloneInto(&g.oldest.Spec, &t.Spec)
+			t.Spec = *g.oldest.Spec.DeepCopy()
 			t.Spec.NodeName = ""
 			r.obj.Name = d.Name + "-" + g.hash
 			r.obj.Labels = maps.Clone(t.Labels)

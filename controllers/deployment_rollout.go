@@ -47,7 +47,7 @@ const maxRevisionHistoryChars = 2000
 // becomes the highest, the revisions it had before kept in
 // revision-history (a rollback made it new again).
 func (p *planner) syncNewAnnotations(r *rsState, newRevision string) {
-	c := cloneReplicaSet(r.obj)
+	c := r.obj.DeepCopy()
 	setNewReplicaSetAnnotations(p.d, c, newRevision)
 	c.Spec.MinReadySeconds = p.d.Spec.MinReadySeconds
 	if c.Spec.MinReadySeconds != r.obj.Spec.MinReadySeconds || !maps.Equal(c.Annotations, r.obj.Annotations) {
@@ -120,14 +120,15 @@ func (p *planner) scaleTo(r *rsState, n int32) {
 func (p *planner) createNewRS(revision string, replicas int32) *rsState {
 	d := p.d
 	hash := api.TemplateHash(&d.Spec.Template)
-	var template api.PodTemplateSpec
-	cloneInto(&d.Spec.Template, &template)
+	template := *d.Spec.Template.DeepCopy()
 	if template.Labels == nil {
 		template.Labels = map[string]string{}
 	}
 	template.Labels[api.LabelPodTemplateHash] = hash
 	var selector api.LabelSelector
-	cloneInto(d.Spec.Selector, &selector)
+	if d.Spec.Selector != nil {
+		selector = *d.Spec.Selector.DeepCopy()
+	}
 	if selector.MatchLabels == nil {
 		selector.MatchLabels = map[string]string{}
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/gossipod/gossipod/api"
@@ -168,8 +169,7 @@ func TestRevisions(t *testing.T) {
 		w.settle()
 	}
 	rev := func(tag string) (string, string) {
-		var c api.Deployment
-		cloneInto(d, &c)
+		c := *d.DeepCopy()
 		c.Spec.Template.Spec.Containers[0].Image = tag
 		rs := w.rss[d.Name+"-"+api.TemplateHash(&c.Spec.Template)]
 		if rs == nil {
@@ -209,8 +209,7 @@ func TestRevisions(t *testing.T) {
 
 // rsFor is the name of the ReplicaSet of the Deployment's template with image.
 func (w *world) rsFor(t *testing.T, image string) string {
-	var c api.Deployment
-	cloneInto(w.d, &c)
+	c := *w.d.DeepCopy()
 	c.Spec.Template.Spec.Containers[0].Image = image
 	return c.Name + "-" + api.TemplateHash(&c.Spec.Template)
 }
@@ -424,7 +423,7 @@ func TestDeploymentStatus(t *testing.T) {
 		t.Fatalf("Available's transition time moved without a status change")
 	}
 	again := planDeployment(w.view(), t0.Add(time.Hour), w.newUID).status
-	if !sameJSON(again, done) {
+	if !equality.Semantic.DeepEqual(again, done) {
 		t.Fatalf("an unchanged status differs when computed later: nothing must be written")
 	}
 }

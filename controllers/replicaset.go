@@ -8,6 +8,7 @@ import (
 	"maps"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -197,7 +198,7 @@ func (c *Apps) syncReplicaSets(ctx context.Context) time.Duration {
 		}
 		st := plan.status
 		st.Conditions = failureConditions(rs.Status.Conditions, err, plan, now)
-		if !sameJSON(st, rs.Status) {
+		if !equality.Semantic.DeepEqual(st, rs.Status) {
 			statuses.Updates = append(statuses.Updates, consensus.ReplicaSetStatusUpdate{
 				Namespace: rs.Namespace, Name: rs.Name, UID: rs.UID, Status: st})
 		}
@@ -321,11 +322,4 @@ func failureConditions(conds []api.ReplicaSetCondition, err error, plan replicaS
 		out = append(out, *old)
 	}
 	return out
-}
-
-// sameJSON compares two values by their JSON forms.
-func sameJSON(a, b any) bool {
-	ja, errA := json.Marshal(a)
-	jb, errB := json.Marshal(b)
-	return errA == nil && errB == nil && string(ja) == string(jb)
 }

@@ -12,6 +12,8 @@ import (
 
 	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/consensus"
+
+	"k8s.io/apimachinery/pkg/api/equality"
 )
 
 // testReplicaSet is a user's ReplicaSet app=web of n replicas, uid rs-uid.
@@ -101,7 +103,7 @@ func TestReplicaSetReleasesAndCounts(t *testing.T) {
 	pods[1].Labels = map[string]string{"app": "web"} // still selected, no longer fully labelled
 	plan := planReplicaSet(rs, pods, nil, pods, t0.Add(10*time.Second))
 	want := api.ReplicaSetStatus{Replicas: 3, FullyLabeledReplicas: 2, ReadyReplicas: 2, AvailableReplicas: 0, ObservedGeneration: 3}
-	if !sameJSON(plan.status, want) || plan.recheck != 20*time.Second {
+	if !equality.Semantic.DeepEqual(plan.status, want) || plan.recheck != 20*time.Second {
 		t.Fatalf("status %+v recheck %v, want %+v and 20s", plan.status, plan.recheck, want)
 	}
 	pods[0].Labels = map[string]string{"app": "debug"}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
@@ -140,7 +141,7 @@ func (w *world) deploymentStep() (deploymentPlan, bool) {
 		w.t.Fatalf("unexpected ownership plan %+v %+v", plan.adopt, plan.claim)
 	}
 	for _, wr := range plan.writes {
-		rs := cloneReplicaSet(wr.rs)
+		rs := wr.rs.DeepCopy()
 		if wr.create {
 			if _, exists := w.rss[rs.Name]; exists {
 				w.t.Fatalf("plan creates ReplicaSet %s, which exists", rs.Name)
@@ -160,7 +161,7 @@ func (w *world) deploymentStep() (deploymentPlan, bool) {
 		delete(w.rss, del.Name)
 		changed = true
 	}
-	if !sameJSON(w.d.Status, plan.status) {
+	if !equality.Semantic.DeepEqual(w.d.Status, plan.status) {
 		changed = true
 	}
 	w.d.Status = plan.status
@@ -202,7 +203,7 @@ func (w *world) replicaSetStep() bool {
 			delete(w.pods, del.Name)
 			changed = true
 		}
-		if !sameJSON(plan.status.Replicas, rs.Status.Replicas) || rs.Status.ObservedGeneration != plan.status.ObservedGeneration {
+		if !equality.Semantic.DeepEqual(plan.status.Replicas, rs.Status.Replicas) || rs.Status.ObservedGeneration != plan.status.ObservedGeneration {
 			changed = true
 		}
 		rs.Status = plan.status
@@ -260,8 +261,7 @@ func (w *world) String() string {
 // addRS puts a ReplicaSet of the Deployment's template (or, with image,
 // of that image) in the world, with pods in the given states.
 func (w *world) addRS(image string, replicas int32, revision string, created time.Time, states ...string) *api.ReplicaSet {
-	var d api.Deployment
-	cloneInto(w.d, &d)
+	d := *w.d.DeepCopy()
 	if image != "" {
 		d.Spec.Template.Spec.Containers[0].Image = image
 	}

@@ -32,7 +32,7 @@ func (r *Runtime) adoptLocked(desired map[string]*api.Pod) {
 			goneDirs = append(goneDirs, uid)
 			continue
 		}
-		st.Pod = copyPod(p)
+		st.Pod = p.DeepCopy()
 		var sb podSandbox
 		if slices.Contains(ids, uid) {
 			sb, err = r.sandbox.Sandbox(uid)

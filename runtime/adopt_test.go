@@ -131,7 +131,7 @@ func TestFinishedPodIsNotRunAgain(t *testing.T) {
 	if got := h.r.Used(); got.Pods != 0 {
 		t.Errorf("a finished pod counts in Used: %+v", got)
 	}
-	d, _ := deepCopy(p)
+	d := p.DeepCopy()
 	now := api.NewTime(time.Now())
 	d.DeletionTimestamp = &now
 	h.r.SyncPods([]*api.Pod{d})

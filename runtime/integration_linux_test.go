@@ -165,7 +165,7 @@ func TestRealDeletionLeavesNothing(t *testing.T) {
 	h.waitPhase(string(p.UID), api.PodRunning)
 	pids := []int{h.pidOf("gone", "a"), h.pidOf("gone", "b")}
 
-	d, _ := deepCopy(p)
+	d := p.DeepCopy()
 	now := api.NewTime(time.Now())
 	grace := int64(2)
 	d.DeletionTimestamp, d.DeletionGracePeriodSeconds = &now, &grace

@@ -102,7 +102,7 @@ func (w *podWorker) update(p *api.Pod) {
 	}
 	deleting := p.DeletionTimestamp != nil && w.desired.DeletionTimestamp == nil
 	shortened := p.DeletionTimestamp != nil && w.desired.DeletionTimestamp != nil && gracePeriod(p) < gracePeriod(w.desired)
-	w.desired = copyPod(p)
+	w.desired = p.DeepCopy()
 	if (deleting || shortened) && w.stepCancel != nil {
 		w.stepCancel()
 	}

@@ -8,8 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-
-	"github.com/gossipod/gossipod/api"
 )
 
 // recordFile is the pod record's name in the pod's directory.
@@ -116,18 +114,4 @@ func readRecord(path string) (*podState, error) {
 		return nil, errors.New("record without a pod")
 	}
 	return &st, nil
-}
-
-// deepCopy copies a pod through JSON, the one representation every field
-// of it is guaranteed to survive.
-func deepCopy(p *api.Pod) (*api.Pod, error) {
-	b, err := json.Marshal(p)
-	if err != nil {
-		return nil, err
-	}
-	var out api.Pod
-	if err := json.Unmarshal(b, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
 }

@@ -1,9 +1,7 @@
 package runtime
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +9,8 @@ import (
 	"reflect"
 	"sync"
 	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
 
 	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/runtime/image"
@@ -178,7 +178,7 @@ func (r *Runtime) SyncPods(pods []*api.Pod) {
 		if w != nil {
 			after = w.done // the pod came back while being removed
 		}
-		st := newPodState(copyPod(p))
+		st := newPodState(p.DeepCopy())
 		if api.IsTerminal(p) {
 			// Finished before, and unknown here: never run it again.
 			st.Terminal, st.frozen, st.Status = true, true, p.Status
@@ -258,22 +258,11 @@ func (r *Runtime) LoadImage(rd io.Reader) ([]string, error) {
 // Images lists the images on this node (`gossipod image ls`).
 func (r *Runtime) Images() []image.ImageInfo { return r.images.List() }
 
-// copyPod returns a deep copy of p, so that the runtime's view of a pod
-// cannot change under it when the caller reuses its objects.
-func copyPod(p *api.Pod) *api.Pod {
-	c, err := deepCopy(p)
-	if err != nil {
-		// Cannot happen for a decoded pod; keep the original rather than
-		// lose the pod.
-		return p
-	}
-	return c
-}
-
 // sameDesire reports whether two versions of a pod ask the same of this
 // node: same spec, same deletion. Versions with the same resourceVersion
-// are the same; otherwise the specs are compared as JSON, which compares
-// quantities by value.
+// are the same; otherwise the specs are compared with Kubernetes' semantic
+// equality, which compares quantities by value and nil and empty lists as
+// the same.
 func sameDesire(a, b *api.Pod) bool {
 	if a == b || a.ResourceVersion != "" && a.ResourceVersion == b.ResourceVersion {
 		return true
@@ -282,9 +271,7 @@ func sameDesire(a, b *api.Pod) bool {
 		!reflect.DeepEqual(a.DeletionGracePeriodSeconds, b.DeletionGracePeriodSeconds) {
 		return false
 	}
-	ja, errA := json.Marshal(a.Spec)
-	jb, errB := json.Marshal(b.Spec)
-	return errA == nil && errB == nil && bytes.Equal(ja, jb)
+	return equality.Semantic.DeepEqual(a.Spec, b.Spec)
 }
 
 func sameTime(a, b *api.Time) bool {

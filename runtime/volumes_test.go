@@ -145,7 +145,7 @@ func TestDeletionInterruptsPull(t *testing.T) {
 		}
 		return false
 	})
-	d, _ := deepCopy(p)
+	d := p.DeepCopy()
 	now := api.NewTime(time.Now())
 	d.DeletionTimestamp = &now
 	start := time.Now()

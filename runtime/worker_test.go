@@ -67,7 +67,7 @@ func TestSyncPodsUnchangedIsCheap(t *testing.T) {
 	before := h.updates[string(p.UID)]
 	h.mu.Unlock()
 	for range 50 {
-		q, _ := deepCopy(p)
+		q := p.DeepCopy()
 		q.ResourceVersion = "42" // a status write bumps it; the spec is the same
 		h.r.SyncPods([]*api.Pod{q})
 	}
@@ -352,7 +352,7 @@ func TestGracefulDeletion(t *testing.T) {
 	h.waitPhase(string(p.UID), api.PodRunning)
 	h.container(string(p.UID), "stubborn", 0).ignoreTerm = true
 
-	d, _ := deepCopy(p)
+	d := p.DeepCopy()
 	now := api.NewTime(time.Now())
 	g := int64(1)
 	d.DeletionTimestamp, d.DeletionGracePeriodSeconds = &now, &g
@@ -410,7 +410,7 @@ func TestDeletionInterruptsGracefulStopWhenOrphaned(t *testing.T) {
 	h.r.SyncPods([]*api.Pod{p})
 	h.waitPhase(string(p.UID), api.PodRunning)
 	h.container(string(p.UID), "stubborn", 0).ignoreTerm = true
-	d, _ := deepCopy(p)
+	d := p.DeepCopy()
 	now := api.NewTime(time.Now())
 	d.DeletionTimestamp = &now // grace: the pod's 30 s
 	h.r.SyncPods([]*api.Pod{d})
@@ -452,7 +452,7 @@ func TestImageUpdateRestartsContainer(t *testing.T) {
 	p := testPod("upd", "a", "b")
 	h.r.SyncPods([]*api.Pod{p})
 	h.waitPhase(string(p.UID), api.PodRunning)
-	q, _ := deepCopy(p)
+	q := p.DeepCopy()
 	q.Spec.Containers[0].Image = "busybox:1.37"
 	h.r.SyncPods([]*api.Pod{q})
 	h.container(string(p.UID), "a", 1)
@@ -501,14 +501,14 @@ func TestShorterGraceInterruptsGracefulStop(t *testing.T) {
 	h.waitPhase(string(p.UID), api.PodRunning)
 	h.container(string(p.UID), "stubborn", 0).ignoreTerm = true
 
-	d, _ := deepCopy(p)
+	d := p.DeepCopy()
 	now := api.NewTime(time.Now())
 	long := int64(60)
 	d.DeletionTimestamp, d.DeletionGracePeriodSeconds = &now, &long
 	h.r.SyncPods([]*api.Pod{d})
 	time.Sleep(100 * time.Millisecond) // the graceful stop is under way
 
-	shorter, _ := deepCopy(d)
+	shorter := d.DeepCopy()
 	one := int64(1)
 	shorter.DeletionGracePeriodSeconds = &one
 	start := time.Now()

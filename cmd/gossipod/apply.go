@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"net/http"
@@ -13,6 +11,8 @@ import (
 
 	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/api/client"
+
+	"k8s.io/apimachinery/pkg/api/equality"
 )
 
 func applyCommand() *cli.Command {
@@ -202,7 +202,7 @@ func withContext(err error, what string) error {
 
 // podToCreate is the manifest's pod without what the cluster sets.
 func podToCreate(desired *api.Pod) *api.Pod {
-	p := clonePod(desired)
+	p := desired.DeepCopy()
 	clearServerFields(p)
 	p.UID, p.ResourceVersion = "", ""
 	return p
@@ -226,41 +226,20 @@ func clearServerFields(p *api.Pod) {
 // lost), and the server validates that only what Kubernetes allows changes.
 // A manifest without spec.nodeName keeps the live pod's binding.
 func podUpdate(desired, live *api.Pod) (*api.Pod, bool) {
-	want := clonePod(desired)
+	want := desired.DeepCopy()
 	api.SetPodDefaults(want)
 	if want.Spec.NodeName == "" {
 		want.Spec.NodeName = live.Spec.NodeName
 	}
-	have := clonePod(live)
+	have := live.DeepCopy()
 	api.SetPodDefaults(have)
 	if maps.Equal(want.Labels, have.Labels) && maps.Equal(want.Annotations, have.Annotations) &&
-		sameJSON(want.Spec, have.Spec) {
+		equality.Semantic.DeepEqual(want.Spec, have.Spec) {
 		return nil, false
 	}
-	update := clonePod(desired)
+	update := desired.DeepCopy()
 	clearServerFields(update)
 	update.UID = live.UID
 	update.ResourceVersion = live.ResourceVersion
 	return update, true
-}
-
-// clonePod deep-copies a pod through its JSON form.
-func clonePod(p *api.Pod) *api.Pod {
-	b, err := json.Marshal(p)
-	if err != nil {
-		panic(fmt.Sprintf("marshal pod: %v", err)) // every Pod marshals
-	}
-	var out api.Pod
-	if err := json.Unmarshal(b, &out); err != nil {
-		panic(fmt.Sprintf("unmarshal pod: %v", err))
-	}
-	return &out
-}
-
-// sameJSON compares two values by their JSON forms, which are canonical for
-// quantities ("1024Mi" and "1Gi" are the same) and maps.
-func sameJSON(a, b any) bool {
-	ja, err1 := json.Marshal(a)
-	jb, err2 := json.Marshal(b)
-	return err1 == nil && err2 == nil && bytes.Equal(ja, jb)
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/gossipod/gossipod/api"
@@ -118,7 +119,7 @@ func deploymentUpdate(desired, live *api.Deployment) (*api.Deployment, bool) {
 	have := cloneJSON(live)
 	api.SetDeploymentDefaults(have)
 	if maps.Equal(want.Labels, have.Labels) && maps.Equal(want.Annotations, have.Annotations) &&
-		sameJSON(want.Spec, have.Spec) {
+		equality.Semantic.DeepEqual(want.Spec, have.Spec) {
 		return nil, false
 	}
 	update.UID = live.UID

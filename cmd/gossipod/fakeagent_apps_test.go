@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -58,14 +59,14 @@ func (f *fakeAgent) deletePod(key string) *api.Pod {
 	p := f.pods[key]
 	if f.linger == 0 {
 		delete(f.pods, key)
-		return clonePod(p)
+		return p.DeepCopy()
 	}
 	if _, ok := f.lingering[key]; !ok {
 		f.lingering[key] = f.linger
 		now := api.NewTime(time.Now())
 		p.DeletionTimestamp = &now
 	}
-	return clonePod(p)
+	return p.DeepCopy()
 }
 
 // addDeployment stores a Deployment as a fixture, defaulted, with the
@@ -73,7 +74,7 @@ func (f *fakeAgent) deletePod(key string) *api.Pod {
 func (f *fakeAgent) addDeployment(d *api.Deployment) *api.Deployment {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	d = cloneJSON(d)
+	d = d.DeepCopy()
 	api.SetDeploymentDefaults(d)
 	if d.UID == "" {
 		d.UID = types.UID("uid-" + d.Name)
@@ -87,17 +88,17 @@ func (f *fakeAgent) addDeployment(d *api.Deployment) *api.Deployment {
 
 func (f *fakeAgent) putDeployment(d *api.Deployment) *api.Deployment {
 	f.version++
-	d = cloneJSON(d)
+	d = d.DeepCopy()
 	d.ResourceVersion = strconv.Itoa(f.version)
 	f.deployments[d.Namespace+"/"+d.Name] = d
-	return cloneJSON(d)
+	return d.DeepCopy()
 }
 
 func (f *fakeAgent) deployment(ns, name string) *api.Deployment {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if d, ok := f.deployments[ns+"/"+name]; ok {
-		return cloneJSON(d)
+		return d.DeepCopy()
 	}
 	return nil
 }
@@ -245,9 +246,9 @@ func (f *fakeAgent) updateDeployment(w http.ResponseWriter, r *http.Request) {
 		f.fail(w, err)
 		return
 	}
-	next := cloneJSON(old)
+	next := old.DeepCopy()
 	next.Labels, next.Annotations = d.Labels, d.Annotations
-	if !sameJSON(d.Spec, old.Spec) {
+	if !equality.Semantic.DeepEqual(d.Spec, old.Spec) {
 		next.Spec = d.Spec
 		next.Generation++
 	}
@@ -311,7 +312,7 @@ func (f *fakeAgent) updateScale(w http.ResponseWriter, r *http.Request) {
 		f.fail(w, api.NewStatus(http.StatusConflict, api.StatusReasonConflict, "the object has been modified"))
 		return
 	}
-	next := cloneJSON(d)
+	next := d.DeepCopy()
 	if desiredReplicas(next) != s.Spec.Replicas {
 		next.Spec.Replicas = &s.Spec.Replicas
 		next.Generation++

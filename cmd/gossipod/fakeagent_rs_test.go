@@ -29,7 +29,7 @@ func (f *fakeAgent) replicaSetRoutes(mux *http.ServeMux) {
 func (f *fakeAgent) addReplicaSet(rs *api.ReplicaSet) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	rs = cloneJSON(rs)
+	rs = rs.DeepCopy()
 	api.SetReplicaSetDefaults(rs)
 	rs.Kind, rs.APIVersion = "ReplicaSet", "apps/v1"
 	if rs.UID == "" {
@@ -51,7 +51,7 @@ func (f *fakeAgent) listReplicaSets(w http.ResponseWriter, r *http.Request) {
 	list := api.ReplicaSetList{TypeMeta: api.TypeMeta{Kind: "ReplicaSetList", APIVersion: "apps/v1"}, Items: []api.ReplicaSet{}}
 	for _, rs := range f.replicaSets {
 		if ns := r.PathValue("namespace"); (ns == "" || rs.Namespace == ns) && sel.Matches(labels.Set(rs.Labels)) {
-			list.Items = append(list.Items, *cloneJSON(rs))
+			list.Items = append(list.Items, *rs.DeepCopy())
 		}
 	}
 	sortReplicaSets(list.Items)
@@ -107,7 +107,7 @@ func (f *fakeAgent) writeReplicaSet(w http.ResponseWriter, r *http.Request) {
 		f.fail(w, api.NewStatus(http.StatusConflict, api.StatusReasonConflict, "the object has been modified"))
 		return
 	default:
-		next := cloneJSON(old)
+		next := old.DeepCopy()
 		next.Labels, next.Annotations, next.Spec = rs.Labels, rs.Annotations, rs.Spec
 		next.Generation++
 		rs = next
@@ -115,7 +115,7 @@ func (f *fakeAgent) writeReplicaSet(w http.ResponseWriter, r *http.Request) {
 	rs.Kind, rs.APIVersion = "ReplicaSet", "apps/v1"
 	f.version++
 	rs.ResourceVersion = strconv.Itoa(f.version)
-	f.replicaSets[key] = cloneJSON(rs)
+	f.replicaSets[key] = rs.DeepCopy()
 	f.reply(w, code, rs)
 }
 

@@ -141,17 +141,17 @@ func (f *fakeAgent) fail(w http.ResponseWriter, err error) {
 // put stores a pod as the cluster would (deep copy, next version).
 func (f *fakeAgent) put(p *api.Pod) *api.Pod {
 	f.version++
-	p = clonePod(p)
+	p = p.DeepCopy()
 	p.ResourceVersion = strconv.Itoa(f.version)
 	f.pods[p.Namespace+"/"+p.Name] = p
-	return clonePod(p)
+	return p.DeepCopy()
 }
 
 // add stores a pod as a fixture.
 func (f *fakeAgent) add(p *api.Pod) *api.Pod {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	p = clonePod(p)
+	p = p.DeepCopy()
 	api.SetPodDefaults(p)
 	if p.UID == "" {
 		p.UID = types.UID("uid-" + p.Name)
@@ -163,7 +163,7 @@ func (f *fakeAgent) pod(ns, name string) *api.Pod {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if p, ok := f.pods[ns+"/"+name]; ok {
-		return clonePod(p)
+		return p.DeepCopy()
 	}
 	return nil
 }
@@ -305,7 +305,7 @@ func (f *fakeAgent) update(w http.ResponseWriter, r *http.Request) {
 		f.fail(w, err)
 		return
 	}
-	next := clonePod(old)
+	next := old.DeepCopy()
 	next.Labels, next.Annotations, next.Spec = p.Labels, p.Annotations, p.Spec
 	f.reply(w, http.StatusOK, f.put(next))
 }

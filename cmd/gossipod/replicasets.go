@@ -15,6 +15,8 @@ import (
 
 	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/api/client"
+
+	"k8s.io/apimachinery/pkg/api/equality"
 )
 
 // replicaSetKind is how kubectl names ReplicaSets in its messages.
@@ -307,7 +309,7 @@ func templateMatches(rsTemplate, dTemplate *api.PodTemplateSpec) bool {
 	if len(t.Labels) == 0 {
 		t.Labels = nil
 	}
-	return sameJSON(t, dTemplate)
+	return equality.Semantic.DeepEqual(t, dTemplate)
 }
 
 // replicaSetsLine is kubectl's "name (current/desired replicas created)"
@@ -363,7 +365,7 @@ func applyReplicaSet(ctx context.Context, cl *client.Client, desired *api.Replic
 		want, have := cloneJSON(update), cloneJSON(live)
 		api.SetReplicaSetDefaults(want)
 		api.SetReplicaSetDefaults(have)
-		if maps.Equal(want.Labels, have.Labels) && maps.Equal(want.Annotations, have.Annotations) && sameJSON(want.Spec, have.Spec) {
+		if maps.Equal(want.Labels, have.Labels) && maps.Equal(want.Annotations, have.Annotations) && equality.Semantic.DeepEqual(want.Spec, have.Spec) {
 			return applyUnchanged, live, nil
 		}
 		update.UID, update.ResourceVersion = live.UID, live.ResourceVersion
