@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/google/nftables"
+	"github.com/gossipod/gossipod/internal/netlinkutil"
 	mdnetlink "github.com/mdlayher/netlink"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -173,6 +174,9 @@ func (p *Proxier) apply(old, next *desired, full bool) error {
 	return nil
 }
 
+// conntrackAttempts bounds the dumps of one clearConntrack (see there).
+const conntrackAttempts = 3
+
 // clearConntrack deletes, as kube-proxy does, the conntrack entries that
 // would keep sending UDP to an endpoint that is gone (a UDP "connection"
 // never ends by itself): those of each removed endpoint, through the cluster
@@ -234,7 +238,17 @@ func (p *Proxier) clearConntrack(old, next *desired) {
 	if len(filters) == 0 {
 		return
 	}
-	n, err := p.ct.ConntrackDeleteFilters(netlink.ConntrackTable, unix.AF_INET, filters...)
+	// The deletion dumps the whole conntrack table, which flows of the node
+	// may change meanwhile: the dump can be interrupted. Each attempt deletes
+	// the matching entries it saw, so a retry only finds the rest and the
+	// counts add up. Few attempts: a busy node's table is large and changes
+	// without pause, and each attempt dumps all of it.
+	var n uint
+	_, err := netlinkutil.RetryN(conntrackAttempts, func() (struct{}, error) {
+		deleted, err := p.ct.ConntrackDeleteFilters(netlink.ConntrackTable, unix.AF_INET, filters...)
+		n += deleted
+		return struct{}{}, err
+	})
 	if err != nil {
 		p.log.Warn("delete stale UDP conntrack entries", "error", err)
 		return

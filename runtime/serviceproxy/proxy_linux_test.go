@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/nftables"
+	"github.com/gossipod/gossipod/internal/netlinkutil"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -286,7 +287,9 @@ func (l *lab) conntrackTo(addr string) int {
 		l.t.Fatal(err)
 	}
 	defer h.Close()
-	flows, err := h.ConntrackTableList(netlink.ConntrackTable, unix.AF_INET)
+	flows, err := netlinkutil.Retry(func() ([]*netlink.ConntrackFlow, error) {
+		return h.ConntrackTableList(netlink.ConntrackTable, unix.AF_INET)
+	})
 	if err != nil {
 		l.t.Fatal(err)
 	}
