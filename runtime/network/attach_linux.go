@@ -301,14 +301,14 @@ func (m *Manager) hostVeths(list *libcni.NetworkConfigList, rt *libcni.RuntimeCo
 // kept the namespace alive after its path went away.)
 func (m *Manager) deleteVeths(names []string) error {
 	for _, name := range names {
-		link, err := netlink.LinkByName(name)
+		link, err := linkByName(name)
 		if err != nil {
 			continue // gone, as it should be
 		}
 		if _, ok := link.(*netlink.Veth); !ok {
 			continue
 		}
-		br, err := netlink.LinkByName(m.cfg.BridgeName)
+		br, err := linkByName(m.cfg.BridgeName)
 		if err != nil || link.Attrs().MasterIndex != br.Attrs().Index {
 			continue
 		}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gossipod/gossipod/internal/netlinkutil"
 	"github.com/vishvananda/netlink"
 )
 
@@ -138,7 +139,7 @@ func (n *node) counts() counts {
 	ents, _ = os.ReadDir(filepath.Join(n.cfg.Root, "sandboxes"))
 	c.Records = len(ents)
 	err := n.host.do(func() error {
-		links, err := netlink.LinkList()
+		links, err := netlinkutil.Retry(netlink.LinkList)
 		for _, l := range links {
 			if l.Type() == "veth" {
 				c.Veths++

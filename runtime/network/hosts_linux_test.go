@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gossipod/gossipod/internal/netlinkutil"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -199,7 +200,9 @@ func sweepSlot(slot int) error {
 			}
 		}
 	}
-	links, err := netlink.LinkList()
+	// The root namespace is shared with the other test binaries of the run (make test
+	// runs packages in parallel): their link changes may interrupt this dump.
+	links, err := netlinkutil.Retry(netlink.LinkList)
 	if err != nil {
 		return err
 	}

@@ -8,8 +8,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-
-	"github.com/vishvananda/netlink"
 )
 
 // newPod creates a pod namespace and names the pod after it.
@@ -55,10 +53,10 @@ func TestSetupSameHost(t *testing.T) {
 
 	// The plugins ran in the host's namespace (they inherit the locked thread's), not
 	// in the test process's.
-	if err := a.host.do(func() error { _, err := netlink.LinkByName(a.cfg.BridgeName); return err }); err != nil {
+	if err := a.host.do(func() error { _, err := linkByName(a.cfg.BridgeName); return err }); err != nil {
 		t.Errorf("bridge in the host: %v", err)
 	}
-	if _, err := netlink.LinkByName(a.cfg.BridgeName); err == nil {
+	if _, err := linkByName(a.cfg.BridgeName); err == nil {
 		t.Errorf("bridge %s exists in the root namespace", a.cfg.BridgeName)
 	}
 }

@@ -75,7 +75,7 @@ func (m *Manager) setPodCIDR(p netip.Prefix) error {
 // plugin would refuse to replace) and host-local's leases of the old range. Only
 // called with no sandbox attached.
 func (m *Manager) resetBridge(old netip.Prefix) error {
-	link, err := netlink.LinkByName(m.cfg.BridgeName)
+	link, err := linkByName(m.cfg.BridgeName)
 	var notFound netlink.LinkNotFoundError
 	switch {
 	case errors.As(err, &notFound):

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/gossipod/gossipod/internal/netlinkutil"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -121,10 +122,16 @@ func (m *Manager) desiredRoutes(routes []Route, own netip.Prefix, local map[neti
 	return out, nil
 }
 
+// linkByName is netlink.LinkByName, retried if it fell back to a dump (kernels without
+// lookup by name) that was interrupted.
+func linkByName(name string) (netlink.Link, error) {
+	return netlinkutil.Retry(func() (netlink.Link, error) { return netlink.LinkByName(name) })
+}
+
 // localAddrs returns the IPv4 addresses of this node (of the calling thread's
 // namespace).
 func localAddrs() (map[netip.Addr]bool, error) {
-	addrs, err := netlink.AddrList(nil, netlink.FAMILY_V4)
+	addrs, err := netlinkutil.Retry(func() ([]netlink.Addr, error) { return netlink.AddrList(nil, netlink.FAMILY_V4) })
 	if err != nil {
 		return nil, fmt.Errorf("list local addresses: %w", err)
 	}
@@ -140,9 +147,11 @@ func localAddrs() (map[netip.Addr]bool, error) {
 // syncKernelRoutes adds or replaces want and deletes the other routes of RouteProtocol
 // in the main table. Returns one error per failed route.
 func (m *Manager) syncKernelRoutes(want []*netlink.Route) []error {
-	have, err := netlink.RouteListFiltered(netlink.FAMILY_V4,
-		&netlink.Route{Protocol: RouteProtocol, Table: unix.RT_TABLE_MAIN},
-		netlink.RT_FILTER_PROTOCOL|netlink.RT_FILTER_TABLE)
+	have, err := netlinkutil.Retry(func() ([]netlink.Route, error) {
+		return netlink.RouteListFiltered(netlink.FAMILY_V4,
+			&netlink.Route{Protocol: RouteProtocol, Table: unix.RT_TABLE_MAIN},
+			netlink.RT_FILTER_PROTOCOL|netlink.RT_FILTER_TABLE)
+	})
 	if err != nil {
 		return []error{fmt.Errorf("list gossipod routes: %w", err)}
 	}
@@ -188,9 +197,11 @@ func (m *Manager) syncKernelRoutes(want []*netlink.Route) []error {
 // foreignRoute describes a route of another protocol that has r's destination and
 // metric in the main table (and so would be overwritten by RouteReplace), or "".
 func foreignRoute(r *netlink.Route) (string, error) {
-	rs, err := netlink.RouteListFiltered(netlink.FAMILY_V4,
-		&netlink.Route{Dst: r.Dst, Table: unix.RT_TABLE_MAIN},
-		netlink.RT_FILTER_DST|netlink.RT_FILTER_TABLE)
+	rs, err := netlinkutil.Retry(func() ([]netlink.Route, error) {
+		return netlink.RouteListFiltered(netlink.FAMILY_V4,
+			&netlink.Route{Dst: r.Dst, Table: unix.RT_TABLE_MAIN},
+			netlink.RT_FILTER_DST|netlink.RT_FILTER_TABLE)
+	})
 	if err != nil {
 		return "", fmt.Errorf("look up routes to %s: %w", r.Dst, err)
 	}
