@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/memberlist"
 
 	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/apiserver"
 	"github.com/gossipod/gossipod/apiserver/protobody"
 	"github.com/gossipod/gossipod/consensus"
 	"github.com/gossipod/gossipod/internal/logbridge"
@@ -41,6 +42,9 @@ type Agent struct {
 	apiListener net.Listener
 	httpServer  *http.Server
 	watches     *watchLimiter
+	// api serves the Kubernetes resources over this agent's replica of
+	// the state, committing through the leader.
+	api *apiserver.Server
 }
 
 // New validates cfg and starts the agent's listeners: Raft, gossip and the
@@ -117,6 +121,13 @@ func New(cfg Config, machine runtime.MachineInfo) (_ *Agent, err error) {
 		return nil, err
 	}
 	a.watches = newWatchLimiter(cfg.Limits.MaxWatchesPerClient)
+	a.api = apiserver.New(apiBackend{a}, apiserver.Config{
+		Logger:                a.log.With("component", "apiserver"),
+		WatchWriteTimeout:     cfg.Limits.WatchWriteTimeout,
+		WatchBookmarkInterval: cfg.WatchBookmarkInterval,
+		MaxDeploymentReplicas: cfg.Limits.MaxDeploymentReplicas,
+		AllowedHostPaths:      cfg.AllowedHostPaths,
+	})
 	// No ReadTimeout or WriteTimeout: they would cut watches, `logs -f`,
 	// exec and uploads; withLimits sets per-request deadlines instead.
 	a.httpServer = &http.Server{
@@ -124,7 +135,7 @@ func New(cfg Config, machine runtime.MachineInfo) (_ *Agent, err error) {
 		// protobuf bodies (client-go's typed clients) become JSON inside
 		// the body limits.
 		Handler: a.authMiddleware()(a.withLimits(a.protobuf.Middleware(a.routes(),
-			func(w http.ResponseWriter, msg string) { writeError(w, api.NewBadRequest(msg)) }))),
+			func(w http.ResponseWriter, msg string) { apiserver.WriteError(w, api.NewBadRequest(msg)) }))),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       cfg.Limits.IdleTimeout,
 		MaxHeaderBytes:    1 << 20,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 
+	"github.com/gossipod/gossipod/apiserver"
 	"github.com/gossipod/gossipod/consensus"
 	"github.com/gossipod/gossipod/controllers"
 )
@@ -17,7 +18,7 @@ func (a *Agent) appsLoop(ctx context.Context) {
 		State:  a.store.State(),
 		Commit: controllers.CommitFunc(a.commitForControllers),
 		Log:    a.log.With("component", "apps-controllers"),
-		NewUID: newUID,
+		NewUID: apiserver.NewUID,
 	}
 	apps.Run(ctx)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/api/client"
+	"github.com/gossipod/gossipod/apiserver"
 	"github.com/gossipod/gossipod/consensus"
 )
 
@@ -249,7 +250,7 @@ func TestLegacyDeploymentAdoption(t *testing.T) {
 		api.SetPodServiceAccount(&spec)
 		return api.Pod{
 			TypeMeta: api.TypeMeta{Kind: "Pod", APIVersion: "v1"},
-			ObjectMeta: api.ObjectMeta{Name: "legacy-" + hash + "-" + suffix, Namespace: "default", UID: newUID(),
+			ObjectMeta: api.ObjectMeta{Name: "legacy-" + hash + "-" + suffix, Namespace: "default", UID: apiserver.NewUID(),
 				Labels:          map[string]string{"app": "legacy", api.LabelPodTemplateHash: hash},
 				OwnerReferences: []api.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: "legacy", UID: d.UID, Controller: &controller}}},
 			Spec: spec,

@@ -35,7 +35,7 @@ func TestSyncReadThroughLeaderChange(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for ctx.Err() == nil {
-					if err := a.syncRead(context.Background()); err != nil {
+					if err := a.api.SyncRead(context.Background()); err != nil {
 						errs <- err
 						return
 					}

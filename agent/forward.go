@@ -11,6 +11,7 @@ import (
 
 	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/api/client"
+	"github.com/gossipod/gossipod/apiserver"
 	"github.com/gossipod/gossipod/consensus"
 )
 
@@ -66,41 +67,25 @@ func (a *Agent) commitOnce(ctx context.Context, cmd consensus.Command) (consensu
 	}
 }
 
-// commitFor commits cmd and decodes its response into a value of type T.
-func commitFor[T any](ctx context.Context, a *Agent, cmd consensus.Command) (*T, error) {
-	res, err := a.Commit(ctx, cmd)
-	if err != nil {
-		return nil, err
-	}
-	var out T
-	if len(res.Response) == 0 {
-		return nil, fmt.Errorf("%s: empty response from the leader", cmd.Type)
-	}
-	if err := json.Unmarshal(res.Response, &out); err != nil {
-		return nil, fmt.Errorf("decode %s response: %w", cmd.Type, err)
-	}
-	return &out, nil
-}
-
 // handleInternalApply commits a write forwarded by a follower. It never
 // forwards again: if this agent is no longer leader, the follower retries
 // with the leader it knows next.
 func (a *Agent) handleInternalApply(w http.ResponseWriter, r *http.Request) {
 	var cmd consensus.Command
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxInternalBodyBytes)).Decode(&cmd); err != nil {
-		writeError(w, api.NewBadRequest(fmt.Sprintf("decode command: %v", err)))
+		apiserver.WriteError(w, api.NewBadRequest(fmt.Sprintf("decode command: %v", err)))
 		return
 	}
 	res, err := a.store.Commit(r.Context(), cmd)
 	if errors.Is(err, consensus.ErrNotLeader) {
-		writeError(w, api.NewStatus(http.StatusMisdirectedRequest, api.StatusReasonServiceUnavailable, "this agent is not the raft leader"))
+		apiserver.WriteError(w, api.NewStatus(http.StatusMisdirectedRequest, api.StatusReasonServiceUnavailable, "this agent is not the raft leader"))
 		return
 	}
 	if err != nil {
-		writeError(w, err)
+		apiserver.WriteError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, res)
+	apiserver.WriteJSON(w, http.StatusOK, res)
 }
 
 // peerClient is an API client of another agent.
@@ -117,19 +102,16 @@ func resolveUDP(addr string) (*net.UDPAddr, error) {
 	return net.ResolveUDPAddr("udp", addr)
 }
 
-// commitAndRespond commits payload as a command of type t through the
-// leader and writes the object the command returns, with code: the tail
-// of every create, update and delete handler.
-func commitAndRespond[T any](a *Agent, w http.ResponseWriter, r *http.Request, t consensus.CommandType, payload any, code int) {
-	cmd, err := consensus.NewCommand(t, payload)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	obj, err := commitFor[T](r.Context(), a, cmd)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, code, obj)
+// apiBackend is the agent as the API server's Backend: this replica's
+// state, the leader's read index, and commits forwarded to the leader.
+type apiBackend struct{ a *Agent }
+
+func (b apiBackend) State() *consensus.State { return b.a.store.State() }
+
+func (b apiBackend) ReadIndex(ctx context.Context) (uint64, error) { return b.a.readIndex(ctx) }
+
+func (b apiBackend) AppliedIndex() uint64 { return b.a.store.AppliedIndex() }
+
+func (b apiBackend) Commit(ctx context.Context, cmd consensus.Command) (consensus.Result, error) {
+	return b.a.Commit(ctx, cmd)
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/apiserver"
 	"github.com/gossipod/gossipod/consensus"
 	"github.com/gossipod/gossipod/controllers"
 )
@@ -87,7 +88,7 @@ func (a *Agent) leaderDuties(ctx context.Context) {
 	commit := controllers.CommitFunc(a.commitForControllers)
 	podCIDRs := &controllers.PodCIDRs{State: a.store.State(), Commit: commit, Log: a.log.With("component", "pod-cidr-controller"),
 		Network: consensus.ClusterNetwork{ClusterCIDR: a.cfg.ClusterCIDR, NodeCIDRMaskSize: a.cfg.NodeCIDRMaskSize}}
-	namespaces := &controllers.Namespaces{State: a.store.State(), Commit: commit, Log: a.log.With("component", "namespace-controller"), NewUID: newUID}
+	namespaces := &controllers.Namespaces{State: a.store.State(), Commit: commit, Log: a.log.With("component", "namespace-controller"), NewUID: apiserver.NewUID}
 	nodeLifecycle := &controllers.NodeLifecycle{State: a.store.State(), Members: a.members, Commit: commit,
 		Log: a.log.With("component", "node-lifecycle-controller"), LostTimeout: a.cfg.NodeLostTimeout}
 	podGC := &controllers.PodGC{State: a.store.State(), Commit: commit, Log: a.log.With("component", "pod-garbage-collector"),

@@ -6,14 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/gossipod/gossipod/api"
-	"github.com/gossipod/gossipod/apiserver/auth"
+	"github.com/gossipod/gossipod/apiserver"
 )
 
 // Limits bound what one client can make an agent spend, so that no request
@@ -116,7 +115,7 @@ const (
 // timeout).
 func classify(r *http.Request) requestKind {
 	switch p := r.URL.Path; {
-	case isWatch(r):
+	case apiserver.IsWatch(r):
 		return watchStream
 	case strings.HasSuffix(p, "/exec"), strings.HasSuffix(p, "/attach"), strings.HasSuffix(p, "/portforward"):
 		return longStream
@@ -142,21 +141,21 @@ func (a *Agent) withLimits(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch classify(r) {
 		case watchStream:
-			client := watchClient(r)
+			client := apiserver.WatchClient(r)
 			release, ok := a.watches.acquire(client)
 			if !ok {
 				w.Header().Set("Retry-After", "1")
-				writeError(w, api.NewTooManyRequests(fmt.Sprintf(
+				apiserver.WriteError(w, api.NewTooManyRequests(fmt.Sprintf(
 					"too many watches from %s: at most %d at once on this agent (--max-watches-per-client)", client, lim.MaxWatchesPerClient), 1))
 				return
 			}
 			defer release()
-			r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+			r.Body = http.MaxBytesReader(w, r.Body, apiserver.MaxBodyBytes)
 		case longStream:
 		case imageUpload:
 			r.Body = http.MaxBytesReader(w, r.Body, lim.MaxImageArchiveBytes)
 		default:
-			limit := int64(maxBodyBytes)
+			limit := int64(apiserver.MaxBodyBytes)
 			if r.URL.Path == internalApplyPath {
 				limit = maxInternalBodyBytes
 			}
@@ -170,20 +169,6 @@ func (a *Agent) withLimits(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// watchClient is whom a watch counts against: the authenticated user (so
-// that users behind one NAT do not share slots), else the client's address
-// without its port.
-func watchClient(r *http.Request) string {
-	if u, ok := auth.UserFrom(r.Context()); ok && !u.IsAnonymous() {
-		return fmt.Sprintf("user %q", u.Name)
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // watchLimiter counts the open watches of each client. It is safe for
@@ -265,14 +250,4 @@ func (c *cappedReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.left -= int64(n)
 	return n, err
-}
-
-// bodyError is the Status for a body that could not be read: 413 when it
-// was over its bound, 400 otherwise.
-func bodyError(err error) error {
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		return api.NewRequestEntityTooLarge(fmt.Sprintf("the request body is larger than %d bytes, the most this endpoint accepts", tooLarge.Limit))
-	}
-	return api.NewBadRequest(fmt.Sprintf("read request body: %v", err))
 }

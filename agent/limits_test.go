@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/apiserver"
 )
 
 func TestWatchLimiter(t *testing.T) {
@@ -135,7 +136,7 @@ func TestWithLimitsBodyBounds(t *testing.T) {
 	a := &Agent{cfg: cfg, watches: newWatchLimiter(1)}
 	readAll := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, err := io.Copy(io.Discard, r.Body); err != nil {
-			writeError(w, bodyError(err))
+			apiserver.WriteError(w, apiserver.BodyError(err))
 			return
 		}
 		w.WriteHeader(http.StatusOK)
@@ -147,8 +148,8 @@ func TestWithLimitsBodyBounds(t *testing.T) {
 		size   int
 		want   int
 	}{
-		{"pod at 3 MiB", "/api/v1/namespaces/default/pods", maxBodyBytes, http.StatusOK},
-		{"pod over 3 MiB", "/api/v1/namespaces/default/pods", maxBodyBytes + 1, http.StatusRequestEntityTooLarge},
+		{"pod at 3 MiB", "/api/v1/namespaces/default/pods", apiserver.MaxBodyBytes, http.StatusOK},
+		{"pod over 3 MiB", "/api/v1/namespaces/default/pods", apiserver.MaxBodyBytes + 1, http.StatusRequestEntityTooLarge},
 		{"internal apply over 3 MiB", internalApplyPath, 10 << 20, http.StatusOK},
 		{"internal apply over 64 MiB", internalApplyPath, maxInternalBodyBytes + 1, http.StatusRequestEntityTooLarge},
 		{"image under its bound", "/v1/images/load", 8 << 20, http.StatusOK},
@@ -188,7 +189,7 @@ func TestRequestDeadlines(t *testing.T) {
 			_, _ = w.Write(bytes.Repeat([]byte("x"), 1<<20)) // more than the socket buffers
 			return
 		}
-		if isWatch(r) {
+		if apiserver.IsWatch(r) {
 			time.Sleep(400 * time.Millisecond)
 		}
 		_, _ = io.WriteString(w, "ok")

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/apiserver"
 	"github.com/gossipod/gossipod/consensus"
 	"github.com/gossipod/gossipod/runtime"
 	"github.com/gossipod/gossipod/runtime/image"
@@ -257,12 +258,12 @@ const internalReadIndexPath = "/v1/internal/read-index"
 func (a *Agent) handleReadIndex(w http.ResponseWriter, r *http.Request) {
 	index, err := a.store.ReadIndex()
 	if errors.Is(err, consensus.ErrNotLeader) {
-		writeError(w, api.NewStatus(http.StatusMisdirectedRequest, api.StatusReasonServiceUnavailable, "this agent is not the raft leader"))
+		apiserver.WriteError(w, api.NewStatus(http.StatusMisdirectedRequest, api.StatusReasonServiceUnavailable, "this agent is not the raft leader"))
 		return
 	}
 	if err != nil {
-		writeError(w, err)
+		apiserver.WriteError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, readIndexResponse{Index: index})
+	apiserver.WriteJSON(w, http.StatusOK, readIndexResponse{Index: index})
 }

@@ -2,14 +2,11 @@ package agent
 
 import (
 	"context"
-	"crypto/rand"
-	"fmt"
 	"maps"
 	"slices"
 
-	"k8s.io/apimachinery/pkg/types"
-
 	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/apiserver"
 	"github.com/gossipod/gossipod/consensus"
 )
 
@@ -28,7 +25,7 @@ func (a *Agent) reconcileNodes(ctx context.Context) {
 		have, exists := a.store.State().Node(m.Name)
 		if !exists || !sameRegistration(have, &want) {
 			if !exists {
-				want.UID = newUID()
+				want.UID = apiserver.NewUID()
 			}
 			cmd, err := consensus.NewCommand(consensus.CmdRegisterNode, consensus.RegisterNode{Node: want})
 			if err == nil {
@@ -135,13 +132,4 @@ func readyCondition(s api.MemberStatus) api.NodeCondition {
 		return api.NodeCondition{Type: api.NodeReady, Status: api.ConditionUnknown,
 			Reason: "NodeStatusUnknown", Message: "Kubelet stopped posting node status: gossip declared the agent dead."}
 	}
-}
-
-// newUID returns a random RFC 4122 version 4 UUID, the form Kubernetes uids take.
-func newUID() types.UID {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return types.UID(fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]))
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	"net/http"
 	"reflect"
 	"strings"
@@ -382,7 +383,7 @@ func TestPatchDeployments(t *testing.T) {
 	noop(t, c, path, patch)
 
 	// kubectl scale deployment web --replicas=5 (scale/scale.go).
-	var s Scale
+	var s autoscalingv1.Scale
 	c.patch(path+"/scale", mergePatch, []byte(`{"spec":{"replicas":5}}`), http.StatusOK, &s)
 	if s.Kind != "Scale" || s.APIVersion != "autoscaling/v1" || s.Spec.Replicas != 5 {
 		t.Fatalf("scale: %+v", s)
@@ -484,7 +485,7 @@ func TestPatchReplicaSets(t *testing.T) {
 		t.Fatalf("label: %v", rs.Labels)
 	}
 	// kubectl scale rs web --replicas=5
-	var s Scale
+	var s autoscalingv1.Scale
 	c.patch(path+"/scale", mergePatch, []byte(`{"spec":{"replicas":5}}`), http.StatusOK, &s)
 	if s.Kind != "Scale" || s.Spec.Replicas != 5 || s.Status.Selector != "app=web" {
 		t.Fatalf("scale: %+v", s)

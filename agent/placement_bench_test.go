@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/apiserver"
 	"github.com/gossipod/gossipod/consensus"
 )
 
@@ -50,7 +51,7 @@ func BenchmarkBindingThroughput(b *testing.B) {
 					if n > pods {
 						return
 					}
-					p := api.Pod{ObjectMeta: api.ObjectMeta{Name: fmt.Sprintf("p-%05d", n), Namespace: "default", UID: newUID()},
+					p := api.Pod{ObjectMeta: api.ObjectMeta{Name: fmt.Sprintf("p-%05d", n), Namespace: "default", UID: apiserver.NewUID()},
 						Spec: api.PodSpec{Containers: []api.Container{{Name: "c", Image: "busybox",
 							Resources: api.ResourceRequirements{Requests: api.ResourceList{
 								api.ResourceCPU: resource.MustParse("100m"), api.ResourceMemory: resource.MustParse("64Mi")}}}}}}
@@ -89,7 +90,7 @@ func registerSimulatedNodes(b *testing.B, ctx context.Context, leader *Agent, n 
 	var ready consensus.SetNodeConditions
 	for i := range n {
 		name := fmt.Sprintf("sim-%04d", i)
-		node := api.Node{ObjectMeta: api.ObjectMeta{Name: name, UID: newUID(), Labels: map[string]string{api.LabelHostname: name}},
+		node := api.Node{ObjectMeta: api.ObjectMeta{Name: name, UID: apiserver.NewUID(), Labels: map[string]string{api.LabelHostname: name}},
 			Status: api.NodeStatus{Allocatable: api.ResourceList{
 				api.ResourceCPU: resource.MustParse("32"), api.ResourceMemory: resource.MustParse("128Gi"), api.ResourcePods: resource.MustParse("110")}}}
 		node.Status.Capacity = node.Status.Allocatable

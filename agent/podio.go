@@ -15,6 +15,7 @@ import (
 
 	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/api/client"
+	"github.com/gossipod/gossipod/apiserver"
 	"github.com/gossipod/gossipod/apiserver/podstream"
 	"github.com/gossipod/gossipod/runtime"
 )
@@ -25,29 +26,29 @@ import (
 // through any agent; the reverse proxy forwards an upgraded connection
 // (SPDY or WebSocket) as a byte stream once the owner answers 101.
 func (a *Agent) podForIO(w http.ResponseWriter, r *http.Request) (*api.Pod, bool) {
-	if !a.consistentRead(w, r) {
+	if !a.api.ConsistentRead(w, r) {
 		return nil, false
 	}
 	ns, name := r.PathValue("namespace"), r.PathValue("name")
 	p, ok := a.store.State().Pod(ns, name)
 	if !ok {
-		writeError(w, api.NewNotFound("pods", name))
+		apiserver.WriteError(w, api.NewNotFound("pods", name))
 		return nil, false
 	}
 	if p.Spec.NodeName == "" {
-		writeError(w, api.NewBadRequest(fmt.Sprintf("pod %s is not scheduled to a node yet", name)))
+		apiserver.WriteError(w, api.NewBadRequest(fmt.Sprintf("pod %s is not scheduled to a node yet", name)))
 		return nil, false
 	}
 	if p.Spec.NodeName == a.cfg.NodeName {
 		if a.cfg.Runtime == nil {
-			writeError(w, api.NewServiceUnavailable(fmt.Sprintf("node %s runs no container runtime", a.cfg.NodeName)))
+			apiserver.WriteError(w, api.NewServiceUnavailable(fmt.Sprintf("node %s runs no container runtime", a.cfg.NodeName)))
 			return nil, false
 		}
 		return p, true
 	}
 	m, ok := a.members.Get(p.Spec.NodeName)
 	if !ok || !m.MetaOK || m.Status != api.MemberAlive {
-		writeError(w, api.NewServiceUnavailable(fmt.Sprintf("node %s, which runs pod %s, is not reachable", p.Spec.NodeName, name)))
+		apiserver.WriteError(w, api.NewServiceUnavailable(fmt.Sprintf("node %s, which runs pod %s, is not reachable", p.Spec.NodeName, name)))
 		return nil, false
 	}
 	target, _ := url.Parse(m.apiURL())
@@ -62,7 +63,7 @@ func (a *Agent) podForIO(w http.ResponseWriter, r *http.Request) (*api.Pod, bool
 	}
 	proxy.FlushInterval = -1 // stream logs as they come
 	proxy.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
-		writeError(w, api.NewServiceUnavailable(fmt.Sprintf("proxy to node %s: %v", p.Spec.NodeName, err)))
+		apiserver.WriteError(w, api.NewServiceUnavailable(fmt.Sprintf("proxy to node %s: %v", p.Spec.NodeName, err)))
 	}
 	proxy.ServeHTTP(w, r)
 	return nil, false
@@ -80,7 +81,7 @@ func (a *Agent) handleLogs(w http.ResponseWriter, r *http.Request) {
 	// rather than answered with the whole log.
 	for _, p := range []string{"sinceSeconds", "sinceTime", "timestamps"} {
 		if v := q.Get(p); v != "" && v != "false" {
-			writeError(w, api.NewBadRequest(fmt.Sprintf("%s=%s: gossipod does not record when each log line was written yet, so it cannot select or stamp lines by time; use tailLines (kubectl logs --tail)", p, v)))
+			apiserver.WriteError(w, api.NewBadRequest(fmt.Sprintf("%s=%s: gossipod does not record when each log line was written yet, so it cannot select or stamp lines by time; use tailLines (kubectl logs --tail)", p, v)))
 			return
 		}
 	}
@@ -88,7 +89,7 @@ func (a *Agent) handleLogs(w http.ResponseWriter, r *http.Request) {
 	if s := q.Get("tailLines"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || n < 0 {
-			writeError(w, api.NewBadRequest(fmt.Sprintf("tailLines %q: must be a non-negative integer", s)))
+			apiserver.WriteError(w, api.NewBadRequest(fmt.Sprintf("tailLines %q: must be a non-negative integer", s)))
 			return
 		}
 		opts.TailLines = n
@@ -97,14 +98,14 @@ func (a *Agent) handleLogs(w http.ResponseWriter, r *http.Request) {
 	if s := q.Get("limitBytes"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || n < 1 {
-			writeError(w, api.NewBadRequest(fmt.Sprintf("limitBytes %q: must be a positive integer", s)))
+			apiserver.WriteError(w, api.NewBadRequest(fmt.Sprintf("limitBytes %q: must be a positive integer", s)))
 			return
 		}
 		limit = n
 	}
 	container, err := pickContainer(p, q.Get("container"))
 	if err != nil {
-		writeError(w, err)
+		apiserver.WriteError(w, err)
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -115,7 +116,7 @@ func (a *Agent) handleLogs(w http.ResponseWriter, r *http.Request) {
 	}
 	err = a.cfg.Runtime.Logs(r.Context(), p.Namespace, p.Name, container, opts, out)
 	if err != nil && !errors.Is(err, errLogLimit) && !fw.wrote {
-		writeError(w, asAPIError(err))
+		apiserver.WriteError(w, asAPIError(err))
 	}
 }
 
@@ -204,12 +205,12 @@ func (a *Agent) handleExec(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	command := q["command"]
 	if len(command) == 0 {
-		writeError(w, api.NewBadRequest("you must specify at least one command for the container"))
+		apiserver.WriteError(w, api.NewBadRequest("you must specify at least one command for the container"))
 		return
 	}
 	container, err := pickContainer(p, q.Get("container"))
 	if err != nil {
-		writeError(w, err)
+		apiserver.WriteError(w, err)
 		return
 	}
 	if r.Header.Get("Upgrade") != client.ExecProtocol {
@@ -218,7 +219,7 @@ func (a *Agent) handleExec(w http.ResponseWriter, r *http.Request) {
 	}
 	hj, ok := w.(http.Hijacker)
 	if !ok {
-		writeError(w, api.NewInternalError(fmt.Errorf("connection cannot be upgraded")))
+		apiserver.WriteError(w, api.NewInternalError(fmt.Errorf("connection cannot be upgraded")))
 		return
 	}
 	conn, brw, err := hj.Hijack()
@@ -265,7 +266,7 @@ func (a *Agent) handleAttach(w http.ResponseWriter, r *http.Request) {
 	}
 	container, err := pickContainer(p, r.URL.Query().Get("container"))
 	if err != nil {
-		writeError(w, err)
+		apiserver.WriteError(w, err)
 		return
 	}
 	podstream.ServeAttach(w, r, a.cfg.Runtime, streamTarget(p, container))
@@ -311,14 +312,14 @@ func readStdinFrames(r *bufio.Reader, pw *io.PipeWriter, cancel func()) {
 // docker image archive, imported into this agent's image store.
 func (a *Agent) handleLoadImage(w http.ResponseWriter, r *http.Request) {
 	if a.cfg.Runtime == nil {
-		writeError(w, api.NewServiceUnavailable(fmt.Sprintf("node %s runs no container runtime", a.cfg.NodeName)))
+		apiserver.WriteError(w, api.NewServiceUnavailable(fmt.Sprintf("node %s runs no container runtime", a.cfg.NodeName)))
 		return
 	}
 	// withLimits bounds the body as sent; decompressCapped bounds what it
 	// expands to. Both stream: the runtime spools the tar to disk.
 	archive, closeArchive, err := decompressCapped(r.Body, a.cfg.Limits.MaxImageArchiveBytes)
 	if err != nil {
-		writeError(w, api.NewBadRequest(fmt.Sprintf("load image archive: %v", err)))
+		apiserver.WriteError(w, api.NewBadRequest(fmt.Sprintf("load image archive: %v", err)))
 		return
 	}
 	defer closeArchive()
@@ -326,24 +327,24 @@ func (a *Agent) handleLoadImage(w http.ResponseWriter, r *http.Request) {
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
-		writeError(w, api.NewRequestEntityTooLarge(fmt.Sprintf(
+		apiserver.WriteError(w, api.NewRequestEntityTooLarge(fmt.Sprintf(
 			"load image archive: the upload is larger than %d bytes (--max-image-size)", tooLarge.Limit)))
 		return
 	case errors.Is(err, ErrArchiveTooLarge):
-		writeError(w, api.NewRequestEntityTooLarge(fmt.Sprintf("load image archive: %v", err)))
+		apiserver.WriteError(w, api.NewRequestEntityTooLarge(fmt.Sprintf("load image archive: %v", err)))
 		return
 	case err != nil:
-		writeError(w, api.NewBadRequest(fmt.Sprintf("load image archive: %v", err)))
+		apiserver.WriteError(w, api.NewBadRequest(fmt.Sprintf("load image archive: %v", err)))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string][]string{"loaded": refs})
+	apiserver.WriteJSON(w, http.StatusOK, map[string][]string{"loaded": refs})
 }
 
 // handleListImages serves GET /v1/images: this agent's images.
 func (a *Agent) handleListImages(w http.ResponseWriter, r *http.Request) {
 	if a.cfg.Runtime == nil {
-		writeJSON(w, http.StatusOK, []any{})
+		apiserver.WriteJSON(w, http.StatusOK, []any{})
 		return
 	}
-	writeJSON(w, http.StatusOK, a.cfg.Runtime.Images())
+	apiserver.WriteJSON(w, http.StatusOK, a.cfg.Runtime.Images())
 }

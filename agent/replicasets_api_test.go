@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	"net/http"
 	"strings"
 	"testing"
@@ -108,7 +109,7 @@ func TestReplicaSetsAPI(t *testing.T) {
 		t.Fatalf("selector change: %v", err)
 	}
 
-	var scale Scale
+	var scale autoscalingv1.Scale
 	if err := cl.Do(ctx, http.MethodGet, base+"/cache/scale", nil, &scale); err != nil || scale.Spec.Replicas != 2 || scale.Status.Selector != "app=cache" {
 		t.Fatalf("get scale: %v %+v", err, scale)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/apiserver"
 	"github.com/gossipod/gossipod/apiserver/auth"
 	"github.com/gossipod/gossipod/consensus"
 )
@@ -37,16 +38,16 @@ func (a *Agent) handleCreateToken(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxTokenRequestBytes))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		writeError(w, api.NewBadRequest(fmt.Sprintf("decode token request: %v", err)))
+		apiserver.WriteError(w, api.NewBadRequest(fmt.Sprintf("decode token request: %v", err)))
 		return
 	}
 	if !req.Role.Valid() {
-		writeError(w, api.NewBadRequest(fmt.Sprintf("role %q: want one of %v", req.Role, api.AccessRoles())))
+		apiserver.WriteError(w, api.NewBadRequest(fmt.Sprintf("role %q: want one of %v", req.Role, api.AccessRoles())))
 		return
 	}
 	ttl, err := parseTokenTTL(req.TTL)
 	if err != nil {
-		writeError(w, api.NewBadRequest(err.Error()))
+		apiserver.WriteError(w, api.NewBadRequest(err.Error()))
 		return
 	}
 	for attempt := 1; ; attempt++ {
@@ -56,35 +57,35 @@ func (a *Agent) handleCreateToken(w http.ResponseWriter, r *http.Request) {
 			SecretHash: api.HashTokenSecret(secret), TTLSeconds: int64(ttl / time.Second),
 		})
 		if err != nil {
-			writeError(w, err)
+			apiserver.WriteError(w, err)
 			return
 		}
-		tok, err := commitFor[api.Token](r.Context(), a, cmd)
+		tok, err := apiserver.CommitFor[api.Token](r.Context(), a, cmd)
 		var st *api.Status
 		if errors.As(err, &st) && st.Reason == api.StatusReasonAlreadyExists && attempt < tokenIDAttempts {
 			continue
 		}
 		if err != nil {
-			writeError(w, err)
+			apiserver.WriteError(w, err)
 			return
 		}
 		tok.SecretHash = ""
 		a.log.Info("created API token", "id", id, "role", tok.Role, "expires", tok.Expires, "by", caller(r))
-		writeJSON(w, http.StatusCreated, api.IssuedToken{Token: *tok, Bearer: id + "." + secret})
+		apiserver.WriteJSON(w, http.StatusCreated, api.IssuedToken{Token: *tok, Bearer: id + "." + secret})
 		return
 	}
 }
 
 // handleListTokens serves GET /v1/tokens, without the secrets' hashes.
 func (a *Agent) handleListTokens(w http.ResponseWriter, r *http.Request) {
-	if !a.consistentRead(w, r) {
+	if !a.api.ConsistentRead(w, r) {
 		return
 	}
 	tokens, index := a.store.State().Tokens()
 	for i := range tokens {
 		tokens[i].SecretHash = ""
 	}
-	writeJSON(w, http.StatusOK, api.TokenList{
+	apiserver.WriteJSON(w, http.StatusOK, api.TokenList{
 		TypeMeta: api.TypeMeta{Kind: "TokenList", APIVersion: "v1"},
 		ListMeta: api.ListMeta{ResourceVersion: strconv.FormatUint(index, 10)},
 		Items:    tokens,
@@ -97,17 +98,17 @@ func (a *Agent) handleDeleteToken(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	cmd, err := consensus.NewCommand(consensus.CmdDeleteToken, consensus.DeleteToken{ID: id})
 	if err != nil {
-		writeError(w, err)
+		apiserver.WriteError(w, err)
 		return
 	}
-	tok, err := commitFor[api.Token](r.Context(), a, cmd)
+	tok, err := apiserver.CommitFor[api.Token](r.Context(), a, cmd)
 	if err != nil {
-		writeError(w, err)
+		apiserver.WriteError(w, err)
 		return
 	}
 	tok.SecretHash = ""
 	a.log.Info("revoked API token", "id", id, "by", caller(r))
-	writeJSON(w, http.StatusOK, tok)
+	apiserver.WriteJSON(w, http.StatusOK, tok)
 }
 
 // parseTokenTTL reads a token's lifetime: "" or "0" is never expiring;

@@ -57,6 +57,23 @@ func (m *MemStore) Commit(ctx context.Context, cmd Command) (Result, error) {
 	return resultOf(cmd, m.index, res.resp, res.err)
 }
 
+// ReadIndex is the index of the last command committed: a MemStore is its
+// own leader, so every read is consistent at once. With AppliedIndex it
+// makes a MemStore an apiserver.Backend.
+func (m *MemStore) ReadIndex(context.Context) (uint64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.index, nil
+}
+
+// AppliedIndex is the index of the last command applied, which is the last
+// committed.
+func (m *MemStore) AppliedIndex() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.index
+}
+
 // CommitPayload commits a command of type t with payload p.
 func (m *MemStore) CommitPayload(ctx context.Context, t CommandType, p any) (Result, error) {
 	cmd, err := NewCommand(t, p)

@@ -19,7 +19,7 @@ const (
 	agentOnly            // system:nodes only, not even admin
 )
 
-// routes are the agent's routes (agent/http.go), one request per route and
+// routes are the agent's routes (agent/http.go and apiserver.Server.Routes), one request per route and
 // method, with what they need and whether an agent's identity may call
 // them.
 var routes = []struct {

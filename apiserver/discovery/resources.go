@@ -103,20 +103,21 @@ func (s Subresource) GroupVersionKind(parent Resource) schema.GroupVersionKind {
 func (s Subresource) Has(verb string) bool { return slices.Contains(s.Verbs, verb) }
 
 // Resources returns the table of the resources gossipod serves, the one
-// source of truth for discovery and OpenAPI (and, later, the generic
-// handler). Each call builds a fresh copy, so callers may keep or change
+// source of truth for discovery, OpenAPI and the routes of the generic
+// resource handler (package apiserver), which serves exactly the verbs
+// listed here. Each call builds a fresh copy, so callers may keep or change
 // theirs; nothing is built before the first call.
 //
-// To add a kind (Services, ReplicaSets, ...): add its entry here when its
-// handlers serve it, with exactly the verbs they serve, and its routes in
-// agent/http.go; discovery and OpenAPI follow. Add its resources to the
+// To add a kind (Services, ConfigMaps, ...): add its entry here and its
+// resource, with the strategy of each verb listed, in apiserver/kinds.go;
+// routes, discovery and OpenAPI follow. Add its resources to the
 // roles in apiserver/auth too, or only admins may use it.
 func Resources() []Resource {
 	return []Resource{
 		{
 			Group: "", Version: "v1", Resource: "pods", Singular: "pod", Kind: "Pod", Namespaced: true,
 			// patch: strategic merge, JSON merge, JSON patch (apiserver/patch).
-			Verbs:      []string{"get", "list", "watch", "create", "update", "patch", "delete"},
+			Verbs:      []string{"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"},
 			ShortNames: []string{"po"}, Categories: []string{"all"},
 			Subresources: []Subresource{
 				{Name: "log", Kind: "Pod", Verbs: []string{"get"}, Body: BodyText, Object: reflect.TypeFor[corev1.Pod]()},
@@ -159,7 +160,7 @@ func Resources() []Resource {
 		{
 			Group: "", Version: "v1", Resource: "serviceaccounts", Singular: "serviceaccount", Kind: "ServiceAccount",
 			Namespaced: true,
-			Verbs:      []string{"get", "list", "watch", "create", "update", "patch", "delete"},
+			Verbs:      []string{"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"},
 			ShortNames: []string{"sa"},
 			Object:     reflect.TypeFor[corev1.ServiceAccount](), List: reflect.TypeFor[corev1.ServiceAccountList](),
 		},
@@ -174,7 +175,7 @@ func Resources() []Resource {
 		{
 			Group: "apps", Version: "v1", Resource: "deployments", Singular: "deployment", Kind: "Deployment",
 			Namespaced: true,
-			Verbs:      []string{"get", "list", "watch", "create", "update", "patch", "delete"},
+			Verbs:      []string{"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"},
 			ShortNames: []string{"deploy"}, Categories: []string{"all"},
 			Subresources: []Subresource{
 				{Name: "scale", Group: "autoscaling", Version: "v1", Kind: "Scale", Verbs: []string{"get", "update", "patch"},
@@ -186,7 +187,7 @@ func Resources() []Resource {
 		{
 			Group: "apps", Version: "v1", Resource: "replicasets", Singular: "replicaset", Kind: "ReplicaSet",
 			Namespaced: true,
-			Verbs:      []string{"get", "list", "watch", "create", "update", "patch", "delete"},
+			Verbs:      []string{"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"},
 			ShortNames: []string{"rs"}, Categories: []string{"all"},
 			Subresources: []Subresource{
 				{Name: "scale", Group: "autoscaling", Version: "v1", Kind: "Scale", Verbs: []string{"get", "update", "patch"},

@@ -25,7 +25,7 @@ type deploymentWatchEvent struct {
 }
 
 // appsRoutes adds the Deployment, scale, node and eviction routes, with
-// the status codes and messages of the agent (agent/deployments_api.go).
+// the status codes and messages of the agent (apiserver/kinds.go).
 func (f *fakeAgent) appsRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /apis/apps/v1/deployments", f.listDeployments)
 	mux.HandleFunc("GET /apis/apps/v1/namespaces/{namespace}/deployments", f.listDeployments)

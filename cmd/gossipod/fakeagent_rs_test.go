@@ -15,7 +15,7 @@ import (
 )
 
 // replicaSetRoutes adds the ReplicaSet routes, with the status codes and
-// messages of the agent (agent/replicasets_api.go), minus the controllers.
+// messages of the agent (apiserver/kinds.go), minus the controllers.
 func (f *fakeAgent) replicaSetRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /apis/apps/v1/replicasets", f.listReplicaSets)
 	mux.HandleFunc("GET /apis/apps/v1/namespaces/{namespace}/replicasets", f.listReplicaSets)

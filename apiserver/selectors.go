@@ -1,4 +1,4 @@
-package agent
+package apiserver
 
 import (
 	"fmt"

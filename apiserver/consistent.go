@@ -1,4 +1,4 @@
-package agent
+package apiserver
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 // the leader.
 const consistentReadTimeout = 5 * time.Second
 
-// consistentRead makes a read reflect every write acknowledged before it,
+// ConsistentRead makes a read reflect every write acknowledged before it,
 // as a Kubernetes GET or list without a resourceVersion does (a quorum read
 // from etcd): the agent asks the leader for its quorum-confirmed commit
 // index (Raft's read-index) and waits until it has applied that far, then
@@ -27,17 +27,17 @@ const consistentReadTimeout = 5 * time.Second
 // works with no leader, e.g. on a partitioned node: ?resourceVersion=0
 // accepts this agent's state as it is, and any other version is a floor
 // (see notOlderThan).
-func (a *Agent) consistentRead(w http.ResponseWriter, r *http.Request) bool {
+func (s *Server) ConsistentRead(w http.ResponseWriter, r *http.Request) bool {
 	q := r.URL.Query()
 	if q.Has("resourceVersion") {
-		if err := a.notOlderThan(r.Context(), q); err != nil {
-			writeError(w, err)
+		if err := s.notOlderThan(r.Context(), q); err != nil {
+			WriteError(w, err)
 			return false
 		}
 		return true
 	}
-	if err := a.syncRead(r.Context()); err != nil {
-		writeError(w, err)
+	if err := s.SyncRead(r.Context()); err != nil {
+		WriteError(w, err)
 		return false
 	}
 	return true
@@ -59,7 +59,7 @@ const notOlderThanTimeout = 3 * time.Second
 // the reflector lists again without a version (a consistent read). A plain
 // watch needs no wait: it sends the changes after its version as they are
 // applied. A version that is not a number is left to the handler to refuse.
-func (a *Agent) notOlderThan(ctx context.Context, q url.Values) error {
+func (s *Server) notOlderThan(ctx context.Context, q url.Values) error {
 	rv, err := strconv.ParseUint(q.Get("resourceVersion"), 10, 64)
 	if err != nil || rv == 0 {
 		return nil
@@ -73,7 +73,7 @@ func (a *Agent) notOlderThan(ctx context.Context, q url.Values) error {
 	// State indexes, and Raft's own entries (no-ops, barriers,
 	// configurations) advance the applied index without changing the State,
 	// so waiting on it could serve a list at a version still below rv.
-	state := a.store.State()
+	state := s.b.State()
 	for {
 		changed := state.Changed()
 		index := state.Index()
@@ -88,14 +88,14 @@ func (a *Agent) notOlderThan(ctx context.Context, q url.Values) error {
 	}
 }
 
-// syncRead waits until this agent's state reflects every write
+// SyncRead waits until this agent's state reflects every write
 // acknowledged before the call (the leader's read index), as
-// consistentRead does for a GET; a PATCH reads the object it patches
+// ConsistentRead does for a GET; a PATCH reads the object it patches
 // this way. The error is a 503 Status when no leader confirms in time.
-func (a *Agent) syncRead(ctx context.Context) error {
+func (s *Server) SyncRead(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, consistentReadTimeout)
 	defer cancel()
-	index, err := a.readIndex(ctx)
+	index, err := s.b.ReadIndex(ctx)
 	// During an election (a leader stepping down under load takes a few
 	// hundred milliseconds) there is briefly no leader to ask: wait for
 	// the next one within the budget rather than fail the read at once.
@@ -103,13 +103,13 @@ func (a *Agent) syncRead(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 		case <-time.After(delay):
-			index, err = a.readIndex(ctx)
+			index, err = s.b.ReadIndex(ctx)
 			continue
 		}
 		break
 	}
 	if err == nil {
-		err = a.waitApplied(ctx, index)
+		err = s.waitApplied(ctx, index)
 	}
 	if err != nil {
 		return api.NewServiceUnavailable(
@@ -119,8 +119,8 @@ func (a *Agent) syncRead(ctx context.Context) error {
 }
 
 // waitApplied waits until this agent's state machine has applied index.
-func (a *Agent) waitApplied(ctx context.Context, index uint64) error {
-	for a.store.AppliedIndex() < index {
+func (s *Server) waitApplied(ctx context.Context, index uint64) error {
+	for s.b.AppliedIndex() < index {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

@@ -1,4 +1,4 @@
-package agent
+package apiserver
 
 import (
 	"bufio"
@@ -49,15 +49,15 @@ type watchEvent struct {
 // once every change up to it has been sent, as kube-apiserver's watch
 // cache does: a client whose watch breaks resumes from there instead of
 // from its last change, which may since have left the change log.
-func (a *Agent) serveWatch(w http.ResponseWriter, r *http.Request, kind string, match func(any) bool, list func() ([]any, uint64)) {
+func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, kind string, match func(any) bool, list func() ([]any, uint64)) {
 	if _, ok := w.(http.Flusher); !ok {
-		writeError(w, api.NewInternalError(fmt.Errorf("streaming unsupported")))
+		WriteError(w, api.NewInternalError(fmt.Errorf("streaming unsupported")))
 		return
 	}
 	ctx := r.Context()
 	transform, err := tables.NewWatchTransformer(r)
 	if err != nil {
-		writeError(w, err)
+		WriteError(w, err)
 		return
 	}
 	q := r.URL.Query()
@@ -65,7 +65,7 @@ func (a *Agent) serveWatch(w http.ResponseWriter, r *http.Request, kind string, 
 	if s := q.Get("timeoutSeconds"); s != "" {
 		secs, err := strconv.Atoi(s)
 		if err != nil || secs < 0 {
-			writeError(w, api.NewBadRequest(fmt.Sprintf("timeoutSeconds %q: must be a non-negative integer", s)))
+			WriteError(w, api.NewBadRequest(fmt.Sprintf("timeoutSeconds %q: must be a non-negative integer", s)))
 			return
 		}
 		if secs > 0 {
@@ -84,7 +84,7 @@ func (a *Agent) serveWatch(w http.ResponseWriter, r *http.Request, kind string, 
 	if s := q.Get("resourceVersion"); s != "" && s != "0" && !sendInitial {
 		v, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
-			writeError(w, api.NewBadRequest(fmt.Sprintf("resourceVersion %q: must be a number", s)))
+			WriteError(w, api.NewBadRequest(fmt.Sprintf("resourceVersion %q: must be a number", s)))
 			return
 		}
 		rv = v
@@ -96,7 +96,7 @@ func (a *Agent) serveWatch(w http.ResponseWriter, r *http.Request, kind string, 
 	w.Header().Set("Transfer-Encoding", "chunked")
 	w.WriteHeader(http.StatusOK)
 	out := &watchWriter{w: w, rc: http.NewResponseController(w),
-		timeout: a.cfg.Limits.WatchWriteTimeout, transform: transform,
+		timeout: s.cfg.WatchWriteTimeout, transform: transform,
 		pending: true} // the headers: the client waits for them to start watching
 	for _, obj := range initial {
 		out.object(consensus.WatchAdded, obj)
@@ -105,15 +105,15 @@ func (a *Agent) serveWatch(w http.ResponseWriter, r *http.Request, kind string, 
 		out.raw(watchBookmark, bookmark(kind, rv, true))
 	}
 	if !out.flush() {
-		a.logWatchEnd(r, kind, out.err)
+		s.logWatchEnd(r, kind, out.err)
 		return
 	}
 
 	startRV := rv
-	bookmarks := newBookmarkTimer(q.Get("allowWatchBookmarks") == "true", a.cfg.WatchBookmarkInterval, deadline)
+	bookmarks := newBookmarkTimer(q.Get("allowWatchBookmarks") == "true", s.cfg.WatchBookmarkInterval, deadline)
 	defer bookmarks.stop()
 	bookmarkDue := false
-	state := a.store.State()
+	state := s.b.State()
 	for {
 		changed := state.Changed()
 		events, index, ok := state.WatchSince(rv, kind)
@@ -140,7 +140,7 @@ func (a *Agent) serveWatch(w http.ResponseWriter, r *http.Request, kind string, 
 			bookmarks.next()
 		}
 		if !out.flush() {
-			a.logWatchEnd(r, kind, out.err)
+			s.logWatchEnd(r, kind, out.err)
 			return
 		}
 		select {
@@ -155,10 +155,10 @@ func (a *Agent) serveWatch(w http.ResponseWriter, r *http.Request, kind string, 
 
 // logWatchEnd says why a watch ended on a failed write; a client cut off
 // for taking no events is worth a line, one that hung up is not.
-func (a *Agent) logWatchEnd(r *http.Request, kind string, err error) {
+func (s *Server) logWatchEnd(r *http.Request, kind string, err error) {
 	if errors.Is(err, os.ErrDeadlineExceeded) {
-		a.log.Info("closed a watch whose client took no events", "kind", kind, "client", watchClient(r),
-			"timeout", a.cfg.Limits.WatchWriteTimeout, "error", err)
+		s.log.Info("closed a watch whose client took no events", "kind", kind, "client", WatchClient(r),
+			"timeout", s.cfg.WatchWriteTimeout, "error", err)
 	}
 }
 
@@ -361,8 +361,8 @@ func bookmark(kind string, rv uint64, initialEnd bool) map[string]any {
 
 // serveKindWatch is serveWatch for the objects of one kind, of Go type *T:
 // keep selects those the watch sends, list returns the current ones.
-func serveKindWatch[T any](a *Agent, w http.ResponseWriter, r *http.Request, kind string, keep func(*T) bool, list func() ([]*T, uint64)) {
-	a.serveWatch(w, r, kind,
+func serveKindWatch[T any](s *Server, w http.ResponseWriter, r *http.Request, kind string, keep func(*T) bool, list func() ([]*T, uint64)) {
+	s.serveWatch(w, r, kind,
 		func(obj any) bool { o, ok := obj.(*T); return ok && keep(o) },
 		func() ([]any, uint64) {
 			items, index := list()

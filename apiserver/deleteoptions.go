@@ -1,4 +1,4 @@
-package agent
+package apiserver
 
 import (
 	"fmt"
@@ -18,9 +18,9 @@ import (
 // orphanDependents and dryRun. The options are validated (400 or 422);
 // nil options mean none were given.
 func readDeleteOptions(r *http.Request) (*api.DeleteOptions, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBodyBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
 	if err != nil {
-		return nil, bodyError(err)
+		return nil, BodyError(err)
 	}
 	var o *api.DeleteOptions
 	if len(body) > 0 {

@@ -1,4 +1,4 @@
-package agent
+package apiserver
 
 import (
 	"encoding/json"
@@ -13,7 +13,7 @@ import (
 func writeObject(w http.ResponseWriter, r *http.Request, code int, obj any) {
 	out, contentType, err := tables.Transform(r, obj)
 	if err != nil {
-		writeError(w, err)
+		WriteError(w, err)
 		return
 	}
 	w.Header().Set("Content-Type", contentType)

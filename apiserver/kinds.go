@@ -1,0 +1,348 @@
+package apiserver
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/apiserver/discovery"
+	"github.com/gossipod/gossipod/consensus"
+)
+
+// routeLister is a resource of any kind, as the server mounts it.
+type routeLister interface {
+	routes() []Route
+}
+
+// resources are the kinds the server serves, each with its strategy: the
+// defaults, validation and command of a create, an update and a delete.
+// The FSM checks every command again; what is checked here too is checked
+// to answer before a round trip to the leader, and this agent's own rules
+// (--allowed-host-paths, --max-deployment-replicas), which the FSM cannot
+// know.
+func (s *Server) resources() []routeLister {
+	all := discovery.Resources()
+	return []routeLister{
+		s.pods(discoveryEntry(all, "pods")),
+		s.nodes(discoveryEntry(all, "nodes")),
+		s.namespaces(discoveryEntry(all, "namespaces")),
+		s.serviceAccounts(discoveryEntry(all, "serviceaccounts")),
+		s.events(discoveryEntry(all, "events")),
+		s.deployments(discoveryEntry(all, "deployments")),
+		s.replicaSets(discoveryEntry(all, "replicasets")),
+	}
+}
+
+// values returns pointers to the elements of all that keep selects: the
+// State returns nodes, namespaces and service accounts as copies.
+func values[T any](all []T, keep func(*T) bool) []*T {
+	var out []*T
+	for i := range all {
+		if keep(&all[i]) {
+			out = append(out, &all[i])
+		}
+	}
+	return out
+}
+
+// listMeta fills in a List's kind and metadata.
+func listMeta(kind, apiVersion string, meta api.ListMeta) (api.TypeMeta, api.ListMeta) {
+	return api.TypeMeta{Kind: kind, APIVersion: apiVersion}, meta
+}
+
+// pods: the scheduler's unit. Create defaults and validates the pod and
+// checks its hostPath volumes against this agent's list; update may change
+// images and metadata only (ValidatePodUpdate); delete is graceful unless
+// the options say otherwise. A propagation policy is accepted and changes
+// nothing: nothing in gossipod is owned by a pod.
+func (s *Server) pods(info discovery.Resource) *resource[api.Pod, *api.Pod] {
+	return &resource[api.Pod, *api.Pod]{
+		s: s, info: info,
+		// kubelet and kubectl select pods by node and phase.
+		fields: []fieldLabel[api.Pod]{
+			{"spec.nodeName", func(p *api.Pod) string { return p.Spec.NodeName }},
+			{"status.phase", func(p *api.Pod) string { return string(p.Status.Phase) }},
+		},
+		get: func(st *consensus.State, ns, name string) (*api.Pod, bool) { return st.Pod(ns, name) },
+		list: func(st *consensus.State, _ string, keep func(*api.Pod) bool) ([]*api.Pod, uint64) {
+			return st.Pods(keep)
+		},
+		newList: func(items []api.Pod, meta api.ListMeta) any {
+			l := api.PodList{Items: items}
+			l.TypeMeta, l.ListMeta = listMeta("PodList", "v1", meta)
+			return l
+		},
+		create: func(ctx context.Context, p *api.Pod) (*api.Pod, error) {
+			api.SetPodDefaults(p)
+			if err := api.ValidatePod(p); err != nil {
+				return nil, err
+			}
+			// This agent's own rule, which the FSM cannot check (agents'
+			// lists differ); the node that runs the pod checks its own
+			// list again.
+			if err := api.ValidatePodHostPaths(p, s.cfg.AllowedHostPaths); err != nil {
+				return nil, err
+			}
+			p.Status = api.PodStatus{}
+			return commitObject[api.Pod](ctx, s.b, consensus.CmdCreatePod, consensus.CreatePod{Pod: *p})
+		},
+		update: func(ctx context.Context, old, p *api.Pod) (*api.Pod, error) {
+			api.SetPodDefaults(p)
+			if p.Spec.NodeName == "" {
+				p.Spec.NodeName = old.Spec.NodeName
+			}
+			if err := api.ValidatePod(p); err != nil {
+				return nil, err
+			}
+			if err := api.ValidatePodUpdate(old, p); err != nil {
+				return nil, err
+			}
+			return commitObject[api.Pod](ctx, s.b, consensus.CmdUpdatePod, consensus.UpdatePod{Pod: *p})
+		},
+		remove: func(ctx context.Context, ns, name string, o *api.DeleteOptions) (*api.Pod, error) {
+			return commitObject[api.Pod](ctx, s.b, consensus.CmdDeletePod, consensus.DeletePod{
+				Namespace: ns, Name: name, UID: uidPrecondition(o), GracePeriodSeconds: o.GracePeriodSeconds})
+		},
+	}
+}
+
+// nodes: registered by their agents. A user may delete a node (its agent,
+// if alive, registers it again with a new pod CIDR, as a kubelet does) and
+// patch spec.unschedulable (cordon); see updateNode.
+func (s *Server) nodes(info discovery.Resource) *resource[api.Node, *api.Node] {
+	return &resource[api.Node, *api.Node]{
+		s: s, info: info,
+		fields: []fieldLabel[api.Node]{
+			{"spec.unschedulable", func(n *api.Node) string { return strconv.FormatBool(n.Spec.Unschedulable) }},
+		},
+		get: func(st *consensus.State, _, name string) (*api.Node, bool) { return st.Node(name) },
+		list: func(st *consensus.State, _ string, keep func(*api.Node) bool) ([]*api.Node, uint64) {
+			all, index := st.Nodes()
+			return values(all, keep), index
+		},
+		newList: func(items []api.Node, meta api.ListMeta) any {
+			l := api.NodeList{Items: items}
+			l.TypeMeta, l.ListMeta = listMeta("NodeList", "v1", meta)
+			return l
+		},
+		update: s.updateNode,
+		remove: func(ctx context.Context, _, name string, _ *api.DeleteOptions) (*api.Node, error) {
+			node, ok := s.b.State().Node(name)
+			if !ok {
+				return nil, api.NewNotFound("nodes", name)
+			}
+			cmd, err := consensus.NewCommand(consensus.CmdDeleteNode, consensus.DeleteNode{Name: name})
+			if err != nil {
+				return nil, err
+			}
+			if _, err := s.b.Commit(ctx, cmd); err != nil {
+				return nil, err
+			}
+			return node, nil
+		},
+		// A Node is not a kind manifests carry; decode the patched
+		// object as a Node directly.
+		decodePatched: func(b []byte) (*api.Node, error) {
+			var n api.Node
+			if err := api.DecodeInto(b, &n); err != nil {
+				return nil, err
+			}
+			return &n, nil
+		},
+	}
+}
+
+// namespaces: create, update of labels and annotations (finalizers and
+// status stay the cluster's, as kube-apiserver keeps them), and delete,
+// which turns the namespace Terminating until its content is gone.
+func (s *Server) namespaces(info discovery.Resource) *resource[api.Namespace, *api.Namespace] {
+	return &resource[api.Namespace, *api.Namespace]{
+		s: s, info: info,
+		fields: []fieldLabel[api.Namespace]{
+			{"status.phase", func(ns *api.Namespace) string { return string(ns.Status.Phase) }},
+		},
+		get: func(st *consensus.State, _, name string) (*api.Namespace, bool) { return st.Namespace(name) },
+		list: func(st *consensus.State, _ string, keep func(*api.Namespace) bool) ([]*api.Namespace, uint64) {
+			all, index := st.Namespaces()
+			return values(all, keep), index
+		},
+		newList: func(items []api.Namespace, meta api.ListMeta) any {
+			l := api.NamespaceList{Items: items}
+			l.TypeMeta, l.ListMeta = listMeta("NamespaceList", "v1", meta)
+			return l
+		},
+		create: func(ctx context.Context, ns *api.Namespace) (*api.Namespace, error) {
+			if err := api.ValidateNamespace(ns); err != nil {
+				return nil, err
+			}
+			ns.Status = api.NamespaceStatus{}
+			return commitObject[api.Namespace](ctx, s.b, consensus.CmdCreateNamespace, consensus.CreateNamespace{Namespace: *ns})
+		},
+		update: func(ctx context.Context, old, ns *api.Namespace) (*api.Namespace, error) {
+			if err := api.ValidateNamespaceUpdate(old, ns); err != nil {
+				return nil, err
+			}
+			return commitObject[api.Namespace](ctx, s.b, consensus.CmdUpdateNamespace, consensus.UpdateNamespace{Namespace: *ns})
+		},
+		remove: func(ctx context.Context, _, name string, _ *api.DeleteOptions) (*api.Namespace, error) {
+			return commitObject[api.Namespace](ctx, s.b, consensus.CmdDeleteNamespace, consensus.DeleteNamespace{Name: name})
+		},
+	}
+}
+
+// serviceAccounts: every namespace has "default", which the FSM makes;
+// an update changes labels, annotations and automountServiceAccountToken.
+func (s *Server) serviceAccounts(info discovery.Resource) *resource[api.ServiceAccount, *api.ServiceAccount] {
+	return &resource[api.ServiceAccount, *api.ServiceAccount]{
+		s: s, info: info,
+		get: func(st *consensus.State, ns, name string) (*api.ServiceAccount, bool) {
+			return st.ServiceAccount(ns, name)
+		},
+		list: func(st *consensus.State, ns string, keep func(*api.ServiceAccount) bool) ([]*api.ServiceAccount, uint64) {
+			all, index := st.ServiceAccounts(ns)
+			return values(all, keep), index
+		},
+		newList: func(items []api.ServiceAccount, meta api.ListMeta) any {
+			l := api.ServiceAccountList{Items: items}
+			l.TypeMeta, l.ListMeta = listMeta("ServiceAccountList", "v1", meta)
+			return l
+		},
+		create: func(ctx context.Context, sa *api.ServiceAccount) (*api.ServiceAccount, error) {
+			if err := api.ValidateServiceAccount(sa); err != nil {
+				return nil, err
+			}
+			return commitObject[api.ServiceAccount](ctx, s.b, consensus.CmdCreateServiceAccount, consensus.CreateServiceAccount{ServiceAccount: *sa})
+		},
+		update: func(ctx context.Context, old, sa *api.ServiceAccount) (*api.ServiceAccount, error) {
+			if err := api.ValidateServiceAccountUpdate(old, sa); err != nil {
+				return nil, err
+			}
+			return commitObject[api.ServiceAccount](ctx, s.b, consensus.CmdUpdateServiceAccount, consensus.UpdateServiceAccount{ServiceAccount: *sa})
+		},
+		remove: func(ctx context.Context, ns, name string, _ *api.DeleteOptions) (*api.ServiceAccount, error) {
+			return commitObject[api.ServiceAccount](ctx, s.b, consensus.CmdDeleteServiceAccount, consensus.DeleteServiceAccount{Namespace: ns, Name: name})
+		},
+	}
+}
+
+// events: written by the agents only, and listed by what they are about
+// (`gossipod describe` selects by involvedObject.uid, kubectl describe by
+// involvedObject.name, .namespace and .kind).
+func (s *Server) events(info discovery.Resource) *resource[api.Event, *api.Event] {
+	return &resource[api.Event, *api.Event]{
+		s: s, info: info,
+		fields: []fieldLabel[api.Event]{
+			{"involvedObject.uid", func(e *api.Event) string { return string(e.InvolvedObject.UID) }},
+			{"involvedObject.name", func(e *api.Event) string { return e.InvolvedObject.Name }},
+			{"involvedObject.namespace", func(e *api.Event) string { return e.InvolvedObject.Namespace }},
+			{"involvedObject.kind", func(e *api.Event) string { return e.InvolvedObject.Kind }},
+			{"reason", func(e *api.Event) string { return e.Reason }},
+			{"type", func(e *api.Event) string { return e.Type }},
+		},
+		list: func(st *consensus.State, _ string, keep func(*api.Event) bool) ([]*api.Event, uint64) {
+			var out []*api.Event
+			for _, e := range st.Events() {
+				if keep(e) {
+					out = append(out, e)
+				}
+			}
+			return out, st.Index()
+		},
+		newList: func(items []api.Event, meta api.ListMeta) any {
+			l := api.EventList{Items: items}
+			l.TypeMeta, l.ListMeta = listMeta("EventList", "v1", meta)
+			return l
+		},
+	}
+}
+
+// deployments: defaulted, validated within --max-deployment-replicas and
+// this agent's hostPath list; the selector is immutable. Delete removes
+// the ReplicaSets and their pods by the propagation policy, Background
+// unless the options say otherwise.
+func (s *Server) deployments(info discovery.Resource) *resource[api.Deployment, *api.Deployment] {
+	return &resource[api.Deployment, *api.Deployment]{
+		s: s, info: info,
+		get: func(st *consensus.State, ns, name string) (*api.Deployment, bool) { return st.Deployment(ns, name) },
+		list: func(st *consensus.State, _ string, keep func(*api.Deployment) bool) ([]*api.Deployment, uint64) {
+			return st.Deployments(keep)
+		},
+		newList: func(items []api.Deployment, meta api.ListMeta) any {
+			l := api.DeploymentList{Items: items}
+			l.TypeMeta, l.ListMeta = listMeta("DeploymentList", "apps/v1", meta)
+			return l
+		},
+		create: func(ctx context.Context, d *api.Deployment) (*api.Deployment, error) {
+			api.SetDeploymentDefaults(d)
+			if err := api.ValidateDeploymentWithin(d, s.cfg.MaxDeploymentReplicas); err != nil {
+				return nil, err
+			}
+			if err := api.ValidateDeploymentHostPaths(d, s.cfg.AllowedHostPaths); err != nil {
+				return nil, err
+			}
+			d.Status = api.DeploymentStatus{}
+			return commitObject[api.Deployment](ctx, s.b, consensus.CmdCreateDeployment, consensus.CreateDeployment{Deployment: *d})
+		},
+		update: func(ctx context.Context, old, d *api.Deployment) (*api.Deployment, error) {
+			api.SetDeploymentDefaults(d)
+			if err := api.ValidateDeploymentUpdateWithin(old, d, s.cfg.MaxDeploymentReplicas); err != nil {
+				return nil, err
+			}
+			// A new template is a new set of pods: it passes this agent's
+			// hostPath rule as a new Deployment does.
+			if err := api.ValidateDeploymentHostPaths(d, s.cfg.AllowedHostPaths); err != nil {
+				return nil, err
+			}
+			return commitObject[api.Deployment](ctx, s.b, consensus.CmdUpdateDeployment, consensus.UpdateDeployment{Deployment: *d})
+		},
+		remove: func(ctx context.Context, ns, name string, o *api.DeleteOptions) (*api.Deployment, error) {
+			return commitObject[api.Deployment](ctx, s.b, consensus.CmdDeleteDeployment, consensus.DeleteDeployment{
+				Namespace: ns, Name: name, UID: uidPrecondition(o),
+				PropagationPolicy: o.Propagation(api.DeletePropagationBackground)})
+		},
+	}
+}
+
+// replicaSets: as Deployments, without a strategy. A ReplicaSet created by
+// a user, without an owner, is run by the ReplicaSet controller as a
+// Deployment's is.
+func (s *Server) replicaSets(info discovery.Resource) *resource[api.ReplicaSet, *api.ReplicaSet] {
+	return &resource[api.ReplicaSet, *api.ReplicaSet]{
+		s: s, info: info,
+		get: func(st *consensus.State, ns, name string) (*api.ReplicaSet, bool) { return st.ReplicaSet(ns, name) },
+		list: func(st *consensus.State, _ string, keep func(*api.ReplicaSet) bool) ([]*api.ReplicaSet, uint64) {
+			return st.ReplicaSets(keep)
+		},
+		newList: func(items []api.ReplicaSet, meta api.ListMeta) any {
+			l := api.ReplicaSetList{Items: items}
+			l.TypeMeta, l.ListMeta = listMeta("ReplicaSetList", "apps/v1", meta)
+			return l
+		},
+		create: func(ctx context.Context, rs *api.ReplicaSet) (*api.ReplicaSet, error) {
+			api.SetReplicaSetDefaults(rs)
+			if err := api.ValidateReplicaSet(rs, s.cfg.MaxDeploymentReplicas); err != nil {
+				return nil, err
+			}
+			if err := api.ValidateReplicaSetHostPaths(rs, s.cfg.AllowedHostPaths); err != nil {
+				return nil, err
+			}
+			rs.Status = api.ReplicaSetStatus{}
+			return commitObject[api.ReplicaSet](ctx, s.b, consensus.CmdCreateReplicaSet, consensus.CreateReplicaSet{ReplicaSet: *rs})
+		},
+		update: func(ctx context.Context, old, rs *api.ReplicaSet) (*api.ReplicaSet, error) {
+			api.SetReplicaSetDefaults(rs)
+			if err := api.ValidateReplicaSetUpdate(old, rs, s.cfg.MaxDeploymentReplicas); err != nil {
+				return nil, err
+			}
+			if err := api.ValidateReplicaSetHostPaths(rs, s.cfg.AllowedHostPaths); err != nil {
+				return nil, err
+			}
+			return commitObject[api.ReplicaSet](ctx, s.b, consensus.CmdUpdateReplicaSet, consensus.UpdateReplicaSet{ReplicaSet: *rs})
+		},
+		remove: func(ctx context.Context, ns, name string, o *api.DeleteOptions) (*api.ReplicaSet, error) {
+			return commitObject[api.ReplicaSet](ctx, s.b, consensus.CmdDeleteReplicaSet, consensus.DeleteReplicaSet{
+				Namespace: ns, Name: name, UID: uidPrecondition(o),
+				PropagationPolicy: o.Propagation(api.DeletePropagationBackground)})
+		},
+	}
+}
