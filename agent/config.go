@@ -78,6 +78,9 @@ type Config struct {
 	// size of each node's share (--cluster-cidr, --node-cidr-mask-size).
 	ClusterCIDR      string
 	NodeCIDRMaskSize int
+	// ServiceCIDR is the range Services' cluster IPs come from
+	// (--service-cidr); the first leader records it for the cluster.
+	ServiceCIDR string
 	// Network is this node's pod network: pod CIDR and routes to other
 	// nodes' pods. Nil when Runtime is nil.
 	Network NodeNetwork
@@ -150,6 +153,7 @@ func DefaultConfig() Config {
 		Placement:          placement.DefaultConfig(),
 		ClusterCIDR:        "10.88.0.0/16",
 		NodeCIDRMaskSize:   24,
+		ServiceCIDR:        api.DefaultServiceCIDR,
 		Logger:             slog.Default(),
 		Limits:             DefaultLimits(),
 	}
@@ -227,7 +231,7 @@ func (c *Config) Validate() error {
 	if err := validateAllowedHostPaths(c.AllowedHostPaths); err != nil {
 		errs = append(errs, err)
 	}
-	if err := validateClusterNetwork(c.ClusterCIDR, c.NodeCIDRMaskSize); err != nil {
+	if err := validateClusterNetwork(c.ClusterCIDR, c.NodeCIDRMaskSize, c.ServiceCIDR); err != nil {
 		errs = append(errs, err)
 	}
 	if err := c.Placement.Validate(); err != nil {

@@ -3,6 +3,8 @@ package api
 import (
 	"reflect"
 	"strings"
+
+	corev1 "k8s.io/api/core/v1"
 )
 
 // kubernetesOnlyFields lists, per type, the Kubernetes fields gossipod does
@@ -53,6 +55,11 @@ var kubernetesOnlyFields = map[reflect.Type]map[string]bool{
 	reflect.TypeFor[ReplicaSetStatus](): set("terminatingReplicas"),
 	reflect.TypeFor[DeleteOptions]():    set("ignoreStoreReadErrorWithClusterBreakingPotential"),
 	reflect.TypeFor[ServiceAccount]():   set("secrets imagePullSecrets"),
+	// Nothing in a gossipod cluster answers on a load balancer or an
+	// external IP, and topology-aware routing is not implemented.
+	reflect.TypeFor[ServiceSpec](): set("externalIPs loadBalancerIP loadBalancerSourceRanges " +
+		"healthCheckNodePort allocateLoadBalancerNodePorts loadBalancerClass trafficDistribution"),
+	reflect.TypeFor[corev1.ServiceStatus](): set("loadBalancer conditions"),
 	reflect.TypeFor[Event](): set("eventTime series action related reportingComponent " +
 		"reportingInstance"),
 	reflect.TypeFor[ObjectReference](): set("apiVersion resourceVersion fieldPath"),

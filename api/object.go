@@ -47,6 +47,7 @@ var kinds = map[kindKey]func() Object{
 	{"apps/v1", "ReplicaSet"}: func() Object { return new(ReplicaSet) },
 	{"v1", "Namespace"}:       func() Object { return new(Namespace) },
 	{"v1", "ServiceAccount"}:  func() Object { return new(ServiceAccount) },
+	{"v1", "Service"}:         func() Object { return new(Service) },
 }
 
 // listKinds are the list kinds whose items are decoded one by one:
@@ -58,4 +59,5 @@ var listKinds = map[kindKey]bool{
 	{"apps/v1", "ReplicaSetList"}: true,
 	{"v1", "NamespaceList"}:       true,
 	{"v1", "ServiceAccountList"}:  true,
+	{"v1", "ServiceList"}:         true,
 }

@@ -35,7 +35,13 @@ func ValidatePod(p *Pod) error {
 	return nil
 }
 
-// NewInvalid is the 422 Invalid Status for an object that failed validation,
+// NewInvalid is newInvalid for the state machine, whose allocators find
+// what no validation before the log can: a cluster IP or node port taken.
+func NewInvalid(kind, name string, errs field.ErrorList) *Status {
+	return newInvalid(kind, name, errs)
+}
+
+// newInvalid is the 422 Invalid Status for an object that failed validation,
 // built as Kubernetes' apierrors.NewInvalid builds it: a cause per field
 // error, and a message listing them all.
 func newInvalid(kind, name string, errs field.ErrorList) *Status {

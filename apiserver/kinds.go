@@ -27,6 +27,7 @@ func (s *Server) resources() []routeLister {
 		s.nodes(discoveryEntry(all, "nodes")),
 		s.namespaces(discoveryEntry(all, "namespaces")),
 		s.serviceAccounts(discoveryEntry(all, "serviceaccounts")),
+		s.services(discoveryEntry(all, "services")),
 		s.events(discoveryEntry(all, "events")),
 		s.deployments(discoveryEntry(all, "deployments")),
 		s.replicaSets(discoveryEntry(all, "replicasets")),
@@ -221,6 +222,50 @@ func (s *Server) serviceAccounts(info discovery.Resource) *resource[api.ServiceA
 		},
 		remove: func(ctx context.Context, ns, name string, _ *api.DeleteOptions) (*api.ServiceAccount, error) {
 			return commitObject[api.ServiceAccount](ctx, s.b, consensus.CmdDeleteServiceAccount, consensus.DeleteServiceAccount{Namespace: ns, Name: name})
+		},
+	}
+}
+
+// services: defaulted and validated here and again by the state machine,
+// whose allocators give the cluster IP and node ports (or refuse requested
+// ones that are taken or out of range). An update keeps what the cluster
+// allocated and the update leaves unset, so a second `kubectl apply`
+// changes nothing.
+func (s *Server) services(info discovery.Resource) *resource[api.Service, *api.Service] {
+	return &resource[api.Service, *api.Service]{
+		s: s, info: info,
+		fields: []fieldLabel[api.Service]{
+			{"spec.clusterIP", func(svc *api.Service) string { return svc.Spec.ClusterIP }},
+			{"spec.type", func(svc *api.Service) string { return string(svc.Spec.Type) }},
+		},
+		get: func(st *consensus.State, ns, name string) (*api.Service, bool) { return st.Service(ns, name) },
+		list: func(st *consensus.State, _ string, keep func(*api.Service) bool) ([]*api.Service, uint64) {
+			return st.Services(keep)
+		},
+		newList: func(items []api.Service, meta api.ListMeta) any {
+			l := api.ServiceList{Items: items}
+			l.TypeMeta, l.ListMeta = listMeta("ServiceList", "v1", meta)
+			return l
+		},
+		create: func(ctx context.Context, svc *api.Service) (*api.Service, error) {
+			api.SetServiceDefaults(svc)
+			if err := api.ValidateService(svc); err != nil {
+				return nil, err
+			}
+			svc.Status = api.Service{}.Status
+			return commitObject[api.Service](ctx, s.b, consensus.CmdCreateService, consensus.CreateService{Service: *svc})
+		},
+		update: func(ctx context.Context, old, svc *api.Service) (*api.Service, error) {
+			api.SetServiceDefaults(svc)
+			api.KeepServiceAllocations(old, svc)
+			if err := api.ValidateServiceUpdate(old, svc); err != nil {
+				return nil, err
+			}
+			return commitObject[api.Service](ctx, s.b, consensus.CmdUpdateService, consensus.UpdateService{Service: *svc})
+		},
+		remove: func(ctx context.Context, ns, name string, o *api.DeleteOptions) (*api.Service, error) {
+			return commitObject[api.Service](ctx, s.b, consensus.CmdDeleteService, consensus.DeleteService{
+				Namespace: ns, Name: name, UID: uidPrecondition(o)})
 		},
 	}
 }

@@ -25,6 +25,10 @@ func newTestServer(t *testing.T) (*consensus.MemStore, *httptest.Server) {
 	if _, err := store.CommitPayload(context.Background(), consensus.CmdCreateNamespace, consensus.CreateNamespace{Namespace: ns}); err != nil {
 		t.Fatalf("create namespace default: %v", err)
 	}
+	if _, err := store.CommitPayload(context.Background(), consensus.CmdSetClusterNetwork, consensus.SetClusterNetwork{
+		Network: consensus.ClusterNetwork{ClusterCIDR: "10.88.0.0/16", NodeCIDRMaskSize: 24, ServiceCIDR: "10.96.0.0/12"}}); err != nil {
+		t.Fatalf("record the cluster network: %v", err)
+	}
 	mux := http.NewServeMux()
 	Mount(mux, New(store, Config{WatchWriteTimeout: 10 * time.Second, WatchBookmarkInterval: time.Minute,
 		MaxDeploymentReplicas: 100}).Routes()...)
@@ -85,6 +89,9 @@ func TestResourceVerbs(t *testing.T) {
 	}
 	sa := "/api/v1/namespaces/default/serviceaccounts"
 	pods := "/api/v1/namespaces/default/pods"
+	svcs := "/api/v1/namespaces/default/services"
+	svcJSON := `{"apiVersion":"v1","kind":"Service","metadata":{"name":"web"},
+		"spec":{"type":"NodePort","selector":{"app":"web"},"ports":[{"port":80,"targetPort":8080}]}}`
 	tests := []struct {
 		name  string
 		steps []step
@@ -124,6 +131,17 @@ func TestResourceVerbs(t *testing.T) {
 				[]string{"field label not supported: spec.hostname"}},
 			{"GET", pods + "/web/status", "", "", http.StatusOK, []string{`"kind": "Pod"`}},
 			{"DELETE", pods + "/web", jsonType, `{"kind":"DeleteOptions","apiVersion":"v1","gracePeriodSeconds":0}`, http.StatusOK, []string{`"name": "web"`}},
+		},
+	}, {
+		name: "services: allocated cluster IP and node port, kept by a re-apply, Table for kubectl get",
+		steps: []step{
+			{"POST", svcs, jsonType, svcJSON, http.StatusCreated, []string{`"clusterIP": "10.`, `"nodePort": 3`, `"targetPort": 8080`}},
+			{"PUT", svcs + "/web", jsonType, svcJSON, http.StatusOK, []string{`"clusterIP": "10.`, `"nodePort": 3`}},
+			{"GET", svcs + "?fieldSelector=spec.type%3DNodePort", "", "", http.StatusOK, []string{`"name": "web"`}},
+			{"POST", svcs, jsonType, svcJSON, http.StatusConflict, []string{`services \"web\" already exists`}},
+			{"DELETE", svcs + "/web", "", "", http.StatusOK, nil},
+			{"POST", svcs, jsonType, strings.Replace(svcJSON, `"NodePort"`, `"LoadBalancer"`, 1), http.StatusUnprocessableEntity,
+				[]string{`spec.type: Unsupported value: \"LoadBalancer\"`}},
 		},
 	}, {
 		name: "a verb the resource does not serve is a 405",

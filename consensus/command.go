@@ -193,6 +193,10 @@ const (
 type ClusterNetwork struct {
 	ClusterCIDR      string `json:"clusterCIDR"`
 	NodeCIDRMaskSize int    `json:"nodeCIDRMaskSize"`
+	// ServiceCIDR is the range cluster IPs come from (--service-cidr).
+	// A cluster recorded by a gossipod without Services has none until
+	// its next leader records it.
+	ServiceCIDR string `json:"serviceCIDR,omitempty"`
 }
 
 // SetClusterNetwork records the cluster network once; a second, different

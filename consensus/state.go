@@ -42,6 +42,8 @@ type State struct {
 	serviceAccounts map[string]*api.ServiceAccount
 	// replicaSets by namespace/name, copy-on-write.
 	replicaSets map[string]*api.ReplicaSet
+	// services by namespace/name, copy-on-write.
+	services map[string]*api.Service
 	// dependents is derived from the owner references of pods,
 	// ReplicaSets and Deployments: for each owner uid, the objects that
 	// name it. The garbage collector walks it instead of every pod.
@@ -60,6 +62,7 @@ func NewState() *State {
 		namespaces:      map[string]*api.Namespace{},
 		serviceAccounts: map[string]*api.ServiceAccount{},
 		replicaSets:     map[string]*api.ReplicaSet{},
+		services:        map[string]*api.Service{},
 		dependents:      map[types.UID]map[objRef]struct{}{},
 		watch:           newWatchLog(watchLogSize),
 		changed:         make(chan struct{}),
@@ -331,6 +334,24 @@ func (s *State) dispatch(index uint64, cmd Command) (any, error) {
 			return nil, err
 		}
 		return s.updateServiceAccount(index, p)
+	case CmdCreateService:
+		p, err := decode[CreateService](cmd)
+		if err != nil {
+			return nil, err
+		}
+		return s.createService(index, cmd, p)
+	case CmdUpdateService:
+		p, err := decode[UpdateService](cmd)
+		if err != nil {
+			return nil, err
+		}
+		return s.updateService(index, p)
+	case CmdDeleteService:
+		p, err := decode[DeleteService](cmd)
+		if err != nil {
+			return nil, err
+		}
+		return s.deleteService(index, p)
 	case CmdEnsureServiceAccounts:
 		p, err := decode[EnsureServiceAccounts](cmd)
 		if err != nil {
@@ -521,6 +542,7 @@ type snapshotData struct {
 	Namespaces      []api.Namespace      `json:"namespaces,omitempty"`
 	ServiceAccounts []api.ServiceAccount `json:"serviceAccounts,omitempty"`
 	ReplicaSets     []api.ReplicaSet     `json:"replicaSets,omitempty"`
+	Services        []api.Service        `json:"services,omitempty"`
 }
 
 // export copies the State for a snapshot. It runs under the FSM's
@@ -554,6 +576,9 @@ func (s *State) export() snapshotData {
 	}
 	for _, key := range slices.Sorted(maps.Keys(s.replicaSets)) {
 		d.ReplicaSets = append(d.ReplicaSets, *s.replicaSets[key])
+	}
+	for _, key := range slices.Sorted(maps.Keys(s.services)) {
+		d.Services = append(d.Services, *s.services[key])
 	}
 	return d
 }
@@ -605,6 +630,11 @@ func (s *State) restore(d snapshotData) {
 	for i := range d.ReplicaSets {
 		rs := &d.ReplicaSets[i]
 		s.replicaSets[podKey(rs.Namespace, rs.Name)] = rs
+	}
+	s.services = make(map[string]*api.Service, len(d.Services))
+	for i := range d.Services {
+		svc := &d.Services[i]
+		s.services[podKey(svc.Namespace, svc.Name)] = svc
 	}
 	s.reindexOwners()
 	s.index = d.Index

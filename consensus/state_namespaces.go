@@ -202,6 +202,7 @@ func (s *State) deleteNamespace(index uint64, cmd Command, d DeleteNamespace) (*
 			delete(s.events, key)
 		}
 	}
+	s.removeServicesOf(index, d.Name)
 	s.finishNamespace(index, d.Name)
 	return s.namespaceOrDeleted(ns).DeepCopy(), nil
 }

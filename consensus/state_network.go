@@ -29,9 +29,27 @@ func (s *State) setClusterNetwork(p SetClusterNetwork) error {
 	if n.NodeCIDRMaskSize <= prefix.Bits() || n.NodeCIDRMaskSize > 30 {
 		return api.NewBadRequest(fmt.Sprintf("node CIDR mask size %d: must be longer than the cluster CIDR's /%d and at most /30", n.NodeCIDRMaskSize, prefix.Bits()))
 	}
+	if n.ServiceCIDR != "" {
+		sp, err := netip.ParsePrefix(n.ServiceCIDR)
+		if err != nil || !sp.Addr().Is4() || sp.Masked() != sp || sp.Bits() > 28 || sp.Bits() < 12 {
+			return api.NewBadRequest(fmt.Sprintf("service CIDR %q: want an IPv4 network from /12 to /28 such as %s", n.ServiceCIDR, api.DefaultServiceCIDR))
+		}
+		if sp.Overlaps(prefix) {
+			return api.NewBadRequest(fmt.Sprintf("service CIDR %s overlaps the cluster CIDR %s", n.ServiceCIDR, n.ClusterCIDR))
+		}
+	}
 	if s.network != nil {
 		if *s.network == n {
 			return nil
+		}
+		// A cluster recorded before Services existed gets its service
+		// CIDR from the first leader that knows one.
+		if old := *s.network; old.ServiceCIDR == "" && n.ServiceCIDR != "" {
+			old.ServiceCIDR = n.ServiceCIDR
+			if old == n {
+				s.network = &n
+				return nil
+			}
 		}
 		return api.NewStatus(http.StatusConflict, api.StatusReasonConflict,
 			fmt.Sprintf("the cluster network is already %s with /%d per node", s.network.ClusterCIDR, s.network.NodeCIDRMaskSize))

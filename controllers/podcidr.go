@@ -42,16 +42,23 @@ type PodCIDRs struct {
 func (c *PodCIDRs) Reconcile(ctx context.Context) {
 	recorded, ok := c.State.ClusterNetwork()
 	want := c.Network
-	if !ok {
+	// A cluster recorded before Services existed has no service CIDR: the
+	// first leader that knows one records it, beside the recorded rest.
+	upgrade := ok && recorded.ServiceCIDR == "" && want.ServiceCIDR != ""
+	if upgrade {
+		want.ClusterCIDR, want.NodeCIDRMaskSize = recorded.ClusterCIDR, recorded.NodeCIDRMaskSize
+	}
+	if !ok || upgrade {
 		if _, err := c.Commit.Commit(ctx, consensus.CmdSetClusterNetwork, consensus.SetClusterNetwork{Network: want}); err != nil {
 			c.Log.Warn("record the cluster network", "error", err)
 			return
 		}
-		c.Log.Info("recorded the cluster network", "cluster_cidr", want.ClusterCIDR, "node_cidr_mask_size", want.NodeCIDRMaskSize)
+		c.Log.Info("recorded the cluster network", "cluster_cidr", want.ClusterCIDR, "node_cidr_mask_size", want.NodeCIDRMaskSize,
+			"service_cidr", want.ServiceCIDR)
 	} else if recorded != want && !c.networkWarned {
-		c.Log.Warn("--cluster-cidr/--node-cidr-mask-size differ from the cluster's recorded network; the recorded one applies",
-			"recorded_cidr", recorded.ClusterCIDR, "recorded_mask", recorded.NodeCIDRMaskSize,
-			"flag_cidr", want.ClusterCIDR, "flag_mask", want.NodeCIDRMaskSize)
+		c.Log.Warn("--cluster-cidr/--node-cidr-mask-size/--service-cidr differ from the cluster's recorded network; the recorded one applies",
+			"recorded_cidr", recorded.ClusterCIDR, "recorded_mask", recorded.NodeCIDRMaskSize, "recorded_service_cidr", recorded.ServiceCIDR,
+			"flag_cidr", want.ClusterCIDR, "flag_mask", want.NodeCIDRMaskSize, "flag_service_cidr", want.ServiceCIDR)
 		c.networkWarned = true
 	}
 	nodes, _ := c.State.NodeObjects()

@@ -205,8 +205,8 @@ func TestWhatKubectlLooksFor(t *testing.T) {
 		}
 	}
 	slices.Sort(inAll)
-	if !slices.Equal(inAll, []string{"deployments", "pods", "replicasets"}) {
-		t.Errorf("category all: %v, want deployments, pods and replicasets", inAll)
+	if !slices.Equal(inAll, []string{"deployments", "pods", "replicasets", "services"}) {
+		t.Errorf("category all: %v, want deployments, pods, replicasets and services", inAll)
 	}
 
 	if _, err := cs.Discovery().ServerResourcesForGroupVersion("policy/v1"); !apierrors.IsNotFound(err) {

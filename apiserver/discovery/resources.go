@@ -165,6 +165,17 @@ func Resources() []Resource {
 			Object:     reflect.TypeFor[corev1.ServiceAccount](), List: reflect.TypeFor[corev1.ServiceAccountList](),
 		},
 		{
+			// The cluster IP and node ports are allocated by the state
+			// machine; status (load balancers) stays empty.
+			Group: "", Version: "v1", Resource: "services", Singular: "service", Kind: "Service", Namespaced: true,
+			Verbs:      []string{"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"},
+			ShortNames: []string{"svc"}, Categories: []string{"all"},
+			Subresources: []Subresource{
+				{Name: "status", Kind: "Service", Verbs: []string{"get"}, Object: reflect.TypeFor[corev1.Service]()},
+			},
+			Object: reflect.TypeFor[corev1.Service](), List: reflect.TypeFor[corev1.ServiceList](),
+		},
+		{
 			// Events are written by the agents only and listed (`describe`
 			// lists them by involvedObject); no get by name, no watch yet.
 			Group: "", Version: "v1", Resource: "events", Singular: "event", Kind: "Event", Namespaced: true,

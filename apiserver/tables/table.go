@@ -103,6 +103,10 @@ func itemsOf(obj any) ([]item, string, error) {
 		return listItems(o.Items, &serviceAccountTable), o.ResourceVersion, nil
 	case *api.ServiceAccountList:
 		return listItems(o.Items, &serviceAccountTable), o.ResourceVersion, nil
+	case api.ServiceList:
+		return listItems(o.Items, &serviceTable), o.ResourceVersion, nil
+	case *api.ServiceList:
+		return listItems(o.Items, &serviceTable), o.ResourceVersion, nil
 	case api.Object:
 		return []item{{obj: o, kind: tableFor(o)}}, o.GetResourceVersion(), nil
 	}
@@ -141,6 +145,8 @@ func emptyListKind(obj any) *kindTable {
 		return &namespaceTable
 	case api.ServiceAccountList, *api.ServiceAccountList:
 		return &serviceAccountTable
+	case api.ServiceList, *api.ServiceList:
+		return &serviceTable
 	}
 	return nil
 }
@@ -162,6 +168,8 @@ func tableFor(o api.Object) *kindTable {
 		return &namespaceTable
 	case *api.ServiceAccount:
 		return &serviceAccountTable
+	case *api.Service:
+		return &serviceTable
 	}
 	return &defaultTable
 }
@@ -221,6 +229,10 @@ func withTypeMeta(o api.Object) any {
 	case *api.ServiceAccount:
 		c := *v
 		c.TypeMeta = api.TypeMeta{Kind: "ServiceAccount", APIVersion: "v1"}
+		return &c
+	case *api.Service:
+		c := *v
+		c.TypeMeta = api.TypeMeta{Kind: "Service", APIVersion: "v1"}
 		return &c
 	}
 	return o

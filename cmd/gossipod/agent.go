@@ -60,6 +60,7 @@ agents started later join the existing cluster. --dev runs a one-agent cluster.`
 			&cli.StringSliceFlag{Name: "allowed-host-paths", Usage: "host directory under which pods may use hostPath volumes; repeatable or comma-separated (default: none, hostPath volumes are refused)", EnvVars: env("allowed-host-paths")},
 			&cli.StringSliceFlag{Name: "insecure-registry", Usage: "registry HOST:PORT to pull images from over plain HTTP; repeatable", EnvVars: env("insecure-registry")},
 			&cli.StringFlag{Name: "cluster-cidr", Usage: "range pod IPs come from; each node gets a share (recorded by the first leader)", Value: def.ClusterCIDR, EnvVars: env("cluster-cidr")},
+			&cli.StringFlag{Name: "service-cidr", Usage: "range Services' cluster IPs come from (recorded by the first leader)", Value: def.ServiceCIDR, EnvVars: env("service-cidr")},
 			&cli.IntFlag{Name: "node-cidr-mask-size", Usage: "prefix length of each node's pod CIDR", Value: def.NodeCIDRMaskSize, EnvVars: env("node-cidr-mask-size")},
 			&cli.DurationFlag{Name: "node-lost-timeout", Usage: "how long a node may be dead in gossip before its pods are marked Failed (NodeLost) and replaced", Value: def.NodeLostTimeout, EnvVars: env("node-lost-timeout")},
 			&cli.StringFlag{Name: "placement", Usage: "how the leader ranks nodes that fit: spread (least allocated) or binpack (most allocated)", Value: "spread", EnvVars: env("placement")},
@@ -223,6 +224,7 @@ func agentConfig(c *cli.Context, logger *slog.Logger) (agent.Config, func(), err
 	}
 	cfg.Placement.Strategy = placement.Strategy(c.String("placement"))
 	cfg.ClusterCIDR = c.String("cluster-cidr")
+	cfg.ServiceCIDR = c.String("service-cidr")
 	cfg.NodeLostTimeout = c.Duration("node-lost-timeout")
 	cfg.NodeCIDRMaskSize = c.Int("node-cidr-mask-size")
 	if err := applyLimits(c, &cfg.Limits); err != nil {
