@@ -255,11 +255,11 @@ func TestDrainTimeout(t *testing.T) {
 	// web-abc-4 stays unready: web-abc-1 cannot be evicted.
 	setReady(f, "web-abc-4", false)
 	start := time.Now()
-	out, errOut, err := f.run("", "drain", "node-1", "--timeout", "150ms")
+	out, errOut, err := f.run("", "drain", "node-1", "--timeout", "1s")
 	if err == nil || exitCode(err) != 1 || time.Since(start) > 5*time.Second {
 		t.Fatalf("drain --timeout: %v after %v", err, time.Since(start))
 	}
-	timeoutErr := `error when evicting pods/"web-abc-1" -n "default": global timeout reached: 150ms`
+	timeoutErr := `error when evicting pods/"web-abc-1" -n "default": global timeout reached: 1s`
 	wantTail := "" +
 		`There are pending pods in node "node-1" when an error occurred: ` + timeoutErr + "\n" +
 		"pod/web-abc-1\n" +

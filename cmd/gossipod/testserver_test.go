@@ -364,8 +364,8 @@ func (f *testServer) nodesConfirmAfter(reads int) {
 	f.stopping = s
 	f.mu.Unlock()
 	f.afterEach(func(r *http.Request) {
-		isPodRead := r.Method == http.MethodGet && !apiserver.IsWatch(r) &&
-			(strings.HasPrefix(r.URL.Path, "/api/v1/pods") || strings.Contains(r.URL.Path, "/pods"))
+		// A get or list of pods (in a namespace or in all).
+		isPodRead := r.Method == http.MethodGet && !apiserver.IsWatch(r) && strings.Contains(r.URL.Path, "/pods")
 		terminating, _ := f.store.State().Pods(func(p *api.Pod) bool { return p.DeletionTimestamp != nil })
 		s.mu.Lock()
 		defer s.mu.Unlock()
