@@ -26,7 +26,7 @@ spec:
 `
 
 func TestApplyCreateUnchangedConfigured(t *testing.T) {
-	f := newFakeAgent(t)
+	f := newTestServer(t)
 	dir := t.TempDir()
 	file := writeFile(t, dir, "web.yaml", webPod)
 
@@ -71,7 +71,7 @@ func TestApplyCreateUnchangedConfigured(t *testing.T) {
 }
 
 func TestApplyForbiddenChangeIsServersInvalid(t *testing.T) {
-	f := newFakeAgent(t)
+	f := newTestServer(t)
 	dir := t.TempDir()
 	file := writeFile(t, dir, "web.yaml", webPod)
 	if _, errOut, err := f.run("", "apply", "-f", file); err != nil {
@@ -139,7 +139,7 @@ func TestApplyUpdateCarriesResourceVersionAndUID(t *testing.T) {
 }
 
 func TestApplyDecodeErrorChangesNothing(t *testing.T) {
-	f := newFakeAgent(t)
+	f := newTestServer(t)
 	dir := t.TempDir()
 	good := writeFile(t, dir, "a.yaml", webPod)
 	bad := writeFile(t, dir, "b.yaml", strings.Replace(webPod, "name: web", "name: other", 1)+
@@ -157,7 +157,9 @@ func TestApplyDecodeErrorChangesNothing(t *testing.T) {
 }
 
 func TestApplyDirectoryStdinAndNamespace(t *testing.T) {
-	f := newFakeAgent(t)
+	f := newTestServer(t)
+	f.namespace("staging")
+	f.namespace("prod")
 	dir := t.TempDir()
 	pod := func(name string) string { return strings.Replace(webPod, "name: web", "name: "+name, 1) }
 	writeFile(t, dir, "b.yml", pod("b"))
@@ -204,7 +206,7 @@ func TestApplyDirectoryStdinAndNamespace(t *testing.T) {
 }
 
 func TestApplyGoesOnAfterAFailedObject(t *testing.T) {
-	f := newFakeAgent(t)
+	f := newTestServer(t)
 	manifest := strings.Replace(webPod, "name: web", "name: Bad_Name", 1) + "---\n" + webPod
 	out, errOut, err := f.run(manifest, "apply", "-f", "-")
 	if err == nil || exitCode(err) != 1 {
@@ -219,19 +221,19 @@ func TestApplyGoesOnAfterAFailedObject(t *testing.T) {
 }
 
 func TestApplyOutputName(t *testing.T) {
-	f := newFakeAgent(t)
+	f := newTestServer(t)
 	out, _, err := f.run(webPod, "apply", "-f", "-", "-o", "name")
 	if err != nil || out != "pod/web\n" {
 		t.Errorf("apply -o name = %q, %v", out, err)
 	}
 	out, _, err = f.run(webPod, "apply", "-f", "-", "-o", "json")
-	if err != nil || !strings.Contains(out, `"kind": "Pod"`) || !strings.Contains(out, `"uid": "uid-web"`) {
+	if err != nil || !strings.Contains(out, `"kind": "Pod"`) || !strings.Contains(out, `"uid": "`+string(f.pod("default", "web").UID)+`"`) {
 		t.Errorf("apply -o json = %q, %v", out, err)
 	}
 }
 
 func TestApplyNeedsAFile(t *testing.T) {
-	f := newFakeAgent(t)
+	f := newTestServer(t)
 	if _, _, err := f.run("", "apply"); err == nil {
 		t.Error("apply without -f succeeded")
 	}

@@ -7,8 +7,10 @@ import (
 )
 
 func TestDeletePods(t *testing.T) {
-	f := newFakeAgent(t)
+	f := newTestServer(t)
 	addFixtures(f)
+	// The nodes stop a deleted pod once the CLI has seen it Terminating.
+	f.nodesConfirmAfter(1)
 	f.takeRequests()
 
 	out, errOut, err := f.run("", "delete", "pod", "web", "--now")
@@ -16,12 +18,14 @@ func TestDeletePods(t *testing.T) {
 		t.Errorf("delete pod web = %q, %q, %v", out, errOut, err)
 	}
 	reqs := f.takeRequests()
-	if w := writes(reqs); !slices.Equal(w, []string{"DELETE /api/v1/namespaces/default/pods/web?gracePeriodSeconds=1"}) {
-		t.Errorf("writes %q", w)
+	w := writes(reqs)
+	if !slices.Equal(w, []string{"DELETE /api/v1/namespaces/default/pods/web?gracePeriodSeconds=1"}) {
+		t.Fatalf("writes %q", w)
 	}
-	// It waited: the last request saw the pod gone.
-	if last := reqs[len(reqs)-1]; last != "GET /api/v1/namespaces/default/pods/web" {
-		t.Errorf("last request %q, want the wait's GET", last)
+	// It waited: it read the pod Terminating, then gone.
+	if last := reqs[len(reqs)-1]; last != "GET /api/v1/namespaces/default/pods/web" ||
+		countOf(reqs[slices.Index(reqs, w[0]):], last) != 2 {
+		t.Errorf("requests %q, want the wait's two GETs last", reqs)
 	}
 
 	out, errOut, err = f.run("", "delete", "pods", "db", "job", "--grace-period", "0")
@@ -51,7 +55,7 @@ func TestDeletePods(t *testing.T) {
 }
 
 func TestDeleteBySelectorAndAll(t *testing.T) {
-	f := newFakeAgent(t)
+	f := newTestServer(t)
 	addFixtures(f)
 	out, _, err := f.run("", "delete", "pods", "-l", "app=web", "--wait=false")
 	if err != nil || out != "pod \"web\" deleted\n" || f.pod("default", "db") == nil {
@@ -78,7 +82,7 @@ func TestDeleteBySelectorAndAll(t *testing.T) {
 }
 
 func TestDeleteFromManifests(t *testing.T) {
-	f := newFakeAgent(t)
+	f := newTestServer(t)
 	dir := t.TempDir()
 	file := writeFile(t, dir, "pods.yaml", webPod+"---\n"+strings.Replace(webPod, "name: web", "name: other", 1))
 	if _, errOut, err := f.run("", "apply", "-f", file); err != nil {

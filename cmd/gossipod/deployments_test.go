@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/consensus"
 )
 
 const webDeployment = `apiVersion: apps/v1
@@ -53,10 +54,10 @@ func deploymentFromManifest(t *testing.T, manifest string) *api.Deployment {
 }
 
 // addWebDeployment stores the web Deployment, created 20 minutes ago, with
-// the status given.
-func addWebDeployment(t *testing.T, f *fakeAgent, st api.DeploymentStatus) *api.Deployment {
+// the status given, as its controller would have committed it.
+func addWebDeployment(t *testing.T, f *testServer, st api.DeploymentStatus) *api.Deployment {
+	defer f.setAgo(20 * time.Minute)()
 	d := deploymentFromManifest(t, webDeployment)
-	d.CreationTimestamp = api.NewTime(time.Now().Add(-20 * time.Minute))
 	if st.ObservedGeneration == 0 {
 		st.ObservedGeneration = 1
 	}
@@ -65,7 +66,7 @@ func addWebDeployment(t *testing.T, f *fakeAgent, st api.DeploymentStatus) *api.
 }
 
 func TestApplyMixedFile(t *testing.T) {
-	f := newFakeAgent(t)
+	f := newTestServer(t)
 	dir := t.TempDir()
 	mixed := webPod + "---\n" + webDeployment
 	file := writeFile(t, dir, "app.yaml", mixed)
@@ -126,7 +127,7 @@ func TestApplyMixedFile(t *testing.T) {
 }
 
 func TestApplyDeploymentOutputName(t *testing.T) {
-	f := newFakeAgent(t)
+	f := newTestServer(t)
 	file := writeFile(t, t.TempDir(), "d.yaml", webDeployment)
 	out, _, err := f.run("", "apply", "-f", file, "-o", "name")
 	if err != nil || out != "deployment.apps/web\n" {
@@ -134,19 +135,20 @@ func TestApplyDeploymentOutputName(t *testing.T) {
 	}
 	out, _, err = f.run("", "apply", "-f", file, "-o", "json")
 	var d api.Deployment
-	if err != nil || json.Unmarshal([]byte(out), &d) != nil || d.UID != "uid-web" || d.Kind != "Deployment" {
+	if err != nil || json.Unmarshal([]byte(out), &d) != nil || d.UID == "" || d.UID != f.deployment("default", "web").UID || d.Kind != "Deployment" {
 		t.Errorf("apply -o json = %q, %v", out, err)
 	}
 }
 
 func TestGetDeployments(t *testing.T) {
-	f := newFakeAgent(t)
+	f := newTestServer(t)
 	addWebDeployment(t, f, api.DeploymentStatus{Replicas: 4, UpdatedReplicas: 4, ReadyReplicas: 3, AvailableReplicas: 3, UnavailableReplicas: 1})
 	db := deploymentFromManifest(t, strings.NewReplacer("name: web", "name: db", "app: web", "app: db", "replicas: 4", "replicas: 1").Replace(webDeployment))
 	db.Namespace = "data"
 	db.Spec.Template.Spec.Containers = append(db.Spec.Template.Spec.Containers, api.Container{Name: "sidecar", Image: "localhost/busybox:1.36"})
-	db.CreationTimestamp = api.NewTime(time.Now().Add(-3 * time.Hour))
+	reset := f.setAgo(3 * time.Hour)
 	f.addDeployment(db)
+	reset()
 
 	tests := []struct {
 		args []string
@@ -214,45 +216,30 @@ func TestGetDeployments(t *testing.T) {
 }
 
 func TestGetDeploymentsWatch(t *testing.T) {
-	f := newFakeAgent(t)
+	f := newTestServer(t)
 	web := addWebDeployment(t, f, api.DeploymentStatus{Replicas: 4, UpdatedReplicas: 4, ReadyReplicas: 4, AvailableReplicas: 4})
-	var out, errOut syncBuffer
-	app := newApp()
-	app.Writer, app.ErrWriter = &out, &errOut
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- app.RunContext(ctx, []string{"gossipod", "--addr", f.srv.URL, "get", "deploy", "web", "-w"})
-	}()
-	other := cloneJSON(web)
-	other.Name = "other"
-	web.Status.ReadyReplicas, web.Status.AvailableReplicas = 3, 3
-	for _, e := range []deploymentWatchEvent{{"MODIFIED", other}, {"MODIFIED", web}} {
-		select {
-		case f.deploymentWatch <- e:
-		case err := <-done:
-			t.Fatalf("get -w ended: %v, %s", err, errOut.String())
-		case <-time.After(10 * time.Second):
-			t.Fatal("get -w never watched")
-		}
-	}
+	out, errOut, wait := f.runAsync(ctx, "get", "deploy", "web", "-w")
+	eventually(t, "the watch", func() bool {
+		return f.countRequests("GET /apis/apps/v1/namespaces/default/deployments?resourceVersion="+web.ResourceVersion+"&watch=1") == 1
+	})
+	// Another Deployment of the namespace comes and goes: not shown.
+	other := deploymentFromManifest(t, strings.Replace(webDeployment, "name: web", "name: other", 1))
+	f.addDeployment(other)
+	f.commit(consensus.CmdDeleteDeployment, consensus.DeleteDeployment{Namespace: "default", Name: "other"}, nil)
+	// One of web's pods is no longer ready.
+	f.setDeploymentStatus(web, api.DeploymentStatus{ObservedGeneration: 1, Replicas: 4, UpdatedReplicas: 4, ReadyReplicas: 3, AvailableReplicas: 3})
 	want := "" +
 		"NAME   READY   UP-TO-DATE   AVAILABLE   AGE\n" +
 		"web    4/4     4            4           20m\n" +
 		"web    3/4     4            3           20m\n"
-	deadline := time.Now().Add(10 * time.Second)
-	for out.String() != want && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	eventually(t, "the watch's line", func() bool { return out.String() == want })
 	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("get -w: %v", err)
+	if err := wait(); err != nil {
+		t.Errorf("get -w: %v, %s", err, errOut.String())
 	}
 	if out.String() != want {
 		t.Errorf("get -w printed:\n%s\nwant:\n%s", out.String(), want)
-	}
-	if !slices.Contains(f.takeRequests(), "GET /apis/apps/v1/namespaces/default/deployments?resourceVersion="+web.ResourceVersion+"&watch=1") {
-		t.Errorf("no watch from the Deployment's version %s", web.ResourceVersion)
 	}
 }
 
@@ -281,7 +268,7 @@ func TestDescribeDeployment(t *testing.T) {
 }
 
 func TestDescribeDeploymentCommand(t *testing.T) {
-	f := newFakeAgent(t)
+	f := newTestServer(t)
 	addWebDeployment(t, f, api.DeploymentStatus{Replicas: 4, UpdatedReplicas: 4, ReadyReplicas: 4, AvailableReplicas: 4})
 	f.takeRequests()
 	out, errOut, err := f.run("", "describe", "deployment", "web")
@@ -306,24 +293,49 @@ func TestDescribeDeploymentCommand(t *testing.T) {
 	}
 }
 
-// webPods stores n running pods of the Deployment, named as the controller
-// names them, bound to node.
-func webPods(f *fakeAgent, d *api.Deployment, node string, names ...string) {
+// addWebReplicaSet stores the ReplicaSet the controller makes for the web
+// Deployment's template (hash abc), unless it exists.
+func addWebReplicaSet(f *testServer, d *api.Deployment) *api.ReplicaSet {
+	if rs := f.replicaSet(d.Namespace, "web-abc"); rs != nil {
+		return rs
+	}
+	controller := true
+	labels := map[string]string{"app": "web", api.LabelPodTemplateHash: "abc"}
+	tmpl := *d.Spec.Template.DeepCopy()
+	tmpl.Labels = labels
+	return f.addReplicaSet(&api.ReplicaSet{TypeMeta: api.TypeMeta{Kind: "ReplicaSet", APIVersion: "apps/v1"},
+		ObjectMeta: api.ObjectMeta{Name: "web-abc", Namespace: d.Namespace, Labels: labels,
+			OwnerReferences: []api.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: d.Name, UID: d.UID, Controller: &controller}}},
+		Spec: api.ReplicaSetSpec{Replicas: d.Spec.Replicas, Selector: &api.LabelSelector{MatchLabels: labels}, Template: tmpl}})
+}
+
+// readyStatus is what a node reports of a pod whose one container runs
+// and is ready.
+func readyStatus() api.PodStatus {
+	return api.PodStatus{Phase: api.PodRunning, ContainerStatuses: []api.ContainerStatus{running(true, 0)},
+		Conditions: []api.PodCondition{{Type: api.PodReady, Status: api.ConditionTrue}}}
+}
+
+// webPods stores running, ready pods of the Deployment, named and owned as
+// the controllers make them (by its ReplicaSet web-abc), bound to node.
+func webPods(f *testServer, d *api.Deployment, node string, names ...string) {
+	rs := addWebReplicaSet(f, d)
 	for _, name := range names {
-		p := fixturePod(1, 0, api.PodStatus{Phase: api.PodRunning, ContainerStatuses: []api.ContainerStatus{running(true, 0)}})
+		p := fixturePod(1, 0, readyStatus())
 		p.Name = name
 		p.Labels = map[string]string{"app": "web", api.LabelPodTemplateHash: "abc"}
 		p.Spec.NodeName = node
-		f.add(ownedBy(p, d))
+		f.add(ownedBy(p, rs))
 	}
 }
 
 func TestDeleteDeploymentWaitsForItsPods(t *testing.T) {
-	f := newFakeAgent(t)
+	f := newTestServer(t)
 	d := addWebDeployment(t, f, api.DeploymentStatus{})
 	webPods(f, d, "node-1", "web-abc-1", "web-abc-2")
 	addFixtures(f) // a bare pod labelled app=web too, which is not the Deployment's
-	f.linger = 3
+	// The nodes take two of the CLI's reads to stop the pods.
+	f.nodesConfirmAfter(2)
 	f.takeRequests()
 	out, errOut, err := f.run("", "delete", "deployment", "web")
 	if err != nil || out != "deployment.apps \"web\" deleted\n" || errOut != "" {
@@ -341,7 +353,7 @@ func TestDeleteDeploymentWaitsForItsPods(t *testing.T) {
 			lists++
 		}
 	}
-	if lists < 3 || f.pod("default", "web-abc-1") != nil || f.pod("default", "web") == nil {
+	if lists != 3 || f.pod("default", "web-abc-1") != nil || f.pod("default", "web-abc-2") != nil || f.pod("default", "web") == nil {
 		t.Errorf("waited with %d lists (requests %q)", lists, reqs)
 	}
 
@@ -352,7 +364,7 @@ func TestDeleteDeploymentWaitsForItsPods(t *testing.T) {
 }
 
 func TestDeleteDeploymentsBySelectorAndFile(t *testing.T) {
-	f := newFakeAgent(t)
+	f := newTestServer(t)
 	dir := t.TempDir()
 	file := writeFile(t, dir, "app.yaml", webPod+"---\n"+webDeployment)
 	if _, errOut, err := f.run("", "apply", "-f", file); err != nil {
@@ -376,7 +388,7 @@ func TestDeleteDeploymentsBySelectorAndFile(t *testing.T) {
 }
 
 func TestScale(t *testing.T) {
-	f := newFakeAgent(t)
+	f := newTestServer(t)
 	addWebDeployment(t, f, api.DeploymentStatus{Replicas: 4})
 	f.takeRequests()
 	out, errOut, err := f.run("", "scale", "deployment", "web", "--replicas", "6")
@@ -452,48 +464,40 @@ func TestRolloutStatusLines(t *testing.T) {
 	}
 }
 
-// runAsync runs the CLI in the background; the returned function waits
-// for it and returns its stdout, stderr and error.
-func (f *fakeAgent) runAsync(ctx context.Context, args ...string) (out, errOut *syncBuffer, wait func() error) {
-	out, errOut = &syncBuffer{}, &syncBuffer{}
-	app := newApp()
-	app.Writer, app.ErrWriter = out, errOut
-	done := make(chan error, 1)
-	go func() { done <- app.RunContext(ctx, append([]string{"gossipod", "--addr", f.srv.URL}, args...)) }()
-	return out, errOut, func() error { return <-done }
-}
-
 func TestRolloutStatusFollowsTheWatch(t *testing.T) {
-	f := newFakeAgent(t)
+	f := newTestServer(t)
 	web := addWebDeployment(t, f, api.DeploymentStatus{})
-	web.Generation = 2
-	web = f.addDeployment(web) // a new template not yet observed
+	// A new template, not yet observed by the controller.
+	web.Spec.Template.Spec.Containers[0].Image = "localhost/busybox:1.36"
+	f.commit(consensus.CmdUpdateDeployment, consensus.UpdateDeployment{Deployment: *web}, nil)
+	web = f.deployment("default", "web")
+	if web.Generation != 2 {
+		t.Fatalf("generation %d after a template change", web.Generation)
+	}
 	f.takeRequests()
 	out, errOut, wait := f.runAsync(context.Background(), "rollout", "status", "deployment", "web")
+	firstWatch := "GET /apis/apps/v1/namespaces/default/deployments?resourceVersion=" + web.ResourceVersion + "&watch=1"
+	eventually(t, "the watch", func() bool { return f.countRequests(firstWatch) == 1 })
 
-	other := cloneJSON(web)
-	other.Name = "other"
-	status := func(updated, replicas, available int32) *api.Deployment {
-		d := cloneJSON(web)
-		d.Status = api.DeploymentStatus{ObservedGeneration: 2, Replicas: replicas, UpdatedReplicas: updated, AvailableReplicas: available}
-		return d
+	// The controller plays the rollout, as SetDeploymentStatus commits it.
+	status := func(updated, replicas, available int32) {
+		f.setDeploymentStatus(web, api.DeploymentStatus{ObservedGeneration: 2, Replicas: replicas, UpdatedReplicas: updated, AvailableReplicas: available})
 	}
-	events := []deploymentWatchEvent{
-		{"MODIFIED", status(1, 5, 4)},
-		{"MODIFIED", other}, // another Deployment of the namespace: ignored
-		{"MODIFIED", status(2, 5, 3)},
-		{"", nil}, // the agent ends the stream: the watch resumes
-		{"MODIFIED", status(4, 6, 3)},
-		{"MODIFIED", status(4, 4, 3)},
-		{"MODIFIED", status(4, 4, 4)},
+	status(1, 5, 4)
+	// Another Deployment of the namespace: ignored.
+	f.addDeployment(deploymentFromManifest(t, strings.Replace(webDeployment, "name: web", "name: other", 1)))
+	status(2, 5, 3)
+	resumeFrom := f.deployment("default", "web").ResourceVersion
+	eventually(t, "the second status line", func() bool { return strings.Contains(out.String(), "2 out of 4 new replicas") })
+	// The agent ends the stream: the watch resumes where it stopped.
+	if n := f.endWatches(); n != 1 {
+		t.Fatalf("%d watches in flight, want 1", n)
 	}
-	for _, e := range events {
-		select {
-		case f.deploymentWatch <- e:
-		case <-time.After(10 * time.Second):
-			t.Fatalf("rollout status did not take event %v; printed %q %q", e.Type, out.String(), errOut.String())
-		}
-	}
+	secondWatch := "GET /apis/apps/v1/namespaces/default/deployments?resourceVersion=" + resumeFrom + "&watch=1"
+	eventually(t, "the resumed watch", func() bool { return f.countRequests(secondWatch) == 1 })
+	status(4, 6, 3)
+	status(4, 4, 3)
+	status(4, 4, 4)
 	if err := wait(); err != nil {
 		t.Fatalf("rollout status: %v, %s", err, errOut.String())
 	}
@@ -513,21 +517,20 @@ func TestRolloutStatusFollowsTheWatch(t *testing.T) {
 			watches = append(watches, r)
 		}
 	}
-	if len(watches) != 2 || watches[0] != "GET /apis/apps/v1/namespaces/default/deployments?resourceVersion="+web.ResourceVersion+"&watch=1" ||
-		!strings.Contains(watches[1], "resourceVersion="+web.ResourceVersion) {
-		t.Errorf("watches %q", watches)
+	if !slices.Equal(watches, []string{firstWatch, secondWatch}) {
+		t.Errorf("watches %q, want %q", watches, []string{firstWatch, secondWatch})
 	}
 }
 
 func TestRolloutStatusDoneTimeoutAndMissing(t *testing.T) {
-	f := newFakeAgent(t)
+	f := newTestServer(t)
 	addWebDeployment(t, f, api.DeploymentStatus{Replicas: 4, UpdatedReplicas: 4, AvailableReplicas: 4})
 	out, _, err := f.run("", "rollout", "status", "deploy/web")
 	if err != nil || out != "deployment \"web\" successfully rolled out\n" {
 		t.Errorf("rollout status of a done rollout = %q, %v", out, err)
 	}
 	slow := deploymentFromManifest(t, strings.Replace(webDeployment, "name: web", "name: slow", 1))
-	slow.Status.ObservedGeneration = 1
+	slow.Status.ObservedGeneration = 1 // observed, nothing running yet
 	f.addDeployment(slow)
 	start := time.Now()
 	out, errOut, err := f.run("", "rollout", "status", "deployment", "slow", "--timeout", "300ms")
@@ -555,14 +558,13 @@ func TestRolloutStatusDoneTimeoutAndMissing(t *testing.T) {
 }
 
 func TestRolloutStatusDeleted(t *testing.T) {
-	f := newFakeAgent(t)
+	f := newTestServer(t)
 	web := addWebDeployment(t, f, api.DeploymentStatus{})
 	_, errOut, wait := f.runAsync(context.Background(), "rollout", "status", "deployment", "web")
-	select {
-	case f.deploymentWatch <- deploymentWatchEvent{"DELETED", web}:
-	case <-time.After(10 * time.Second):
-		t.Fatal("rollout status never watched")
-	}
+	eventually(t, "the watch", func() bool {
+		return f.countRequests("GET /apis/apps/v1/namespaces/default/deployments?resourceVersion="+web.ResourceVersion+"&watch=1") == 1
+	})
+	f.commit(consensus.CmdDeleteDeployment, consensus.DeleteDeployment{Namespace: "default", Name: "web"}, nil)
 	if err := wait(); err == nil || errorMessage(err) != "error: object has been deleted" {
 		t.Errorf("rollout status of a deleted Deployment: %v %s", err, errOut.String())
 	}

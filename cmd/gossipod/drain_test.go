@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -17,7 +18,7 @@ func fastDrain(t *testing.T) {
 }
 
 func TestCordonUncordon(t *testing.T) {
-	f := newFakeAgent(t)
+	f := newTestServer(t)
 	f.addNode("node-1", false)
 	f.addNode("node-2", true)
 	tests := []struct {
@@ -61,19 +62,48 @@ func TestCordonUncordon(t *testing.T) {
 	}
 }
 
-// drainFixture is node-1 with two pods of the web Deployment, node-2 with
-// a third, and a finished pod on node-1 that drain leaves alone.
-func drainFixture(t *testing.T) (*fakeAgent, *api.Deployment) {
-	f := newFakeAgent(t)
+// drainFixture is node-1 with web-abc-1, a pod of the web Deployment
+// (4 replicas, so 3 must stay available), and cache-1, a pod of the
+// ReplicaSet cache (no Deployment, no disruption budget); node-2 with the
+// three other pods of web; and a finished pod on node-1 that drain leaves
+// alone. Every pod that runs is ready.
+func drainFixture(t *testing.T) *testServer {
+	f := newTestServer(t)
 	f.addNode("node-1", false)
 	f.addNode("node-2", false)
-	d := addWebDeployment(t, f, api.DeploymentStatus{Replicas: 3, UpdatedReplicas: 3, ReadyReplicas: 3, AvailableReplicas: 3})
-	webPods(f, d, "node-1", "web-abc-1", "web-abc-2")
-	webPods(f, d, "node-2", "web-abc-3")
+	d := addWebDeployment(t, f, api.DeploymentStatus{Replicas: 4, UpdatedReplicas: 4, ReadyReplicas: 4, AvailableReplicas: 4})
+	webPods(f, d, "node-1", "web-abc-1")
+	webPods(f, d, "node-2", "web-abc-2", "web-abc-3", "web-abc-4")
+	labels := map[string]string{"app": "cache"}
+	cache := f.addReplicaSet(&api.ReplicaSet{TypeMeta: api.TypeMeta{Kind: "ReplicaSet", APIVersion: "apps/v1"},
+		ObjectMeta: api.ObjectMeta{Name: "cache", Namespace: "default", Labels: labels},
+		Spec: api.ReplicaSetSpec{Selector: &api.LabelSelector{MatchLabels: labels}, Template: api.PodTemplateSpec{
+			ObjectMeta: api.ObjectMeta{Labels: labels}, Spec: api.PodSpec{Containers: []api.Container{{Name: "c", Image: "busybox"}}}}}})
+	p := fixturePod(1, 0, readyStatus())
+	p.Name, p.Labels, p.Spec.NodeName = "cache-1", labels, "node-1"
+	f.add(ownedBy(p, cache))
 	done := fixturePod(1, 0, api.PodStatus{Phase: api.PodSucceeded, ContainerStatuses: []api.ContainerStatus{terminated(0, "Completed")}})
 	done.Name, done.Spec.NodeName = "job", "node-1"
 	f.add(done)
-	return f, d
+	return f
+}
+
+// setReady has the pod's node report it ready or not.
+func setReady(f *testServer, name string, ready bool) {
+	st := readyStatus()
+	if !ready {
+		st.ContainerStatuses = []api.ContainerStatus{running(false, 0)}
+		st.Conditions[0].Status = api.ConditionFalse
+	}
+	f.reportStatus(f.pod("default", name), st)
+}
+
+// requestLine is how the test server records r.
+func requestLine(r *http.Request) string {
+	if r.URL.RawQuery != "" {
+		return r.Method + " " + r.URL.Path + "?" + r.URL.RawQuery
+	}
+	return r.Method + " " + r.URL.Path
 }
 
 func lines(s string) []string {
@@ -82,9 +112,20 @@ func lines(s string) []string {
 
 func TestDrainRetriesRefusedEvictions(t *testing.T) {
 	fastDrain(t)
-	f, _ := drainFixture(t)
-	f.refuseEvictions["default/web-abc-1"] = 2
-	f.linger = 3 // evicted pods stay Terminating for a few reads
+	f := drainFixture(t)
+	// web-abc-4 is not ready: evicting web-abc-1 would leave web 2
+	// available pods of the 3 it needs, and the server refuses with 429,
+	// until web-abc-4's node reports it ready again, which it does just
+	// before drain's third attempt.
+	setReady(f, "web-abc-4", false)
+	evict := "POST /api/v1/namespaces/default/pods/web-abc-1/eviction"
+	f.beforeEach(func(r *http.Request) {
+		if requestLine(r) == evict && f.countRequests(evict) == 3 {
+			setReady(f, "web-abc-4", true)
+		}
+	})
+	// The node stops each evicted pod once drain has seen it Terminating.
+	f.nodesConfirmAfter(1)
 	f.takeRequests()
 	out, errOut, err := f.run("", "drain", "node-1")
 	if err != nil {
@@ -98,7 +139,7 @@ func TestDrainRetriesRefusedEvictions(t *testing.T) {
 	}
 	want := map[string][]string{
 		"web-abc-1": {"evicting pod default/web-abc-1", "evicting pod default/web-abc-1", "evicting pod default/web-abc-1", "pod/web-abc-1 evicted"},
-		"web-abc-2": {"evicting pod default/web-abc-2", "pod/web-abc-2 evicted"},
+		"cache-1":   {"evicting pod default/cache-1", "pod/cache-1 evicted"},
 	}
 	for pod, w := range want {
 		var mine []string
@@ -121,14 +162,14 @@ func TestDrainRetriesRefusedEvictions(t *testing.T) {
 
 	reqs := f.takeRequests()
 	if w := writes(reqs); !slices.Equal(w[:1], []string{"PATCH /api/v1/nodes/node-1"}) || len(w) != 1+3+1 ||
-		countOf(w, "POST /api/v1/namespaces/default/pods/web-abc-1/eviction") != 3 ||
-		countOf(w, "POST /api/v1/namespaces/default/pods/web-abc-2/eviction") != 1 {
+		countOf(w, evict) != 3 || countOf(w, "POST /api/v1/namespaces/default/pods/cache-1/eviction") != 1 {
 		t.Errorf("writes %q", w)
 	}
 	if !slices.Contains(reqs, "GET /api/v1/pods?fieldSelector=spec.nodeName%3Dnode-1%2Cstatus.phase%21%3DSucceeded%2Cstatus.phase%21%3DFailed") {
 		t.Errorf("no list of the node's running pods in %q", reqs)
 	}
-	if f.pod("default", "web-abc-1") != nil || f.pod("default", "web-abc-2") != nil || f.pod("default", "web-abc-3") == nil ||
+	// Drain waited for the nodes to confirm.
+	if f.pod("default", "web-abc-1") != nil || f.pod("default", "cache-1") != nil || f.pod("default", "web-abc-2") == nil ||
 		f.pod("default", "job") == nil || !f.node("node-1").Spec.Unschedulable {
 		t.Error("drain evicted the wrong pods, or did not wait for them")
 	}
@@ -152,8 +193,9 @@ func countOf(list []string, s string) int {
 
 func TestDrainRefusesPodsWithoutController(t *testing.T) {
 	fastDrain(t)
-	f, _ := drainFixture(t)
+	f := drainFixture(t)
 	addFixtures(f) // web: a bare pod on node-1
+	f.nodesConfirmAfter(1)
 	f.takeRequests()
 	out, errOut, err := f.run("", "drain", "node-1")
 	wantErr := "" +
@@ -175,21 +217,21 @@ func TestDrainRefusesPodsWithoutController(t *testing.T) {
 		!hasPrefixLine(out, "pod/web evicted") || !strings.HasSuffix(out, "node/node-1 drained\n") {
 		t.Errorf("drain --force = %q, %q, %v", out, errOut, err)
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if g, ok := f.evictionGrace["default/web"]; !ok || g != 5 {
-		t.Errorf("eviction's gracePeriodSeconds %d (sent: %v), want 5", g, ok)
+	// The eviction's gracePeriodSeconds reached the node.
+	if g, ok := f.stoppedWithGrace("default", "web"); !ok || g != 5 {
+		t.Errorf("the node stopped web with a grace period of %d (stopped: %v), want 5", g, ok)
 	}
 }
 
 func TestDrainRefusesEmptyDirPods(t *testing.T) {
 	fastDrain(t)
-	f, d := drainFixture(t)
-	scratch := fixturePod(1, 0, api.PodStatus{Phase: api.PodRunning})
+	f := drainFixture(t)
+	f.nodesConfirmAfter(0)
+	scratch := fixturePod(1, 0, readyStatus())
 	scratch.Name, scratch.Spec.NodeName = "scratch", "node-1"
 	scratch.Spec.Volumes = []api.Volume{{Name: "tmp", VolumeSource: api.VolumeSource{EmptyDir: &api.EmptyDirVolumeSource{}}}}
-	f.add(ownedBy(scratch, d))
-	bare := fixturePod(1, 0, api.PodStatus{Phase: api.PodRunning})
+	f.add(ownedBy(scratch, f.replicaSet("default", "cache")))
+	bare := fixturePod(1, 0, readyStatus())
 	bare.Name, bare.Spec.NodeName = "bare", "node-1"
 	f.add(bare)
 
@@ -208,14 +250,16 @@ func TestDrainRefusesEmptyDirPods(t *testing.T) {
 
 func TestDrainTimeout(t *testing.T) {
 	fastDrain(t)
-	f, _ := drainFixture(t)
-	f.refuseEvictions["default/web-abc-1"] = 1 << 20
+	f := drainFixture(t)
+	f.nodesConfirmAfter(0)
+	// web-abc-4 stays unready: web-abc-1 cannot be evicted.
+	setReady(f, "web-abc-4", false)
 	start := time.Now()
-	out, errOut, err := f.run("", "drain", "node-1", "--timeout", "150ms")
+	out, errOut, err := f.run("", "drain", "node-1", "--timeout", "1s")
 	if err == nil || exitCode(err) != 1 || time.Since(start) > 5*time.Second {
 		t.Fatalf("drain --timeout: %v after %v", err, time.Since(start))
 	}
-	timeoutErr := `error when evicting pods/"web-abc-1" -n "default": global timeout reached: 150ms`
+	timeoutErr := `error when evicting pods/"web-abc-1" -n "default": global timeout reached: 1s`
 	wantTail := "" +
 		`There are pending pods in node "node-1" when an error occurred: ` + timeoutErr + "\n" +
 		"pod/web-abc-1\n" +
@@ -226,7 +270,7 @@ func TestDrainTimeout(t *testing.T) {
 	if !strings.HasSuffix(errOut, wantTail) || !strings.HasPrefix(errOut, `error when evicting pods/"web-abc-1" -n "default" (will retry after 20ms)`) {
 		t.Errorf("stderr:\n%s\nwant it to end with:\n%s", errOut, wantTail)
 	}
-	if !hasPrefixLine(out, "pod/web-abc-2 evicted") || strings.Contains(out, "drained") {
+	if !hasPrefixLine(out, "pod/cache-1 evicted") || strings.Contains(out, "drained") || f.pod("default", "web-abc-1") == nil {
 		t.Errorf("stdout:\n%s", out)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -14,25 +15,26 @@ import (
 )
 
 // addFixtures stores three pods created 20 minutes ago: web (running,
-// ready) and db (pending) in default, job (completed) in batch.
-func addFixtures(f *fakeAgent) {
-	created := api.NewTime(time.Now().Add(-20 * time.Minute))
+// ready, on node-1) and db (pending, bound to node-2) in default, job
+// (completed on node-1) in batch. The nodes report the statuses.
+func addFixtures(f *testServer) {
+	defer f.setAgo(20 * time.Minute)()
 	web := fixturePod(1, 0, api.PodStatus{Phase: api.PodRunning, PodIP: "10.1.0.5",
 		ContainerStatuses: []api.ContainerStatus{running(true, 0)}})
 	web.Labels = map[string]string{"app": "web"}
 	web.Spec.NodeName = "node-1"
 	db := fixturePod(2, 0, api.PodStatus{Phase: api.PodPending})
-	db.Name = "db"
+	db.Name, db.Spec.NodeName = "db", "node-2"
+	db.Spec.Containers[1].Name = "c2"
 	job := fixturePod(1, 0, api.PodStatus{Phase: api.PodSucceeded, ContainerStatuses: []api.ContainerStatus{terminated(0, "Completed")}})
-	job.Name, job.Namespace = "job", "batch"
+	job.Name, job.Namespace, job.Spec.NodeName = "job", "batch", "node-1"
 	for _, p := range []*api.Pod{web, db, job} {
-		p.CreationTimestamp = created
 		f.add(p)
 	}
 }
 
 func TestGetPodsTable(t *testing.T) {
-	f := newFakeAgent(t)
+	f := newTestServer(t)
 	addFixtures(f)
 	tests := []struct {
 		args []string
@@ -68,7 +70,7 @@ func TestGetPodsTable(t *testing.T) {
 }
 
 func TestGetPodsSelectorsReachTheServer(t *testing.T) {
-	f := newFakeAgent(t)
+	f := newTestServer(t)
 	addFixtures(f)
 	f.takeRequests()
 	out, _, err := f.run("", "get", "pods", "-l", "app=web", "--field-selector", "spec.nodeName=node-1")
@@ -82,11 +84,11 @@ func TestGetPodsSelectorsReachTheServer(t *testing.T) {
 }
 
 func TestGetPodsJSON(t *testing.T) {
-	f := newFakeAgent(t)
+	f := newTestServer(t)
 	addFixtures(f)
 	out, _, err := f.run("", "get", "pod", "web", "-o", "json")
 	var p api.Pod
-	if err != nil || json.Unmarshal([]byte(out), &p) != nil || p.Name != "web" || p.UID != "uid-web" {
+	if err != nil || json.Unmarshal([]byte(out), &p) != nil || p.Name != "web" || p.UID != "uid-web" || p.Status.PodIP != "10.1.0.5" {
 		t.Errorf("get pod web -o json: %v, %q", err, out)
 	}
 	out, _, err = f.run("", "get", "pods", "-o", "json")
@@ -101,7 +103,7 @@ func TestGetPodsJSON(t *testing.T) {
 }
 
 func TestGetPodsEmptyAndMissing(t *testing.T) {
-	f := newFakeAgent(t)
+	f := newTestServer(t)
 	out, errOut, err := f.run("", "get", "pods")
 	if err != nil || out != "" || errOut != "No resources found in default namespace.\n" {
 		t.Errorf("get pods of nothing = %q, %q, %v", out, errOut, err)
@@ -152,48 +154,40 @@ func (s *syncBuffer) String() string {
 }
 
 func TestGetPodsWatch(t *testing.T) {
-	f := newFakeAgent(t)
+	f := newTestServer(t)
 	addFixtures(f)
-	var out, errOut syncBuffer
-	app := newApp()
-	app.Writer, app.ErrWriter = &out, &errOut
+	listed := f.store.AppliedIndex()
+	f.takeRequests()
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- app.RunContext(ctx, []string{"gossipod", "--addr", f.srv.URL, "get", "pods", "-w"}) }()
+	out, errOut, wait := f.runAsync(ctx, "get", "pods", "-w")
+	eventually(t, "the watch", func() bool {
+		return f.countRequests("GET /api/v1/namespaces/default/pods?resourceVersion="+strconv.FormatUint(listed, 10)+"&watch=1") == 1
+	})
 
-	db := f.pod("default", "db")
-	db.Status = api.PodStatus{Phase: api.PodPending, ContainerStatuses: []api.ContainerStatus{waiting("ContainerCreating"), waiting("ContainerCreating")}}
-	select {
-	case f.watch <- watchEvent{Type: "MODIFIED", Object: db}:
-	case err := <-done:
-		t.Fatalf("get -w ended: %v, %s", err, errOut.String())
-	case <-time.After(10 * time.Second):
-		t.Fatal("get -w never watched")
-	}
+	// db's node starts its containers.
+	f.reportStatus(f.pod("default", "db"), api.PodStatus{Phase: api.PodPending,
+		ContainerStatuses: []api.ContainerStatus{waiting("ContainerCreating"), waiting("ContainerCreating")}})
 	want := "" +
 		"NAME   READY   STATUS    RESTARTS   AGE\n" +
 		"db     0/2     Pending   0          20m\n" +
 		"web    1/1     Running   0          20m\n" +
 		"db     0/2     ContainerCreating   0          20m\n"
-	deadline := time.Now().Add(10 * time.Second)
-	for out.String() != want && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	eventually(t, "the watch's line", func() bool { return out.String() == want })
 	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("get -w: %v", err)
+	if err := wait(); err != nil {
+		t.Errorf("get -w: %v, %s", err, errOut.String())
 	}
 	if out.String() != want {
 		t.Errorf("get -w printed:\n%s\nwant:\n%s", out.String(), want)
 	}
-	var watchReq string
+	var watches []string
 	for _, r := range f.takeRequests() {
 		if strings.Contains(r, "watch=1") {
-			watchReq = r
+			watches = append(watches, r)
 		}
 	}
-	if watchReq != "GET /api/v1/namespaces/default/pods?resourceVersion=3&watch=1" {
-		t.Errorf("watch request %q, want one from the listed version 3", watchReq)
+	if len(watches) != 1 {
+		t.Errorf("watch requests %q, want one from the listed version %d", watches, listed)
 	}
 }
 

@@ -5,20 +5,16 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
-	"io"
-	"log"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -68,38 +64,8 @@ func selfSigned(t *testing.T, user string, groups ...string) (certPEM, keyPEM []
 		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
 }
 
-// tlsFakeAgent serves the fake agent's API over HTTPS, asking for a client
-// certificate, and records the CN and Authorization of every request.
-type tlsFakeAgent struct {
-	*fakeAgent
-	tls  *httptest.Server
-	mu   sync.Mutex
-	seen []string // "CN=… Authorization=…"
-}
-
-func newTLSFakeAgent(t *testing.T) *tlsFakeAgent {
-	t.Helper()
-	a := &tlsFakeAgent{fakeAgent: newFakeAgent(t)}
-	plain := a.srv.Config.Handler
-	a.tls = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		cn := ""
-		if len(r.TLS.PeerCertificates) > 0 {
-			cn = r.TLS.PeerCertificates[0].Subject.CommonName
-		}
-		a.mu.Lock()
-		a.seen = append(a.seen, "CN="+cn+" Authorization="+r.Header.Get("Authorization"))
-		a.mu.Unlock()
-		plain.ServeHTTP(w, r)
-	}))
-	a.tls.TLS = &tls.Config{ClientAuth: tls.RequestClientCert}
-	a.tls.Config.ErrorLog = log.New(io.Discard, "", 0) // the wrong-CA cases' handshake errors
-	a.tls.StartTLS()
-	t.Cleanup(a.tls.Close)
-	return a
-}
-
-func (a *tlsFakeAgent) caPEM() []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: a.tls.Certificate().Raw})
+func (s *tlsServer) caPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw})
 }
 
 // runCLI runs the CLI with args and returns stdout and what main would
@@ -119,7 +85,7 @@ func runCLI(args ...string) (string, string, error) {
 // its client certificate and token over TLS verified against its CA, and
 // --addr/GOSSIPOD_ADDR replace only the server.
 func TestKubeconfigCLI(t *testing.T) {
-	agent := newTLSFakeAgent(t)
+	agent := newTestServer(t).startTLS()
 	certPEM, keyPEM := selfSigned(t, "admin", "system:masters")
 	dir := t.TempDir()
 	render := func(name, server string, ca []byte) string {
@@ -134,12 +100,12 @@ func TestKubeconfigCLI(t *testing.T) {
 		}
 		return p
 	}
-	good := render("good", agent.tls.URL, agent.caPEM())
+	good := render("good", agent.URL, agent.caPEM())
 	// elsewhere names a server that is not there: only --addr can work.
 	elsewhere := render("elsewhere", "https://127.0.0.1:1", agent.caPEM())
 	otherCA, _ := selfSigned(t, "another-cluster-ca")
-	wrongCA := render("wrong-ca", agent.tls.URL, otherCA)
-	hostPort := strings.TrimPrefix(agent.tls.URL, "https://")
+	wrongCA := render("wrong-ca", agent.URL, otherCA)
+	hostPort := strings.TrimPrefix(agent.URL, "https://")
 
 	tests := []struct {
 		name    string
@@ -150,14 +116,14 @@ func TestKubeconfigCLI(t *testing.T) {
 		{name: "--kubeconfig", args: []string{"--kubeconfig", good}},
 		{name: "KUBECONFIG", env: map[string]string{"KUBECONFIG": good}},
 		{name: "~/.kube/config", env: map[string]string{"HOME": "home"}},
-		{name: "--addr keeps CA and credentials", env: map[string]string{"KUBECONFIG": elsewhere}, args: []string{"--addr", agent.tls.URL}},
+		{name: "--addr keeps CA and credentials", env: map[string]string{"KUBECONFIG": elsewhere}, args: []string{"--addr", agent.URL}},
 		{name: "--addr without scheme is https", args: []string{"--kubeconfig", elsewhere, "--addr", hostPort}},
-		{name: "GOSSIPOD_ADDR", env: map[string]string{"KUBECONFIG": elsewhere, "GOSSIPOD_ADDR": agent.tls.URL}},
+		{name: "GOSSIPOD_ADDR", env: map[string]string{"KUBECONFIG": elsewhere, "GOSSIPOD_ADDR": agent.URL}},
 		{name: "--context", args: []string{"--kubeconfig", good, "--context", "gossipod"}},
 		{name: "unknown --context", args: []string{"--kubeconfig", good, "--context", "prod"}, wantErr: `no context "prod" (there are: gossipod)`},
 		{name: "missing --kubeconfig", args: []string{"--kubeconfig", filepath.Join(dir, "nope")}, wantErr: "load kubeconfig"},
 		{name: "another cluster's CA", args: []string{"--kubeconfig", wrongCA}, wantErr: "the kubeconfig's CA does not match the cluster"},
-		{name: "no kubeconfig", args: []string{"--addr", agent.tls.URL}, wantErr: "no kubeconfig names the cluster's CA; run `gossipod kubeconfig"},
+		{name: "no kubeconfig", args: []string{"--addr", agent.URL}, wantErr: "no kubeconfig names the cluster's CA; run `gossipod kubeconfig"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

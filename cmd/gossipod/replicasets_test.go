@@ -27,7 +27,7 @@ spec:
 `
 
 func TestReplicaSetCommands(t *testing.T) {
-	f := newFakeAgent(t)
+	f := newTestServer(t)
 	file := writeFile(t, t.TempDir(), "rs.yaml", webReplicaSet)
 	for _, want := range []string{"replicaset.apps/web-abc created\n", "replicaset.apps/web-abc unchanged\n"} {
 		if out, errOut, err := f.run("", "apply", "-f", file); err != nil || out != want {
@@ -53,10 +53,8 @@ func TestReplicaSetCommands(t *testing.T) {
 
 	// A pod of the ReplicaSet, for describe's counts and delete's wait.
 	p := fixturePod(1, 0, api.PodStatus{Phase: api.PodRunning})
-	p.Name, p.Labels = "web-abc-x1", map[string]string{"app": "web"}
-	yes := true
-	p.OwnerReferences = []api.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "web-abc", UID: "uid-web-abc", Controller: &yes}}
-	f.add(p)
+	p.Name, p.Labels, p.Spec.NodeName = "web-abc-x1", map[string]string{"app": "web"}, "node-1"
+	f.add(ownedBy(p, f.replicaSet("default", "web-abc")))
 	out, _, err = f.run("", "describe", "rs", "web-abc")
 	if err != nil || !hasLine(out, "Replicas: 0 current / 3 desired") || !hasLine(out, "Pods Status: 1 Running / 0 Waiting / 0 Succeeded / 0 Failed") ||
 		!hasLine(out, "Selector: app=web") {
@@ -70,7 +68,12 @@ func TestReplicaSetCommands(t *testing.T) {
 	if err != nil || out != "replicaset.apps \"web-abc\" deleted\n" || f.pod("default", "web-abc-x1") == nil {
 		t.Errorf("delete rs --cascade=orphan = %q, %v; pod kept: %v", out, err, f.pod("default", "web-abc-x1") != nil)
 	}
-	if !slices.Equal(f.deleteBodies, []string{`{"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":"Orphan"}`}) {
-		t.Errorf("DELETE bodies %q, want kubectl's DeleteOptions", f.deleteBodies)
+	bodies := f.bodiesOf("DELETE", "/apis/apps/v1/namespaces/default/replicasets/web-abc")
+	if !slices.Equal(bodies, []string{`{"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":"Orphan"}`}) {
+		t.Errorf("DELETE bodies %q, want kubectl's DeleteOptions", bodies)
+	}
+	// Orphaned: the pod stays, without its controller.
+	if p := f.pod("default", "web-abc-x1"); p == nil || len(p.OwnerReferences) != 0 {
+		t.Errorf("the orphaned pod: %+v", p)
 	}
 }
