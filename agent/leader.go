@@ -84,6 +84,15 @@ func (a *Agent) leaderDuties(ctx context.Context) {
 	}()
 	defer func() { <-deploymentsDone }()
 
+	endpointSlicesDone := make(chan struct{})
+	go func() {
+		defer close(endpointSlicesDone)
+		c := &controllers.EndpointSlices{State: a.store.State(), Commit: controllers.CommitFunc(a.commitForControllers),
+			Log: a.log.With("component", "endpointslice-controller"), NewUID: apiserver.NewUID}
+		c.Run(ctx)
+	}()
+	defer func() { <-endpointSlicesDone }()
+
 	up := &upkeep{missingSince: map[string]time.Time{}}
 	commit := controllers.CommitFunc(a.commitForControllers)
 	podCIDRs := &controllers.PodCIDRs{State: a.store.State(), Commit: commit, Log: a.log.With("component", "pod-cidr-controller"),

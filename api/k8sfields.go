@@ -60,6 +60,8 @@ var kubernetesOnlyFields = map[reflect.Type]map[string]bool{
 	reflect.TypeFor[ServiceSpec](): set("externalIPs loadBalancerIP loadBalancerSourceRanges " +
 		"healthCheckNodePort allocateLoadBalancerNodePorts loadBalancerClass trafficDistribution"),
 	reflect.TypeFor[corev1.ServiceStatus](): set("loadBalancer conditions"),
+	// Topology hints and zones: gossipod's nodes have no zones.
+	reflect.TypeFor[Endpoint](): set("hints deprecatedTopology zone"),
 	reflect.TypeFor[Event](): set("eventTime series action related reportingComponent " +
 		"reportingInstance"),
 	reflect.TypeFor[ObjectReference](): set("apiVersion resourceVersion fieldPath"),

@@ -28,6 +28,7 @@ func (s *Server) resources() []routeLister {
 		s.namespaces(discoveryEntry(all, "namespaces")),
 		s.serviceAccounts(discoveryEntry(all, "serviceaccounts")),
 		s.services(discoveryEntry(all, "services")),
+		s.endpointSlices(discoveryEntry(all, "endpointslices")),
 		s.events(discoveryEntry(all, "events")),
 		s.deployments(discoveryEntry(all, "deployments")),
 		s.replicaSets(discoveryEntry(all, "replicasets")),
@@ -266,6 +267,26 @@ func (s *Server) services(info discovery.Resource) *resource[api.Service, *api.S
 		remove: func(ctx context.Context, ns, name string, o *api.DeleteOptions) (*api.Service, error) {
 			return commitObject[api.Service](ctx, s.b, consensus.CmdDeleteService, consensus.DeleteService{
 				Namespace: ns, Name: name, UID: uidPrecondition(o)})
+		},
+	}
+}
+
+// endpointSlices: written by the leader's EndpointSlice controller only;
+// clients (kube-proxy's peers, DNS, `kubectl get endpointslices`) read
+// them, and find a Service's by the kubernetes.io/service-name label.
+func (s *Server) endpointSlices(info discovery.Resource) *resource[api.EndpointSlice, *api.EndpointSlice] {
+	return &resource[api.EndpointSlice, *api.EndpointSlice]{
+		s: s, info: info,
+		get: func(st *consensus.State, ns, name string) (*api.EndpointSlice, bool) {
+			return st.EndpointSlice(ns, name)
+		},
+		list: func(st *consensus.State, _ string, keep func(*api.EndpointSlice) bool) ([]*api.EndpointSlice, uint64) {
+			return st.EndpointSlices(keep)
+		},
+		newList: func(items []api.EndpointSlice, meta api.ListMeta) any {
+			l := api.EndpointSliceList{Items: items}
+			l.TypeMeta, l.ListMeta = listMeta("EndpointSliceList", "discovery.k8s.io/v1", meta)
+			return l
 		},
 	}
 }

@@ -195,7 +195,7 @@ func (r *resource[T, PT]) serveList(w http.ResponseWriter, req *http.Request) {
 	keep := r.selected(ns, sel)
 	list := func() ([]*T, uint64) { return r.list(r.s.b.State(), ns, keep) }
 	if IsWatch(req) {
-		serveKindWatch(r.s, w, req, r.info.Kind, keep, list)
+		serveKindWatch(r.s, w, req, r.info.GroupVersionKind(), keep, list)
 		return
 	}
 	objs, index := list()

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
 	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/apiserver/tables"
 	"github.com/gossipod/gossipod/consensus"
@@ -49,7 +51,7 @@ type watchEvent struct {
 // once every change up to it has been sent, as kube-apiserver's watch
 // cache does: a client whose watch breaks resumes from there instead of
 // from its last change, which may since have left the change log.
-func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, kind string, match func(any) bool, list func() ([]any, uint64)) {
+func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, gvk schema.GroupVersionKind, match func(any) bool, list func() ([]any, uint64)) {
 	if _, ok := w.(http.Flusher); !ok {
 		WriteError(w, api.NewInternalError(fmt.Errorf("streaming unsupported")))
 		return
@@ -102,10 +104,10 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, kind string,
 		out.object(consensus.WatchAdded, obj)
 	}
 	if sendInitial {
-		out.raw(watchBookmark, bookmark(kind, rv, true))
+		out.raw(watchBookmark, bookmark(gvk, rv, true))
 	}
 	if !out.flush() {
-		s.logWatchEnd(r, kind, out.err)
+		s.logWatchEnd(r, gvk.Kind, out.err)
 		return
 	}
 
@@ -116,7 +118,7 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, kind string,
 	state := s.b.State()
 	for {
 		changed := state.Changed()
-		events, index, ok := state.WatchSince(rv, kind)
+		events, index, ok := state.WatchSince(rv, gvk.Kind)
 		if !ok {
 			out.raw("ERROR", api.NewStatus(http.StatusGone, "Expired", fmt.Sprintf("too old resource version: %d", rv)))
 			out.flush()
@@ -135,12 +137,12 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, kind string,
 			// A bookmark at the version the client started from tells it
 			// nothing; kube-apiserver sends only newer ones.
 			if rv > startRV {
-				out.raw(watchBookmark, bookmark(kind, rv, false))
+				out.raw(watchBookmark, bookmark(gvk, rv, false))
 			}
 			bookmarks.next()
 		}
 		if !out.flush() {
-			s.logWatchEnd(r, kind, out.err)
+			s.logWatchEnd(r, gvk.Kind, out.err)
 			return
 		}
 		select {
@@ -347,22 +349,19 @@ const watchBookmark = "BOOKMARK"
 // an object of the watched kind with nothing but its resourceVersion and,
 // at the end of a watch-list's initial events, the annotation
 // k8s.io/initial-events-end that client-go's reflector waits for.
-func bookmark(kind string, rv uint64, initialEnd bool) map[string]any {
-	apiVersion := "v1"
-	if kind == "Deployment" || kind == "ReplicaSet" {
-		apiVersion = "apps/v1"
-	}
+func bookmark(gvk schema.GroupVersionKind, rv uint64, initialEnd bool) map[string]any {
 	meta := map[string]any{"resourceVersion": strconv.FormatUint(rv, 10)}
 	if initialEnd {
 		meta["annotations"] = map[string]string{"k8s.io/initial-events-end": "true"}
 	}
+	apiVersion, kind := gvk.ToAPIVersionAndKind()
 	return map[string]any{"kind": kind, "apiVersion": apiVersion, "metadata": meta}
 }
 
 // serveKindWatch is serveWatch for the objects of one kind, of Go type *T:
 // keep selects those the watch sends, list returns the current ones.
-func serveKindWatch[T any](s *Server, w http.ResponseWriter, r *http.Request, kind string, keep func(*T) bool, list func() ([]*T, uint64)) {
-	s.serveWatch(w, r, kind,
+func serveKindWatch[T any](s *Server, w http.ResponseWriter, r *http.Request, gvk schema.GroupVersionKind, keep func(*T) bool, list func() ([]*T, uint64)) {
+	s.serveWatch(w, r, gvk,
 		func(obj any) bool { o, ok := obj.(*T); return ok && keep(o) },
 		func() ([]any, uint64) {
 			items, index := list()

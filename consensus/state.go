@@ -44,6 +44,8 @@ type State struct {
 	replicaSets map[string]*api.ReplicaSet
 	// services by namespace/name, copy-on-write.
 	services map[string]*api.Service
+	// endpointSlices by namespace/name, copy-on-write.
+	endpointSlices map[string]*api.EndpointSlice
 	// dependents is derived from the owner references of pods,
 	// ReplicaSets and Deployments: for each owner uid, the objects that
 	// name it. The garbage collector walks it instead of every pod.
@@ -63,6 +65,7 @@ func NewState() *State {
 		serviceAccounts: map[string]*api.ServiceAccount{},
 		replicaSets:     map[string]*api.ReplicaSet{},
 		services:        map[string]*api.Service{},
+		endpointSlices:  map[string]*api.EndpointSlice{},
 		dependents:      map[types.UID]map[objRef]struct{}{},
 		watch:           newWatchLog(watchLogSize),
 		changed:         make(chan struct{}),
@@ -352,6 +355,12 @@ func (s *State) dispatch(index uint64, cmd Command) (any, error) {
 			return nil, err
 		}
 		return s.deleteService(index, p)
+	case CmdSetServiceEndpointSlices:
+		p, err := decode[SetServiceEndpointSlices](cmd)
+		if err != nil {
+			return nil, err
+		}
+		return nil, s.setServiceEndpointSlices(index, cmd, p)
 	case CmdEnsureServiceAccounts:
 		p, err := decode[EnsureServiceAccounts](cmd)
 		if err != nil {
@@ -543,6 +552,7 @@ type snapshotData struct {
 	ServiceAccounts []api.ServiceAccount `json:"serviceAccounts,omitempty"`
 	ReplicaSets     []api.ReplicaSet     `json:"replicaSets,omitempty"`
 	Services        []api.Service        `json:"services,omitempty"`
+	EndpointSlices  []api.EndpointSlice  `json:"endpointSlices,omitempty"`
 }
 
 // export copies the State for a snapshot. It runs under the FSM's
@@ -579,6 +589,9 @@ func (s *State) export() snapshotData {
 	}
 	for _, key := range slices.Sorted(maps.Keys(s.services)) {
 		d.Services = append(d.Services, *s.services[key])
+	}
+	for _, key := range slices.Sorted(maps.Keys(s.endpointSlices)) {
+		d.EndpointSlices = append(d.EndpointSlices, *s.endpointSlices[key])
 	}
 	return d
 }
@@ -635,6 +648,11 @@ func (s *State) restore(d snapshotData) {
 	for i := range d.Services {
 		svc := &d.Services[i]
 		s.services[podKey(svc.Namespace, svc.Name)] = svc
+	}
+	s.endpointSlices = make(map[string]*api.EndpointSlice, len(d.EndpointSlices))
+	for i := range d.EndpointSlices {
+		es := &d.EndpointSlices[i]
+		s.endpointSlices[podKey(es.Namespace, es.Name)] = es
 	}
 	s.reindexOwners()
 	s.index = d.Index

@@ -146,6 +146,7 @@ func (s *State) deleteService(index uint64, d DeleteService) (*api.Service, erro
 	}
 	delete(s.services, key)
 	emitDeleted(s, index, "Service", svc)
+	s.removeEndpointSlicesOf(index, svc.Namespace, svc.Name)
 	return svc, nil
 }
 
@@ -157,6 +158,7 @@ func (s *State) removeServicesOf(index uint64, namespace string) {
 			_, _ = s.deleteService(index, DeleteService{Namespace: svc.Namespace, Name: svc.Name})
 		}
 	}
+	s.removeNamespaceEndpointSlices(index, namespace)
 }
 
 func (s *State) putService(index uint64, old, svc *api.Service) {

@@ -107,7 +107,7 @@ func TestClientGoDiscovery(t *testing.T) {
 			for _, g := range groups {
 				names = append(names, g.Name+"="+g.PreferredVersion.GroupVersion)
 			}
-			if want := []string{"=v1", "apps=apps/v1"}; !slices.Equal(names, want) {
+			if want := []string{"=v1", "apps=apps/v1", "discovery.k8s.io=discovery.k8s.io/v1"}; !slices.Equal(names, want) {
 				t.Errorf("groups %v, want %v", names, want)
 			}
 			got := map[string][]metav1.APIResource{}

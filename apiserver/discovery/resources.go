@@ -7,6 +7,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
@@ -206,6 +207,14 @@ func Resources() []Resource {
 				{Name: "status", Kind: "ReplicaSet", Verbs: []string{"get"}, Object: reflect.TypeFor[appsv1.ReplicaSet]()},
 			},
 			Object: reflect.TypeFor[appsv1.ReplicaSet](), List: reflect.TypeFor[appsv1.ReplicaSetList](),
+		},
+		{
+			// Written by the leader's EndpointSlice controller from the
+			// pods each Service selects; read by proxies, DNS and clients.
+			Group: "discovery.k8s.io", Version: "v1", Resource: "endpointslices", Singular: "endpointslice", Kind: "EndpointSlice",
+			Namespaced: true,
+			Verbs:      []string{"get", "list", "watch"},
+			Object:     reflect.TypeFor[discoveryv1.EndpointSlice](), List: reflect.TypeFor[discoveryv1.EndpointSliceList](),
 		},
 	}
 }

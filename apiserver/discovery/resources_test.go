@@ -3,6 +3,7 @@ package discovery
 import (
 	"path"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -79,6 +80,9 @@ func apiPackage(group, version string) string {
 	if group == "" {
 		group = "core"
 	}
+	// k8s.io/api names a package by the group's first label
+	// (discovery.k8s.io is k8s.io/api/discovery).
+	group, _, _ = strings.Cut(group, ".")
 	return path.Join("k8s.io/api", group, version)
 }
 

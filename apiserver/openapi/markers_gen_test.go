@@ -31,6 +31,7 @@ var markerPackages = []string{
 	"k8s.io/api/apps/v1",
 	"k8s.io/api/autoscaling/v1",
 	"k8s.io/api/core/v1",
+	"k8s.io/api/discovery/v1",
 	"k8s.io/api/policy/v1",
 	"k8s.io/apimachinery/pkg/apis/meta/v1",
 }

@@ -634,6 +634,25 @@ func fieldMarkers(typeName, field string) fieldMarker {
 		case "bindMountOptions":
 			return fieldMarker{listType: "set"}
 		}
+	case "k8s.io/api/discovery/v1.Endpoint":
+		switch field {
+		case "addresses":
+			return fieldMarker{listType: "set"}
+		}
+	case "k8s.io/api/discovery/v1.EndpointHints":
+		switch field {
+		case "forNodes":
+			return fieldMarker{listType: "atomic"}
+		case "forZones":
+			return fieldMarker{listType: "atomic"}
+		}
+	case "k8s.io/api/discovery/v1.EndpointSlice":
+		switch field {
+		case "endpoints":
+			return fieldMarker{listType: "atomic", presence: markedOptional}
+		case "ports":
+			return fieldMarker{listType: "atomic", presence: markedOptional}
+		}
 	case "k8s.io/api/policy/v1.PodDisruptionBudgetStatus":
 		switch field {
 		case "conditions":
@@ -792,6 +811,8 @@ func typeMarkers(typeName string) string {
 	case "k8s.io/api/core/v1.TopologySelectorTerm":
 		return "atomic"
 	case "k8s.io/api/core/v1.TypedLocalObjectReference":
+		return "atomic"
+	case "k8s.io/api/discovery/v1.EndpointPort":
 		return "atomic"
 	case "k8s.io/apimachinery/pkg/apis/meta/v1.LabelSelector":
 		return "atomic"

@@ -107,6 +107,10 @@ func itemsOf(obj any) ([]item, string, error) {
 		return listItems(o.Items, &serviceTable), o.ResourceVersion, nil
 	case *api.ServiceList:
 		return listItems(o.Items, &serviceTable), o.ResourceVersion, nil
+	case api.EndpointSliceList:
+		return listItems(o.Items, &endpointSliceTable), o.ResourceVersion, nil
+	case *api.EndpointSliceList:
+		return listItems(o.Items, &endpointSliceTable), o.ResourceVersion, nil
 	case api.Object:
 		return []item{{obj: o, kind: tableFor(o)}}, o.GetResourceVersion(), nil
 	}
@@ -147,6 +151,8 @@ func emptyListKind(obj any) *kindTable {
 		return &serviceAccountTable
 	case api.ServiceList, *api.ServiceList:
 		return &serviceTable
+	case api.EndpointSliceList, *api.EndpointSliceList:
+		return &endpointSliceTable
 	}
 	return nil
 }
@@ -170,6 +176,8 @@ func tableFor(o api.Object) *kindTable {
 		return &serviceAccountTable
 	case *api.Service:
 		return &serviceTable
+	case *api.EndpointSlice:
+		return &endpointSliceTable
 	}
 	return &defaultTable
 }
@@ -233,6 +241,10 @@ func withTypeMeta(o api.Object) any {
 	case *api.Service:
 		c := *v
 		c.TypeMeta = api.TypeMeta{Kind: "Service", APIVersion: "v1"}
+		return &c
+	case *api.EndpointSlice:
+		c := *v
+		c.TypeMeta = api.TypeMeta{Kind: "EndpointSlice", APIVersion: "discovery.k8s.io/v1"}
 		return &c
 	}
 	return o
