@@ -32,11 +32,15 @@ func (s *Server) answerLocal(req *dns.Msg, name string) *dns.Msg {
 			return nil
 		}
 		a, ok := reverseAddr(name)
-		if !ok || len(idx.reverse[a]) == 0 {
+		if !ok {
+			return nil
+		}
+		names := idx.ptrNames(a, s.cfg.ClusterDomain)
+		if len(names) == 0 {
 			return nil
 		}
 		m := s.newReply(req)
-		for _, target := range idx.reverse[a] {
+		for _, target := range names {
 			m.Answer = append(m.Answer, &dns.PTR{Hdr: s.hdr(q.Name, dns.TypePTR), Ptr: target})
 		}
 		return m

@@ -18,11 +18,27 @@ type index struct {
 	serial uint32
 	// services by "name.namespace" (Kubernetes names are lower case).
 	services map[string]*service
-	// pods holds "namespace/ip" of every pod that may be named (verified
-	// pod mode).
-	pods map[string]struct{}
-	// reverse holds, per IP, the names a PTR query answers (FQDNs).
-	reverse map[netip.Addr][]string
+	// pods holds every pod (namespace and IP) that may be named, for the
+	// verified pod mode.
+	pods map[podKey]struct{}
+	// reverse holds, per IP, the first of the refs a PTR query answers;
+	// refs chain the others. Names are made at query time: storing
+	// 10,000 of them would cost more to build than all the PTR queries
+	// of a change.
+	reverse map[netip.Addr]int32
+	refs    []ptrRef
+}
+
+type podKey struct {
+	namespace string
+	ip        netip.Addr
+}
+
+// ptrRef is a PTR answer: a service's cluster IP (ep < 0) or one of its
+// endpoints; next is the next ref of the same address, or -1.
+type ptrRef struct {
+	svc      *service
+	ep, next int32
 }
 
 // service is what a query needs of one Service and its endpoints.
@@ -38,8 +54,10 @@ type service struct {
 	// endpoints are answered too (StatefulSet peers finding each other
 	// before they are ready).
 	publishNotReady bool
-	// byHostname maps an endpoint's DNS label to its positions in endpoints.
-	byHostname map[string][]int
+	// byHostname maps an endpoint's DNS label to the first endpoint of
+	// that name; endpoint.next chains the others (rare: the same address
+	// in two slices, or a hostname used twice).
+	byHostname map[string]int32
 }
 
 // port is a service or endpoint port. A Service or EndpointSlice without
@@ -59,18 +77,17 @@ type endpoint struct {
 	hostname string
 	addr     netip.Addr
 	ports    []port
+	next     int32
 }
 
 var noPorts = []port{{port: -1}}
 
-// buildIndex makes the index for the given objects. zone is the cluster
-// domain as a lower-case FQDN. The objects are only read.
-func buildIndex(zone string, serial uint32, services []*corev1.Service, slices []*discoveryv1.EndpointSlice, pods []*corev1.Pod) *index {
+// buildIndex makes the index for the given objects, which it only reads.
+func buildIndex(serial uint32, services []*corev1.Service, slices []*discoveryv1.EndpointSlice, pods []*corev1.Pod) *index {
 	idx := &index{
 		serial:   serial,
 		services: make(map[string]*service, len(services)),
-		pods:     make(map[string]struct{}, len(pods)),
-		reverse:  make(map[netip.Addr][]string),
+		pods:     make(map[podKey]struct{}, len(pods)),
 	}
 	for _, s := range services {
 		if s == nil || s.Name == "" || s.Namespace == "" {
@@ -99,10 +116,10 @@ func buildIndex(zone string, serial uint32, services []*corev1.Service, slices [
 			continue
 		}
 		if a, err := netip.ParseAddr(p.Status.PodIP); err == nil {
-			idx.pods[p.Namespace+"/"+a.Unmap().String()] = struct{}{}
+			idx.pods[podKey{p.Namespace, a.Unmap()}] = struct{}{}
 		}
 	}
-	idx.buildReverse(zone)
+	idx.buildReverse()
 	return idx
 }
 
@@ -136,7 +153,6 @@ func newService(s *corev1.Service) *service {
 			svc.ports[i] = port{name: strings.ToLower(p.Name), protocol: protocol(p.Protocol), port: p.Port}
 		}
 	}
-	svc.byHostname = map[string][]int{}
 	svc.publishNotReady = s.Spec.PublishNotReadyAddresses
 	return svc
 }
@@ -166,6 +182,10 @@ func (svc *service) addSlice(sl *discoveryv1.EndpointSlice) {
 			ports[i] = pt
 		}
 	}
+	if svc.byHostname == nil {
+		svc.byHostname = make(map[string]int32, len(sl.Endpoints))
+	}
+	svc.endpoints = slices.Grow(svc.endpoints, len(sl.Endpoints))
 	for _, e := range sl.Endpoints {
 		// A nil Ready means unknown, which consumers treat as ready. The
 		// EndpointSlice controller already marks every endpoint ready for
@@ -180,14 +200,23 @@ func (svc *service) addSlice(sl *discoveryv1.EndpointSlice) {
 				continue
 			}
 			addr = addr.Unmap()
-			ep := endpoint{addr: addr, ports: ports}
+			ep := endpoint{addr: addr, ports: ports, next: -1}
 			if e.Hostname != nil && *e.Hostname != "" {
 				ep.hostname = strings.ToLower(*e.Hostname)
 			} else {
 				ep.hostname = dashed(addr)
 			}
-			svc.byHostname[ep.hostname] = append(svc.byHostname[ep.hostname], len(svc.endpoints))
+			i := int32(len(svc.endpoints))
 			svc.endpoints = append(svc.endpoints, ep)
+			first, dup := svc.byHostname[ep.hostname]
+			if !dup {
+				svc.byHostname[ep.hostname] = i
+				continue
+			}
+			for svc.endpoints[first].next >= 0 {
+				first = svc.endpoints[first].next
+			}
+			svc.endpoints[first].next = i
 		}
 	}
 }
@@ -195,48 +224,82 @@ func (svc *service) addSlice(sl *discoveryv1.EndpointSlice) {
 // dashed is an address as a DNS label: 10.0.0.1 → 10-0-0-1, and for IPv6
 // every ':' a '-', with a trailing '-' completed by '0' (CoreDNS).
 func dashed(a netip.Addr) string {
-	if a.Is4() {
-		return strings.ReplaceAll(a.String(), ".", "-")
+	var buf [64]byte // one allocation: the string
+	b := a.AppendTo(buf[:0])
+	for i, c := range b {
+		if c == '.' || c == ':' {
+			b[i] = '-'
+		}
 	}
-	s := strings.ReplaceAll(a.String(), ":", "-")
-	if strings.HasSuffix(s, "-") {
-		s += "0"
+	if a.Is6() && b[len(b)-1] == '-' {
+		b = append(b, '0')
 	}
-	return s
+	return string(b)
 }
 
-// buildReverse fills the PTR names: a cluster IP names its service; an
+// buildReverse fills the PTR refs: a cluster IP names its service; an
 // address that is no cluster IP names every endpoint that has it
 // (CoreDNS' serviceRecordForIP).
-func (idx *index) buildReverse(zone string) {
+func (idx *index) buildReverse() {
 	keys := make([]string, 0, len(idx.services))
-	for k := range idx.services {
+	n := 0
+	for k, svc := range idx.services {
 		keys = append(keys, k)
+		n += len(svc.clusterIPs) + len(svc.endpoints)
 	}
 	// Deterministic answers whatever the map order.
 	slices.Sort(keys)
+	idx.reverse = make(map[netip.Addr]int32, n)
+	idx.refs = make([]ptrRef, 0, n)
 	for _, k := range keys {
 		svc := idx.services[k]
 		for _, ip := range svc.clusterIPs {
 			if _, taken := idx.reverse[ip]; !taken {
-				idx.reverse[ip] = []string{k + ".svc." + zone}
+				idx.reverse[ip] = int32(len(idx.refs))
+				idx.refs = append(idx.refs, ptrRef{svc: svc, ep: -1, next: -1})
 			}
 		}
 	}
-	isClusterIP := make(map[netip.Addr]bool, len(idx.reverse))
-	for ip := range idx.reverse {
-		isClusterIP[ip] = true
-	}
+	tails := map[netip.Addr]int32{} // last ref of an address with several
 	for _, k := range keys {
 		svc := idx.services[k]
-		for _, ep := range svc.endpoints {
-			if isClusterIP[ep.addr] {
+		for i, ep := range svc.endpoints {
+			first, ok := idx.reverse[ep.addr]
+			if ok && idx.refs[first].ep < 0 {
+				continue // a cluster IP
+			}
+			r := int32(len(idx.refs))
+			idx.refs = append(idx.refs, ptrRef{svc: svc, ep: int32(i), next: -1})
+			if !ok {
+				idx.reverse[ep.addr] = r
 				continue
 			}
-			name := ep.hostname + "." + k + ".svc." + zone
-			if !slices.Contains(idx.reverse[ep.addr], name) {
-				idx.reverse[ep.addr] = append(idx.reverse[ep.addr], name)
+			tail, ok := tails[ep.addr]
+			if !ok {
+				tail = first
 			}
+			idx.refs[tail].next = r
+			tails[ep.addr] = r
 		}
 	}
+}
+
+// ptrNames are the names a PTR query for a answers, without duplicates.
+func (idx *index) ptrNames(a netip.Addr, zone string) []string {
+	r, ok := idx.reverse[a]
+	if !ok {
+		return nil
+	}
+	var names []string
+	for ; r >= 0; r = idx.refs[r].next {
+		ref := idx.refs[r]
+		name := ref.svc.name + "." + ref.svc.namespace + ".svc." + zone
+		if ref.ep >= 0 {
+			name = ref.svc.endpoints[ref.ep].hostname + "." + name
+		}
+		if !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	return names
 }

@@ -117,7 +117,8 @@ func (svc *service) endpointRecords(r request, zone string) (recs []rec, exists 
 		}
 	}
 	if r.endpoint != "" {
-		for _, i := range svc.byHostname[r.endpoint] {
+		i, ok := svc.byHostname[r.endpoint]
+		for ; ok && i >= 0; i = svc.endpoints[i].next {
 			add(&svc.endpoints[i])
 		}
 		return recs, exists
@@ -152,7 +153,7 @@ func (s *Server) podRecords(idx *index, r request) ([]rec, bool) {
 	}
 	a = a.Unmap()
 	if s.cfg.Pods == PodsVerified {
-		if _, ok := idx.pods[r.namespace+"/"+a.String()]; !ok {
+		if _, ok := idx.pods[podKey{r.namespace, a}]; !ok {
 			return nil, false
 		}
 	}

@@ -74,7 +74,7 @@ func New(cfg Config) (*Server, error) {
 // synced: a negative answer would be cached by clients for a name that
 // may well exist.
 func (s *Server) Update(services []*corev1.Service, slices []*discoveryv1.EndpointSlice, pods []*corev1.Pod) {
-	s.idx.Store(buildIndex(s.cfg.ClusterDomain, uint32(time.Now().Unix()), services, slices, pods))
+	s.idx.Store(buildIndex(uint32(time.Now().Unix()), services, slices, pods))
 }
 
 // Start listens on cfg.Addr (UDP and TCP, same port) and serves until

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 )
 
 func TestClusterNames(t *testing.T) {
@@ -338,5 +340,42 @@ func TestSelfIsNotAnUpstream(t *testing.T) {
 	if err := s.Start(context.Background()); err == nil {
 		s.Shutdown(context.Background())
 		t.Fatal("started with itself as the only upstream")
+	}
+}
+
+func TestSharedAddresses(t *testing.T) {
+	up := startUpstream(t)
+	s := startServer(t, up.addr, nil)
+	tcp := corev1.ProtocolTCP
+	ports := []discoveryv1.EndpointPort{slicePort("http", 8080, tcp)}
+	hl := all(clusterIP("None"), withPorts(corev1.ServicePort{Name: "http", Port: 80, Protocol: tcp}))
+	s.Update([]*corev1.Service{svc("ns1", "a", hl), svc("ns1", "b", hl)},
+		[]*discoveryv1.EndpointSlice{
+			// The same endpoint in two slices of a (as during a slice
+			// split), and in b under a hostname.
+			slice("ns1", "a", "a-1", ports, ep{addr: "10.1.0.1"}),
+			slice("ns1", "a", "a-2", ports, ep{addr: "10.1.0.1"}, ep{addr: "10.1.0.2"}),
+			slice("ns1", "b", "b-1", ports, ep{addr: "10.1.0.1", hostname: "b-0"}),
+		}, nil)
+	for _, tt := range []struct {
+		qname  string
+		qtype  uint16
+		answer []string
+	}{
+		{"a.ns1.svc.cluster.local.", dns.TypeA, []string{"a.ns1.svc.cluster.local. A 10.1.0.1", "a.ns1.svc.cluster.local. A 10.1.0.2"}},
+		{"10-1-0-1.a.ns1.svc.cluster.local.", dns.TypeA, []string{"10-1-0-1.a.ns1.svc.cluster.local. A 10.1.0.1"}},
+		{"_http._tcp.a.ns1.svc.cluster.local.", dns.TypeSRV, []string{
+			"_http._tcp.a.ns1.svc.cluster.local. SRV 0 33 8080 10-1-0-1.a.ns1.svc.cluster.local.",
+			"_http._tcp.a.ns1.svc.cluster.local. SRV 0 33 8080 10-1-0-2.a.ns1.svc.cluster.local.",
+		}},
+		{"1.0.1.10.in-addr.arpa.", dns.TypePTR, []string{
+			"1.0.1.10.in-addr.arpa. PTR 10-1-0-1.a.ns1.svc.cluster.local.",
+			"1.0.1.10.in-addr.arpa. PTR b-0.b.ns1.svc.cluster.local.",
+		}},
+	} {
+		m := query(t, s, "udp", tt.qname, tt.qtype)
+		if got := summary(m.Answer); !slices.Equal(got, sorted(tt.answer)) {
+			t.Errorf("%s: got\n%q\nwant\n%q", tt.qname, got, sorted(tt.answer))
+		}
 	}
 }
