@@ -213,7 +213,7 @@ func (s *Server) addresses(idx *index, owner string, recs []rec, qtype uint16, c
 		q := new(dns.Msg).SetQuestion(r.cname, qtype)
 		resp, err := s.fwd.exchange(s.ctx, q)
 		if err != nil {
-			s.cfg.Logger.Warn("cluster DNS: resolving an ExternalName target failed",
+			s.warn(&s.logForward, "cluster DNS: resolving an ExternalName target failed",
 				"name", r.cname, "type", dns.TypeToString[qtype], "error", err)
 			continue
 		}

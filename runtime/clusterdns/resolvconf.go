@@ -13,9 +13,14 @@ import (
 // validation constants, ExpandedDNSConfig being GA): glibc reads three
 // nameservers at most, and some resolvers abort on longer search lines.
 const (
-	MaxDNSNameservers       = 3
-	MaxDNSSearchPaths       = 32
-	MaxDNSSearchListChars   = 2048
+	// MaxDNSNameservers is glibc's MAXNS: further nameservers are dropped.
+	MaxDNSNameservers = 3
+	// MaxDNSSearchPaths bounds the search list; the paths after it are dropped.
+	MaxDNSSearchPaths = 32
+	// MaxDNSSearchListChars bounds the search line (with its spaces);
+	// paths are dropped from its end until it fits.
+	MaxDNSSearchListChars = 2048
+
 	maxSearchPathLength     = 253 // DNS1123SubdomainMaxLength
 	maxResolvConfFileLength = 10 << 20
 )

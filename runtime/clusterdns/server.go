@@ -25,6 +25,10 @@ type Server struct {
 	idx     atomic.Pointer[index]
 	queries chan struct{} // one token per query being answered
 
+	// Unix seconds of the last log of each kind of per-query failure: a
+	// flood or a dead upstream must not turn into a flood of logs.
+	logBusy, logForward atomic.Int64
+
 	mu       sync.Mutex // guards the fields below
 	udp, tcp *dns.Server
 	ctx      context.Context // canceled by Shutdown: stops forwards
@@ -77,14 +81,46 @@ func (s *Server) Update(services []*corev1.Service, slices []*discoveryv1.Endpoi
 	s.idx.Store(buildIndex(uint32(time.Now().Unix()), services, slices, pods))
 }
 
+// Lister is the narrow read view of the replicated state the server
+// needs; the agent implements it over its state. Each call returns the
+// whole current list of every namespace; the server only reads the
+// objects, during Sync. It must be safe to call from another goroutine.
+type Lister interface {
+	Services() []*corev1.Service
+	EndpointSlices() []*discoveryv1.EndpointSlice
+	Pods() []*corev1.Pod
+}
+
+// Sync is Update from a Lister.
+func (s *Server) Sync(l Lister) {
+	s.Update(l.Services(), l.EndpointSlices(), l.Pods())
+}
+
+// Run syncs from l now and then after each receive from changed, until
+// ctx is done. The state's writer should signal with a non-blocking send
+// on a channel of capacity 1: changes made during a rebuild then cost one
+// more rebuild, not one each, so a burst of writes (a Deployment rolling)
+// cannot queue rebuilds behind each other.
+func (s *Server) Run(ctx context.Context, l Lister, changed <-chan struct{}) {
+	s.Sync(l)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+			s.Sync(l)
+		}
+	}
+}
+
 // Start listens on cfg.Addr (UDP and TCP, same port) and serves until
 // Shutdown. It returns once both listeners are serving, or the error that
 // prevented it; ctx bounds only the start.
 func (s *Server) Start(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.udp != nil {
-		return errors.New("clusterdns: already started")
+	if s.udp != nil || s.ctx.Err() != nil {
+		return errors.New("clusterdns: already started (a Server starts once)")
 	}
 	pc, ln, err := listen(ctx, s.cfg.Addr)
 	if err != nil {
@@ -183,7 +219,7 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	case s.queries <- struct{}{}:
 		defer func() { <-s.queries }()
 	default:
-		s.cfg.Logger.Warn("cluster DNS: too many queries at once, answering SERVFAIL", queryAttrs(req)...)
+		s.warn(&s.logBusy, "cluster DNS: too many queries at once, answering SERVFAIL", queryAttrs(req)...)
 		reply(w, req, new(dns.Msg).SetRcode(req, dns.RcodeServerFailure))
 		return
 	}
@@ -208,10 +244,19 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 func (s *Server) forward(req *dns.Msg) *dns.Msg {
 	resp, err := s.fwd.exchange(s.ctx, req)
 	if err != nil {
-		s.cfg.Logger.Warn("cluster DNS: forwarding failed", append(queryAttrs(req), "error", err)...)
+		s.warn(&s.logForward, "cluster DNS: forwarding failed", append(queryAttrs(req), "error", err)...)
 		return new(dns.Msg).SetRcode(req, dns.RcodeServerFailure)
 	}
 	return resp
+}
+
+// warn logs at most once a second per kind (last).
+func (s *Server) warn(last *atomic.Int64, msg string, attrs ...any) {
+	now := time.Now().Unix()
+	if prev := last.Load(); prev == now || !last.CompareAndSwap(prev, now) {
+		return
+	}
+	s.cfg.Logger.Warn(msg, attrs...)
 }
 
 func queryAttrs(req *dns.Msg) []any {

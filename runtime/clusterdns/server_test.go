@@ -379,3 +379,42 @@ func TestSharedAddresses(t *testing.T) {
 		}
 	}
 }
+
+type staticLister struct {
+	mu       sync.Mutex
+	services []*corev1.Service
+}
+
+func (l *staticLister) Services() []*corev1.Service {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.services
+}
+func (l *staticLister) EndpointSlices() []*discoveryv1.EndpointSlice { return nil }
+func (l *staticLister) Pods() []*corev1.Pod                          { return nil }
+
+func TestRunRebuildsOnChange(t *testing.T) {
+	up := startUpstream(t)
+	s := startServer(t, up.addr, nil)
+	l := &staticLister{}
+	changed := make(chan struct{}) // unbuffered: a send returns once Run has it
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx, l, changed); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	// changed is unbuffered, so the second send returns only when Run is
+	// back waiting: the rebuild for the first is complete.
+	settle := func() { changed <- struct{}{}; changed <- struct{}{} }
+	settle()
+	if m := query(t, s, "udp", "web.ns1.svc.cluster.local.", dns.TypeA); m.Rcode != dns.RcodeNameError {
+		t.Fatalf("empty lister: %s", dns.RcodeToString[m.Rcode])
+	}
+	l.mu.Lock()
+	l.services = []*corev1.Service{svc("ns1", "web", clusterIP("10.96.0.10"))}
+	l.mu.Unlock()
+	settle()
+	if m := query(t, s, "udp", "web.ns1.svc.cluster.local.", dns.TypeA); len(m.Answer) != 1 {
+		t.Fatalf("after the change: %v", m)
+	}
+}
