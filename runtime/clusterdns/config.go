@@ -18,13 +18,16 @@ import (
 type PodMode string
 
 const (
-	// PodsVerified answers a-b-c-d.<ns>.pod.<domain> only when a running
-	// pod of that namespace has that IP, so a pod name cannot be forged to
-	// obtain a certificate for a name in someone else's namespace.
-	PodsVerified PodMode = "verified"
 	// PodsInsecure answers any well-formed dashed IP in any namespace,
-	// without looking at the pods: kube-dns' historical behaviour.
+	// without looking at the pods: kube-dns' historical behaviour, which
+	// the Kubernetes DNS specification (2.6) still requires and kubeadm's
+	// Corefile configures. The default.
 	PodsInsecure PodMode = "insecure"
+	// PodsVerified answers a-b-c-d.<ns>.pod.<domain> only when a live pod
+	// of that namespace has that IP (its status.podIP), so that a name in
+	// someone else's namespace cannot be made up, e.g. to have a
+	// certificate issued for it.
+	PodsVerified PodMode = "verified"
 	// PodsDisabled answers NXDOMAIN for every pod name.
 	PodsDisabled PodMode = "disabled"
 )
@@ -61,7 +64,7 @@ type Config struct {
 	// for ns.dns.<domain> and in the NS record of the zone apex, as CoreDNS
 	// does with the kube-dns Service. May be empty.
 	NameserverIPs []netip.Addr
-	// Pods selects how pod names are answered; PodsVerified unless set.
+	// Pods selects how pod names are answered; PodsInsecure unless set.
 	Pods PodMode
 	// Logger receives forwarding failures and refused queries;
 	// slog.Default() unless set.
@@ -82,7 +85,7 @@ func DefaultConfig() Config {
 		// a bounded amount of memory (a goroutine and a buffer each).
 		MaxConcurrentForwards: 1000,
 		MaxConcurrentQueries:  4000,
-		Pods:                  PodsVerified,
+		Pods:                  PodsInsecure,
 	}
 }
 

@@ -19,7 +19,8 @@
 //	_<port>._<proto>.<svc>.<ns>.svc.<zone>  SRV for a named port: the service name for a
 //	                                     cluster IP, one per endpoint for a headless service,
 //	                                     targets' addresses in the additional section
-//	<a-b-c-d>.<ns>.pod.<zone>            A of a pod (Config.Pods: verified by default)
+//	<a-b-c-d>.<ns>.pod.<zone>            A of a pod (Config.Pods: any address, as the spec asks,
+//	                                     or only live pods' addresses)
 //	<reverse>.in-addr.arpa, ip6.arpa     PTR of cluster IPs and endpoint addresses
 //	dns-version.<zone>                   TXT: the schema version, 1.1.0
 //	ns.dns.<zone>, <zone> NS and SOA     the nameserver (Config.NameserverIPs)

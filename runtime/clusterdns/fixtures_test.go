@@ -100,6 +100,10 @@ func fixture() ([]*corev1.Service, []*discoveryv1.EndpointSlice, []*corev1.Pod) 
 		svc("ns1", "peers", all(clusterIP("None"), func(s *corev1.Service) { s.Spec.PublishNotReadyAddresses = true },
 			withPorts(corev1.ServicePort{Name: "gossip", Port: 7946, Protocol: tcp}))),
 		svc("ns1", "empty", clusterIP("None")),
+		svc("ns1", "legacy", func(s *corev1.Service) {
+			clusterIP("None")(s)
+			s.Annotations = map[string]string{"service.alpha.kubernetes.io/tolerate-unready-endpoints": "true"}
+		}),
 		svc("ns1", "ext", func(s *corev1.Service) {
 			s.Spec.Type = corev1.ServiceTypeExternalName
 			s.Spec.ExternalName = "ext.example.org"
@@ -119,6 +123,7 @@ func fixture() ([]*corev1.Service, []*discoveryv1.EndpointSlice, []*corev1.Pod) 
 		slice("ns1", "peers", "peers-1", []discoveryv1.EndpointPort{slicePort("gossip", 7946, tcp)},
 			ep{addr: "10.1.0.8", hostname: "peer-0", ready: ptr(false)}),
 		slice("ns1", "empty", "empty-1", nil, ep{addr: "10.1.0.9", ready: ptr(false)}),
+		slice("ns1", "legacy", "legacy-1", nil, ep{addr: "10.1.0.10", ready: ptr(false)}),
 	}
 	pods := []*corev1.Pod{
 		pod("ns1", "db-0", "10.1.0.5", corev1.PodRunning),

@@ -153,7 +153,10 @@ func newService(s *corev1.Service) *service {
 			svc.ports[i] = port{name: strings.ToLower(p.Name), protocol: protocol(p.Protocol), port: p.Port}
 		}
 	}
-	svc.publishNotReady = s.Spec.PublishNotReadyAddresses
+	// The annotation is the field's predecessor; the specification still
+	// names it.
+	svc.publishNotReady = s.Spec.PublishNotReadyAddresses ||
+		s.Annotations["service.alpha.kubernetes.io/tolerate-unready-endpoints"] == "true"
 	return svc
 }
 

@@ -15,7 +15,7 @@ import (
 
 func TestClusterNames(t *testing.T) {
 	up := startUpstream(t)
-	s := startServer(t, up.addr, nil)
+	s := startServer(t, up.addr, func(c *Config) { c.Pods = PodsVerified })
 	const z = ".cluster.local."
 	soa := "cluster.local. SOA ns.dns.cluster.local. hostmaster.cluster.local."
 	tests := []struct {
@@ -45,6 +45,8 @@ func TestClusterNames(t *testing.T) {
 			[]string{"db.ns1.svc.cluster.local. A 10.1.0.5", "db.ns1.svc.cluster.local. A 10.1.0.6"}, nil},
 		{"headless publishNotReadyAddresses", "peers.ns1.svc" + z, dns.TypeA, dns.RcodeSuccess,
 			[]string{"peers.ns1.svc.cluster.local. A 10.1.0.8"}, nil},
+		{"tolerate-unready-endpoints annotation", "legacy.ns1.svc" + z, dns.TypeA, dns.RcodeSuccess,
+			[]string{"legacy.ns1.svc.cluster.local. A 10.1.0.10"}, nil},
 		{"headless without ready endpoints", "empty.ns1.svc" + z, dns.TypeA, dns.RcodeNameError, nil, nil},
 		{"endpoint hostname", "db-0.db.ns1.svc" + z, dns.TypeA, dns.RcodeSuccess,
 			[]string{"db-0.db.ns1.svc.cluster.local. A 10.1.0.5"}, nil},
@@ -189,7 +191,10 @@ func TestPodModes(t *testing.T) {
 		qname string
 		rcode int
 	}{
+		{"", "10-9-9-9.any.pod.cluster.local.", dns.RcodeSuccess}, // insecure by default
 		{PodsInsecure, "10-9-9-9.any.pod.cluster.local.", dns.RcodeSuccess},
+		{PodsVerified, "10-9-9-9.any.pod.cluster.local.", dns.RcodeNameError},
+		{PodsVerified, "10-1-0-5.ns1.pod.cluster.local.", dns.RcodeSuccess},
 		{PodsInsecure, "fd00--1.any.pod.cluster.local.", dns.RcodeSuccess}, // AAAA exists: NODATA for A
 		{PodsInsecure, "not-an-ip.any.pod.cluster.local.", dns.RcodeNameError},
 		{PodsDisabled, "10-1-0-5.ns1.pod.cluster.local.", dns.RcodeNameError},
