@@ -50,9 +50,12 @@ type PodDNSParams struct {
 // PodDNSConfig is a pod's resolver configuration, as kubelet hands it to
 // the container runtime.
 type PodDNSConfig struct {
-	Servers  []string
+	// Servers are the nameserver lines, in order (at most 3).
+	Servers []string
+	// Searches is the search line, in order.
 	Searches []string
-	Options  []string
+	// Options are the options line's entries, e.g. "ndots:5".
+	Options []string
 }
 
 // Warning is an event kubelet records while forming a pod's DNS: the

@@ -86,8 +86,12 @@ func (s *Server) Update(services []*corev1.Service, slices []*discoveryv1.Endpoi
 // whole current list of every namespace; the server only reads the
 // objects, during Sync. It must be safe to call from another goroutine.
 type Lister interface {
+	// Services of every namespace.
 	Services() []*corev1.Service
+	// EndpointSlices of every namespace; a slice belongs to the service
+	// named by its kubernetes.io/service-name label.
 	EndpointSlices() []*discoveryv1.EndpointSlice
+	// Pods of every namespace; only read in the verified pod mode.
 	Pods() []*corev1.Pod
 }
 

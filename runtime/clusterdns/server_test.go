@@ -3,6 +3,7 @@ package clusterdns
 import (
 	"context"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -421,5 +422,36 @@ func TestRunRebuildsOnChange(t *testing.T) {
 	settle()
 	if m := query(t, s, "udp", "web.ns1.svc.cluster.local.", dns.TypeA); len(m.Answer) != 1 {
 		t.Fatalf("after the change: %v", m)
+	}
+}
+
+func TestLargeAnswers(t *testing.T) {
+	up := startUpstream(t)
+	s := startServer(t, up.addr, nil)
+	var eps []ep
+	for i := range 100 {
+		eps = append(eps, ep{addr: "10.2.0." + strconv.Itoa(i+1)})
+	}
+	s.Update([]*corev1.Service{svc("ns1", "many", clusterIP("None"))},
+		[]*discoveryv1.EndpointSlice{slice("ns1", "many", "many-1", nil, eps...)}, nil)
+	const name = "many.ns1.svc.cluster.local."
+	if m := query(t, s, "tcp", name, dns.TypeA); len(m.Answer) != 100 || m.Truncated {
+		t.Errorf("TCP: %d answers tc=%v, want 100", len(m.Answer), m.Truncated)
+	}
+	m := query(t, s, "udp", name, dns.TypeA)
+	if !m.Truncated || len(m.Answer) == 0 || len(m.Answer) >= 100 {
+		t.Errorf("UDP, 512 bytes: %d answers tc=%v, want some and tc", len(m.Answer), m.Truncated)
+	}
+	// With EDNS0 and a 4096-byte buffer it all fits, and the answer has
+	// an OPT record.
+	c := &dns.Client{Net: "udp", Timeout: 5 * time.Second}
+	req := new(dns.Msg).SetQuestion(name, dns.TypeA)
+	req.SetEdns0(4096, false)
+	m, _, err := c.Exchange(req, s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Answer) != 100 || m.Truncated || m.IsEdns0() == nil {
+		t.Errorf("UDP, EDNS0 4096: %d answers tc=%v opt=%v", len(m.Answer), m.Truncated, m.IsEdns0())
 	}
 }
