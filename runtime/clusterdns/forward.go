@@ -68,9 +68,9 @@ func (f *forwarder) exchange(ctx context.Context, req *dns.Msg) (*dns.Msg, error
 	q.Id = dns.Id()
 	var errs []error
 	for _, u := range f.upstreams {
-		resp, _, err := f.udp.ExchangeContext(ctx, q, u)
+		resp, err := exchangeOne(ctx, f.udp, q, u)
 		if err == nil && resp.Truncated {
-			resp, _, err = f.tcp.ExchangeContext(ctx, q, u)
+			resp, err = exchangeOne(ctx, f.tcp, q, u)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", u, err))
@@ -83,4 +83,22 @@ func (f *forwarder) exchange(ctx context.Context, req *dns.Msg) (*dns.Msg, error
 		return resp, nil
 	}
 	return nil, errors.Join(errs...)
+}
+
+// exchangeOne is one exchange with one upstream that, unlike miekg/dns'
+// ExchangeContext (which only takes the context's deadline), also ends
+// when ctx is canceled, so Shutdown does not wait out ForwardTimeout.
+func exchangeOne(ctx context.Context, c *dns.Client, q *dns.Msg, addr string) (*dns.Msg, error) {
+	co, err := c.DialContext(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	defer co.Close()
+	stop := context.AfterFunc(ctx, func() { co.Close() })
+	defer stop()
+	resp, _, err := c.ExchangeWithConnContext(ctx, q, co)
+	if err != nil && ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	return resp, err
 }

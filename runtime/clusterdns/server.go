@@ -221,27 +221,31 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	select {
 	case s.queries <- struct{}{}:
-		defer func() { <-s.queries }()
 	default:
 		s.warn(&s.logBusy, "cluster DNS: too many queries at once, answering SERVFAIL", queryAttrs(req)...)
 		reply(w, req, new(dns.Msg).SetRcode(req, dns.RcodeServerFailure))
 		return
 	}
+	m := s.answer(req)
+	// The slot is free before the client can have the answer, so a client
+	// that waits for its answer never finds its own query still counted.
+	<-s.queries
+	reply(w, req, m)
+}
+
+// answer computes the reply to req, locally or from upstream.
+func (s *Server) answer(req *dns.Msg) *dns.Msg {
 	if req.Response || req.Opcode != dns.OpcodeQuery || len(req.Question) != 1 {
-		m := new(dns.Msg).SetRcode(req, dns.RcodeNotImplemented)
 		if len(req.Question) != 1 || req.Response {
-			m.SetRcode(req, dns.RcodeFormatError)
+			return new(dns.Msg).SetRcode(req, dns.RcodeFormatError)
 		}
-		reply(w, req, m)
-		return
+		return new(dns.Msg).SetRcode(req, dns.RcodeNotImplemented)
 	}
-	q := req.Question[0]
-	name := strings.ToLower(q.Name)
+	name := strings.ToLower(req.Question[0].Name)
 	if m := s.answerLocal(req, name); m != nil {
-		reply(w, req, m)
-		return
+		return m
 	}
-	reply(w, req, s.forward(req))
+	return s.forward(req)
 }
 
 // forward sends req upstream; any failure is SERVFAIL for the client.

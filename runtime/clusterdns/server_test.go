@@ -2,6 +2,7 @@ package clusterdns
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -453,5 +454,61 @@ func TestLargeAnswers(t *testing.T) {
 	}
 	if len(m.Answer) != 100 || m.Truncated || m.IsEdns0() == nil {
 		t.Errorf("UDP, EDNS0 4096: %d answers tc=%v opt=%v", len(m.Answer), m.Truncated, m.IsEdns0())
+	}
+}
+
+func TestForwardCanceled(t *testing.T) {
+	up := startUpstream(t)
+	f := newForwarder([]string{up.addr}, 30*time.Second, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := f.exchange(ctx, new(dns.Msg).SetQuestion("slow.example.", dns.TypeA))
+		errc <- err
+	}()
+	<-up.entered // the upstream holds the query; only a cancel can end it now
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want context.Canceled", err)
+	}
+}
+
+func TestQueryConcurrencyBound(t *testing.T) {
+	up := startUpstream(t)
+	s := startServer(t, up.addr, func(c *Config) {
+		c.MaxConcurrentQueries = 1
+		c.ForwardTimeout = 30 * time.Second
+	})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c := &dns.Client{Net: "udp", Timeout: 30 * time.Second}
+		c.Exchange(new(dns.Msg).SetQuestion("slow.example.", dns.TypeA), s.Addr().String())
+	}()
+	<-up.entered // the one slot is taken
+	if m := query(t, s, "udp", "web.ns1.svc.cluster.local.", dns.TypeA); m.Rcode != dns.RcodeServerFailure {
+		t.Errorf("second query: %s, want SERVFAIL", dns.RcodeToString[m.Rcode])
+	}
+	close(up.block)
+	<-done
+	if m := query(t, s, "udp", "web.ns1.svc.cluster.local.", dns.TypeA); m.Rcode != dns.RcodeSuccess {
+		t.Errorf("after the slot freed: %s", dns.RcodeToString[m.Rcode])
+	}
+}
+
+func TestNotAQuery(t *testing.T) {
+	up := startUpstream(t)
+	s := startServer(t, up.addr, nil)
+	c := &dns.Client{Net: "udp", Timeout: 5 * time.Second}
+	m := new(dns.Msg).SetNotify("cluster.local.")
+	resp, _, err := c.Exchange(m, s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Rcode != dns.RcodeNotImplemented {
+		t.Errorf("NOTIFY: %s, want NOTIMP", dns.RcodeToString[resp.Rcode])
+	}
+	if len(up.asked()) != 0 {
+		t.Errorf("forwarded: %v", up.asked())
 	}
 }
