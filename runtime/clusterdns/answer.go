@@ -69,7 +69,7 @@ func (s *Server) answerLocal(req *dns.Msg, name string) *dns.Msg {
 		if base == "" {
 			ns := "ns.dns." + zone
 			m.Answer = []dns.RR{&dns.NS{Hdr: s.hdr(q.Name, dns.TypeNS), Ns: ns}}
-			m.Extra = s.nameserverRRs(ns, 0)
+			m.Extra = s.nameserverRRs(ns)
 			return m
 		}
 	case dns.TypeTXT:
@@ -165,14 +165,11 @@ func (s *Server) address(name string, a netip.Addr) dns.RR {
 	return &dns.AAAA{Hdr: s.hdr(name, dns.TypeAAAA), AAAA: a.AsSlice()}
 }
 
-// nameserverRRs are the A/AAAA records of ns.dns.<zone> (qtype 0: both).
-func (s *Server) nameserverRRs(name string, qtype uint16) []dns.RR {
+// nameserverRRs are the glue records of ns.dns.<zone> for the apex NS.
+func (s *Server) nameserverRRs(name string) []dns.RR {
 	var rrs []dns.RR
 	for _, a := range s.cfg.NameserverIPs {
-		a = a.Unmap()
-		if qtype == 0 || (qtype == dns.TypeA) == a.Is4() {
-			rrs = append(rrs, s.address(name, a))
-		}
+		rrs = append(rrs, s.address(name, a.Unmap()))
 	}
 	return rrs
 }
