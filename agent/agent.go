@@ -171,6 +171,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	run(a.reconnectLoop)
 	run(a.nodeLoop)
 	run(a.statusLoop)
+	run(a.serviceProxyLoop)
 
 	var runErr error
 	select {

@@ -84,6 +84,10 @@ type Config struct {
 	// Network is this node's pod network: pod CIDR and routes to other
 	// nodes' pods. Nil when Runtime is nil.
 	Network NodeNetwork
+	// ServiceProxy programs this node's service data plane from the
+	// replicated Services and EndpointSlices; nil runs none (an agent
+	// without root, tests).
+	ServiceProxy ServiceProxy
 	// Runtime runs the pods bound to this node. Nil makes a
 	// control-plane-only agent (tests, benchmarks): it takes part in gossip
 	// and Raft but runs no pods.

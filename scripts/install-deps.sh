@@ -12,6 +12,7 @@ required=(
   util-linux                  # nsenter, setsid
   busybox-static              # a static busybox for test container images
   iptables                    # pod networking (CNI portmap/bridge), demo forwarding rule
+  nftables                    # nft: tests and users inspect the service proxy's table (the agent itself uses netlink)
   containernetworking-plugins # CNI plugins in /usr/lib/cni
   gcc libc6-dev               # cgo (libcontainer's nsenter constructor)
   git make

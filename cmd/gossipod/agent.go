@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -25,6 +26,7 @@ import (
 	"github.com/gossipod/gossipod/placement"
 	"github.com/gossipod/gossipod/runtime"
 	"github.com/gossipod/gossipod/runtime/network"
+	"github.com/gossipod/gossipod/runtime/serviceproxy"
 )
 
 // env makes a flag also settable as GOSSIPOD_<FLAG>.
@@ -117,6 +119,19 @@ func runAgent(c *cli.Context) error {
 				logger.Error("close the pod network", "error", err, "node", cfg.NodeName)
 			}
 		}()
+		proxy, err := newServiceProxy(cfg, logger)
+		if err != nil {
+			return err
+		}
+		cfg.ServiceProxy = proxy
+		// A clean stop leaves nothing behind: the proxy's table goes
+		// with the agent (a restarted agent programs it again at once).
+		defer func() {
+			if err := proxy.Cleanup(); err != nil {
+				logger.Error("remove the service proxy's rules", "error", err, "node", cfg.NodeName)
+			}
+			_ = proxy.Close()
+		}()
 	}
 	a, err := agent.New(cfg, machine)
 	if err != nil {
@@ -186,6 +201,65 @@ func newRuntime(c *cli.Context, cfg agent.Config, logger *slog.Logger) (*runtime
 		return nil, nil, fmt.Errorf("start the container runtime: %w", err)
 	}
 	return rt, net, nil
+}
+
+// newServiceProxy starts this node's service data plane (kube-proxy's
+// nftables mode): node ports answer on the agent's address, or on every
+// IPv4 address of the host when it binds all of them. Pods that reach a
+// Service on their own bridge need br_netfilter's
+// bridge-nf-call-iptables, which is turned on here as k3s does; without
+// the module only that case fails, with a warning.
+func newServiceProxy(cfg agent.Config, logger *slog.Logger) (*serviceproxy.Proxier, error) {
+	ips, err := nodeIPs(cfg)
+	if err != nil {
+		return nil, err
+	}
+	cidr, err := netip.ParsePrefix(cfg.ClusterCIDR)
+	if err != nil {
+		return nil, fmt.Errorf("--cluster-cidr: %w", err)
+	}
+	const bridgeNF = "/proc/sys/net/bridge/bridge-nf-call-iptables"
+	if err := os.WriteFile(bridgeNF, []byte("1"), 0o644); err != nil {
+		logger.Warn("pods reaching a Service whose endpoint is on their own node may fail: load br_netfilter (modprobe br_netfilter)",
+			"error", err, "node", cfg.NodeName)
+	}
+	pc := serviceproxy.DefaultConfig()
+	pc.NodeName = cfg.NodeName
+	pc.NodeIPs = ips
+	pc.ClusterCIDR = cidr
+	pc.Logger = logger.With("component", "serviceproxy")
+	proxy, err := serviceproxy.New(pc)
+	if err != nil {
+		return nil, fmt.Errorf("start the service proxy (needs nftables in the kernel): %w", err)
+	}
+	return proxy, nil
+}
+
+// nodeIPs are the addresses node ports answer on: the agent's advertised
+// address, or every non-loopback IPv4 address of the host when the agent
+// binds and advertises 0.0.0.0.
+func nodeIPs(cfg agent.Config) ([]netip.Addr, error) {
+	addr := cfg.AdvertiseAddr
+	if addr == "" {
+		addr = cfg.BindAddr
+	}
+	if ip, err := netip.ParseAddr(addr); err == nil && ip.Is4() && !ip.IsUnspecified() {
+		return []netip.Addr{ip}, nil
+	}
+	ifAddrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil, fmt.Errorf("list the host's addresses for node ports: %w", err)
+	}
+	var out []netip.Addr
+	for _, a := range ifAddrs {
+		if p, err := netip.ParsePrefix(a.String()); err == nil && p.Addr().Is4() && !p.Addr().IsLoopback() {
+			out = append(out, p.Addr())
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no IPv4 address for node ports: set --advertise")
+	}
+	return out, nil
 }
 
 // agentConfig turns the flags into an agent.Config. cleanup removes the
