@@ -47,7 +47,7 @@ func TestRealLivenessProbeRestartsHangingContainer(t *testing.T) {
 	h := newRealHarness(t)
 	c := sh("app", "touch /tmp/healthy; exec sleep 3600")
 	c.LivenessProbe = &api.Probe{
-		ProbeHandler: api.ProbeHandler{Exec: &api.ExecAction{Command: []string{"sh", "-c", "test -f /tmp/healthy || sleep 30"}}},
+		ProbeHandler:  api.ProbeHandler{Exec: &api.ExecAction{Command: []string{"sh", "-c", "test -f /tmp/healthy || sleep 30"}}},
 		PeriodSeconds: 1, FailureThreshold: 2, TimeoutSeconds: 1,
 	}
 	grace := int64(1)
