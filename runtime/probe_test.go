@@ -374,6 +374,28 @@ func scriptedTargetFor(results *[]int) *probeTarget {
 	return newProbeTarget(sb, &api.Container{Name: "app"}, "")
 }
 
+// A probe failing for long reports kubelet's burst of 25 events, then one
+// per 5 minutes.
+func TestProbeEventSpamFilter(t *testing.T) {
+	var pokes int
+	cp := &containerProbes{poke: func() { pokes++ }}
+	kept := 0
+	for i := range 100 {
+		cp.event("Warning", "Unhealthy", "Readiness probe failed: %d", i)
+		kept += len(cp.takeEvents())
+	}
+	if kept != probeEventBurst || pokes != probeEventBurst {
+		t.Errorf("kept %d events, %d wake-ups; want %d", kept, pokes, probeEventBurst)
+	}
+	cp.refilled = cp.refilled.Add(-2*probeEventRefill - time.Second) // 10 minutes pass
+	for range 5 {
+		cp.event("Warning", "Unhealthy", "again")
+	}
+	if n := len(cp.takeEvents()); n != 2 {
+		t.Errorf("after 10 minutes: %d events, want 2", n)
+	}
+}
+
 // The worker goroutine probes on its period and stops with its context:
 // no goroutine is left behind.
 func TestProbeWorkerRunStops(t *testing.T) {

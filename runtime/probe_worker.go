@@ -80,6 +80,15 @@ const (
 // worker; the oldest go first.
 const maxProbeEvents = 16
 
+// A container's probes report at most probeEventBurst events, then one
+// per probeEventRefill: kubelet's event spam filter (a burst of 25 per
+// object, then one every 5 minutes), so that a probe failing for days
+// does not write an event into the cluster state every period.
+const (
+	probeEventBurst  = 25
+	probeEventRefill = 5 * time.Minute
+)
+
 // probeTiming is a probe's schedule and thresholds, its seconds turned
 // into durations by the runtime's probe time unit (a second, shorter in
 // tests).
@@ -122,6 +131,10 @@ type containerProbes struct {
 	results  [numProbeTypes]probeResult
 	events   []probeEvent
 	deleting bool
+	// spent and refilled are the spam filter's state: events over the
+	// burst, and when the latest token came back.
+	spent    int
+	refilled time.Time
 }
 
 // probeView is what the pod's worker uses of a running container's
@@ -182,9 +195,24 @@ func (cp *containerProbes) set(t probeType, r probeResult) {
 	cp.poke()
 }
 
-// event queues an event for the pod's worker and wakes it.
+// event queues an event for the pod's worker and wakes it, unless the
+// spam filter drops it.
 func (cp *containerProbes) event(typ, reason, format string, args ...any) {
 	cp.mu.Lock()
+	now := time.Now()
+	if cp.spent >= probeEventBurst {
+		back := int(now.Sub(cp.refilled) / probeEventRefill)
+		if back == 0 {
+			cp.mu.Unlock()
+			return
+		}
+		cp.spent = max(cp.spent-back, 0)
+		cp.refilled = cp.refilled.Add(time.Duration(back) * probeEventRefill)
+	}
+	if cp.spent == 0 {
+		cp.refilled = now
+	}
+	cp.spent++
 	if len(cp.events) >= maxProbeEvents {
 		cp.events = cp.events[1:]
 	}
@@ -254,8 +282,14 @@ func (pw *probeWorker) run(ctx context.Context, trigger <-chan struct{}) {
 		if !pw.doProbe(ctx) {
 			return
 		}
-		// Since Go 1.23, Reset discards a pending expiry: no drain.
-		timer.Reset(max(pw.untilDelayEnds(), pw.timing.period))
+		// The next probe a period from now, or when the initial delay
+		// ends if a trigger came before. Since Go 1.23, Reset discards a
+		// pending expiry: no drain.
+		next := pw.timing.period
+		if d := pw.untilDelayEnds(); d > 0 {
+			next = d
+		}
+		timer.Reset(next)
 	}
 }
 
