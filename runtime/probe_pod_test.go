@@ -188,3 +188,28 @@ func TestStartupProbeGates(t *testing.T) {
 		}
 	}
 }
+
+// After an agent restart the re-adopted container is probed afresh by the
+// new Runtime, and is Ready again once its readiness probe passes,
+// without a restart.
+func TestProbesAfterAdoption(t *testing.T) {
+	h := newHarness(t)
+	h.r.probeUnit = probeUnitForTests
+	var calls atomic.Int32
+	h.rt.onExec = func(string, []string) int { calls.Add(1); return 0 }
+	p := testPod("web", "app")
+	p.Spec.Containers[0].ReadinessProbe = execProbe("check")
+	uid := string(p.UID)
+	h.r.SyncPods([]*api.Pod{p})
+	h.waitFor(uid, "Ready", func(u PodUpdate) bool { _, pod, _ := podReady(u); return pod })
+
+	h.restart() // Run returned once the old workers had stopped
+	h.r.probeUnit = probeUnitForTests
+	stopped := calls.Load()
+	h.r.SyncPods([]*api.Pod{p})
+	eventually(t, 5*time.Second, "probes of the re-adopted container", func() bool { return calls.Load() >= stopped+3 })
+	u := h.waitFor(uid, "Ready after re-adoption", func(u PodUpdate) bool { _, pod, _ := podReady(u); return pod })
+	if n := u.Status.ContainerStatuses[0].RestartCount; n != 0 {
+		t.Errorf("restartCount %d after re-adoption", n)
+	}
+}
