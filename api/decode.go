@@ -70,7 +70,7 @@ func DecodeManifests(data []byte) ([]Object, error) {
 // not decoded: every problem found in it, each with its field path. Its
 // Error reads like
 //
-//	document 2 (Pod "web"): [spec.containers[0].livenessProbe: unsupported field, spec.restartPolicy: expected a string, got a number 1]
+//	document 2 (Pod "web"): [spec.containers[0].lifecycle: unsupported field, spec.restartPolicy: expected a string, got a number 1]
 type DecodeError struct {
 	// Document is the 1-based position of the document in the input,
 	// counting only documents that hold something.

@@ -173,8 +173,18 @@ func TestDecodeManifestsErrors(t *testing.T) {
 	}{
 		{
 			name:  "unsupported field in a list element",
-			input: podYAML("web") + "    livenessProbe:\n      exec: {command: [true]}\n",
-			want:  []string{`document 1 (Pod "web"): spec.containers[0].livenessProbe: unsupported field`},
+			input: podYAML("web") + "    lifecycle:\n      preStop: {exec: {command: [true]}}\n",
+			want:  []string{`document 1 (Pod "web"): spec.containers[0].lifecycle: unsupported field`},
+		},
+		{
+			name:  "unsupported probe handler, inline in the probe",
+			input: podYAML("web") + "    livenessProbe:\n      grpc: {port: 9000}\n",
+			want:  []string{`document 1 (Pod "web"): spec.containers[0].livenessProbe.grpc: unsupported field`},
+		},
+		{
+			name:  "unknown field in a probe",
+			input: podYAML("web") + "    readinessProbe:\n      httpGet: {port: 80, paht: /}\n",
+			want:  []string{`document 1 (Pod "web"): spec.containers[0].readinessProbe.httpGet.paht: unknown field`},
 		},
 		{
 			name:  "unknown field at the top, beside inline TypeMeta",

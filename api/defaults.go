@@ -23,7 +23,9 @@ const (
 //     (and no digest), IfNotPresent otherwise;
 //   - each port's protocol: TCP;
 //   - each container's requests: a resource with a limit and no request
-//     requests its limit (so a pod with limits only is placed by them).
+//     requests its limit (so a pod with limits only is placed by them);
+//   - each probe's timeoutSeconds 1, periodSeconds 10, successThreshold 1,
+//     failureThreshold 3, and an httpGet probe's path "/" and scheme HTTP.
 //
 // It only sets empty fields; it is idempotent. Call it before ValidatePod.
 func SetPodDefaults(p *Pod) {
@@ -70,6 +72,9 @@ func setPodSpecDefaults(s *PodSpec) {
 }
 
 func setContainerDefaults(c *Container) {
+	setProbeDefaults(c.LivenessProbe)
+	setProbeDefaults(c.ReadinessProbe)
+	setProbeDefaults(c.StartupProbe)
 	if c.ImagePullPolicy == "" {
 		c.ImagePullPolicy = DefaultPullPolicy(c.Image)
 	}

@@ -194,8 +194,8 @@ func TestDecodeDeploymentErrors(t *testing.T) {
 	}{
 		{
 			name:  "unsupported field inside the template",
-			input: deploymentYAML("web") + "        livenessProbe: {exec: {command: [\"true\"]}}\n",
-			want:  []string{`document 1 (Deployment "web"): spec.template.spec.containers[0].livenessProbe: unsupported field`},
+			input: deploymentYAML("web") + "        lifecycle: {preStop: {exec: {command: [\"true\"]}}}\n",
+			want:  []string{`document 1 (Deployment "web"): spec.template.spec.containers[0].lifecycle: unsupported field`},
 		},
 		{
 			name: "unknown and unsupported fields at every level",

@@ -81,3 +81,14 @@ func TestExampleWARPod(t *testing.T) {
 		t.Errorf("app ports = %+v, want 8080/TCP", app.Ports)
 	}
 }
+
+// TestExampleProbesPod has the three probes, one handler each, defaulted
+// as kube-apiserver defaults them.
+func TestExampleProbesPod(t *testing.T) {
+	p := decodeExample(t, "probes-pod.yaml")
+	c := p.Spec.Containers[0]
+	if c.StartupProbe.TCPSocket == nil || c.ReadinessProbe.HTTPGet.Scheme != URISchemeHTTP ||
+		c.LivenessProbe.FailureThreshold != 3 || c.ReadinessProbe.TimeoutSeconds != 1 {
+		t.Errorf("probes: %+v %+v %+v", c.StartupProbe, c.ReadinessProbe, c.LivenessProbe)
+	}
+}

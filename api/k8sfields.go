@@ -29,8 +29,10 @@ var kubernetesOnlyFields = map[reflect.Type]map[string]bool{
 		"enableServiceLinks preemptionPolicy overhead topologySpreadConstraints " +
 		"setHostnameAsFQDN os hostUsers schedulingGates resourceClaims resources hostnameOverride"),
 	reflect.TypeFor[Container](): set("envFrom resizePolicy restartPolicy restartPolicyRules " +
-		"volumeDevices livenessProbe readinessProbe startupProbe lifecycle " +
+		"volumeDevices lifecycle " +
 		"terminationMessagePath terminationMessagePolicy securityContext stdin stdinOnce tty"),
+	// gRPC probes need a gRPC client, which gossipod does not carry.
+	reflect.TypeFor[Probe]():                set("grpc"),
 	reflect.TypeFor[EnvVar]():               set("valueFrom"),
 	reflect.TypeFor[ContainerPort]():        set("hostIP"),
 	reflect.TypeFor[ResourceRequirements](): set("claims"),

@@ -49,7 +49,8 @@ const (
 
 // Container is one container of a pod: image, command and args (replacing
 // the image's ENTRYPOINT and CMD), env with literal values, workingDir,
-// ports, resources and volumeMounts are implemented.
+// ports, resources, volumeMounts and, on app containers, livenessProbe,
+// readinessProbe and startupProbe (see Probe) are implemented.
 type Container = corev1.Container
 
 // EnvVar is one environment variable, with a literal value.

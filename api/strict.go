@@ -30,7 +30,7 @@ var (
 // returns every problem at once: fields the type does not have, and values
 // of the wrong JSON type. encoding/json's DisallowUnknownFields would stop at
 // the first unknown field and name it without its path; this names
-// spec.containers[0].livenessProbe.
+// spec.containers[0].lifecycle.
 //
 // After a clean walk, encoding/json decodes the value without surprises:
 // every key matches a field exactly (encoding/json would also accept

@@ -122,7 +122,7 @@ func validatePodSpec(spec *PodSpec, fld *field.Path) field.ErrorList {
 		errs = append(errs, field.Required(fld.Child("containers"), ""))
 	}
 	for i := range spec.Containers {
-		errs = append(errs, validateContainer(&spec.Containers[i], fld.Child("containers").Index(i), volumes, names)...)
+		errs = append(errs, validateContainer(&spec.Containers[i], fld.Child("containers").Index(i), volumes, names, false)...)
 	}
 	if sa := spec.ServiceAccountName; sa != "" {
 		errs = append(errs, invalidEach(fld.Child("serviceAccountName"), sa, content.IsDNS1123Subdomain(sa))...)
@@ -131,7 +131,7 @@ func validatePodSpec(spec *PodSpec, fld *field.Path) field.ErrorList {
 		errs = append(errs, field.Invalid(fld.Child("serviceAccount"), spec.DeprecatedServiceAccount, "must equal serviceAccountName when both are set"))
 	}
 	for i := range spec.InitContainers {
-		errs = append(errs, validateContainer(&spec.InitContainers[i], fld.Child("initContainers").Index(i), volumes, names)...)
+		errs = append(errs, validateContainer(&spec.InitContainers[i], fld.Child("initContainers").Index(i), volumes, names, true)...)
 	}
 	errs = append(errs, validateHostPorts(spec.Containers, fld.Child("containers"))...)
 	errs = append(errs, validatePodRequests(spec.Containers, fld.Child("containers"))...)
@@ -256,7 +256,7 @@ var (
 
 // validateContainer checks one app or init container; names collects the
 // container names seen so far in the pod.
-func validateContainer(c *Container, fld *field.Path, volumes, names map[string]bool) field.ErrorList {
+func validateContainer(c *Container, fld *field.Path, volumes, names map[string]bool, init bool) field.ErrorList {
 	var errs field.ErrorList
 	namePath := fld.Child("name")
 	switch {
@@ -292,6 +292,7 @@ func validateContainer(c *Container, fld *field.Path, volumes, names map[string]
 	errs = append(errs, validatePorts(c.Ports, fld.Child("ports"))...)
 	errs = append(errs, validateResources(&c.Resources, fld.Child("resources"))...)
 	errs = append(errs, validateVolumeMounts(c.VolumeMounts, fld.Child("volumeMounts"), volumes)...)
+	errs = append(errs, validateProbes(c, fld, init)...)
 	return errs
 }
 

@@ -264,8 +264,8 @@ spec:
 		},
 		{
 			name:     "unsupported field",
-			manifest: fmt.Sprintf(header, "probe") + "spec:\n  containers:\n" + okContainer + "    livenessProbe:\n      exec:\n        command: [\"true\"]\n",
-			want:     []string{"spec.containers[0].livenessProbe"},
+			manifest: fmt.Sprintf(header, "probe") + "spec:\n  containers:\n" + okContainer + "    livenessProbe:\n      grpc:\n        port: 80\n",
+			want:     []string{"spec.containers[0].livenessProbe.grpc"},
 		},
 		{
 			name: "unknown fields and wrong types at once",

@@ -48,6 +48,22 @@
 // A container that exits while no agent runs (or after it was re-adopted)
 // reports ContainerStatusUnknown with exit code 137, as kubelet does when
 // it cannot know: only a process's parent learns its exit code (see
-// runtime/container). Pods get no network beyond loopback yet (podIP stays
-// empty); there are no probes, so a running container is ready.
+// runtime/container). Without a pod network (Config.Network nil) pods get
+// loopback only and podIP stays empty.
+//
+// # Probes
+//
+// A container's livenessProbe, readinessProbe and startupProbe run as
+// kubelet runs them (probe.go, probe_worker.go): one goroutine per
+// running container instance and probe, asleep on a timer between probes
+// and stopped with the instance; handlers exec (in the container, killed
+// at timeoutSeconds), httpGet and tcpSocket (to the pod's IP, or, for a
+// pod without one, to its loopback from inside its network namespace).
+// Readiness makes a container ready, and with it the pod's Ready and
+// ContainersReady conditions; a startup probe holds the other two back; a
+// liveness (or startup) failure kills the container, with the probe's
+// terminationGracePeriodSeconds if it has one, and it restarts per the
+// pod's restart policy and back-off. Results are not persisted: after an
+// agent restart, re-adopted containers are probed afresh (not ready until
+// their readiness probe passes), as after a kubelet restart.
 package runtime

@@ -115,6 +115,9 @@ type fakeRuntime struct {
 	startErr map[string]error
 	// onStart, if set, is called with each started container.
 	onStart func(*fakeContainer)
+	// onExec, if set, answers Exec in a running container (a probe's
+	// command) instead of the default echo.
+	onExec func(container string, args []string) int
 }
 
 func newFakeRuntime() *fakeRuntime {
@@ -275,6 +278,12 @@ func (s *fakeSandbox) Exec(ctx context.Context, name string, args []string, stdi
 	c := s.container(name)
 	if c == nil || !c.running() {
 		return -1, fmt.Errorf("container %s: %w", name, errNotRunning)
+	}
+	s.rt.mu.Lock()
+	onExec := s.rt.onExec
+	s.rt.mu.Unlock()
+	if onExec != nil {
+		return onExec(name, args), nil
 	}
 	fmt.Fprintf(stdio.Stdout, "%v\n", args)
 	return len(args), nil

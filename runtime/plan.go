@@ -60,10 +60,15 @@ type podActions struct {
 	NextSync time.Time
 }
 
-// killAction is one container to stop, with why.
+// killAction is one container to stop, with why. Grace, if set, replaces
+// the pod's grace period (a probe's terminationGracePeriodSeconds); Probe
+// says a failed probe is why, so that the container restarts (or not)
+// after its exit, per restart policy and back-off.
 type killAction struct {
 	Index   int
 	Message string
+	Grace   *time.Duration
+	Probe   bool
 }
 
 // startAction is one container to start. Backoff, when set, is the
@@ -166,6 +171,11 @@ func computePodActions(st *podState, sb sandboxState, now time.Time, bo backoffP
 					Message: fmt.Sprintf("Container %s definition changed, will be restarted", c.Name)})
 				a.StartContainers = append(a.StartContainers, startAction{Index: i})
 				continue
+			}
+			if msg, grace, kill := probeKill(c, r.probe, policy); kill {
+				// Failed its liveness (or startup) probe: killed now,
+				// restarted once its exit is seen, like any exit.
+				a.KillContainers = append(a.KillContainers, killAction{Index: i, Message: msg, Grace: grace, Probe: true})
 			}
 			running++
 		case ranHere && r.Exit != nil:

@@ -213,6 +213,7 @@ func (w *podWorker) step(ctx context.Context, pod *api.Pod, orphaned bool) (time
 		w.adopted = false
 	}
 	w.collectExits()
+	w.collectProbes()
 	switch {
 	case orphaned, pod.DeletionTimestamp != nil:
 		grace := time.Duration(0)
@@ -254,6 +255,7 @@ func (w *podWorker) reconcileSpec() {
 // record and publishes a new snapshot, before the update goes out, so
 // that whoever reads the update finds Logs and Exec agreeing with it.
 func (w *podWorker) flush() {
+	w.collectProbes() // the containers started by this step count too
 	events := w.events.take()
 	var update *PodUpdate
 	if !w.removed && !w.st.frozen {

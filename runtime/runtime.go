@@ -35,6 +35,11 @@ type Runtime struct {
 	backoff           backoffPolicy
 	logRotateInterval time.Duration
 	cleanupTimeout    time.Duration
+	// probeUnit is a probe's second: the tests shorten it.
+	probeUnit time.Duration
+	// startedAt is when this Runtime was made; probes started less than
+	// a period after it are jittered, as kubelet's after its start.
+	startedAt time.Time
 
 	// ctx ends when Run returns: workers and their goroutines stop, pods
 	// stay.
@@ -91,6 +96,8 @@ func newRuntime(ctx context.Context, cancel context.CancelFunc, cfg Config, imag
 		backoff:           defaultBackoff,
 		logRotateInterval: 10 * time.Second,
 		cleanupTimeout:    time.Minute,
+		probeUnit:         time.Second,
+		startedAt:         time.Now(),
 		ctx:               ctx,
 		cancel:            cancel,
 		workers:           map[string]*podWorker{},

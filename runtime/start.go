@@ -247,20 +247,28 @@ func localOnly(ref string) bool {
 }
 
 // watch starts following a container instance: a goroutine waits for its
-// exit, records it and wakes the worker. It stops with the runtime.
+// exit, records it and wakes the worker; the instance's probes run until
+// that exit. It all stops with the runtime.
 func (w *podWorker) watch(rec *containerRecord, h podContainer) {
 	inst := &instance{handle: h, done: make(chan struct{})}
 	rec.inst = inst
-	ctx := w.r.ctx
+	rctx := w.r.ctx
+	ctx, cancel := context.WithCancel(rctx)
 	w.r.wg.Go(func() {
+		defer cancel() // stops the probes
 		es, err := h.Wait(ctx)
-		if ctx.Err() != nil {
+		if rctx.Err() != nil {
 			return // the runtime stops; the next one adopts the container
 		}
 		inst.exit, inst.waitErr = es, err
 		close(inst.done)
 		w.poke()
 	})
+	startedAt := rec.StartedAt
+	if startedAt.IsZero() {
+		startedAt = time.Now()
+	}
+	inst.probes = w.startProbes(ctx, rec, startedAt)
 }
 
 // collectExits records the exits of the instances that ended.

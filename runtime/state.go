@@ -80,6 +80,10 @@ type containerRecord struct {
 
 	// inst is the live instance, if any (not persisted).
 	inst *instance
+	// probe is what the running instance's probes found, as of the
+	// worker's latest look (not persisted: probes start over with a new
+	// agent, as kubelet's do).
+	probe probeView
 }
 
 // termination is how one instance of a container ended.
@@ -107,6 +111,8 @@ type instance struct {
 	done    chan struct{}
 	exit    exitStatus
 	waitErr error
+	// probes are the instance's probe results; nil without probes.
+	probes *containerProbes
 }
 
 // exited reports whether the instance's process has exited.

@@ -72,8 +72,12 @@ func containerStatus(rec *containerRecord, c *api.Container, podHasInit bool) ap
 	case rec.Running:
 		cs.State.Running = &api.ContainerStateRunning{StartedAt: api.NewTime(rec.StartedAt)}
 		cs.LastTerminationState = terminatedState(rec.Last)
-		cs.Ready = !rec.Init // an init container is ready once it completed
-		started = true
+		// Started once its startup probe succeeded (at once without one);
+		// ready once started and its readiness probe succeeded (at once
+		// without one), as kubelet's prober manager says. An init
+		// container is ready once it completed.
+		started = !rec.probe.notStarted
+		cs.Ready = !rec.Init && started && !rec.probe.notReady
 	case rec.Waiting != nil:
 		cs.State.Waiting = &api.ContainerStateWaiting{Reason: rec.Waiting.Reason, Message: rec.Waiting.Message}
 		// A container waiting to be restarted shows why its previous

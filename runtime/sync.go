@@ -67,7 +67,14 @@ func (w *podWorker) syncPod(ctx context.Context) time.Time {
 		return now
 	}
 	for _, k := range acts.KillContainers {
-		w.killContainer(ctx, st.Containers[k.Index], gracePeriod(st.Pod), k.Message)
+		grace := gracePeriod(st.Pod)
+		if k.Grace != nil {
+			grace = *k.Grace
+		}
+		w.killContainer(ctx, st.Containers[k.Index], grace, k.Message)
+		if k.Probe {
+			sooner(now) // plan its restart with its exit known
+		}
 	}
 
 	// Step 2: volumes, before anything that could use them starts.
