@@ -186,6 +186,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	return runErr
 }
 
+// storeShutdownTimeout bounds Raft's shutdown at exit.
+const storeShutdownTimeout = 5 * time.Second
+
 // shutdown runs the clean-exit sequence on its own bounded time budget.
 func (a *Agent) shutdown() {
 	if a.store.IsLeader() {
@@ -204,13 +207,24 @@ func (a *Agent) shutdown() {
 	if err := a.ml.Shutdown(); err != nil {
 		a.log.Warn("stop gossip", "error", err)
 	}
+	a.api.StopWatches()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := a.httpServer.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		a.log.Warn("stop API server", "error", err)
 	}
-	if err := a.store.Shutdown(); err != nil {
-		a.log.Warn("stop raft", "error", err)
+	// Raft's and bbolt's shutdowns wait for their goroutines and read
+	// transactions; bounded, so that a stuck one cannot keep the agent from
+	// exiting (bbolt is crash-safe, and the log replays on the next start).
+	stopped := make(chan error, 1)
+	go func() { stopped <- a.store.Shutdown() }()
+	select {
+	case err := <-stopped:
+		if err != nil {
+			a.log.Warn("stop raft", "error", err)
+		}
+	case <-time.After(storeShutdownTimeout):
+		a.log.Warn("raft did not stop in time; exiting without closing its store", "timeout", storeShutdownTimeout)
 	}
 	a.tls.close()
 	a.log.Info("agent stopped")

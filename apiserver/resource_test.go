@@ -29,12 +29,41 @@ func newTestServer(t *testing.T) (*consensus.MemStore, *httptest.Server) {
 		Network: consensus.ClusterNetwork{ClusterCIDR: "10.88.0.0/16", NodeCIDRMaskSize: 24, ServiceCIDR: "10.96.0.0/12"}}); err != nil {
 		t.Fatalf("record the cluster network: %v", err)
 	}
+	_, store, srv := newTestAPI(t, store)
+	return store, srv
+}
+
+// newTestAPI serves the API over store.
+func newTestAPI(t *testing.T, store *consensus.MemStore) (*Server, *consensus.MemStore, *httptest.Server) {
+	t.Helper()
+	api := New(store, Config{WatchWriteTimeout: 10 * time.Second, WatchBookmarkInterval: time.Minute, MaxDeploymentReplicas: 100})
 	mux := http.NewServeMux()
-	Mount(mux, New(store, Config{WatchWriteTimeout: 10 * time.Second, WatchBookmarkInterval: time.Minute,
-		MaxDeploymentReplicas: 100}).Routes()...)
+	Mount(mux, api.Routes()...)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return store, srv
+	return api, store, srv
+}
+
+// TestStopWatchesEndsWatches: StopWatches ends the watches being served,
+// so that an agent's shutdown does not wait for them.
+func TestStopWatchesEndsWatches(t *testing.T) {
+	store, _ := newTestServer(t)
+	api, _, srv := newTestAPI(t, store)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/api/v1/namespaces/default/serviceaccounts?watch=1", nil)
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	api.StopWatches()
+	if _, err := io.ReadAll(resp.Body); err != nil {
+		t.Fatalf("the watch did not end cleanly: %v", err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("the watch ran until the client's deadline")
+	}
 }
 
 // do sends a request and returns the status code and body.

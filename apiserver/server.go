@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -79,6 +80,9 @@ type Server struct {
 	b   Backend
 	cfg Config
 	log *slog.Logger
+	// stopping is closed by StopWatches.
+	stopping     chan struct{}
+	stoppingOnce sync.Once
 }
 
 // New returns a Server over b.
@@ -87,7 +91,16 @@ func New(b Backend, cfg Config) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{b: b, cfg: cfg, log: log}
+	return &Server{b: b, cfg: cfg, log: log, stopping: make(chan struct{})}
+}
+
+// StopWatches ends every watch being served, and any started later, as
+// kube-apiserver closes its watches when it shuts down: http.Server's
+// Shutdown waits for handlers to return and does not cancel them, and a
+// watch would otherwise run until its timeout. Clients watch again, from
+// their last resourceVersion, through another agent.
+func (s *Server) StopWatches() {
+	s.stoppingOnce.Do(func() { close(s.stopping) })
 }
 
 // Route is one path the server serves, with a handler per method.

@@ -148,6 +148,8 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, gvk schema.G
 		select {
 		case <-ctx.Done():
 			return
+		case <-s.stopping:
+			return
 		case <-changed:
 		case <-bookmarks.c():
 			bookmarkDue = true

@@ -209,8 +209,12 @@ func (p *Process) Stop(timeout time.Duration) error {
 		return fmt.Errorf("stop %q: %w", p.argv, err)
 	}
 	if !p.waitDone(timeout) {
+		// A Go program dumps every goroutine on SIGQUIT: the log then
+		// says where the shutdown hung.
+		_ = p.cmd.Process.Signal(syscall.SIGQUIT)
+		p.waitDone(5 * time.Second)
 		p.Kill()
-		return fmt.Errorf("stop %q: no exit within %v of SIGTERM; killed", p.argv, timeout)
+		return fmt.Errorf("stop %q: no exit within %v of SIGTERM; sent SIGQUIT (goroutine dump in %s) and killed", p.argv, timeout, p.logPath)
 	}
 	return nil
 }
