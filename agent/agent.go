@@ -172,6 +172,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	run(a.nodeLoop)
 	run(a.statusLoop)
 	run(a.serviceProxyLoop)
+	run(a.clusterDNSLoop)
 
 	var runErr error
 	select {

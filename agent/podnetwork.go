@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"net/netip"
 	"slices"
 
 	"github.com/gossipod/gossipod/api"
@@ -13,6 +14,9 @@ import (
 type NodeNetwork interface {
 	SetPodCIDR(cidr string) error
 	SyncRoutes(routes []network.Route) error
+	// Gateway is the pods' gateway on this node once its pod CIDR is set:
+	// where the node's cluster DNS server listens.
+	Gateway() (netip.Addr, bool)
 }
 
 // networkSync remembers what was last handed to the network, so a state

@@ -302,10 +302,10 @@ func TestDecodeManifestsErrors(t *testing.T) {
 		{
 			name: "every bad document is reported, numbered among non-empty ones",
 			input: "# header\n---\n" + podYAML("a") + "    tty: true\n---\n---\n" + podYAML("b") + "---\n" +
-				podYAML("c") + "  dnsPolicy: None\n",
+				podYAML("c") + "  overhead: {cpu: 1}\n",
 			want: []string{
 				`document 1 (Pod "a"): spec.containers[0].tty: unsupported field`,
-				`document 3 (Pod "c"): spec.dnsPolicy: unsupported field`,
+				`document 3 (Pod "c"): spec.overhead: unsupported field`,
 			},
 		},
 		{

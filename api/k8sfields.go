@@ -22,10 +22,10 @@ import (
 var kubernetesOnlyFields = map[reflect.Type]map[string]bool{
 	reflect.TypeFor[ObjectMeta](): set("generateName selfLink managedFields"),
 	reflect.TypeFor[ListMeta]():   set("selfLink continue remainingItemCount"),
-	reflect.TypeFor[PodSpec](): set("ephemeralContainers activeDeadlineSeconds dnsPolicy " +
+	reflect.TypeFor[PodSpec](): set("ephemeralContainers activeDeadlineSeconds " +
 		"hostNetwork hostPID " +
 		"hostIPC securityContext imagePullSecrets subdomain affinity schedulerName tolerations " +
-		"hostAliases priorityClassName priority dnsConfig readinessGates runtimeClassName " +
+		"hostAliases priorityClassName priority readinessGates runtimeClassName " +
 		"enableServiceLinks preemptionPolicy overhead topologySpreadConstraints " +
 		"setHostnameAsFQDN os hostUsers schedulingGates resourceClaims resources hostnameOverride"),
 	reflect.TypeFor[Container](): set("envFrom resizePolicy restartPolicy restartPolicyRules " +

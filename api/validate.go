@@ -3,10 +3,12 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"net/netip"
 	"path"
 	"slices"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/api/validate/content"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -153,6 +155,66 @@ func validatePodSpec(spec *PodSpec, fld *field.Path) field.ErrorList {
 	}
 	if g := spec.TerminationGracePeriodSeconds; g != nil && *g < 0 {
 		errs = append(errs, field.Invalid(fld.Child("terminationGracePeriodSeconds"), *g, isNegativeErrorMsg))
+	}
+	errs = append(errs, validatePodDNS(spec, fld)...)
+	return errs
+}
+
+// Kubernetes' limits on a pod's DNS configuration (validation.go).
+const (
+	maxDNSNameservers     = 3
+	maxDNSSearchPaths     = 32
+	maxDNSSearchListChars = 2048
+)
+
+// validatePodDNS checks dnsPolicy and dnsConfig as kube-apiserver does
+// (validateDNSPolicy, validatePodDNSConfig). An empty dnsPolicy is
+// ClusterFirst; gossipod does not write the default into the stored spec,
+// so that Deployments stored before it keep their template hash.
+func validatePodDNS(spec *PodSpec, fld *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	switch spec.DNSPolicy {
+	case "", corev1.DNSClusterFirst, corev1.DNSClusterFirstWithHostNet, corev1.DNSDefault, corev1.DNSNone:
+	default:
+		errs = append(errs, field.NotSupported(fld.Child("dnsPolicy"), spec.DNSPolicy, []corev1.DNSPolicy{
+			corev1.DNSClusterFirstWithHostNet, corev1.DNSClusterFirst, corev1.DNSDefault, corev1.DNSNone}))
+	}
+	c, cf := spec.DNSConfig, fld.Child("dnsConfig")
+	if spec.DNSPolicy == corev1.DNSNone {
+		if c == nil {
+			return append(errs, field.Required(cf, fmt.Sprintf("must provide `dnsConfig` when `dnsPolicy` is %s", corev1.DNSNone)))
+		}
+		if len(c.Nameservers) == 0 {
+			errs = append(errs, field.Required(cf.Child("nameservers"), fmt.Sprintf("must provide at least one DNS nameserver when `dnsPolicy` is %s", corev1.DNSNone)))
+		}
+	}
+	if c == nil {
+		return errs
+	}
+	if len(c.Nameservers) > maxDNSNameservers {
+		errs = append(errs, field.Invalid(cf.Child("nameservers"), c.Nameservers, fmt.Sprintf("must not have more than %v nameservers", maxDNSNameservers)))
+	}
+	for i, ns := range c.Nameservers {
+		if _, err := netip.ParseAddr(ns); err != nil {
+			errs = append(errs, field.Invalid(cf.Child("nameservers").Index(i), ns, "must be a valid IP address"))
+		}
+	}
+	if len(c.Searches) > maxDNSSearchPaths {
+		errs = append(errs, field.Invalid(cf.Child("searches"), c.Searches, fmt.Sprintf("must not have more than %v search paths", maxDNSSearchPaths)))
+	}
+	if n := len(strings.Join(c.Searches, " ")); n > maxDNSSearchListChars {
+		errs = append(errs, field.Invalid(cf.Child("searches"), c.Searches, fmt.Sprintf("must not have more than %v characters (including spaces) in the search list", maxDNSSearchListChars)))
+	}
+	for i, s := range c.Searches {
+		if s == "." {
+			continue // the root domain, which kubelet writes as is
+		}
+		errs = append(errs, invalidEach(cf.Child("searches").Index(i), s, content.IsDNS1123Subdomain(strings.TrimSuffix(s, ".")))...)
+	}
+	for i, o := range c.Options {
+		if o.Name == "" {
+			errs = append(errs, field.Required(cf.Child("options").Index(i), "Option.Name must not be empty"))
+		}
 	}
 	return errs
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	corev1 "k8s.io/api/core/v1"
 	"net/http"
 	"strings"
 	"testing"
@@ -93,6 +94,20 @@ func TestValidatePod(t *testing.T) {
 			`metadata.annotations: Invalid value: "/x": prefix part must be non-empty`}},
 		{"annotations too large", func(p *Pod) { p.Annotations = map[string]string{"a": strings.Repeat("x", 256<<10)} }, []string{
 			`metadata.annotations: Too long: may not be more than 262144 bytes`}},
+
+		// DNS
+		{"dnsPolicy None with a nameserver", func(p *Pod) {
+			p.Spec.DNSPolicy = corev1.DNSNone
+			p.Spec.DNSConfig = &corev1.PodDNSConfig{Nameservers: []string{"1.1.1.1"}, Searches: []string{"corp.example."}}
+		}, nil},
+		{"dnsPolicy None without dnsConfig", func(p *Pod) { p.Spec.DNSPolicy = corev1.DNSNone }, []string{
+			"spec.dnsConfig: Required value: must provide `dnsConfig` when `dnsPolicy` is None"}},
+		{"dnsPolicy unknown", func(p *Pod) { p.Spec.DNSPolicy = "Cluster" }, []string{
+			`spec.dnsPolicy: Unsupported value: "Cluster": supported values: "ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"`}},
+		{"dnsConfig nameservers", func(p *Pod) {
+			p.Spec.DNSConfig = &corev1.PodDNSConfig{Nameservers: []string{"1.1.1.1", "2.2.2.2", "3.3.3.3", "dns.example"}}
+		}, []string{`spec.dnsConfig.nameservers: Invalid value: ["1.1.1.1","2.2.2.2","3.3.3.3","dns.example"]: must not have more than 3 nameservers`,
+			`spec.dnsConfig.nameservers[3]: Invalid value: "dns.example": must be a valid IP address`}},
 
 		// containers
 		{"no containers", func(p *Pod) { p.Spec.Containers = nil }, []string{`spec.containers: Required value`}},

@@ -50,7 +50,8 @@ type sliceList struct {
 // NodePort Service over one pod on each of 3 hosts gets a cluster IP from
 // the service CIDR and EndpointSlices with the 3 pods ready; from a pod on
 // every host, connections to the cluster IP reach all 3 pods, across hosts;
-// the node port answers on every host's address; deleting the Service
+// the node port answers on every host's address; every pod resolves the
+// Service's name through its node's cluster DNS; deleting the Service
 // leaves no service rule behind on any host.
 func TestServices(t *testing.T) {
 	c := NewCluster(t, Options{Hosts: 3, AgentArgs: BootstrapExpect(3, 0, 1, 2)})
@@ -153,6 +154,33 @@ func TestServices(t *testing.T) {
 					}
 				}
 				return fmt.Errorf("from %s to %s:30880: %s", c.Name(i), c.IP(j), res)
+			})
+		}
+	})
+
+	t.Run("pods resolve the Service's name through their node's cluster DNS", func(t *testing.T) {
+		c := c.WithT(t)
+		for i, from := range pods {
+			// kubelet's resolv.conf for ClusterFirst: the node's DNS
+			// (on the pods' gateway), the cluster search path, ndots:5.
+			res := c.RunOn(i, "exec", from.Metadata.Name, "-c", "side", "--", "cat", "/etc/resolv.conf")
+			if err := res.Err(); err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []string{"search default.svc.cluster.local svc.cluster.local cluster.local", "options ndots:5", "nameserver 10.88."} {
+				if !strings.Contains(res.Stdout, want) {
+					t.Errorf("%s's /etc/resolv.conf lacks %q:\n%s", from.Metadata.Name, want, res.Stdout)
+				}
+			}
+			Eventually(t, probeTimeout, func() error {
+				res := c.RunOn(i, "exec", from.Metadata.Name, "-c", "side", "--", "nslookup", "web.default.svc.cluster.local")
+				if err := res.Err(); err != nil {
+					return err
+				}
+				if !strings.Contains(res.Stdout, "Address: "+svc.Spec.ClusterIP) {
+					return fmt.Errorf("%s: nslookup web.default.svc.cluster.local:\n%s", from.Metadata.Name, res.Stdout)
+				}
+				return nil
 			})
 		}
 	})

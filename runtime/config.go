@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"github.com/gossipod/gossipod/runtime/network"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,6 +39,13 @@ type Config struct {
 	// the node's pod CIDR, host ports); nil means pods get loopback only.
 	// The agent owns it (pod CIDR, routes) and shares it here.
 	Network *network.Manager
+	// ClusterDNS returns the addresses of the cluster DNS server pods of
+	// dnsPolicy ClusterFirst use (kubelet's --cluster-dns), nil while the
+	// node has none; with nil ClusterDNS pods get the node's resolvers.
+	ClusterDNS func() []netip.Addr
+	// ClusterDomain is the domain of the cluster's names (kubelet's
+	// --cluster-domain), searched by ClusterFirst pods.
+	ClusterDomain string
 	// AllowedHostPaths are the host directories hostPath volumes may use,
 	// the agent's --allowed-host-paths: a hostPath not under one of them
 	// (component-wise, symlinks resolved) is never mounted, and the pod
@@ -71,11 +79,12 @@ const (
 func DefaultConfig() Config {
 	exe, _ := os.Executable() // Validate reports an empty PauseBinary
 	return Config{
-		Root:        DefaultRoot,
-		PauseBinary: exe,
-		CgroupRoot:  DefaultCgroupRoot,
-		LogMaxBytes: DefaultLogMaxBytes,
-		Logger:      slog.Default(),
+		Root:          DefaultRoot,
+		PauseBinary:   exe,
+		CgroupRoot:    DefaultCgroupRoot,
+		LogMaxBytes:   DefaultLogMaxBytes,
+		ClusterDomain: "cluster.local",
+		Logger:        slog.Default(),
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/runtime/clusterdns"
 )
 
 // Like kubelet, the runtime gives every container of a pod three files
@@ -65,6 +66,9 @@ func (w *podWorker) writeManagedFiles() error {
 			break
 		}
 	}
+	if b, ok := w.clusterResolvConf(resolv); ok {
+		resolv = b
+	}
 	for _, f := range []struct {
 		name string
 		data []byte
@@ -102,4 +106,31 @@ func (w *podWorker) managedMounts(c *api.Container) []mount {
 		}
 	}
 	return out
+}
+
+// clusterResolvConf is the pod's /etc/resolv.conf as kubelet forms it from
+// its dnsPolicy and dnsConfig, the node's cluster DNS server and the
+// host's resolvers (host): for ClusterFirst, the default, the cluster DNS
+// alone with the search path <namespace>.svc.<domain> svc.<domain>
+// <domain> and ndots:5. false leaves the host's file: the node has no
+// cluster DNS (yet), or the host's could not be read.
+func (w *podWorker) clusterResolvConf(host []byte) ([]byte, bool) {
+	if w.r.cfg.ClusterDNS == nil {
+		return nil, false
+	}
+	servers := w.r.cfg.ClusterDNS()
+	if len(servers) == 0 {
+		return nil, false
+	}
+	cfg, warnings, err := clusterdns.PodDNS(w.st.Pod, clusterdns.PodDNSParams{
+		ClusterDNS: servers, ClusterDomain: w.r.cfg.ClusterDomain, HostResolvConf: host})
+	if err != nil {
+		w.log.Warn("form the pod's DNS configuration; it gets the node's resolvers", "error", err)
+		return nil, false
+	}
+	for _, warn := range warnings {
+		w.log.Warn("pod DNS configuration", "reason", warn.Reason, "message", warn.Message)
+	}
+	b := cfg.ResolvConf()
+	return b, b != nil
 }

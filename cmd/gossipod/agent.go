@@ -190,6 +190,15 @@ func newRuntime(c *cli.Context, cfg agent.Config, logger *slog.Logger) (*runtime
 	}
 	rc := runtime.DefaultConfig()
 	rc.Network = net
+	// Pods resolve through their node's cluster DNS server, on the pods'
+	// gateway (agent.clusterDNSLoop), once the node has a pod CIDR.
+	rc.ClusterDNS = func() []netip.Addr {
+		if gw, ok := net.Gateway(); ok {
+			return []netip.Addr{gw}
+		}
+		return nil
+	}
+	rc.ClusterDomain = agent.ClusterDomain
 	rc.Root = filepath.Join(cfg.DataDir, "runtime")
 	rc.NodeName = cfg.NodeName
 	rc.InsecureRegistries = c.StringSlice("insecure-registry")

@@ -38,6 +38,11 @@ type Config struct {
 	// Addr is where the server listens for UDP and TCP, "host:port". With
 	// port 0 the UDP port is chosen by the kernel and TCP takes the same.
 	Addr string
+	// FreeBind lets Addr be an address the node does not have yet (Linux's
+	// IP_FREEBIND): the agent binds the pods' gateway, which the bridge
+	// only carries once the first pod is attached, and the server answers
+	// from the moment it does.
+	FreeBind bool
 	// ClusterDomain is the zone answered from the cluster state and never
 	// forwarded; kubelet's --cluster-domain, "cluster.local" unless set.
 	ClusterDomain string

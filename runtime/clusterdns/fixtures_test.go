@@ -146,7 +146,7 @@ type upstream struct {
 func startUpstream(t *testing.T) *upstream {
 	t.Helper()
 	u := &upstream{block: make(chan struct{}), entered: make(chan struct{}, 100)}
-	pc, ln, err := listen(context.Background(), "127.0.0.1:0")
+	pc, ln, err := listen(context.Background(), "127.0.0.1:0", false)
 	if err != nil {
 		t.Fatal(err)
 	}

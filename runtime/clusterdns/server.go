@@ -126,7 +126,7 @@ func (s *Server) Start(ctx context.Context) error {
 	if s.udp != nil || s.ctx.Err() != nil {
 		return errors.New("clusterdns: already started (a Server starts once)")
 	}
-	pc, ln, err := listen(ctx, s.cfg.Addr)
+	pc, ln, err := listen(ctx, s.cfg.Addr, s.cfg.FreeBind)
 	if err != nil {
 		return fmt.Errorf("clusterdns: listening on %s: %w", s.cfg.Addr, err)
 	}
@@ -174,8 +174,11 @@ func (s *Server) Start(ctx context.Context) error {
 // listen opens UDP and TCP on the same address; with port 0, TCP takes
 // the port the kernel gave UDP (retried a few times, since another
 // process may hold that TCP port).
-func listen(ctx context.Context, addr string) (net.PacketConn, net.Listener, error) {
+func listen(ctx context.Context, addr string, freeBind bool) (net.PacketConn, net.Listener, error) {
 	var lc net.ListenConfig
+	if freeBind {
+		lc.Control = freeBindControl
+	}
 	for attempt := 0; ; attempt++ {
 		pc, err := lc.ListenPacket(ctx, "udp", addr)
 		if err != nil {

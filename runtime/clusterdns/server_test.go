@@ -335,7 +335,7 @@ func TestSelfIsNotAnUpstream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pc, ln, err := listen(context.Background(), "127.0.0.1:0")
+	pc, ln, err := listen(context.Background(), "127.0.0.1:0", false)
 	if err != nil {
 		t.Fatal(err)
 	}

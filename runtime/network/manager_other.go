@@ -2,7 +2,10 @@
 
 package network
 
-import "context"
+import (
+	"context"
+	"net/netip"
+)
 
 // Manager is only implemented on Linux; elsewhere New fails with ErrUnsupported.
 type Manager struct{}
@@ -37,3 +40,6 @@ func (m *Manager) GuardAgentPorts() error { return ErrUnsupported }
 
 // Close does nothing.
 func (m *Manager) Close() error { return nil }
+
+// Gateway reports none: pod networking needs Linux.
+func (m *Manager) Gateway() (netip.Addr, bool) { return netip.Addr{}, false }

@@ -202,3 +202,16 @@ func writeFileAtomic(path string, data []byte) error {
 	}
 	return os.Rename(tmp.Name(), path)
 }
+
+// Gateway is the pods' gateway, the first address of the node's pod CIDR,
+// which the bridge carries once the first pod is attached; false before
+// SetPodCIDR. The node's cluster DNS server listens there, so that every
+// pod reaches the DNS of its own node, as NodeLocal DNSCache does.
+func (m *Manager) Gateway() (netip.Addr, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if !m.podCIDR.IsValid() {
+		return netip.Addr{}, false
+	}
+	return m.podCIDR.Addr().Next(), true
+}
