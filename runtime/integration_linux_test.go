@@ -60,6 +60,11 @@ func TestRealPodSharesHostnameAndNetwork(t *testing.T) {
 	if out, _ := h.exec("shared", "confd", "cat", "/proc/1/cmdline"); !strings.HasPrefix(out, "/pause") {
 		t.Errorf("PID 1 with a shared PID namespace: %q, want the pause", out)
 	}
+	// The marker is logged once the trap is set: a HUP before it would
+	// end the shell instead (seen under load).
+	waitUntilFor(t, 10*time.Second, "nginx to set its HUP trap", func() bool {
+		return strings.Contains(h.logs("shared", "nginx", LogOptions{TailLines: -1}), "NGINXMARK started")
+	})
 	if out, code := h.exec("shared", "confd", "sh", "-c",
 		`kill -HUP $(ps -o pid,args | awk '/NGINX[M]ARK started/ {print $1}')`); code != 0 {
 		t.Fatalf("confd sending HUP to nginx: exit %d: %s", code, out)

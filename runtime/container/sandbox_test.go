@@ -84,13 +84,25 @@ func TestSharedPIDNamespaceSignals(t *testing.T) {
 			m := newTestManager(t)
 			s := newTestSandbox(t, m, SandboxSpec{Name: "nginx", SharePID: tc.sharePID})
 			start(t, s, ContainerSpec{Name: "nginx", Args: []string{"sh", "-c",
-				`trap 'echo reloaded >> /dev/shm/hup' HUP; while :; do sleep 0.05; done`, "nginx-master"}})
+				`trap 'echo reloaded >> /dev/shm/hup' HUP; touch /dev/shm/trapped; while :; do sleep 0.05; done`, "nginx-master"}})
 			start(t, s, ContainerSpec{Name: "confd", Args: []string{"sleep", "3600"}})
 
 			_, ps := execOut(t, s, "confd", "ps", "-o", "pid,args")
 			sees := strings.Contains(ps, "nginx-master")
 			if sees != tc.sharePID {
 				t.Fatalf("confd sees nginx: %v, want %v; ps:\n%s", sees, tc.sharePID, ps)
+			}
+			// A HUP before the trap is set would end the shell instead
+			// (seen under load): wait for its marker.
+			trapDeadline := time.Now().Add(10 * time.Second)
+			for {
+				if _, err := os.Stat(filepath.Join(shmDir(s.dir), "trapped")); err == nil {
+					break
+				}
+				if time.Now().After(trapDeadline) {
+					t.Fatal("nginx did not set its HUP trap")
+				}
+				time.Sleep(20 * time.Millisecond)
 			}
 			code, out := execOut(t, s, "confd", "sh", "-c",
 				`pid=$(ps -o pid,args | grep '[n]ginx-master' | awk '{print $1}'); [ -n "$pid" ] && kill -HUP $pid`)
