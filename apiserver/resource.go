@@ -105,28 +105,26 @@ func (r *resource[T, PT]) routes() []Route {
 			out = append(out, Route{Path: path, Methods: methods})
 		}
 	}
+	// Each verb discovery lists, as the method and handler that serve it
+	// on the collection or on the object.
 	coll := map[string]http.HandlerFunc{}
 	obj := map[string]http.HandlerFunc{}
-	if r.info.Has("list") {
-		coll[http.MethodGet] = r.serveList
-	}
-	if r.info.Has("create") {
-		coll[http.MethodPost] = r.serveCreate
-	}
-	if r.info.Has("deletecollection") {
-		coll[http.MethodDelete] = r.serveDeleteCollection
-	}
-	if r.info.Has("get") {
-		obj[http.MethodGet] = r.serveGet
-	}
-	if r.info.Has("update") {
-		obj[http.MethodPut] = r.serveUpdate
-	}
-	if r.info.Has("patch") {
-		obj[http.MethodPatch] = r.servePatch
-	}
-	if r.info.Has("delete") {
-		obj[http.MethodDelete] = r.serveDelete
+	for _, v := range []struct {
+		verb, method string
+		on           map[string]http.HandlerFunc
+		serve        http.HandlerFunc
+	}{
+		{"list", http.MethodGet, coll, r.serveList},
+		{"create", http.MethodPost, coll, r.serveCreate},
+		{"deletecollection", http.MethodDelete, coll, r.serveDeleteCollection},
+		{"get", http.MethodGet, obj, r.serveGet},
+		{"update", http.MethodPut, obj, r.serveUpdate},
+		{"patch", http.MethodPatch, obj, r.servePatch},
+		{"delete", http.MethodDelete, obj, r.serveDelete},
+	} {
+		if r.info.Has(v.verb) {
+			v.on[v.method] = v.serve
+		}
 	}
 	add(collection, coll)
 	if r.info.Namespaced && r.info.Has("list") {
