@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -67,6 +69,34 @@ func TestPodSharesHostnameAndNetwork(t *testing.T) {
 				t.Errorf("the host's hostname was changed")
 			}
 		})
+	}
+}
+
+// A container's program starts with SIGHUP and SIGINT at their default
+// action even when the agent runs with them ignored (started under nohup),
+// both for its main process and for an exec: otherwise a shell's trap on
+// HUP silently does nothing.
+func TestContainerSignalsNotIgnoredWhenAgentIgnoresThem(t *testing.T) {
+	m := newTestManager(t)
+	s := newTestSandbox(t, m, SandboxSpec{Name: "sigs"})
+	signal.Ignore(syscall.SIGHUP, syscall.SIGINT)
+	defer signal.Reset(syscall.SIGHUP, syscall.SIGINT)
+
+	out := filepath.Join(t.TempDir(), "status.log")
+	c := start(t, s, ContainerSpec{Name: "main", StdoutPath: out, Args: []string{"sh", "-c",
+		`grep SigIgn /proc/self/status; exec sleep 3600`}})
+	waitForOutput(t, c, out, "SigIgn")
+	_, execStatus := execOut(t, s, "main", "grep", "SigIgn", "/proc/self/status")
+	for name, status := range map[string]string{"main process": readFile(t, out), "exec": execStatus} {
+		var mask uint64
+		if _, err := fmt.Sscanf(strings.TrimSpace(status), "SigIgn: %x", &mask); err != nil {
+			t.Fatalf("%s: parsing %q: %v", name, status, err)
+		}
+		for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGINT} {
+			if mask&(1<<(uint(sig)-1)) != 0 {
+				t.Errorf("%s starts with %v ignored (SigIgn %016x)", name, sig, mask)
+			}
+		}
 	}
 }
 
