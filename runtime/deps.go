@@ -46,6 +46,13 @@ type sandboxService interface {
 	DestroySandbox(ctx context.Context, id string) error
 }
 
+// orphanReaper is implemented by a sandboxService whose container runtime
+// can leave zombie children of the agent behind (libcontainer does, when
+// an exec fails half-way); Run keeps it reaping them.
+type orphanReaper interface {
+	ReapOrphans(ctx context.Context)
+}
+
 // sandboxSpec is what a pod's sandbox is made of.
 type sandboxSpec struct {
 	// ID is the pod's UID: one sandbox per pod at a time.

@@ -121,6 +121,9 @@ func (r *Runtime) Run(ctx context.Context) error {
 		r.cancel()
 		r.wg.Wait()
 	}()
+	if o, ok := r.sandbox.(orphanReaper); ok {
+		r.wg.Go(func() { o.ReapOrphans(r.ctx) })
+	}
 	var forwarder sync.WaitGroup
 	forwarder.Go(func() { r.updates.run(ctx) })
 	defer forwarder.Wait()

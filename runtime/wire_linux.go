@@ -51,6 +51,10 @@ type managerAdapter struct {
 	net *network.Manager // nil: no pod network (loopback only)
 }
 
+// ReapOrphans reaps the zombies libcontainer leaves when an exec fails
+// half-way, until ctx ends.
+func (a *managerAdapter) ReapOrphans(ctx context.Context) { a.m.ReapOrphans(ctx) }
+
 // CreateSandbox creates the pod's sandbox with the container manager.
 func (a *managerAdapter) CreateSandbox(ctx context.Context, spec sandboxSpec) (podSandbox, error) {
 	s, err := a.m.CreateSandbox(ctx, container.SandboxSpec{
