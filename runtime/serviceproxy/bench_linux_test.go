@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"testing"
+	"time"
 
 	"github.com/gossipod/gossipod/internal/testenv"
 	corev1 "k8s.io/api/core/v1"
@@ -111,5 +113,48 @@ func BenchmarkSyncNoChange(b *testing.B) {
 		if err := p.Sync(ctx, services, eps); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkConnect is the cost of a new TCP connection from a pod to
+// another pod's server (connect, read its one-line answer, close), straight
+// to the pod's IP and through a ClusterIP whose one endpoint is that pod:
+// the difference is what the service proxy's DNAT adds to every new
+// connection. Sequential, so ns/op is the latency and conns/s the rate of
+// one client.
+func BenchmarkConnect(b *testing.B) {
+	l := newLab(b)
+	l.servers(l.pod2, "pod2", ":8080")
+	p := l.proxier()
+	services := []*corev1.Service{svc("ns", "web", "10.96.0.10", tcp80)}
+	eps := []*discoveryv1.EndpointSlice{slice("ns", "web", "1", httpPort, ready(pod2IP, "node-a"))}
+	if err := p.Sync(context.Background(), services, eps); err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct{ name, addr string }{
+		{"pod IP", pod2IP + ":8080"},
+		{"cluster IP", "10.96.0.10:80"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			err := inNetNS(l.pod1, func() error {
+				buf := make([]byte, 64)
+				for b.Loop() {
+					c, err := net.DialTimeout("tcp4", bc.addr, 2*time.Second)
+					if err != nil {
+						return err
+					}
+					if _, err := c.Read(buf); err != nil {
+						c.Close()
+						return err
+					}
+					c.Close()
+				}
+				return nil
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "conns/s")
+		})
 	}
 }

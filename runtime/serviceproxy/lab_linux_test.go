@@ -29,7 +29,7 @@ import (
 // "outside" traffic (prerouting), from the node itself "local" (output),
 // from a pod "pod" traffic.
 type lab struct {
-	t                        *testing.T
+	t                        testing.TB
 	node, client, pod1, pod2 string // paths of the namespaces
 }
 
@@ -41,7 +41,7 @@ const (
 	pod2IP   = "10.244.0.3"
 )
 
-func newLab(t *testing.T) *lab {
+func newLab(t testing.TB) *lab {
 	t.Helper()
 	testenv.NeedRoot(t)
 	if _, err := exec.LookPath("ip"); err != nil {
