@@ -79,12 +79,22 @@ func adminClient(tb testing.TB, a *Agent) *client.Client {
 // stop shuts them all down.
 func startAgents(tb testing.TB, block, n, expect int) (agents []*Agent, stop func()) {
 	tb.Helper()
+	return startAgentsWith(tb, block, n, expect, nil)
+}
+
+// startAgentsWith is startAgents with edit, when not nil, changing agent
+// i's configuration before it starts.
+func startAgentsWith(tb testing.TB, block, n, expect int, edit func(i int, cfg *Config)) (agents []*Agent, stop func()) {
+	tb.Helper()
 	machine := runtime.MachineInfo{OS: "linux", Arch: "amd64"}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for i := range n {
 		cfg := testConfig(tb, fmt.Sprintf("agent-%02d", i), benchAddr(block, i), tb.TempDir(), expect, benchAddr(block, 0))
 		cfg.RaftVoters = max(cfg.RaftVoters, expect)
+		if edit != nil {
+			edit(i, &cfg)
+		}
 		a, err := New(cfg, machine)
 		if err != nil {
 			cancel()
