@@ -285,7 +285,11 @@ func cleanSlot(slot int) error {
 			bridge = l
 			continue
 		}
-		if err := ip("link", "delete", l); err != nil && !strings.Contains(err.Error(), "Cannot find device") {
+		// A host's veth goes by itself once its namespace is deleted, which
+		// the kernel finishes asynchronously: gone between the listing and
+		// the delete, it answers "Cannot find device" or "No such device".
+		if err := ip("link", "delete", l); err != nil && !strings.Contains(err.Error(), "Cannot find device") &&
+			!strings.Contains(err.Error(), "No such device") {
 			errs = append(errs, err)
 		}
 	}
