@@ -776,6 +776,70 @@ spec:
 			return nil
 		})
 	})
+
+	t.Run("deleting the Services leaves no rule, conntrack entry or DNS record", func(t *testing.T) {
+		c := c.WithT(t)
+		res := c.Kubectl("get", "svc", "echo-udp", "-o", "jsonpath={.spec.clusterIP}")
+		if err := res.Err(); err != nil {
+			t.Fatal(err)
+		}
+		clusterIP := strings.TrimSpace(res.Stdout)
+		toClusterIP := func(i int) ([]string, error) {
+			ct := c.Exec(i, 10*time.Second, "cat", "/proc/net/nf_conntrack")
+			if err := ct.Err(); err != nil {
+				return nil, err
+			}
+			var entries []string
+			for line := range strings.Lines(ct.Stdout) {
+				if strings.Contains(line, " udp ") && strings.Contains(line, "dst="+clusterIP+" ") {
+					entries = append(entries, strings.TrimSpace(line))
+				}
+			}
+			return entries, nil
+		}
+		// Fresh datagrams, so that the client's host has entries to the
+		// cluster IP for the deletion to remove.
+		Eventually(t, probeTimeout, func() error {
+			c.execIn(client, "client", udpechoPath, "ask", "echo-udp:53", "5")
+			for i := range c.N() {
+				if entries, err := toClusterIP(i); err == nil && len(entries) > 0 {
+					return nil
+				}
+			}
+			return fmt.Errorf("no host has a conntrack entry to %s after datagrams to it", clusterIP)
+		})
+		if res := c.Kubectl("delete", "svc", "echo-udp", "echo-headless"); res.Err() != nil {
+			t.Fatal(res.Err())
+		}
+		for i := range c.N() {
+			Eventually(t, probeTimeout, func() error {
+				res := c.Exec(i, 10*time.Second, "nft", "list", "table", "ip", "gossipod-proxy")
+				if err := res.Err(); err != nil {
+					return err
+				}
+				if strings.Contains(res.Stdout, "default/echo-udp") || strings.Contains(res.Stdout, clusterIP) {
+					return fmt.Errorf("%s still has rules of default/echo-udp:\n%s", c.Name(i), res.Stdout)
+				}
+				entries, err := toClusterIP(i)
+				if err != nil {
+					return err
+				}
+				if len(entries) > 0 {
+					return fmt.Errorf("%s still has conntrack entries to %s: %q", c.Name(i), clusterIP, entries)
+				}
+				return nil
+			})
+		}
+		for _, name := range []string{"echo-udp.default.svc.cluster.local", "echo-headless.default.svc.cluster.local"} {
+			Eventually(t, probeTimeout, func() error {
+				res := c.execIn(client, "client", "nslookup", name)
+				if out := res.Stdout + res.Stderr; res.Err() == nil || !strings.Contains(out, "NXDOMAIN") {
+					return fmt.Errorf("nslookup %s after the deletion: want NXDOMAIN, got:\n%s", name, out)
+				}
+				return nil
+			})
+		}
+	})
 }
 
 // TestRollingUpdateUnderTraffic rolls a Service's Deployment (readiness
