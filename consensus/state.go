@@ -361,6 +361,12 @@ func (s *State) dispatch(index uint64, cmd Command) (any, error) {
 			return nil, err
 		}
 		return nil, s.setServiceEndpointSlices(index, cmd, p)
+	case CmdSetAPIServerEndpoints:
+		p, err := decode[SetAPIServerEndpoints](cmd)
+		if err != nil {
+			return nil, err
+		}
+		return nil, s.setAPIServerEndpoints(index, cmd, p)
 	case CmdEnsureServiceAccounts:
 		p, err := decode[EnsureServiceAccounts](cmd)
 		if err != nil {
