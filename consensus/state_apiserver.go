@@ -93,6 +93,7 @@ func (s *State) setAPIServerEndpoints(index uint64, cmd Command, p SetAPIServerE
 	key := podKey(es.Namespace, es.Name)
 	old, exists := s.endpointSlices[key]
 	if exists && sameSliceContent(old, es) {
+		s.mirrorEndpoints(index, cmd, svc, isAPIServerSlice)
 		return nil
 	}
 	if exists {
@@ -106,5 +107,11 @@ func (s *State) setAPIServerEndpoints(index uint64, cmd Command, p SetAPIServerE
 	es.ResourceVersion = strconv.FormatUint(index, 10)
 	s.endpointSlices[key] = es
 	s.emit(index, "EndpointSlice", added(exists), es)
+	s.mirrorEndpoints(index, cmd, svc, isAPIServerSlice)
 	return nil
+}
+
+// isAPIServerSlice reports whether es is the kubernetes Service's slice.
+func isAPIServerSlice(es *api.EndpointSlice) bool {
+	return es.Namespace == api.DefaultNamespace && es.Name == api.KubernetesServiceName
 }

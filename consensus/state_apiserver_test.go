@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 
 	"github.com/gossipod/gossipod/api"
 )
@@ -109,5 +110,77 @@ func TestSetAPIServerEndpoints(t *testing.T) {
 	}
 	if err := set(SetAPIServerEndpoints{ServiceUID: svc.UID, SliceUID: "s", Addresses: []string{"10.0.0.3"}, Port: 7948}); err == nil || !strings.Contains(err.Error(), "selector") {
 		t.Errorf("service with a selector: %v", err)
+	}
+}
+
+// TestEndpointsMirrorSlices: the v1 Endpoints follow the slices in the
+// same entry, as kube-controller-manager's endpoints controller computes
+// them: ready and not-ready addresses, terminating ones left out, the
+// kubernetes Service's marked skip-mirror; they survive a snapshot and go
+// with their Service.
+func TestEndpointsMirrorSlices(t *testing.T) {
+	m := newServiceStore(t, "10.96.0.0/12")
+	web, err := createService(t, m, testService("web", corev1.ServiceTypeClusterIP, 80))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := func(ip string, ready, terminating bool) api.Endpoint {
+		return api.Endpoint{Addresses: []string{ip}, Conditions: discoveryv1.EndpointConditions{Ready: &ready, Serving: &ready, Terminating: &terminating}}
+	}
+	name, proto, port := "p0", corev1.ProtocolTCP, int32(80)
+	slice := api.EndpointSlice{
+		ObjectMeta: api.ObjectMeta{Name: "web-abc", Namespace: "default", UID: "s1",
+			Labels: map[string]string{api.LabelServiceName: "web", api.LabelManagedBy: api.EndpointSliceControllerID}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Endpoints:   []api.Endpoint{ep("10.88.0.3", true, false), ep("10.88.0.1", false, false), ep("10.88.0.2", false, true), ep("10.88.0.4", true, false)},
+		Ports:       []api.EndpointPort{{Name: &name, Protocol: &proto, Port: &port}},
+	}
+	if _, err := m.CommitPayload(context.Background(), CmdSetServiceEndpointSlices, SetServiceEndpointSlices{
+		Namespace: "default", Service: "web", UID: web.UID, Slices: []api.EndpointSlice{slice}}); err != nil {
+		t.Fatal(err)
+	}
+	got, ok := m.State().EndpointsOf("default", "web")
+	if !ok || len(got.Subsets) != 1 {
+		t.Fatalf("endpoints %+v", got)
+	}
+	ips := func(as []corev1.EndpointAddress) (out []string) {
+		for _, a := range as {
+			out = append(out, a.IP)
+		}
+		return out
+	}
+	ss := got.Subsets[0]
+	if a, n := ips(ss.Addresses), ips(ss.NotReadyAddresses); fmt.Sprint(a) != "[10.88.0.3 10.88.0.4]" || fmt.Sprint(n) != "[10.88.0.1]" ||
+		len(ss.Ports) != 1 || ss.Ports[0].Port != 80 || ss.Ports[0].Name != "p0" {
+		t.Errorf("subset %+v", ss)
+	}
+
+	kube := testService("kubernetes", corev1.ServiceTypeClusterIP, 443)
+	kube.Spec.Selector = nil
+	ks, err := createService(t, m, kube)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.CommitPayload(context.Background(), CmdSetAPIServerEndpoints, SetAPIServerEndpoints{
+		ServiceUID: ks.UID, SliceUID: "k", Addresses: []string{"192.168.1.10"}, Port: 7948}); err != nil {
+		t.Fatal(err)
+	}
+	kep, ok := m.State().EndpointsOf("default", "kubernetes")
+	if !ok || kep.Labels[api.LabelSkipMirror] != "true" || len(kep.Subsets) != 1 || kep.Subsets[0].Addresses[0].IP != "192.168.1.10" ||
+		kep.Subsets[0].Ports[0].Name != "https" || kep.Subsets[0].Ports[0].Port != 7948 {
+		t.Errorf("kubernetes endpoints %+v", kep)
+	}
+
+	restored := NewState()
+	restored.restore(m.State().export())
+	if all, _ := restored.Endpoints(nil); len(all) != 2 || all[1].UID != got.UID {
+		t.Errorf("after a snapshot: %+v", all)
+	}
+
+	if _, err := m.CommitPayload(context.Background(), CmdDeleteService, DeleteService{Namespace: "default", Name: "web"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := m.State().EndpointsOf("default", "web"); ok {
+		t.Error("Endpoints outlived their Service")
 	}
 }

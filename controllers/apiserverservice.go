@@ -22,6 +22,7 @@ type APIServerServiceState interface {
 	ClusterNetwork() (consensus.ClusterNetwork, bool)
 	Service(namespace, name string) (*api.Service, bool)
 	EndpointSlice(namespace, name string) (*api.EndpointSlice, bool)
+	EndpointsOf(namespace, name string) (*api.Endpoints, bool)
 }
 
 // APIServers lists the addresses the API is served on: here the live
@@ -148,7 +149,8 @@ func (c *APIServerService) ensureEndpoints(ctx context.Context, svc *api.Service
 	}
 	want := consensus.APIServerEndpointSlice(addrs, c.Port)
 	have, ok := c.State.EndpointSlice(api.DefaultNamespace, api.KubernetesServiceName)
-	if ok && equality.Semantic.DeepEqual(have.Endpoints, want.Endpoints) && equality.Semantic.DeepEqual(have.Ports, want.Ports) &&
+	_, mirrored := c.State.EndpointsOf(api.DefaultNamespace, api.KubernetesServiceName)
+	if ok && mirrored && equality.Semantic.DeepEqual(have.Endpoints, want.Endpoints) && equality.Semantic.DeepEqual(have.Ports, want.Ports) &&
 		equality.Semantic.DeepEqual(have.Labels, want.Labels) {
 		return nil
 	}

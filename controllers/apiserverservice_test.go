@@ -103,6 +103,12 @@ func TestAPIServerService(t *testing.T) {
 		t.Errorf("ports %v, want %v", ports, want)
 	}
 
+	// The v1 Endpoints, for old clients, say the same.
+	if ep, ok := state.EndpointsOf("default", "kubernetes"); !ok || len(ep.Subsets) != 1 || len(ep.Subsets[0].Addresses) != 2 ||
+		ep.Subsets[0].Addresses[0].IP != "192.168.1.10" || ep.Subsets[0].Ports[0].Port != 7948 {
+		t.Errorf("endpoints %+v", ep)
+	}
+
 	// Nothing changed: nothing committed.
 	index := state.Index()
 	c.Reconcile(ctx)
