@@ -1,11 +1,13 @@
 package apiserver
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	resourcequantity "k8s.io/apimachinery/pkg/api/resource"
@@ -93,7 +95,16 @@ func TestEndpointsAPI(t *testing.T) {
 		t.Errorf("subset %+v", ss)
 	}
 
-	// web-b becomes ready, web-a not: the Endpoints follow.
+	// web-b becomes ready, web-a not: the Endpoints follow, and a watch
+	// from the first version sees the change.
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	wreq, _ := http.NewRequestWithContext(wctx, http.MethodGet, srv.URL+"/api/v1/namespaces/default/endpoints?watch=1&resourceVersion="+ep.ResourceVersion, nil)
+	wresp, err := srv.Client().Do(wreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wresp.Body.Close()
 	status("web-b", "10.88.0.12", true)
 	status("web-a", "10.88.0.11", false)
 	sync()
@@ -103,6 +114,22 @@ func TestEndpointsAPI(t *testing.T) {
 	}
 	if ep2.UID != ep.UID || ep2.ResourceVersion == ep.ResourceVersion {
 		t.Errorf("uid %s → %s, resourceVersion %s → %s", ep.UID, ep2.UID, ep.ResourceVersion, ep2.ResourceVersion)
+	}
+	sc := bufio.NewScanner(wresp.Body)
+	for {
+		if !sc.Scan() {
+			t.Fatalf("watch ended before the change: %v", sc.Err())
+		}
+		var e struct {
+			Type   string
+			Object api.Endpoints
+		}
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatalf("event %s: %v", sc.Text(), err)
+		}
+		if e.Type == "MODIFIED" && e.Object.Name == "web" && e.Object.ResourceVersion == ep2.ResourceVersion {
+			break
+		}
 	}
 	// Both ready: the table shows them as ip:port.
 	status("web-a", "10.88.0.11", true)
