@@ -100,6 +100,8 @@ func (a *Agent) leaderDuties(ctx context.Context) {
 	namespaces := &controllers.Namespaces{State: a.store.State(), Commit: commit, Log: a.log.With("component", "namespace-controller"), NewUID: apiserver.NewUID}
 	nodeLifecycle := &controllers.NodeLifecycle{State: a.store.State(), Members: a.members, Commit: commit,
 		Log: a.log.With("component", "node-lifecycle-controller"), LostTimeout: a.cfg.NodeLostTimeout}
+	apiService := &controllers.APIServerService{State: a.store.State(), Servers: a.members, Port: int32(a.cfg.APIPort),
+		Commit: commit, Log: a.log.With("component", "kubernetes-service-controller"), NewUID: apiserver.NewUID}
 	podGC := &controllers.PodGC{State: a.store.State(), Commit: commit, Log: a.log.With("component", "pod-garbage-collector"),
 		Quarantine: a.cfg.OrphanedPodTimeout}
 	tick := time.NewTicker(a.cfg.ReconcileInterval)
@@ -113,6 +115,7 @@ func (a *Agent) leaderDuties(ctx context.Context) {
 		a.reconcileNodes(ctx)
 		podCIDRs.Reconcile(ctx)
 		namespaces.Reconcile(ctx)
+		apiService.Reconcile(ctx)
 		// Wake exactly when the next dead node becomes lost (or the next
 		// orphaned pod is due), so its pods are replaced
 		// --node-lost-timeout after its death, not up to a tick later.

@@ -3,6 +3,7 @@ package agent
 import (
 	"maps"
 	"net"
+	"net/netip"
 	"slices"
 	"strconv"
 	"sync"
@@ -146,6 +147,22 @@ func (t *memberTable) Get(name string) (member, bool) {
 		return member{}, false
 	}
 	return *m, true
+}
+
+// APIServerAddresses are the API addresses of the live members that
+// gossip valid metadata, sorted by member name: the API servers of the
+// kubernetes Service's endpoints (controllers.APIServerService).
+func (t *memberTable) APIServerAddresses() []netip.AddrPort {
+	var out []netip.AddrPort
+	for _, m := range t.List() {
+		if m.Status != api.MemberAlive || !m.MetaOK || m.Meta.APIPort <= 0 || m.Meta.APIPort > 65535 {
+			continue
+		}
+		if ip, ok := netip.AddrFromSlice(m.Addr); ok {
+			out = append(out, netip.AddrPortFrom(ip.Unmap(), uint16(m.Meta.APIPort)))
+		}
+	}
+	return out
 }
 
 // Liveness is what gossip says of the named node, for the node lifecycle

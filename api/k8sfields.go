@@ -26,7 +26,7 @@ var kubernetesOnlyFields = map[reflect.Type]map[string]bool{
 		"hostNetwork hostPID " +
 		"hostIPC securityContext imagePullSecrets subdomain affinity schedulerName tolerations " +
 		"hostAliases priorityClassName priority readinessGates runtimeClassName " +
-		"enableServiceLinks preemptionPolicy overhead topologySpreadConstraints " +
+		"preemptionPolicy overhead topologySpreadConstraints " +
 		"setHostnameAsFQDN os hostUsers schedulingGates resourceClaims resources hostnameOverride"),
 	reflect.TypeFor[Container](): set("envFrom resizePolicy restartPolicy restartPolicyRules " +
 		"volumeDevices lifecycle " +

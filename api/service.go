@@ -41,6 +41,12 @@ const (
 	ClusterIPNone = corev1.ClusterIPNone
 )
 
+// KubernetesServiceName is the Service in the default namespace through
+// which pods reach the API servers (here: the agents), kept by the leader
+// as kube-apiserver keeps it. Its environment variables go to every
+// container, since in-cluster clients find the API with them.
+const KubernetesServiceName = "kubernetes"
+
 // DefaultServiceCIDR is the range cluster IPs are allocated from unless
 // --service-cidr says otherwise: kube-apiserver's default.
 const DefaultServiceCIDR = "10.96.0.0/12"

@@ -29,6 +29,7 @@ func (s *Server) resources() []routeLister {
 		s.serviceAccounts(discoveryEntry(all, "serviceaccounts")),
 		s.services(discoveryEntry(all, "services")),
 		s.endpointSlices(discoveryEntry(all, "endpointslices")),
+		s.endpoints(discoveryEntry(all, "endpoints")),
 		s.events(discoveryEntry(all, "events")),
 		s.deployments(discoveryEntry(all, "deployments")),
 		s.replicaSets(discoveryEntry(all, "replicasets")),
@@ -286,6 +287,26 @@ func (s *Server) endpointSlices(info discovery.Resource) *resource[api.EndpointS
 		newList: func(items []api.EndpointSlice, meta api.ListMeta) any {
 			l := api.EndpointSliceList{Items: items}
 			l.TypeMeta, l.ListMeta = listMeta("EndpointSliceList", "discovery.k8s.io/v1", meta)
+			return l
+		},
+	}
+}
+
+// endpoints: v1 Endpoints, which the state machine mirrors from each
+// Service's EndpointSlices; read only, for clients older than
+// EndpointSlices (`kubectl get endpoints`).
+func (s *Server) endpoints(info discovery.Resource) *resource[api.Endpoints, *api.Endpoints] {
+	return &resource[api.Endpoints, *api.Endpoints]{
+		s: s, info: info,
+		get: func(st *consensus.State, ns, name string) (*api.Endpoints, bool) {
+			return st.EndpointsOf(ns, name)
+		},
+		list: func(st *consensus.State, _ string, keep func(*api.Endpoints) bool) ([]*api.Endpoints, uint64) {
+			return st.Endpoints(keep)
+		},
+		newList: func(items []api.Endpoints, meta api.ListMeta) any {
+			l := api.EndpointsList{Items: items}
+			l.TypeMeta, l.ListMeta = listMeta("EndpointsList", "v1", meta)
 			return l
 		},
 	}

@@ -46,6 +46,9 @@ type State struct {
 	services map[string]*api.Service
 	// endpointSlices by namespace/name, copy-on-write.
 	endpointSlices map[string]*api.EndpointSlice
+	// endpoints (v1) by namespace/name, mirrored from endpointSlices,
+	// copy-on-write.
+	endpoints map[string]*api.Endpoints
 	// dependents is derived from the owner references of pods,
 	// ReplicaSets and Deployments: for each owner uid, the objects that
 	// name it. The garbage collector walks it instead of every pod.
@@ -66,6 +69,7 @@ func NewState() *State {
 		replicaSets:     map[string]*api.ReplicaSet{},
 		services:        map[string]*api.Service{},
 		endpointSlices:  map[string]*api.EndpointSlice{},
+		endpoints:       map[string]*api.Endpoints{},
 		dependents:      map[types.UID]map[objRef]struct{}{},
 		watch:           newWatchLog(watchLogSize),
 		changed:         make(chan struct{}),
@@ -361,6 +365,12 @@ func (s *State) dispatch(index uint64, cmd Command) (any, error) {
 			return nil, err
 		}
 		return nil, s.setServiceEndpointSlices(index, cmd, p)
+	case CmdSetAPIServerEndpoints:
+		p, err := decode[SetAPIServerEndpoints](cmd)
+		if err != nil {
+			return nil, err
+		}
+		return nil, s.setAPIServerEndpoints(index, cmd, p)
 	case CmdEnsureServiceAccounts:
 		p, err := decode[EnsureServiceAccounts](cmd)
 		if err != nil {
@@ -553,6 +563,7 @@ type snapshotData struct {
 	ReplicaSets     []api.ReplicaSet     `json:"replicaSets,omitempty"`
 	Services        []api.Service        `json:"services,omitempty"`
 	EndpointSlices  []api.EndpointSlice  `json:"endpointSlices,omitempty"`
+	Endpoints       []api.Endpoints      `json:"endpoints,omitempty"`
 }
 
 // export copies the State for a snapshot. It runs under the FSM's
@@ -592,6 +603,9 @@ func (s *State) export() snapshotData {
 	}
 	for _, key := range slices.Sorted(maps.Keys(s.endpointSlices)) {
 		d.EndpointSlices = append(d.EndpointSlices, *s.endpointSlices[key])
+	}
+	for _, key := range slices.Sorted(maps.Keys(s.endpoints)) {
+		d.Endpoints = append(d.Endpoints, *s.endpoints[key])
 	}
 	return d
 }
@@ -653,6 +667,11 @@ func (s *State) restore(d snapshotData) {
 	for i := range d.EndpointSlices {
 		es := &d.EndpointSlices[i]
 		s.endpointSlices[podKey(es.Namespace, es.Name)] = es
+	}
+	s.endpoints = make(map[string]*api.Endpoints, len(d.Endpoints))
+	for i := range d.Endpoints {
+		ep := &d.Endpoints[i]
+		s.endpoints[podKey(ep.Namespace, ep.Name)] = ep
 	}
 	s.reindexOwners()
 	s.index = d.Index

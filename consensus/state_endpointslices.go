@@ -110,6 +110,7 @@ func (s *State) setServiceEndpointSlices(index uint64, cmd Command, p SetService
 		s.endpointSlices[key] = es
 		s.emit(index, "EndpointSlice", added(exists), es)
 	}
+	s.mirrorEndpoints(index, cmd, svc, func(es *api.EndpointSlice) bool { return managedSliceOf(es, p.Namespace, p.Service) })
 	return nil
 }
 
@@ -127,14 +128,17 @@ func serviceOwnerRef(svc *api.Service) api.OwnerReference {
 }
 
 // removeEndpointSlicesOf deletes the managed slices of a Service that is
-// deleted, as the garbage collector deletes what a Service owns.
+// deleted, as the garbage collector deletes what a Service owns (and the
+// kubernetes Service's own slice with it), and its Endpoints.
 func (s *State) removeEndpointSlicesOf(index uint64, namespace, service string) {
 	for _, key := range slices.Sorted(maps.Keys(s.endpointSlices)) {
-		if es := s.endpointSlices[key]; managedSliceOf(es, namespace, service) {
+		es := s.endpointSlices[key]
+		if managedSliceOf(es, namespace, service) || namespace == api.DefaultNamespace && service == api.KubernetesServiceName && isAPIServerSlice(es) {
 			delete(s.endpointSlices, key)
 			emitDeleted(s, index, "EndpointSlice", es)
 		}
 	}
+	s.removeEndpointsOf(index, namespace, service)
 }
 
 // removeNamespaceEndpointSlices deletes every slice of a namespace being
@@ -146,4 +150,5 @@ func (s *State) removeNamespaceEndpointSlices(index uint64, namespace string) {
 			emitDeleted(s, index, "EndpointSlice", es)
 		}
 	}
+	s.removeNamespaceEndpoints(index, namespace)
 }

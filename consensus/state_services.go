@@ -228,6 +228,12 @@ func (s *State) allocateClusterIP(svc *api.Service, cidr netip.Prefix) (string, 
 		n += uint32(i) + 1
 		return netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)})
 	}
+	// The first address is the kubernetes Service's (kube-apiserver's
+	// APIServerServiceIP), whether or not it exists yet: no other Service
+	// is given it, dynamically or on request.
+	if !isAPIServerService(svc) {
+		taken[addrAt(0)] = true
+	}
 	fld := field.NewPath("spec", "clusterIPs").Index(0)
 	if req := svc.Spec.ClusterIP; req != "" {
 		a, err := netip.ParseAddr(req)
@@ -238,6 +244,9 @@ func (s *State) allocateClusterIP(svc *api.Service, cidr netip.Prefix) (string, 
 			return req, field.Invalid(fld, req, fmt.Sprintf("failed to allocate IP %s: provided IP is already allocated", req))
 		}
 		return req, nil
+	}
+	if isAPIServerService(svc) && !taken[addrAt(0)] {
+		return addrAt(0).String(), nil
 	}
 	i, ok := allocateIndex(size, staticBand(size, 16, 16, 256), svc.UID, func(i int) bool { return taken[addrAt(i)] })
 	if !ok {

@@ -24,6 +24,7 @@ import (
 type EndpointSlicesState interface {
 	Services(keep func(*api.Service) bool) ([]*api.Service, uint64)
 	EndpointSlices(keep func(*api.EndpointSlice) bool) ([]*api.EndpointSlice, uint64)
+	EndpointsOf(namespace, name string) (*api.Endpoints, bool)
 	Pods(keep func(*api.Pod) bool) ([]*api.Pod, uint64)
 	Changed() <-chan struct{}
 }
@@ -94,7 +95,9 @@ func (c *EndpointSlices) Sync(ctx context.Context) bool {
 	for _, svc := range services {
 		key := svc.Namespace + "/" + svc.Name
 		want := DesiredEndpointSlices(svc, podsByNamespace[svc.Namespace])
-		if sameSlices(want, current[key]) {
+		// The state machine mirrors the slices into the Service's v1
+		// Endpoints; a Service stored before it did has none yet.
+		if _, mirrored := c.State.EndpointsOf(svc.Namespace, svc.Name); mirrored && sameSlices(want, current[key]) {
 			continue
 		}
 		existing := map[string]types.UID{}

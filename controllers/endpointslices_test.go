@@ -172,3 +172,36 @@ func TestDesiredEndpointSlicesSplit(t *testing.T) {
 		}
 	}
 }
+
+// unmirrored is a state whose Services have no v1 Endpoints, as one
+// stored before the state machine mirrored them.
+type unmirrored struct{ *consensus.State }
+
+func (unmirrored) EndpointsOf(namespace, name string) (*api.Endpoints, bool) { return nil, false }
+
+// TestEndpointSlicesMirrorOldServices: a Service whose slices are up to
+// date but which has no Endpoints (stored before they existed) gets a
+// commit, which makes them; one that has them gets none.
+func TestEndpointSlicesMirrorOldServices(t *testing.T) {
+	w := newSliceWorld(t)
+	ctx := context.Background()
+	w.commit(consensus.CmdCreateService, consensus.CreateService{Service: api.Service{
+		ObjectMeta: api.ObjectMeta{Name: "web", Namespace: "default", UID: "svc-web"},
+		Spec:       api.ServiceSpec{Selector: map[string]string{"app": "web"}, Ports: []api.ServicePort{{Port: 80}}}}})
+	w.pod("web-a", "10.88.1.2", true)
+	w.ctl.Sync(ctx)
+	index := w.store.State().Index()
+	w.ctl.Sync(ctx)
+	if got := w.store.State().Index(); got != index {
+		t.Fatalf("mirrored and unchanged: committed (index %d → %d)", index, got)
+	}
+	old := *w.ctl
+	old.State = unmirrored{w.store.State()}
+	old.Sync(ctx)
+	if got := w.store.State().Index(); got != index+1 {
+		t.Errorf("unmirrored Service: index %d → %d, want one commit", index, got)
+	}
+	if ep, ok := w.store.State().EndpointsOf("default", "web"); !ok || len(ep.Subsets) != 1 || ep.Subsets[0].Addresses[0].IP != "10.88.1.2" {
+		t.Errorf("endpoints %+v", ep)
+	}
+}

@@ -3,13 +3,15 @@ package runtime
 import (
 	"errors"
 	"fmt"
-	"github.com/gossipod/gossipod/runtime/network"
 	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/runtime/network"
 )
 
 // Config configures a Runtime. Start from DefaultConfig and change what
@@ -43,6 +45,13 @@ type Config struct {
 	// dnsPolicy ClusterFirst use (kubelet's --cluster-dns), nil while the
 	// node has none; with nil ClusterDNS pods get the node's resolvers.
 	ClusterDNS func() []netip.Addr
+	// Services returns the Services of one namespace from the replicated
+	// state, read when a container starts to give it the service
+	// environment variables kubelet gives (enableServiceLinks, and always
+	// those of default/kubernetes). It must be safe for concurrent use,
+	// must not block, and the caller does not change what it returns.
+	// Nil gives containers no service variables.
+	Services func(namespace string) []*api.Service
 	// ClusterDomain is the domain of the cluster's names (kubelet's
 	// --cluster-domain), searched by ClusterFirst pods.
 	ClusterDomain string

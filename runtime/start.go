@@ -92,7 +92,9 @@ func (w *podWorker) prepareStart(ctx context.Context, init bool, act startAction
 		return nil, retry
 	}
 	job.img = img
-	argv, env, workDir, err := image.ResolveCommand(img, c)
+	// Step 1 of kubelet's makeEnvironmentVariables: the service variables,
+	// under the container's own.
+	argv, env, workDir, err := image.ResolveCommand(img, withServiceEnv(c, w.serviceEnv()))
 	if err != nil {
 		return nil, w.startFailed(rec, c, act, err)
 	}

@@ -209,6 +209,15 @@ func Resources() []Resource {
 			Object: reflect.TypeFor[appsv1.ReplicaSet](), List: reflect.TypeFor[appsv1.ReplicaSetList](),
 		},
 		{
+			// Mirrored by the state machine from each Service's
+			// EndpointSlices, for clients older than them.
+			Group: "", Version: "v1", Resource: "endpoints", Singular: "endpoints", Kind: "Endpoints",
+			Namespaced: true,
+			Verbs:      []string{"get", "list", "watch"},
+			ShortNames: []string{"ep"},
+			Object:     reflect.TypeFor[corev1.Endpoints](), List: reflect.TypeFor[corev1.EndpointsList](),
+		},
+		{
 			// Written by the leader's EndpointSlice controller from the
 			// pods each Service selects; read by proxies, DNS and clients.
 			Group: "discovery.k8s.io", Version: "v1", Resource: "endpointslices", Singular: "endpointslice", Kind: "EndpointSlice",

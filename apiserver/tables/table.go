@@ -111,6 +111,10 @@ func itemsOf(obj any) ([]item, string, error) {
 		return listItems(o.Items, &endpointSliceTable), o.ResourceVersion, nil
 	case *api.EndpointSliceList:
 		return listItems(o.Items, &endpointSliceTable), o.ResourceVersion, nil
+	case api.EndpointsList:
+		return listItems(o.Items, &endpointsTable), o.ResourceVersion, nil
+	case *api.EndpointsList:
+		return listItems(o.Items, &endpointsTable), o.ResourceVersion, nil
 	case api.Object:
 		return []item{{obj: o, kind: tableFor(o)}}, o.GetResourceVersion(), nil
 	}
@@ -153,6 +157,8 @@ func emptyListKind(obj any) *kindTable {
 		return &serviceTable
 	case api.EndpointSliceList, *api.EndpointSliceList:
 		return &endpointSliceTable
+	case api.EndpointsList, *api.EndpointsList:
+		return &endpointsTable
 	}
 	return nil
 }
@@ -178,6 +184,8 @@ func tableFor(o api.Object) *kindTable {
 		return &serviceTable
 	case *api.EndpointSlice:
 		return &endpointSliceTable
+	case *api.Endpoints:
+		return &endpointsTable
 	}
 	return &defaultTable
 }
@@ -245,6 +253,10 @@ func withTypeMeta(o api.Object) any {
 	case *api.EndpointSlice:
 		c := *v
 		c.TypeMeta = api.TypeMeta{Kind: "EndpointSlice", APIVersion: "discovery.k8s.io/v1"}
+		return &c
+	case *api.Endpoints:
+		c := *v
+		c.TypeMeta = api.TypeMeta{Kind: "Endpoints", APIVersion: "v1"}
 		return &c
 	}
 	return o

@@ -105,6 +105,9 @@ func runAgent(c *cli.Context) error {
 	if err := cfg.Validate(); err != nil {
 		return usageError{err}
 	}
+	// The runtime reads the Services of the agent's state, which New
+	// binds, for its containers' service environment variables.
+	cfg.ServiceReader = &agent.ServiceReader{}
 	rt, net, err := newRuntime(c, cfg, logger)
 	if err != nil {
 		return err
@@ -199,6 +202,7 @@ func newRuntime(c *cli.Context, cfg agent.Config, logger *slog.Logger) (*runtime
 		return nil
 	}
 	rc.ClusterDomain = agent.ClusterDomain
+	rc.Services = cfg.ServiceReader.Services
 	rc.Root = filepath.Join(cfg.DataDir, "runtime")
 	rc.NodeName = cfg.NodeName
 	rc.InsecureRegistries = c.StringSlice("insecure-registry")

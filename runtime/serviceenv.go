@@ -1,0 +1,46 @@
+package runtime
+
+import (
+	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/runtime/serviceenv"
+)
+
+// serviceEnv is kubelet's getServiceEnvVarMap for the worker's pod, read
+// from the state when a container starts (so a container started after a
+// Service sees it, as on Kubernetes, and one started before does not):
+// the variables of the Services of the pod's namespace when
+// enableServiceLinks is true or unset, and those of default/kubernetes
+// always.
+func (w *podWorker) serviceEnv() []api.EnvVar {
+	list := w.r.cfg.Services
+	if list == nil {
+		return nil
+	}
+	pod := w.st.Pod
+	links := pod.Spec.EnableServiceLinks == nil || *pod.Spec.EnableServiceLinks
+	var services []*api.Service
+	if links {
+		services = list(pod.Namespace)
+	}
+	if !links || pod.Namespace != api.DefaultNamespace {
+		for _, svc := range list(api.DefaultNamespace) {
+			if svc.Name == api.KubernetesServiceName {
+				services = append(services, svc)
+			}
+		}
+	}
+	return serviceenv.ForPod(pod, services)
+}
+
+// withServiceEnv returns the container with the service variables put
+// before its own env (see serviceenv.WithServiceEnv): its own variables
+// win, and $(NAME) in its env, command and args sees them. The pod's
+// container is not changed.
+func withServiceEnv(c *api.Container, serviceEnv []api.EnvVar) *api.Container {
+	if len(serviceEnv) == 0 {
+		return c
+	}
+	cc := *c
+	cc.Env = serviceenv.WithServiceEnv(c.Env, serviceEnv)
+	return &cc
+}
