@@ -355,6 +355,7 @@ func validateContainer(c *Container, fld *field.Path, volumes, names map[string]
 	errs = append(errs, validateResources(&c.Resources, fld.Child("resources"))...)
 	errs = append(errs, validateVolumeMounts(c.VolumeMounts, fld.Child("volumeMounts"), volumes)...)
 	errs = append(errs, validateProbes(c, fld, init)...)
+	errs = append(errs, validateLifecycle(c, fld, init)...)
 	return errs
 }
 
