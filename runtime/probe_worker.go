@@ -378,10 +378,20 @@ func containerProbesOf(c *api.Container) [numProbeTypes]*api.Probe {
 	return [numProbeTypes]*api.Probe{liveness: c.LivenessProbe, readiness: c.ReadinessProbe, startup: c.StartupProbe}
 }
 
-// startProbes starts the probe workers of a container instance that just
-// started (or was re-adopted), until ctx ends with it; nil if the
-// container has no probes.
-func (w *podWorker) startProbes(ctx context.Context, rec *containerRecord, startedAt time.Time) *containerProbes {
+// startProbes starts the probe workers of the container's instance that
+// just started (or was re-adopted), until it ends; without probes, the
+// instance's probes stay nil.
+func (w *podWorker) startProbes(rec *containerRecord) {
+	startedAt := rec.StartedAt
+	if startedAt.IsZero() {
+		startedAt = time.Now()
+	}
+	rec.inst.probes = w.probesOf(rec.inst.ctx, rec, startedAt)
+}
+
+// probesOf starts the probe workers of a container instance, until ctx
+// ends with it; nil if the container has no probes.
+func (w *podWorker) probesOf(ctx context.Context, rec *containerRecord, startedAt time.Time) *containerProbes {
 	if rec.Init {
 		return nil
 	}
