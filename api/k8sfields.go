@@ -28,7 +28,7 @@ var kubernetesOnlyFields = map[reflect.Type]map[string]bool{
 		"hostAliases priorityClassName priority readinessGates runtimeClassName " +
 		"enableServiceLinks preemptionPolicy overhead topologySpreadConstraints " +
 		"setHostnameAsFQDN os hostUsers schedulingGates resourceClaims resources hostnameOverride"),
-	reflect.TypeFor[Container](): set("envFrom resizePolicy restartPolicy restartPolicyRules " +
+	reflect.TypeFor[Container](): set("envFrom resizePolicy restartPolicyRules " +
 		"volumeDevices " +
 		"terminationMessagePath terminationMessagePolicy securityContext stdin stdinOnce tty"),
 	// gRPC probes need a gRPC client, which gossipod does not carry.

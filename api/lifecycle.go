@@ -115,3 +115,37 @@ func validateLifecycleHandler(h *LifecycleHandler, fld *field.Path) field.ErrorL
 	}
 	return errs
 }
+
+// ContainerRestartPolicy is a container's own restart policy; only an
+// init container may have one, Always.
+type ContainerRestartPolicy = corev1.ContainerRestartPolicy
+
+// ContainerRestartPolicyAlways is the one restartPolicy an init container
+// may have: it makes the init container a sidecar.
+const ContainerRestartPolicyAlways = corev1.ContainerRestartPolicyAlways
+
+// IsSidecar reports whether c, an init container, is a native sidecar
+// (restartPolicy Always, KEP-753): started in order with the other init
+// containers, but the next one starts as soon as it has started; it keeps
+// running beside the app containers, is restarted whenever it exits,
+// whatever the pod's restart policy, does not hold the pod's completion
+// back, and is stopped after the app containers, in reverse order.
+func IsSidecar(c *Container) bool {
+	return c.RestartPolicy != nil && *c.RestartPolicy == ContainerRestartPolicyAlways
+}
+
+// validateContainerRestartPolicy is kube-apiserver's: on an init
+// container only Always; on an app container none.
+func validateContainerRestartPolicy(c *Container, fld *field.Path, init bool) field.ErrorList {
+	if c.RestartPolicy == nil {
+		return nil
+	}
+	fld = fld.Child("restartPolicy")
+	if !init {
+		return field.ErrorList{field.Forbidden(fld, "may not be set for non-init containers")}
+	}
+	if *c.RestartPolicy != ContainerRestartPolicyAlways {
+		return field.ErrorList{field.NotSupported(fld, *c.RestartPolicy, []corev1.ContainerRestartPolicy{ContainerRestartPolicyAlways})}
+	}
+	return nil
+}

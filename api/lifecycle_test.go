@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
@@ -98,6 +99,104 @@ func TestValidatePodLifecycle(t *testing.T) {
 			p.Spec.InitContainers[0].Lifecycle = &Lifecycle{PreStop: &LifecycleHandler{Exec: exec}}
 		}, []string{
 			`spec.initContainers[0].lifecycle: Forbidden: may not be set for init containers without restartPolicy=Always`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := hookedPod()
+			tt.mutate(p)
+			got := causeStrings(t, ValidatePod(p))
+			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+				t.Errorf("got\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(tt.want, "\n  "))
+			}
+		})
+	}
+}
+
+func TestDecodeNativeSidecar(t *testing.T) {
+	in := `apiVersion: v1
+kind: Pod
+metadata:
+  name: job
+spec:
+  restartPolicy: Never
+  initContainers:
+  - name: migrate
+    image: busybox:1.36
+  - name: proxy
+    image: busybox:1.36
+    restartPolicy: Always
+    readinessProbe: {tcpSocket: {port: 15001}}
+    startupProbe: {exec: {command: [cat, /tmp/up]}}
+    lifecycle:
+      postStart: {exec: {command: [touch, /tmp/up]}}
+      preStop: {sleep: {seconds: 2}}
+    resources: {requests: {cpu: 100m, memory: 64Mi}}
+  containers:
+  - name: app
+    image: busybox:1.36
+    resources: {requests: {cpu: 200m, memory: 128Mi}}
+`
+	objs, err := DecodeManifests([]byte(in))
+	if err != nil {
+		t.Fatalf("DecodeManifests: %v", err)
+	}
+	p := objs[0].(*Pod)
+	SetPodDefaults(p)
+	if err := ValidatePod(p); err != nil {
+		t.Fatalf("ValidatePod: %v", err)
+	}
+	if IsSidecar(&p.Spec.InitContainers[0]) || !IsSidecar(&p.Spec.InitContainers[1]) {
+		t.Errorf("IsSidecar: migrate %v, proxy %v", IsSidecar(&p.Spec.InitContainers[0]), IsSidecar(&p.Spec.InitContainers[1]))
+	}
+	// The sidecar runs beside the app: its requests add up (KEP-753).
+	if r := PodRequests(p); r.MilliCPU != 300 || r.Memory != 192<<20 {
+		t.Errorf("PodRequests = %+v, want 300m and 192Mi", r)
+	}
+}
+
+func TestPodRequestsSidecars(t *testing.T) {
+	req := func(cpu string) ResourceRequirements {
+		return ResourceRequirements{Requests: ResourceList{ResourceCPU: resource.MustParse(cpu)}}
+	}
+	always := ContainerRestartPolicyAlways
+	p := validPod()
+	p.Spec.Containers[0].Resources = req("100m")
+	p.Spec.InitContainers = []Container{
+		{Name: "side", Image: "b", RestartPolicy: &always, Resources: req("300m")},
+		// Runs beside "side": 500m + 300m.
+		{Name: "big", Image: "b", Resources: req("500m")},
+	}
+	if got := PodRequests(p).MilliCPU; got != 800 {
+		t.Errorf("PodRequests cpu = %dm, want 800m (the init container beside the sidecar started before it)", got)
+	}
+	p.Spec.InitContainers[1].Resources = req("50m")
+	if got := PodRequests(p).MilliCPU; got != 400 {
+		t.Errorf("PodRequests cpu = %dm, want 400m (app + sidecar)", got)
+	}
+}
+
+func TestValidatePodSidecars(t *testing.T) {
+	always, onFailure := ContainerRestartPolicyAlways, ContainerRestartPolicy("OnFailure")
+	tests := []struct {
+		name   string
+		mutate func(p *Pod)
+		want   []string
+	}{
+		{"sidecar with probes and hooks", func(p *Pod) {
+			c := &p.Spec.InitContainers[0]
+			c.RestartPolicy = &always
+			c.ReadinessProbe = &Probe{ProbeHandler: ProbeHandler{Exec: &ExecAction{Command: []string{"true"}}}, PeriodSeconds: 1,
+				TimeoutSeconds: 1, SuccessThreshold: 1, FailureThreshold: 1}
+			c.Lifecycle = &Lifecycle{PreStop: &LifecycleHandler{Sleep: &SleepAction{Seconds: 1}}}
+		}, nil},
+		{"init container restartPolicy other than Always", func(p *Pod) { p.Spec.InitContainers[0].RestartPolicy = &onFailure }, []string{
+			`spec.initContainers[0].restartPolicy: Unsupported value: "OnFailure": supported values: "Always"`}},
+		{"restartPolicy on an app container", func(p *Pod) { p.Spec.Containers[0].RestartPolicy = &always }, []string{
+			`spec.containers[0].restartPolicy: Forbidden: may not be set for non-init containers`}},
+		{"a sidecar's hooks are checked", func(p *Pod) {
+			p.Spec.InitContainers[0].RestartPolicy = &always
+			p.Spec.InitContainers[0].Lifecycle = &Lifecycle{PostStart: &LifecycleHandler{}}
+		}, []string{`spec.initContainers[0].lifecycle.postStart: Required value: must specify a handler type`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
