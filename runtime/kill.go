@@ -24,7 +24,7 @@ func (w *podWorker) killContainer(ctx context.Context, rec *containerRecord, gra
 		msg = "Stopping container " + rec.Name
 	}
 	w.events.record(w.st.Pod, api.EventTypeNormal, eventKilling, "%s", msg)
-	hookFailure, err := w.stopInstance(ctx, rec, w.containerSpec(rec), grace)
+	hookFailure, err := w.stopInstance(ctx, rec, w.containerSpec(rec), grace, nil)
 	if hookFailure != "" {
 		w.events.record(w.st.Pod, api.EventTypeWarning, eventFailedPreStopHook, "%s", hookFailure)
 	}
@@ -67,11 +67,21 @@ func (w *podWorker) killPod(ctx context.Context, grace time.Duration) error {
 	if grace > 0 && len(running) > 0 && w.sandboxState() == sandboxReady {
 		var wg sync.WaitGroup
 		hookFailures := make([]string, len(running))
+		after := stopOrder(running, w.containerSpec)
+		stopped := make([]chan struct{}, len(running))
+		for i := range running {
+			stopped[i] = make(chan struct{})
+		}
 		for i, rec := range running {
 			c := w.containerSpec(rec)
+			var turn []<-chan struct{}
+			for _, j := range after[i] {
+				turn = append(turn, stopped[j])
+			}
 			wg.Go(func() {
+				defer close(stopped[i])
 				var err error
-				hookFailures[i], err = w.stopInstance(ctx, rec, c, grace)
+				hookFailures[i], err = w.stopInstance(ctx, rec, c, grace, turn)
 				if err != nil && ctx.Err() == nil && !errors.Is(err, errNotFound) {
 					w.log.Warn("stopping container", "container", rec.Name, "err", err)
 				}
@@ -95,6 +105,33 @@ func (w *podWorker) killPod(ctx context.Context, grace time.Duration) error {
 	}
 	w.awaitExits(running)
 	return nil
+}
+
+// stopOrder is kubelet's termination ordering for a pod with sidecars:
+// for each of running (init containers first, in spec order, then app
+// containers), the indexes of those that must have stopped before it gets
+// SIGTERM. The app containers (and regular init containers) stop at once;
+// the sidecars after them, in reverse order: each waits for every
+// non-sidecar and every sidecar after it.
+func stopOrder(running []*containerRecord, spec func(*containerRecord) *api.Container) [][]int {
+	isSidecar := make([]bool, len(running))
+	for i, rec := range running {
+		if c := spec(rec); rec.Init && c != nil && api.IsSidecar(c) {
+			isSidecar[i] = true
+		}
+	}
+	out := make([][]int, len(running))
+	for i := range running {
+		if !isSidecar[i] {
+			continue
+		}
+		for j := range running {
+			if !isSidecar[j] || j > i {
+				out[i] = append(out[i], j)
+			}
+		}
+	}
+	return out
 }
 
 // awaitExits waits (bounded) for the exits of containers whose processes

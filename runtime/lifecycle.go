@@ -138,20 +138,48 @@ func (w *podWorker) postStart(ctx context.Context, rec *containerRecord, c *api.
 }
 
 // stopInstance stops one running container as kubelet's killContainer:
-// its preStop hook first, given at most the grace period, then SIGTERM,
-// and SIGKILL once the rest of the grace period is over (at least
-// minGraceAfterPreStop after a hook). A grace period of 0 skips the hook.
-// It returns the hook's failure message, if it failed, for the caller to
-// report (stopInstance runs on goroutines of its own, which may not touch
-// the worker's events).
-func (w *podWorker) stopInstance(ctx context.Context, rec *containerRecord, c *api.Container, grace time.Duration) (hookFailure string, err error) {
+// its preStop hook first, given at most the grace period, then (a sidecar)
+// its turn: the containers in after have stopped, or the grace period is
+// over; then SIGTERM, and SIGKILL once the rest of the grace period is
+// over (at least minGraceAfterPreStop after a hook or a wait). A grace
+// period of 0 skips the hook and the turn. It returns the hook's failure
+// message, if it failed, for the caller to report (stopInstance runs on
+// goroutines of its own, which may not touch the worker's events).
+func (w *podWorker) stopInstance(ctx context.Context, rec *containerRecord, c *api.Container, grace time.Duration, after []<-chan struct{}) (hookFailure string, err error) {
 	h := rec.inst.handle
+	start := time.Now()
+	waited := false
 	if hasPreStop(c) && grace > 0 && !rec.inst.exited() {
-		start := time.Now()
 		hookFailure = w.preStop(ctx, rec, c, grace)
+		waited = true
+	}
+	if grace > 0 && len(after) > 0 {
+		waitTurn(ctx, after, grace-time.Since(start))
+		waited = true
+	}
+	if waited {
 		grace = max(grace-time.Since(start), minGraceAfterPreStop)
 	}
 	return hookFailure, h.Stop(ctx, grace)
+}
+
+// waitTurn waits until every channel of after is closed, for at most d:
+// kubelet's terminationOrdering.waitForTurn.
+func waitTurn(ctx context.Context, after []<-chan struct{}, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for _, ch := range after {
+		select {
+		case <-ch:
+		case <-timer.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // preStop runs the container's preStop hook for at most grace, kubelet's

@@ -19,8 +19,10 @@ func withOut(t *testing.T, h *harness, p *api.Pod) string {
 	h.r.cfg.AllowedHostPaths = []string{dir}
 	p.Spec.Volumes = append(p.Spec.Volumes, api.Volume{Name: "out",
 		VolumeSource: api.VolumeSource{HostPath: &api.HostPathVolumeSource{Path: dir}}})
-	for i := range p.Spec.Containers {
-		p.Spec.Containers[i].VolumeMounts = append(p.Spec.Containers[i].VolumeMounts, api.VolumeMount{Name: "out", MountPath: "/out"})
+	for _, cs := range [][]api.Container{p.Spec.InitContainers, p.Spec.Containers} {
+		for i := range cs {
+			cs[i].VolumeMounts = append(cs[i].VolumeMounts, api.VolumeMount{Name: "out", MountPath: "/out"})
+		}
 	}
 	api.SetPodDefaults(p)
 	return dir

@@ -63,13 +63,21 @@ func summary(st *podState, a podActions) string {
 		parts = append(parts, "killpod")
 	}
 	for _, k := range a.KillContainers {
-		parts = append(parts, "kill:"+st.Containers[k.Index].Name)
+		if k.Init {
+			parts = append(parts, "kill:"+st.InitContainers[k.Index].Name)
+		} else {
+			parts = append(parts, "kill:"+st.Containers[k.Index].Name)
+		}
 	}
 	if a.CreateSandbox {
 		parts = append(parts, "create")
 	}
-	if a.StartInit != nil {
-		parts = append(parts, "init:"+st.InitContainers[a.StartInit.Index].Name)
+	var inits []string
+	for _, s := range a.StartInits {
+		inits = append(inits, st.InitContainers[s.Index].Name)
+	}
+	if len(inits) > 0 {
+		parts = append(parts, "init:"+strings.Join(inits, ","))
 	}
 	var starts []string
 	for _, s := range a.StartContainers {
