@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/intstr"
+
 	"github.com/gossipod/gossipod/api"
 )
 
@@ -243,4 +245,45 @@ func (h *harness) historyOf(uid string) []PodUpdate {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return append([]PodUpdate(nil), h.history[uid]...)
+}
+
+// An httpGet preStop hook reaches the container's server (here a CGI
+// script that marks the hook and records the request's User-Agent)
+// before SIGTERM; its answer's status does not matter.
+func TestRealPreStopHTTPGetHook(t *testing.T) {
+	h := newRealHarness(t)
+	script := `mkdir -p /srv/cgi-bin && cat > /srv/cgi-bin/drain <<'EOS'
+#!/bin/sh
+echo "$HTTP_USER_AGENT" > /out/ua
+touch /out/prestop
+echo "Status: 500 Internal Server Error"
+echo "Content-Type: text/plain"
+echo
+echo draining
+EOS
+chmod +x /srv/cgi-bin/drain && httpd -p 8080 -h /srv && ` + termTrap
+	c := sh("web", script)
+	c.Ports = []api.ContainerPort{{Name: "http", ContainerPort: 8080}}
+	c.Lifecycle = &api.Lifecycle{PreStop: &api.LifecycleHandler{HTTPGet: &api.HTTPGetAction{Path: "/cgi-bin/drain", Port: intstr.FromString("http")}}}
+	p := busyboxPod("httphook", c)
+	out := withOut(t, h, p)
+	uid := string(p.UID)
+	h.r.SyncPods([]*api.Pod{p})
+	h.waitPhase(uid, api.PodRunning)
+	waitUntilFor(t, 20*time.Second, "the server", func() bool {
+		_, code := h.exec("httphook", "web", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/")
+		return code == 0 || code == 1 // 1: 404 for /, the server answers
+	})
+
+	deletePod(h, p, 30)
+	h.waitFor(uid, "removed", func(u PodUpdate) bool { return u.Removed })
+	if b, err := os.ReadFile(filepath.Join(out, "term")); err != nil || string(b) != "after\n" {
+		t.Errorf("/out/term = %q, %v: want the TERM trap after the httpGet hook", b, err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(out, "ua")); string(b) != lifecycleUserAgent+"\n" {
+		t.Errorf("hook User-Agent %q, want %q", b, lifecycleUserAgent)
+	}
+	if h.hasEvent(uid, "FailedPreStopHook", "PreStopHook failed") {
+		t.Errorf("a 500 answer is not a hook failure (kubelet's)")
+	}
 }
