@@ -1,6 +1,7 @@
 package api
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
@@ -207,5 +208,21 @@ func TestValidatePodSidecars(t *testing.T) {
 				t.Errorf("got\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(tt.want, "\n  "))
 			}
 		})
+	}
+}
+
+func TestPodHostPortsSidecar(t *testing.T) {
+	always := ContainerRestartPolicyAlways
+	p := validPod()
+	p.Spec.Containers = p.Spec.Containers[:1]
+	p.Spec.Containers[0].Ports = []ContainerPort{{ContainerPort: 80, HostPort: 8080}}
+	p.Spec.InitContainers = []Container{
+		{Name: "plain", Image: "b", Ports: []ContainerPort{{ContainerPort: 1, HostPort: 9001}}},
+		{Name: "side", Image: "b", RestartPolicy: &always, Ports: []ContainerPort{{ContainerPort: 53, HostPort: 5353, Protocol: ProtocolUDP}}},
+	}
+	got := PodHostPorts(p)
+	want := []HostPort{{Protocol: ProtocolUDP, Port: 5353}, {Protocol: ProtocolTCP, Port: 8080}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("PodHostPorts = %v, want %v (a sidecar's ports count, a plain init container's do not)", got, want)
 	}
 }

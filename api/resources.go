@@ -92,11 +92,12 @@ type HostPort struct {
 	Port     int32    `json:"port"`
 }
 
-// PodHostPorts lists the host ports a pod's containers take (TCP when the
-// protocol is not set).
+// PodHostPorts lists the host ports a pod's containers and sidecars take
+// (TCP when the protocol is not set), as kube-scheduler's NodePorts counts
+// them: a sidecar runs beside the app containers.
 func PodHostPorts(p *Pod) []HostPort {
 	var out []HostPort
-	for _, c := range p.Spec.Containers {
+	for _, c := range PodLongRunningContainers(p) {
 		for _, port := range c.Ports {
 			if port.HostPort == 0 {
 				continue
@@ -109,6 +110,18 @@ func PodHostPorts(p *Pod) []HostPort {
 		}
 	}
 	return out
+}
+
+// PodLongRunningContainers lists the pod's sidecars, then its app
+// containers: those that run for the pod's life.
+func PodLongRunningContainers(p *Pod) []Container {
+	var out []Container
+	for i := range p.Spec.InitContainers {
+		if IsSidecar(&p.Spec.InitContainers[i]) {
+			out = append(out, p.Spec.InitContainers[i])
+		}
+	}
+	return append(out, p.Spec.Containers...)
 }
 
 // IsTerminal reports whether the pod has finished (Succeeded or Failed) and

@@ -177,10 +177,11 @@ func (w *podWorker) createSandbox(ctx context.Context) error {
 	return nil
 }
 
-// hostPorts lists the pod's containers' host ports for the pod network.
+// hostPorts lists the pod's containers' and sidecars' host ports for the
+// pod network.
 func hostPorts(pod *api.Pod) []hostPort {
 	var out []hostPort
-	for _, c := range pod.Spec.Containers {
+	for _, c := range api.PodLongRunningContainers(pod) {
 		for _, p := range c.Ports {
 			if p.HostPort != 0 {
 				out = append(out, hostPort{HostPort: p.HostPort, ContainerPort: p.ContainerPort, Protocol: strings.ToLower(string(p.Protocol))})
