@@ -56,14 +56,16 @@ func runHook(ctx context.Context, t *probeTarget, pod *api.Pod, h *api.Lifecycle
 	c := t.container
 	switch {
 	case h.Exec != nil:
-		out := &limitedBuffer{max: maxProbeOutput}
-		code, err := t.sandbox.Exec(ctx, c.Name, h.Exec.Command, ExecIO{Stdout: out, Stderr: out})
+		// As the CRI's ExecSync: the error quotes stderr, the message
+		// stdout then stderr.
+		stdout, stderr := &limitedBuffer{max: maxProbeOutput}, &limitedBuffer{max: maxProbeOutput}
+		code, err := t.sandbox.Exec(ctx, c.Name, h.Exec.Command, ExecIO{Stdout: stdout, Stderr: stderr})
 		if err == nil && code != 0 {
-			err = fmt.Errorf("command '%s' exited with %d: %s", strings.Join(h.Exec.Command, " "), code, out.String())
+			err = fmt.Errorf("command '%s' exited with %d: %s", strings.Join(h.Exec.Command, " "), code, stderr.String())
 		}
 		if err != nil {
 			return fmt.Sprintf("Exec lifecycle hook (%v) for Container %q in Pod %q failed - error: %v, message: %q",
-				h.Exec.Command, c.Name, podFullName(pod), err, out.String()), err
+				h.Exec.Command, c.Name, podFullName(pod), err, stdout.String()+stderr.String()), err
 		}
 		return "", nil
 	case h.HTTPGet != nil:
