@@ -47,9 +47,22 @@ func deletePod(h *harness, p *api.Pod, grace int64) time.Time {
 
 // termTrap is a container script that, on SIGTERM, writes to /out/term
 // whether the preStop hook's mark /out/prestop was there already, then
-// exits 0.
+// exits 0. It marks /out/trapped-app once its trap is set: the main
+// process of a PID namespace ignores a SIGTERM it has no handler for, so
+// a test stops it only after that (waitTrapped).
 const termTrap = `trap 'if [ -f /out/prestop ]; then echo after > /out/term; else echo before > /out/term; fi; exit 0' TERM; ` +
-	`while :; do sleep 0.1; done`
+	`touch /out/trapped-app; while :; do sleep 0.1; done`
+
+// waitTrapped waits until the named containers have set their TERM traps.
+func waitTrapped(t *testing.T, out string, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		waitUntilFor(t, 20*time.Second, n+"'s TERM trap", func() bool {
+			_, err := os.Stat(filepath.Join(out, "trapped-"+n))
+			return err == nil
+		})
+	}
+}
 
 // A postStart hook completes before its container counts as started and
 // before the next container starts: the hook (slow, 2 s) writes a file;
@@ -94,8 +107,11 @@ func TestRealPostStartHookOrdering(t *testing.T) {
 // waiting reason, and the container restarts per its restart policy.
 func TestRealPostStartHookFailureRestarts(t *testing.T) {
 	h := newRealHarness(t)
-	c := sh("app", "trap 'exit 0' TERM; while :; do sleep 0.1; done")
-	c.Lifecycle = &api.Lifecycle{PostStart: execHook("echo no config >&2; exit 3")}
+	// The hook fails once the container's TERM trap is set, so that the
+	// kill's SIGTERM is not ignored (see termTrap).
+	c := sh("app", "trap 'exit 0' TERM; touch /tmp/trapped; while :; do sleep 0.1; done")
+	hook := "until [ -f /tmp/trapped ]; do sleep 0.1; done; echo no config >&2; exit 3"
+	c.Lifecycle = &api.Lifecycle{PostStart: execHook(hook)}
 	p := busyboxPod("badhook", c)
 	grace := int64(5)
 	p.Spec.TerminationGracePeriodSeconds = &grace
@@ -107,8 +123,8 @@ func TestRealPostStartHookFailureRestarts(t *testing.T) {
 		return w != nil && w.Reason == "PostStartHookError"
 	})
 	w := u.Status.ContainerStatuses[0].State.Waiting
-	wantMsg := `Exec lifecycle hook ([sh -c echo no config >&2; exit 3]) for Container "app" in Pod "` + podFullName(p) +
-		`" failed - error: command 'sh -c echo no config >&2; exit 3' exited with 3: no config` + "\n" + `, message: "no config\n"`
+	wantMsg := `Exec lifecycle hook ([sh -c ` + hook + `]) for Container "app" in Pod "` + podFullName(p) +
+		`" failed - error: command 'sh -c ` + hook + `' exited with 3: no config` + "\n" + `, message: "no config\n"`
 	if w.Message != wantMsg {
 		t.Errorf("waiting message:\n got %s\nwant %s", w.Message, wantMsg)
 	}
@@ -140,6 +156,7 @@ func TestRealPreStopHookBeforeTERM(t *testing.T) {
 	uid := string(p.UID)
 	h.r.SyncPods([]*api.Pod{p})
 	h.waitPhase(uid, api.PodRunning)
+	waitTrapped(t, out, "app")
 
 	asked := deletePod(h, p, 30)
 	u := h.waitFor(uid, "removed", func(u PodUpdate) bool { return u.Removed })
@@ -161,13 +178,14 @@ func TestRealPreStopHookBeforeTERM(t *testing.T) {
 // after kubelet's 2 s minimum, whatever the hook is doing.
 func TestRealPreStopSleepHookSharesGracePeriod(t *testing.T) {
 	h := newRealHarness(t)
-	c := sh("app", `trap 'date +%s > /out/term; echo after >> /out/term' TERM; while :; do sleep 0.1; done`)
+	c := sh("app", `trap 'date +%s > /out/term; echo after >> /out/term' TERM; touch /out/trapped-app; while :; do sleep 0.1; done`)
 	c.Lifecycle = &api.Lifecycle{PreStop: &api.LifecycleHandler{Sleep: &api.SleepAction{Seconds: 60}}}
 	p := busyboxPod("shared-grace", c)
 	out := withOut(t, h, p)
 	uid := string(p.UID)
 	h.r.SyncPods([]*api.Pod{p})
 	h.waitPhase(uid, api.PodRunning)
+	waitTrapped(t, out, "app")
 
 	asked := deletePod(h, p, 3)
 	var termAt time.Time
@@ -203,6 +221,7 @@ func TestRealPreStopSleepHook(t *testing.T) {
 	uid := string(p.UID)
 	h.r.SyncPods([]*api.Pod{p})
 	h.waitPhase(uid, api.PodRunning)
+	waitTrapped(t, out, "app")
 
 	asked := deletePod(h, p, 30)
 	var termAt time.Time
@@ -229,6 +248,7 @@ func TestRealFailedPreStopHook(t *testing.T) {
 	uid := string(p.UID)
 	h.r.SyncPods([]*api.Pod{p})
 	h.waitPhase(uid, api.PodRunning)
+	waitTrapped(t, out, "app")
 
 	deletePod(h, p, 30)
 	h.waitFor(uid, "removed", func(u PodUpdate) bool { return u.Removed })
@@ -275,6 +295,7 @@ chmod +x /srv/cgi-bin/drain && httpd -p 8080 -h /srv && ` + termTrap
 		return code == 0 || code == 1 // 1: 404 for /, the server answers
 	})
 
+	waitTrapped(t, out, "app")
 	deletePod(h, p, 30)
 	h.waitFor(uid, "removed", func(u PodUpdate) bool { return u.Removed })
 	if b, err := os.ReadFile(filepath.Join(out, "term")); err != nil || string(b) != "after\n" {

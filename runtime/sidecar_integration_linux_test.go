@@ -25,9 +25,10 @@ func initC(c api.Container) api.Container {
 }
 
 // loop is a container script that runs until SIGTERM, on which it
-// appends name to /out/stop (after delay seconds) and exits 0.
+// appends name to /out/stop (after delay seconds) and exits 0; it marks
+// /out/trapped-<name> once its trap is set (see termTrap).
 func loop(name, delay string) string {
-	return `trap 'sleep ` + delay + `; echo ` + name + ` >> /out/stop; exit 0' TERM; while :; do sleep 0.1; done`
+	return `trap 'sleep ` + delay + `; echo ` + name + ` >> /out/stop; exit 0' TERM; touch /out/trapped-` + name + `; while :; do sleep 0.1; done`
 }
 
 func readOut(t *testing.T, dir, name string) string {
@@ -124,7 +125,7 @@ func TestRealSidecarRestart(t *testing.T) {
 // SIGTERM (its trap exits 0), and the pod Succeeded.
 func TestRealSidecarPodCompletes(t *testing.T) {
 	h := newRealHarness(t)
-	p := busyboxPod("job", sh("work", "sleep 1; echo done >> /out/stop"))
+	p := busyboxPod("job", sh("work", "until [ -f /out/trapped-logger ]; do sleep 0.1; done; sleep 1; echo done >> /out/stop"))
 	p.Spec.RestartPolicy = api.RestartPolicyNever
 	p.Spec.InitContainers = []api.Container{sidecar(sh("logger", loop("logger", "0")))}
 	out := withOut(t, h, p)
@@ -157,6 +158,7 @@ func TestRealSidecarsStopInReverseOrder(t *testing.T) {
 	h.r.SyncPods([]*api.Pod{p})
 	h.waitPhase(uid, api.PodRunning)
 	h.waitFor(uid, "the app running", func(u PodUpdate) bool { return u.Status.ContainerStatuses[0].State.Running != nil })
+	waitTrapped(t, out, "app", "first", "second")
 
 	deletePod(h, p, 20)
 	h.waitFor(uid, "removed", func(u PodUpdate) bool { return u.Removed })
