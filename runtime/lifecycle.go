@@ -133,7 +133,9 @@ func (w *podWorker) postStart(ctx context.Context, rec *containerRecord, c *api.
 	// Not the message in the event: it may hold secrets (kubelet's words).
 	w.events.record(w.st.Pod, api.EventTypeWarning, eventFailedPostStartHook, "PostStartHook failed")
 	w.killContainer(ctx, rec, gracePeriod(w.st.Pod), eventFailedPostStartHook)
-	if rec.Exit != nil && shouldRestart(w.st.Pod.Spec.RestartPolicy, rec.Exit.ExitCode) {
+	// It waits to restart: a sidecar always does, an app container per
+	// the pod's restart policy.
+	if rec.Exit != nil && (rec.Init && api.IsSidecar(c) || !rec.Init && shouldRestart(w.st.Pod.Spec.RestartPolicy, rec.Exit.ExitCode)) {
 		rec.Waiting = &waitReason{Reason: reasonPostStartHookError, Message: msg}
 	}
 	return false

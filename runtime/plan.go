@@ -188,8 +188,9 @@ func computePodActions(st *podState, sb sandboxState, now time.Time, bo backoffP
 		case ranHere && r.Exit != nil && r.Exit.ExitCode == 0:
 			continue
 		case ranHere && r.Exit != nil && policy == api.RestartPolicyNever:
-			// A failed init container fails the pod under Never.
-			return podActions{Terminal: true, KillPod: true}
+			// A failed init container fails the pod under Never; the
+			// sidecars started before it are stopped gracefully.
+			return podActions{Terminal: true, KillPod: true, Graceful: true}
 		case appsStarted && ranHere:
 			continue // initialized already: it never runs again here
 		}

@@ -166,3 +166,34 @@ func TestRealSidecarsStopInReverseOrder(t *testing.T) {
 		t.Errorf("stop order %q, want app, second, first", got)
 	}
 }
+
+// A sidecar whose postStart hook fails is killed and restarted, under a
+// pod whose restart policy is Never; the init container after it waits.
+func TestRealSidecarPostStartHookFailure(t *testing.T) {
+	h := newRealHarness(t)
+	proxy := sidecar(sh("proxy", "trap 'exit 0' TERM; touch /tmp/trapped; while :; do sleep 0.1; done"))
+	proxy.Lifecycle = &api.Lifecycle{PostStart: execHook("until [ -f /tmp/trapped ]; do sleep 0.1; done; exit 1")}
+	p := busyboxPod("badside", sh("app", "exec sleep 3600"))
+	p.Spec.RestartPolicy = api.RestartPolicyNever
+	p.Spec.InitContainers = []api.Container{proxy, initC(sh("next", "true"))}
+	api.SetPodDefaults(p)
+	uid := string(p.UID)
+	h.r.SyncPods([]*api.Pod{p})
+
+	h.waitFor(uid, "the sidecar restarted", func(u PodUpdate) bool {
+		s := initStatus(u, "proxy")
+		return s != nil && s.RestartCount >= 1
+	})
+	h.waitSeen(uid, "PostStartHookError", func(u PodUpdate) bool {
+		w := initStatus(u, "proxy").State.Waiting
+		return w != nil && w.Reason == "PostStartHookError"
+	})
+	if !h.hasEvent(uid, "FailedPostStartHook", "PostStartHook failed") {
+		t.Errorf("no FailedPostStartHook event: %v", h.eventReasons(uid))
+	}
+	for _, u := range h.historyOf(uid) {
+		if s := initStatus(u, "next"); s != nil && (s.State.Running != nil || s.State.Terminated != nil) {
+			t.Fatalf("the init container after a sidecar whose postStart fails started: %s", describe(u))
+		}
+	}
+}
