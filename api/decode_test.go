@@ -173,8 +173,8 @@ func TestDecodeManifestsErrors(t *testing.T) {
 	}{
 		{
 			name:  "unsupported field in a list element",
-			input: podYAML("web") + "    lifecycle:\n      preStop: {exec: {command: [true]}}\n",
-			want:  []string{`document 1 (Pod "web"): spec.containers[0].lifecycle: unsupported field`},
+			input: podYAML("web") + "    lifecycle:\n      preStop: {tcpSocket: {port: 80}}\n      stopSignal: SIGUSR1\n",
+			want:  []string{`document 1 (Pod "web"): [spec.containers[0].lifecycle.preStop.tcpSocket: unsupported field, spec.containers[0].lifecycle.stopSignal: unsupported field]`},
 		},
 		{
 			name:  "unsupported probe handler, inline in the probe",

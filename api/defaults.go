@@ -75,6 +75,7 @@ func setContainerDefaults(c *Container) {
 	setProbeDefaults(c.LivenessProbe)
 	setProbeDefaults(c.ReadinessProbe)
 	setProbeDefaults(c.StartupProbe)
+	setLifecycleDefaults(c.Lifecycle)
 	if c.ImagePullPolicy == "" {
 		c.ImagePullPolicy = DefaultPullPolicy(c.Image)
 	}

@@ -194,8 +194,8 @@ func TestDecodeDeploymentErrors(t *testing.T) {
 	}{
 		{
 			name:  "unsupported field inside the template",
-			input: deploymentYAML("web") + "        lifecycle: {preStop: {exec: {command: [\"true\"]}}}\n",
-			want:  []string{`document 1 (Deployment "web"): spec.template.spec.containers[0].lifecycle: unsupported field`},
+			input: deploymentYAML("web") + "        lifecycle: {preStop: {tcpSocket: {port: 80}}}\n",
+			want:  []string{`document 1 (Deployment "web"): spec.template.spec.containers[0].lifecycle.preStop.tcpSocket: unsupported field`},
 		},
 		{
 			name: "unknown and unsupported fields at every level",

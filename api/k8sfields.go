@@ -28,11 +28,16 @@ var kubernetesOnlyFields = map[reflect.Type]map[string]bool{
 		"hostAliases priorityClassName priority readinessGates runtimeClassName " +
 		"preemptionPolicy overhead topologySpreadConstraints " +
 		"setHostnameAsFQDN os hostUsers schedulingGates resourceClaims resources hostnameOverride"),
-	reflect.TypeFor[Container](): set("envFrom resizePolicy restartPolicy restartPolicyRules " +
-		"volumeDevices lifecycle " +
+	reflect.TypeFor[Container](): set("envFrom resizePolicy restartPolicyRules " +
+		"volumeDevices " +
 		"terminationMessagePath terminationMessagePolicy securityContext stdin stdinOnce tty"),
 	// gRPC probes need a gRPC client, which gossipod does not carry.
-	reflect.TypeFor[Probe]():                set("grpc"),
+	reflect.TypeFor[Probe](): set("grpc"),
+	// A hook's tcpSocket is kept by Kubernetes for compatibility only:
+	// kubelet fails every hook that uses it. The stop signal is not
+	// implemented (containers get SIGTERM).
+	reflect.TypeFor[LifecycleHandler]():     set("tcpSocket"),
+	reflect.TypeFor[Lifecycle]():            set("stopSignal"),
 	reflect.TypeFor[EnvVar]():               set("valueFrom"),
 	reflect.TypeFor[ContainerPort]():        set("hostIP"),
 	reflect.TypeFor[ResourceRequirements](): set("claims"),

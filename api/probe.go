@@ -83,8 +83,8 @@ func setProbeDefaults(p *Probe) {
 }
 
 // validateProbes checks a container's probes as kube-apiserver does:
-// forbidden on an init container (gossipod has no restartPolicy Always
-// sidecars, the only init containers Kubernetes lets have probes);
+// forbidden on an init container that is not a sidecar (init is false for
+// a sidecar);
 // otherwise one handler each, non-negative timings, successThreshold 1
 // for liveness and startup, terminationGracePeriodSeconds positive and
 // only for liveness and startup.

@@ -57,17 +57,28 @@ func containerRequests(c *Container) Resources {
 // PodRequests is what a pod needs from a node: per resource, the larger of
 // the sum of its app containers' requests and the largest request of any
 // init container (init containers run one at a time, before the app
-// containers), plus one pod slot. This is Kubernetes' effective request.
+// containers), plus one pod slot. Sidecars (init containers with
+// restartPolicy Always) keep running once started, so, as Kubernetes
+// counts them (KEP-753), each adds to every init container started after
+// it and to the app containers. This is Kubernetes' effective request.
 func PodRequests(p *Pod) Resources {
-	var sum, initMax Resources
+	var sum, initMax, sidecars Resources
 	for i := range p.Spec.Containers {
 		sum = sum.Add(containerRequests(&p.Spec.Containers[i]))
 	}
 	for i := range p.Spec.InitContainers {
-		r := containerRequests(&p.Spec.InitContainers[i])
+		c := &p.Spec.InitContainers[i]
+		r := containerRequests(c)
+		if IsSidecar(c) {
+			sidecars = sidecars.Add(r)
+			r = sidecars
+		} else {
+			r = r.Add(sidecars)
+		}
 		initMax.MilliCPU = max(initMax.MilliCPU, r.MilliCPU)
 		initMax.Memory = max(initMax.Memory, r.Memory)
 	}
+	sum = sum.Add(sidecars)
 	return Resources{
 		MilliCPU: max(sum.MilliCPU, initMax.MilliCPU),
 		Memory:   max(sum.Memory, initMax.Memory),
@@ -81,11 +92,12 @@ type HostPort struct {
 	Port     int32    `json:"port"`
 }
 
-// PodHostPorts lists the host ports a pod's containers take (TCP when the
-// protocol is not set).
+// PodHostPorts lists the host ports a pod's containers and sidecars take
+// (TCP when the protocol is not set), as kube-scheduler's NodePorts counts
+// them: a sidecar runs beside the app containers.
 func PodHostPorts(p *Pod) []HostPort {
 	var out []HostPort
-	for _, c := range p.Spec.Containers {
+	for _, c := range PodLongRunningContainers(p) {
 		for _, port := range c.Ports {
 			if port.HostPort == 0 {
 				continue
@@ -98,6 +110,18 @@ func PodHostPorts(p *Pod) []HostPort {
 		}
 	}
 	return out
+}
+
+// PodLongRunningContainers lists the pod's sidecars, then its app
+// containers: those that run for the pod's life.
+func PodLongRunningContainers(p *Pod) []Container {
+	var out []Container
+	for i := range p.Spec.InitContainers {
+		if IsSidecar(&p.Spec.InitContainers[i]) {
+			out = append(out, p.Spec.InitContainers[i])
+		}
+	}
+	return append(out, p.Spec.Containers...)
 }
 
 // IsTerminal reports whether the pod has finished (Succeeded or Failed) and

@@ -354,7 +354,11 @@ func validateContainer(c *Container, fld *field.Path, volumes, names map[string]
 	errs = append(errs, validatePorts(c.Ports, fld.Child("ports"))...)
 	errs = append(errs, validateResources(&c.Resources, fld.Child("resources"))...)
 	errs = append(errs, validateVolumeMounts(c.VolumeMounts, fld.Child("volumeMounts"), volumes)...)
-	errs = append(errs, validateProbes(c, fld, init)...)
+	errs = append(errs, validateContainerRestartPolicy(c, fld, init)...)
+	// A sidecar may have what an app container has: probes and hooks.
+	plainInit := init && !IsSidecar(c)
+	errs = append(errs, validateProbes(c, fld, plainInit)...)
+	errs = append(errs, validateLifecycle(c, fld, plainInit)...)
 	return errs
 }
 

@@ -110,7 +110,7 @@ func (w *podWorker) adoptContainers() {
 			}
 			continue
 		}
-		w.watch(rec, h)
+		w.watch(rec, h, true)
 		w.log.Info("re-adopted container", "container", rec.Name, "pid", h.Pid(), "restartCount", rec.RestartCount)
 	}
 }

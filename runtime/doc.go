@@ -66,4 +66,25 @@
 // pod's restart policy and back-off. Results are not persisted: after an
 // agent restart, re-adopted containers are probed afresh (not ready until
 // their readiness probe passes), as after a kubelet restart.
+//
+// # Lifecycle hooks and sidecars
+//
+// A container's postStart hook (lifecycle.go) runs right after its
+// process starts, on the worker: the container is not reported running,
+// not probed, and the next container does not start until the hook
+// returns; a failed hook kills the container (FailedPostStartHook, then
+// Killing), which waits as PostStartHookError and restarts per restart
+// policy. A preStop hook runs before SIGTERM whenever a running container
+// is stopped (deletion, failed probe, changed spec, failed postStart),
+// within the grace period, which it shares with the stop: SIGTERM comes
+// when the hook ends or the grace period does, SIGKILL when the rest of it
+// (at least kubelet's 2 s) is over. The hooks' exec and httpGet reuse the
+// probes' handlers; sleep waits in the agent.
+//
+// Native sidecars (init containers with restartPolicy Always) are planned
+// with the init containers (plan.go): the next one starts once a sidecar
+// has started, sidecars are restarted whatever the pod's restart policy
+// and never hold the pod's completion back; at termination (kill.go) the
+// app containers are signalled first and the sidecars after them, in
+// reverse order, each once those before it have exited.
 package runtime

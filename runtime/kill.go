@@ -24,14 +24,34 @@ func (w *podWorker) killContainer(ctx context.Context, rec *containerRecord, gra
 		msg = "Stopping container " + rec.Name
 	}
 	w.events.record(w.st.Pod, api.EventTypeNormal, eventKilling, "%s", msg)
-	if err := rec.inst.handle.Stop(ctx, grace); err != nil && !errors.Is(err, errNotFound) {
+	hookFailure, err := w.stopInstance(ctx, rec, w.containerSpec(rec), grace, nil)
+	if hookFailure != "" {
+		w.events.record(w.st.Pod, api.EventTypeWarning, eventFailedPreStopHook, "%s", hookFailure)
+	}
+	if err != nil && !errors.Is(err, errNotFound) {
 		w.log.Warn("stopping container", "container", rec.Name, "err", err)
 	}
 	w.awaitExits([]*containerRecord{rec})
 }
 
+// containerSpec is the spec of a record's container, nil if the spec has
+// none of that name.
+func (w *podWorker) containerSpec(rec *containerRecord) *api.Container {
+	cs := w.st.Pod.Spec.Containers
+	if rec.Init {
+		cs = w.st.Pod.Spec.InitContainers
+	}
+	for i := range cs {
+		if cs[i].Name == rec.Name {
+			return &cs[i]
+		}
+	}
+	return nil
+}
+
 // killPod stops every running container of the pod, all at once, each
-// with SIGTERM and SIGKILL after grace (none when grace is 0), then
+// with its preStop hook, SIGTERM and SIGKILL after grace (none of it when
+// grace is 0; see stopInstance), then
 // destroys the sandbox, which kills whatever is left and removes its
 // processes, mounts and cgroups. Cancelling ctx cuts the grace short. The
 // destruction itself runs on its own bounded context, so that it is not
@@ -46,15 +66,33 @@ func (w *podWorker) killPod(ctx context.Context, grace time.Duration) error {
 	}
 	if grace > 0 && len(running) > 0 && w.sandboxState() == sandboxReady {
 		var wg sync.WaitGroup
-		for _, rec := range running {
-			h := rec.inst.handle
+		hookFailures := make([]string, len(running))
+		after := stopOrder(running, w.containerSpec)
+		stopped := make([]chan struct{}, len(running))
+		for i := range running {
+			stopped[i] = make(chan struct{})
+		}
+		for i, rec := range running {
+			c := w.containerSpec(rec)
+			var turn []<-chan struct{}
+			for _, j := range after[i] {
+				turn = append(turn, stopped[j])
+			}
 			wg.Go(func() {
-				if err := h.Stop(ctx, grace); err != nil && ctx.Err() == nil && !errors.Is(err, errNotFound) {
+				defer close(stopped[i])
+				var err error
+				hookFailures[i], err = w.stopInstance(ctx, rec, c, grace, turn)
+				if err != nil && ctx.Err() == nil && !errors.Is(err, errNotFound) {
 					w.log.Warn("stopping container", "container", rec.Name, "err", err)
 				}
 			})
 		}
 		wg.Wait()
+		for _, f := range hookFailures {
+			if f != "" {
+				w.events.record(w.st.Pod, api.EventTypeWarning, eventFailedPreStopHook, "%s", f)
+			}
+		}
 	}
 	if w.sb != nil {
 		dctx, cancel := context.WithTimeout(w.r.ctx, w.r.cleanupTimeout)
@@ -67,6 +105,33 @@ func (w *podWorker) killPod(ctx context.Context, grace time.Duration) error {
 	}
 	w.awaitExits(running)
 	return nil
+}
+
+// stopOrder is kubelet's termination ordering for a pod with sidecars:
+// for each of running (init containers first, in spec order, then app
+// containers), the indexes of those that must have stopped before it gets
+// SIGTERM. The app containers (and regular init containers) stop at once;
+// the sidecars after them, in reverse order: each waits for every
+// non-sidecar and every sidecar after it.
+func stopOrder(running []*containerRecord, spec func(*containerRecord) *api.Container) [][]int {
+	isSidecar := make([]bool, len(running))
+	for i, rec := range running {
+		if c := spec(rec); rec.Init && c != nil && api.IsSidecar(c) {
+			isSidecar[i] = true
+		}
+	}
+	out := make([][]int, len(running))
+	for i := range running {
+		if !isSidecar[i] {
+			continue
+		}
+		for j := range running {
+			if !isSidecar[j] || j > i {
+				out[i] = append(out[i], j)
+			}
+		}
+	}
+	return out
 }
 
 // awaitExits waits (bounded) for the exits of containers whose processes

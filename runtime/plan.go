@@ -38,6 +38,9 @@ func (s sandboxState) String() string {
 type podActions struct {
 	// KillPod stops every container and destroys the sandbox first.
 	KillPod bool
+	// Graceful: KillPod gives the running containers the pod's grace
+	// period (the sidecars left when a pod completes), not SIGKILL.
+	Graceful bool
 	// Terminal: the pod has finished and never runs again.
 	Terminal bool
 	// Resync asks for another plan right after this one is carried out
@@ -46,11 +49,12 @@ type podActions struct {
 	Resync bool
 	// CreateSandbox creates a new sandbox (a new generation).
 	CreateSandbox bool
-	// KillContainers are running app containers to stop before being
-	// started again, with the Killing event's message.
+	// KillContainers are running containers (app containers, sidecars) to
+	// stop before being started again, with the Killing event's message.
 	KillContainers []killAction
-	// StartInit is the init container to start, nil for none.
-	StartInit *startAction
+	// StartInits are the init containers to start: the next one, or
+	// sidecars to restart.
+	StartInits []startAction
 	// StartContainers are the app containers to start, in spec order.
 	StartContainers []startAction
 	// Waits are containers that should run but must wait for their
@@ -65,6 +69,7 @@ type podActions struct {
 // says a failed probe is why, so that the container restarts (or not)
 // after its exit, per restart policy and back-off.
 type killAction struct {
+	Init    bool
 	Index   int
 	Message string
 	Grace   *time.Duration
@@ -94,7 +99,13 @@ type waitAction struct {
 // one (unless its containers already ran and its restart policy says they
 // stay down) and starts from its first init container; in a ready sandbox
 // the init containers run one at a time, each to success, and then the app
-// containers start and restart per restart policy and back-off. It is pure
+// containers start and restart per restart policy and back-off.
+// Sidecars (init containers with restartPolicy Always) start in order
+// with the other init containers, but the next one starts as soon as a
+// sidecar has started (its startup probe passed); they are restarted
+// whenever they exit, whatever the pod's restart policy, and do not hold
+// the pod's completion back: when the app containers are done, the pod
+// completes and its sidecars are stopped. It is pure
 // (state and time in, plan out), so the rules are tested on tables.
 func computePodActions(st *podState, sb sandboxState, now time.Time, bo backoffPolicy) podActions {
 	pod := st.Pod
@@ -142,18 +153,46 @@ func computePodActions(st *podState, sb sandboxState, now time.Time, bo backoffP
 	}
 
 	// The sandbox is ready. Step A: the init containers, one at a time,
-	// each to success, before anything else.
+	// each to success (a sidecar: until started), before anything else.
+	// Once the app containers have started, a sidecar that exits is
+	// restarted beside them instead.
 	gen := st.SandboxGen
+	appsStarted := false
+	for _, r := range st.Containers {
+		appsStarted = appsStarted || r.Gen == gen && r.Started
+	}
 	for i, r := range st.InitContainers {
 		ranHere := r.Gen == gen && r.Started
+		if c := &pod.Spec.InitContainers[i]; api.IsSidecar(c) {
+			switch {
+			case ranHere && r.Running:
+				if msg, grace, kill := probeKill(c, r.probe, api.RestartPolicyAlways); kill {
+					a.KillContainers = append(a.KillContainers, killAction{Init: true, Index: i, Message: msg, Grace: grace, Probe: true})
+				} else if r.probe.notStarted && !appsStarted {
+					return a // the next waits for its startup probe
+				}
+				continue
+			case ranHere && r.Exit == nil:
+				// Its exit is being collected; the next sync sees it.
+			default:
+				a.startOrWait(st, true, i, now, bo)
+			}
+			if appsStarted {
+				continue
+			}
+			return a
+		}
 		switch {
 		case ranHere && r.Running:
 			return a // wait for it to finish
 		case ranHere && r.Exit != nil && r.Exit.ExitCode == 0:
 			continue
 		case ranHere && r.Exit != nil && policy == api.RestartPolicyNever:
-			// A failed init container fails the pod under Never.
-			return podActions{Terminal: true, KillPod: true}
+			// A failed init container fails the pod under Never; the
+			// sidecars started before it are stopped gracefully.
+			return podActions{Terminal: true, KillPod: true, Graceful: true}
+		case appsStarted && ranHere:
+			continue // initialized already: it never runs again here
 		}
 		a.startOrWait(st, true, i, now, bo)
 		return a
@@ -161,6 +200,7 @@ func computePodActions(st *podState, sb sandboxState, now time.Time, bo backoffP
 
 	// Step B: the app containers.
 	running := 0
+	sidecarWaits := len(a.Waits)
 	for i, r := range st.Containers {
 		ranHere := r.Gen == gen && r.Started
 		c := &pod.Spec.Containers[i]
@@ -197,9 +237,10 @@ func computePodActions(st *podState, sb sandboxState, now time.Time, bo backoffP
 			a.startOrWait(st, false, i, now, bo)
 		}
 	}
-	if running == 0 && len(a.StartContainers) == 0 && len(a.Waits) == 0 {
-		// Every app container ended and none is to restart: the pod is done.
-		return podActions{Terminal: true, KillPod: true}
+	if running == 0 && len(a.StartContainers) == 0 && len(a.Waits) == sidecarWaits {
+		// Every app container ended and none is to restart: the pod is
+		// done, and its sidecars are stopped, gracefully.
+		return podActions{Terminal: true, KillPod: true, Graceful: true}
 	}
 	return a
 }
@@ -259,7 +300,7 @@ func (a *podActions) startOrWait(st *podState, init bool, i int, now time.Time, 
 
 func (a *podActions) addStart(init bool, s startAction) {
 	if init {
-		a.StartInit = &s
+		a.StartInits = append(a.StartInits, s)
 		return
 	}
 	a.StartContainers = append(a.StartContainers, s)

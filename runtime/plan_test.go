@@ -63,13 +63,21 @@ func summary(st *podState, a podActions) string {
 		parts = append(parts, "killpod")
 	}
 	for _, k := range a.KillContainers {
-		parts = append(parts, "kill:"+st.Containers[k.Index].Name)
+		if k.Init {
+			parts = append(parts, "kill:"+st.InitContainers[k.Index].Name)
+		} else {
+			parts = append(parts, "kill:"+st.Containers[k.Index].Name)
+		}
 	}
 	if a.CreateSandbox {
 		parts = append(parts, "create")
 	}
-	if a.StartInit != nil {
-		parts = append(parts, "init:"+st.InitContainers[a.StartInit.Index].Name)
+	var inits []string
+	for _, s := range a.StartInits {
+		inits = append(inits, st.InitContainers[s.Index].Name)
+	}
+	if len(inits) > 0 {
+		parts = append(parts, "init:"+strings.Join(inits, ","))
 	}
 	var starts []string
 	for _, s := range a.StartContainers {
@@ -246,5 +254,76 @@ func TestGracePeriod(t *testing.T) {
 	p.DeletionGracePeriodSeconds = &five
 	if got := gracePeriod(p); got != 5*time.Second {
 		t.Errorf("deletion %v", got)
+	}
+}
+
+// Native sidecars in the plan: names starting with "s" are sidecars.
+func TestComputePodActionsSidecars(t *testing.T) {
+	A, N := api.RestartPolicyAlways, api.RestartPolicyNever
+	type rs = []*containerRecord
+	notStarted := func(r *containerRecord) *containerRecord { r.probe.notStarted = true; return r }
+	crashed := func(r *containerRecord) *containerRecord {
+		r.Backoff = backoffEntry{Delay: 10 * time.Second, LastUpdate: planNow.Add(-time.Minute)}
+		return r
+	}
+	tests := []struct {
+		name   string
+		policy api.RestartPolicy
+		inits  rs
+		apps   rs
+		want   string
+	}{
+		{"the init container after a running sidecar starts", A,
+			rs{rec("s1", "running", 1), rec("i2", "new", 0)}, rs{rec("a", "new", 0)}, "init:i2"},
+		{"a sidecar whose startup probe has not passed holds the next back", A,
+			rs{notStarted(rec("s1", "running", 1)), rec("i2", "new", 0)}, rs{rec("a", "new", 0)}, ""},
+		{"app containers start beside running sidecars", A,
+			rs{rec("s1", "running", 1), rec("i2", "exited:0", 1)}, rs{rec("a", "new", 0)}, "start:a"},
+		{"an exited sidecar is restarted under Never, beside the app", N,
+			rs{rec("s1", "exited:1", 1)}, rs{rec("a", "running", 1)}, "init:s1"},
+		{"a sidecar that succeeded is restarted too", N,
+			rs{rec("s1", "exited:0", 1)}, rs{rec("a", "running", 1)}, "init:s1"},
+		{"during init, an exited sidecar is restarted before the next", A,
+			rs{rec("s1", "exited:1", 1), rec("i2", "new", 0)}, rs{rec("a", "new", 0)}, "init:s1"},
+		{"the app done, the pod completes with its sidecars running", N,
+			rs{rec("s1", "running", 1), rec("s2", "running", 1)}, rs{rec("a", "exited:0", 1)}, "killpod terminal"},
+		{"a sidecar in back-off does not hold completion back", N,
+			rs{crashed(rec("s1", "exited:1", 1))}, rs{rec("a", "exited:0", 1)}, "killpod terminal"},
+		{"a sidecar in back-off waits beside the running app", A,
+			rs{crashed(rec("s1", "exited:1", 1))}, rs{rec("a", "running", 1)}, "wait:s1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			st := planState(tc.policy, 1, tc.inits, tc.apps)
+			always := api.ContainerRestartPolicyAlways
+			for i := range st.Pod.Spec.InitContainers {
+				if strings.HasPrefix(st.Pod.Spec.InitContainers[i].Name, "s") {
+					st.Pod.Spec.InitContainers[i].RestartPolicy = &always
+				}
+			}
+			a := computePodActions(st, sandboxReady, planNow, defaultBackoff)
+			if got := summary(st, a); got != tc.want {
+				t.Errorf("plan %q, want %q", got, tc.want)
+			}
+			if a.Terminal && !a.Graceful {
+				t.Errorf("a completed pod's sidecars must be stopped gracefully")
+			}
+		})
+	}
+}
+
+// The termination order with sidecars: app containers (and regular init
+// containers) at once, sidecars after them in reverse order.
+func TestStopOrder(t *testing.T) {
+	always := api.ContainerRestartPolicyAlways
+	specs := map[string]*api.Container{
+		"s1": {Name: "s1", RestartPolicy: &always}, "i": {Name: "i"}, "s2": {Name: "s2", RestartPolicy: &always},
+		"a": {Name: "a"}, "b": {Name: "b"},
+	}
+	running := []*containerRecord{{Name: "s1", Init: true}, {Name: "i", Init: true}, {Name: "s2", Init: true}, {Name: "a"}, {Name: "b"}}
+	got := stopOrder(running, func(r *containerRecord) *api.Container { return specs[r.Name] })
+	want := [][]int{{1, 2, 3, 4}, nil, {1, 3, 4}, nil, nil}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("stopOrder = %v, want %v", got, want)
 	}
 }

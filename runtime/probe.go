@@ -126,7 +126,7 @@ func (t *probeTarget) run(ctx context.Context, p *api.Probe, timeout time.Durati
 	case p.Exec != nil:
 		return t.exec(ctx, p.Exec.Command, timeout)
 	case p.HTTPGet != nil:
-		req, err := t.httpRequest(p.HTTPGet)
+		req, err := t.httpRequest(p.HTTPGet, probeUserAgent)
 		if err != nil {
 			return outcomeUnknown, "", err
 		}
@@ -166,8 +166,9 @@ func (t *probeTarget) exec(ctx context.Context, cmd []string, timeout time.Durat
 // NewRequestForHTTPGetAction: scheme (lower-cased), host (the pod's IP by
 // default), port by number or by the name of a container port, path, the
 // headers, kubelet's User-Agent and Accept unless the probe sets them, and
-// the Host header as the request's host.
-func (t *probeTarget) httpRequest(g *api.HTTPGetAction) (*http.Request, error) {
+// the Host header as the request's host. userAgent is kubelet's for the
+// caller: kube-probe for probes, kube-lifecycle for hooks.
+func (t *probeTarget) httpRequest(g *api.HTTPGetAction, userAgent string) (*http.Request, error) {
 	scheme := strings.ToLower(string(g.Scheme))
 	if scheme == "" {
 		scheme = "http"
@@ -191,7 +192,7 @@ func (t *probeTarget) httpRequest(g *api.HTTPGetAction) (*http.Request, error) {
 		headers.Add(h.Name, h.Value)
 	}
 	if _, ok := headers["User-Agent"]; !ok {
-		headers.Set("User-Agent", probeUserAgent)
+		headers.Set("User-Agent", userAgent)
 	}
 	if _, ok := headers["Accept"]; !ok {
 		headers.Set("Accept", "*/*")

@@ -372,26 +372,31 @@ func (pw *probeWorker) probeOnce(ctx context.Context) (probeResult, error) {
 	return resultUnknown, nil
 }
 
-// containerProbesOf returns the container's probes by type; nil for an
-// init container (they may have none).
+// containerProbesOf returns the container's probes by type (only app
+// containers and sidecars may have them).
 func containerProbesOf(c *api.Container) [numProbeTypes]*api.Probe {
 	return [numProbeTypes]*api.Probe{liveness: c.LivenessProbe, readiness: c.ReadinessProbe, startup: c.StartupProbe}
 }
 
-// startProbes starts the probe workers of a container instance that just
-// started (or was re-adopted), until ctx ends with it; nil if the
-// container has no probes.
-func (w *podWorker) startProbes(ctx context.Context, rec *containerRecord, startedAt time.Time) *containerProbes {
-	if rec.Init {
-		return nil
+// startProbes starts the probe workers of the container's instance that
+// just started (or was re-adopted), until it ends; without probes, the
+// instance's probes stay nil.
+func (w *podWorker) startProbes(rec *containerRecord) {
+	startedAt := rec.StartedAt
+	if startedAt.IsZero() {
+		startedAt = time.Now()
 	}
+	rec.inst.probes = w.probesOf(rec.inst.ctx, rec, startedAt)
+}
+
+// probesOf starts the probe workers of a container instance, until ctx
+// ends with it; nil if the container has no probes.
+func (w *podWorker) probesOf(ctx context.Context, rec *containerRecord, startedAt time.Time) *containerProbes {
+	// A copy: the worker's spec may be replaced while the probes run.
 	var spec *api.Container
-	for i := range w.st.Pod.Spec.Containers {
-		if w.st.Pod.Spec.Containers[i].Name == rec.Name {
-			c := w.st.Pod.Spec.Containers[i]
-			spec = &c
-			break
-		}
+	if c := w.containerSpec(rec); c != nil && (!rec.Init || api.IsSidecar(c)) {
+		cp := *c
+		spec = &cp
 	}
 	if spec == nil {
 		return nil

@@ -57,22 +57,47 @@ func (w *podWorker) start(ctx context.Context, init bool, acts []startAction) ti
 		}
 	}
 
-	var wg sync.WaitGroup
-	for _, job := range jobs {
-		wg.Go(func() { job.h, job.err = w.sb.StartContainer(ctx, job.spec) })
-	}
-	wg.Wait()
-
-	for _, job := range jobs {
-		if job.err != nil {
-			if ctx.Err() == nil { // else interrupted by a deletion: not the container's fault
-				sooner(w.startFailed(job.rec, job.c, job.act, job.err))
-			}
-			continue
+	for len(jobs) > 0 && ctx.Err() == nil {
+		batch := nextBatch(jobs)
+		jobs = jobs[len(batch):]
+		var wg sync.WaitGroup
+		for _, job := range batch {
+			wg.Go(func() { job.h, job.err = w.sb.StartContainer(ctx, job.spec) })
 		}
-		w.started(job)
+		wg.Wait()
+
+		for _, job := range batch {
+			if job.err != nil {
+				if ctx.Err() == nil { // else interrupted by a deletion: not the container's fault
+					sooner(w.startFailed(job.rec, job.c, job.act, job.err))
+				}
+				continue
+			}
+			w.started(job)
+		}
+		// The batch's last container may have a postStart hook: the next
+		// batch waits for it, as kubelet starts containers one by one.
+		if last := batch[len(batch)-1]; last.err == nil && hasPostStart(last.c) {
+			if w.postStart(ctx, last.rec, last.c) {
+				w.startProbes(last.rec)
+			}
+		}
 	}
 	return retry
+}
+
+// nextBatch is the jobs that may start together: up to the first
+// container with a postStart hook, included. kubelet starts a pod's
+// containers one after the other, each start complete (postStart
+// returned) before the next; without hooks that order is invisible, and
+// starting them together is much faster.
+func nextBatch(jobs []*startJob) []*startJob {
+	for i, job := range jobs {
+		if hasPostStart(job.c) {
+			return jobs[:i+1]
+		}
+	}
+	return jobs
 }
 
 // prepareStart makes one container ready to start; nil (and when to try
@@ -151,7 +176,7 @@ func (w *podWorker) started(job *startJob) {
 	if rec.StartedAt.IsZero() {
 		rec.StartedAt = w.r.now()
 	}
-	w.watch(rec, h)
+	w.watch(rec, h, !hasPostStart(c))
 }
 
 // imageID is what Kubernetes shows as a container's imageID: the
@@ -250,12 +275,15 @@ func localOnly(ref string) bool {
 
 // watch starts following a container instance: a goroutine waits for its
 // exit, records it and wakes the worker; the instance's probes run until
-// that exit. It all stops with the runtime.
-func (w *podWorker) watch(rec *containerRecord, h podContainer) {
+// that exit (from now if probes is set; a container with a postStart hook
+// is probed once its hook succeeded, see startProbes). It all stops with
+// the runtime.
+func (w *podWorker) watch(rec *containerRecord, h podContainer, probes bool) {
 	inst := &instance{handle: h, done: make(chan struct{})}
 	rec.inst = inst
 	rctx := w.r.ctx
 	ctx, cancel := context.WithCancel(rctx)
+	inst.ctx = ctx
 	w.r.wg.Go(func() {
 		defer cancel() // stops the probes
 		es, err := h.Wait(ctx)
@@ -266,11 +294,9 @@ func (w *podWorker) watch(rec *containerRecord, h podContainer) {
 		close(inst.done)
 		w.poke()
 	})
-	startedAt := rec.StartedAt
-	if startedAt.IsZero() {
-		startedAt = time.Now()
+	if probes {
+		w.startProbes(rec)
 	}
-	inst.probes = w.startProbes(ctx, rec, startedAt)
 }
 
 // collectExits records the exits of the instances that ended.

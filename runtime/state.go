@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"hash/fnv"
 	"strconv"
 	"time"
@@ -107,8 +108,10 @@ type waitReason struct {
 // instance is a started container process the worker watches. done is
 // closed when its process has exited; exit and waitErr are set before.
 type instance struct {
-	handle  podContainer
-	done    chan struct{}
+	handle podContainer
+	done   chan struct{}
+	// ctx ends with the instance (or the runtime): its probes' context.
+	ctx     context.Context
 	exit    exitStatus
 	waitErr error
 	// probes are the instance's probe results; nil without probes.

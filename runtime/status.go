@@ -31,16 +31,21 @@ func computeStatus(st *podState, now time.Time) api.PodStatus {
 		t := api.NewTime(st.StartTime)
 		status.StartTime = &t
 	}
+	sidecars := map[string]bool{}
 	for i := range pod.Spec.InitContainers {
+		c := &pod.Spec.InitContainers[i]
+		if api.IsSidecar(c) {
+			sidecars[c.Name] = true
+		}
 		status.InitContainerStatuses = append(status.InitContainerStatuses,
-			containerStatus(recordFor(st.InitContainers, i), &pod.Spec.InitContainers[i], hasInit))
+			containerStatus(recordFor(st.InitContainers, i), c, hasInit))
 	}
 	for i := range pod.Spec.Containers {
 		status.ContainerStatuses = append(status.ContainerStatuses,
 			containerStatus(recordFor(st.Containers, i), &pod.Spec.Containers[i], hasInit))
 	}
 	status.Phase = podPhase(pod, status.InitContainerStatuses, status.ContainerStatuses, st.Terminal)
-	status.Conditions = podConditions(status, st.Status.Conditions, now)
+	status.Conditions = podConditions(status, sidecars, st.Status.Conditions, now)
 	return status
 }
 
@@ -75,9 +80,10 @@ func containerStatus(rec *containerRecord, c *api.Container, podHasInit bool) ap
 		// Started once its startup probe succeeded (at once without one);
 		// ready once started and its readiness probe succeeded (at once
 		// without one), as kubelet's prober manager says. An init
-		// container is ready once it completed.
+		// container is ready once it completed; a sidecar as an app
+		// container.
 		started = !rec.probe.notStarted
-		cs.Ready = !rec.Init && started && !rec.probe.notReady
+		cs.Ready = (!rec.Init || api.IsSidecar(c)) && started && !rec.probe.notReady
 	case rec.Waiting != nil:
 		cs.State.Waiting = &api.ContainerStateWaiting{Reason: rec.Waiting.Reason, Message: rec.Waiting.Message}
 		// A container waiting to be restarted shows why its previous
@@ -90,7 +96,7 @@ func containerStatus(rec *containerRecord, c *api.Container, podHasInit bool) ap
 	case rec.Exit != nil:
 		cs.State = terminatedState(rec.Exit)
 		cs.LastTerminationState = terminatedState(rec.Last)
-		cs.Ready = rec.Init && rec.Exit.ExitCode == 0
+		cs.Ready = rec.Init && !api.IsSidecar(c) && rec.Exit.ExitCode == 0
 	default:
 		reason := reasonContainerCreating
 		if podHasInit {
@@ -128,7 +134,15 @@ func terminatedState(t *termination) api.ContainerState {
 func podPhase(pod *api.Pod, inits, apps []api.ContainerStatus, terminal bool) api.PodPhase {
 	policy := pod.Spec.RestartPolicy
 	pendingInit, failedInit := 0, 0
-	for _, s := range inits {
+	for i, s := range inits {
+		if i < len(pod.Spec.InitContainers) && api.IsSidecar(&pod.Spec.InitContainers[i]) {
+			// A sidecar is pending until it has started; its exits (it
+			// is restarted) fail nothing.
+			if s.Started == nil || !*s.Started {
+				pendingInit++
+			}
+			continue
+		}
 		switch {
 		case s.State.Running != nil:
 			pendingInit++
@@ -206,10 +220,21 @@ const (
 
 // podConditions are Initialized, ContainersReady and Ready (PodScheduled
 // belongs to the cluster and is left out), worded as kubelet words them.
-// A condition keeps prev's transition time while its status holds.
-func podConditions(s api.PodStatus, prev []api.PodCondition, now time.Time) []api.PodCondition {
+// A sidecar (named in sidecars) counts as initialized once started, and
+// its readiness counts as an app container's. A condition keeps prev's
+// transition time while its status holds.
+func podConditions(s api.PodStatus, sidecars map[string]bool, prev []api.PodCondition, now time.Time) []api.PodCondition {
 	var notInit, notReady []string
 	for _, c := range s.InitContainerStatuses {
+		if sidecars[c.Name] {
+			if c.Started == nil || !*c.Started {
+				notInit = append(notInit, c.Name)
+			}
+			if !c.Ready {
+				notReady = append(notReady, c.Name)
+			}
+			continue
+		}
 		if t := c.State.Terminated; t == nil || t.ExitCode != 0 {
 			notInit = append(notInit, c.Name)
 		}

@@ -214,3 +214,60 @@ func TestTerminationOf(t *testing.T) {
 		}
 	}
 }
+
+// A sidecar's status: started and ready as an app container's, the pod
+// initialized once it has started, its readiness in the pod's, its exits
+// failing nothing, and a pod whose app completed Succeeded although the
+// sidecar was stopped by a signal.
+func TestComputeStatusSidecar(t *testing.T) {
+	always := api.ContainerRestartPolicyAlways
+	pod := &api.Pod{ObjectMeta: api.ObjectMeta{Name: "p", Namespace: "ns", UID: "u"}, Spec: api.PodSpec{
+		RestartPolicy:  api.RestartPolicyNever,
+		InitContainers: []api.Container{{Name: "side", Image: "img", RestartPolicy: &always}},
+		Containers:     []api.Container{{Name: "app", Image: "img"}},
+	}}
+	now := planNow
+	side := &containerRecord{Name: "side", Init: true, Started: true, Running: true, StartedAt: now}
+	app := &containerRecord{Name: "app"}
+	st := &podState{Pod: pod, InitContainers: []*containerRecord{side}, Containers: []*containerRecord{app}}
+	cond := func(s api.PodStatus, typ api.PodConditionType) api.ConditionStatus {
+		for _, c := range s.Conditions {
+			if c.Type == typ {
+				return c.Status
+			}
+		}
+		return ""
+	}
+
+	side.probe.notStarted = true
+	s := computeStatus(st, now)
+	if is := s.InitContainerStatuses[0]; *is.Started || is.Ready || cond(s, api.PodInitialized) != api.ConditionFalse || s.Phase != api.PodPending {
+		t.Errorf("sidecar not started yet: %+v, Initialized %s, phase %s", is, cond(s, api.PodInitialized), s.Phase)
+	}
+
+	side.probe = probeView{notReady: true}
+	s = computeStatus(st, now)
+	if is := s.InitContainerStatuses[0]; !*is.Started || is.Ready || cond(s, api.PodInitialized) != api.ConditionTrue {
+		t.Errorf("sidecar started, not ready: %+v, Initialized %s", is, cond(s, api.PodInitialized))
+	}
+
+	app.Started, app.Running, app.StartedAt = true, true, now
+	s = computeStatus(st, now)
+	if cond(s, api.PodReady) != api.ConditionFalse || s.Phase != api.PodRunning {
+		t.Errorf("an unready sidecar keeps the pod not Ready: Ready %s, phase %s", cond(s, api.PodReady), s.Phase)
+	}
+	side.probe = probeView{}
+	s = computeStatus(st, now)
+	if !s.InitContainerStatuses[0].Ready || cond(s, api.PodReady) != api.ConditionTrue {
+		t.Errorf("sidecar ready: %+v, Ready %s", s.InitContainerStatuses[0], cond(s, api.PodReady))
+	}
+
+	// The app completes; the sidecar is stopped by SIGKILL.
+	app.Running, app.Exit = false, &termination{ExitCode: 0, Reason: reasonCompleted}
+	side.Running, side.Exit = false, &termination{ExitCode: 137, Reason: reasonError}
+	st.Terminal = true
+	s = computeStatus(st, now)
+	if s.Phase != api.PodSucceeded || s.InitContainerStatuses[0].Ready {
+		t.Errorf("completed pod: phase %s, sidecar %+v", s.Phase, s.InitContainerStatuses[0])
+	}
+}

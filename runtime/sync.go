@@ -24,7 +24,7 @@ const volumeRetry = 2 * time.Second
 //	Step 2: set up the pod's volumes.
 //	Step 3: create the sandbox if there is none.
 //	Step 4: show the containers held back by their back-off as waiting.
-//	Step 5: start the next init container.
+//	Step 5: start the next init container, or restart sidecars.
 //	Step 6: start the app containers.
 //
 // It returns when the worker must sync again at the latest (a back-off
@@ -49,7 +49,11 @@ func (w *podWorker) syncPod(ctx context.Context) time.Time {
 			w.events.record(st.Pod, api.EventTypeNormal, eventSandboxChanged,
 				"Pod sandbox changed, it will be killed and re-created.")
 		}
-		err := w.killPod(ctx, 0)
+		grace := time.Duration(0)
+		if acts.Graceful {
+			grace = gracePeriod(st.Pod)
+		}
+		err := w.killPod(ctx, grace)
 		w.killFailed = err != nil
 		if err != nil {
 			w.log.Warn("killing pod", "err", err)
@@ -71,14 +75,14 @@ func (w *podWorker) syncPod(ctx context.Context) time.Time {
 		if k.Grace != nil {
 			grace = *k.Grace
 		}
-		w.killContainer(ctx, st.Containers[k.Index], grace, k.Message)
+		w.killContainer(ctx, w.record(k.Init, k.Index), grace, k.Message)
 		if k.Probe {
 			sooner(now) // plan its restart with its exit known
 		}
 	}
 
 	// Step 2: volumes, before anything that could use them starts.
-	if acts.CreateSandbox || acts.StartInit != nil || len(acts.StartContainers) > 0 {
+	if acts.CreateSandbox || len(acts.StartInits) > 0 || len(acts.StartContainers) > 0 {
 		if err := w.setupVolumes(); err != nil {
 			w.events.record(st.Pod, api.EventTypeWarning, eventFailedMount, "%v", err)
 			w.log.Warn("setting up volumes", "err", err)
@@ -105,10 +109,17 @@ func (w *podWorker) syncPod(ctx context.Context) time.Time {
 		w.events.record(st.Pod, api.EventTypeWarning, eventBackOff, "%s", wa.Event)
 	}
 
-	// Step 5: the next init container; the app containers wait for it.
-	if s := acts.StartInit; s != nil {
-		sooner(w.start(ctx, true, []startAction{*s}))
-		return next
+	// Step 5: the next init container (the app containers are not
+	// planned before the init containers are done), or sidecars that
+	// exited. The container after a sidecar may start as soon as it has
+	// started: plan again at once.
+	if len(acts.StartInits) > 0 {
+		sooner(w.start(ctx, true, acts.StartInits))
+		for _, s := range acts.StartInits {
+			if rec := st.InitContainers[s.Index]; rec.Running && api.IsSidecar(&st.Pod.Spec.InitContainers[s.Index]) {
+				sooner(now)
+			}
+		}
 	}
 
 	// Step 6: the app containers, started together.
@@ -166,10 +177,11 @@ func (w *podWorker) createSandbox(ctx context.Context) error {
 	return nil
 }
 
-// hostPorts lists the pod's containers' host ports for the pod network.
+// hostPorts lists the pod's containers' and sidecars' host ports for the
+// pod network.
 func hostPorts(pod *api.Pod) []hostPort {
 	var out []hostPort
-	for _, c := range pod.Spec.Containers {
+	for _, c := range api.PodLongRunningContainers(pod) {
 		for _, p := range c.Ports {
 			if p.HostPort != 0 {
 				out = append(out, hostPort{HostPort: p.HostPort, ContainerPort: p.ContainerPort, Protocol: strings.ToLower(string(p.Protocol))})

@@ -60,14 +60,21 @@ const reasonSchedulingGated = "SchedulingGated"
 //   - RESTARTS sums the restart counts, with the time of the last restart
 //     ("3 (2m ago)").
 //
-// gossipod has no restartable (sidecar) init containers: a container's
-// restartPolicy is refused as an unsupported field, so the sidecar
-// branches of printPod never apply and are left out.
+// Sidecars (restartable init containers) count in READY like app
+// containers, a started one does not hold STATUS at Init:, and their
+// restarts still count once the pod is initialized, as printPod does.
 func (p printer) pod(pod *api.Pod) metav1.TableRow {
-	restarts := 0
+	restarts, sidecarRestarts := 0, 0
 	totalContainers := len(pod.Spec.Containers)
 	readyContainers := 0
-	var lastRestartDate api.Time
+	var lastRestartDate, lastSidecarRestartDate api.Time
+	sidecars := map[string]bool{}
+	for i := range pod.Spec.InitContainers {
+		if api.IsSidecar(&pod.Spec.InitContainers[i]) {
+			sidecars[pod.Spec.InitContainers[i].Name] = true
+			totalContainers++
+		}
+	}
 
 	reason := string(pod.Status.Phase)
 	if pod.Status.Reason != "" {
@@ -94,8 +101,19 @@ func (p printer) pod(pod *api.Pod) metav1.TableRow {
 		if t := container.LastTerminationState.Terminated; t != nil && lastRestartDate.Before(&t.FinishedAt) {
 			lastRestartDate = t.FinishedAt
 		}
+		if sidecars[container.Name] {
+			sidecarRestarts += int(container.RestartCount)
+			if t := container.LastTerminationState.Terminated; t != nil && lastSidecarRestartDate.Before(&t.FinishedAt) {
+				lastSidecarRestartDate = t.FinishedAt
+			}
+		}
 		switch {
 		case container.State.Terminated != nil && container.State.Terminated.ExitCode == 0:
+			continue
+		case sidecars[container.Name] && container.Started != nil && *container.Started:
+			if container.Ready {
+				readyContainers++
+			}
 			continue
 		case container.State.Terminated != nil:
 			// initialization failed
@@ -120,10 +138,10 @@ func (p printer) pod(pod *api.Pod) metav1.TableRow {
 	}
 
 	if !initializing || podInitialized(pod) {
-		// Without restartable init containers, the restarts of the init
-		// containers no longer count once the pod is initialized.
-		restarts = 0
-		lastRestartDate = api.Time{}
+		// Once the pod is initialized, only the sidecars' restarts count
+		// of the init containers'.
+		restarts = sidecarRestarts
+		lastRestartDate = lastSidecarRestartDate
 		hasRunning := false
 		for i := len(pod.Status.ContainerStatuses) - 1; i >= 0; i-- {
 			container := pod.Status.ContainerStatuses[i]

@@ -113,6 +113,25 @@ func TestPrintPod(t *testing.T) {
 					ContainerStatuses: []api.ContainerStatus{
 						{Ready: true, RestartCount: 3, State: terminated("Completed", 0)}, {Ready: true, RestartCount: 3, State: running()}}}},
 			want: []any{"test6", "1/2", "Running", "6", "<unknown>"}},
+		{name: "a started sidecar counts in READY and its restarts count once initialized",
+			pod: api.Pod{ObjectMeta: api.ObjectMeta{Name: "side"}, Spec: api.PodSpec{
+				InitContainers: []api.Container{{Name: "init"}, {Name: "proxy", RestartPolicy: ptrTo(api.ContainerRestartPolicyAlways)}},
+				Containers:     []api.Container{{Name: "app"}}},
+				Status: api.PodStatus{Phase: "Running",
+					Conditions: []api.PodCondition{{Type: api.PodInitialized, Status: api.ConditionTrue}},
+					InitContainerStatuses: []api.ContainerStatus{
+						{Name: "init", RestartCount: 1, State: terminated("Completed", 0)},
+						{Name: "proxy", RestartCount: 2, Ready: true, Started: ptrTo(true), State: running(), LastTerminationState: finishedAgo(10 * time.Second)}},
+					ContainerStatuses: []api.ContainerStatus{{Name: "app", Ready: true, State: running()}}}},
+			want: []any{"side", "2/2", "Running", "2 (10s ago)", "<unknown>"}},
+		{name: "a sidecar not started yet holds initialization",
+			pod: api.Pod{ObjectMeta: api.ObjectMeta{Name: "side2"}, Spec: api.PodSpec{
+				InitContainers: []api.Container{{Name: "proxy", RestartPolicy: ptrTo(api.ContainerRestartPolicyAlways)}},
+				Containers:     []api.Container{{Name: "app"}}},
+				Status: api.PodStatus{Phase: "Pending",
+					InitContainerStatuses: []api.ContainerStatus{{Name: "proxy", Started: ptrTo(false), State: running()}},
+					ContainerStatuses:     []api.ContainerStatus{{Name: "app", State: waiting("PodInitializing")}}}},
+			want: []any{"side2", "0/2", "Init:0/1", "0", "<unknown>"}},
 		{name: "test7: an init container restarting",
 			pod: api.Pod{ObjectMeta: api.ObjectMeta{Name: "test7"}, Spec: api.PodSpec{InitContainers: containers(1), Containers: containers(1)},
 				Status: api.PodStatus{Phase: "podPhase",
@@ -365,3 +384,5 @@ func TestPrintNamespaceAndServiceAccount(t *testing.T) {
 	sa := api.ServiceAccount{ObjectMeta: api.ObjectMeta{Name: "sa1", CreationTimestamp: future}}
 	checkRow(t, "sa1", printRow(t, &sa), []any{"sa1", int64(0), "0s"}, nil)
 }
+
+func ptrTo[T any](v T) *T { return &v }

@@ -24,14 +24,24 @@ type podColumns struct {
 // Init:ExitCode:N), otherwise by the waiting or terminated reason of the app
 // containers, last one first (ContainerCreating, CrashLoopBackOff, OOMKilled,
 // Completed, Error…), and by Terminating while a deletion is under way.
+// Sidecars (restartable init containers) count in READY, a started one
+// does not hold STATUS at Init:, and their restarts still count once the
+// pod is initialized.
 func podStatusColumns(p *api.Pod, now time.Time) podColumns {
-	restarts := 0
-	ready := 0
-	var lastRestart time.Time
+	restarts, sidecarRestarts := 0, 0
+	ready, total := 0, len(p.Spec.Containers)
+	var lastRestart, lastSidecarRestart time.Time
 	noteRestart := func(cs *api.ContainerStatus) {
 		restarts += int(cs.RestartCount)
 		if t := cs.LastTerminationState.Terminated; t != nil && t.FinishedAt.After(lastRestart) {
 			lastRestart = t.FinishedAt.Time
+		}
+	}
+	sidecars := map[string]bool{}
+	for i := range p.Spec.InitContainers {
+		if api.IsSidecar(&p.Spec.InitContainers[i]) {
+			sidecars[p.Spec.InitContainers[i].Name] = true
+			total++
 		}
 	}
 
@@ -44,8 +54,19 @@ func podStatusColumns(p *api.Pod, now time.Time) podColumns {
 	for i := range p.Status.InitContainerStatuses {
 		cs := &p.Status.InitContainerStatuses[i]
 		noteRestart(cs)
+		if sidecars[cs.Name] {
+			sidecarRestarts += int(cs.RestartCount)
+			if t := cs.LastTerminationState.Terminated; t != nil && t.FinishedAt.After(lastSidecarRestart) {
+				lastSidecarRestart = t.FinishedAt.Time
+			}
+		}
 		switch {
 		case cs.State.Terminated != nil && cs.State.Terminated.ExitCode == 0:
+			continue
+		case sidecars[cs.Name] && cs.Started != nil && *cs.Started:
+			if cs.Ready {
+				ready++
+			}
 			continue
 		case cs.State.Terminated != nil:
 			t := cs.State.Terminated
@@ -67,9 +88,9 @@ func podStatusColumns(p *api.Pod, now time.Time) podColumns {
 	}
 
 	if !initializing || conditionTrue(p, api.PodInitialized) {
-		// Like kubectl, RESTARTS counts the app containers once the
-		// pod is initialized.
-		restarts, lastRestart = 0, time.Time{}
+		// Like kubectl, RESTARTS counts the app containers (and the
+		// sidecars) once the pod is initialized.
+		restarts, lastRestart = sidecarRestarts, lastSidecarRestart
 		hasRunning := false
 		for i := len(p.Status.ContainerStatuses) - 1; i >= 0; i-- {
 			cs := &p.Status.ContainerStatuses[i]
@@ -116,7 +137,7 @@ func podStatusColumns(p *api.Pod, now time.Time) podColumns {
 		restartsCol = fmt.Sprintf("%d (%s ago)", restarts, age(api.Time{Time: lastRestart}, now))
 	}
 	return podColumns{
-		Ready:    fmt.Sprintf("%d/%d", ready, len(p.Spec.Containers)),
+		Ready:    fmt.Sprintf("%d/%d", ready, total),
 		Status:   reason,
 		Restarts: restartsCol,
 	}

@@ -53,6 +53,13 @@ func TestPodStatusColumns(t *testing.T) {
 		ready, status, restarts string
 	}{
 		{"pending, not placed", fixturePod(1, 0, api.PodStatus{Phase: api.PodPending}), "0/1", "Pending", "0"},
+		{"a started sidecar counts in READY, its restarts once initialized", withSidecar(fixturePod(1, 1, api.PodStatus{Phase: api.PodRunning,
+			Conditions:            []api.PodCondition{cond(api.PodInitialized, api.ConditionTrue)},
+			InitContainerStatuses: []api.ContainerStatus{startedSidecar(withLastRestart)},
+			ContainerStatuses:     []api.ContainerStatus{running(true, 1)}})), "2/2", "Running", "4 (90s ago)"},
+		{"a sidecar not started holds initialization", withSidecar(fixturePod(1, 1, api.PodStatus{Phase: api.PodPending,
+			InitContainerStatuses: []api.ContainerStatus{running(false, 0)},
+			ContainerStatuses:     []api.ContainerStatus{waiting("PodInitializing")}})), "0/2", "Init:0/1", "0"},
 		{"no status yet", fixturePod(1, 0, api.PodStatus{}), "0/1", "Pending", "0"},
 		{"creating", fixturePod(2, 0, api.PodStatus{Phase: api.PodPending,
 			ContainerStatuses: []api.ContainerStatus{waiting("ContainerCreating"), waiting("ContainerCreating")}}), "0/2", "ContainerCreating", "0"},
@@ -216,4 +223,21 @@ func TestAge(t *testing.T) {
 	if got := age(api.Time{}, testNow); got != "<unknown>" {
 		t.Errorf("age(zero) = %q, want <unknown>", got)
 	}
+}
+
+// withSidecar makes the pod's init containers sidecars, named as their
+// statuses.
+func withSidecar(p *api.Pod) *api.Pod {
+	always := api.ContainerRestartPolicyAlways
+	for i := range p.Spec.InitContainers {
+		p.Spec.InitContainers[i].Name = "c"
+		p.Spec.InitContainers[i].RestartPolicy = &always
+	}
+	return p
+}
+
+func startedSidecar(cs api.ContainerStatus) api.ContainerStatus {
+	started := true
+	cs.Started = &started
+	return cs
 }
