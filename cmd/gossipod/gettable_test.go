@@ -20,10 +20,7 @@ import (
 // network (with the default service CIDR) first, as the leader does.
 func (f *testServer) addService(svc *api.Service) *api.Service {
 	f.t.Helper()
-	if _, ok := f.store.State().ClusterNetwork(); !ok {
-		f.commit(consensus.CmdSetClusterNetwork, consensus.SetClusterNetwork{Network: consensus.ClusterNetwork{
-			ClusterCIDR: "10.88.0.0/16", NodeCIDRMaskSize: 24, ServiceCIDR: api.DefaultServiceCIDR}}, nil)
-	}
+	f.serviceNetwork()
 	svc.TypeMeta = api.TypeMeta{Kind: "Service", APIVersion: "v1"}
 	if svc.Namespace == "" {
 		svc.Namespace = "default"
