@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -158,5 +159,90 @@ func TestExpose(t *testing.T) {
 		if err == nil || exitCode(err) != tt.wantCode || !strings.Contains(errOut, tt.wantErr) {
 			t.Errorf("%q: err %v (code %d), stderr %q; want code %d and %q", tt.args, err, exitCode(err), errOut, tt.wantCode, tt.wantErr)
 		}
+	}
+}
+
+// TestDeleteAnyKind: delete of a kind it has no code for (Services), by
+// name, by label, with --all and from a manifest, waiting until each is
+// gone; and of a cluster-scoped one (a node).
+func TestDeleteAnyKind(t *testing.T) {
+	tests := []struct {
+		name   string
+		args   []string
+		want   string // stdout
+		writes []string
+		left   []string // the Services left in default
+	}{
+		{"by name", []string{"delete", "svc", "web"}, "service \"web\" deleted\n",
+			[]string{"DELETE /api/v1/namespaces/default/services/web"}, []string{"api", "db"}},
+		{"type/name", []string{"delete", "service/web", "svc/db"}, "service \"web\" deleted\nservice \"db\" deleted\n",
+			[]string{"DELETE /api/v1/namespaces/default/services/web", "DELETE /api/v1/namespaces/default/services/db"}, []string{"api"}},
+		{"by label", []string{"delete", "services", "-l", "tier=back"}, "service \"api\" deleted\nservice \"db\" deleted\n",
+			[]string{"DELETE /api/v1/namespaces/default/services/api", "DELETE /api/v1/namespaces/default/services/db"}, []string{"web"}},
+		{"all", []string{"delete", "svc", "--all"}, "service \"api\" deleted\nservice \"db\" deleted\nservice \"web\" deleted\n",
+			[]string{"DELETE /api/v1/namespaces/default/services/api", "DELETE /api/v1/namespaces/default/services/db",
+				"DELETE /api/v1/namespaces/default/services/web"}, nil},
+		{"orphan", []string{"delete", "svc", "web", "--cascade=orphan"}, "service \"web\" deleted\n",
+			[]string{"DELETE /api/v1/namespaces/default/services/web"}, []string{"api", "db"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newTestServer(t)
+			f.serviceNetwork()
+			for _, s := range []struct{ name, tier string }{{"web", "front"}, {"db", "back"}, {"api", "back"}} {
+				f.addService(&api.Service{ObjectMeta: api.ObjectMeta{Name: s.name, Labels: map[string]string{"tier": s.tier}},
+					Spec: api.ServiceSpec{Selector: map[string]string{"app": s.name}, Ports: []api.ServicePort{{Port: 80}}}})
+			}
+			f.takeRequests()
+			out, errOut, err := f.run("", tt.args...)
+			if err != nil || out != tt.want {
+				t.Fatalf("%q = %q, %q, %v; want %q", tt.args, out, errOut, err, tt.want)
+			}
+			reqs := f.takeRequests()
+			if w := writes(reqs); !slices.Equal(w, tt.writes) {
+				t.Errorf("writes %q, want %q", w, tt.writes)
+			}
+			// It waited: a GET of each deleted Service after its DELETE.
+			for _, w := range tt.writes {
+				get := "GET " + strings.TrimPrefix(w, "DELETE ")
+				if i := slices.Index(reqs, w); i < 0 || !slices.Contains(reqs[i:], get) {
+					t.Errorf("requests %q: no %s after %s", reqs, get, w)
+				}
+			}
+			bodies := f.bodiesOf("DELETE", "/api/v1/namespaces/default/services/web")
+			if orphan := slices.Contains(tt.args, "--cascade=orphan"); orphan != (len(bodies) == 1 && strings.Contains(bodies[0], `"propagationPolicy":"Orphan"`)) {
+				t.Errorf("DELETE bodies %q", bodies)
+			}
+			svcs, _ := f.store.State().Services(func(s *api.Service) bool { return s.Namespace == "default" })
+			var left []string
+			for _, s := range svcs {
+				left = append(left, s.Name)
+			}
+			slices.Sort(left)
+			if !slices.Equal(left, tt.left) {
+				t.Errorf("services left %q, want %q", left, tt.left)
+			}
+		})
+	}
+
+	f := newTestServer(t)
+	f.serviceNetwork()
+	file := writeFile(t, t.TempDir(), "svc.yaml", webService)
+	if _, errOut, err := f.run("", "apply", "-f", file); err != nil {
+		t.Fatalf("apply: %v %s", err, errOut)
+	}
+	if out, errOut, err := f.run("", "delete", "-f", file); err != nil || out != "service \"web\" deleted\n" {
+		t.Errorf("delete -f = %q, %q, %v", out, errOut, err)
+	}
+	if _, errOut, err := f.run("", "delete", "-f", file); err == nil ||
+		errOut != "Error from server (NotFound): error when deleting \""+file+"\": services \"web\" not found\n" {
+		t.Errorf("delete -f again: %q, %v", errOut, err)
+	}
+	f.addNode("node-9", false)
+	if out, errOut, err := f.run("", "delete", "node", "node-9"); err != nil || out != "node \"node-9\" deleted\n" {
+		t.Errorf("delete node = %q, %q, %v", out, errOut, err)
+	}
+	if _, ok := f.store.State().Node("node-9"); ok {
+		t.Error("node-9 is still there")
 	}
 }
