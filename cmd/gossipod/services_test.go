@@ -246,3 +246,71 @@ func TestDeleteAnyKind(t *testing.T) {
 		t.Error("node-9 is still there")
 	}
 }
+
+// TestDescribeService: kubectl's layout of a Service and of its
+// EndpointSlice.
+func TestDescribeService(t *testing.T) {
+	f := newTestServer(t)
+	addServiceFixtures(f)
+	web, _ := f.service("default", "web")
+	want := "" +
+		"Name:                     web\n" +
+		"Namespace:                default\n" +
+		"Labels:                   app=web\n" +
+		"Annotations:              <none>\n" +
+		"Selector:                 app=web\n" +
+		"Type:                     ClusterIP\n" +
+		"IP Family Policy:         SingleStack\n" +
+		"IP Families:              IPv4\n" +
+		"IP:                       10.96.0.10\n" +
+		"IPs:                      10.96.0.10\n" +
+		"Port:                     <unset>  80/TCP\n" +
+		"TargetPort:               8080/TCP\n" +
+		"Endpoints:                10.1.0.5:8080\n" +
+		"Session Affinity:         None\n" +
+		"Internal Traffic Policy:  Cluster\n" +
+		"Events:                   <none>\n"
+	out, errOut, err := f.run("", "describe", "svc", "web")
+	if err != nil || out != want {
+		t.Errorf("describe svc web:\n%s(stderr %q, err %v)\nwant:\n%s", out, errOut, err, want)
+	}
+	if web.Spec.ClusterIP != "10.96.0.10" {
+		t.Errorf("cluster IP %q", web.Spec.ClusterIP)
+	}
+
+	out, _, err = f.run("", "describe", "services", "-n", "batch")
+	for _, line := range []string{"Name: db", "Type: NodePort", "Port: <unset> 5432/TCP", "NodePort: <unset> 30432/TCP",
+		"Endpoints: <none>", "External Traffic Policy: Cluster"} {
+		if err != nil || !hasLine(out, line) {
+			t.Errorf("describe services -n batch: no line %q in\n%s(err %v)", line, out, err)
+		}
+	}
+
+	want = "" +
+		"Name:         web-abcde\n" +
+		"Namespace:    default\n" +
+		"Labels:       endpointslice.kubernetes.io/managed-by=endpointslice-controller.k8s.io\n" +
+		"              kubernetes.io/service-name=web\n" +
+		"Annotations:  <none>\n" +
+		"AddressType:  IPv4\n" +
+		"Ports:\n" +
+		"  Name     Port  Protocol\n" +
+		"  ----     ----  --------\n" +
+		"  <unset>  8080  TCP\n" +
+		"Endpoints:\n" +
+		"  - Addresses:  10.1.0.5\n" +
+		"    Conditions:\n" +
+		"      Ready:   true\n" +
+		"    Hostname:  <unset>\n" +
+		"    NodeName:  <unset>\n" +
+		"    Zone:      <unset>\n" +
+		"Events:        <none>\n"
+	out, errOut, err = f.run("", "describe", "endpointslices", "-l", "kubernetes.io/service-name=web")
+	if err != nil || out != want {
+		t.Errorf("describe endpointslices:\n%s(stderr %q, err %v)\nwant:\n%s", out, errOut, err, want)
+	}
+	_, errOut, err = f.run("", "describe", "svc", "nope")
+	if err == nil || errOut != "Error from server (NotFound): services \"nope\" not found\n" {
+		t.Errorf("describe svc nope: %q, %v", errOut, err)
+	}
+}
