@@ -84,6 +84,13 @@ func (c *Client) get(ctx context.Context, path string, out any) error {
 // successful response into out (if not nil). An error response comes back
 // as an *api.Status; a transport failure as an error that names the agent.
 func (c *Client) Do(ctx context.Context, method, path string, in, out any) error {
+	return c.DoAccept(ctx, method, path, "application/json", in, out)
+}
+
+// DoAccept is Do with another Accept header: a Table
+// (application/json;as=Table;v=v1;g=meta.k8s.io) or aggregated discovery,
+// which the server answers only to clients that ask for them.
+func (c *Client) DoAccept(ctx context.Context, method, path, accept string, in, out any) error {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -96,7 +103,7 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Accept", accept)
 	switch {
 	case in != nil && method == http.MethodPatch:
 		// A PATCH body is a patch, and the API wants to know which kind:

@@ -124,6 +124,8 @@ func applyObject(ctx context.Context, cl *client.Client, o manifestObject) (appl
 		return applyReplicaSet(ctx, cl, obj, o.source)
 	case *api.Namespace:
 		return applyNamespace(ctx, cl, obj, o.source)
+	case *api.Service:
+		return applyService(ctx, cl, obj, o.source)
 	default:
 		apiVersion, kind := o.obj.GetObjectKind().GroupVersionKind().ToAPIVersionAndKind()
 		return "", nil, fmt.Errorf("unable to apply %s %s %q from %q: this kind is not supported yet", apiVersion, kind, o.obj.GetName(), o.source)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"slices"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/gossipod/gossipod/api"
@@ -51,12 +54,19 @@ func deleteCommand() *cli.Command {
 	}
 }
 
-// deleteTarget is one object to delete: a pod, a Deployment or a
-// ReplicaSet (kind is resourcePods, resourceDeployments or
-// resourceReplicaSets); source is the manifest it came from, if any, for
+// deleteTarget is one object to delete, of any resource discovery lists
+// with the delete verb; source is the manifest it came from, if any, for
 // error messages.
 type deleteTarget struct {
-	kind, namespace, name, source string
+	resource                apiResource
+	namespace, name, source string
+}
+
+// isCore reports whether r is the core or apps resource named (pods,
+// deployments, replicasets), which delete handles with their grace period,
+// cascade and wait.
+func (r apiResource) isCore(group, resource string) bool {
+	return r.Group == group && r.Resource == resource
 }
 
 func runDelete(c *cli.Context) error {
@@ -76,6 +86,12 @@ func runDelete(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	ctx, cancel := requestContext(c)
+	resources, err := discover(ctx, cl)
+	cancel()
+	if err != nil {
+		return err
+	}
 
 	var targets []deleteTarget
 	files := c.StringSlice("filename")
@@ -92,50 +108,48 @@ func runDelete(c *cli.Context) error {
 			return err
 		}
 		for _, o := range objs {
-			var kind string
-			switch o.obj.(type) {
-			case *api.Pod:
-				kind = resourcePods
-			case *api.Deployment:
-				kind = resourceDeployments
-			case *api.ReplicaSet:
-				kind = resourceReplicaSets
-			default:
-				apiVersion, objKind := o.obj.GetObjectKind().GroupVersionKind().ToAPIVersionAndKind()
-				return fmt.Errorf("unable to delete %s %s %q from %q: this kind is not supported yet", apiVersion, objKind, o.obj.GetName(), o.source)
+			gvk := o.obj.GetObjectKind().GroupVersionKind()
+			i := slices.IndexFunc(resources, func(r apiResource) bool { return r.Group == gvk.Group && r.Kind == gvk.Kind })
+			if i < 0 || !resources[i].has("delete") {
+				apiVersion, objKind := gvk.ToAPIVersionAndKind()
+				return fmt.Errorf("unable to delete %s %s %q from %q: the server does not allow deleting this kind", apiVersion, objKind, o.obj.GetName(), o.source)
 			}
-			targets = append(targets, deleteTarget{kind: kind, namespace: o.obj.GetNamespace(), name: o.obj.GetName(), source: o.source})
+			targets = append(targets, deleteTarget{resource: resources[i], namespace: o.obj.GetNamespace(), name: o.obj.GetName(), source: o.source})
 		}
 	default:
-		kind, names, err := resourceArgs(args, "delete")
+		types, names, err := typedArgs(resources, args, "delete")
 		if err != nil {
 			return err
 		}
-		if kind != resourcePods && kind != resourceDeployments && kind != resourceReplicaSets {
-			return usageError{fmt.Errorf("deleting %s is not supported", kind)}
-		}
 		selector, all := c.String("selector"), c.Bool("all")
+		named := slices.ContainsFunc(names, func(n []string) bool { return len(n) > 0 })
 		switch {
-		case len(names) > 0 && (selector != "" || all):
+		case named && (selector != "" || all):
 			return usageError{errors.New("name cannot be provided when a selector or --all is specified")}
-		case len(names) == 0 && selector == "" && !all:
+		case !named && selector == "" && !all:
 			return usageError{errors.New("resource(s) were provided, but no name was specified")}
 		}
 		ns := namespace(c)
-		for _, n := range names {
-			targets = append(targets, deleteTarget{kind: kind, namespace: ns, name: n})
+		for i, r := range types {
+			if !r.has("delete") {
+				return usageError{fmt.Errorf("the server does not allow this method on the requested resource (delete %s)", r.groupResource())}
+			}
+			for _, n := range names[i] {
+				targets = append(targets, deleteTarget{resource: r, namespace: ns, name: n})
+			}
+			if !named {
+				ctx, cancel := requestContext(c)
+				listed, err := listDeleteTargets(ctx, cl, r, ns, selector)
+				cancel()
+				if err != nil {
+					return statusError(err)
+				}
+				targets = append(targets, listed...)
+			}
 		}
-		if len(names) == 0 {
-			ctx, cancel := requestContext(c)
-			targets, err = listDeleteTargets(ctx, cl, kind, client.ListOptions{Namespace: ns, LabelSelector: selector})
-			cancel()
-			if err != nil {
-				return statusError(err)
-			}
-			if len(targets) == 0 {
-				fmt.Fprintln(c.App.ErrWriter, "No resources found")
-				return nil
-			}
+		if len(targets) == 0 {
+			fmt.Fprintln(c.App.ErrWriter, "No resources found")
+			return nil
 		}
 	}
 
@@ -149,16 +163,16 @@ func runDelete(c *cli.Context) error {
 		ctx, cancel := requestContext(c)
 		var gone deletedObject
 		var err error
-		ref := "pod"
-		switch t.kind {
-		case resourceDeployments:
-			ref = deploymentKind
+		ref := t.resource.nameKind()
+		switch {
+		case t.resource.isCore("apps", "deployments"):
 			gone.deployment, err = cl.DeleteDeployment(ctx, t.namespace, t.name, cascade)
-		case resourceReplicaSets:
-			ref = replicaSetKind
+		case t.resource.isCore("apps", "replicasets"):
 			gone.replicaSet, err = cl.DeleteReplicaSet(ctx, t.namespace, t.name, cascade)
-		default:
+		case t.resource.isCore("", "pods"):
 			gone.pod, err = cl.DeletePod(ctx, t.namespace, t.name, grace)
+		default:
+			gone.other, err = deleteObject(ctx, cl, t, cascade)
 		}
 		cancel()
 		switch {
@@ -198,9 +212,12 @@ func runDelete(c *cli.Context) error {
 			case o.replicaSet != nil:
 				what = "replicasets/" + o.replicaSet.Name
 				err = waitReplicaSetGone(ctx, cl, o.replicaSet, cascade, time.Second)
-			default:
+			case o.pod != nil:
 				err = waitPodGone(ctx, cl, o.pod, time.Second)
 				what = "pods/" + o.pod.Name
+			default:
+				what = o.other.target.resource.Resource + "/" + o.other.target.name
+				err = waitObjectGone(ctx, cl, o.other, time.Second)
 			}
 			switch {
 			case errors.Is(err, context.DeadlineExceeded):
@@ -271,12 +288,49 @@ func waitPodGone(ctx context.Context, cl *client.Client, deleted *api.Pod, every
 	}
 }
 
-// deletedObject is what a delete request returned: a pod, a Deployment
-// or a ReplicaSet.
+// deletedObject is what a delete request returned: a pod, a Deployment,
+// a ReplicaSet, or an object of another kind.
 type deletedObject struct {
 	pod        *api.Pod
 	deployment *api.Deployment
 	replicaSet *api.ReplicaSet
+	other      *deletedOther
+}
+
+// deletedOther is an object of a kind delete knows only from discovery:
+// what was deleted, and its uid (to tell it from a new object of the same
+// name while waiting).
+type deletedOther struct {
+	target deleteTarget
+	uid    types.UID
+}
+
+// deleteObject deletes an object of any kind, with the cascade policy
+// (none: the server's default, background).
+func deleteObject(ctx context.Context, cl *client.Client, t deleteTarget, cascade api.DeletionPropagation) (*deletedOther, error) {
+	var body any
+	if cascade != "" {
+		body = map[string]any{"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": cascade}
+	}
+	var out struct {
+		Metadata metav1.ObjectMeta `json:"metadata"`
+	}
+	if err := cl.Do(ctx, http.MethodDelete, t.resource.path(t.namespace, t.name), body, &out); err != nil {
+		return nil, err
+	}
+	return &deletedOther{target: t, uid: out.Metadata.UID}, nil
+}
+
+// waitObjectGone polls until the object is gone or replaced by another of
+// the same name, or ctx ends.
+func waitObjectGone(ctx context.Context, cl *client.Client, o *deletedOther, every time.Duration) error {
+	return pollUntil(ctx, every, func() (bool, error) {
+		var cur struct {
+			Metadata metav1.ObjectMeta `json:"metadata"`
+		}
+		err := cl.Do(ctx, http.MethodGet, o.target.resource.path(o.target.namespace, o.target.name), nil, &cur)
+		return isNotFound(err) || err == nil && o.uid != "" && cur.Metadata.UID != o.uid, err
+	})
 }
 
 // cascadePolicy reads --cascade as kubectl does: background (or true, its
@@ -294,39 +348,31 @@ func cascadePolicy(s string) (api.DeletionPropagation, error) {
 	return "", usageError{fmt.Errorf("invalid cascade value (%s). Must be \"background\", \"foreground\", or \"orphan\"", s)}
 }
 
-// listDeleteTargets lists the pods or Deployments that -l or --all
-// delete, in name order.
-func listDeleteTargets(ctx context.Context, cl *client.Client, kind string, opts client.ListOptions) ([]deleteTarget, error) {
-	var targets []deleteTarget
-	if kind == resourceReplicaSets {
-		list, err := cl.ReplicaSets(ctx, opts)
-		if err != nil {
-			return nil, err
-		}
-		for _, rs := range list.Items {
-			targets = append(targets, deleteTarget{kind: kind, namespace: rs.Namespace, name: rs.Name})
-		}
-		return targets, nil
+// listDeleteTargets lists the objects of r that -l or --all delete, in
+// namespace and name order.
+func listDeleteTargets(ctx context.Context, cl *client.Client, r apiResource, namespace, selector string) ([]deleteTarget, error) {
+	path := r.path(namespace, "")
+	if selector != "" {
+		path += "?" + url.Values{"labelSelector": {selector}}.Encode()
 	}
-	if kind == resourceDeployments {
-		list, err := cl.Deployments(ctx, opts)
-		if err != nil {
-			return nil, err
-		}
-		sortDeployments(list.Items)
-		for _, d := range list.Items {
-			targets = append(targets, deleteTarget{kind: kind, namespace: d.Namespace, name: d.Name})
-		}
-		return targets, nil
+	var list struct {
+		Items []struct {
+			Metadata metav1.ObjectMeta `json:"metadata"`
+		} `json:"items"`
 	}
-	list, err := cl.Pods(ctx, opts)
-	if err != nil {
+	if err := cl.Do(ctx, http.MethodGet, path, nil, &list); err != nil {
 		return nil, err
 	}
-	sortPods(list.Items)
-	for _, p := range list.Items {
-		targets = append(targets, deleteTarget{kind: kind, namespace: p.Namespace, name: p.Name})
+	var targets []deleteTarget
+	for _, it := range list.Items {
+		targets = append(targets, deleteTarget{resource: r, namespace: it.Metadata.Namespace, name: it.Metadata.Name})
 	}
+	slices.SortStableFunc(targets, func(a, b deleteTarget) int {
+		if c := strings.Compare(a.namespace, b.namespace); c != 0 {
+			return c
+		}
+		return strings.Compare(a.name, b.name)
+	})
 	return targets, nil
 }
 

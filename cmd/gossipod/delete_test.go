@@ -73,7 +73,9 @@ func TestDeleteBySelectorAndAll(t *testing.T) {
 		{"delete", "pods"},
 		{"delete", "pods", "db", "--all"},
 		{"delete", "pod", "db", "--now", "--grace-period", "5"},
-		{"delete", "nodes", "node-1"},
+		// Discovery lists no delete verb for events.
+		{"delete", "events", "x"},
+		{"delete", "things", "x"},
 	} {
 		if _, _, err := f.run("", args...); err == nil || exitCode(err) != 2 {
 			t.Errorf("%q: err %v, want a usage error", args, err)

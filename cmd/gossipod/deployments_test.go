@@ -206,7 +206,6 @@ func TestGetDeployments(t *testing.T) {
 	for _, args := range [][]string{
 		{"get", "deployments", "web", "-A"},
 		{"get", "deployments", "web", "-l", "app=web"},
-		{"get", "deployments", "--field-selector", "metadata.name=web"},
 		{"get", "deployments", "-o", "table"},
 	} {
 		if _, _, err := f.run("", args...); err == nil || exitCode(err) != 2 {

@@ -22,12 +22,14 @@ import (
 func describeCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "describe",
-		Usage: "show details of pods, deployments, replicasets or nodes, with their events",
+		Usage: "show details of pods, deployments, replicasets, nodes, services or endpointslices, with their events",
 		Description: "gossipod describe pod web\n" +
 			"gossipod describe pods -l app=web\n" +
 			"gossipod describe deployment web\n" +
 			"gossipod describe rs -l app=web\n" +
-			"gossipod describe node node-1",
+			"gossipod describe node node-1\n" +
+			"gossipod describe svc web\n" +
+			"gossipod describe endpointslices -l kubernetes.io/service-name=web",
 		ArgsUsage: "TYPE [NAME...] | TYPE/NAME...",
 		Flags: []cli.Flag{
 			namespaceFlag(),
@@ -38,31 +40,49 @@ func describeCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			kind, names, err := resourceArgs(args, "describe")
-			if err != nil {
-				return err
-			}
-			if len(names) > 0 && c.IsSet("selector") {
-				return usageError{errors.New("name cannot be provided when a selector is specified")}
-			}
 			cl, err := newClient(c)
 			if err != nil {
 				return err
 			}
+			ctx, cancel := requestContext(c)
+			resources, err := discover(ctx, cl)
+			cancel()
+			if err != nil {
+				return err
+			}
+			types, typedNames, err := typedArgs(resources, args, "describe")
+			if err != nil {
+				return err
+			}
+			if len(types) != 1 {
+				return usageError{fmt.Errorf("describe takes one resource type, got %d", len(types))}
+			}
+			r, names := types[0], typedNames[0]
+			if len(names) > 0 && c.IsSet("selector") {
+				return usageError{errors.New("name cannot be provided when a selector is specified")}
+			}
 			var texts []string
 			var failed []error
-			switch kind {
-			case resourcePods:
+			switch {
+			case r.isCore("", "pods"):
 				texts, failed, err = describePods(c, cl, names)
-			case resourceDeployments:
+			case r.isCore("apps", "deployments"):
 				texts, failed, err = describeDeployments(c, cl, names)
-			case resourceReplicaSets:
+			case r.isCore("apps", "replicasets"):
 				texts, failed, err = describeReplicaSets(c, cl, names)
-			default:
+			case r.isCore("", "nodes"):
 				if c.IsSet("selector") {
 					return usageError{errors.New("--selector is not supported for nodes")}
 				}
 				texts, failed, err = describeNodes(c, cl, names)
+			case r.isCore("", "services"):
+				es, _ := resolve(resources, "endpointslices.discovery.k8s.io")
+				texts, failed, err = describeServices(c, cl, r, es, names)
+			case r.isCore("discovery.k8s.io", "endpointslices"):
+				texts, failed, err = describeListed(c, cl, r, names, true, describeEndpointSlice,
+					func(es *api.EndpointSlice) string { return string(es.UID) }, nil)
+			default:
+				return usageError{fmt.Errorf("describe does not know %s yet: use get %s -o yaml", r.groupResource(), r.groupResource())}
 			}
 			if err != nil {
 				return err

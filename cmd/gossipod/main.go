@@ -73,6 +73,7 @@ func newApp() *cli.App {
 			describeCommand(),
 			deleteCommand(),
 			scaleCommand(),
+			exposeCommand(),
 			rolloutCommand(),
 			cordonCommand(),
 			uncordonCommand(),

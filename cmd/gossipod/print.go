@@ -54,14 +54,17 @@ func printObject(w io.Writer, format string, v any) error {
 	return err
 }
 
-// table writes aligned columns as kubectl does (three spaces between them).
+// table writes aligned columns as kubectl does (three spaces between them);
+// newTable with no headers writes no header row (--no-headers).
 type table struct {
 	tw *tabwriter.Writer
 }
 
 func newTable(w io.Writer, headers ...string) *table {
 	t := &table{tw: tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)}
-	t.row(headers...)
+	if len(headers) > 0 {
+		t.row(headers...)
+	}
 	return t
 }
 
