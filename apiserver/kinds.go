@@ -28,6 +28,7 @@ func (s *Server) resources() []routeLister {
 		s.namespaces(discoveryEntry(all, "namespaces")),
 		s.serviceAccounts(discoveryEntry(all, "serviceaccounts")),
 		s.services(discoveryEntry(all, "services")),
+		s.configMaps(discoveryEntry(all, "configmaps")),
 		s.endpointSlices(discoveryEntry(all, "endpointslices")),
 		s.events(discoveryEntry(all, "events")),
 		s.deployments(discoveryEntry(all, "deployments")),
@@ -287,6 +288,41 @@ func (s *Server) endpointSlices(info discovery.Resource) *resource[api.EndpointS
 			l := api.EndpointSliceList{Items: items}
 			l.TypeMeta, l.ListMeta = listMeta("EndpointSliceList", "discovery.k8s.io/v1", meta)
 			return l
+		},
+	}
+}
+
+// configMaps: defaulted and validated here and again by the state
+// machine; an immutable ConfigMap keeps its data.
+func (s *Server) configMaps(info discovery.Resource) *resource[api.ConfigMap, *api.ConfigMap] {
+	return &resource[api.ConfigMap, *api.ConfigMap]{
+		s: s, info: info,
+		get: func(st *consensus.State, ns, name string) (*api.ConfigMap, bool) { return st.ConfigMap(ns, name) },
+		list: func(st *consensus.State, _ string, keep func(*api.ConfigMap) bool) ([]*api.ConfigMap, uint64) {
+			return st.ConfigMaps(keep)
+		},
+		newList: func(items []api.ConfigMap, meta api.ListMeta) any {
+			l := api.ConfigMapList{Items: items}
+			l.TypeMeta, l.ListMeta = listMeta("ConfigMapList", "v1", meta)
+			return l
+		},
+		create: func(ctx context.Context, cm *api.ConfigMap) (*api.ConfigMap, error) {
+			api.SetConfigMapDefaults(cm)
+			if err := api.ValidateConfigMap(cm); err != nil {
+				return nil, err
+			}
+			return commitObject[api.ConfigMap](ctx, s.b, consensus.CmdCreateConfigMap, consensus.CreateConfigMap{ConfigMap: *cm})
+		},
+		update: func(ctx context.Context, old, cm *api.ConfigMap) (*api.ConfigMap, error) {
+			api.SetConfigMapDefaults(cm)
+			if err := api.ValidateConfigMapUpdate(old, cm); err != nil {
+				return nil, err
+			}
+			return commitObject[api.ConfigMap](ctx, s.b, consensus.CmdUpdateConfigMap, consensus.UpdateConfigMap{ConfigMap: *cm})
+		},
+		remove: func(ctx context.Context, ns, name string, o *api.DeleteOptions) (*api.ConfigMap, error) {
+			return commitObject[api.ConfigMap](ctx, s.b, consensus.CmdDeleteConfigMap, consensus.DeleteConfigMap{
+				Namespace: ns, Name: name, UID: uidPrecondition(o)})
 		},
 	}
 }

@@ -44,6 +44,8 @@ type State struct {
 	replicaSets map[string]*api.ReplicaSet
 	// services by namespace/name, copy-on-write.
 	services map[string]*api.Service
+	// configMaps by namespace/name, copy-on-write.
+	configMaps map[string]*api.ConfigMap
 	// endpointSlices by namespace/name, copy-on-write.
 	endpointSlices map[string]*api.EndpointSlice
 	// dependents is derived from the owner references of pods,
@@ -65,6 +67,7 @@ func NewState() *State {
 		serviceAccounts: map[string]*api.ServiceAccount{},
 		replicaSets:     map[string]*api.ReplicaSet{},
 		services:        map[string]*api.Service{},
+		configMaps:      map[string]*api.ConfigMap{},
 		endpointSlices:  map[string]*api.EndpointSlice{},
 		dependents:      map[types.UID]map[objRef]struct{}{},
 		watch:           newWatchLog(watchLogSize),
@@ -337,6 +340,24 @@ func (s *State) dispatch(index uint64, cmd Command) (any, error) {
 			return nil, err
 		}
 		return s.updateServiceAccount(index, p)
+	case CmdCreateConfigMap:
+		p, err := decode[CreateConfigMap](cmd)
+		if err != nil {
+			return nil, err
+		}
+		return s.createConfigMap(index, cmd, p)
+	case CmdUpdateConfigMap:
+		p, err := decode[UpdateConfigMap](cmd)
+		if err != nil {
+			return nil, err
+		}
+		return s.updateConfigMap(index, p)
+	case CmdDeleteConfigMap:
+		p, err := decode[DeleteConfigMap](cmd)
+		if err != nil {
+			return nil, err
+		}
+		return s.deleteConfigMap(index, p)
 	case CmdCreateService:
 		p, err := decode[CreateService](cmd)
 		if err != nil {
@@ -552,6 +573,7 @@ type snapshotData struct {
 	ServiceAccounts []api.ServiceAccount `json:"serviceAccounts,omitempty"`
 	ReplicaSets     []api.ReplicaSet     `json:"replicaSets,omitempty"`
 	Services        []api.Service        `json:"services,omitempty"`
+	ConfigMaps      []api.ConfigMap      `json:"configMaps,omitempty"`
 	EndpointSlices  []api.EndpointSlice  `json:"endpointSlices,omitempty"`
 }
 
@@ -589,6 +611,9 @@ func (s *State) export() snapshotData {
 	}
 	for _, key := range slices.Sorted(maps.Keys(s.services)) {
 		d.Services = append(d.Services, *s.services[key])
+	}
+	for _, key := range slices.Sorted(maps.Keys(s.configMaps)) {
+		d.ConfigMaps = append(d.ConfigMaps, *s.configMaps[key])
 	}
 	for _, key := range slices.Sorted(maps.Keys(s.endpointSlices)) {
 		d.EndpointSlices = append(d.EndpointSlices, *s.endpointSlices[key])
@@ -648,6 +673,11 @@ func (s *State) restore(d snapshotData) {
 	for i := range d.Services {
 		svc := &d.Services[i]
 		s.services[podKey(svc.Namespace, svc.Name)] = svc
+	}
+	s.configMaps = make(map[string]*api.ConfigMap, len(d.ConfigMaps))
+	for i := range d.ConfigMaps {
+		cm := &d.ConfigMaps[i]
+		s.configMaps[podKey(cm.Namespace, cm.Name)] = cm
 	}
 	s.endpointSlices = make(map[string]*api.EndpointSlice, len(d.EndpointSlices))
 	for i := range d.EndpointSlices {

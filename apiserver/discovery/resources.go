@@ -177,6 +177,12 @@ func Resources() []Resource {
 			Object: reflect.TypeFor[corev1.Service](), List: reflect.TypeFor[corev1.ServiceList](),
 		},
 		{
+			Group: "", Version: "v1", Resource: "configmaps", Singular: "configmap", Kind: "ConfigMap", Namespaced: true,
+			Verbs:      []string{"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"},
+			ShortNames: []string{"cm"},
+			Object:     reflect.TypeFor[corev1.ConfigMap](), List: reflect.TypeFor[corev1.ConfigMapList](),
+		},
+		{
 			// Events are written by the agents only and listed (`describe`
 			// lists them by involvedObject); no get by name, no watch yet.
 			Group: "", Version: "v1", Resource: "events", Singular: "event", Kind: "Event", Namespaced: true,

@@ -107,6 +107,10 @@ func itemsOf(obj any) ([]item, string, error) {
 		return listItems(o.Items, &serviceTable), o.ResourceVersion, nil
 	case *api.ServiceList:
 		return listItems(o.Items, &serviceTable), o.ResourceVersion, nil
+	case api.ConfigMapList:
+		return listItems(o.Items, &configMapTable), o.ResourceVersion, nil
+	case *api.ConfigMapList:
+		return listItems(o.Items, &configMapTable), o.ResourceVersion, nil
 	case api.EndpointSliceList:
 		return listItems(o.Items, &endpointSliceTable), o.ResourceVersion, nil
 	case *api.EndpointSliceList:
@@ -151,6 +155,8 @@ func emptyListKind(obj any) *kindTable {
 		return &serviceAccountTable
 	case api.ServiceList, *api.ServiceList:
 		return &serviceTable
+	case api.ConfigMapList, *api.ConfigMapList:
+		return &configMapTable
 	case api.EndpointSliceList, *api.EndpointSliceList:
 		return &endpointSliceTable
 	}
@@ -176,6 +182,8 @@ func tableFor(o api.Object) *kindTable {
 		return &serviceAccountTable
 	case *api.Service:
 		return &serviceTable
+	case *api.ConfigMap:
+		return &configMapTable
 	case *api.EndpointSlice:
 		return &endpointSliceTable
 	}
@@ -241,6 +249,10 @@ func withTypeMeta(o api.Object) any {
 	case *api.Service:
 		c := *v
 		c.TypeMeta = api.TypeMeta{Kind: "Service", APIVersion: "v1"}
+		return &c
+	case *api.ConfigMap:
+		c := *v
+		c.TypeMeta = api.TypeMeta{Kind: "ConfigMap", APIVersion: "v1"}
 		return &c
 	case *api.EndpointSlice:
 		c := *v
