@@ -108,3 +108,77 @@ func TestConfigMapVerbs(t *testing.T) {
 		t.Errorf("rows %v, want web with 3 keys", rows)
 	}
 }
+
+// TestSecretVerbs drives every verb of secrets through the API over the
+// real state machine: stringData is merged into data and never returned,
+// each type's keys are required, the type is immutable, and kubectl get's
+// Table is NAME TYPE DATA AGE.
+func TestSecretVerbs(t *testing.T) {
+	store, srv := newTestServer(t)
+	secrets := "/api/v1/namespaces/default/secrets"
+	secJSON := func(name, extra string) string {
+		return `{"apiVersion":"v1","kind":"Secret","metadata":{"name":"` + name + `","labels":{"app":"db"}}` + extra + `}`
+	}
+	steps := []struct {
+		method, path, contentType, body string
+		wantCode                        int
+		wantBody                        []string
+		notInBody                       []string
+	}{
+		{"POST", secrets, jsonType, secJSON("db", `,"data":{"user":"b2xk"},"stringData":{"user":"admin","password":"s3cret"}`),
+			http.StatusCreated, []string{`"type": "Opaque"`, `"user": "YWRtaW4="`, `"password": "czNjcmV0"`}, []string{"stringData", "s3cret"}},
+		{"GET", secrets + "/db", "", "", http.StatusOK, []string{`"kind": "Secret"`, `"password": "czNjcmV0"`}, []string{"stringData"}},
+		{"GET", "/api/v1/secrets?fieldSelector=type%3DOpaque", "", "", http.StatusOK, []string{`"kind": "SecretList"`, `"name": "db"`}, nil},
+		{"GET", secrets + "?fieldSelector=type%3Dkubernetes.io%2Ftls", "", "", http.StatusOK, []string{`"items": []`}, nil},
+		{"PATCH", secrets + "/db", mergeType, `{"stringData":{"password":"n3w"}}`, http.StatusOK, []string{`"password": "bjN3"`, `"user": "YWRtaW4="`}, []string{"stringData"}},
+		{"PUT", secrets + "/db", jsonType, secJSON("db", `,"type":"kubernetes.io/basic-auth","data":{"password":"bjN3"}`), http.StatusUnprocessableEntity,
+			[]string{`type: Invalid value: \"kubernetes.io/basic-auth\": field is immutable`, `"field": "type"`}, nil},
+		{"PATCH", secrets + "/db", mergeType, `{"immutable":true}`, http.StatusOK, []string{`"immutable": true`}, nil},
+		{"PATCH", secrets + "/db", mergeType, `{"data":{"password":"eA=="}}`, http.StatusUnprocessableEntity,
+			[]string{`data: Forbidden: field is immutable when ` + "`immutable`" + ` is set`, `"field": "data"`}, nil},
+		{"POST", secrets, jsonType, secJSON("cert", `,"type":"kubernetes.io/tls","data":{"tls.crt":"eA=="}`), http.StatusUnprocessableEntity,
+			[]string{`Secret \"cert\" is invalid: data[tls.key]: Required value`, `"field": "data[tls.key]"`}, nil},
+		{"POST", secrets, jsonType, secJSON("reg", `,"type":"kubernetes.io/dockerconfigjson","stringData":{".dockerconfigjson":"{not json"}`),
+			http.StatusUnprocessableEntity, []string{`data[.dockerconfigjson]: Invalid value: \"\u003csecret contents redacted\u003e\": invalid character`}, []string{"not json"}},
+		{"POST", secrets, jsonType, secJSON("reg", `,"type":"kubernetes.io/dockerconfigjson","stringData":{".dockerconfigjson":"{\"auths\":{}}"}`),
+			http.StatusCreated, []string{`"type": "kubernetes.io/dockerconfigjson"`}, nil},
+		{"POST", secrets, jsonType, secJSON("bad", `,"data":{"k":"not base64!"}`), http.StatusBadRequest,
+			[]string{`"field": "data.k"`, "not base64"}, []string{"not base64!"}},
+		{"POST", secrets, jsonType, secJSON("ssh", `,"type":"kubernetes.io/ssh-auth"`), http.StatusUnprocessableEntity,
+			[]string{`data[ssh-privatekey]: Required value`}, nil},
+	}
+	for i, s := range steps {
+		code, body := do(t, srv, s.method, s.path, s.contentType, s.body)
+		if code != s.wantCode {
+			t.Fatalf("step %d: %s %s = %d, want %d: %.2000s", i, s.method, s.path, code, s.wantCode, body)
+		}
+		for _, want := range s.wantBody {
+			if !strings.Contains(body, want) {
+				t.Fatalf("step %d: %s %s: body lacks %q:\n%.2000s", i, s.method, s.path, want, body)
+			}
+		}
+		for _, not := range s.notInBody {
+			if strings.Contains(body, not) {
+				t.Fatalf("step %d: %s %s: body holds %q:\n%.2000s", i, s.method, s.path, not, body)
+			}
+		}
+	}
+	if sec, ok := store.State().Secret("default", "db"); !ok || sec.StringData != nil || string(sec.Data["password"]) != "n3w" {
+		t.Fatalf("stored %+v, want stringData merged and dropped", sec)
+	}
+
+	cols, rows := getTable(t, srv, secrets)
+	if strings.Join(cols, " ") != "Name Type Data Age" {
+		t.Errorf("columns %q, want Name Type Data Age", cols)
+	}
+	if len(rows) != 2 || rows[0][0] != "db" || rows[0][1] != "Opaque" || rows[0][2] != float64(2) ||
+		rows[1][0] != "reg" || rows[1][1] != "kubernetes.io/dockerconfigjson" {
+		t.Errorf("rows %v, want db Opaque 2 and reg", rows)
+	}
+	if code, body := do(t, srv, "DELETE", secrets+"?labelSelector=app%3Ddb", "", ""); code != http.StatusOK || !strings.Contains(body, `"name": "reg"`) {
+		t.Fatalf("deletecollection = %d: %.500s", code, body)
+	}
+	if secs, _ := store.State().Secrets(nil); len(secs) != 0 {
+		t.Errorf("%d secrets left after deletecollection", len(secs))
+	}
+}

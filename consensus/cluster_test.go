@@ -29,6 +29,7 @@ func testConfig(id, dir string) Config {
 		c.InMemory = true
 	} else {
 		c.DataDir = dir
+		c.SecretsKey = testSecretsKey
 	}
 	return c
 }
@@ -168,3 +169,8 @@ func waitServers(tb testing.TB, s *Store, want ...string) {
 		return strings.Join(got, ",") == strings.Join(want, ",")
 	})
 }
+
+// testSecretsKey is the stores' SecretsKey in the tests that keep their
+// data on disk: the same for every store and restart, as the cluster
+// token's derivation is.
+var testSecretsKey = []byte("0123456789abcdef0123456789abcdef")

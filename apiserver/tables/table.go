@@ -111,6 +111,10 @@ func itemsOf(obj any) ([]item, string, error) {
 		return listItems(o.Items, &configMapTable), o.ResourceVersion, nil
 	case *api.ConfigMapList:
 		return listItems(o.Items, &configMapTable), o.ResourceVersion, nil
+	case api.SecretList:
+		return listItems(o.Items, &secretTable), o.ResourceVersion, nil
+	case *api.SecretList:
+		return listItems(o.Items, &secretTable), o.ResourceVersion, nil
 	case api.EndpointSliceList:
 		return listItems(o.Items, &endpointSliceTable), o.ResourceVersion, nil
 	case *api.EndpointSliceList:
@@ -157,6 +161,8 @@ func emptyListKind(obj any) *kindTable {
 		return &serviceTable
 	case api.ConfigMapList, *api.ConfigMapList:
 		return &configMapTable
+	case api.SecretList, *api.SecretList:
+		return &secretTable
 	case api.EndpointSliceList, *api.EndpointSliceList:
 		return &endpointSliceTable
 	}
@@ -184,6 +190,8 @@ func tableFor(o api.Object) *kindTable {
 		return &serviceTable
 	case *api.ConfigMap:
 		return &configMapTable
+	case *api.Secret:
+		return &secretTable
 	case *api.EndpointSlice:
 		return &endpointSliceTable
 	}
@@ -253,6 +261,10 @@ func withTypeMeta(o api.Object) any {
 	case *api.ConfigMap:
 		c := *v
 		c.TypeMeta = api.TypeMeta{Kind: "ConfigMap", APIVersion: "v1"}
+		return &c
+	case *api.Secret:
+		c := *v
+		c.TypeMeta = api.TypeMeta{Kind: "Secret", APIVersion: "v1"}
 		return &c
 	case *api.EndpointSlice:
 		c := *v
