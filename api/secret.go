@@ -20,7 +20,10 @@ type Secret = corev1.Secret
 // SecretList is the answer to a list of Secrets.
 type SecretList = corev1.SecretList
 
-// The Secret types whose data kube-apiserver checks, and their keys.
+// SecretType says what a Secret holds, and so which keys it must have.
+type SecretType = corev1.SecretType
+
+// The Secret types whose data kube-apiserver checks.
 const (
 	SecretTypeOpaque              = corev1.SecretTypeOpaque
 	SecretTypeDockerConfigJSON    = corev1.SecretTypeDockerConfigJson

@@ -1,12 +1,15 @@
 package apiserver
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -180,5 +183,63 @@ func TestSecretVerbs(t *testing.T) {
 	}
 	if secs, _ := store.State().Secrets(nil); len(secs) != 0 {
 		t.Errorf("%d secrets left after deletecollection", len(secs))
+	}
+}
+
+// TestWatchConfigMapsAndSecrets: a watch of configmaps or secrets from the
+// list's resourceVersion gets the changes after it, in order, a Secret's
+// data in it (the watch is served from the state's memory).
+func TestWatchConfigMapsAndSecrets(t *testing.T) {
+	tests := []struct {
+		resource, create, update string
+		wantUpdate               string
+	}{
+		{"configmaps", `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cfg"},"data":{"a":"1"}}`, `{"data":{"a":"2"}}`, `"a":"2"`},
+		{"secrets", `{"apiVersion":"v1","kind":"Secret","metadata":{"name":"cfg"},"stringData":{"a":"1"}}`, `{"stringData":{"a":"2"}}`, `"a":"Mg=="`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.resource, func(t *testing.T) {
+			_, srv := newTestServer(t)
+			path := "/api/v1/namespaces/default/" + tt.resource
+			_, body := do(t, srv, "GET", path, "", "")
+			var list struct {
+				Metadata struct{ ResourceVersion string }
+			}
+			if err := json.Unmarshal([]byte(body), &list); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+path+"?watch=1&resourceVersion="+list.Metadata.ResourceVersion, nil)
+			resp, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if code, body := do(t, srv, "POST", path, jsonType, tt.create); code != http.StatusCreated {
+				t.Fatalf("create: %d %s", code, body)
+			}
+			if code, body := do(t, srv, "PATCH", path+"/cfg", mergeType, tt.update); code != http.StatusOK {
+				t.Fatalf("patch: %d %s", code, body)
+			}
+			if code, body := do(t, srv, "DELETE", path+"/cfg", "", ""); code != http.StatusOK {
+				t.Fatalf("delete: %d %s", code, body)
+			}
+			sc := bufio.NewScanner(resp.Body)
+			for _, want := range []string{"ADDED", "MODIFIED", "DELETED"} {
+				if !sc.Scan() {
+					t.Fatalf("watch ended before %s: %v", want, sc.Err())
+				}
+				if !strings.Contains(sc.Text(), `"type":"`+want+`"`) || !strings.Contains(sc.Text(), `"name":"cfg"`) {
+					t.Fatalf("event %s, want %s of cfg", sc.Text(), want)
+				}
+				if want == "MODIFIED" && !strings.Contains(sc.Text(), tt.wantUpdate) {
+					t.Fatalf("event %s lacks %s", sc.Text(), tt.wantUpdate)
+				}
+				if strings.Contains(sc.Text(), "stringData") {
+					t.Fatalf("event %s holds stringData", sc.Text())
+				}
+			}
+		})
 	}
 }

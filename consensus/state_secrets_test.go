@@ -286,3 +286,32 @@ func TestSnapshotSecretsSealed(t *testing.T) {
 		t.Fatalf("restore with another key: %v, want refused", err)
 	}
 }
+
+// TestSecretsGoWithTheirNamespace: deleting a namespace deletes its
+// Secrets, with a DELETED watch event each, and leaves the others.
+func TestSecretsGoWithTheirNamespace(t *testing.T) {
+	m := newServiceStore(t, "")
+	ctx := t.Context()
+	if _, err := m.CommitPayload(ctx, CmdCreateNamespace, CreateNamespace{Namespace: api.Namespace{ObjectMeta: api.ObjectMeta{Name: "shop", UID: "ns-shop"}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, ns := range []string{"shop", "default"} {
+		if _, err := m.CommitPayload(ctx, CmdCreateSecret, CreateSecret{Secret: testSecret(ns, "db", "", map[string]string{"p": "x"})}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	from := m.State().Index()
+	if _, err := m.CommitPayload(ctx, CmdDeleteNamespace, DeleteNamespace{Name: "shop"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := m.State().Secret("shop", "db"); ok {
+		t.Error("the Secret outlived its namespace")
+	}
+	if _, ok := m.State().Secret("default", "db"); !ok {
+		t.Error("another namespace's Secret went too")
+	}
+	events, _, ok := m.State().WatchSince(from, "Secret")
+	if !ok || len(events) != 1 || events[0].Type != WatchDeleted || events[0].Object.(*api.Secret).Namespace != "shop" {
+		t.Errorf("watch events %+v (%v), want one DELETED for shop/db", events, ok)
+	}
+}
