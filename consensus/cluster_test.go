@@ -21,6 +21,7 @@ func testConfig(id, dir string) Config {
 	c.ServerID = id
 	c.BindAddr = "127.0.0.1:0"
 	c.Logger = discardLogger()
+	c.SecretsKey = testSecretsKey
 	c.HeartbeatTimeout = 150 * time.Millisecond
 	c.ElectionTimeout = 150 * time.Millisecond
 	c.LeaderLeaseTimeout = 100 * time.Millisecond
@@ -29,7 +30,6 @@ func testConfig(id, dir string) Config {
 		c.InMemory = true
 	} else {
 		c.DataDir = dir
-		c.SecretsKey = testSecretsKey
 	}
 	return c
 }

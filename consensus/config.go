@@ -40,8 +40,8 @@ type Config struct {
 	SnapshotsRetained int
 	// SecretsKey is the AES-256 key Secrets' data is sealed with in the
 	// log and snapshots (pki.SecretsKey derives it from the cluster
-	// token, so every agent has the same). Required unless InMemory,
-	// where a random key is used: nothing outlives the process there.
+	// token). Required, in memory too: every server of a cluster must
+	// have the same to apply the others' log entries.
 	SecretsKey []byte
 	// TLS, when set, makes the transport mutual TLS (TransportTLS says
 	// what it guarantees); nil is plain TCP, for tests on loopback.
@@ -83,9 +83,9 @@ func (c *Config) Validate() error {
 	if !c.InMemory && c.DataDir == "" {
 		errs = append(errs, errors.New("consensus: DataDir is required unless InMemory"))
 	}
-	if !c.InMemory && c.SecretsKey == nil {
-		errs = append(errs, errors.New("consensus: SecretsKey is required unless InMemory: Secrets are sealed with it on disk"))
-	} else if c.SecretsKey != nil && len(c.SecretsKey) != SecretsKeySize {
+	if c.SecretsKey == nil {
+		errs = append(errs, errors.New("consensus: SecretsKey is required: Secrets are sealed with it in the log and snapshots"))
+	} else if len(c.SecretsKey) != SecretsKeySize {
 		errs = append(errs, fmt.Errorf("consensus: SecretsKey has %d bytes, want %d", len(c.SecretsKey), SecretsKeySize))
 	}
 	if c.TLS != nil && (c.TLS.Server == nil || c.TLS.Client == nil) {

@@ -62,7 +62,8 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 		{"bind address without a port", func(c *Config) { c.BindAddr = "127.0.0.1" }, []string{"BindAddr"}},
 		{"advertise address without a port", func(c *Config) { c.AdvertiseAddr = "10.0.0.1" }, []string{"AdvertiseAddr"}},
 		{"no data dir on disk", func(c *Config) { c.DataDir = "" }, []string{"DataDir"}},
-		{"no secrets key on disk", func(c *Config) { c.SecretsKey = nil }, []string{"SecretsKey"}},
+		{"no secrets key", func(c *Config) { c.SecretsKey = nil }, []string{"SecretsKey"}},
+		{"no secrets key in memory", func(c *Config) { c.SecretsKey, c.InMemory = nil, true }, []string{"SecretsKey"}},
 		{"secrets key of the wrong size", func(c *Config) { c.SecretsKey = make([]byte, 16) }, []string{"SecretsKey"}},
 		{"zero heartbeat timeout", func(c *Config) { c.HeartbeatTimeout = 0 }, []string{"HeartbeatTimeout"}},
 		{"negative election timeout", func(c *Config) { c.ElectionTimeout = -time.Second }, []string{"ElectionTimeout"}},
@@ -106,7 +107,7 @@ func TestConfigValidateZeroConfig(t *testing.T) {
 	if err == nil {
 		t.Fatal("the zero Config validated")
 	}
-	for _, f := range []string{"ServerID", "BindAddr", "DataDir", "HeartbeatTimeout", "ElectionTimeout", "LeaderLeaseTimeout", "ApplyTimeout", "Logger"} {
+	for _, f := range []string{"ServerID", "BindAddr", "DataDir", "HeartbeatTimeout", "ElectionTimeout", "LeaderLeaseTimeout", "ApplyTimeout", "Logger", "SecretsKey"} {
 		if !strings.Contains(err.Error(), f) {
 			t.Errorf("error does not name %s: %v", f, err)
 		}

@@ -315,3 +315,32 @@ func TestSecretsGoWithTheirNamespace(t *testing.T) {
 		t.Errorf("watch events %+v (%v), want one DELETED for shop/db", events, ok)
 	}
 }
+
+// TestSecretsReplicate: every server of a cluster opens the Secrets the
+// leader sealed into the log (they share the key, as agents sharing a
+// token do).
+func TestSecretsReplicate(t *testing.T) {
+	stores := newCluster(t, 3, nil)
+	leader := waitLeader(t, stores)
+	for _, c := range []struct {
+		typ CommandType
+		p   any
+	}{
+		{CmdCreateNamespace, CreateNamespace{Namespace: api.Namespace{ObjectMeta: api.ObjectMeta{Name: "default", UID: "ns"}}}},
+		{CmdCreateSecret, CreateSecret{Secret: testSecret("default", "db", "", map[string]string{"p": "hunter2"})}},
+	} {
+		cmd, err := NewCommand(c.typ, c.p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := leader.Commit(t.Context(), cmd); err != nil {
+			t.Fatalf("%s: %v", c.typ, err)
+		}
+	}
+	for _, s := range stores {
+		waitFor(t, s.ID()+" to apply the Secret", func() bool {
+			sec, ok := s.State().Secret("default", "db")
+			return ok && string(sec.Data["p"]) == "hunter2"
+		})
+	}
+}

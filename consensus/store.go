@@ -50,11 +50,9 @@ func NewStore(cfg Config) (_ *Store, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	sealer := randomSealer()
-	if cfg.SecretsKey != nil {
-		if sealer, err = newSealer(secretsKeyName, cfg.SecretsKey); err != nil {
-			return nil, fmt.Errorf("consensus: SecretsKey: %w", err)
-		}
+	sealer, err := newSealer(secretsKeyName, cfg.SecretsKey)
+	if err != nil {
+		return nil, fmt.Errorf("consensus: SecretsKey: %w", err)
 	}
 	s := &Store{cfg: cfg, state: newState(sealer)}
 
