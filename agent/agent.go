@@ -69,6 +69,9 @@ func New(cfg Config, machine runtime.MachineInfo) (_ *Agent, err error) {
 	}
 	rc := cfg.Raft
 	rc.TLS = a.tls.raft()
+	if rc.SecretsKey, err = pki.SecretsKey(cfg.Token); err != nil {
+		return nil, fmt.Errorf("derive the secrets key: %w", err)
+	}
 	rc.ServerID = cfg.NodeName
 	rc.BindAddr = net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.RaftPort))
 	rc.AdvertiseAddr = net.JoinHostPort(cfg.advertiseIP(), strconv.Itoa(cfg.RaftPort))

@@ -48,6 +48,8 @@ var kinds = map[kindKey]func() Object{
 	{"v1", "Namespace"}:       func() Object { return new(Namespace) },
 	{"v1", "ServiceAccount"}:  func() Object { return new(ServiceAccount) },
 	{"v1", "Service"}:         func() Object { return new(Service) },
+	{"v1", "ConfigMap"}:       func() Object { return new(ConfigMap) },
+	{"v1", "Secret"}:          func() Object { return new(Secret) },
 }
 
 // listKinds are the list kinds whose items are decoded one by one:
@@ -60,4 +62,6 @@ var listKinds = map[kindKey]bool{
 	{"v1", "NamespaceList"}:       true,
 	{"v1", "ServiceAccountList"}:  true,
 	{"v1", "ServiceList"}:         true,
+	{"v1", "ConfigMapList"}:       true,
+	{"v1", "SecretList"}:          true,
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -50,6 +51,19 @@ func checkStrict(path string, n *node, t reflect.Type, causes []StatusCause) []S
 		if err := reflect.New(t).Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(n.text)); err != nil {
 			return append(causes, StatusCause{Type: causeInvalid, Field: path,
 				Message: fmt.Sprintf("Invalid value: %s: %v", strconv.Quote(truncate(n.text, 60)), err)})
+		}
+		return causes
+	}
+	if t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8 {
+		// Bytes (a Secret's data, a ConfigMap's binaryData) are a base64
+		// string in JSON, as encoding/json and Kubernetes write them.
+		if n.kind != kindString {
+			return wrongType(path, n, "a base64 string", causes)
+		}
+		if _, err := base64.StdEncoding.DecodeString(n.text); err != nil {
+			// The value is not echoed: it may be a credential.
+			return append(causes, StatusCause{Type: causeInvalid, Field: path,
+				Message: fmt.Sprintf("Invalid value: not base64: %v", err)})
 		}
 		return causes
 	}

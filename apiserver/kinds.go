@@ -28,6 +28,8 @@ func (s *Server) resources() []routeLister {
 		s.namespaces(discoveryEntry(all, "namespaces")),
 		s.serviceAccounts(discoveryEntry(all, "serviceaccounts")),
 		s.services(discoveryEntry(all, "services")),
+		s.configMaps(discoveryEntry(all, "configmaps")),
+		s.secrets(discoveryEntry(all, "secrets")),
 		s.endpointSlices(discoveryEntry(all, "endpointslices")),
 		s.endpoints(discoveryEntry(all, "endpoints")),
 		s.events(discoveryEntry(all, "events")),
@@ -308,6 +310,80 @@ func (s *Server) endpoints(info discovery.Resource) *resource[api.Endpoints, *ap
 			l := api.EndpointsList{Items: items}
 			l.TypeMeta, l.ListMeta = listMeta("EndpointsList", "v1", meta)
 			return l
+		},
+	}
+}
+
+// configMaps: defaulted and validated here and again by the state
+// machine; an immutable ConfigMap keeps its data.
+func (s *Server) configMaps(info discovery.Resource) *resource[api.ConfigMap, *api.ConfigMap] {
+	return &resource[api.ConfigMap, *api.ConfigMap]{
+		s: s, info: info,
+		get: func(st *consensus.State, ns, name string) (*api.ConfigMap, bool) { return st.ConfigMap(ns, name) },
+		list: func(st *consensus.State, _ string, keep func(*api.ConfigMap) bool) ([]*api.ConfigMap, uint64) {
+			return st.ConfigMaps(keep)
+		},
+		newList: func(items []api.ConfigMap, meta api.ListMeta) any {
+			l := api.ConfigMapList{Items: items}
+			l.TypeMeta, l.ListMeta = listMeta("ConfigMapList", "v1", meta)
+			return l
+		},
+		create: func(ctx context.Context, cm *api.ConfigMap) (*api.ConfigMap, error) {
+			api.SetConfigMapDefaults(cm)
+			if err := api.ValidateConfigMap(cm); err != nil {
+				return nil, err
+			}
+			return commitObject[api.ConfigMap](ctx, s.b, consensus.CmdCreateConfigMap, consensus.CreateConfigMap{ConfigMap: *cm})
+		},
+		update: func(ctx context.Context, old, cm *api.ConfigMap) (*api.ConfigMap, error) {
+			api.SetConfigMapDefaults(cm)
+			if err := api.ValidateConfigMapUpdate(old, cm); err != nil {
+				return nil, err
+			}
+			return commitObject[api.ConfigMap](ctx, s.b, consensus.CmdUpdateConfigMap, consensus.UpdateConfigMap{ConfigMap: *cm})
+		},
+		remove: func(ctx context.Context, ns, name string, o *api.DeleteOptions) (*api.ConfigMap, error) {
+			return commitObject[api.ConfigMap](ctx, s.b, consensus.CmdDeleteConfigMap, consensus.DeleteConfigMap{
+				Namespace: ns, Name: name, UID: uidPrecondition(o)})
+		},
+	}
+}
+
+// secrets: stringData merged into data, defaulted and validated here and
+// again by the state machine; the Store seals the data before the command
+// enters the log.
+func (s *Server) secrets(info discovery.Resource) *resource[api.Secret, *api.Secret] {
+	return &resource[api.Secret, *api.Secret]{
+		s: s, info: info,
+		fields: []fieldLabel[api.Secret]{
+			{"type", func(sec *api.Secret) string { return string(sec.Type) }},
+		},
+		get: func(st *consensus.State, ns, name string) (*api.Secret, bool) { return st.Secret(ns, name) },
+		list: func(st *consensus.State, _ string, keep func(*api.Secret) bool) ([]*api.Secret, uint64) {
+			return st.Secrets(keep)
+		},
+		newList: func(items []api.Secret, meta api.ListMeta) any {
+			l := api.SecretList{Items: items}
+			l.TypeMeta, l.ListMeta = listMeta("SecretList", "v1", meta)
+			return l
+		},
+		create: func(ctx context.Context, sec *api.Secret) (*api.Secret, error) {
+			api.SetSecretDefaults(sec)
+			if err := api.ValidateSecret(sec); err != nil {
+				return nil, err
+			}
+			return commitObject[api.Secret](ctx, s.b, consensus.CmdCreateSecret, consensus.CreateSecret{Secret: *sec})
+		},
+		update: func(ctx context.Context, old, sec *api.Secret) (*api.Secret, error) {
+			api.SetSecretDefaults(sec)
+			if err := api.ValidateSecretUpdate(old, sec); err != nil {
+				return nil, err
+			}
+			return commitObject[api.Secret](ctx, s.b, consensus.CmdUpdateSecret, consensus.UpdateSecret{Secret: *sec})
+		},
+		remove: func(ctx context.Context, ns, name string, o *api.DeleteOptions) (*api.Secret, error) {
+			return commitObject[api.Secret](ctx, s.b, consensus.CmdDeleteSecret, consensus.DeleteSecret{
+				Namespace: ns, Name: name, UID: uidPrecondition(o)})
 		},
 	}
 }

@@ -20,6 +20,7 @@ func benchConfig(id string) Config {
 	c.BindAddr = "127.0.0.1:0"
 	c.InMemory = true
 	c.Logger = discardLogger()
+	c.SecretsKey = testSecretsKey
 	return c
 }
 

@@ -21,6 +21,7 @@ func testConfig(id, dir string) Config {
 	c.ServerID = id
 	c.BindAddr = "127.0.0.1:0"
 	c.Logger = discardLogger()
+	c.SecretsKey = testSecretsKey
 	c.HeartbeatTimeout = 150 * time.Millisecond
 	c.ElectionTimeout = 150 * time.Millisecond
 	c.LeaderLeaseTimeout = 100 * time.Millisecond
@@ -168,3 +169,8 @@ func waitServers(tb testing.TB, s *Store, want ...string) {
 		return strings.Join(got, ",") == strings.Join(want, ",")
 	})
 }
+
+// testSecretsKey is the stores' SecretsKey in the tests that keep their
+// data on disk: the same for every store and restart, as the cluster
+// token's derivation is.
+var testSecretsKey = []byte("0123456789abcdef0123456789abcdef")

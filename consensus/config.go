@@ -38,6 +38,11 @@ type Config struct {
 	SnapshotThreshold uint64
 	// SnapshotsRetained is how many snapshots are kept on disk.
 	SnapshotsRetained int
+	// SecretsKey is the AES-256 key Secrets' data is sealed with in the
+	// log and snapshots (pki.SecretsKey derives it from the cluster
+	// token). Required, in memory too: every server of a cluster must
+	// have the same to apply the others' log entries.
+	SecretsKey []byte
 	// TLS, when set, makes the transport mutual TLS (TransportTLS says
 	// what it guarantees); nil is plain TCP, for tests on loopback.
 	TLS *TransportTLS
@@ -77,6 +82,11 @@ func (c *Config) Validate() error {
 	}
 	if !c.InMemory && c.DataDir == "" {
 		errs = append(errs, errors.New("consensus: DataDir is required unless InMemory"))
+	}
+	if c.SecretsKey == nil {
+		errs = append(errs, errors.New("consensus: SecretsKey is required: Secrets are sealed with it in the log and snapshots"))
+	} else if len(c.SecretsKey) != SecretsKeySize {
+		errs = append(errs, fmt.Errorf("consensus: SecretsKey has %d bytes, want %d", len(c.SecretsKey), SecretsKeySize))
 	}
 	if c.TLS != nil && (c.TLS.Server == nil || c.TLS.Client == nil) {
 		errs = append(errs, errNoTLS)

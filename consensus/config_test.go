@@ -10,7 +10,7 @@ import (
 // configFields are the names Validate's errors may mention.
 var configFields = []string{
 	"ServerID", "BindAddr", "AdvertiseAddr", "DataDir", "HeartbeatTimeout", "ElectionTimeout",
-	"LeaderLeaseTimeout", "ApplyTimeout", "SnapshotThreshold", "SnapshotsRetained", "Logger",
+	"LeaderLeaseTimeout", "ApplyTimeout", "SnapshotThreshold", "SnapshotsRetained", "Logger", "SecretsKey",
 }
 
 func validConfig() Config {
@@ -18,6 +18,7 @@ func validConfig() Config {
 	c.ServerID = "node-1"
 	c.BindAddr = "127.0.0.1:7947"
 	c.DataDir = "/var/lib/gossipod/raft"
+	c.SecretsKey = make([]byte, SecretsKeySize)
 	return c
 }
 
@@ -61,6 +62,9 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 		{"bind address without a port", func(c *Config) { c.BindAddr = "127.0.0.1" }, []string{"BindAddr"}},
 		{"advertise address without a port", func(c *Config) { c.AdvertiseAddr = "10.0.0.1" }, []string{"AdvertiseAddr"}},
 		{"no data dir on disk", func(c *Config) { c.DataDir = "" }, []string{"DataDir"}},
+		{"no secrets key", func(c *Config) { c.SecretsKey = nil }, []string{"SecretsKey"}},
+		{"no secrets key in memory", func(c *Config) { c.SecretsKey, c.InMemory = nil, true }, []string{"SecretsKey"}},
+		{"secrets key of the wrong size", func(c *Config) { c.SecretsKey = make([]byte, 16) }, []string{"SecretsKey"}},
 		{"zero heartbeat timeout", func(c *Config) { c.HeartbeatTimeout = 0 }, []string{"HeartbeatTimeout"}},
 		{"negative election timeout", func(c *Config) { c.ElectionTimeout = -time.Second }, []string{"ElectionTimeout"}},
 		{"zero leader lease", func(c *Config) { c.LeaderLeaseTimeout = 0 }, []string{"LeaderLeaseTimeout"}},
@@ -103,7 +107,7 @@ func TestConfigValidateZeroConfig(t *testing.T) {
 	if err == nil {
 		t.Fatal("the zero Config validated")
 	}
-	for _, f := range []string{"ServerID", "BindAddr", "DataDir", "HeartbeatTimeout", "ElectionTimeout", "LeaderLeaseTimeout", "ApplyTimeout", "Logger"} {
+	for _, f := range []string{"ServerID", "BindAddr", "DataDir", "HeartbeatTimeout", "ElectionTimeout", "LeaderLeaseTimeout", "ApplyTimeout", "Logger", "SecretsKey"} {
 		if !strings.Contains(err.Error(), f) {
 			t.Errorf("error does not name %s: %v", f, err)
 		}

@@ -36,7 +36,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 // Snapshot captures a copy of the State; Persist writes it later, outside
 // the apply path.
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
-	return &fsmSnapshot{data: f.state.export()}, nil
+	return &fsmSnapshot{data: f.state.export(), sealer: f.state.sealer}, nil
 }
 
 // Restore replaces the State with a snapshot.
@@ -46,16 +46,28 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	if err := json.NewDecoder(rc).Decode(&d); err != nil {
 		return fmt.Errorf("restore snapshot: %w", err)
 	}
+	secrets, err := f.state.sealer.openSecrets(d.Secrets)
+	if err != nil {
+		return fmt.Errorf("restore snapshot: %w", err)
+	}
+	d.secrets = secrets
 	f.state.restore(d)
 	return nil
 }
 
 type fsmSnapshot struct {
-	data snapshotData
+	data   snapshotData
+	sealer *sealer
 }
 
-// Persist writes the snapshot as JSON.
+// Persist writes the snapshot as JSON, Secrets' data sealed.
 func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	sealed, err := s.sealer.sealSecrets(s.data.secrets)
+	if err != nil {
+		_ = sink.Cancel()
+		return fmt.Errorf("persist snapshot: %w", err)
+	}
+	s.data.Secrets = sealed
 	if err := json.NewEncoder(sink).Encode(s.data); err != nil {
 		_ = sink.Cancel()
 		return fmt.Errorf("persist snapshot: %w", err)

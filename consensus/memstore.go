@@ -48,6 +48,10 @@ func (m *MemStore) Commit(ctx context.Context, cmd Command) (Result, error) {
 		now = m.Now
 	}
 	cmd.Time = now().UTC()
+	cmd, err := m.state.sealCommand(cmd)
+	if err != nil {
+		return Result{}, err
+	}
 	data, err := json.Marshal(cmd)
 	if err != nil {
 		return Result{}, fmt.Errorf("encode %s command: %w", cmd.Type, err)

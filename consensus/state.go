@@ -44,6 +44,12 @@ type State struct {
 	replicaSets map[string]*api.ReplicaSet
 	// services by namespace/name, copy-on-write.
 	services map[string]*api.Service
+	// configMaps by namespace/name, copy-on-write.
+	configMaps map[string]*api.ConfigMap
+	// secrets by namespace/name, their data in clear, copy-on-write.
+	secrets map[string]*api.Secret
+	// sealer seals Secrets' data for the log and snapshots.
+	sealer *sealer
 	// endpointSlices by namespace/name, copy-on-write.
 	endpointSlices map[string]*api.EndpointSlice
 	// endpoints (v1) by namespace/name, mirrored from endpointSlices,
@@ -55,9 +61,17 @@ type State struct {
 	dependents map[types.UID]map[objRef]struct{}
 }
 
-// NewState returns an empty State.
+// NewState returns an empty State whose Secrets are sealed with a random
+// key: for a state whose log and snapshots do not outlive the process.
 func NewState() *State {
+	return newState(randomSealer())
+}
+
+// newState returns an empty State sealing Secrets with sealer.
+func newState(sealer *sealer) *State {
 	return &State{
+		sealer:          sealer,
+		secrets:         map[string]*api.Secret{},
 		nodes:           map[string]*api.Node{},
 		pods:            map[string]*api.Pod{},
 		events:          map[string]*api.Event{},
@@ -68,6 +82,7 @@ func NewState() *State {
 		serviceAccounts: map[string]*api.ServiceAccount{},
 		replicaSets:     map[string]*api.ReplicaSet{},
 		services:        map[string]*api.Service{},
+		configMaps:      map[string]*api.ConfigMap{},
 		endpointSlices:  map[string]*api.EndpointSlice{},
 		endpoints:       map[string]*api.Endpoints{},
 		dependents:      map[types.UID]map[objRef]struct{}{},
@@ -341,6 +356,42 @@ func (s *State) dispatch(index uint64, cmd Command) (any, error) {
 			return nil, err
 		}
 		return s.updateServiceAccount(index, p)
+	case CmdCreateConfigMap:
+		p, err := decode[CreateConfigMap](cmd)
+		if err != nil {
+			return nil, err
+		}
+		return s.createConfigMap(index, cmd, p)
+	case CmdUpdateConfigMap:
+		p, err := decode[UpdateConfigMap](cmd)
+		if err != nil {
+			return nil, err
+		}
+		return s.updateConfigMap(index, p)
+	case CmdDeleteConfigMap:
+		p, err := decode[DeleteConfigMap](cmd)
+		if err != nil {
+			return nil, err
+		}
+		return s.deleteConfigMap(index, p)
+	case CmdCreateSecret:
+		p, err := decode[CreateSecret](cmd)
+		if err != nil {
+			return nil, err
+		}
+		return s.createSecret(index, cmd, p)
+	case CmdUpdateSecret:
+		p, err := decode[UpdateSecret](cmd)
+		if err != nil {
+			return nil, err
+		}
+		return s.updateSecret(index, p)
+	case CmdDeleteSecret:
+		p, err := decode[DeleteSecret](cmd)
+		if err != nil {
+			return nil, err
+		}
+		return s.deleteSecret(index, p)
 	case CmdCreateService:
 		p, err := decode[CreateService](cmd)
 		if err != nil {
@@ -562,8 +613,13 @@ type snapshotData struct {
 	ServiceAccounts []api.ServiceAccount `json:"serviceAccounts,omitempty"`
 	ReplicaSets     []api.ReplicaSet     `json:"replicaSets,omitempty"`
 	Services        []api.Service        `json:"services,omitempty"`
-	EndpointSlices  []api.EndpointSlice  `json:"endpointSlices,omitempty"`
-	Endpoints       []api.Endpoints      `json:"endpoints,omitempty"`
+	ConfigMaps      []api.ConfigMap      `json:"configMaps,omitempty"`
+	// Secrets are sealed when the snapshot is persisted, opened when it
+	// is read back: secrets holds them in clear in between.
+	Secrets        []sealedSecret `json:"secrets,omitempty"`
+	secrets        []*api.Secret
+	EndpointSlices []api.EndpointSlice `json:"endpointSlices,omitempty"`
+	Endpoints      []api.Endpoints     `json:"endpoints,omitempty"`
 }
 
 // export copies the State for a snapshot. It runs under the FSM's
@@ -600,6 +656,12 @@ func (s *State) export() snapshotData {
 	}
 	for _, key := range slices.Sorted(maps.Keys(s.services)) {
 		d.Services = append(d.Services, *s.services[key])
+	}
+	for _, key := range slices.Sorted(maps.Keys(s.configMaps)) {
+		d.ConfigMaps = append(d.ConfigMaps, *s.configMaps[key])
+	}
+	for _, key := range slices.Sorted(maps.Keys(s.secrets)) {
+		d.secrets = append(d.secrets, s.secrets[key])
 	}
 	for _, key := range slices.Sorted(maps.Keys(s.endpointSlices)) {
 		d.EndpointSlices = append(d.EndpointSlices, *s.endpointSlices[key])
@@ -662,6 +724,15 @@ func (s *State) restore(d snapshotData) {
 	for i := range d.Services {
 		svc := &d.Services[i]
 		s.services[podKey(svc.Namespace, svc.Name)] = svc
+	}
+	s.secrets = make(map[string]*api.Secret, len(d.secrets))
+	for _, sec := range d.secrets {
+		s.secrets[podKey(sec.Namespace, sec.Name)] = sec
+	}
+	s.configMaps = make(map[string]*api.ConfigMap, len(d.ConfigMaps))
+	for i := range d.ConfigMaps {
+		cm := &d.ConfigMaps[i]
+		s.configMaps[podKey(cm.Namespace, cm.Name)] = cm
 	}
 	s.endpointSlices = make(map[string]*api.EndpointSlice, len(d.EndpointSlices))
 	for i := range d.EndpointSlices {

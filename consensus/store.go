@@ -50,7 +50,11 @@ func NewStore(cfg Config) (_ *Store, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Store{cfg: cfg, state: NewState()}
+	sealer, err := newSealer(secretsKeyName, cfg.SecretsKey)
+	if err != nil {
+		return nil, fmt.Errorf("consensus: SecretsKey: %w", err)
+	}
+	s := &Store{cfg: cfg, state: newState(sealer)}
 
 	advertise := cfg.AdvertiseAddr
 	if advertise == "" {
@@ -250,6 +254,10 @@ func (s *Store) commit(ctx context.Context, cmd Command) (uint64, any, error) {
 		return 0, nil, ErrNotLeader
 	}
 	cmd.Time = time.Now().UTC()
+	cmd, err := s.state.sealCommand(cmd)
+	if err != nil {
+		return 0, nil, err
+	}
 	data, err := json.Marshal(cmd)
 	if err != nil {
 		return 0, nil, fmt.Errorf("encode %s command: %w", cmd.Type, err)

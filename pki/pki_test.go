@@ -58,6 +58,15 @@ func TestDerivedSecretsDependOnlyOnTheToken(t *testing.T) {
 	if len(k1) != 32 || !bytes.Equal(k1, k2) || bytes.Equal(k1, k3) {
 		t.Fatalf("gossip keys: same token gave %x and %x, other token %x", k1, k2, k3)
 	}
+	s1, _ := SecretsKey(testToken)
+	s2, _ := SecretsKey(testToken)
+	s3, _ := SecretsKey(other)
+	if len(s1) != 32 || !bytes.Equal(s1, s2) || bytes.Equal(s1, s3) || bytes.Equal(s1, k1) {
+		t.Fatalf("secrets keys: same token gave %x and %x, other token %x (gossip key %x)", s1, s2, s3, k1)
+	}
+	if _, err := SecretsKey("short"); err == nil {
+		t.Fatal("SecretsKey accepted a short token")
+	}
 	ca1, err := NewCA(testToken)
 	if err != nil {
 		t.Fatal(err)

@@ -41,6 +41,7 @@ const (
 	hkdfSalt       = "gossipod cluster token"
 	labelGossipKey = "gossipod/v1 gossip key"
 	labelCASeed    = "gossipod/v1 cluster ca seed"
+	labelSecrets   = "gossipod/v1 secrets encryption key"
 )
 
 // GenerateToken returns a fresh random cluster token: 32 bytes from
@@ -101,4 +102,15 @@ func GossipKey(token string) ([]byte, error) {
 		return nil, err
 	}
 	return derive(token, labelGossipKey, 32)
+}
+
+// SecretsKey is the 32-byte AES-256 key Secrets' data is sealed with in
+// the Raft log and snapshots (Kubernetes' aesgcm provider's format): every
+// agent derives the same, so any of them can read a log another wrote,
+// and a copy of a data dir without the token reveals no Secret.
+func SecretsKey(token string) ([]byte, error) {
+	if err := CheckToken(token); err != nil {
+		return nil, err
+	}
+	return derive(token, labelSecrets, 32)
 }

@@ -180,6 +180,9 @@ func TestWhatKubectlLooksFor(t *testing.T) {
 		"ns":         {Version: "v1", Resource: "namespaces"},
 		"sa":         {Version: "v1", Resource: "serviceaccounts"},
 		"ev":         {Version: "v1", Resource: "events"},
+		"cm":         {Version: "v1", Resource: "configmaps"},
+		"configmap":  {Version: "v1", Resource: "configmaps"},
+		"secret":     {Version: "v1", Resource: "secrets"},
 		"deploy":     {Group: "apps", Version: "v1", Resource: "deployments"},
 		"deployment": {Group: "apps", Version: "v1", Resource: "deployments"},
 	} {

@@ -177,6 +177,19 @@ func Resources() []Resource {
 			Object: reflect.TypeFor[corev1.Service](), List: reflect.TypeFor[corev1.ServiceList](),
 		},
 		{
+			Group: "", Version: "v1", Resource: "configmaps", Singular: "configmap", Kind: "ConfigMap", Namespaced: true,
+			Verbs:      []string{"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"},
+			ShortNames: []string{"cm"},
+			Object:     reflect.TypeFor[corev1.ConfigMap](), List: reflect.TypeFor[corev1.ConfigMapList](),
+		},
+		{
+			// Sealed in the Raft log and snapshots; stringData is
+			// write-only, merged into data.
+			Group: "", Version: "v1", Resource: "secrets", Singular: "secret", Kind: "Secret", Namespaced: true,
+			Verbs:  []string{"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"},
+			Object: reflect.TypeFor[corev1.Secret](), List: reflect.TypeFor[corev1.SecretList](),
+		},
+		{
 			// Events are written by the agents only and listed (`describe`
 			// lists them by involvedObject); no get by name, no watch yet.
 			Group: "", Version: "v1", Resource: "events", Singular: "event", Kind: "Event", Namespaced: true,

@@ -107,6 +107,14 @@ func itemsOf(obj any) ([]item, string, error) {
 		return listItems(o.Items, &serviceTable), o.ResourceVersion, nil
 	case *api.ServiceList:
 		return listItems(o.Items, &serviceTable), o.ResourceVersion, nil
+	case api.ConfigMapList:
+		return listItems(o.Items, &configMapTable), o.ResourceVersion, nil
+	case *api.ConfigMapList:
+		return listItems(o.Items, &configMapTable), o.ResourceVersion, nil
+	case api.SecretList:
+		return listItems(o.Items, &secretTable), o.ResourceVersion, nil
+	case *api.SecretList:
+		return listItems(o.Items, &secretTable), o.ResourceVersion, nil
 	case api.EndpointSliceList:
 		return listItems(o.Items, &endpointSliceTable), o.ResourceVersion, nil
 	case *api.EndpointSliceList:
@@ -155,6 +163,10 @@ func emptyListKind(obj any) *kindTable {
 		return &serviceAccountTable
 	case api.ServiceList, *api.ServiceList:
 		return &serviceTable
+	case api.ConfigMapList, *api.ConfigMapList:
+		return &configMapTable
+	case api.SecretList, *api.SecretList:
+		return &secretTable
 	case api.EndpointSliceList, *api.EndpointSliceList:
 		return &endpointSliceTable
 	case api.EndpointsList, *api.EndpointsList:
@@ -182,6 +194,10 @@ func tableFor(o api.Object) *kindTable {
 		return &serviceAccountTable
 	case *api.Service:
 		return &serviceTable
+	case *api.ConfigMap:
+		return &configMapTable
+	case *api.Secret:
+		return &secretTable
 	case *api.EndpointSlice:
 		return &endpointSliceTable
 	case *api.Endpoints:
@@ -249,6 +265,14 @@ func withTypeMeta(o api.Object) any {
 	case *api.Service:
 		c := *v
 		c.TypeMeta = api.TypeMeta{Kind: "Service", APIVersion: "v1"}
+		return &c
+	case *api.ConfigMap:
+		c := *v
+		c.TypeMeta = api.TypeMeta{Kind: "ConfigMap", APIVersion: "v1"}
+		return &c
+	case *api.Secret:
+		c := *v
+		c.TypeMeta = api.TypeMeta{Kind: "Secret", APIVersion: "v1"}
 		return &c
 	case *api.EndpointSlice:
 		c := *v
