@@ -71,49 +71,22 @@ func validateLifecycle(c *Container, fld *field.Path, init bool) field.ErrorList
 	return errs
 }
 
-// validateLifecycleHandler is kube-apiserver's validateHandler for a hook:
-// the second handler set is the one refused, in its order (exec, httpGet,
-// tcpSocket, sleep).
+// validateLifecycleHandler is kube-apiserver's validateHandler for a hook
+// (handlers in its order: exec, httpGet, tcpSocket, sleep).
 func validateLifecycleHandler(h *LifecycleHandler, fld *field.Path) field.ErrorList {
-	var errs field.ErrorList
-	n := 0
-	one := func(name string, check func(*field.Path) field.ErrorList) {
-		f := fld.Child(name)
-		if n > 0 {
-			errs = append(errs, field.Forbidden(f, probeMoreThanOneHandler))
-			return
-		}
-		n++
-		errs = append(errs, check(f)...)
-	}
-	if e := h.Exec; e != nil {
-		one("exec", func(f *field.Path) field.ErrorList {
-			if len(e.Command) == 0 {
-				return field.ErrorList{field.Required(f.Child("command"), "")}
-			}
-			return nil
-		})
-	}
-	if g := h.HTTPGet; g != nil {
-		one("httpGet", func(f *field.Path) field.ErrorList { return validateHTTPGetAction(g, f) })
-	}
-	if h.TCPSocket != nil {
-		one("tcpSocket", func(f *field.Path) field.ErrorList {
+	return validateOneHandler(fld,
+		handlerCheck{"exec", h.Exec != nil, func(f *field.Path) field.ErrorList { return validateExecAction(h.Exec, f) }},
+		handlerCheck{"httpGet", h.HTTPGet != nil, func(f *field.Path) field.ErrorList { return validateHTTPGetAction(h.HTTPGet, f) }},
+		handlerCheck{"tcpSocket", h.TCPSocket != nil, func(f *field.Path) field.ErrorList {
 			return field.ErrorList{field.NotSupported(f, "tcpSocket", []string{"exec", "httpGet", "sleep"})}
-		})
-	}
-	if s := h.Sleep; s != nil {
-		one("sleep", func(f *field.Path) field.ErrorList {
-			if s.Seconds < 0 {
-				return field.ErrorList{field.Invalid(f, s.Seconds, "must be non-negative")}
+		}},
+		handlerCheck{"sleep", h.Sleep != nil, func(f *field.Path) field.ErrorList {
+			if h.Sleep.Seconds < 0 {
+				return field.ErrorList{field.Invalid(f, h.Sleep.Seconds, "must be non-negative")}
 			}
 			return nil
-		})
-	}
-	if n == 0 {
-		errs = append(errs, field.Required(fld, "must specify a handler type"))
-	}
-	return errs
+		}},
+	)
 }
 
 // ContainerRestartPolicy is a container's own restart policy; only an

@@ -149,45 +149,59 @@ func validateProbe(p *Probe, fld *field.Path) field.ErrorList {
 	return errs
 }
 
-// validateProbeHandler is kube-apiserver's validateHandler: the second
-// handler set is the one refused.
+// validateProbeHandler is kube-apiserver's validateHandler for a probe.
 func validateProbeHandler(h *ProbeHandler, fld *field.Path) field.ErrorList {
+	return validateOneHandler(fld,
+		handlerCheck{"exec", h.Exec != nil, func(f *field.Path) field.ErrorList { return validateExecAction(h.Exec, f) }},
+		handlerCheck{"httpGet", h.HTTPGet != nil, func(f *field.Path) field.ErrorList { return validateHTTPGetAction(h.HTTPGet, f) }},
+		handlerCheck{"tcpSocket", h.TCPSocket != nil, func(f *field.Path) field.ErrorList {
+			return validatePortNumOrName(h.TCPSocket.Port, f.Child("port"))
+		}},
+		// Strict decoding refuses grpc first; this keeps a pod built in Go
+		// from getting further.
+		handlerCheck{"grpc", h.GRPC != nil, func(f *field.Path) field.ErrorList {
+			return field.ErrorList{field.NotSupported(f, "grpc", []string{"exec", "httpGet", "tcpSocket"})}
+		}},
+	)
+}
+
+// handlerCheck is one kind of handler a probe or hook may set, and how to
+// validate it when set.
+type handlerCheck struct {
+	name  string
+	set   bool
+	check func(*field.Path) field.ErrorList
+}
+
+// validateOneHandler is what kube-apiserver's validateHandler does for
+// probes and hooks alike: exactly one handler; the second one set, in the
+// order given, is the one refused.
+func validateOneHandler(fld *field.Path, handlers ...handlerCheck) field.ErrorList {
 	var errs field.ErrorList
 	n := 0
-	one := func(name string, check func(*field.Path) field.ErrorList) {
-		f := fld.Child(name)
+	for _, h := range handlers {
+		if !h.set {
+			continue
+		}
+		f := fld.Child(h.name)
 		if n > 0 {
 			errs = append(errs, field.Forbidden(f, probeMoreThanOneHandler))
-			return
+			continue
 		}
 		n++
-		errs = append(errs, check(f)...)
-	}
-	if e := h.Exec; e != nil {
-		one("exec", func(f *field.Path) field.ErrorList {
-			if len(e.Command) == 0 {
-				return field.ErrorList{field.Required(f.Child("command"), "")}
-			}
-			return nil
-		})
-	}
-	if g := h.HTTPGet; g != nil {
-		one("httpGet", func(f *field.Path) field.ErrorList { return validateHTTPGetAction(g, f) })
-	}
-	if t := h.TCPSocket; t != nil {
-		one("tcpSocket", func(f *field.Path) field.ErrorList { return validatePortNumOrName(t.Port, f.Child("port")) })
-	}
-	if g := h.GRPC; g != nil {
-		// Strict decoding refuses grpc first; this keeps a pod built in
-		// Go from getting further.
-		one("grpc", func(f *field.Path) field.ErrorList {
-			return field.ErrorList{field.NotSupported(f, "grpc", []string{"exec", "httpGet", "tcpSocket"})}
-		})
+		errs = append(errs, h.check(f)...)
 	}
 	if n == 0 {
 		errs = append(errs, field.Required(fld, "must specify a handler type"))
 	}
 	return errs
+}
+
+func validateExecAction(e *ExecAction, fld *field.Path) field.ErrorList {
+	if len(e.Command) == 0 {
+		return field.ErrorList{field.Required(fld.Child("command"), "")}
+	}
+	return nil
 }
 
 func validateHTTPGetAction(g *HTTPGetAction, fld *field.Path) field.ErrorList {
