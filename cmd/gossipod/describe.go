@@ -22,7 +22,7 @@ import (
 func describeCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "describe",
-		Usage: "show details of pods, deployments, replicasets, nodes, services or endpointslices, with their events",
+		Usage: "show details of objects of any kind, with their events (kubectl's own layout for pods, deployments, replicasets, nodes, services, endpointslices, configmaps and secrets)",
 		Description: "gossipod describe pod web\n" +
 			"gossipod describe pods -l app=web\n" +
 			"gossipod describe deployment web\n" +
@@ -81,8 +81,16 @@ func describeCommand() *cli.Command {
 			case r.isCore("discovery.k8s.io", "endpointslices"):
 				texts, failed, err = describeListed(c, cl, r, names, true, describeEndpointSlice,
 					func(es *api.EndpointSlice) string { return string(es.UID) }, nil)
+			case r.isCore("", "configmaps"):
+				texts, failed, err = describeListed(c, cl, r, names, true, describeConfigMap,
+					func(cm *api.ConfigMap) string { return string(cm.UID) }, nil)
+			case r.isCore("", "secrets"):
+				texts, failed, err = describeListed(c, cl, r, names, true, describeSecret,
+					func(s *api.Secret) string { return string(s.UID) }, nil)
 			default:
-				return usageError{fmt.Errorf("describe does not know %s yet: use get %s -o yaml", r.groupResource(), r.groupResource())}
+				// kubectl's generic describer: every field of the object.
+				texts, failed, err = describeListed(c, cl, r, names, true, describeGeneric,
+					func(u *unstructured) string { return u.metaString("uid") }, nil)
 			}
 			if err != nil {
 				return err
