@@ -81,8 +81,8 @@ func New(cfg Config, machine runtime.MachineInfo) (_ *Agent, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("start raft: %w", err)
 	}
-	if cfg.ServiceReader != nil {
-		cfg.ServiceReader.bind(a.store.State())
+	if cfg.StateReader != nil {
+		cfg.StateReader.bind(a.store.State())
 	}
 	defer func() {
 		if err != nil {

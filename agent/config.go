@@ -88,10 +88,11 @@ type Config struct {
 	// replicated Services and EndpointSlices; nil runs none (an agent
 	// without root, tests).
 	ServiceProxy ServiceProxy
-	// ServiceReader, when set, is bound by New to this agent's replicated
-	// state: the runtime, built before the agent, reads the Services for
-	// its containers' service environment variables through it.
-	ServiceReader *ServiceReader
+	// StateReader, when set, is bound by New to this agent's replicated
+	// state: the runtime, built before the agent, reads through it the
+	// Services for its containers' service environment variables and the
+	// ConfigMaps and Secrets its pods refer to.
+	StateReader *StateReader
 	// Runtime runs the pods bound to this node. Nil makes a
 	// control-plane-only agent (tests, benchmarks): it takes part in gossip
 	// and Raft but runs no pods.

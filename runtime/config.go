@@ -52,6 +52,11 @@ type Config struct {
 	// must not block, and the caller does not change what it returns.
 	// Nil gives containers no service variables.
 	Services func(namespace string) []*api.Service
+	// ConfigMap and Secret look up, in the replicated state, the objects a
+	// pod's env (valueFrom, envFrom) and volumes refer to; nil reads none
+	// (every reference is missing). The objects must not be changed.
+	ConfigMap func(namespace, name string) (*api.ConfigMap, bool)
+	Secret    func(namespace, name string) (*api.Secret, bool)
 	// ClusterDomain is the domain of the cluster's names (kubelet's
 	// --cluster-domain), searched by ClusterFirst pods.
 	ClusterDomain string

@@ -107,7 +107,7 @@ func runAgent(c *cli.Context) error {
 	}
 	// The runtime reads the Services of the agent's state, which New
 	// binds, for its containers' service environment variables.
-	cfg.ServiceReader = &agent.ServiceReader{}
+	cfg.StateReader = &agent.StateReader{}
 	rt, net, err := newRuntime(c, cfg, logger)
 	if err != nil {
 		return err
@@ -202,7 +202,9 @@ func newRuntime(c *cli.Context, cfg agent.Config, logger *slog.Logger) (*runtime
 		return nil
 	}
 	rc.ClusterDomain = agent.ClusterDomain
-	rc.Services = cfg.ServiceReader.Services
+	rc.Services = cfg.StateReader.Services
+	rc.ConfigMap = cfg.StateReader.ConfigMap
+	rc.Secret = cfg.StateReader.Secret
 	rc.Root = filepath.Join(cfg.DataDir, "runtime")
 	rc.NodeName = cfg.NodeName
 	rc.InsecureRegistries = c.StringSlice("insecure-registry")

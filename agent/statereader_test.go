@@ -11,10 +11,10 @@ import (
 	"github.com/gossipod/gossipod/consensus"
 )
 
-// TestServiceReader: the runtime's Services hook reads nothing until the
+// TestStateReader: the runtime's Services hook reads nothing until the
 // agent binds it, then the Services of one namespace of the replicated
 // state, as committed.
-func TestServiceReader(t *testing.T) {
+func TestStateReader(t *testing.T) {
 	m := consensus.NewMemStore()
 	ctx := context.Background()
 	commit := func(typ consensus.CommandType, payload any) {
@@ -36,7 +36,7 @@ func TestServiceReader(t *testing.T) {
 		commit(consensus.CmdCreateService, consensus.CreateService{Service: svc})
 	}
 
-	r := &ServiceReader{}
+	r := &StateReader{}
 	if got := r.Services("shop"); got != nil {
 		t.Fatalf("unbound reader read %v", got)
 	}
@@ -50,5 +50,38 @@ func TestServiceReader(t *testing.T) {
 	}
 	if want := []string{"shop/db", "shop/web"}; !slices.Equal(names, want) {
 		t.Errorf("Services(shop) = %v, want %v", names, want)
+	}
+}
+
+// The ConfigMap and Secret hooks read nothing until bound, then the
+// objects as committed, a Secret's data in clear.
+func TestStateReaderConfigMapAndSecret(t *testing.T) {
+	m := consensus.NewMemStore()
+	ctx := context.Background()
+	if _, err := m.CommitPayload(ctx, consensus.CmdCreateConfigMap, consensus.CreateConfigMap{ConfigMap: api.ConfigMap{
+		ObjectMeta: api.ObjectMeta{Namespace: "default", Name: "cfg", UID: "cm-1"}, Data: map[string]string{"mode": "prod"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.CommitPayload(ctx, consensus.CmdCreateSecret, consensus.CreateSecret{Secret: api.Secret{
+		ObjectMeta: api.ObjectMeta{Namespace: "default", Name: "creds", UID: "s-1"}, Type: api.SecretTypeOpaque,
+		Data: map[string][]byte{"password": []byte("hunter2")}}}); err != nil {
+		t.Fatal(err)
+	}
+	r := &StateReader{}
+	if _, ok := r.ConfigMap("default", "cfg"); ok {
+		t.Fatal("unbound reader found a ConfigMap")
+	}
+	if _, ok := r.Secret("default", "creds"); ok {
+		t.Fatal("unbound reader found a Secret")
+	}
+	r.bind(m.State())
+	if cm, ok := r.ConfigMap("default", "cfg"); !ok || cm.Data["mode"] != "prod" {
+		t.Errorf("ConfigMap default/cfg = %v, %v", cm, ok)
+	}
+	if s, ok := r.Secret("default", "creds"); !ok || string(s.Data["password"]) != "hunter2" {
+		t.Errorf("Secret default/creds = %v, %v", s, ok)
+	}
+	if _, ok := r.ConfigMap("default", "missing"); ok {
+		t.Error("found a ConfigMap that does not exist")
 	}
 }
