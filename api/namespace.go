@@ -59,6 +59,24 @@ func IsSystemNamespace(name string) bool {
 	return false
 }
 
+// LabelMetadataName is the label kube-apiserver puts on every namespace,
+// its own name, so that a namespace selector (NetworkPolicy, webhooks) can
+// pick namespaces by name.
+const LabelMetadataName = corev1.LabelMetadataName
+
+// SetNamespaceDefaults is kube-apiserver's namespace strategy on create and
+// update: the kubernetes.io/metadata.name label is always the namespace's
+// name, whatever the client sent.
+func SetNamespaceDefaults(ns *Namespace) {
+	if ns.Name == "" {
+		return
+	}
+	if ns.Labels == nil {
+		ns.Labels = map[string]string{}
+	}
+	ns.Labels[LabelMetadataName] = ns.Name
+}
+
 // ValidateNamespace checks a namespace to create: a DNS-1123 label as its
 // name, no namespace of its own, valid labels and annotations, and only the
 // finalizer gossipod implements. It returns nil or a 422 Invalid Status.

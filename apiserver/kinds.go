@@ -177,6 +177,7 @@ func (s *Server) namespaces(info discovery.Resource) *resource[api.Namespace, *a
 			return l
 		},
 		create: func(ctx context.Context, ns *api.Namespace) (*api.Namespace, error) {
+			api.SetNamespaceDefaults(ns)
 			if err := api.ValidateNamespace(ns); err != nil {
 				return nil, err
 			}
@@ -184,6 +185,7 @@ func (s *Server) namespaces(info discovery.Resource) *resource[api.Namespace, *a
 			return commitObject[api.Namespace](ctx, s.b, consensus.CmdCreateNamespace, consensus.CreateNamespace{Namespace: *ns})
 		},
 		update: func(ctx context.Context, old, ns *api.Namespace) (*api.Namespace, error) {
+			api.SetNamespaceDefaults(ns)
 			if err := api.ValidateNamespaceUpdate(old, ns); err != nil {
 				return nil, err
 			}

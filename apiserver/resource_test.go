@@ -173,6 +173,14 @@ func TestResourceVerbs(t *testing.T) {
 				[]string{`spec.type: Unsupported value: \"LoadBalancer\"`}},
 		},
 	}, {
+		name: "namespaces: the kubernetes.io/metadata.name label is always the name",
+		steps: []step{
+			{"POST", "/api/v1/namespaces", jsonType, `{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"shop","labels":{"kubernetes.io/metadata.name":"other","team":"a"}}}`,
+				http.StatusCreated, []string{`"kubernetes.io/metadata.name": "shop"`, `"team": "a"`}},
+			{"PUT", "/api/v1/namespaces/shop", jsonType, `{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"shop","labels":{"team":"b"}}}`,
+				http.StatusOK, []string{`"kubernetes.io/metadata.name": "shop"`, `"team": "b"`}},
+		},
+	}, {
 		name: "a verb the resource does not serve is a 405",
 		steps: []step{
 			{"GET", "/api/v1/namespaces/default/events?watch=1", "", "", http.StatusMethodNotAllowed, []string{"watch events"}},

@@ -233,8 +233,10 @@ func TestNamespaces(t *testing.T) {
 	ctx := context.Background()
 	ctrl.Reconcile(ctx)
 	for _, ns := range api.SystemNamespaces {
-		if _, ok := c.store.State().Namespace(ns); !ok {
+		if n, ok := c.store.State().Namespace(ns); !ok {
 			t.Errorf("system namespace %s missing", ns)
+		} else if n.Labels[api.LabelMetadataName] != ns {
+			t.Errorf("namespace %s labels %v, want %s=%s as kube-apiserver sets it", ns, n.Labels, api.LabelMetadataName, ns)
 		}
 		if _, ok := c.store.State().ServiceAccount(ns, api.DefaultServiceAccountName); !ok {
 			t.Errorf("namespace %s has no default service account", ns)

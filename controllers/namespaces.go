@@ -69,7 +69,9 @@ func (c *Namespaces) ensureNamespaces(ctx context.Context) {
 	var ensure consensus.EnsureNamespaces
 	for _, name := range slices.Sorted(maps.Keys(want)) {
 		if _, ok := c.State.Namespace(name); !ok {
-			ensure.Namespaces = append(ensure.Namespaces, api.Namespace{ObjectMeta: api.ObjectMeta{Name: name, UID: c.newUID()}})
+			ns := api.Namespace{ObjectMeta: api.ObjectMeta{Name: name, UID: c.newUID()}}
+			api.SetNamespaceDefaults(&ns)
+			ensure.Namespaces = append(ensure.Namespaces, ns)
 		}
 	}
 	if len(ensure.Namespaces) == 0 {
