@@ -455,6 +455,146 @@ func TestServiceFailover(t *testing.T) {
 	}
 }
 
+// TestServiceFailoverHostCut cuts off the host of one of a Service's two
+// pods (a follower, its agent still running) while a client on another host
+// sends requests to the Service by name. Requests to the cut-off pod fail
+// until the leader has marked its pods lost and every host's rules have
+// dropped its address; from then on every request succeeds, served by the
+// other pod, and after the heal nothing serves from the stale pod.
+func TestServiceFailoverHostCut(t *testing.T) {
+	c := appCluster(t)
+	leader := c.Index(waitFormed(t, c, 3, 0))
+	// kubectl and the client are on host 0; the victim is a follower other
+	// than host 0, and the other db pod runs on the remaining host.
+	victim := 1
+	if leader == 1 {
+		victim = 2
+	}
+	other := 3 - victim
+	c.kubectlApply(pinnedDBPod("db-cut", c.Name(victim)) + "---\n" + pinnedDBPod("db-stay", c.Name(other)) + "---\n" + httpService("db"))
+	c.MustApply(0, strings.Replace(clientPod("client", "db"), "spec:\n", "spec:\n  nodeName: "+c.Name(0)+"\n", 1))
+	cutPod := c.WaitPod(0, "db-cut", scheduleTimeout+runTimeout, Pod.Running)
+	c.WaitPod(0, "db-stay", scheduleTimeout+runTimeout, Pod.Running)
+	client := c.runningPod("client")
+	names := []string{"db-cut", "db-stay"}
+	if res := c.execIn(client, "client", "touch", "/tmp/go"); res.Err() != nil {
+		t.Fatal(res.Err())
+	}
+	Eventually(t, 2*probeTimeout, func() error {
+		out, err := c.readLog(client, "client")
+		if err != nil {
+			return err
+		}
+		if l := parseRequestLog(out, names); len(l.served) < 2 || len(l.lines) < 40 {
+			return fmt.Errorf("%d requests, served by %v", len(l.lines), l.served)
+		}
+		return nil
+	})
+	cutIP := regexp.MustCompile(`\b` + regexp.QuoteMeta(cutPod.Status.PodIP) + `\b`)
+	rulesName := func(i int) (bool, error) {
+		res := c.Exec(i, 10*time.Second, "nft", "list", "table", "ip", "gossipod-proxy")
+		return cutIP.MatchString(res.Stdout), res.Err()
+	}
+	if named, err := rulesName(0); err != nil || !named {
+		t.Fatalf("%s's service rules do not name db-cut's address %s before the cut (%v)", c.Name(0), cutPod.Status.PodIP, err)
+	}
+
+	out, err := c.readLog(client, "client")
+	if err != nil {
+		t.Fatal(err)
+	}
+	atCut := strings.Count(out, "\n")
+	c.Cut(victim)
+	cut := time.Now()
+	healed := false
+	t.Cleanup(func() {
+		if !healed {
+			c.Heal(victim)
+		}
+	})
+	// The address leaves the rules of the client's host (and the other
+	// survivor's) once the leader has seen the host gone.
+	for _, i := range []int{0, other} {
+		Eventually(t, recoverTimeout, func() error {
+			named, err := rulesName(i)
+			if err != nil {
+				return err
+			}
+			if named {
+				return fmt.Errorf("%s's rules still name db-cut's address %s %v after the cut", c.Name(i), cutPod.Status.PodIP, time.Since(cut).Round(time.Second))
+			}
+			return nil
+		})
+	}
+	switched := time.Since(cut)
+	if out, err = c.readLog(client, "client"); err != nil {
+		t.Fatal(err)
+	}
+	atSwitch := strings.Count(out, "\n")
+	// A request in flight at the switch may still have been sent to the
+	// lost pod; every one started a second later must succeed.
+	time.Sleep(time.Second)
+	if out, err = c.readLog(client, "client"); err != nil {
+		t.Fatal(err)
+	}
+	afterSwitch := strings.Count(out, "\n")
+	c.waitRequests(client, "client", afterSwitch, 100, 60*time.Second)
+
+	c.Heal(victim)
+	healed = true
+	c.WaitNoLeftovers(cutPod.Metadata.UID)
+	if out, err = c.readLog(client, "client"); err != nil {
+		t.Fatal(err)
+	}
+	atHeal := strings.Count(out, "\n")
+	c.waitRequests(client, "client", atHeal, 100, 60*time.Second)
+	l := parseRequestLog(c.stopClient(client, "client"), names)
+
+	during := parseRequestLog(strings.Join(l.lines[atCut:atSwitch], "\n"), names)
+	t.Logf("host cut: db-cut's address left the rules of %s and %s %v after the cut; %d requests meanwhile, %d failed, served by %v",
+		c.Name(0), c.Name(other), switched.Round(100*time.Millisecond), len(during.lines), len(during.failed), during.served)
+	if switched > recoverTimeout {
+		t.Errorf("the switch took %v, want at most %v", switched, recoverTimeout)
+	}
+	steady := parseRequestLog(strings.Join(l.lines[afterSwitch:], "\n"), names)
+	t.Logf("host cut: after the switch and through the heal, %d requests, %d failed, served by %v", len(steady.lines), len(steady.failed), steady.served)
+	if len(steady.failed) > 0 {
+		t.Errorf("%d of %d requests failed after the switch: %q", len(steady.failed), len(steady.lines), steady.failed)
+	}
+	if steady.served["db-cut"] > 0 {
+		t.Errorf("the lost pod db-cut served %d requests after the switch", steady.served["db-cut"])
+	}
+}
+
+// pinnedDBPod is a pod called name on node, labelled app=db, serving its
+// name on its port http, Ready once it does.
+func pinnedDBPod(name, node string) string {
+	return fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: %s
+  labels:
+    app: db
+spec:
+  nodeName: %s
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: httpd
+    image: localhost/busybox:latest
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", %q]
+    ports:
+    - name: http
+      containerPort: 8080
+    readinessProbe:
+      exec:
+        command: ["test", "-s", "/www/index.html"]
+      periodSeconds: 1
+    resources:
+      requests: {cpu: 10m, memory: 16Mi}
+`, name, node, serveHostname)
+}
+
 // gatePod is a pod called name, labelled app=gate, serving its name on 8080,
 // Ready only while /tmp/ready exists (created at start when ready is true).
 func gatePod(name string, ready bool) string {
