@@ -161,7 +161,7 @@ func TestRealDeletionLeavesNothing(t *testing.T) {
 	h := newRealHarness(t)
 	p := busyboxPod("gone",
 		sh("a", "exec sleep 3600"),
-		sh("b", "trap 'exit 0' TERM; while :; do sleep 0.1; done"),
+		sh("b", "trap 'exit 0' TERM; echo TRAPSET; while :; do sleep 0.1; done"),
 	)
 	p.Spec.Containers[0].VolumeMounts = []api.VolumeMount{{Name: "mem", MountPath: "/mem"}}
 	p.Spec.Volumes = []api.Volume{{Name: "mem", VolumeSource: api.VolumeSource{EmptyDir: &api.EmptyDirVolumeSource{Medium: "Memory"}}}}
@@ -169,6 +169,10 @@ func TestRealDeletionLeavesNothing(t *testing.T) {
 	h.r.SyncPods([]*api.Pod{p})
 	h.waitPhase(string(p.UID), api.PodRunning)
 	pids := []int{h.pidOf("gone", "a"), h.pidOf("gone", "b")}
+	// A TERM before the trap is set would end b with 143 (seen under load).
+	waitUntilFor(t, 10*time.Second, "b to set its TERM trap", func() bool {
+		return strings.Contains(h.logs("gone", "b", LogOptions{TailLines: -1}), "TRAPSET")
+	})
 
 	d := p.DeepCopy()
 	now := api.NewTime(time.Now())
