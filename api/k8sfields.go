@@ -28,7 +28,7 @@ var kubernetesOnlyFields = map[reflect.Type]map[string]bool{
 		"hostAliases priorityClassName priority readinessGates runtimeClassName " +
 		"preemptionPolicy overhead topologySpreadConstraints " +
 		"setHostnameAsFQDN os hostUsers schedulingGates resourceClaims resources hostnameOverride"),
-	reflect.TypeFor[Container](): set("envFrom resizePolicy restartPolicyRules " +
+	reflect.TypeFor[Container](): set("resizePolicy restartPolicyRules " +
 		"volumeDevices " +
 		"terminationMessagePath terminationMessagePolicy securityContext stdin stdinOnce tty"),
 	// gRPC probes need a gRPC client, which gossipod does not carry.
@@ -38,7 +38,6 @@ var kubernetesOnlyFields = map[reflect.Type]map[string]bool{
 	// implemented (containers get SIGTERM).
 	reflect.TypeFor[LifecycleHandler]():     set("tcpSocket"),
 	reflect.TypeFor[Lifecycle]():            set("stopSignal"),
-	reflect.TypeFor[EnvVar]():               set("valueFrom"),
 	reflect.TypeFor[ContainerPort]():        set("hostIP"),
 	reflect.TypeFor[ResourceRequirements](): set("claims"),
 	reflect.TypeFor[VolumeMount]():          set("subPath subPathExpr mountPropagation recursiveReadOnly"),
