@@ -2,6 +2,7 @@ package api
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -114,5 +115,15 @@ func TestFieldRefAPIVersionDefaultsToV1(t *testing.T) {
 	SetPodDefaults(p)
 	if v := p.Spec.Containers[0].Env[0].ValueFrom.FieldRef.APIVersion; v != "v1" {
 		t.Errorf("apiVersion %q, want v1", v)
+	}
+}
+
+func TestDecodeRefusesFileKeyRef(t *testing.T) {
+	manifest := `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"i",` +
+		`"env":[{"name":"A","valueFrom":{"fileKeyRef":{"volumeName":"v","path":"p","key":"k"}}}],` +
+		`"envFrom":[{"prefix":"P_","configMapRef":{"name":"cfg"}}]}]}}`
+	_, err := DecodeManifests([]byte(manifest))
+	if err == nil || !strings.Contains(err.Error(), "spec.containers[0].env[0].valueFrom.fileKeyRef") || strings.Contains(err.Error(), "envFrom") {
+		t.Errorf("decode: %v, want only fileKeyRef refused", err)
 	}
 }
