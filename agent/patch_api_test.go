@@ -209,8 +209,8 @@ func TestPatchPods(t *testing.T) {
 	c.patch(path, jsonPatch, []byte(`[{"op":"test","path":"/spec/containers/0/image","value":"busybox:1"}]`), http.StatusUnprocessableEntity, nil)
 
 	// A field gossipod does not implement is refused by its path.
-	st := c.patch(path, strategicPatch, []byte(`{"spec":{"containers":[{"name":"c","envFrom":[{"prefix":"X_"}]}]}}`), http.StatusUnprocessableEntity, nil)
-	if st.Message != `Pod "web" is invalid: spec.containers[0].envFrom: unsupported field` || st.Details.Causes[0].Field != "spec.containers[0].envFrom" {
+	st := c.patch(path, strategicPatch, []byte(`{"spec":{"containers":[{"name":"c","resizePolicy":[{"resourceName":"cpu","restartPolicy":"NotRequired"}]}]}}`), http.StatusUnprocessableEntity, nil)
+	if st.Message != `Pod "web" is invalid: spec.containers[0].resizePolicy: unsupported field` || st.Details.Causes[0].Field != "spec.containers[0].resizePolicy" {
 		t.Fatalf("unsupported field: %+v", st)
 	}
 

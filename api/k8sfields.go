@@ -28,7 +28,7 @@ var kubernetesOnlyFields = map[reflect.Type]map[string]bool{
 		"hostAliases priorityClassName priority readinessGates runtimeClassName " +
 		"preemptionPolicy overhead topologySpreadConstraints " +
 		"setHostnameAsFQDN os hostUsers schedulingGates resourceClaims resources hostnameOverride"),
-	reflect.TypeFor[Container](): set("envFrom resizePolicy restartPolicyRules " +
+	reflect.TypeFor[Container](): set("resizePolicy restartPolicyRules " +
 		"volumeDevices " +
 		"terminationMessagePath terminationMessagePolicy securityContext stdin stdinOnce tty"),
 	// gRPC probes need a gRPC client, which gossipod does not carry.
@@ -36,9 +36,10 @@ var kubernetesOnlyFields = map[reflect.Type]map[string]bool{
 	// A hook's tcpSocket is kept by Kubernetes for compatibility only:
 	// kubelet fails every hook that uses it. The stop signal is not
 	// implemented (containers get SIGTERM).
-	reflect.TypeFor[LifecycleHandler]():     set("tcpSocket"),
-	reflect.TypeFor[Lifecycle]():            set("stopSignal"),
-	reflect.TypeFor[EnvVar]():               set("valueFrom"),
+	reflect.TypeFor[LifecycleHandler](): set("tcpSocket"),
+	reflect.TypeFor[Lifecycle]():        set("stopSignal"),
+	// A file of an emptyDir volume as a variable (alpha, gated off upstream).
+	reflect.TypeFor[corev1.EnvVarSource]():  set("fileKeyRef"),
 	reflect.TypeFor[ContainerPort]():        set("hostIP"),
 	reflect.TypeFor[ResourceRequirements](): set("claims"),
 	reflect.TypeFor[VolumeMount]():          set("subPath subPathExpr mountPropagation recursiveReadOnly"),

@@ -48,12 +48,15 @@ const (
 )
 
 // Container is one container of a pod: image, command and args (replacing
-// the image's ENTRYPOINT and CMD), env with literal values, workingDir,
+// the image's ENTRYPOINT and CMD), env and envFrom (see EnvVar), workingDir,
 // ports, resources, volumeMounts and, on app containers, livenessProbe,
 // readinessProbe and startupProbe (see Probe) are implemented.
 type Container = corev1.Container
 
-// EnvVar is one environment variable, with a literal value.
+// EnvVar is one environment variable: a literal value ($(NAME) expanded)
+// or, through valueFrom, a key of a ConfigMap or Secret, a field of the
+// pod (the downward API) or a resource of a container, read once when the
+// container starts.
 type EnvVar = corev1.EnvVar
 
 // Protocol is TCP, UDP or SCTP.

@@ -343,14 +343,8 @@ func validateContainer(c *Container, fld *field.Path, volumes, names map[string]
 	case !slices.Contains(pullPolicies, c.ImagePullPolicy):
 		errs = append(errs, field.NotSupported(fld.Child("imagePullPolicy"), c.ImagePullPolicy, pullPolicies))
 	}
-	for i, e := range c.Env {
-		p := fld.Child("env").Index(i).Child("name")
-		if e.Name == "" {
-			errs = append(errs, field.Required(p, ""))
-		} else {
-			errs = append(errs, invalidEach(p, e.Name, validation.IsEnvVarName(e.Name))...)
-		}
-	}
+	errs = append(errs, validateEnv(c.Env, fld.Child("env"))...)
+	errs = append(errs, validateEnvFrom(c.EnvFrom, fld.Child("envFrom"))...)
 	errs = append(errs, validatePorts(c.Ports, fld.Child("ports"))...)
 	errs = append(errs, validateResources(&c.Resources, fld.Child("resources"))...)
 	errs = append(errs, validateVolumeMounts(c.VolumeMounts, fld.Child("volumeMounts"), volumes)...)

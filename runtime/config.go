@@ -57,6 +57,14 @@ type Config struct {
 	// (every reference is missing). The objects must not be changed.
 	ConfigMap func(namespace, name string) (*api.ConfigMap, bool)
 	Secret    func(namespace, name string) (*api.Secret, bool)
+	// HostIP is the node's address, a container's status.hostIP and
+	// status.hostIPs through the downward API (kubelet's node IP); empty,
+	// a container asking for it waits with CreateContainerConfigError.
+	HostIP string
+	// Allocatable is what the node offers to pods, as its status reports
+	// it: a container's resourceFieldRef of a limit it does not set reads
+	// it (kubelet's defaultPodLimitsForDownwardAPI).
+	Allocatable api.ResourceList
 	// ClusterDomain is the domain of the cluster's names (kubelet's
 	// --cluster-domain), searched by ClusterFirst pods.
 	ClusterDomain string

@@ -284,7 +284,7 @@ func (a *podActions) startOrWait(st *podState, init bool, i int, now time.Time, 
 			Message: fmt.Sprintf("back-off %s restarting failed container=%s pod=%s",
 				r.Backoff.Delay, r.Name, podFullName(st.Pod)),
 		}
-		if r.Waiting != nil && r.Waiting.Reason == reasonCreateContainerError && !r.FailedAt.Before(failedAt) {
+		if r.Waiting != nil && (r.Waiting.Reason == reasonCreateContainerError || r.Waiting.Reason == reasonCreateContainerConfigError) && !r.FailedAt.Before(failedAt) {
 			w = *r.Waiting // the start failed: keep showing why
 		}
 		a.Waits = append(a.Waits, waitAction{Init: init, Index: i, Waiting: w,

@@ -32,15 +32,16 @@ func (w *podWorker) serviceEnv() []api.EnvVar {
 	return serviceenv.ForPod(pod, services)
 }
 
-// withServiceEnv returns the container with the service variables put
-// before its own env (see serviceenv.WithServiceEnv): its own variables
-// win, and $(NAME) in its env, command and args sees them. The pod's
-// container is not changed.
-func withServiceEnv(c *api.Container, serviceEnv []api.EnvVar) *api.Container {
-	if len(serviceEnv) == 0 {
-		return c
+// envSources is what the worker's containers' env reads besides their
+// spec: the pod, its address, the node's, and the state's ConfigMaps and
+// Secrets.
+func (w *podWorker) envSources() envSources {
+	return envSources{
+		pod:         w.st.Pod,
+		podIP:       w.st.PodIP,
+		hostIP:      w.r.cfg.HostIP,
+		allocatable: w.r.cfg.Allocatable,
+		configMap:   w.r.cfg.ConfigMap,
+		secret:      w.r.cfg.Secret,
 	}
-	cc := *c
-	cc.Env = serviceenv.WithServiceEnv(c.Env, serviceEnv)
-	return &cc
 }

@@ -117,9 +117,18 @@ func (w *podWorker) prepareStart(ctx context.Context, init bool, act startAction
 		return nil, retry
 	}
 	job.img = img
-	// Step 1 of kubelet's makeEnvironmentVariables: the service variables,
-	// under the container's own.
-	argv, env, workDir, err := image.ResolveCommand(img, withServiceEnv(c, w.serviceEnv()))
+	// kubelet's makeEnvironmentVariables: the service variables, under
+	// envFrom's, under the container's own env; read once, now.
+	cenv, warnings, err := makeEnv(w.envSources(), c, w.serviceEnv())
+	if err != nil {
+		return nil, w.startFailed(rec, c, act, err)
+	}
+	for _, wr := range warnings {
+		w.events.record(pod, api.EventTypeWarning, wr.reason, "%s", wr.message)
+	}
+	withEnv := *c
+	withEnv.Env, withEnv.EnvFrom = cenv, nil
+	argv, env, workDir, err := image.ResolveCommand(img, &withEnv)
 	if err != nil {
 		return nil, w.startFailed(rec, c, act, err)
 	}
@@ -198,7 +207,11 @@ func (w *podWorker) startFailed(rec *containerRecord, c *api.Container, act star
 		rec.Backoff = w.r.backoff.next(rec.Backoff, w.r.now())
 	}
 	rec.FailedAt = w.r.now()
-	rec.Waiting = &waitReason{Reason: reasonCreateContainerError, Message: err.Error()}
+	reason := reasonCreateContainerError
+	if _, ok := errors.AsType[*configError](err); ok {
+		reason = reasonCreateContainerConfigError
+	}
+	rec.Waiting = &waitReason{Reason: reason, Message: err.Error()}
 	w.events.record(w.st.Pod, api.EventTypeWarning, eventFailed, "Error: %v", err)
 	w.log.Warn("starting container", "container", c.Name, "err", err)
 	return rec.FailedAt.Add(rec.Backoff.Delay)

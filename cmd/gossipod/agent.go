@@ -205,6 +205,14 @@ func newRuntime(c *cli.Context, cfg agent.Config, logger *slog.Logger) (*runtime
 	rc.Services = cfg.StateReader.Services
 	rc.ConfigMap = cfg.StateReader.ConfigMap
 	rc.Secret = cfg.StateReader.Secret
+	rc.HostIP = cfg.AdvertiseAddr
+	if rc.HostIP == "" {
+		rc.HostIP = cfg.BindAddr
+	}
+	rc.Allocatable = api.ResourceList{
+		api.ResourceCPU:    *resource.NewMilliQuantity(cfg.Allocatable.MilliCPU, resource.DecimalSI),
+		api.ResourceMemory: *resource.NewQuantity(cfg.Allocatable.Memory, resource.BinarySI),
+	}
 	rc.Root = filepath.Join(cfg.DataDir, "runtime")
 	rc.NodeName = cfg.NodeName
 	rc.InsecureRegistries = c.StringSlice("insecure-registry")

@@ -143,12 +143,12 @@ func TestApplyDecodeErrorChangesNothing(t *testing.T) {
 	dir := t.TempDir()
 	good := writeFile(t, dir, "a.yaml", webPod)
 	bad := writeFile(t, dir, "b.yaml", strings.Replace(webPod, "name: web", "name: other", 1)+
-		"---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: broken\nspec:\n  containers:\n  - name: c\n    image: x\n    envFrom: [{prefix: X_}]\n")
+		"---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: broken\nspec:\n  containers:\n  - name: c\n    image: x\n    resizePolicy: [{resourceName: cpu, restartPolicy: NotRequired}]\n")
 	out, errOut, err := f.run("", "apply", "-f", good, "-f", bad)
 	if err == nil {
 		t.Fatal("apply of a bad manifest succeeded")
 	}
-	if out != "" || !strings.Contains(errOut, "error parsing "+bad+": document 2 (Pod \"broken\"): spec.containers[0].envFrom") {
+	if out != "" || !strings.Contains(errOut, "error parsing "+bad+": document 2 (Pod \"broken\"): spec.containers[0].resizePolicy") {
 		t.Errorf("stdout %q, stderr %q", out, errOut)
 	}
 	if reqs := f.takeRequests(); len(reqs) != 0 {
