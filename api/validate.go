@@ -277,6 +277,7 @@ func validateVolumeSource(src *VolumeSource, fld *field.Path) field.ErrorList {
 			errs = append(errs, field.NotSupported(fld.Child("hostPath", "type"), t, hostPathTypes))
 		}
 	}
+	errs = append(errs, validateProjectedSources(src, fld, &n)...)
 	if n == 0 {
 		errs = append(errs, field.Required(fld, "must specify a volume type"))
 	}
