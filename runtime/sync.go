@@ -90,6 +90,11 @@ func (w *podWorker) syncPod(ctx context.Context) time.Time {
 		}
 	}
 
+	// Volumes written from the state follow it while the pod runs.
+	if !acts.CreateSandbox && w.sb != nil && w.resyncProjected() {
+		sooner(now.Add(projectedResync))
+	}
+
 	// Step 3: the sandbox.
 	if acts.CreateSandbox {
 		if err := w.createSandbox(ctx); err != nil {

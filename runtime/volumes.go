@@ -16,7 +16,10 @@ import (
 // is the runtime's (the container side lives under Root/containers):
 //
 //	pod.json                       the pod record (spec, restart counts, statuses)
-//	volumes/<name>/                an emptyDir (a tmpfs for medium Memory)
+//	volumes/<name>/                an emptyDir (a tmpfs for medium Memory), or
+//	                               a configMap, secret, downwardAPI or projected
+//	                               volume written by writeAtomic (on a tmpfs
+//	                               but for configMap)
 //	logs/<container>/<n>.log       the n-th instance's stdout and stderr
 //
 // Every part of these paths that comes from a pod (uid, volume and
@@ -74,9 +77,12 @@ func (w *podWorker) setupVolumes() error {
 	if err := w.writeManagedFiles(); err != nil {
 		return fmt.Errorf("writing the pod's /etc/hosts, /etc/hostname and /etc/resolv.conf: %w", err)
 	}
-	for _, v := range w.st.Pod.Spec.Volumes {
+	for i := range w.st.Pod.Spec.Volumes {
+		v := &w.st.Pod.Spec.Volumes[i]
 		var err error
 		switch {
+		case isProjected(v):
+			err = w.setupProjected(v)
 		case v.EmptyDir != nil:
 			err = w.setupEmptyDir(v.Name, v.EmptyDir)
 		case v.HostPath != nil:
@@ -228,6 +234,11 @@ func (w *podWorker) containerMounts(c *api.Container) []mount {
 			}
 			m := mount{Destination: vm.MountPath, ReadOnly: vm.ReadOnly}
 			switch {
+			case isProjected(&v):
+				// Written by the node from the state: read-only in every
+				// container, as kubelet mounts them.
+				m.Source = w.volumeDir(v.Name)
+				m.ReadOnly = true
 			case v.EmptyDir != nil:
 				m.Source = w.volumeDir(v.Name)
 			case v.HostPath != nil:
