@@ -41,7 +41,7 @@ var kubernetesOnlyFields = map[reflect.Type]map[string]bool{
 	reflect.TypeFor[EnvVar]():               set("valueFrom"),
 	reflect.TypeFor[ContainerPort]():        set("hostIP"),
 	reflect.TypeFor[ResourceRequirements](): set("claims"),
-	reflect.TypeFor[VolumeMount]():          set("subPath subPathExpr mountPropagation recursiveReadOnly"),
+	reflect.TypeFor[VolumeMount]():          set("subPathExpr mountPropagation recursiveReadOnly"),
 	// ServiceAccount tokens, trust bundles and pod certificates need a
 	// signer gossipod does not have yet.
 	reflect.TypeFor[corev1.VolumeProjection](): set("serviceAccountToken clusterTrustBundle podCertificate"),

@@ -519,6 +519,9 @@ func validateVolumeMounts(mounts []VolumeMount, fld *field.Path, volumes map[str
 			errs = append(errs, field.Invalid(mp, m.MountPath, "must be unique"))
 		}
 		paths[path.Clean(m.MountPath)] = true
+		if m.SubPath != "" {
+			errs = append(errs, validateLocalDescendingPath(m.SubPath, idx.Child("subPath"))...)
+		}
 	}
 	return errs
 }

@@ -277,6 +277,13 @@ func TestValidatePod(t *testing.T) {
 		}, []string{
 			`spec.volumes[2].projected.sources[0]: Required value: must specify exactly 1 volume type per source`,
 			`spec.volumes[2].projected.sources[2].secret.items[0].path: Invalid value: "p": conflicting duplicate paths`}},
+		{"subPath relative without '..'", func(p *Pod) {
+			p.Spec.Containers[0].VolumeMounts[0].SubPath = "/abs"
+			p.Spec.Containers[0].VolumeMounts[1].SubPath = "a/../../b"
+			p.Spec.Containers[1].VolumeMounts = []VolumeMount{{Name: "host", MountPath: "/x", SubPath: "logs/app"}}
+		}, []string{
+			`spec.containers[0].volumeMounts[0].subPath: Invalid value: "/abs": must be a relative path`,
+			`spec.containers[0].volumeMounts[1].subPath: Invalid value: "a/../../b": must not contain '..'`}},
 		{"mount of a missing volume", func(p *Pod) { p.Spec.InitContainers[0].VolumeMounts[0].Name = "nope" }, []string{
 			`spec.initContainers[0].volumeMounts[0].name: Not found: "nope"`}},
 		{"mount of an invalid volume", func(p *Pod) {

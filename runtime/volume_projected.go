@@ -21,6 +21,10 @@ import (
 // comparison reads only the pod's own small files).
 const projectedResync = 2 * time.Second
 
+// reasonCreateContainerConfigErr is kubelet's waiting reason for a
+// container whose configuration (here a subPath) could not be prepared.
+const reasonCreateContainerConfigErr = "CreateContainerConfigError"
+
 // defaultProjectedMode is the mode of a projected file when neither the
 // item nor the volume sets one (Kubernetes' 0644 for every kind).
 const defaultProjectedMode int32 = 0o644

@@ -36,7 +36,8 @@ func newRealHarnessWithObjects(t *testing.T) (*harness, *fakeObjects) {
 // A real container reads configMap, secret and projected volumes; the
 // secret and projected ones are tmpfs mounts, a ConfigMap change reaches
 // the container's file within 10 s, the volumes are read-only, and
-// nothing stays mounted after the pod.
+// nothing stays mounted after the pod; a subPath of the configMap volume
+// keeps the version it was started with, as in Kubernetes.
 func TestRealConfigMapSecretVolume(t *testing.T) {
 	h, objs := newRealHarnessWithObjects(t)
 	objs.setConfigMap(&api.ConfigMap{ObjectMeta: api.ObjectMeta{Name: "web", Namespace: "default"},
@@ -51,6 +52,7 @@ func TestRealConfigMapSecretVolume(t *testing.T) {
 			{Name: "cfg", MountPath: "/etc/cfg"},
 			{Name: "sec", MountPath: "/etc/sec"},
 			{Name: "all", MountPath: "/etc/all"},
+			{Name: "cfg", MountPath: "/etc/one.conf", SubPath: "greeting"},
 		}})
 	p.Spec.Volumes = []api.Volume{
 		{Name: "cfg", VolumeSource: api.VolumeSource{ConfigMap: &api.ConfigMapVolumeSource{
@@ -69,6 +71,7 @@ func TestRealConfigMapSecretVolume(t *testing.T) {
 	for file, want := range map[string]string{
 		"/etc/cfg/greeting": "hello", "/etc/sec/password": "s3cret-plaintext",
 		"/etc/all/creds/pw": "s3cret-plaintext", "/etc/all/podname": "vols",
+		"/etc/one.conf": "hello",
 	} {
 		if out, code := h.exec("vols", "app", "cat", file); code != 0 || out != want {
 			t.Errorf("cat %s: %q (exit %d), want %q", file, out, code, want)
@@ -150,6 +153,10 @@ func TestRealConfigMapSecretVolume(t *testing.T) {
 		return out == "bye1"
 	})
 	t.Logf("ConfigMap change seen in the container after %v", time.Since(start).Round(100*time.Millisecond))
+	// A subPath mount is not updated, as in Kubernetes.
+	if out, code := h.exec("vols", "app", "cat", "/etc/one.conf"); code != 0 || out != "hello" {
+		t.Errorf("subPath file after the update: %q (exit %d), want the old \"hello\"", out, code)
+	}
 
 	// Removed with the pod: nothing mounted, nothing left.
 	h.r.SyncPods(nil)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gossipod/gossipod/api"
 	corev1 "k8s.io/api/core/v1"
@@ -177,4 +178,62 @@ func keysOf(m map[string]fileProjection) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+func TestSubPathSource(t *testing.T) {
+	root := t.TempDir()
+	vol := filepath.Join(root, "vol")
+	if err := os.MkdirAll(filepath.Join(vol, "logs"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/etc", filepath.Join(vol, "escape")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("logs", filepath.Join(vol, "inside")); err != nil {
+		t.Fatal(err)
+	}
+	proj := filepath.Join(root, "proj")
+	if err := os.Mkdir(proj, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := writeAtomic(proj, map[string]fileProjection{"key": {Data: []byte("v1"), Mode: 0o644}}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	tsDir, _ := os.Readlink(filepath.Join(proj, dataDirName))
+	tests := []struct {
+		name, root, sub string
+		create          bool
+		want            string // resolved path, or the start of the error
+	}{
+		{"existing dir", vol, "logs", true, filepath.Join(vol, "logs")},
+		{"missing dir created", vol, "new/deep", true, filepath.Join(vol, "new/deep")},
+		{"link inside the volume", vol, "inside", true, filepath.Join(vol, "logs")},
+		{"link out of the volume", vol, "escape", true, "error: subpath \"/etc\" not within volume path"},
+		{"created through a link out", vol, "escape/x", true, "error: subpath \"/etc/x\" not within volume path"},
+		{"dot-dot", vol, "../x", true, "error: invalid subPath"},
+		{"absolute", vol, "/etc", true, "error: invalid subPath"},
+		{"configMap key resolves to the current version", proj, "key", false, filepath.Join(proj, tsDir, "key")},
+		{"missing key of a configMap is not created", proj, "nokey", false, "error: lstat"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := subPathSource(tt.root, tt.sub, tt.create)
+			if err != nil {
+				got = "error: " + err.Error()
+			}
+			if !strings.HasPrefix(got, tt.want) || (err == nil && got != tt.want) {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+			if err == nil {
+				if fi, err := os.Stat(got); err != nil {
+					t.Errorf("resolved path: %v", err)
+				} else if tt.name == "missing dir created" && fi.Mode().Perm() != 0o750 {
+					t.Errorf("created with mode %v, want the volume's 0750", fi.Mode().Perm())
+				}
+			}
+		})
+	}
+	if _, err := os.Stat("/etc/x"); err == nil {
+		t.Error("/etc/x created through the link")
+	}
 }
