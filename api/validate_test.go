@@ -273,10 +273,12 @@ func TestValidatePod(t *testing.T) {
 			p.Spec.Volumes[2].Projected = &ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
 				{},
 				{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "c"}, Items: []KeyToPath{{Key: "a", Path: "p"}}}},
+				{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token"}},
 				{Secret: &corev1.SecretProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "s"}, Items: []KeyToPath{{Key: "a", Path: "p"}}}}}}
 		}, []string{
 			`spec.volumes[2].projected.sources[0]: Required value: must specify exactly 1 volume type per source`,
-			`spec.volumes[2].projected.sources[2].secret.items[0].path: Invalid value: "p": conflicting duplicate paths`}},
+			`spec.volumes[2].projected.sources[2].serviceAccountToken: Forbidden: unsupported field`,
+			`spec.volumes[2].projected.sources[3].secret.items[0].path: Invalid value: "p": conflicting duplicate paths`}},
 		{"subPath relative without '..'", func(p *Pod) {
 			p.Spec.Containers[0].VolumeMounts[0].SubPath = "/abs"
 			p.Spec.Containers[0].VolumeMounts[1].SubPath = "a/../../b"

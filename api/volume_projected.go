@@ -235,6 +235,18 @@ func validateProjectedVolumeSource(s *ProjectedVolumeSource, fld *field.Path) fi
 		src := &s.Sources[i]
 		sf := fld.Child("sources").Index(i)
 		n := 0
+		// Refused at decoding too; a pod reaching the state machine by
+		// another route is refused here as well.
+		for _, u := range []struct {
+			name string
+			set  bool
+		}{{"serviceAccountToken", src.ServiceAccountToken != nil},
+			{"clusterTrustBundle", src.ClusterTrustBundle != nil}, {"podCertificate", src.PodCertificate != nil}} {
+			if u.set {
+				n++
+				errs = append(errs, field.Forbidden(sf.Child(u.name), "unsupported field"))
+			}
+		}
 		if c := src.ConfigMap; c != nil {
 			n++
 			cf := sf.Child("configMap")
