@@ -272,17 +272,33 @@ func (w *podWorker) setupProjected(v *api.Volume) error {
 // resyncProjected brings the pod's projected-family volumes up to date
 // with the state, rewriting only those whose files changed. It returns
 // whether the pod has any, so the worker comes back within projectedResync.
+//
+// A failure (the ConfigMap was deleted, say) leaves the files as they were,
+// as kubelet does, and is reported as a FailedMount event once per
+// distinct error.
 func (w *podWorker) resyncProjected() bool {
-	any := false
+	has := false
 	for i := range w.st.Pod.Spec.Volumes {
 		v := &w.st.Pod.Spec.Volumes[i]
 		if !isProjected(v) {
 			continue
 		}
-		any = true
+		has = true
+		msg := ""
 		if err := w.setupProjected(v); err != nil {
-			w.log.Warn("updating volume", "volume", v.Name, "err", err)
+			msg = fmt.Sprintf("MountVolume.SetUp failed for volume %q : %v", v.Name, err)
+		}
+		if msg == w.resyncErrs[v.Name] {
+			continue
+		}
+		if w.resyncErrs == nil {
+			w.resyncErrs = map[string]string{}
+		}
+		w.resyncErrs[v.Name] = msg
+		if msg != "" {
+			w.events.record(w.st.Pod, api.EventTypeWarning, eventFailedMount, "%s", msg)
+			w.log.Warn("updating volume", "volume", v.Name, "err", msg)
 		}
 	}
-	return any
+	return has
 }

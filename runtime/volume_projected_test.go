@@ -1,8 +1,10 @@
 package runtime
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -135,6 +137,25 @@ func TestConfigMapVolumeWaitsThenFollows(t *testing.T) {
 	if h.rt.createdCount() != 1 {
 		t.Errorf("%d sandboxes: an update must not restart the pod", h.rt.createdCount())
 	}
+
+	// Deleted while the pod runs: the files stay, a FailedMount says why.
+	notFound := func() int {
+		n := 0
+		for _, e := range h.eventsOf(uid) {
+			if e.Reason == eventFailedMount && e.Message == `MountVolume.SetUp failed for volume "cfg" : configmap "app" not found` {
+				n++
+			}
+		}
+		return n
+	}
+	before := notFound()
+	objs.mu.Lock()
+	delete(objs.configMaps, p.Namespace+"/app")
+	objs.mu.Unlock()
+	waitUntil(t, "FailedMount after the deletion", func() bool { return notFound() > before })
+	if got := read("etc/app.conf"); got != "x=2" {
+		t.Errorf("etc/app.conf after the deletion = %q, want the last version", got)
+	}
 }
 
 // The downward API volume writes the pod's fields in kubelet's format.
@@ -235,5 +256,70 @@ func TestSubPathSource(t *testing.T) {
 	}
 	if _, err := os.Stat("/etc/x"); err == nil {
 		t.Error("/etc/x created through the link")
+	}
+}
+
+// volumePayload maps ConfigMaps and Secrets to files as kubelet's volume
+// plugins do: all keys or the items, modes, optional, kubelet's errors.
+func TestVolumePayload(t *testing.T) {
+	objs := &fakeObjects{configMaps: map[string]*api.ConfigMap{}, secrets: map[string]*api.Secret{}}
+	objs.setConfigMap(&api.ConfigMap{ObjectMeta: api.ObjectMeta{Name: "cm", Namespace: "ns"},
+		Data: map[string]string{"a": "1"}, BinaryData: map[string][]byte{"b": {0, 1}}})
+	objs.secrets["ns/s"] = &api.Secret{ObjectMeta: api.ObjectMeta{Name: "s", Namespace: "ns"}, Data: map[string][]byte{"pw": []byte("x")}}
+	cmRef := corev1.LocalObjectReference{Name: "cm"}
+	tests := []struct {
+		name string
+		src  api.VolumeSource
+		want string // "path=data/mode ..." sorted, or "error: ..."
+	}{
+		{"configMap, all keys, default mode", api.VolumeSource{ConfigMap: &api.ConfigMapVolumeSource{LocalObjectReference: cmRef}},
+			"a=1/644 b=\x00\x01/644"},
+		{"configMap, items and modes", api.VolumeSource{ConfigMap: &api.ConfigMapVolumeSource{LocalObjectReference: cmRef, DefaultMode: ptr(int32(0o440)),
+			Items: []api.KeyToPath{{Key: "a", Path: "d/a.txt"}, {Key: "b", Path: "b", Mode: ptr(int32(0o400))}}}},
+			"b=\x00\x01/400 d/a.txt=1/440"},
+		{"configMap missing", api.VolumeSource{ConfigMap: &api.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "nope"}}},
+			`error: configmap "nope" not found`},
+		{"configMap missing, optional", api.VolumeSource{ConfigMap: &api.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "nope"}, Optional: ptr(true)}},
+			""},
+		{"configMap key missing", api.VolumeSource{ConfigMap: &api.ConfigMapVolumeSource{LocalObjectReference: cmRef, Items: []api.KeyToPath{{Key: "z", Path: "z"}}}},
+			"error: configmap references non-existent config key: z"},
+		{"configMap key missing, optional", api.VolumeSource{ConfigMap: &api.ConfigMapVolumeSource{LocalObjectReference: cmRef, Optional: ptr(true),
+			Items: []api.KeyToPath{{Key: "z", Path: "z"}, {Key: "a", Path: "a"}}}}, "a=1/644"},
+		{"secret", api.VolumeSource{Secret: &api.SecretVolumeSource{SecretName: "s", DefaultMode: ptr(int32(0o400))}}, "pw=x/400"},
+		{"secret missing", api.VolumeSource{Secret: &api.SecretVolumeSource{SecretName: "gone"}}, `error: secret "gone" not found`},
+		{"secret key missing", api.VolumeSource{Secret: &api.SecretVolumeSource{SecretName: "s", Items: []api.KeyToPath{{Key: "k", Path: "k"}}}},
+			"error: references non-existent secret key: k"},
+		{"projected merges sources under its default mode", api.VolumeSource{Projected: &api.ProjectedVolumeSource{DefaultMode: ptr(int32(0o600)), Sources: []corev1.VolumeProjection{
+			{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: cmRef, Items: []api.KeyToPath{{Key: "a", Path: "cfg/a"}}}},
+			{Secret: &corev1.SecretProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "s"}}},
+			{DownwardAPI: &corev1.DownwardAPIProjection{Items: []api.DownwardAPIVolumeFile{{Path: "ns", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}}}}}}},
+			"cfg/a=1/600 ns=ns/600 pw=x/600"},
+		{"projected with a missing secret", api.VolumeSource{Projected: &api.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
+			{Secret: &corev1.SecretProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "gone"}}}}}},
+			`error: secret "gone" not found`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := testPod("p", "a")
+			p.Namespace = "ns"
+			r := &Runtime{cfg: Config{ConfigMap: objs.configMap, Secret: objs.secret}}
+			w := &podWorker{r: r, st: &podState{Pod: p}}
+			v := api.Volume{Name: "v", VolumeSource: tt.src}
+			out, err := w.volumePayload(&v)
+			var got string
+			if err != nil {
+				got = "error: " + err.Error()
+			} else {
+				var parts []string
+				for k, f := range out {
+					parts = append(parts, fmt.Sprintf("%s=%s/%o", k, f.Data, f.Mode))
+				}
+				slices.Sort(parts)
+				got = strings.Join(parts, " ")
+			}
+			if got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
 	}
 }
