@@ -193,8 +193,13 @@ func TestDecodeManifestsErrors(t *testing.T) {
 		},
 		{
 			name:  "inline VolumeSource: unsupported source and unknown nested field",
-			input: podYAML("web") + "  volumes:\n  - name: v\n    secret: {secretName: s}\n  - name: w\n    emptyDir: {medium: Memory, size: 1Gi}\n",
-			want:  []string{`document 1 (Pod "web"): [spec.volumes[0].secret: unsupported field, spec.volumes[1].emptyDir.size: unknown field]`},
+			input: podYAML("web") + "  volumes:\n  - name: v\n    nfs: {server: s, path: /x}\n  - name: w\n    emptyDir: {medium: Memory, size: 1Gi}\n",
+			want:  []string{`document 1 (Pod "web"): [spec.volumes[0].nfs: unsupported field, spec.volumes[1].emptyDir.size: unknown field]`},
+		},
+		{
+			name:  "projected serviceAccountToken is not implemented; configMap and secret sources are",
+			input: podYAML("web") + "  volumes:\n  - name: v\n    projected:\n      sources:\n      - configMap: {name: c}\n      - secret: {name: s}\n      - serviceAccountToken: {path: token}\n",
+			want:  []string{`document 1 (Pod "web"): spec.volumes[0].projected.sources[2].serviceAccountToken: unsupported field`},
 		},
 		{
 			name:  "metadata fields",

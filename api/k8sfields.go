@@ -42,10 +42,13 @@ var kubernetesOnlyFields = map[reflect.Type]map[string]bool{
 	reflect.TypeFor[corev1.EnvVarSource]():  set("fileKeyRef"),
 	reflect.TypeFor[ContainerPort]():        set("hostIP"),
 	reflect.TypeFor[ResourceRequirements](): set("claims"),
-	reflect.TypeFor[VolumeMount]():          set("subPath subPathExpr mountPropagation recursiveReadOnly"),
-	reflect.TypeFor[Volume](): set("gcePersistentDisk awsElasticBlockStore gitRepo secret nfs " +
-		"iscsi glusterfs persistentVolumeClaim rbd flexVolume cinder cephfs flocker downwardAPI " +
-		"fc azureFile configMap vsphereVolume quobyte azureDisk photonPersistentDisk projected " +
+	reflect.TypeFor[VolumeMount]():          set("subPathExpr mountPropagation recursiveReadOnly"),
+	// ServiceAccount tokens, trust bundles and pod certificates need a
+	// signer gossipod does not have yet.
+	reflect.TypeFor[corev1.VolumeProjection](): set("serviceAccountToken clusterTrustBundle podCertificate"),
+	reflect.TypeFor[Volume](): set("gcePersistentDisk awsElasticBlockStore gitRepo nfs " +
+		"iscsi glusterfs persistentVolumeClaim rbd flexVolume cinder cephfs flocker " +
+		"fc azureFile vsphereVolume quobyte azureDisk photonPersistentDisk " +
 		"portworxVolume scaleIO storageos csi ephemeral image"),
 	reflect.TypeFor[PodStatus](): set("observedGeneration nominatedNodeName hostIPs qosClass " +
 		"ephemeralContainerStatuses resize resourceClaimStatuses extendedResourceClaimStatus"),

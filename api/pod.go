@@ -82,7 +82,8 @@ type ResourceRequirements = corev1.ResourceRequirements
 type VolumeMount = corev1.VolumeMount
 
 // Volume is a directory shared by the containers of a pod; gossipod
-// implements the emptyDir and hostPath sources.
+// implements the emptyDir, hostPath, configMap, secret, downwardAPI and
+// projected sources.
 type Volume = corev1.Volume
 
 // VolumeSource is where a volume's content lives; exactly one is set.

@@ -277,6 +277,7 @@ func validateVolumeSource(src *VolumeSource, fld *field.Path) field.ErrorList {
 			errs = append(errs, field.NotSupported(fld.Child("hostPath", "type"), t, hostPathTypes))
 		}
 	}
+	errs = append(errs, validateProjectedSources(src, fld, &n)...)
 	if n == 0 {
 		errs = append(errs, field.Required(fld, "must specify a volume type"))
 	}
@@ -512,6 +513,9 @@ func validateVolumeMounts(mounts []VolumeMount, fld *field.Path, volumes map[str
 			errs = append(errs, field.Invalid(mp, m.MountPath, "must be unique"))
 		}
 		paths[path.Clean(m.MountPath)] = true
+		if m.SubPath != "" {
+			errs = append(errs, validateLocalDescendingPath(m.SubPath, idx.Child("subPath"))...)
+		}
 	}
 	return errs
 }

@@ -225,6 +225,67 @@ func TestValidatePod(t *testing.T) {
 		{"hostPath path missing, type unsupported", func(p *Pod) { p.Spec.Volumes[1].HostPath = &HostPathVolumeSource{Type: ptr(HostPathType("Socket"))} }, []string{
 			`spec.volumes[1].hostPath.path: Required value`,
 			`spec.volumes[1].hostPath.type: Unsupported value: "Socket": supported values: "", "Directory", "DirectoryOrCreate", "File", "FileOrCreate"`}},
+		{"configMap, secret, downwardAPI and projected volumes are fine", func(p *Pod) {
+			p.Spec.Volumes[2].EmptyDir = nil
+			p.Spec.Volumes[2].ConfigMap = &ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "cfg"},
+				Items: []KeyToPath{{Key: "a", Path: "dir/a.conf", Mode: ptr(int32(0o600))}}, DefaultMode: ptr(int32(0o644))}
+			p.Spec.Volumes = append(p.Spec.Volumes,
+				Volume{Name: "sec", VolumeSource: VolumeSource{Secret: &SecretVolumeSource{SecretName: "s", Optional: ptr(true)}}},
+				Volume{Name: "dw", VolumeSource: VolumeSource{DownwardAPI: &DownwardAPIVolumeSource{Items: []DownwardAPIVolumeFile{
+					{Path: "labels", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.labels"}},
+					{Path: "mem", ResourceFieldRef: &corev1.ResourceFieldSelector{ContainerName: "app", Resource: "limits.memory", Divisor: resource.MustParse("1Mi")}}}}}},
+				Volume{Name: "pr", VolumeSource: VolumeSource{Projected: &ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
+					{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "cfg"}}},
+					{Secret: &corev1.SecretProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "s"}, Items: []KeyToPath{{Key: "k", Path: "k"}}}}}}}})
+		}, nil},
+		{"configMap volume: name, item key, paths and modes", func(p *Pod) {
+			p.Spec.Volumes[2].EmptyDir = nil
+			p.Spec.Volumes[2].ConfigMap = &ConfigMapVolumeSource{DefaultMode: ptr(int32(0o1777)), Items: []KeyToPath{
+				{Path: "/etc/a"}, {Key: "b", Path: "x/../../b", Mode: ptr(int32(-1))}, {Key: "c", Path: "..data"}}}
+		}, []string{
+			`spec.volumes[2].configMap.name: Required value`,
+			`spec.volumes[2].configMap.defaultMode: Invalid value: 1023: must be a number between 0 and 0777 (octal), both inclusive`,
+			`spec.volumes[2].configMap.items[0].key: Required value`,
+			`spec.volumes[2].configMap.items[0].path: Invalid value: "/etc/a": must be a relative path`,
+			`spec.volumes[2].configMap.items[1].path: Invalid value: "x/../../b": must not contain '..'`,
+			`spec.volumes[2].configMap.items[1].mode: Invalid value: -1: must be a number between 0 and 0777 (octal), both inclusive`,
+			`spec.volumes[2].configMap.items[2].path: Invalid value: "..data": must not start with '..'`}},
+		{"secret volume beside an emptyDir, without secretName", func(p *Pod) {
+			p.Spec.Volumes[2].Secret = &SecretVolumeSource{}
+		}, []string{
+			`spec.volumes[2].secret: Forbidden: may not specify more than 1 volume type`,
+			`spec.volumes[2].secret.secretName: Required value`}},
+		{"downwardAPI volume: fields and resources", func(p *Pod) {
+			p.Spec.Volumes[2].EmptyDir = nil
+			p.Spec.Volumes[2].DownwardAPI = &DownwardAPIVolumeSource{Items: []DownwardAPIVolumeFile{
+				{Path: "ip", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}},
+				{Path: "cpu", ResourceFieldRef: &corev1.ResourceFieldSelector{Resource: "limits.gpu"}},
+				{Path: "both", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}, ResourceFieldRef: &corev1.ResourceFieldSelector{Resource: "limits.cpu"}},
+				{Path: "none"}}}
+		}, []string{
+			`spec.volumes[2].downwardAPI.items[0].fieldRef.fieldPath: Unsupported value: "status.podIP": supported values: "metadata.name", "metadata.namespace", "metadata.labels", "metadata.annotations", "metadata.uid"`,
+			`spec.volumes[2].downwardAPI.items[1].resourceFieldRef.containerName: Required value`,
+			`spec.volumes[2].downwardAPI.items[1].resourceFieldRef.resource: Unsupported value: "limits.gpu": supported values: "limits.cpu", "limits.memory", "limits.ephemeral-storage", "requests.cpu", "requests.memory", "requests.ephemeral-storage"`,
+			`spec.volumes[2].downwardAPI.items[2]: Invalid value: "resource": fieldRef and resourceFieldRef can not be specified simultaneously`,
+			`spec.volumes[2].downwardAPI.items[3]: Required value: one of fieldRef and resourceFieldRef is required`}},
+		{"projected volume: empty source, duplicate paths", func(p *Pod) {
+			p.Spec.Volumes[2].EmptyDir = nil
+			p.Spec.Volumes[2].Projected = &ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
+				{},
+				{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "c"}, Items: []KeyToPath{{Key: "a", Path: "p"}}}},
+				{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token"}},
+				{Secret: &corev1.SecretProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "s"}, Items: []KeyToPath{{Key: "a", Path: "p"}}}}}}
+		}, []string{
+			`spec.volumes[2].projected.sources[0]: Required value: must specify exactly 1 volume type per source`,
+			`spec.volumes[2].projected.sources[2].serviceAccountToken: Forbidden: unsupported field`,
+			`spec.volumes[2].projected.sources[3].secret.items[0].path: Invalid value: "p": conflicting duplicate paths`}},
+		{"subPath relative without '..'", func(p *Pod) {
+			p.Spec.Containers[0].VolumeMounts[0].SubPath = "/abs"
+			p.Spec.Containers[0].VolumeMounts[1].SubPath = "a/../../b"
+			p.Spec.Containers[1].VolumeMounts = []VolumeMount{{Name: "host", MountPath: "/x", SubPath: "logs/app"}}
+		}, []string{
+			`spec.containers[0].volumeMounts[0].subPath: Invalid value: "/abs": must be a relative path`,
+			`spec.containers[0].volumeMounts[1].subPath: Invalid value: "a/../../b": must not contain '..'`}},
 		{"mount of a missing volume", func(p *Pod) { p.Spec.InitContainers[0].VolumeMounts[0].Name = "nope" }, []string{
 			`spec.initContainers[0].volumeMounts[0].name: Not found: "nope"`}},
 		{"mount of an invalid volume", func(p *Pod) {

@@ -38,6 +38,16 @@
 // --allowed-host-paths, empty by default), symlinks resolved; otherwise
 // the pod waits with a FailedMount event.
 //
+// configMap, secret, downwardAPI and projected volumes are written by the
+// node from the replicated state (Config.ConfigMap, Config.Secret) with
+// kubelet's atomic writer layout (writeAtomic): a reader never sees half
+// of an update. Secrets, and the downwardAPI and projected kinds, live on
+// a tmpfs mounted for the volume, never on the node's disk, and go with
+// the pod. A missing non-optional ConfigMap or Secret holds the pod in
+// ContainerCreating with a FailedMount event until it appears; while the
+// pod runs its volumes are compared with the state every projectedResync
+// and rewritten when they differ.
+//
 // Containers write their logs themselves, and nothing of a pod depends on
 // the agent's process, so an agent can stop (Run returns) and a new one on
 // the same Root re-adopts the pods from their records and sandboxes

@@ -18,6 +18,9 @@ type podWorker struct {
 	r   *Runtime
 	uid string
 	log *slog.Logger
+	// resyncErrs is the last error of each projected volume's periodic
+	// update, so a lasting one is reported once, not every resync.
+	resyncErrs map[string]string
 
 	// The mailbox, written by SyncPods.
 	mu       sync.Mutex

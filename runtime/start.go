@@ -138,7 +138,11 @@ func (w *podWorker) prepareStart(ctx context.Context, init bool, act startAction
 		Args:       argv,
 		Env:        env,
 		WorkingDir: workDir,
-		Mounts:     w.containerMounts(c),
+	}
+	if spec.Mounts, err = w.containerMounts(c); err != nil {
+		retry := w.startFailed(rec, c, act, err)
+		rec.Waiting.Reason = reasonCreateContainerConfigErr // kubelet's ErrCreateContainerConfig
+		return nil, retry
 	}
 	if rec.Started {
 		spec.Attempt = int(rec.RestartCount) + 1

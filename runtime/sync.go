@@ -124,6 +124,12 @@ func (w *podWorker) syncPod(ctx context.Context) time.Time {
 
 	// Step 6: the app containers, started together.
 	sooner(w.start(ctx, false, acts.StartContainers))
+
+	// Volumes written from the state follow it while the pod runs
+	// (kubelet's periodic remount); unchanged files are not rewritten.
+	if w.sb != nil && w.resyncProjected() {
+		sooner(now.Add(projectedResync))
+	}
 	return next
 }
 

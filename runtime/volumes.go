@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -16,7 +17,10 @@ import (
 // is the runtime's (the container side lives under Root/containers):
 //
 //	pod.json                       the pod record (spec, restart counts, statuses)
-//	volumes/<name>/                an emptyDir (a tmpfs for medium Memory)
+//	volumes/<name>/                an emptyDir (a tmpfs for medium Memory), or
+//	                               a configMap, secret, downwardAPI or projected
+//	                               volume written by writeAtomic (on a tmpfs
+//	                               but for configMap)
 //	logs/<container>/<n>.log       the n-th instance's stdout and stderr
 //
 // Every part of these paths that comes from a pod (uid, volume and
@@ -74,9 +78,12 @@ func (w *podWorker) setupVolumes() error {
 	if err := w.writeManagedFiles(); err != nil {
 		return fmt.Errorf("writing the pod's /etc/hosts, /etc/hostname and /etc/resolv.conf: %w", err)
 	}
-	for _, v := range w.st.Pod.Spec.Volumes {
+	for i := range w.st.Pod.Spec.Volumes {
+		v := &w.st.Pod.Spec.Volumes[i]
 		var err error
 		switch {
+		case isProjected(v):
+			err = w.setupProjected(v)
 		case v.EmptyDir != nil:
 			err = w.setupEmptyDir(v.Name, v.EmptyDir)
 		case v.HostPath != nil:
@@ -218,8 +225,10 @@ func checkHostPathType(p string, dir bool) error {
 }
 
 // containerMounts are the bind mounts of a container: the pod's managed
-// files, then its volume mounts.
-func (w *podWorker) containerMounts(c *api.Container) []mount {
+// files, then its volume mounts. A mount with a subPath mounts that path
+// of the volume, resolved as kubelet does (see subPathSource); an error
+// says which mount could not be prepared.
+func (w *podWorker) containerMounts(c *api.Container) ([]mount, error) {
 	out := w.managedMounts(c)
 	for _, vm := range c.VolumeMounts {
 		for _, v := range w.st.Pod.Spec.Volumes {
@@ -228,6 +237,11 @@ func (w *podWorker) containerMounts(c *api.Container) []mount {
 			}
 			m := mount{Destination: vm.MountPath, ReadOnly: vm.ReadOnly}
 			switch {
+			case isProjected(&v):
+				// Written by the node from the state: read-only in every
+				// container, as kubelet mounts them.
+				m.Source = w.volumeDir(v.Name)
+				m.ReadOnly = true
 			case v.EmptyDir != nil:
 				m.Source = w.volumeDir(v.Name)
 			case v.HostPath != nil:
@@ -235,10 +249,77 @@ func (w *podWorker) containerMounts(c *api.Container) []mount {
 			default:
 				continue
 			}
+			if vm.SubPath != "" {
+				src, err := subPathSource(m.Source, vm.SubPath, !isProjected(&v))
+				if err != nil {
+					return nil, fmt.Errorf("failed to prepare subPath for volumeMount %q of container %q: %w", vm.Name, c.Name, err)
+				}
+				m.Source = src
+			}
 			out = append(out, m)
 		}
 	}
-	return out
+	return out, nil
+}
+
+// subPathSource is the host path a subPath mount binds: sub inside the
+// volume at root, created as a directory (with the volume's mode) when
+// missing and the volume is writable, as kubelet does. Symlinks are
+// resolved, on the host, and the result must stay inside the volume, so a
+// link a container planted (to "/" say) is refused, kubelet's
+// "subpath ... not within volume path". A subPath of a configMap or
+// secret volume resolves through ..data to the current version's file,
+// which is why, as in Kubernetes, it does not see later updates.
+func subPathSource(root, sub string, create bool) (string, error) {
+	if err := checkSubPath(sub); err != nil {
+		return "", err
+	}
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return "", err
+	}
+	p := filepath.Join(root, sub)
+	resolved, err := filepath.EvalSymlinks(p)
+	if errors.Is(err, fs.ErrNotExist) && create {
+		fi, err := os.Stat(root)
+		if err != nil {
+			return "", err
+		}
+		// Resolve what exists first, so MkdirAll cannot follow a link out.
+		parent, err := resolveExisting(p)
+		if err != nil {
+			return "", err
+		}
+		if !within(realRoot, parent) {
+			return "", fmt.Errorf("subpath %q not within volume path %q", parent, realRoot)
+		}
+		if err := os.MkdirAll(parent, fi.Mode().Perm()); err != nil {
+			return "", err
+		}
+		resolved, err = filepath.EvalSymlinks(p)
+		if err != nil {
+			return "", err
+		}
+	} else if err != nil {
+		return "", err
+	}
+	if !within(realRoot, resolved) {
+		return "", fmt.Errorf("subpath %q not within volume path %q", resolved, realRoot)
+	}
+	return resolved, nil
+}
+
+// checkSubPath is the API's subPath check again: relative, without "..".
+func checkSubPath(sub string) error {
+	if filepath.IsAbs(sub) || slices.Contains(strings.Split(sub, "/"), "..") {
+		return fmt.Errorf("invalid subPath %q: must be a relative path without '..'", sub)
+	}
+	return nil
+}
+
+// within reports whether p is root or under it.
+func within(root, p string) bool {
+	return p == root || strings.HasPrefix(p, root+string(filepath.Separator))
 }
 
 // removePodDir removes the pod's directory: the tmpfs emptyDirs (and any
