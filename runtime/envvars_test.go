@@ -39,6 +39,13 @@ func (s *objectState) secret(ns, name string) (*api.Secret, bool) {
 	return sec, ok
 }
 
+// setConfigMap stores cm as it is, under its namespace and name.
+func (s *objectState) setConfigMap(cm *api.ConfigMap) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.configMaps[cm.Namespace+"/"+cm.Name] = cm
+}
+
 func (s *objectState) putConfigMap(ns, name string, data map[string]string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

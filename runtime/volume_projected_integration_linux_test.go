@@ -15,9 +15,9 @@ import (
 
 // newRealHarnessWithObjects is newRealHarness whose runtime reads
 // ConfigMaps and Secrets from the returned fake state.
-func newRealHarnessWithObjects(t *testing.T) (*harness, *fakeObjects) {
+func newRealHarnessWithObjects(t *testing.T) (*harness, *objectState) {
 	t.Helper()
-	objs := &fakeObjects{configMaps: map[string]*api.ConfigMap{}, secrets: map[string]*api.Secret{}}
+	objs := newObjectState()
 	h := newRealHarness(t)
 	h.stop()
 	build := h.build

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,58 +14,13 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 )
 
-// fakeObjects stands in for the replicated state's ConfigMaps and Secrets.
-type fakeObjects struct {
-	mu         sync.Mutex
-	configMaps map[string]*api.ConfigMap
-	secrets    map[string]*api.Secret
-}
-
-func (f *fakeObjects) configMap(ns, name string) (*api.ConfigMap, bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	cm, ok := f.configMaps[ns+"/"+name]
-	return cm, ok
-}
-
-func (f *fakeObjects) secret(ns, name string) (*api.Secret, bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	s, ok := f.secrets[ns+"/"+name]
-	return s, ok
-}
-
-func (f *fakeObjects) setConfigMap(cm *api.ConfigMap) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.configMaps[cm.Namespace+"/"+cm.Name] = cm
-}
-
-// newHarnessWithObjects is newHarness whose runtime reads ConfigMaps and
-// Secrets from objs.
-func newHarnessWithObjects(t testing.TB) (*harness, *fakeObjects) {
-	t.Helper()
-	objs := &fakeObjects{configMaps: map[string]*api.ConfigMap{}, secrets: map[string]*api.Secret{}}
-	h := newHarness(t)
-	h.stop()
-	build := h.build
-	h.build = func() (*Runtime, error) {
-		r, err := build()
-		if err == nil {
-			r.cfg.ConfigMap, r.cfg.Secret = objs.configMap, objs.secret
-		}
-		return r, err
-	}
-	h.start()
-	return h, objs
-}
-
 // A configMap volume whose ConfigMap is missing holds the pod in
 // ContainerCreating with kubelet's FailedMount event; once the ConfigMap
 // appears the pod starts with the files, mounted read-only, and a change
 // of the ConfigMap reaches the running pod's volume.
 func TestConfigMapVolumeWaitsThenFollows(t *testing.T) {
-	h, objs := newHarnessWithObjects(t)
+	objs := newObjectState()
+	h := newHarnessWithObjects(t, objs)
 	p := testPod("cm", "a")
 	p.Spec.Volumes = []api.Volume{{Name: "cfg", VolumeSource: api.VolumeSource{ConfigMap: &api.ConfigMapVolumeSource{
 		LocalObjectReference: corev1.LocalObjectReference{Name: "app"},
@@ -262,7 +216,7 @@ func TestSubPathSource(t *testing.T) {
 // volumePayload maps ConfigMaps and Secrets to files as kubelet's volume
 // plugins do: all keys or the items, modes, optional, kubelet's errors.
 func TestVolumePayload(t *testing.T) {
-	objs := &fakeObjects{configMaps: map[string]*api.ConfigMap{}, secrets: map[string]*api.Secret{}}
+	objs := newObjectState()
 	objs.setConfigMap(&api.ConfigMap{ObjectMeta: api.ObjectMeta{Name: "cm", Namespace: "ns"},
 		Data: map[string]string{"a": "1"}, BinaryData: map[string][]byte{"b": {0, 1}}})
 	objs.secrets["ns/s"] = &api.Secret{ObjectMeta: api.ObjectMeta{Name: "s", Namespace: "ns"}, Data: map[string][]byte{"pw": []byte("x")}}
