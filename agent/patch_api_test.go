@@ -439,8 +439,8 @@ func TestPatchDeployments(t *testing.T) {
 		t.Fatalf("selector change: %+v", st)
 	}
 	// An unsupported field in the template.
-	st = c.patch(path, jsonPatch, []byte(`[{"op":"add","path":"/spec/template/spec/containers/0/livenessProbe","value":{"grpc":{"port":80}}}]`), http.StatusUnprocessableEntity, nil)
-	if !strings.Contains(st.Message, "spec.template.spec.containers[0].livenessProbe.grpc: unsupported field") {
+	st = c.patch(path, jsonPatch, []byte(`[{"op":"add","path":"/spec/template/spec/containers/0/livenessProbe","value":{"grpc":{"port":80,"mode":"TLS"}}}]`), http.StatusUnprocessableEntity, nil)
+	if !strings.Contains(st.Message, "spec.template.spec.containers[0].livenessProbe.grpc.mode: unsupported field") {
 		t.Fatalf("unsupported field: %+v", st)
 	}
 	// Replicas beyond the agent's bound are refused as for PUT.
@@ -497,8 +497,8 @@ func TestPatchReplicaSets(t *testing.T) {
 	if !strings.Contains(st.Message, "spec.selector") || !strings.Contains(st.Message, "immutable") {
 		t.Fatalf("selector change: %+v", st)
 	}
-	st = c.patch(path, jsonPatch, []byte(`[{"op":"add","path":"/spec/template/spec/containers/0/livenessProbe","value":{"grpc":{"port":80}}}]`), http.StatusUnprocessableEntity, nil)
-	if !strings.Contains(st.Message, "spec.template.spec.containers[0].livenessProbe.grpc: unsupported field") {
+	st = c.patch(path, jsonPatch, []byte(`[{"op":"add","path":"/spec/template/spec/containers/0/livenessProbe","value":{"grpc":{"port":80,"mode":"TLS"}}}]`), http.StatusUnprocessableEntity, nil)
+	if !strings.Contains(st.Message, "spec.template.spec.containers[0].livenessProbe.grpc.mode: unsupported field") {
 		t.Fatalf("unsupported field: %+v", st)
 	}
 	c.patch(path+"/scale", mergePatch, []byte(`{"spec":{"replicas":100000000}}`), http.StatusUnprocessableEntity, nil)

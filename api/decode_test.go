@@ -177,9 +177,9 @@ func TestDecodeManifestsErrors(t *testing.T) {
 			want:  []string{`document 1 (Pod "web"): [spec.containers[0].lifecycle.preStop.tcpSocket: unsupported field, spec.containers[0].lifecycle.stopSignal: unsupported field]`},
 		},
 		{
-			name:  "unsupported probe handler, inline in the probe",
-			input: podYAML("web") + "    livenessProbe:\n      grpc: {port: 9000}\n",
-			want:  []string{`document 1 (Pod "web"): spec.containers[0].livenessProbe.grpc: unsupported field`},
+			name:  "unsupported field under a handler inline in the probe",
+			input: podYAML("web") + "    livenessProbe:\n      grpc: {port: 9000, mode: TLS}\n",
+			want:  []string{`document 1 (Pod "web"): spec.containers[0].livenessProbe.grpc.mode: unsupported field`},
 		},
 		{
 			name:  "unknown field in a probe",

@@ -31,8 +31,10 @@ var kubernetesOnlyFields = map[reflect.Type]map[string]bool{
 	reflect.TypeFor[Container](): set("resizePolicy restartPolicyRules " +
 		"volumeDevices " +
 		"terminationMessagePath terminationMessagePolicy securityContext stdin stdinOnce tty"),
-	// gRPC probes need a gRPC client, which gossipod does not carry.
-	reflect.TypeFor[Probe](): set("grpc"),
+	// A gRPC probe's TLS mode is behind an alpha feature gate
+	// (GRPCContainerProbeTLS), off in kube-apiserver: gossipod probes
+	// without TLS, as kubelet does.
+	reflect.TypeFor[GRPCAction](): set("mode"),
 	// A hook's tcpSocket is kept by Kubernetes for compatibility only:
 	// kubelet fails every hook that uses it. The stop signal is not
 	// implemented (containers get SIGTERM).

@@ -14,13 +14,17 @@ import (
 // failureThreshold times in a row restarts the container, a readinessProbe
 // decides whether the container (and so the pod) is Ready, and a
 // startupProbe holds the other two back until it succeeds once. gossipod
-// implements the exec, httpGet and tcpSocket handlers and every timing
-// field; grpc is refused at decoding (no gRPC client in the binary).
+// implements the four handlers (exec, httpGet, tcpSocket, grpc) and every
+// timing field.
 type Probe = corev1.Probe
 
-// ProbeHandler is a probe's check: exactly one of exec, httpGet, tcpSocket
-// (grpc is not implemented).
+// ProbeHandler is a probe's check: exactly one of exec, httpGet, tcpSocket,
+// grpc.
 type ProbeHandler = corev1.ProbeHandler
+
+// GRPCAction calls grpc.health.v1.Health/Check on the pod's IP and port,
+// without TLS, with the service name; SERVING is success.
+type GRPCAction = corev1.GRPCAction
 
 // ExecAction runs a command in the container; exit status 0 is success.
 type ExecAction = corev1.ExecAction
@@ -157,10 +161,9 @@ func validateProbeHandler(h *ProbeHandler, fld *field.Path) field.ErrorList {
 		handlerCheck{"tcpSocket", h.TCPSocket != nil, func(f *field.Path) field.ErrorList {
 			return validatePortNumOrName(h.TCPSocket.Port, f.Child("port"))
 		}},
-		// Strict decoding refuses grpc first; this keeps a pod built in Go
-		// from getting further.
+		// kube-apiserver's validateGRPCAction: a port number (no name).
 		handlerCheck{"grpc", h.GRPC != nil, func(f *field.Path) field.ErrorList {
-			return field.ErrorList{field.NotSupported(f, "grpc", []string{"exec", "httpGet", "tcpSocket"})}
+			return validatePortNumOrName(intstr.FromInt32(h.GRPC.Port), f.Child("port"))
 		}},
 	)
 }

@@ -65,6 +65,16 @@ func TestValidatePodProbes(t *testing.T) {
 			`spec.containers[0].livenessProbe.httpGet.httpHeaders: Invalid value: "bad header": a valid HTTP header must consist of alphanumeric characters or '-' (e.g. 'X-Header-Name', regex used for validation is '[-A-Za-z0-9]+')`}},
 		{"tcpSocket port out of range", func(p *Pod) { p.Spec.Containers[0].ReadinessProbe.TCPSocket.Port = intstr.FromInt32(70000) }, []string{
 			`spec.containers[0].readinessProbe.tcpSocket.port: Invalid value: 70000: must be between 1 and 65535, inclusive`}},
+		{"grpc port missing, and out of range", func(p *Pod) {
+			p.Spec.Containers[0].ReadinessProbe.ProbeHandler = ProbeHandler{GRPC: &GRPCAction{}}
+			p.Spec.Containers[0].StartupProbe.ProbeHandler = ProbeHandler{GRPC: &GRPCAction{Port: 65536}}
+		}, []string{
+			`spec.containers[0].readinessProbe.grpc.port: Invalid value: 0: must be between 1 and 65535, inclusive`,
+			`spec.containers[0].startupProbe.grpc.port: Invalid value: 65536: must be between 1 and 65535, inclusive`}},
+		{"grpc beside another handler is refused", func(p *Pod) {
+			p.Spec.Containers[0].StartupProbe.GRPC = &GRPCAction{Port: 9000}
+		}, []string{
+			`spec.containers[0].startupProbe.grpc: Forbidden: may not specify more than 1 handler type`}},
 		{"negative timings", func(p *Pod) {
 			r := p.Spec.Containers[0].ReadinessProbe
 			r.InitialDelaySeconds, r.TimeoutSeconds, r.PeriodSeconds, r.SuccessThreshold, r.FailureThreshold = -1, -1, -1, -1, -1
@@ -116,6 +126,10 @@ func TestDecodeProbes(t *testing.T) {
     startupProbe:
       exec: {command: [cat, /tmp/ready]}
       failureThreshold: 30
+  - name: api
+    image: busybox
+    livenessProbe:
+      grpc: {port: 9000, service: api.v1}
 `
 	objs, err := DecodeManifests([]byte(in))
 	if err != nil {
@@ -127,6 +141,9 @@ func TestDecodeProbes(t *testing.T) {
 		t.Fatalf("ValidatePod: %v", err)
 	}
 	c := p.Spec.Containers[0]
+	if g := p.Spec.Containers[1].LivenessProbe.GRPC; g == nil || g.Port != 9000 || g.Service == nil || *g.Service != "api.v1" {
+		t.Errorf("decoded grpc probe: %+v", p.Spec.Containers[1].LivenessProbe)
+	}
 	if c.LivenessProbe.HTTPGet.Port.StrVal != "http" || c.LivenessProbe.HTTPGet.Path != "/" ||
 		c.ReadinessProbe.PeriodSeconds != 2 || c.StartupProbe.Exec.Command[1] != "/tmp/ready" {
 		t.Errorf("decoded probes: %+v %+v %+v", c.LivenessProbe, c.ReadinessProbe, c.StartupProbe)

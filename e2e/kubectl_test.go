@@ -136,7 +136,7 @@ func TestKubectl(t *testing.T) {
 		// Kubernetes does not have: both fail with the path, nothing is
 		// created.
 		for _, tt := range []struct{ field, want string }{
-			{"livenessProbe: {grpc: {port: 80}}", `spec.containers[0].livenessProbe.grpc: unsupported field`},
+			{"livenessProbe: {grpc: {port: 80, mode: TLS}}", `spec.containers[0].livenessProbe.grpc.mode: unsupported field`},
 			{"imagePullPolicyy: Always", `spec.containers[0].imagePullPolicyy: unknown field`},
 		} {
 			bad := filepath.Join(dir, "bad.yaml")

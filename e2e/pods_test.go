@@ -264,8 +264,8 @@ spec:
 		},
 		{
 			name:     "unsupported field",
-			manifest: fmt.Sprintf(header, "probe") + "spec:\n  containers:\n" + okContainer + "    livenessProbe:\n      grpc:\n        port: 80\n",
-			want:     []string{"spec.containers[0].livenessProbe.grpc"},
+			manifest: fmt.Sprintf(header, "probe") + "spec:\n  containers:\n" + okContainer + "    livenessProbe:\n      grpc:\n        port: 80\n        mode: TLS\n",
+			want:     []string{"spec.containers[0].livenessProbe.grpc.mode"},
 		},
 		{
 			name: "unknown fields and wrong types at once",

@@ -20,7 +20,8 @@ import (
 	"github.com/gossipod/gossipod/api"
 )
 
-// This file holds the probe handlers, kubelet's pkg/probe/{exec,http,tcp}:
+// This file holds the probe handlers, kubelet's pkg/probe/{exec,http,tcp}
+// (grpc is in probe_grpc.go):
 // each runs one check of a container and says how it went in kubelet's
 // terms and words, which the events repeat ("HTTP probe failed with
 // statuscode: 500"). The workers that run them on a period are in
@@ -137,6 +138,12 @@ func (t *probeTarget) run(ctx context.Context, p *api.Probe, timeout time.Durati
 			return outcomeUnknown, "", err
 		}
 		return t.tcp(ctx, net.JoinHostPort(t.host(p.TCPSocket.Host), strconv.Itoa(port)), timeout)
+	case p.GRPC != nil:
+		service := ""
+		if p.GRPC.Service != nil {
+			service = *p.GRPC.Service
+		}
+		return t.grpc(ctx, int(p.GRPC.Port), service, timeout)
 	}
 	return outcomeUnknown, "", fmt.Errorf("missing probe handler for %s", t.container.Name)
 }
