@@ -125,6 +125,10 @@ spec:
 `, name)
 }
 
+// fetchTimeout is how long one request of fetchLoop may take (its
+// "timeout 3") before it is logged as failed.
+const fetchTimeout = 3 * time.Second
+
 // fetchLoop is a shell command running workers loops that each fetch
 // http://target/ by name, through the pod's resolver, and pause 50 ms, and
 // append one line per request to /tmp/log: "<worker>.<n> <body>", the body
@@ -532,8 +536,9 @@ func TestServiceFailoverHostCut(t *testing.T) {
 	}
 	atSwitch := strings.Count(out, "\n")
 	// A request in flight at the switch may still have been sent to the
-	// lost pod; every one started a second later must succeed.
-	time.Sleep(time.Second)
+	// lost pod, and is logged only when its 3 s timeout ends; every one
+	// started after the switch must succeed.
+	time.Sleep(fetchTimeout + time.Second)
 	if out, err = c.readLog(client, "client"); err != nil {
 		t.Fatal(err)
 	}

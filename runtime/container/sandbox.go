@@ -323,7 +323,7 @@ func (m *Manager) destroy(ctx context.Context, id string, s *Sandbox) error {
 	if entries, err := os.ReadDir(stateRoot(dir)); err == nil {
 		for _, e := range entries {
 			if lc, err := libcontainer.Load(stateRoot(dir), e.Name()); err == nil {
-				if err := lc.Destroy(); err != nil {
+				if err := destroyExited(ctx, lc); err != nil {
 					errs = append(errs, fmt.Errorf("destroy container %s: %w", e.Name(), err))
 				}
 			}
@@ -368,4 +368,22 @@ func (s *Sandbox) children() []*process {
 		}
 	}
 	return ps
+}
+
+// destroyExited destroys a container whose processes were all killed. A
+// killed process leaves its cgroup before it becomes a zombie, so for a
+// moment libcontainer may still see it running (ErrRunning): that is waited
+// out, within ctx.
+func destroyExited(ctx context.Context, lc *libcontainer.Container) error {
+	for {
+		err := lc.Destroy()
+		if !errors.Is(err, libcontainer.ErrRunning) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
