@@ -24,7 +24,18 @@ func createCommand() *cli.Command {
 			createConfigMapCommand(),
 			createSecretCommand(),
 		},
+		Action: unknownSubcommand,
 	}
+}
+
+// unknownSubcommand is the Action of a command that only groups others:
+// its help without arguments, else kubectl's (cobra's) refusal of what is
+// not one of them, as a usage error.
+func unknownSubcommand(c *cli.Context) error {
+	if c.NArg() == 0 {
+		return cli.ShowSubcommandHelp(c)
+	}
+	return usageError{fmt.Errorf("unknown command %q for %q", c.Args().First(), c.Command.HelpName)}
 }
 
 func createConfigMapCommand() *cli.Command {
@@ -80,6 +91,7 @@ func createSecretCommand() *cli.Command {
 			createSecretGenericCommand(),
 			createSecretTLSCommand(),
 		},
+		Action: unknownSubcommand,
 	}
 }
 

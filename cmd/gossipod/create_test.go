@@ -273,6 +273,8 @@ func TestCreateErrors(t *testing.T) {
 		wantErr string
 		code    int
 	}{
+		{[]string{"deployment", "x"}, `error: unknown command "deployment" for "gossipod create"`, 2},
+		{[]string{"secret", "opaque", "x"}, `error: unknown command "opaque" for "gossipod create secret"`, 2},
 		{[]string{"configmap"}, "error: exactly one NAME is required, got 0", 2},
 		{[]string{"configmap", "a", "b", "--from-literal=a=b"}, "error: exactly one NAME is required, got 2", 2},
 		{[]string{"secret", "tls"}, "error: exactly one NAME is required, got 0", 2},
@@ -339,5 +341,40 @@ func TestCreateOutput(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("-o yaml has no %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestCreateDryRunBoolean: --dry-run=true, deprecated, is a client dry run
+// with kubectl's warning; --dry-run=false creates.
+func TestCreateDryRunBoolean(t *testing.T) {
+	f := newTestServer(t)
+	out, errOut, err := f.run("", "create", "configmap", "x", "--from-literal=a=b", "--dry-run=true")
+	wantWarn := "Warning: --dry-run=true is deprecated (boolean value) and can be replaced with --dry-run=client.\n"
+	if err != nil || out != "configmap/x created (dry run)\n" || errOut != wantWarn {
+		t.Fatalf("--dry-run=true: %q, %q, %v", out, errOut, err)
+	}
+	if f.stored("configmap", "default", "x") != nil {
+		t.Fatal("--dry-run=true stored the configmap")
+	}
+	out, _, err = f.run("", "create", "configmap", "x", "--from-literal=a=b", "--dry-run=false")
+	if err != nil || out != "configmap/x created\n" || f.stored("configmap", "default", "x") == nil {
+		t.Fatalf("--dry-run=false: %q, %v", out, err)
+	}
+}
+
+// TestCreateThenGetAndDescribe: what create stored reads back through get
+// and describe, a Secret's values never printed.
+func TestCreateThenGetAndDescribe(t *testing.T) {
+	f := newTestServer(t)
+	if _, errOut, err := f.run("", "create", "secret", "generic", "db", "--from-literal=password=hunter2", "--from-literal=user=admin"); err != nil {
+		t.Fatalf("create: %q, %v", errOut, err)
+	}
+	out, errOut, err := f.run("", "get", "secrets")
+	if err != nil || !hasPrefixLine(out, "db ") || !strings.Contains(out, "Opaque") {
+		t.Fatalf("get secrets: %q, %q, %v", out, errOut, err)
+	}
+	out, errOut, err = f.run("", "describe", "secret", "db")
+	if err != nil || strings.Contains(out, "hunter2") || strings.Contains(out, "admin") || !strings.Contains(out, "password:  7 bytes") {
+		t.Fatalf("describe secret: %q, %q, %v", out, errOut, err)
 	}
 }
