@@ -1,12 +1,17 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/kubectl/pkg/util/hash"
 
 	"github.com/gossipod/gossipod/api"
@@ -233,6 +238,8 @@ func createFlags(kind string) []cli.Flag {
 		&cli.StringFlag{Name: "dry-run", Value: dryRunNone, Usage: `"none", "server", or "client": with client, only print the object that would be sent, without sending it; ` +
 			"with server, ask the server not to persist it (gossipod's API refuses such a request)"},
 		&cli.BoolFlag{Name: "append-hash", Usage: "append a hash of the " + kind + " to its name"},
+		&cli.BoolFlag{Name: "save-config", Usage: "save the " + kind + "'s configuration in its kubectl.kubernetes.io/last-applied-configuration " +
+			"annotation, for a later kubectl apply"},
 	}
 }
 
@@ -252,7 +259,7 @@ type createOptions struct {
 	namespace, objectNamespace string
 	output                     string
 	dryRun                     string
-	appendHash                 bool
+	appendHash, saveConfig     bool
 }
 
 // createArgs reads the NAME and the common flags of a create subcommand.
@@ -264,7 +271,7 @@ func createArgs(c *cli.Context) (string, createOptions, error) {
 	if len(args) != 1 {
 		return "", createOptions{}, usageError{fmt.Errorf("exactly one NAME is required, got %d", len(args))}
 	}
-	o := createOptions{namespace: namespace(c), appendHash: c.Bool("append-hash")}
+	o := createOptions{namespace: namespace(c), appendHash: c.Bool("append-hash"), saveConfig: c.Bool("save-config")}
 	if c.IsSet("namespace") {
 		o.objectNamespace = o.namespace
 	}
@@ -304,8 +311,13 @@ func dryRunStrategy(c *cli.Context) (string, error) {
 // as kubectl reports it, after failure ("failed to create configmap: ").
 func submitCreate[T any, PT interface {
 	*T
-	GetName() string
+	metav1.Object
 }](c *cli.Context, o createOptions, resource, kind string, obj PT, failure string) error {
+	if o.saveConfig {
+		if err := saveConfig(obj); err != nil {
+			return err
+		}
+	}
 	out := obj
 	if o.dryRun != dryRunClient {
 		cl, err := newClient(c)
@@ -348,3 +360,23 @@ func (s *stringArray) Set(v string) error {
 }
 
 func (s *stringArray) String() string { return strings.Join(s.values, ",") }
+
+// saveConfig is --save-config: obj's kubectl.kubernetes.io/last-applied-
+// configuration annotation holds obj's JSON without that annotation,
+// encoded as kubectl encodes it (one line, with its newline), so that a
+// later kubectl apply computes its three-way patch from it.
+func saveConfig(obj metav1.Object) error {
+	annotations := maps.Clone(obj.GetAnnotations())
+	delete(annotations, corev1.LastAppliedConfigAnnotation)
+	obj.SetAnnotations(annotations)
+	var b bytes.Buffer
+	if err := json.NewEncoder(&b).Encode(obj); err != nil {
+		return err
+	}
+	if annotations == nil {
+		annotations = map[string]string{}
+	}
+	annotations[corev1.LastAppliedConfigAnnotation] = b.String()
+	obj.SetAnnotations(annotations)
+	return nil
+}

@@ -18,6 +18,10 @@ import (
 // the object kubectl would send, what it would print, or its error.
 // gossipod's CLI must build the same object and print the same bytes.
 
+// kubectlFlags are the boolean flags of a create command: --append-hash
+// and --save-config.
+type kubectlFlags struct{ appendHash, saveConfig bool }
+
 // kubectlResult is what one kubectl create run gave.
 type kubectlResult struct {
 	obj runtime.Object
@@ -53,9 +57,9 @@ func kubectlNamespace(ns string) (string, bool) {
 }
 
 // kubectlConfigMap runs kubectl create configmap.
-func kubectlConfigMap(name, ns string, src dataSources, appendHash bool, output string) (*corev1.ConfigMap, string, error) {
+func kubectlConfigMap(name, ns string, src dataSources, fl kubectlFlags, output string) (*corev1.ConfigMap, string, error) {
 	o := kubectlcreate.NewConfigMapOptions(genericiooptions.NewTestIOStreamsDiscard())
-	o.Name, o.AppendHash = name, appendHash
+	o.Name, o.AppendHash, o.CreateAnnotation = name, fl.appendHash, fl.saveConfig
 	o.FileSources, o.LiteralSources, o.EnvFileSources = src.files, src.literals, src.envFiles
 	o.Namespace, o.EnforceNamespace = kubectlNamespace(ns)
 	o.DryRunStrategy = cmdutil.DryRunClient
@@ -74,9 +78,9 @@ func kubectlConfigMap(name, ns string, src dataSources, appendHash bool, output 
 }
 
 // kubectlSecretGeneric runs kubectl create secret generic.
-func kubectlSecretGeneric(name, ns, typ string, src dataSources, appendHash bool, output string) (*corev1.Secret, string, error) {
+func kubectlSecretGeneric(name, ns, typ string, src dataSources, fl kubectlFlags, output string) (*corev1.Secret, string, error) {
 	o := kubectlcreate.NewSecretOptions(genericiooptions.NewTestIOStreamsDiscard())
-	o.Name, o.Type, o.AppendHash = name, typ, appendHash
+	o.Name, o.Type, o.AppendHash, o.CreateAnnotation = name, typ, fl.appendHash, fl.saveConfig
 	o.FileSources, o.LiteralSources, o.EnvFileSources = src.files, src.literals, src.envFiles
 	o.Namespace, o.EnforceNamespace = kubectlNamespace(ns)
 	o.DryRunStrategy = cmdutil.DryRunClient
@@ -97,9 +101,9 @@ func kubectlSecretGeneric(name, ns, typ string, src dataSources, appendHash bool
 // kubectlSecretDockerRegistry runs kubectl create secret docker-registry;
 // a server of "" is kubectl's default. The .dockerconfigjson= its Complete
 // puts before a --from-file without a key is put here.
-func kubectlSecretDockerRegistry(name, ns string, d dockerRegistryOptions, appendHash bool, output string) (*corev1.Secret, string, error) {
+func kubectlSecretDockerRegistry(name, ns string, d dockerRegistryOptions, fl kubectlFlags, output string) (*corev1.Secret, string, error) {
 	o := kubectlcreate.NewSecretDockerRegistryOptions(genericiooptions.NewTestIOStreamsDiscard())
-	o.Name, o.AppendHash = name, appendHash
+	o.Name, o.AppendHash, o.CreateAnnotation = name, fl.appendHash, fl.saveConfig
 	o.Username, o.Password, o.Email = d.username, d.password, d.email
 	if d.server != "" {
 		o.Server = d.server
@@ -127,9 +131,10 @@ func kubectlSecretDockerRegistry(name, ns string, d dockerRegistryOptions, appen
 }
 
 // kubectlSecretTLS runs kubectl create secret tls.
-func kubectlSecretTLS(name, ns, cert, key string, appendHash bool, output string) (*corev1.Secret, string, error) {
+func kubectlSecretTLS(name, ns, cert, key string, fl kubectlFlags, output string) (*corev1.Secret, string, error) {
 	o := kubectlcreate.NewSecretTLSOptions(genericiooptions.NewTestIOStreamsDiscard())
-	o.Name, o.Cert, o.Key, o.AppendHash = name, cert, key, appendHash
+	o.Name, o.Cert, o.Key = name, cert, key
+	o.AppendHash, o.CreateAnnotation = fl.appendHash, fl.saveConfig
 	o.Namespace, o.EnforceNamespace = kubectlNamespace(ns)
 	o.DryRunStrategy = cmdutil.DryRunClient
 	var res kubectlResult

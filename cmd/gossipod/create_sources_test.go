@@ -132,7 +132,7 @@ func TestDataSources(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, ns := range []string{"", "team-a"} {
 				cm, err := buildConfigMap("cfg", ns, tc.src)
-				kcm, _, kerr := kubectlConfigMap("cfg", ns, tc.src, false, "")
+				kcm, _, kerr := kubectlConfigMap("cfg", ns, tc.src, kubectlFlags{}, "")
 				if tc.wantErr != "" {
 					if err == nil || !strings.HasPrefix(err.Error(), tc.wantErr) {
 						t.Fatalf("configmap: error %v, want one starting %q", err, tc.wantErr)
@@ -160,7 +160,7 @@ func TestDataSources(t *testing.T) {
 
 				for _, typ := range []string{"", "example.com/custom"} {
 					s, err := buildSecret("cfg", ns, typ, tc.src)
-					ks, _, kerr := kubectlSecretGeneric("cfg", ns, typ, tc.src, false, "")
+					ks, _, kerr := kubectlSecretGeneric("cfg", ns, typ, tc.src, kubectlFlags{}, "")
 					if errString(err) != errString(kerr) {
 						t.Errorf("secret: error %q, kubectl's %q", errString(err), errString(kerr))
 					} else if err == nil && !reflect.DeepEqual(s, ks) {

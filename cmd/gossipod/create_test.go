@@ -71,59 +71,68 @@ func TestCreate(t *testing.T) {
 	cert, key := writeKeyPair(t, dir, "web.example")
 	dockerConfig := writeFile(t, dir, "docker/config.json", `{"auths":{"registry.example:5000":{"auth":"dTpw"}}}`)
 
-	cm := func(name, ns string, src dataSources, hash bool) func(string) (runtime.Object, string, error) {
-		return func(o string) (runtime.Object, string, error) { return kubectlConfigMap(name, ns, src, hash, o) }
+	cm := func(name, ns string, src dataSources, fl kubectlFlags) func(string) (runtime.Object, string, error) {
+		return func(o string) (runtime.Object, string, error) { return kubectlConfigMap(name, ns, src, fl, o) }
 	}
-	generic := func(name, ns, typ string, src dataSources, hash bool) func(string) (runtime.Object, string, error) {
+	generic := func(name, ns, typ string, src dataSources, fl kubectlFlags) func(string) (runtime.Object, string, error) {
 		return func(o string) (runtime.Object, string, error) {
-			return kubectlSecretGeneric(name, ns, typ, src, hash, o)
+			return kubectlSecretGeneric(name, ns, typ, src, fl, o)
 		}
 	}
-	docker := func(name, ns string, d dockerRegistryOptions, hash bool) func(string) (runtime.Object, string, error) {
+	docker := func(name, ns string, d dockerRegistryOptions, fl kubectlFlags) func(string) (runtime.Object, string, error) {
 		return func(o string) (runtime.Object, string, error) {
-			return kubectlSecretDockerRegistry(name, ns, d, hash, o)
+			return kubectlSecretDockerRegistry(name, ns, d, fl, o)
 		}
 	}
-	tlsPair := func(name, ns string, hash bool) func(string) (runtime.Object, string, error) {
-		return func(o string) (runtime.Object, string, error) { return kubectlSecretTLS(name, ns, cert, key, hash, o) }
+	tlsPair := func(name, ns string, fl kubectlFlags) func(string) (runtime.Object, string, error) {
+		return func(o string) (runtime.Object, string, error) { return kubectlSecretTLS(name, ns, cert, key, fl, o) }
 	}
 	cases := []createCase{
 		{name: "configmap from literals", kind: "configmap", ns: "default", object: "lits",
 			args:    []string{"configmap", "lits", "--from-literal=a=b", "--from-literal", "c=x,y", "--from-literal=d=e=f"},
-			kubectl: cm("lits", "", dataSources{literals: []string{"a=b", "c=x,y", "d=e=f"}}, false)},
+			kubectl: cm("lits", "", dataSources{literals: []string{"a=b", "c=x,y", "d=e=f"}}, kubectlFlags{})},
 		{name: "configmap from files, a directory and binary, flags on both sides of NAME", kind: "configmap", ns: "default", object: "files",
 			args: []string{"cm", "--from-literal=x=y", "files", "--from-file=" + p("conf") + "," + p("bin.dat"), "--from-file", "props=" + p("app.properties")},
 			kubectl: cm("files", "", dataSources{files: []string{p("conf"), p("bin.dat"), "props=" + p("app.properties")},
-				literals: []string{"x=y"}}, false)},
+				literals: []string{"x=y"}}, kubectlFlags{})},
 		{name: "configmap from env files in a namespace", kind: "configmap", ns: "team-a", object: "envs",
 			args:    []string{"configmap", "envs", "-n", "team-a", "--from-env-file=" + p("envs/good.env"), "--from-env-file=" + p("envs/second.env")},
-			kubectl: cm("envs", "team-a", dataSources{envFiles: []string{p("envs/good.env"), p("envs/second.env")}}, false)},
+			kubectl: cm("envs", "team-a", dataSources{envFiles: []string{p("envs/good.env"), p("envs/second.env")}}, kubectlFlags{})},
 		{name: "configmap with its hash", kind: "configmap", ns: "default", object: "app-config-k55bgk4dk8",
 			args:    []string{"configmap", "app-config", "--from-literal=color=blue", "--append-hash"},
-			kubectl: cm("app-config", "", dataSources{literals: []string{"color=blue"}}, true)},
+			kubectl: cm("app-config", "", dataSources{literals: []string{"color=blue"}}, kubectlFlags{appendHash: true})},
 		{name: "generic secret", kind: "secret", ns: "default", object: "creds",
 			args:    []string{"secret", "generic", "creds", "--from-literal=password=s3cr,et", "--from-file=ssh-privatekey=" + p("bin.dat")},
-			kubectl: generic("creds", "", "", dataSources{literals: []string{"password=s3cr,et"}, files: []string{"ssh-privatekey=" + p("bin.dat")}}, false)},
+			kubectl: generic("creds", "", "", dataSources{literals: []string{"password=s3cr,et"}, files: []string{"ssh-privatekey=" + p("bin.dat")}}, kubectlFlags{})},
 		{name: "generic secret of a type, in a namespace", kind: "secret", ns: "team-a", object: "basic",
 			args: []string{"secret", "generic", "basic", "--type=kubernetes.io/basic-auth", "--from-literal=username=admin",
 				"--from-literal=password=t0p", "--namespace=team-a"},
-			kubectl: generic("basic", "team-a", "kubernetes.io/basic-auth", dataSources{literals: []string{"username=admin", "password=t0p"}}, false)},
+			kubectl: generic("basic", "team-a", "kubernetes.io/basic-auth", dataSources{literals: []string{"username=admin", "password=t0p"}}, kubectlFlags{})},
 		{name: "generic secret with its hash", kind: "secret", ns: "default", object: "db-7f54gbhmd2",
 			args:    []string{"secret", "generic", "db", "--from-literal=password=hunter2", "--append-hash"},
-			kubectl: generic("db", "", "", dataSources{literals: []string{"password=hunter2"}}, true)},
+			kubectl: generic("db", "", "", dataSources{literals: []string{"password=hunter2"}}, kubectlFlags{appendHash: true})},
 		{name: "docker-registry secret for Docker Hub", kind: "secret", ns: "default", object: "hub",
 			args:    []string{"secret", "docker-registry", "hub", "--docker-username=u", "--docker-password=p", "--docker-email=u@example.com"},
-			kubectl: docker("hub", "", dockerRegistryOptions{username: "u", password: "p", email: "u@example.com"}, false)},
+			kubectl: docker("hub", "", dockerRegistryOptions{username: "u", password: "p", email: "u@example.com"}, kubectlFlags{})},
 		{name: "docker-registry secret with its hash", kind: "secret", ns: "default", object: "regcred-b76kdbmhch",
 			args: []string{"secret", "docker-registry", "regcred", "--docker-server=registry.example:5000", "--docker-username=ci",
 				"--docker-password=pa:ss", "--append-hash"},
-			kubectl: docker("regcred", "", dockerRegistryOptions{server: "registry.example:5000", username: "ci", password: "pa:ss"}, true)},
+			kubectl: docker("regcred", "", dockerRegistryOptions{server: "registry.example:5000", username: "ci", password: "pa:ss"}, kubectlFlags{appendHash: true})},
 		{name: "docker-registry secret from a config file", kind: "secret", ns: "default", object: "fromfile",
 			args:    []string{"secret", "docker-registry", "fromfile", "--from-file=" + dockerConfig},
-			kubectl: docker("fromfile", "", dockerRegistryOptions{files: []string{dockerConfig}}, false)},
+			kubectl: docker("fromfile", "", dockerRegistryOptions{files: []string{dockerConfig}}, kubectlFlags{})},
+		{name: "configmap with its configuration saved and its hash", kind: "configmap", ns: "team-a", object: "saved-tg54bbfkc8",
+			args:    []string{"configmap", "saved", "--save-config", "--from-literal=a=<b>&c", "--append-hash", "-n", "team-a"},
+			kubectl: cm("saved", "team-a", dataSources{literals: []string{"a=<b>&c"}}, kubectlFlags{appendHash: true, saveConfig: true})},
+		{name: "docker-registry secret with its configuration saved", kind: "secret", ns: "default", object: "saved",
+			args:    []string{"secret", "docker-registry", "saved", "--docker-username=u", "--docker-password=p", "--save-config"},
+			kubectl: docker("saved", "", dockerRegistryOptions{username: "u", password: "p"}, kubectlFlags{saveConfig: true})},
+		{name: "tls secret with its configuration saved", kind: "secret", ns: "default", object: "saved-tls",
+			args:    []string{"secret", "tls", "saved-tls", "--cert=" + cert, "--key", key, "--save-config"},
+			kubectl: tlsPair("saved-tls", "", kubectlFlags{saveConfig: true})},
 		{name: "tls secret", kind: "secret", ns: "default", object: "web-tls",
 			args:    []string{"secret", "tls", "web-tls", "--cert=" + cert, "--key", key},
-			kubectl: tlsPair("web-tls", "", false)},
+			kubectl: tlsPair("web-tls", "", kubectlFlags{})},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -199,21 +208,23 @@ func (f *testServer) stored(kind, ns, name string) runtime.Object {
 
 // sameAsKubectl compares a stored object with the one kubectl's code
 // built, defaulted as the server defaults it (namespace, Opaque): name,
-// namespace, type and data. It returns what differs, or "".
+// namespace, annotations, type and data. It returns what differs, or "".
 func sameAsKubectl(stored, built runtime.Object) string {
 	switch got := stored.(type) {
 	case *api.ConfigMap:
 		want := built.(*api.ConfigMap).DeepCopy()
 		api.SetConfigMapDefaults(want)
 		if got.Name != want.Name || got.Namespace != want.Namespace || !reflect.DeepEqual(got.Data, nilIfEmpty(want.Data)) ||
-			!reflect.DeepEqual(got.BinaryData, nilIfEmpty(want.BinaryData)) || got.Immutable != nil {
+			!reflect.DeepEqual(got.BinaryData, nilIfEmpty(want.BinaryData)) || got.Immutable != nil ||
+			!reflect.DeepEqual(got.Annotations, nilIfEmpty(want.Annotations)) {
 			return "stored configmap " + describeObj(got) + "\nkubectl builds " + describeObj(want)
 		}
 	case *api.Secret:
 		want := built.(*api.Secret).DeepCopy()
 		api.SetSecretDefaults(want)
 		if got.Name != want.Name || got.Namespace != want.Namespace || got.Type != want.Type ||
-			!reflect.DeepEqual(got.Data, nilIfEmpty(want.Data)) || got.Immutable != nil {
+			!reflect.DeepEqual(got.Data, nilIfEmpty(want.Data)) || got.Immutable != nil ||
+			!reflect.DeepEqual(got.Annotations, nilIfEmpty(want.Annotations)) {
 			return "stored secret " + describeObj(got) + "\nkubectl builds " + describeObj(want)
 		}
 	default:
@@ -263,11 +274,11 @@ func TestCreateErrors(t *testing.T) {
 	cert, _ := writeKeyPair(t, dir, "a")
 	_, otherKey := writeKeyPair(t, dir, "b")
 	_, tlsErr := tlsSecret("x", "", cert, otherKey)
-	_, _, ktlsErr := kubectlSecretTLS("x", "", cert, otherKey, false, "")
+	_, _, ktlsErr := kubectlSecretTLS("x", "", cert, otherKey, kubectlFlags{}, "")
 	if tlsErr == nil || ktlsErr == nil || tlsErr.Error() != ktlsErr.Error() {
 		t.Fatalf("a certificate with another's key: %v; kubectl: %v", tlsErr, ktlsErr)
 	}
-	_, _, kmissingErr := kubectlSecretTLS("x", "", p("none.crt"), otherKey, false, "")
+	_, _, kmissingErr := kubectlSecretTLS("x", "", p("none.crt"), otherKey, kubectlFlags{}, "")
 	cases := []struct {
 		args    []string
 		wantErr string
