@@ -359,6 +359,7 @@ func (s *stringArray) Set(v string) error {
 	return nil
 }
 
+// String is the values, for urfave/cli's help and flag.Value.
 func (s *stringArray) String() string { return strings.Join(s.values, ",") }
 
 // saveConfig is --save-config: obj's kubectl.kubernetes.io/last-applied-
