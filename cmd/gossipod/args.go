@@ -50,6 +50,20 @@ func interspersed(c *cli.Context) ([]string, error) {
 			if !slices.Contains(cf.Names(), f.Name) {
 				continue
 			}
+			if _, shared := cf.(*cli.GenericFlag); shared {
+				// Its Value is the same in fs and in c: already set.
+				continue
+			}
+			if s, ok := f.Value.(*cli.StringSlice); ok {
+				// One value for all its names: append each element once
+				// (Set would take "[a b]", the slice's String, as one).
+				for _, v := range s.Value() {
+					if err := c.Set(cf.Names()[0], v); err != nil && setErr == nil {
+						setErr = usageError{err}
+					}
+				}
+				continue
+			}
 			for _, name := range cf.Names() {
 				if err := c.Set(name, f.Value.String()); err != nil && setErr == nil {
 					setErr = usageError{err}

@@ -25,6 +25,18 @@ func (e serverError) Error() string {
 
 func (e serverError) Unwrap() error { return e.status }
 
+// createError is a create subcommand's failure to create, printed as
+// kubectl's create prints it: "error: failed to create configmap: " and
+// the server's message (`configmaps "x" already exists`), not "Error from
+// server (…)". It unwraps to the Status, for errors.As.
+type createError struct {
+	prefix string
+	err    error
+}
+
+func (e createError) Error() string { return e.prefix + e.err.Error() }
+func (e createError) Unwrap() error { return e.err }
+
 // reportedError says that a command already printed its failures one by
 // one (apply and delete go on after a failed object, as kubectl does);
 // main prints nothing more and exits 1.
@@ -46,6 +58,10 @@ func errorMessage(err error) string {
 	var ae *client.AuthError
 	if errors.As(err, &ae) {
 		return unauthorizedMessage(ae)
+	}
+	var ce createError
+	if errors.As(err, &ce) {
+		return "error: " + ce.Error()
 	}
 	var se serverError
 	if errors.As(err, &se) {

@@ -70,6 +70,7 @@ func newApp() *cli.App {
 			raftCommand(),
 			getCommand(),
 			applyCommand(),
+			createCommand(),
 			describeCommand(),
 			deleteCommand(),
 			scaleCommand(),

@@ -22,6 +22,7 @@ import (
 	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/apiserver"
 	"github.com/gossipod/gossipod/apiserver/discovery"
+	"github.com/gossipod/gossipod/apiserver/writeoptions"
 	"github.com/gossipod/gossipod/consensus"
 )
 
@@ -70,7 +71,10 @@ func newTestServer(t *testing.T) *testServer {
 	}
 	apiserver.Mount(mux, apiserver.New(f.store, apiserver.Config{WatchWriteTimeout: 10 * time.Second,
 		WatchBookmarkInterval: time.Minute, MaxDeploymentReplicas: api.DefaultMaxDeploymentReplicas}).Routes()...)
-	f.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { f.serve(mux, w, r) })
+	// The write options no handler honours (dryRun) are refused in front
+	// of the handlers, as the agent's chain does (agent/http.go).
+	filtered := writeoptions.Filter(mux)
+	f.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { f.serve(filtered, w, r) })
 	f.srv = httptest.NewServer(f.handler)
 	t.Cleanup(f.srv.Close)
 	return f
