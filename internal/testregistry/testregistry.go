@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -24,10 +25,11 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
-// Registry is a registry on 127.0.0.1 that serves only the one login.
+// Registry is a registry over plain HTTP that serves only the one login.
 type Registry struct {
-	// Host is 127.0.0.1:PORT: images are Host/repo:tag, reached over
-	// plain HTTP (loopback).
+	// Host is its host:port (127.0.0.1:PORT from Start): images are
+	// Host/repo:tag. A puller must reach it over plain HTTP (loopback is,
+	// another address must be an insecure registry).
 	Host string
 	// Username and Password are the login it wants.
 	Username, Password string
@@ -35,13 +37,24 @@ type Registry struct {
 	Refused atomic.Int64
 }
 
-// Start runs a registry wanting username and password until the test
-// ends.
+// Start runs a registry on loopback wanting username and password until
+// the test ends.
 func Start(tb testing.TB, username, password string) *Registry {
 	tb.Helper()
+	return StartAt(tb, "127.0.0.1:0", username, password)
+}
+
+// StartAt is Start listening on addr (host:port, port 0 for any), for
+// pullers in another network namespace.
+func StartAt(tb testing.TB, addr, username, password string) *Registry {
+	tb.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		tb.Fatalf("test registry: %v", err)
+	}
 	r := &Registry{Username: username, Password: password}
 	h := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		u, p, ok := req.BasicAuth()
 		if !ok || subtle.ConstantTimeCompare([]byte(u+"\x00"+p), []byte(username+"\x00"+password)) != 1 {
 			r.Refused.Add(1)
@@ -54,6 +67,9 @@ func Start(tb testing.TB, username, password string) *Registry {
 		}
 		h.ServeHTTP(w, req)
 	}))
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.Start()
 	tb.Cleanup(srv.Close)
 	r.Host = strings.TrimPrefix(srv.URL, "http://")
 	return r
@@ -64,7 +80,7 @@ func Start(tb testing.TB, username, password string) *Registry {
 func (r *Registry) Push(tb testing.TB, repoTag string, img v1.Image) string {
 	tb.Helper()
 	ref := r.Host + "/" + repoTag
-	n, err := name.ParseReference(ref)
+	n, err := name.ParseReference(ref, name.Insecure)
 	if err != nil {
 		tb.Fatal(err)
 	}
