@@ -66,7 +66,8 @@ func TestNamespacesAPI(t *testing.T) {
 	if err := cl.Do(ctx, http.MethodPost, "/api/v1/namespaces/shop/pods", builder, nil); !isStatus(err, http.StatusForbidden) {
 		t.Fatalf("pod naming a missing service account: %v, want 403", err)
 	}
-	sa := map[string]any{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": map[string]any{"name": "builder"}}
+	sa := map[string]any{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": map[string]any{"name": "builder"},
+		"imagePullSecrets": []map[string]string{{"name": "regcred"}}}
 	if err := cl.Do(ctx, http.MethodPost, "/api/v1/namespaces/shop/serviceaccounts", sa, nil); err != nil {
 		t.Fatalf("create service account: %v", err)
 	}
@@ -76,6 +77,10 @@ func TestNamespacesAPI(t *testing.T) {
 	var stored api.Pod
 	if err := cl.Do(ctx, http.MethodGet, "/api/v1/namespaces/shop/pods/build", nil, &stored); err != nil || stored.Spec.ServiceAccountName != "builder" {
 		t.Fatalf("stored pod: %v, serviceAccountName %q", err, stored.Spec.ServiceAccountName)
+	}
+	// The ServiceAccount admission gave the pod its account's pull secrets.
+	if ps := stored.Spec.ImagePullSecrets; len(ps) != 1 || ps[0].Name != "regcred" {
+		t.Fatalf("stored pod's imagePullSecrets %+v, want its service account's [regcred]", ps)
 	}
 
 	// In-process agents run no pods: one that no node matches stays

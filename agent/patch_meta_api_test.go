@@ -103,8 +103,8 @@ func TestPatchNamespaces(t *testing.T) {
 	noop(t, c, path, []byte(`{"metadata":{"labels":{"team":"b"}}}`))
 }
 
-// TestPatchServiceAccounts: label, annotate and automountServiceAccountToken
-// by the three patch types; the account stays in its namespace and keeps
+// TestPatchServiceAccounts: label, annotate, automountServiceAccountToken
+// and imagePullSecrets by the three patch types; the account stays in its namespace and keeps
 // its name; stale and missing ones are refused.
 func TestPatchServiceAccounts(t *testing.T) {
 	if testing.Short() {
@@ -133,9 +133,11 @@ func TestPatchServiceAccounts(t *testing.T) {
 		no := false
 		sa.AutomountServiceAccountToken = &no
 		sa.Labels = map[string]string{"app": "ci"}
+		sa.ImagePullSecrets = []corev1.LocalObjectReference{{Name: "regcred"}}
 	})
 	c.patch(path, strategicPatch, apply, http.StatusOK, &got)
-	if got.AutomountServiceAccountToken == nil || *got.AutomountServiceAccountToken || got.Labels["app"] != "ci" || got.Annotations["note"] != "ci" {
+	if got.AutomountServiceAccountToken == nil || *got.AutomountServiceAccountToken || got.Labels["app"] != "ci" || got.Annotations["note"] != "ci" ||
+		len(got.ImagePullSecrets) != 1 || got.ImagePullSecrets[0].Name != "regcred" {
 		t.Fatalf("after apply's patch %s: %+v", apply, got)
 	}
 	c.patch(path, jsonPatch, []byte(`[{"op":"remove","path":"/metadata/labels/app"}]`), http.StatusOK, &got)

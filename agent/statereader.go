@@ -10,8 +10,8 @@ import (
 // StateReader lends the replicated state, read-only, to code that is built
 // before the agent that holds it: the runtime, whose Config.Services (the
 // service environment variables of each container it starts),
-// Config.ConfigMap and Config.Secret (what a pod's env and volumes refer
-// to) are this reader's methods. New binds it to the agent's state; before
+// Config.ConfigMap and Config.Secret (what a pod's env, volumes and
+// imagePullSecrets refer to) are this reader's methods. New binds it to the agent's state; before
 // that it reads nothing. It is safe for concurrent use and never blocks on
 // Raft: it reads the local state, as the pod loop does.
 type StateReader struct {
@@ -44,7 +44,7 @@ func (r *StateReader) ConfigMap(namespace, name string) (*api.ConfigMap, bool) {
 }
 
 // Secret returns one Secret with its data in clear, as a node needs it for
-// a pod's env and volumes; false if there is none (or before the agent is
+// a pod's env, volumes and image pulls; false if there is none (or before the agent is
 // built). The object is the state's: the caller must not change it.
 func (r *StateReader) Secret(namespace, name string) (*api.Secret, bool) {
 	state := r.state.Load()

@@ -24,7 +24,7 @@ var kubernetesOnlyFields = map[reflect.Type]map[string]bool{
 	reflect.TypeFor[ListMeta]():   set("selfLink continue remainingItemCount"),
 	reflect.TypeFor[PodSpec](): set("ephemeralContainers activeDeadlineSeconds " +
 		"hostNetwork hostPID " +
-		"hostIPC securityContext imagePullSecrets subdomain affinity schedulerName tolerations " +
+		"hostIPC securityContext subdomain affinity schedulerName tolerations " +
 		"hostAliases priorityClassName priority readinessGates runtimeClassName " +
 		"preemptionPolicy overhead topologySpreadConstraints " +
 		"setHostnameAsFQDN os hostUsers schedulingGates resourceClaims resources hostnameOverride"),
@@ -67,7 +67,9 @@ var kubernetesOnlyFields = map[reflect.Type]map[string]bool{
 	reflect.TypeFor[NamespaceStatus]():  set("conditions"),
 	reflect.TypeFor[ReplicaSetStatus](): set("terminatingReplicas"),
 	reflect.TypeFor[DeleteOptions]():    set("ignoreStoreReadErrorWithClusterBreakingPotential"),
-	reflect.TypeFor[ServiceAccount]():   set("secrets imagePullSecrets"),
+	// A ServiceAccount's secrets list the legacy token Secrets, which
+	// gossipod does not make.
+	reflect.TypeFor[ServiceAccount](): set("secrets"),
 	// Nothing in a gossipod cluster answers on a load balancer or an
 	// external IP, and topology-aware routing is not implemented.
 	reflect.TypeFor[ServiceSpec](): set("externalIPs loadBalancerIP loadBalancerSourceRanges " +

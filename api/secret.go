@@ -34,6 +34,15 @@ const (
 	SecretTypeServiceAccountToken = corev1.SecretTypeServiceAccountToken
 )
 
+// The keys holding the docker config of the two image pull Secret types:
+// .dockerconfigjson of kubernetes.io/dockerconfigjson (a config.json,
+// {"auths": {...}}) and .dockercfg of kubernetes.io/dockercfg (the older
+// ~/.dockercfg, the "auths" map alone).
+const (
+	DockerConfigJSONKey = corev1.DockerConfigJsonKey
+	DockerConfigKey     = corev1.DockerConfigKey
+)
+
 // SetSecretDefaults does what kube-apiserver does to a v1 Secret before
 // validating it: the namespace (default), type Opaque, and stringData
 // merged into data (a key in both takes stringData's value) and dropped.

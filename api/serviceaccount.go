@@ -10,8 +10,10 @@ import (
 // the leader as Kubernetes' service account controller makes it; a pod
 // names another with spec.serviceAccountName, and must name one that
 // exists. automountServiceAccountToken is the default of the pods that run
-// as the account and do not say. Its secrets and image pull secrets come
-// with the Secrets kind: until then they are unsupported fields.
+// as the account and do not say; its imagePullSecrets are given to the new
+// pods that run as it and name none (the ServiceAccount admission, in the
+// state machine). Its secrets, the legacy token Secrets, are an
+// unsupported field.
 type ServiceAccount = corev1.ServiceAccount
 
 // ServiceAccountList is the answer to a list of service accounts.
@@ -34,8 +36,9 @@ func ValidateServiceAccount(sa *ServiceAccount) error {
 // ValidateServiceAccountUpdate checks newSA, the service account an update
 // (PUT or PATCH) proposes, against oldSA, the stored one: name, namespace
 // and uid stay as they are, and the result is a valid service account (see
-// ValidateServiceAccount). Labels, annotations and
-// automountServiceAccountToken may change, as in Kubernetes.
+// ValidateServiceAccount). Labels, annotations,
+// automountServiceAccountToken and imagePullSecrets may change, as in
+// Kubernetes.
 func ValidateServiceAccountUpdate(oldSA, newSA *ServiceAccount) error {
 	meta := field.NewPath("metadata")
 	var errs field.ErrorList
@@ -57,3 +60,7 @@ func NewServiceAccountNotFound(pod, namespace, serviceAccount string) *Status {
 	return NewForbidden("", "pods", pod, "error looking up service account "+namespace+"/"+serviceAccount+
 		": serviceaccount \""+serviceAccount+"\" not found")
 }
+
+// LocalObjectReference names an object of the same namespace: a pod's or a
+// ServiceAccount's image pull Secret.
+type LocalObjectReference = corev1.LocalObjectReference

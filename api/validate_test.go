@@ -410,6 +410,10 @@ func TestValidatePodUpdate(t *testing.T) {
 			p.Spec.Containers = append(p.Spec.Containers, Container{Name: "more", Image: "x", ImagePullPolicy: PullAlways})
 		}, []string{forbidden + " (changed: spec.containers)"}},
 		{"node name cleared", func(p *Pod) { p.Spec.NodeName = "" }, []string{forbidden + " (changed: spec.nodeName)"}},
+		// Pull secrets, like the rest of the spec, are the pod's for life
+		// (the ServiceAccount admission gives them at creation only).
+		{"image pull secrets", func(p *Pod) { p.Spec.ImagePullSecrets = []LocalObjectReference{{Name: "regcred"}} },
+			[]string{forbidden + " (changed: spec.imagePullSecrets)"}},
 		{"the new pod is validated too", func(p *Pod) { p.Spec.Containers[0].Image = "" }, []string{
 			`spec.containers[0].image: Required value`}},
 	}

@@ -198,7 +198,8 @@ func (s *Server) namespaces(info discovery.Resource) *resource[api.Namespace, *a
 }
 
 // serviceAccounts: every namespace has "default", which the FSM makes;
-// an update changes labels, annotations and automountServiceAccountToken.
+// an update changes labels, annotations, automountServiceAccountToken and
+// imagePullSecrets.
 func (s *Server) serviceAccounts(info discovery.Resource) *resource[api.ServiceAccount, *api.ServiceAccount] {
 	return &resource[api.ServiceAccount, *api.ServiceAccount]{
 		s: s, info: info,

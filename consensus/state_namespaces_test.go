@@ -2,8 +2,11 @@ package consensus
 
 import (
 	"net/http"
+	"slices"
+	"strconv"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/gossipod/gossipod/api"
@@ -225,5 +228,64 @@ func TestUpdateNamespaceNoop(t *testing.T) {
 	}
 	if events, _, _ := f.state.WatchSince(5, ""); len(events) != 0 {
 		t.Fatalf("no-op updates emitted %+v", events)
+	}
+}
+
+// TestServiceAccountImagePullSecrets: as kube-apiserver's ServiceAccount
+// admission, a new pod that names no imagePullSecrets gets those of the
+// account it runs as (as committed, so an update of the account reaches
+// the pods created after it); one that names its own keeps them.
+func TestServiceAccountImagePullSecrets(t *testing.T) {
+	f := podFSM(t)
+	mustApply(t, f, 3, nsCmd(t, "team", "ns-t"))
+	mustApply(t, f, 4, command(t, CmdCreateServiceAccount, CreateServiceAccount{ServiceAccount: api.ServiceAccount{
+		ObjectMeta:       api.ObjectMeta{Name: "builder", Namespace: "team", UID: "sa-1"},
+		ImagePullSecrets: []corev1.LocalObjectReference{{Name: "regcred"}, {Name: "mirror"}}}}, t0))
+
+	index := uint64(5)
+	create := func(name, sa string, own ...string) *api.Pod {
+		t.Helper()
+		p := testPod(name, "u-"+name, 0, "1Gi")
+		p.Namespace = "team"
+		p.Spec.ServiceAccountName, p.Spec.DeprecatedServiceAccount = sa, sa
+		for _, s := range own {
+			p.Spec.ImagePullSecrets = append(p.Spec.ImagePullSecrets, corev1.LocalObjectReference{Name: s})
+		}
+		index++
+		return mustApply(t, f, index, command(t, CmdCreatePod, CreatePod{Pod: p}, t0)).(*api.Pod)
+	}
+	names := func(p *api.Pod) []string {
+		stored, _ := f.state.Pod(p.Namespace, p.Name)
+		var out []string
+		for _, r := range stored.Spec.ImagePullSecrets {
+			out = append(out, r.Name)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name, sa string
+		own      []string
+		want     []string
+	}{
+		{name: "inherits", sa: "builder", want: []string{"regcred", "mirror"}},
+		{name: "own-wins", sa: "builder", own: []string{"mine"}, want: []string{"mine"}},
+		{name: "default-not-made-yet", sa: "default"},
+	} {
+		if got := names(create(tc.name, tc.sa, tc.own...)); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: imagePullSecrets %v, want %v", tc.name, got, tc.want)
+		}
+	}
+
+	sa, _ := f.state.ServiceAccount("team", "builder")
+	sa.ImagePullSecrets = []corev1.LocalObjectReference{{Name: "rotated"}}
+	index++
+	if got := mustApply(t, f, index, command(t, CmdUpdateServiceAccount, UpdateServiceAccount{ServiceAccount: *sa}, t0)).(*api.ServiceAccount); got.ResourceVersion != strconv.FormatUint(index, 10) {
+		t.Fatalf("update of imagePullSecrets wrote nothing: %+v", got)
+	}
+	if got := names(create("after-update", "builder")); !slices.Equal(got, []string{"rotated"}) {
+		t.Errorf("pod created after the update: imagePullSecrets %v, want [rotated]", got)
+	}
+	if got := names(&api.Pod{ObjectMeta: api.ObjectMeta{Namespace: "team", Name: "inherits"}}); !slices.Equal(got, []string{"regcred", "mirror"}) {
+		t.Errorf("an existing pod changed with its account: %v", got)
 	}
 }

@@ -38,8 +38,8 @@ type EnsureServiceAccounts struct {
 	ServiceAccounts []api.ServiceAccount `json:"serviceAccounts"`
 }
 
-// UpdateServiceAccount replaces a service account's labels, annotations
-// and automountServiceAccountToken, what a PUT or PATCH may change
+// UpdateServiceAccount replaces a service account's labels, annotations,
+// automountServiceAccountToken and imagePullSecrets, what a PUT or PATCH may change
 // (kubectl apply, label, annotate). Its resourceVersion and uid, when set,
 // are preconditions.
 type UpdateServiceAccount struct {
@@ -71,17 +71,29 @@ func (s *State) ServiceAccounts(namespace string) ([]api.ServiceAccount, uint64)
 	return out, s.index
 }
 
-// admitServiceAccount is the ServiceAccount admission check of a new pod:
-// the account it runs as must exist in its namespace. "default" is let
-// through before the leader has made it, so that a pod in a namespace just
-// created is not refused for a moment (Kubernetes' race, closed here).
+// admitServiceAccount is kube-apiserver's ServiceAccount admission plugin
+// for a new pod, and the one place it runs: every pod is created here,
+// whether the API or the ReplicaSet controller proposed it, against the
+// service accounts as committed (the API's view may be stale). The account
+// the pod runs as must exist in its namespace; "default" is let through
+// before the leader has made it, so that a pod in a namespace just created
+// is not refused for a moment (Kubernetes' race, closed here). A pod that
+// names no imagePullSecrets gets its account's, as the plugin gives them,
+// so that the node pulls its images with them.
 func (s *State) admitServiceAccount(p *api.Pod) error {
 	name := p.Spec.ServiceAccountName
-	if name == "" || name == api.DefaultServiceAccountName {
+	if name == "" {
 		return nil
 	}
-	if _, ok := s.serviceAccounts[podKey(p.Namespace, name)]; !ok {
+	sa, ok := s.serviceAccounts[podKey(p.Namespace, name)]
+	if !ok {
+		if name == api.DefaultServiceAccountName {
+			return nil
+		}
 		return api.NewServiceAccountNotFound(p.Name, p.Namespace, name)
+	}
+	if len(p.Spec.ImagePullSecrets) == 0 && len(sa.ImagePullSecrets) > 0 {
+		p.Spec.ImagePullSecrets = slices.Clone(sa.ImagePullSecrets)
 	}
 	return nil
 }
@@ -125,12 +137,14 @@ func (s *State) updateServiceAccount(index uint64, u UpdateServiceAccount) (*api
 		return nil, err
 	}
 	if maps.Equal(in.Labels, old.Labels) && maps.Equal(in.Annotations, old.Annotations) &&
-		equalBoolPtr(in.AutomountServiceAccountToken, old.AutomountServiceAccountToken) {
+		equalBoolPtr(in.AutomountServiceAccountToken, old.AutomountServiceAccountToken) &&
+		slices.Equal(in.ImagePullSecrets, old.ImagePullSecrets) {
 		return old.DeepCopy(), nil // nothing to write, as for a namespace
 	}
 	sa := old.DeepCopy()
 	sa.Labels, sa.Annotations = in.Labels, in.Annotations
 	sa.AutomountServiceAccountToken = in.AutomountServiceAccountToken
+	sa.ImagePullSecrets = slices.Clone(in.ImagePullSecrets)
 	sa.ResourceVersion = strconv.FormatUint(index, 10)
 	s.serviceAccounts[podKey(sa.Namespace, sa.Name)] = sa
 	s.emit(index, "ServiceAccount", WatchModified, sa)

@@ -53,8 +53,9 @@ type Config struct {
 	// Nil gives containers no service variables.
 	Services func(namespace string) []*api.Service
 	// ConfigMap and Secret look up, in the replicated state, the objects a
-	// pod's env (valueFrom, envFrom) and volumes refer to; nil reads none
-	// (every reference is missing). The objects must not be changed.
+	// pod's env (valueFrom, envFrom), volumes and imagePullSecrets refer
+	// to; nil reads none (every reference is missing). The objects must
+	// not be changed.
 	ConfigMap func(namespace, name string) (*api.ConfigMap, bool)
 	Secret    func(namespace, name string) (*api.Secret, bool)
 	// HostIP is the node's address, a container's status.hostIP and

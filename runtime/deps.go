@@ -20,10 +20,12 @@ import (
 type imageService interface {
 	// Get returns the image ref names if it is on this node.
 	Get(ref string) (*image.Image, bool)
-	// Pull makes the image available per the pull policy; its errors are
+	// Pull makes the image available per the pull policy, authenticating
+	// with keyring's credentials for the image's registry (the pod's image
+	// pull Secrets; nil for none) and then the node's own; its errors are
 	// image.ErrImagePull, image.ErrImageNeverPull or
 	// image.ErrInvalidImageName for errors.Is.
-	Pull(ctx context.Context, ref string, policy api.PullPolicy) (*image.Image, error)
+	Pull(ctx context.Context, ref string, policy api.PullPolicy, keyring *image.Keyring) (*image.Image, error)
 	// Load imports an archive and returns the references it added.
 	Load(r io.Reader) ([]string, error)
 	// List describes the images on this node.

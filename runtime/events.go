@@ -21,6 +21,8 @@ const (
 	eventSandboxChanged    = "SandboxChanged"
 	eventFailedCreatePod   = "FailedCreatePodSandBox"
 	eventErrImageNeverPull = "ErrImageNeverPull"
+	// eventFailedPullSecret: an image pull Secret of the pod is missing.
+	eventFailedPullSecret = "FailedToRetrieveImagePullSecret"
 )
 
 // eventComponent is the source component of the runtime's events, as

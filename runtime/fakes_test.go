@@ -25,14 +25,15 @@ type fakeImages struct {
 	images   map[string]*image.Image
 	pullErr  map[string]error // Pull of this ref fails with it
 	pulls    map[string]int
-	registry map[string]*image.Image // what a pull can fetch
+	keyrings map[string]*image.Keyring // of the last pull of a ref
+	registry map[string]*image.Image   // what a pull can fetch
 	// block, when set, makes every pull wait for its context.
 	block bool
 }
 
 func newFakeImages() *fakeImages {
 	return &fakeImages{images: map[string]*image.Image{}, pullErr: map[string]error{},
-		pulls: map[string]int{}, registry: map[string]*image.Image{}}
+		pulls: map[string]int{}, registry: map[string]*image.Image{}, keyrings: map[string]*image.Keyring{}}
 }
 
 func busyboxImage(ref string) *image.Image {
@@ -49,10 +50,11 @@ func (f *fakeImages) Get(ref string) (*image.Image, bool) {
 	return img, ok
 }
 
-func (f *fakeImages) Pull(ctx context.Context, ref string, policy api.PullPolicy) (*image.Image, error) {
+func (f *fakeImages) Pull(ctx context.Context, ref string, policy api.PullPolicy, keyring *image.Keyring) (*image.Image, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.pulls[ref]++
+	f.keyrings[ref] = keyring
 	if f.block {
 		f.mu.Unlock()
 		<-ctx.Done()
@@ -74,6 +76,13 @@ func (f *fakeImages) Pull(ctx context.Context, ref string, policy api.PullPolicy
 	}
 	f.images[ref] = img
 	return img, nil
+}
+
+// lastKeyring is the keyring the last pull of ref was given.
+func (f *fakeImages) lastKeyring(ref string) *image.Keyring {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.keyrings[ref]
 }
 
 func (f *fakeImages) pullCount(ref string) int {

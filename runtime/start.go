@@ -222,7 +222,8 @@ func (w *podWorker) startFailed(rec *containerRecord, c *api.Container, act star
 }
 
 // ensureImage makes the container's image available per its pull policy,
-// reporting Pulling/Pulled as kubelet does. On failure the container waits
+// reporting Pulling/Pulled as kubelet does; a pull authenticates with the
+// pod's image pull Secrets (see pullSecrets). On failure the container waits
 // with ErrImagePull (then ImagePullBackOff until the image's back-off
 // ends), ErrImageNeverPull or InvalidImageName, and ensureImage returns
 // nil and when to try again.
@@ -252,10 +253,17 @@ func (w *podWorker) ensureImage(ctx context.Context, rec *containerRecord, c *ap
 		return nil, until
 	}
 
+	secrets := w.pullSecrets()
 	w.events.record(pod, api.EventTypeNormal, eventPulling, "Pulling image %q", c.Image)
 	w.flush() // a pull can take long: show Pulling and the pod's state now
 	start := time.Now()
-	img, err := w.r.images.Pull(ctx, c.Image, policy)
+	keyring, err := w.pullKeyring(secrets)
+	var img *image.Image
+	if err == nil {
+		img, err = w.r.images.Pull(ctx, c.Image, policy, keyring)
+	} else {
+		err = fmt.Errorf("failed to pull image %q: %w", c.Image, err)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, time.Time{} // interrupted by a deletion

@@ -226,8 +226,14 @@ func clearServerFields(p *api.Pod) {
 // with the live pod's; when they differ, the update is the manifest with the
 // live pod's uid and resourceVersion (so a concurrent change is a 409, not
 // lost), and the server validates that only what Kubernetes allows changes.
-// A manifest without spec.nodeName keeps the live pod's binding.
+// A manifest without spec.nodeName keeps the live pod's binding, and one
+// without spec.imagePullSecrets the live pod's (its ServiceAccount's, given
+// at creation), as kubectl apply's merge keeps both.
 func podUpdate(desired, live *api.Pod) (*api.Pod, bool) {
+	desired = desired.DeepCopy()
+	if len(desired.Spec.ImagePullSecrets) == 0 {
+		desired.Spec.ImagePullSecrets = live.Spec.ImagePullSecrets
+	}
 	want := desired.DeepCopy()
 	api.SetPodDefaults(want)
 	if want.Spec.NodeName == "" {

@@ -136,6 +136,24 @@ func TestApplyUpdateCarriesResourceVersionAndUID(t *testing.T) {
 	if _, changed := podUpdate(desired, live); !changed {
 		t.Error("naming another node is no change")
 	}
+
+	// The pull secrets the pod's ServiceAccount gave it are kept by a
+	// manifest that names none, as the node is; one naming others is a
+	// change (the server refuses it: pod updates may not change them).
+	desired.Spec.NodeName = ""
+	live.Spec.ImagePullSecrets = []api.LocalObjectReference{{Name: "regcred"}}
+	if _, changed := podUpdate(desired, live); changed {
+		t.Error("the ServiceAccount's pull secrets, absent from the manifest, are a change")
+	}
+	desired.Spec.Containers[0].Image = "nginx:1.28"
+	if upd, _ := podUpdate(desired, live); len(upd.Spec.ImagePullSecrets) != 1 || upd.Spec.ImagePullSecrets[0].Name != "regcred" {
+		t.Errorf("update drops the live pull secrets: %+v", upd.Spec.ImagePullSecrets)
+	}
+	desired.Spec.Containers[0].Image = "nginx:1.27"
+	desired.Spec.ImagePullSecrets = []api.LocalObjectReference{{Name: "other"}}
+	if _, changed := podUpdate(desired, live); !changed {
+		t.Error("other pull secrets are no change")
+	}
 }
 
 func TestApplyDecodeErrorChangesNothing(t *testing.T) {

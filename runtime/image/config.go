@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+
+	"github.com/google/go-containerregistry/pkg/authn"
 )
 
 // Config is how a Store is set up. Build it from DefaultConfig and change
@@ -22,6 +24,12 @@ type Config struct {
 	// --insecure-registry). Loopback registries (127.0.0.1:PORT,
 	// localhost:PORT) use HTTP without being listed here.
 	InsecureRegistries []string
+
+	// NodeKeychain holds the node's own registry credentials, tried
+	// after a pod's image pull Secrets (kubelet's default keyring). Nil
+	// means authn.DefaultKeychain: the docker config of the user the
+	// agent runs as ($DOCKER_CONFIG/config.json, ~/.docker/config.json).
+	NodeKeychain authn.Keychain
 
 	// Logger receives pulls, loads and layer unpacks. Nil means
 	// slog.Default().

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -109,7 +110,9 @@ func newStore(t testing.TB, insecure ...string) *Store {
 
 func openStore(t testing.TB, root string, insecure ...string) *Store {
 	t.Helper()
-	s, err := New(Config{Root: root, InsecureRegistries: insecure, Logger: quietLogger()})
+	// No node credentials: the host's docker config must not change what
+	// a test sees.
+	s, err := New(Config{Root: root, InsecureRegistries: insecure, Logger: quietLogger(), NodeKeychain: authn.NewMultiKeychain()})
 	if err != nil {
 		t.Fatal(err)
 	}

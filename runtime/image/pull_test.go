@@ -42,7 +42,7 @@ func TestPullPolicies(t *testing.T) {
 	}
 	for _, st := range steps {
 		reg.reset()
-		img, err := s.Pull(ctx, ref, st.policy)
+		img, err := s.Pull(ctx, ref, st.policy, nil)
 		if st.wantErr != nil {
 			if !errors.Is(err, st.wantErr) || err.Error() != st.wantMsg {
 				t.Errorf("%s: err = %v; want %q", st.name, err, st.wantMsg)
@@ -71,12 +71,12 @@ func TestPullAlwaysFollowsTheTag(t *testing.T) {
 	v2img := imageOf(t, []string{"sh"}, base, layerOf(t, file("v", "2")))
 	ref := reg.push(t, "app:latest", v1img)
 	s := newStore(t)
-	first, err := s.Pull(context.Background(), ref, api.PullAlways)
+	first, err := s.Pull(context.Background(), ref, api.PullAlways, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	reg.push(t, "app:latest", v2img)
-	second, err := s.Pull(context.Background(), ref, api.PullAlways)
+	second, err := s.Pull(context.Background(), ref, api.PullAlways, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func TestPullErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
-			img, err := s.Pull(ctx, tc.ref, tc.policy)
+			img, err := s.Pull(ctx, tc.ref, tc.policy, nil)
 			if err == nil {
 				t.Fatalf("Pull = %+v, want an error", img)
 			}
@@ -168,7 +168,7 @@ func TestPullLocalOnly(t *testing.T) {
 	loadArchive(t, s)
 	for _, p := range []api.PullPolicy{api.PullAlways, api.PullIfNotPresent, api.PullNever, ""} {
 		for _, ref := range []string{testimage.Reference, "localhost/busybox"} {
-			if img, err := s.Pull(context.Background(), ref, p); err != nil || img.Reference != testimage.Reference {
+			if img, err := s.Pull(context.Background(), ref, p, nil); err != nil || img.Reference != testimage.Reference {
 				t.Errorf("Pull(%q, %q) = %v, %v", ref, p, img, err)
 			}
 		}
@@ -196,11 +196,11 @@ func TestLayerSharing(t *testing.T) {
 	a := reg.push(t, "a:1", imageOf(t, []string{"a"}, base, layerOf(t, file("a", "a"))))
 	b := reg.push(t, "b:1", imageOf(t, []string{"b"}, base, layerOf(t, file("b", "b"))))
 	s := newStore(t)
-	ia, err := s.Pull(context.Background(), a, api.PullIfNotPresent)
+	ia, err := s.Pull(context.Background(), a, api.PullIfNotPresent, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ib, err := s.Pull(context.Background(), b, api.PullIfNotPresent)
+	ib, err := s.Pull(context.Background(), b, api.PullIfNotPresent, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +229,7 @@ func TestConcurrentPulls(t *testing.T) {
 	for i := range perRef * len(refs) {
 		wg.Go(func() {
 			ref := refs[i%len(refs)]
-			img, err := s.Pull(context.Background(), ref, api.PullAlways)
+			img, err := s.Pull(context.Background(), ref, api.PullAlways, nil)
 			if err == nil && len(img.LayerDirs()) != 2 {
 				err = fmt.Errorf("%s: %d layer dirs", ref, len(img.LayerDirs()))
 			}
@@ -260,7 +260,7 @@ func TestPullCancelled(t *testing.T) {
 	s := newStore(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := s.Pull(ctx, ref, api.PullAlways); !errors.Is(err, ErrImagePull) || !errors.Is(err, context.Canceled) {
+	if _, err := s.Pull(ctx, ref, api.PullAlways, nil); !errors.Is(err, ErrImagePull) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v; want ErrImagePull and context.Canceled", err)
 	}
 	if _, ok := s.Get(ref); ok || len(s.List()) != 0 {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
@@ -19,6 +20,7 @@ import (
 type Store struct {
 	cfg       Config
 	logger    *slog.Logger
+	keychain  authn.Keychain // the node's own registry credentials
 	indexPath string
 	tmp       string
 	layers    *layerStore
@@ -42,9 +44,14 @@ func New(cfg Config) (*Store, error) {
 	}
 	cfg.InsecureRegistries = append([]string(nil), cfg.InsecureRegistries...)
 	root := filepath.Clean(cfg.Root)
+	keychain := cfg.NodeKeychain
+	if keychain == nil {
+		keychain = authn.DefaultKeychain
+	}
 	s := &Store{
 		cfg:       cfg,
 		logger:    logger,
+		keychain:  keychain,
 		indexPath: filepath.Join(root, "index.json"),
 		tmp:       filepath.Join(root, "tmp"),
 	}

@@ -21,7 +21,7 @@ func TestRestart(t *testing.T) {
 	ref := reg.push(t, "busybox:1", busyboxImage(t))
 	s := openStore(t, root)
 	loadArchive(t, s)
-	pulled, err := s.Pull(context.Background(), ref, api.PullIfNotPresent)
+	pulled, err := s.Pull(context.Background(), ref, api.PullIfNotPresent, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func TestRestart(t *testing.T) {
 	}
 	// Present: IfNotPresent asks the registry nothing, nothing is unpacked.
 	reg.reset()
-	if _, err := s2.Pull(context.Background(), ref, api.PullIfNotPresent); err != nil || reg.requests.Load() != 0 || s2.layers.unpacks.Load() != 0 {
+	if _, err := s2.Pull(context.Background(), ref, api.PullIfNotPresent, nil); err != nil || reg.requests.Load() != 0 || s2.layers.unpacks.Load() != 0 {
 		t.Errorf("Pull after restart: %v, %d requests, %d unpacks; want none", err, reg.requests.Load(), s2.layers.unpacks.Load())
 	}
 	if left, _ := os.ReadDir(filepath.Join(root, "tmp")); len(left) != 0 {
@@ -55,7 +55,7 @@ func TestMissingLayerIsNotPresent(t *testing.T) {
 	reg := newRegistry(t)
 	ref := reg.push(t, "busybox:1", busyboxImage(t))
 	s := newStore(t)
-	img, err := s.Pull(context.Background(), ref, api.PullIfNotPresent)
+	img, err := s.Pull(context.Background(), ref, api.PullIfNotPresent, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func TestMissingLayerIsNotPresent(t *testing.T) {
 	if _, ok := s.Get(ref); ok {
 		t.Error("Get returned an image whose layer is gone")
 	}
-	if _, err := s.Pull(context.Background(), ref, api.PullIfNotPresent); err != nil || s.layers.unpacks.Load() != 2 {
+	if _, err := s.Pull(context.Background(), ref, api.PullIfNotPresent, nil); err != nil || s.layers.unpacks.Load() != 2 {
 		t.Errorf("re-pull: %v, %d unpacks; want the layer unpacked again", err, s.layers.unpacks.Load())
 	}
 }
@@ -82,7 +82,7 @@ func TestRemove(t *testing.T) {
 	s := newStore(t)
 	imgs := map[string]*Image{}
 	for _, ref := range []string{a, a2, b} {
-		img, err := s.Pull(context.Background(), ref, api.PullIfNotPresent)
+		img, err := s.Pull(context.Background(), ref, api.PullIfNotPresent, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -134,7 +134,7 @@ func TestPulledAndLoadedAreOneImage(t *testing.T) {
 	ref := reg.push(t, "busybox:latest", busyboxImage(t))
 	s := newStore(t)
 	loadArchive(t, s)
-	pulled, err := s.Pull(context.Background(), ref, api.PullAlways)
+	pulled, err := s.Pull(context.Background(), ref, api.PullAlways, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
