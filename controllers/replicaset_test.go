@@ -175,7 +175,7 @@ func (s *fakeState) Pods(keep func(*api.Pod) bool) ([]*api.Pod, uint64) { return
 func (s *fakeState) ServiceAccount(namespace, name string) (*api.ServiceAccount, bool) {
 	return nil, false
 }
-func (s *fakeState) Changed() <-chan struct{}                           { return make(chan struct{}) }
+func (s *fakeState) Changed() <-chan struct{} { return make(chan struct{}) }
 
 // recorder is a Committer that records commands and refuses those refuse
 // says.
