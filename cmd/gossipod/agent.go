@@ -205,6 +205,7 @@ func newRuntime(c *cli.Context, cfg agent.Config, logger *slog.Logger) (*runtime
 	rc.Services = cfg.StateReader.Services
 	rc.ConfigMap = cfg.StateReader.ConfigMap
 	rc.Secret = cfg.StateReader.Secret
+	rc.ServiceAccountToken = cfg.StateReader.ServiceAccountToken
 	rc.HostIP = cfg.AdvertiseAddr
 	if rc.HostIP == "" {
 		rc.HostIP = cfg.BindAddr
