@@ -181,6 +181,10 @@ func newRuntime(c *cli.Context, cfg agent.Config, logger *slog.Logger) (*runtime
 	nc.ClusterCIDR = cfg.ClusterCIDR
 	nc.AgentPorts = network.AgentPorts{Gossip: cfg.GossipPort, Raft: cfg.RaftPort, API: cfg.APIPort}
 	nc.AllowPodAccessToAgent = c.Bool("allow-pod-access-to-agent")
+	// In-cluster clients reach the API through the kubernetes Service.
+	if ip, err := api.KubernetesServiceIP(cfg.ServiceCIDR); err == nil {
+		nc.KubernetesServiceIP = ip
+	}
 	nc.Logger = logger
 	net, err := network.New(nc)
 	if err != nil {
