@@ -219,8 +219,8 @@ func TestGuardAgentPorts(t *testing.T) {
 			t.Fatalf("%v: %s", err, out)
 		}
 		t.Cleanup(func() { a.run("nft", "delete table ip guardtest") })
-		mustReach(t, pa.NetNSPath, "10.96.0.1:443")  // A's API, input hook
-		mustReach(t, pa.NetNSPath, "10.96.0.1:444")  // B's API, forward hook
+		mustReach(t, pa.NetNSPath, "10.96.0.1:443") // A's API, input hook
+		mustReach(t, pa.NetNSPath, "10.96.0.1:444") // B's API, forward hook
 		// The Service's IP does not open raft, nor another Service's the API.
 		// (The kernel's reset for a DNATed connection goes out un-NATed, so
 		// the client times out instead of being refused.)
@@ -230,7 +230,7 @@ func TestGuardAgentPorts(t *testing.T) {
 				t.Errorf("a pod reached %s, DNATed to an agent port other than the API through the kubernetes Service", addr)
 			}
 		}
-		mustRefuse(t, pa.NetNSPath, a.host.ip+api)   // nor the API at the agent's address
+		mustRefuse(t, pa.NetNSPath, a.host.ip+api) // nor the API at the agent's address
 	})
 	t.Run("hosts still reach each other's agents", func(t *testing.T) {
 		for _, p := range []string{api, raft, gossip} {
