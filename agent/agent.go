@@ -17,6 +17,7 @@ import (
 
 	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/apiserver"
+	"github.com/gossipod/gossipod/apiserver/auth"
 	"github.com/gossipod/gossipod/apiserver/protobody"
 	"github.com/gossipod/gossipod/consensus"
 	"github.com/gossipod/gossipod/internal/logbridge"
@@ -45,6 +46,9 @@ type Agent struct {
 	// api serves the Kubernetes resources over this agent's replica of
 	// the state, committing through the leader.
 	api *apiserver.Server
+	// saTokens issues this node's pods' ServiceAccount tokens and verifies
+	// any agent's.
+	saTokens *auth.ServiceAccountTokens
 }
 
 // New validates cfg and starts the agent's listeners: Raft, gossip and the
@@ -63,8 +67,22 @@ func New(cfg Config, machine runtime.MachineInfo) (_ *Agent, err error) {
 		a.log.Warn("ignoring gossip member without valid metadata", "member", name, "error", err)
 	})
 
-	a.tls, err = newClusterTLS(cfg.Token, cfg.NodeName, append([]string{cfg.advertiseIP(), cfg.BindAddr}, cfg.TLSSANs...))
+	// The agent's API is also the kubernetes Service's backend, so its
+	// certificate names the Service as kube-apiserver's does.
+	sans := append([]string{cfg.advertiseIP(), cfg.BindAddr}, cfg.TLSSANs...)
+	sans = append(sans, api.KubernetesServiceNames...)
+	if ip, err := api.KubernetesServiceIP(cfg.ServiceCIDR); err == nil {
+		sans = append(sans, ip.String())
+	}
+	a.tls, err = newClusterTLS(cfg.Token, cfg.NodeName, sans)
 	if err != nil {
+		return nil, err
+	}
+	saKey, err := pki.ServiceAccountKey(cfg.Token)
+	if err != nil {
+		return nil, fmt.Errorf("derive the service account signing key: %w", err)
+	}
+	if a.saTokens, err = auth.NewServiceAccountTokens(saKey, "", nil); err != nil {
 		return nil, err
 	}
 	rc := cfg.Raft
@@ -82,7 +100,7 @@ func New(cfg Config, machine runtime.MachineInfo) (_ *Agent, err error) {
 		return nil, fmt.Errorf("start raft: %w", err)
 	}
 	if cfg.StateReader != nil {
-		cfg.StateReader.bind(a.store.State())
+		cfg.StateReader.bind(a.store.State(), a.saTokens)
 	}
 	defer func() {
 		if err != nil {

@@ -97,7 +97,8 @@ func (a *Agent) leaderDuties(ctx context.Context) {
 	commit := controllers.CommitFunc(a.commitForControllers)
 	podCIDRs := &controllers.PodCIDRs{State: a.store.State(), Commit: commit, Log: a.log.With("component", "pod-cidr-controller"),
 		Network: consensus.ClusterNetwork{ClusterCIDR: a.cfg.ClusterCIDR, NodeCIDRMaskSize: a.cfg.NodeCIDRMaskSize, ServiceCIDR: a.cfg.ServiceCIDR}}
-	namespaces := &controllers.Namespaces{State: a.store.State(), Commit: commit, Log: a.log.With("component", "namespace-controller"), NewUID: apiserver.NewUID}
+	namespaces := &controllers.Namespaces{State: a.store.State(), Commit: commit, Log: a.log.With("component", "namespace-controller"),
+		RootCA: a.tls.ca.CertPEM(), NewUID: apiserver.NewUID}
 	nodeLifecycle := &controllers.NodeLifecycle{State: a.store.State(), Members: a.members, Commit: commit,
 		Log: a.log.With("component", "node-lifecycle-controller"), LostTimeout: a.cfg.NodeLostTimeout}
 	apiService := &controllers.APIServerService{State: a.store.State(), Servers: a.members, Port: int32(a.cfg.APIPort),

@@ -3,12 +3,16 @@ package agent
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/apiserver/auth"
 	"github.com/gossipod/gossipod/consensus"
+	"github.com/gossipod/gossipod/pki"
 )
 
 // TestStateReader: the runtime's Services hook reads nothing until the
@@ -40,7 +44,7 @@ func TestStateReader(t *testing.T) {
 	if got := r.Services("shop"); got != nil {
 		t.Fatalf("unbound reader read %v", got)
 	}
-	r.bind(m.State())
+	r.bind(m.State(), nil)
 	var names []string
 	for _, svc := range r.Services("shop") {
 		if svc.Spec.ClusterIP == "" {
@@ -74,7 +78,7 @@ func TestStateReaderConfigMapAndSecret(t *testing.T) {
 	if _, ok := r.Secret("default", "creds"); ok {
 		t.Fatal("unbound reader found a Secret")
 	}
-	r.bind(m.State())
+	r.bind(m.State(), nil)
 	if cm, ok := r.ConfigMap("default", "cfg"); !ok || cm.Data["mode"] != "prod" {
 		t.Errorf("ConfigMap default/cfg = %v, %v", cm, ok)
 	}
@@ -83,5 +87,44 @@ func TestStateReaderConfigMapAndSecret(t *testing.T) {
 	}
 	if _, ok := r.ConfigMap("default", "missing"); ok {
 		t.Error("found a ConfigMap that does not exist")
+	}
+}
+
+// The token hook issues a pod's token only once bound, for the pod's own
+// ServiceAccount, and says which ServiceAccount is missing.
+func TestStateReaderServiceAccountToken(t *testing.T) {
+	m := consensus.NewMemStore()
+	ctx := context.Background()
+	if _, err := m.CommitPayload(ctx, consensus.CmdCreateNamespace, consensus.CreateNamespace{Namespace: api.Namespace{
+		ObjectMeta: api.ObjectMeta{Name: "shop", UID: "ns-shop"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.CommitPayload(ctx, consensus.CmdCreateServiceAccount, consensus.CreateServiceAccount{ServiceAccount: api.ServiceAccount{
+		ObjectMeta: api.ObjectMeta{Namespace: "shop", Name: "reader", UID: "sa-1"}}}); err != nil {
+		t.Fatal(err)
+	}
+	key, err := pki.ServiceAccountKey(testToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens, err := auth.NewServiceAccountTokens(key, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := &api.Pod{ObjectMeta: api.ObjectMeta{Namespace: "shop", Name: "web", UID: "pod-1"},
+		Spec: api.PodSpec{ServiceAccountName: "reader"}}
+	r := &StateReader{}
+	if _, _, err := r.ServiceAccountToken(pod, "", time.Hour); err == nil {
+		t.Fatal("unbound reader issued a token")
+	}
+	r.bind(m.State(), tokens)
+	tok, exp, err := r.ServiceAccountToken(pod, "", time.Hour)
+	if err != nil || !auth.LooksLikeJWT(tok) || time.Until(exp) < 59*time.Minute {
+		t.Fatalf("token %q expiring %s, %v", tok, exp, err)
+	}
+	other := pod.DeepCopy()
+	other.Spec.ServiceAccountName = "writer"
+	if _, _, err := r.ServiceAccountToken(other, "", time.Hour); err == nil || !strings.Contains(err.Error(), `serviceaccounts "writer" not found`) {
+		t.Fatalf("a pod of a missing ServiceAccount: %v", err)
 	}
 }

@@ -23,11 +23,14 @@ const maxTokenRequestBytes = 16 << 10
 const tokenIDAttempts = 3
 
 // authMiddleware is the API's authentication and authorization filter,
-// checking bearer tokens against this agent's replica of the state, so a
-// revocation takes effect here as soon as this agent applies it. It wraps
+// checking bearer tokens (API tokens, and ServiceAccount tokens' bindings)
+// against this agent's replica of the state, so a revocation, or the
+// deletion of a token's pod, takes effect here as soon as this agent
+// applies it. It wraps
 // every route: New serves routes() only through it.
 func (a *Agent) authMiddleware() func(http.Handler) http.Handler {
-	return auth.Middleware(auth.NewAuthenticator(a.store.State(), time.Now), auth.RoleAuthorizer{}, a.log)
+	authn := auth.NewAuthenticator(a.store.State(), time.Now).WithServiceAccountTokens(a.saTokens, a.store.State())
+	return auth.Middleware(authn, auth.RoleAuthorizer{}, a.log)
 }
 
 // handleCreateToken serves POST /v1/tokens: it draws the id and secret

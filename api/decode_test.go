@@ -197,9 +197,9 @@ func TestDecodeManifestsErrors(t *testing.T) {
 			want:  []string{`document 1 (Pod "web"): [spec.volumes[0].nfs: unsupported field, spec.volumes[1].emptyDir.size: unknown field]`},
 		},
 		{
-			name:  "projected serviceAccountToken is not implemented; configMap and secret sources are",
-			input: podYAML("web") + "  volumes:\n  - name: v\n    projected:\n      sources:\n      - configMap: {name: c}\n      - secret: {name: s}\n      - serviceAccountToken: {path: token}\n",
-			want:  []string{`document 1 (Pod "web"): spec.volumes[0].projected.sources[2].serviceAccountToken: unsupported field`},
+			name:  "projected clusterTrustBundle is not implemented; configMap, secret and serviceAccountToken sources are",
+			input: podYAML("web") + "  volumes:\n  - name: v\n    projected:\n      sources:\n      - configMap: {name: c}\n      - secret: {name: s}\n      - serviceAccountToken: {path: token}\n      - clusterTrustBundle: {name: b, path: b}\n",
+			want:  []string{`document 1 (Pod "web"): spec.volumes[0].projected.sources[3].clusterTrustBundle: unsupported field`},
 		},
 		{
 			name:  "metadata fields",

@@ -24,6 +24,7 @@ const (
 //   - each port's protocol: TCP;
 //   - each container's requests: a resource with a limit and no request
 //     requests its limit (so a pod with limits only is placed by them);
+//   - a projected serviceAccountToken's expirationSeconds: 3600;
 //   - each probe's timeoutSeconds 1, periodSeconds 10, successThreshold 1,
 //     failureThreshold 3, and an httpGet probe's path "/" and scheme HTTP.
 //
@@ -68,6 +69,18 @@ func setPodSpecDefaults(s *PodSpec) {
 	}
 	for i := range s.Containers {
 		setContainerDefaults(&s.Containers[i])
+	}
+	// SetDefaults_ServiceAccountTokenProjection: an hour.
+	for _, v := range s.Volumes {
+		if v.Projected == nil {
+			continue
+		}
+		for _, src := range v.Projected.Sources {
+			if t := src.ServiceAccountToken; t != nil && t.ExpirationSeconds == nil {
+				exp := DefaultProjectedTokenExpirationSeconds
+				t.ExpirationSeconds = &exp
+			}
+		}
 	}
 }
 

@@ -47,7 +47,7 @@ var kubernetesOnlyFields = map[reflect.Type]map[string]bool{
 	reflect.TypeFor[VolumeMount]():          set("subPathExpr mountPropagation recursiveReadOnly"),
 	// ServiceAccount tokens, trust bundles and pod certificates need a
 	// signer gossipod does not have yet.
-	reflect.TypeFor[corev1.VolumeProjection](): set("serviceAccountToken clusterTrustBundle podCertificate"),
+	reflect.TypeFor[corev1.VolumeProjection](): set("clusterTrustBundle podCertificate"),
 	reflect.TypeFor[Volume](): set("gcePersistentDisk awsElasticBlockStore gitRepo nfs " +
 		"iscsi glusterfs persistentVolumeClaim rbd flexVolume cinder cephfs flocker " +
 		"fc azureFile vsphereVolume quobyte azureDisk photonPersistentDisk " +

@@ -47,6 +47,22 @@ const (
 // container, since in-cluster clients find the API with them.
 const KubernetesServiceName = "kubernetes"
 
+// KubernetesServiceIP is the cluster IP of the kubernetes Service: the first
+// address of the service CIDR, as kube-apiserver reserves it. Agents name it
+// in their serving certificates, so that a pod reaching the API through the
+// Service (client-go's in-cluster configuration) can verify the agent.
+func KubernetesServiceIP(serviceCIDR string) (netip.Addr, error) {
+	cidr, err := netip.ParsePrefix(serviceCIDR)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("service CIDR %q: %w", serviceCIDR, err)
+	}
+	return cidr.Masked().Addr().Next(), nil
+}
+
+// KubernetesServiceNames are the DNS names of the kubernetes Service that
+// agents' serving certificates carry, as kube-apiserver's do.
+var KubernetesServiceNames = []string{"kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}
+
 // DefaultServiceCIDR is the range cluster IPs are allocated from unless
 // --service-cidr says otherwise: kube-apiserver's default.
 const DefaultServiceCIDR = "10.96.0.0/12"

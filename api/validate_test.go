@@ -273,12 +273,28 @@ func TestValidatePod(t *testing.T) {
 			p.Spec.Volumes[2].Projected = &ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
 				{},
 				{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "c"}, Items: []KeyToPath{{Key: "a", Path: "p"}}}},
-				{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token"}},
+				{ClusterTrustBundle: &corev1.ClusterTrustBundleProjection{Path: "bundle"}},
 				{Secret: &corev1.SecretProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "s"}, Items: []KeyToPath{{Key: "a", Path: "p"}}}}}}
 		}, []string{
 			`spec.volumes[2].projected.sources[0]: Required value: must specify exactly 1 volume type per source`,
-			`spec.volumes[2].projected.sources[2].serviceAccountToken: Forbidden: unsupported field`,
+			`spec.volumes[2].projected.sources[2].clusterTrustBundle: Forbidden: unsupported field`,
 			`spec.volumes[2].projected.sources[3].secret.items[0].path: Invalid value: "p": conflicting duplicate paths`}},
+		{"projected serviceAccountToken: lifetime bounds, path, one type per source", func(p *Pod) {
+			p.Spec.Volumes[2].EmptyDir = nil
+			p.Spec.Volumes[2].Projected = &ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
+				{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token", ExpirationSeconds: ptr(int64(599))}},
+				{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "../token", ExpirationSeconds: ptr(int64(1<<32 + 1))}},
+				{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{}},
+				{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token"},
+					DownwardAPI: &corev1.DownwardAPIProjection{}}}}
+		}, []string{
+			`spec.volumes[2].projected.sources[0].serviceAccountToken.expirationSeconds: Invalid value: 599: may not specify a duration less than 10 minutes`,
+			`spec.volumes[2].projected.sources[1].serviceAccountToken.expirationSeconds: Invalid value: 4294967297: may not specify a duration larger than 2^32 seconds`,
+			`spec.volumes[2].projected.sources[1].serviceAccountToken.path: Invalid value: "../token": must not contain '..'`,
+			`spec.volumes[2].projected.sources[1].serviceAccountToken.path: Invalid value: "../token": must not start with '..'`,
+			`spec.volumes[2].projected.sources[2].serviceAccountToken.path: Required value`,
+			`spec.volumes[2].projected.sources[3].serviceAccountToken.path: Invalid value: "token": conflicting duplicate paths`,
+			`spec.volumes[2].projected.sources[3].downwardAPI: Forbidden: may not specify more than 1 volume type per source`}},
 		{"subPath relative without '..'", func(p *Pod) {
 			p.Spec.Containers[0].VolumeMounts[0].SubPath = "/abs"
 			p.Spec.Containers[0].VolumeMounts[1].SubPath = "a/../../b"

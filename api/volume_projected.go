@@ -240,12 +240,19 @@ func validateProjectedVolumeSource(s *ProjectedVolumeSource, fld *field.Path) fi
 		for _, u := range []struct {
 			name string
 			set  bool
-		}{{"serviceAccountToken", src.ServiceAccountToken != nil},
-			{"clusterTrustBundle", src.ClusterTrustBundle != nil}, {"podCertificate", src.PodCertificate != nil}} {
+		}{{"clusterTrustBundle", src.ClusterTrustBundle != nil}, {"podCertificate", src.PodCertificate != nil}} {
 			if u.set {
 				n++
 				errs = append(errs, field.Forbidden(sf.Child(u.name), "unsupported field"))
 			}
+		}
+		if t := src.ServiceAccountToken; t != nil {
+			if n > 0 {
+				errs = append(errs, field.Forbidden(sf.Child("serviceAccountToken"), "may not specify more than 1 volume type per source"))
+			}
+			n++
+			errs = append(errs, validateServiceAccountTokenProjection(t, sf.Child("serviceAccountToken"))...)
+			addPath(t.Path, sf.Child("serviceAccountToken").Child("path"))
 		}
 		if c := src.ConfigMap; c != nil {
 			n++
@@ -286,6 +293,38 @@ func validateProjectedVolumeSource(s *ProjectedVolumeSource, fld *field.Path) fi
 		if n == 0 {
 			errs = append(errs, field.Required(sf, "must specify exactly 1 volume type per source"))
 		}
+	}
+	return errs
+}
+
+// Bounds of a projected token's life, as kube-apiserver validates them.
+const (
+	MinProjectedTokenExpirationSeconds int64 = 10 * 60
+	maxProjectedTokenExpirationSeconds int64 = 1 << 32
+	// DefaultProjectedTokenExpirationSeconds is what a projection that
+	// names no expirationSeconds gets, as Kubernetes defaults it.
+	DefaultProjectedTokenExpirationSeconds int64 = 3600
+)
+
+// validateServiceAccountTokenProjection is kube-apiserver's: a lifetime
+// of at least 10 minutes and at most 2^32 seconds (after defaulting), and a
+// path inside the volume.
+func validateServiceAccountTokenProjection(t *corev1.ServiceAccountTokenProjection, fld *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	exp := DefaultProjectedTokenExpirationSeconds
+	if t.ExpirationSeconds != nil {
+		exp = *t.ExpirationSeconds
+	}
+	if exp < MinProjectedTokenExpirationSeconds {
+		errs = append(errs, field.Invalid(fld.Child("expirationSeconds"), exp, "may not specify a duration less than 10 minutes"))
+	}
+	if exp > maxProjectedTokenExpirationSeconds {
+		errs = append(errs, field.Invalid(fld.Child("expirationSeconds"), exp, "may not specify a duration larger than 2^32 seconds"))
+	}
+	if t.Path == "" {
+		errs = append(errs, field.Required(fld.Child("path"), ""))
+	} else {
+		errs = append(errs, validateLocalNonReservedPath(t.Path, fld.Child("path"))...)
 	}
 	return errs
 }

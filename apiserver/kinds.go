@@ -4,6 +4,8 @@ import (
 	"context"
 	"strconv"
 
+	utilrand "k8s.io/apimachinery/pkg/util/rand"
+
 	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/apiserver/discovery"
 	"github.com/gossipod/gossipod/consensus"
@@ -79,6 +81,7 @@ func (s *Server) pods(info discovery.Resource) *resource[api.Pod, *api.Pod] {
 		},
 		create: func(ctx context.Context, p *api.Pod) (*api.Pod, error) {
 			api.SetPodDefaults(p)
+			admitServiceAccountToken(s.b.State(), p)
 			if err := api.ValidatePod(p); err != nil {
 				return nil, err
 			}
@@ -510,5 +513,17 @@ func (s *Server) replicaSets(info discovery.Resource) *resource[api.ReplicaSet, 
 				Namespace: ns, Name: name, UID: uidPrecondition(o),
 				PropagationPolicy: o.Propagation(api.DeletePropagationBackground)})
 		},
+	}
+}
+
+// admitServiceAccountToken is the token part of Kubernetes' ServiceAccount
+// admission: unless the pod or its ServiceAccount opts out, every container
+// mounts a kube-api-access-<random> volume with the pod's token, the cluster
+// CA and its namespace. The ReplicaSet controller does the same for the pods
+// it makes (controllers.newReplicaSetPod).
+func admitServiceAccountToken(st *consensus.State, p *api.Pod) {
+	sa, _ := st.ServiceAccount(p.Namespace, p.Spec.ServiceAccountName)
+	if api.ShouldAutomountServiceAccountToken(&p.Spec, sa) {
+		api.MountServiceAccountToken(&p.Spec, api.ServiceAccountTokenVolumePrefix+utilrand.String(5))
 	}
 }

@@ -105,9 +105,9 @@ func (c *APIServerService) ensureService(ctx context.Context) (*api.Service, err
 	if !ok || network.ServiceCIDR == "" {
 		return nil, nil
 	}
-	cidr, err := netip.ParsePrefix(network.ServiceCIDR)
+	ip, err := api.KubernetesServiceIP(network.ServiceCIDR)
 	if err != nil {
-		return nil, fmt.Errorf("service CIDR %q: %w", network.ServiceCIDR, err)
+		return nil, err
 	}
 	svc := api.Service{
 		ObjectMeta: api.ObjectMeta{
@@ -116,7 +116,7 @@ func (c *APIServerService) ensureService(ctx context.Context) (*api.Service, err
 		},
 		Spec: api.ServiceSpec{
 			Type:            api.ServiceTypeClusterIP,
-			ClusterIP:       cidr.Masked().Addr().Next().String(),
+			ClusterIP:       ip.String(),
 			Ports:           c.servicePorts(),
 			SessionAffinity: corev1.ServiceAffinityNone,
 		},

@@ -24,6 +24,9 @@ type State interface {
 	Deployments(keep func(*api.Deployment) bool) ([]*api.Deployment, uint64)
 	ReplicaSets(keep func(*api.ReplicaSet) bool) ([]*api.ReplicaSet, uint64)
 	Pods(keep func(*api.Pod) bool) ([]*api.Pod, uint64)
+	// ServiceAccount returns one ServiceAccount: whether its pods mount
+	// a token by default.
+	ServiceAccount(namespace, name string) (*api.ServiceAccount, bool)
 	// Changed returns a channel closed at the next change of the state.
 	Changed() <-chan struct{}
 }

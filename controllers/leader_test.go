@@ -229,10 +229,14 @@ func TestNodeLifecycle(t *testing.T) {
 
 func TestNamespaces(t *testing.T) {
 	c := newCluster(t)
-	ctrl := &Namespaces{State: c.store.State(), Commit: c.committer(), Log: discard, NewUID: c.uid}
+	rootCA := []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+	ctrl := &Namespaces{State: c.store.State(), Commit: c.committer(), Log: discard, NewUID: c.uid, RootCA: rootCA}
 	ctx := context.Background()
 	ctrl.Reconcile(ctx)
 	for _, ns := range api.SystemNamespaces {
+		if cm, ok := c.store.State().ConfigMap(ns, api.RootCAConfigMapName); !ok || cm.Data[api.RootCAConfigMapKey] != string(rootCA) {
+			t.Errorf("namespace %s: kube-root-ca.crt %v (found %v), want the cluster CA", ns, cm, ok)
+		}
 		if n, ok := c.store.State().Namespace(ns); !ok {
 			t.Errorf("system namespace %s missing", ns)
 		} else if n.Labels[api.LabelMetadataName] != ns {
@@ -248,6 +252,18 @@ func TestNamespaces(t *testing.T) {
 	ctrl.Reconcile(ctx)
 	if _, ok := c.store.State().ServiceAccount("default", api.DefaultServiceAccountName); !ok {
 		t.Error("default service account not made again")
+	}
+	// A deleted or changed kube-root-ca.crt is put back.
+	c.must(consensus.CmdDeleteConfigMap, consensus.DeleteConfigMap{Namespace: "default", Name: api.RootCAConfigMapName})
+	changed, _ := c.store.State().ConfigMap("kube-system", api.RootCAConfigMapName)
+	changed = changed.DeepCopy()
+	changed.Data[api.RootCAConfigMapKey] = "not the CA"
+	c.must(consensus.CmdUpdateConfigMap, consensus.UpdateConfigMap{ConfigMap: *changed})
+	ctrl.Reconcile(ctx)
+	for _, ns := range []string{"default", "kube-system"} {
+		if cm, ok := c.store.State().ConfigMap(ns, api.RootCAConfigMapName); !ok || cm.Data[api.RootCAConfigMapKey] != string(rootCA) {
+			t.Errorf("namespace %s: kube-root-ca.crt %v (found %v) not put back", ns, cm, ok)
+		}
 	}
 	_, before := c.store.State().Pods(nil)
 	ctrl.Reconcile(ctx)

@@ -131,10 +131,16 @@ func replicasOf(r *int32) int32 {
 
 // newReplicaSetPod is a pod of rs's template, named and owned as
 // Kubernetes' ReplicaSet controller makes it: <replicaset>-<suffix>, its
-// template's labels and annotations, rs as its controller.
-func newReplicaSetPod(rs *api.ReplicaSet, uid types.UID) api.Pod {
-	spec := rs.Spec.Template.Spec
+// template's labels and annotations, rs as its controller; with the
+// ServiceAccount token volume unless the pod or sa (nil when it does not
+// exist) opts out, as ServiceAccount admission adds it to the pods
+// kube-controller-manager creates.
+func newReplicaSetPod(rs *api.ReplicaSet, uid types.UID, sa *api.ServiceAccount) api.Pod {
+	spec := *rs.Spec.Template.Spec.DeepCopy()
 	api.SetPodServiceAccount(&spec)
+	if api.ShouldAutomountServiceAccountToken(&spec, sa) {
+		api.MountServiceAccountToken(&spec, api.ServiceAccountTokenVolumePrefix+randomSuffix())
+	}
 	return api.Pod{
 		TypeMeta: api.TypeMeta{Kind: "Pod", APIVersion: "v1"},
 		ObjectMeta: api.ObjectMeta{
@@ -227,8 +233,9 @@ func (c *Apps) manageReplicas(ctx context.Context, rs *api.ReplicaSet, plan repl
 		want := min(plan.create, burstReplicas)
 		_, err := slowStartBatch(want, func(n int) error {
 			batch := make([]api.Pod, n)
+			sa, _ := c.State.ServiceAccount(rs.Namespace, serviceAccountOf(&rs.Spec.Template.Spec))
 			for i := range batch {
-				batch[i] = newReplicaSetPod(rs, c.newUID())
+				batch[i] = newReplicaSetPod(rs, c.newUID(), sa)
 			}
 			if err := c.createPods(ctx, batch); err != nil {
 				return err
@@ -322,4 +329,11 @@ func failureConditions(conds []api.ReplicaSetCondition, err error, plan replicaS
 		out = append(out, *old)
 	}
 	return out
+}
+
+// serviceAccountOf is the ServiceAccount pods of a template run as.
+func serviceAccountOf(spec *api.PodSpec) string {
+	s := api.PodSpec{ServiceAccountName: spec.ServiceAccountName, DeprecatedServiceAccount: spec.DeprecatedServiceAccount}
+	api.SetPodServiceAccount(&s)
+	return s.ServiceAccountName
 }

@@ -172,7 +172,10 @@ func (s *fakeState) ReplicaSets(keep func(*api.ReplicaSet) bool) ([]*api.Replica
 	return s.rss, 1
 }
 func (s *fakeState) Pods(keep func(*api.Pod) bool) ([]*api.Pod, uint64) { return s.pods, 1 }
-func (s *fakeState) Changed() <-chan struct{}                           { return make(chan struct{}) }
+func (s *fakeState) ServiceAccount(namespace, name string) (*api.ServiceAccount, bool) {
+	return nil, false
+}
+func (s *fakeState) Changed() <-chan struct{} { return make(chan struct{}) }
 
 // recorder is a Committer that records commands and refuses those refuse
 // says.
@@ -273,5 +276,40 @@ func TestDeploymentPassCommitsInOrder(t *testing.T) {
 	}
 	if len(rec.events) != 1 || !strings.HasPrefix(rec.events[0], "Normal ScalingReplicaSet Scaled up replica set web-") || !strings.HasSuffix(rec.events[0], " from 0 to 1") {
 		t.Fatalf("events %q", rec.events)
+	}
+}
+
+// A ReplicaSet's pods mount their ServiceAccount's token as admission
+// would add it, unless the ServiceAccount or the template opts out, and
+// the template itself is left as it was.
+func TestReplicaSetPodServiceAccountToken(t *testing.T) {
+	no := false
+	for _, tt := range []struct {
+		name      string
+		sa        *api.ServiceAccount
+		automount *bool
+		want      bool
+	}{
+		{name: "ServiceAccount not made yet", want: true},
+		{name: "ServiceAccount says nothing", sa: &api.ServiceAccount{}, want: true},
+		{name: "ServiceAccount opts out", sa: &api.ServiceAccount{AutomountServiceAccountToken: &no}, want: false},
+		{name: "template opts out", sa: &api.ServiceAccount{}, automount: &no, want: false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rs := &api.ReplicaSet{ObjectMeta: api.ObjectMeta{Name: "web", Namespace: "shop", UID: "rs-1"}}
+			rs.Spec.Template.Spec = api.PodSpec{AutomountServiceAccountToken: tt.automount,
+				Containers: []api.Container{{Name: "c", Image: "busybox"}}}
+			pod := newReplicaSetPod(rs, "pod-1", tt.sa)
+			name := api.ServiceAccountTokenVolumeName(&pod.Spec)
+			if got := name != ""; got != tt.want {
+				t.Fatalf("token volume %q, want one: %v", name, tt.want)
+			}
+			if tt.want && (len(pod.Spec.Containers[0].VolumeMounts) != 1 || pod.Spec.Containers[0].VolumeMounts[0].MountPath != api.ServiceAccountTokenMountPath) {
+				t.Fatalf("container mounts %+v", pod.Spec.Containers[0].VolumeMounts)
+			}
+			if len(rs.Spec.Template.Spec.Containers[0].VolumeMounts) != 0 || len(rs.Spec.Template.Spec.Volumes) != 0 {
+				t.Fatal("the template was changed")
+			}
+		})
 	}
 }

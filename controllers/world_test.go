@@ -188,7 +188,7 @@ func (w *world) replicaSetStep() bool {
 		rs := w.rss[name]
 		plan := planReplicaSet(rs, byRS[rs.UID], nil, all, w.now)
 		for range plan.create {
-			p := newReplicaSetPod(rs, w.newUID())
+			p := newReplicaSetPod(rs, w.newUID(), nil)
 			p.Name = fmt.Sprintf("%s-%d", rs.Name, w.uids)
 			p.CreationTimestamp = api.NewTime(w.now)
 			if w.podsStart {
@@ -273,7 +273,7 @@ func (w *world) addRS(image string, replicas int32, revision string, created tim
 	rs.Status.ObservedGeneration = 1
 	w.rss[rs.Name] = rs
 	for i, st := range states {
-		pod := newReplicaSetPod(rs, w.newUID())
+		pod := newReplicaSetPod(rs, w.newUID(), nil)
 		pod.Name = fmt.Sprintf("%s-%d", rs.Name, i)
 		pod.CreationTimestamp = api.NewTime(created.Add(time.Duration(i) * time.Second))
 		setPodState(&pod, st)

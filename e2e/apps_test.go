@@ -729,9 +729,10 @@ func TestNotReadyGetsNoTraffic(t *testing.T) {
 	})
 }
 
-// buildUDPEcho compiles ./e2e/udpecho (statically: pods have no libc) into
-// a fresh directory and returns the directory.
-func buildUDPEcho(t *testing.T) string {
+// buildTool compiles the program ./e2e/<name> (statically: pods have no
+// libc) into a fresh directory, which a test mounts into pods as a hostPath,
+// and returns the directory.
+func buildTool(t *testing.T, name string) string {
 	t.Helper()
 	root, err := moduleRoot()
 	if err != nil {
@@ -741,13 +742,13 @@ func buildUDPEcho(t *testing.T) string {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "udpecho"), "./e2e/udpecho")
+	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), "./e2e/"+name)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("go build ./e2e/udpecho: %v\n%s", err, out.String())
+		t.Fatalf("go build ./e2e/%s: %v\n%s", name, err, out.String())
 	}
 	return dir
 }
@@ -801,7 +802,7 @@ func indent(s, prefix string) string {
 // Service (clusterIP: None) over the same pods resolves, from a pod, to the
 // ready pods' IPs and not to the IP of a pod that is not ready.
 func TestUDPServiceAndHeadlessDNS(t *testing.T) {
-	dir := buildUDPEcho(t)
+	dir := buildTool(t, "udpecho")
 	c := appCluster(t, "--allowed-host-paths", dir)
 	// echo: 2 pods answering UDP on 5353. echo-unready: a pod with the
 	// Services' label that is never ready.

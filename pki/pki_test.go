@@ -67,6 +67,18 @@ func TestDerivedSecretsDependOnlyOnTheToken(t *testing.T) {
 	if _, err := SecretsKey("short"); err == nil {
 		t.Fatal("SecretsKey accepted a short token")
 	}
+	sa1, err := ServiceAccountKey(testToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa2, _ := ServiceAccountKey(testToken)
+	sa3, _ := ServiceAccountKey(other)
+	if !sa1.Equal(sa2) || sa1.Equal(sa3) || func() bool { b, _ := sa1.Bytes(); return bytes.Equal(b, s1) }() {
+		t.Fatal("service account keys: the same token must give the same key, another token another, unrelated to the secrets key")
+	}
+	if _, err := ServiceAccountKey("short"); err == nil {
+		t.Fatal("ServiceAccountKey accepted a short token")
+	}
 	ca1, err := NewCA(testToken)
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,8 @@
 package pki
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
@@ -42,6 +44,7 @@ const (
 	labelGossipKey = "gossipod/v1 gossip key"
 	labelCASeed    = "gossipod/v1 cluster ca seed"
 	labelSecrets   = "gossipod/v1 secrets encryption key"
+	labelSAKey     = "gossipod/v1 service account signing key"
 )
 
 // GenerateToken returns a fresh random cluster token: 32 bytes from
@@ -113,4 +116,31 @@ func SecretsKey(token string) ([]byte, error) {
 		return nil, err
 	}
 	return derive(token, labelSecrets, 32)
+}
+
+// ServiceAccountKey is the ECDSA P-256 key ServiceAccount tokens are signed
+// with (ES256, one of the algorithms kube-apiserver signs them with, so any
+// verifier of Kubernetes tokens can check them). Every agent derives the
+// same key, so a token issued for a pod on one node is accepted by every
+// agent's API, and nothing has to be distributed. The scalar is HKDF output
+// under its own label; the rare value outside the curve's order (about one
+// in 2^32) is skipped by deriving again under a counter.
+func ServiceAccountKey(token string) (*ecdsa.PrivateKey, error) {
+	if err := CheckToken(token); err != nil {
+		return nil, err
+	}
+	for i := 0; i < 16; i++ {
+		label := labelSAKey
+		if i > 0 {
+			label = fmt.Sprintf("%s %d", labelSAKey, i)
+		}
+		raw, err := derive(token, label, 32)
+		if err != nil {
+			return nil, err
+		}
+		if key, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), raw); err == nil {
+			return key, nil
+		}
+	}
+	return nil, errors.New("derive the service account signing key: no valid P-256 scalar in 16 derivations")
 }

@@ -58,6 +58,12 @@ type Config struct {
 	// not be changed.
 	ConfigMap func(namespace, name string) (*api.ConfigMap, bool)
 	Secret    func(namespace, name string) (*api.Secret, bool)
+	// ServiceAccountToken returns a token of pod's ServiceAccount bound to
+	// the pod, for audience (the API's when empty), lasting expiration,
+	// with its expiry: what a projected serviceAccountToken source holds
+	// (kubelet asks kube-apiserver's TokenRequest; here the agent signs).
+	// Nil fails such volumes with FailedMount.
+	ServiceAccountToken func(pod *api.Pod, audience string, expiration time.Duration) (string, time.Time, error)
 	// HostIP is the node's address, a container's status.hostIP and
 	// status.hostIPs through the downward API (kubelet's node IP); empty,
 	// a container asking for it waits with CreateContainerConfigError.

@@ -21,6 +21,9 @@ type podWorker struct {
 	// resyncErrs is the last error of each projected volume's periodic
 	// update, so a lasting one is reported once, not every resync.
 	resyncErrs map[string]string
+	// tokens are the ServiceAccount tokens of the pod's projected volumes,
+	// by audience and lifetime, kept until due for a refresh.
+	tokens map[string]podToken
 
 	// The mailbox, written by SyncPods.
 	mu       sync.Mutex

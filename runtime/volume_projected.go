@@ -80,8 +80,10 @@ func (w *podWorker) volumePayload(v *api.Volume) (map[string]fileProjection, err
 				err = w.secretFiles(out, src.Secret.Name, src.Secret.Items, src.Secret.Optional, mode)
 			case src.DownwardAPI != nil:
 				err = w.downwardAPIFiles(out, pod, src.DownwardAPI.Items, mode)
+			case src.ServiceAccountToken != nil:
+				err = w.serviceAccountTokenFile(out, src.ServiceAccountToken, mode)
 			default:
-				err = errors.New("projected source not supported: only configMap, secret and downwardAPI sources are implemented")
+				err = errors.New("projected source not supported: only configMap, secret, downwardAPI and serviceAccountToken sources are implemented")
 			}
 			if err != nil {
 				return nil, err
@@ -297,8 +299,73 @@ func (w *podWorker) resyncProjected() bool {
 		w.resyncErrs[v.Name] = msg
 		if msg != "" {
 			w.events.record(w.st.Pod, api.EventTypeWarning, eventFailedMount, "%s", msg)
-			w.log.Warn("updating volume", "volume", v.Name, "err", msg)
+			w.log.Warn("updating volume", "volume", v.Name, "error", msg)
 		}
 	}
 	return has
+}
+
+// podToken is a ServiceAccount token a pod's volume holds, with when it
+// was issued and expires.
+type podToken struct {
+	token           string
+	issued, expires time.Time
+}
+
+// Kubelet's token manager refreshes a token once 80 % of its life has
+// passed, or once it is a day old, less a jitter of up to 10 s.
+const (
+	tokenRefreshFraction = 0.8
+	tokenMaxAge          = 24 * time.Hour
+)
+
+// needsRefresh reports whether t is due for renewal at now.
+func (t podToken) needsRefresh(now time.Time) bool {
+	life := t.expires.Sub(t.issued)
+	due := t.issued.Add(time.Duration(float64(life) * tokenRefreshFraction))
+	if aged := t.issued.Add(tokenMaxAge); aged.Before(due) {
+		due = aged
+	}
+	return !now.Before(due)
+}
+
+// serviceAccountTokenFile writes the pod's token for a projected
+// serviceAccountToken source, as kubelet's projected volume plugin does:
+// asked for once and kept until it is due for a refresh (the resync then
+// rewrites the volume atomically). A failed refresh keeps the old token
+// while it is valid; a token that cannot be had at all fails the volume
+// with kubelet's "failed to fetch token" (the pod waits and retries).
+func (w *podWorker) serviceAccountTokenFile(out map[string]fileProjection, src *corev1.ServiceAccountTokenProjection, mode int32) error {
+	exp := api.DefaultProjectedTokenExpirationSeconds
+	if src.ExpirationSeconds != nil {
+		exp = *src.ExpirationSeconds
+	}
+	key := fmt.Sprintf("%s\x00%d", src.Audience, exp)
+	now := w.r.now()
+	t, ok := w.tokens[key]
+	if !ok || t.needsRefresh(now) {
+		var err error
+		if w.r.cfg.ServiceAccountToken == nil {
+			err = errors.New("this node issues no service account tokens")
+		} else {
+			var fresh podToken
+			fresh.token, fresh.expires, err = w.r.cfg.ServiceAccountToken(w.st.Pod, src.Audience, time.Duration(exp)*time.Second)
+			if err == nil {
+				fresh.issued = now
+				t, ok = fresh, true
+				if w.tokens == nil {
+					w.tokens = map[string]podToken{}
+				}
+				w.tokens[key] = t
+			}
+		}
+		if err != nil && (!ok || !now.Before(t.expires)) {
+			return fmt.Errorf("failed to fetch token: %w", err)
+		}
+		if err != nil {
+			w.log.Warn("refreshing the service account token; keeping the current one", "expires", t.expires, "error", err)
+		}
+	}
+	out[src.Path] = fileProjection{Data: []byte(t.token), Mode: mode}
+	return nil
 }

@@ -1,7 +1,10 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -275,5 +278,66 @@ func TestVolumePayload(t *testing.T) {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// A projected token is asked for once and kept until kubelet's token
+// manager would refresh it (80 % of its life); a failed refresh keeps the
+// current token while it is valid, and a token that cannot be had fails the
+// volume with kubelet's message.
+func TestServiceAccountTokenSource(t *testing.T) {
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	var asked []string
+	var failWith error
+	issue := func(pod *api.Pod, audience string, exp time.Duration) (string, time.Time, error) {
+		if failWith != nil {
+			return "", time.Time{}, failWith
+		}
+		tok := fmt.Sprintf("token-%d-%s-%s", len(asked)+1, pod.Spec.ServiceAccountName, audience)
+		asked = append(asked, tok)
+		return tok, now.Add(exp), nil
+	}
+	p := testPod("p", "a")
+	p.Spec.ServiceAccountName = "reader"
+	r := &Runtime{cfg: Config{ServiceAccountToken: issue}, now: func() time.Time { return now }}
+	w := &podWorker{r: r, st: &podState{Pod: p}, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	v := api.Volume{Name: "kube-api-access-x", VolumeSource: api.VolumeSource{Projected: &api.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
+		{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token", ExpirationSeconds: ptr(int64(1000))}},
+		{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "vault-token", Audience: "vault"}}}}}}
+	read := func() (string, string, error) {
+		t.Helper()
+		out, err := w.volumePayload(&v)
+		if err != nil {
+			return "", "", err
+		}
+		if out["token"].Mode != defaultProjectedMode {
+			t.Errorf("token mode %o, want %o", out["token"].Mode, defaultProjectedMode)
+		}
+		return string(out["token"].Data), string(out["vault-token"].Data), nil
+	}
+	api1, vault1, err := read()
+	if err != nil || api1 != "token-1-reader-" || vault1 != "token-2-reader-vault" {
+		t.Fatalf("first read: %q %q %v", api1, vault1, err)
+	}
+	now = now.Add(790 * time.Second) // 79 % of the 1000 s token
+	if a, v, _ := read(); a != api1 || v != vault1 || len(asked) != 2 {
+		t.Fatalf("at 79 %%: %q %q after %d requests, want the same tokens", a, v, len(asked))
+	}
+	now = now.Add(20 * time.Second) // 81 %: the short token is renewed, the hour-long one is not
+	if a, v, _ := read(); a != "token-3-reader-" || v != vault1 {
+		t.Fatalf("at 81 %%: %q %q, want a fresh API token and the same vault token", a, v)
+	}
+	failWith = errors.New(`serviceaccounts "reader" not found`)
+	now = now.Add(900 * time.Second) // due again, not yet expired: kept
+	if a, _, err := read(); err != nil || a != "token-3-reader-" {
+		t.Fatalf("failed refresh of a valid token: %q, %v; want the current token kept", a, err)
+	}
+	now = now.Add(200 * time.Second) // expired, and no new one
+	if _, _, err := read(); err == nil || err.Error() != `failed to fetch token: serviceaccounts "reader" not found` {
+		t.Fatalf("expired token and no new one: %v", err)
+	}
+	w2 := &podWorker{r: &Runtime{now: r.now}, st: &podState{Pod: p}}
+	if _, err := w2.volumePayload(&v); err == nil || !strings.Contains(err.Error(), "failed to fetch token") {
+		t.Fatalf("a node without a token issuer: %v", err)
 	}
 }

@@ -31,10 +31,16 @@ var (
 
 // Authenticator finds who made a request: a verified client certificate
 // first (the TLS layer has checked it against the cluster CA), then a
-// bearer token "<id>.<secret>" in the Authorization header.
+// bearer token in the Authorization header: a gossipod API token
+// "<id>.<secret>", or a ServiceAccount token (a JWT) when enabled.
 type Authenticator struct {
 	tokens TokenGetter
 	now    func() time.Time
+
+	// serviceAccounts verifies ServiceAccount tokens (JWTs) when set, with
+	// what they are bound to read from saObjects.
+	serviceAccounts *ServiceAccountTokens
+	saObjects       ServiceAccountGetter
 }
 
 // NewAuthenticator returns an Authenticator that looks tokens up in tokens
@@ -45,6 +51,14 @@ func NewAuthenticator(tokens TokenGetter, now func() time.Time) *Authenticator {
 		now = time.Now
 	}
 	return &Authenticator{tokens: tokens, now: now}
+}
+
+// WithServiceAccountTokens makes a also accept ServiceAccount tokens
+// verified by tokens, bound to objects read from objects, and returns a.
+// Call it before the Authenticator serves requests.
+func (a *Authenticator) WithServiceAccountTokens(tokens *ServiceAccountTokens, objects ServiceAccountGetter) *Authenticator {
+	a.serviceAccounts, a.saObjects = tokens, objects
+	return a
 }
 
 // Authenticate returns the request's user and true; false with a nil error
@@ -71,7 +85,14 @@ func (a *Authenticator) Authenticate(r *http.Request) (User, bool, error) {
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return User{}, false, fmt.Errorf("authorization header is not \"Bearer <token>\": %w", ErrMalformedCredentials)
 	}
-	u, err := a.authenticateToken(strings.TrimSpace(token))
+	token = strings.TrimSpace(token)
+	var u User
+	var err error
+	if a.serviceAccounts != nil && LooksLikeJWT(token) {
+		u, err = a.serviceAccounts.verify(token, a.saObjects, a.now())
+	} else {
+		u, err = a.authenticateToken(token)
+	}
 	if err != nil {
 		return User{}, false, err
 	}

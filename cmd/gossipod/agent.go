@@ -181,6 +181,10 @@ func newRuntime(c *cli.Context, cfg agent.Config, logger *slog.Logger) (*runtime
 	nc.ClusterCIDR = cfg.ClusterCIDR
 	nc.AgentPorts = network.AgentPorts{Gossip: cfg.GossipPort, Raft: cfg.RaftPort, API: cfg.APIPort}
 	nc.AllowPodAccessToAgent = c.Bool("allow-pod-access-to-agent")
+	// In-cluster clients reach the API through the kubernetes Service.
+	if ip, err := api.KubernetesServiceIP(cfg.ServiceCIDR); err == nil {
+		nc.KubernetesServiceIP = ip
+	}
 	nc.Logger = logger
 	net, err := network.New(nc)
 	if err != nil {
@@ -205,6 +209,7 @@ func newRuntime(c *cli.Context, cfg agent.Config, logger *slog.Logger) (*runtime
 	rc.Services = cfg.StateReader.Services
 	rc.ConfigMap = cfg.StateReader.ConfigMap
 	rc.Secret = cfg.StateReader.Secret
+	rc.ServiceAccountToken = cfg.StateReader.ServiceAccountToken
 	rc.HostIP = cfg.AdvertiseAddr
 	if rc.HostIP == "" {
 		rc.HostIP = cfg.BindAddr

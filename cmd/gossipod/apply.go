@@ -239,6 +239,12 @@ func podUpdate(desired, live *api.Pod) (*api.Pod, bool) {
 	if want.Spec.NodeName == "" {
 		want.Spec.NodeName = live.Spec.NodeName
 	}
+	// The token volume ServiceAccount admission added is the server's, as
+	// kubectl's three-way merge keeps it: replayed on the manifest.
+	tokenVolume := api.ServiceAccountTokenVolumeName(&live.Spec)
+	if tokenVolume != "" {
+		api.MountServiceAccountToken(&want.Spec, tokenVolume)
+	}
 	have := live.DeepCopy()
 	api.SetPodDefaults(have)
 	if maps.Equal(want.Labels, have.Labels) && maps.Equal(want.Annotations, have.Annotations) &&
@@ -246,6 +252,9 @@ func podUpdate(desired, live *api.Pod) (*api.Pod, bool) {
 		return nil, false
 	}
 	update := desired.DeepCopy()
+	if tokenVolume != "" {
+		api.MountServiceAccountToken(&update.Spec, tokenVolume)
+	}
 	clearServerFields(update)
 	update.UID = live.UID
 	update.ResourceVersion = live.ResourceVersion

@@ -4,6 +4,7 @@ package container
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -131,5 +132,46 @@ func TestReadoptAfterRestart(t *testing.T) {
 	}
 	if _, err := lc.Wait(sctx); err != context.DeadlineExceeded {
 		t.Errorf("Wait on a running adopted container with a short context = %v", err)
+	}
+}
+
+// A container's environment, which may hold Secrets' values, is kept on the
+// sandbox's private tmpfs, never in its directory on disk; an agent that
+// restarts still execs with it, and it goes with the container.
+func TestEnvironmentKeptOffDisk(t *testing.T) {
+	const marker = "env-marker-4c1e0b"
+	m1 := newTestManager(t)
+	s1 := newTestSandbox(t, m1, SandboxSpec{Name: "envs", Hostname: "envs"})
+	start(t, s1, ContainerSpec{Name: "app", Args: []string{"sleep", "3600"}, Env: []string{"DB_PASSWORD=" + marker}})
+
+	meta := readFile(t, containerMetaPath(containerDir(s1.dir, "app")))
+	if strings.Contains(meta, marker) {
+		t.Fatalf("meta.json on disk holds the environment: %s", meta)
+	}
+	envFile := containerEnvPath(s1.dir, "app")
+	if !strings.Contains(readFile(t, envFile), marker) {
+		t.Fatalf("%s lacks the environment", envFile)
+	}
+	var fs unix.Statfs_t
+	if err := unix.Statfs(envFile, &fs); err != nil || fs.Type != unix.TMPFS_MAGIC {
+		t.Fatalf("%s: file system type %#x (%v), want tmpfs", envFile, fs.Type, err)
+	}
+
+	m2, err := NewManager(m1.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := m2.Sandbox(s1.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, out := execOut(t, s2, "app", "sh", "-c", "echo $DB_PASSWORD"); code != 0 || out != marker+"\n" {
+		t.Fatalf("exec in the adopted container: %d %q, want its environment", code, out)
+	}
+	if err := s2.RemoveContainer(context.Background(), "app"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(envFile); !os.IsNotExist(err) {
+		t.Fatalf("%s after the container's removal: %v", envFile, err)
 	}
 }

@@ -225,7 +225,7 @@ func (s *Sandbox) StartContainer(ctx context.Context, spec ContainerSpec) (_ *Co
 		proc.Stdout, proc.Stderr = out, out
 	}
 	meta.Started = time.Now().UTC()
-	if err := writeJSONFile(containerMetaPath(dir), meta); err != nil {
+	if err := s.writeMeta(dir, meta); err != nil {
 		return fail(fmt.Errorf("write meta: %w", err))
 	}
 	if err := lc.Run(proc); err != nil {
@@ -317,8 +317,8 @@ func (s *Sandbox) Container(name string) (*Container, error) {
 		return nil, wrapSandbox(s.id, fmt.Errorf("container %q: %w: still starting", name, ErrNotFound))
 	}
 	dir := containerDir(s.dir, name)
-	var meta containerMeta
-	if err := readJSONFile(containerMetaPath(dir), &meta); err != nil {
+	meta, err := s.readMeta(dir, name)
+	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			err = ErrNotFound
 		}
@@ -435,6 +435,9 @@ func (c *Container) Remove(ctx context.Context) error {
 	} else if err := os.RemoveAll(c.dir); err != nil {
 		errs = append(errs, err)
 	}
+	if err := os.Remove(containerEnvPath(s.dir, c.name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, err)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return wrap(err)
 	}
@@ -454,4 +457,32 @@ func destroyLibcontainer(lc *libcontainer.Container) error {
 		return fmt.Errorf("destroy libcontainer container: %w", err)
 	}
 	return nil
+}
+
+// writeMeta records meta for re-adoption: the environment on the sandbox's
+// private tmpfs, the rest in the container's directory. A sandbox made by an
+// agent from before the private tmpfs has none, and keeps the environment
+// in meta.json as that agent did.
+func (s *Sandbox) writeMeta(dir string, meta containerMeta) error {
+	if _, err := os.Stat(privateDir(s.dir)); err == nil {
+		if err := writeJSONFile(containerEnvPath(s.dir, meta.Name), meta.Env); err != nil {
+			return err
+		}
+		meta.Env = nil
+	}
+	return writeJSONFile(containerMetaPath(dir), meta)
+}
+
+// readMeta reads what writeMeta wrote.
+func (s *Sandbox) readMeta(dir, name string) (containerMeta, error) {
+	var meta containerMeta
+	if err := readJSONFile(containerMetaPath(dir), &meta); err != nil {
+		return meta, err
+	}
+	if meta.Env == nil {
+		if err := readJSONFile(containerEnvPath(s.dir, name), &meta.Env); err != nil {
+			return meta, fmt.Errorf("read environment: %w", err)
+		}
+	}
+	return meta, nil
 }

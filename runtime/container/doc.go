@@ -60,6 +60,7 @@
 //	<Root>/<podID>/state/<name>/           libcontainer state ("_pause" is the pause)
 //	<Root>/<podID>/pause-rootfs/           the pause's empty root filesystem
 //	<Root>/<podID>/shm/                    the pod's /dev/shm (tmpfs)
+//	<Root>/<podID>/private/                tmpfs, root only: <name>.env.json, each container's environment
 //	<Root>/<podID>/containers/<name>/      meta.json, upper/, work/, rootfs/ (overlay)
 //
 // Container names are DNS-1123 labels, as in Kubernetes, so they can never

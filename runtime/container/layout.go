@@ -22,10 +22,19 @@ func (m *Manager) sandboxDir(id string) string { return filepath.Join(m.cfg.Root
 func stateRoot(sbDir string) string       { return filepath.Join(sbDir, "state") }
 func pauseRootfs(sbDir string) string     { return filepath.Join(sbDir, "pause-rootfs") }
 func shmDir(sbDir string) string          { return filepath.Join(sbDir, "shm") }
+func privateDir(sbDir string) string      { return filepath.Join(sbDir, "private") }
 func sandboxMetaPath(sbDir string) string { return filepath.Join(sbDir, "sandbox.json") }
 func containersDir(sbDir string) string   { return filepath.Join(sbDir, "containers") }
 func containerDir(sbDir, n string) string { return filepath.Join(containersDir(sbDir), n) }
 func containerMetaPath(dir string) string { return filepath.Join(dir, "meta.json") }
+
+// containerEnvPath is where a container's environment is kept for Exec and
+// re-adoption: on the sandbox's private tmpfs, since it may hold Secrets'
+// values (env valueFrom secretKeyRef), which must never reach the node's
+// disk, as containerd keeps its OCI specs under /run.
+func containerEnvPath(sbDir, name string) string {
+	return filepath.Join(privateDir(sbDir), name+".env.json")
+}
 func containerRootfs(dir string) string   { return filepath.Join(dir, "rootfs") }
 func containerUpper(dir string) string    { return filepath.Join(dir, "upper") }
 func containerWork(dir string) string     { return filepath.Join(dir, "work") }
@@ -89,7 +98,9 @@ type sandboxMeta struct {
 
 // containerMeta is what a re-adopted container needs and libcontainer does
 // not keep: the process's environment and working dir (Exec runs with
-// them), the attempt number and the log path.
+// them), the attempt number and the log path. It is written without Env,
+// which goes to containerEnvPath; a sandbox made before the private tmpfs
+// existed keeps Env here, as it always did.
 type containerMeta struct {
 	Name       string    `json:"name"`
 	Attempt    int       `json:"attempt"`

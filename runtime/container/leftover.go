@@ -58,6 +58,9 @@ func (s *Sandbox) RemoveContainer(ctx context.Context, name string) error {
 	} else if err := os.RemoveAll(dir); err != nil {
 		errs = append(errs, err)
 	}
+	if err := os.Remove(containerEnvPath(s.dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, err)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return wrap(err)
 	}

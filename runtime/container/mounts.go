@@ -55,6 +55,15 @@ func mountShm(target string, size int64) error {
 	return nil
 }
 
+// mountPrivate mounts the sandbox's private tmpfs on target: only root may
+// read it, nothing on it runs, and it holds a few small files.
+func mountPrivate(target string) error {
+	if err := unix.Mount("gossipod-private", target, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0700,size=16m"); err != nil {
+		return fmt.Errorf("mount private tmpfs on %s: %w", target, err)
+	}
+	return nil
+}
+
 // mountsUnder lists the mount points at or below dir in this mount
 // namespace, deepest first (the order to unmount them in).
 func mountsUnder(dir string) ([]string, error) {

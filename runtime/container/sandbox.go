@@ -185,6 +185,15 @@ func (m *Manager) CreateSandbox(ctx context.Context, spec SandboxSpec) (_ *Sandb
 		return nil, wrapSandbox(id, err)
 	}
 	defer rollback("shm", func(context.Context) error { return unmountUnder(shmDir(dir)) })
+	// The containers' environments (Secrets' values among them) live on
+	// a tmpfs of the pod's own, never on the node's disk.
+	if err := os.Mkdir(privateDir(dir), 0o700); err != nil {
+		return nil, wrapSandbox(id, err)
+	}
+	if err := mountPrivate(privateDir(dir)); err != nil {
+		return nil, wrapSandbox(id, err)
+	}
+	defer rollback("private tmpfs", func(context.Context) error { return unmountUnder(privateDir(dir)) })
 
 	// Step 5: the pause container.
 	if err := os.Mkdir(pauseRootfs(dir), 0o755); err != nil {

@@ -44,6 +44,14 @@ type Config struct {
 	// the table instead): the --allow-pod-access-to-agent flag, for a user who runs
 	// pods that must reach the agent, such as a pod-hosted monitoring scraper.
 	AllowPodAccessToAgent bool
+	// KubernetesServiceIP is the kubernetes Service's cluster IP (the first
+	// address of --service-cidr). A pod's connection to it, which the service
+	// proxy sends on to an agent's API port, is let through, as pods reach
+	// kube-apiserver in Kubernetes: the API authenticates it as any client
+	// (a ServiceAccount token) and refuses everything to anonymous callers.
+	// Pods still cannot reach the API port at an agent's own address. Zero
+	// closes the API port to pods altogether.
+	KubernetesServiceIP netip.Addr
 	// Logger receives the Manager's log lines; nil discards them.
 	Logger *slog.Logger
 }

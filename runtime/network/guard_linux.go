@@ -111,7 +111,7 @@ func (m *Manager) GuardAgentPorts() error {
 			c.AddRule(&nftables.Rule{
 				Table:    t,
 				Chain:    chain,
-				Exprs:    guardRule(m.cluster, ch.exemptPods, p),
+				Exprs:    guardRule(m.cluster, ch.exemptPods, p, m.cfg.KubernetesServiceIP),
 				UserData: userdata.AppendString(nil, userdata.TypeComment, "gossipod: pods may not reach the agent's "+p.what+" port"),
 			})
 		}
@@ -159,10 +159,13 @@ func (p AgentPorts) list() []guardPort {
 
 // guardRule is, in nft's words:
 //
-//	meta nfproto ipv4 ip saddr CLUSTER [ip daddr != CLUSTER] meta l4proto PROTO th dport PORT counter reject
+//	meta nfproto ipv4 ip saddr CLUSTER [ip daddr != CLUSTER] meta l4proto PROTO th dport PORT [ct original ip daddr != KUBERNETES] counter reject
 //
 // with "reject with tcp reset" for TCP and "reject with icmpx port-unreachable" for UDP.
-func guardRule(cluster netip.Prefix, exemptPods bool, p guardPort) []expr.Any {
+// The conntrack match, on the API port's rule only when kubernetesIP is valid, spares
+// connections a pod made to the kubernetes Service (DNATed to an agent's API before
+// these hooks).
+func guardRule(cluster netip.Prefix, exemptPods bool, p guardPort, kubernetesIP netip.Addr) []expr.Any {
 	mask := net4Mask(cluster.Bits())
 	network := cluster.Addr().As4()
 	matchCIDR := func(offset uint32, op expr.CmpOp) []expr.Any {
@@ -185,8 +188,15 @@ func guardRule(cluster netip.Prefix, exemptPods bool, p guardPort) []expr.Any {
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{p.proto}},
 		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binary.BigEndian.AppendUint16(nil, p.port)},
-		&expr.Counter{},
 	)
+	if p.what == "api" && kubernetesIP.Is4() {
+		ip := kubernetesIP.As4()
+		exprs = append(exprs,
+			&expr.Ct{Register: 1, Key: expr.CtKeyDST, Direction: 0}, // original direction
+			&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: ip[:]},
+		)
+	}
+	exprs = append(exprs, &expr.Counter{})
 	if p.proto == unix.IPPROTO_TCP {
 		return append(exprs, &expr.Reject{Type: unix.NFT_REJECT_TCP_RST})
 	}

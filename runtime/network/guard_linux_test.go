@@ -4,15 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os/exec"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/nftables"
-	"github.com/google/nftables/expr"
-	"github.com/google/nftables/userdata"
 )
 
 // guard runs GuardAgentPorts in the node's host.
@@ -20,58 +20,24 @@ func (n *node) guard() error {
 	return n.host.do(func() error { return n.m.GuardAgentPorts() })
 }
 
-// guardTableState describes FilterTable in the calling thread's namespace: its chains
-// (hook, priority, policy) and their rules' expressions and comments, counters left
-// out so that two readings compare equal. "" when the table does not exist.
+// guardTableState describes FilterTable in the calling thread's namespace as `nft
+// list table` prints it, counters left out so that two readings compare equal; ""
+// when the table does not exist. The nft binary reads it rather than the nftables
+// library, which cannot decode the conntrack direction of the API rule (it expects 4
+// bytes where the kernel dumps 1).
 func guardTableState() (string, error) {
-	c := &nftables.Conn{}
-	tables, err := c.ListTablesOfFamily(nftables.TableFamilyINet)
+	out, err := exec.Command("nft", "list", "table", "inet", FilterTable).CombinedOutput()
 	if err != nil {
-		return "", err
-	}
-	var t *nftables.Table
-	for _, x := range tables {
-		if x.Name == FilterTable {
-			t = x
+		if strings.Contains(string(out), "No such file or directory") {
+			return "", nil
 		}
+		return "", fmt.Errorf("nft list table inet %s: %v: %s", FilterTable, err, out)
 	}
-	if t == nil {
-		return "", nil
-	}
-	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyINet)
-	if err != nil {
-		return "", err
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "table inet %s\n", t.Name)
-	for _, ch := range chains {
-		if ch.Table.Name != FilterTable {
-			continue
-		}
-		fmt.Fprintf(&b, "chain %s", ch.Name)
-		if ch.Hooknum != nil && ch.Priority != nil && ch.Policy != nil {
-			fmt.Fprintf(&b, " type %s hook %d priority %d policy %d", ch.Type, *ch.Hooknum, *ch.Priority, *ch.Policy)
-		}
-		b.WriteString("\n")
-		rules, err := c.GetRules(t, ch)
-		if err != nil {
-			return "", err
-		}
-		for _, r := range rules {
-			comment, _ := userdata.GetString(r.UserData, userdata.TypeComment)
-			fmt.Fprintf(&b, "  rule %q:", comment)
-			for _, e := range r.Exprs {
-				if _, ok := e.(*expr.Counter); ok {
-					b.WriteString(" counter")
-					continue
-				}
-				fmt.Fprintf(&b, " %T%+v", e, e)
-			}
-			b.WriteString("\n")
-		}
-	}
-	return b.String(), nil
+	return nftCounters.ReplaceAllString(string(out), "counter"), nil
 }
+
+// nftCounters matches a counter's figures in nft's listing.
+var nftCounters = regexp.MustCompile(`counter packets \d+ bytes \d+`)
 
 // guardState is guardTableState in the node's host.
 func (n *node) guardState() string {
@@ -93,7 +59,7 @@ func (n *node) plantStaleGuard() {
 		ch := c.AddChain(&nftables.Chain{Name: "stale", Table: t, Type: nftables.ChainTypeFilter,
 			Hooknum: nftables.ChainHookInput, Priority: nftables.ChainPriorityFilter})
 		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: guardRule(n.m.cluster, false,
-			guardPort{proto: syscall.IPPROTO_TCP, port: 9999, what: "old"})})
+			guardPort{proto: syscall.IPPROTO_TCP, port: 9999, what: "old"}, netip.Addr{})})
 		return c.Flush()
 	})
 	if err != nil {
@@ -199,21 +165,22 @@ func TestGuardAgentPorts(t *testing.T) {
 	}
 
 	a.plantStaleGuard()
+	a.m.cfg.KubernetesServiceIP = netip.MustParseAddr("10.96.0.1")
 	if err := a.guard(); err != nil {
 		t.Fatal(err)
 	}
 	installed := a.guardState()
-	if _, err := exec.LookPath("nft"); err == nil { // nicer to read, if installed
-		out, err := a.run("nft", "list", "table", "inet", FilterTable)
-		t.Logf("nft list table inet %s: %v\n%s", FilterTable, err, out)
-	}
-	for _, want := range []string{"chain " + GuardInputChain + " type filter hook 1", "chain " + GuardForwardChain + " type filter hook 2",
+	t.Logf("nft list table inet %s:\n%s", FilterTable, installed)
+	for _, want := range []string{"chain " + GuardInputChain + " {\n\t\ttype filter hook input", "chain " + GuardForwardChain + " {\n\t\ttype filter hook forward",
 		"agent's gossip port", "agent's raft port", "agent's api port", "the host itself"} {
 		if !strings.Contains(installed, want) {
 			t.Errorf("table lacks %q", want)
 		}
 	}
-	if strings.Contains(installed, "stale") || strings.Count(installed, "rule ") != 9 {
+	if strings.Count(installed, "ct original ip daddr != 10.96.0.1") != 2 {
+		t.Errorf("the API rules lack their conntrack exception for the kubernetes Service")
+	}
+	if strings.Contains(installed, "stale") || strings.Count(installed, "comment \"gossipod: ") != 9 {
 		t.Errorf("want exactly 2 chains of 4 rules (gossip tcp+udp, raft, api), the input chain's exception for lo, and nothing of the stale table")
 	}
 	if s, err := guardTableState(); err != nil || s != "" {
@@ -238,6 +205,32 @@ func TestGuardAgentPorts(t *testing.T) {
 		if err := udpAsk(pa.NetNSPath, b.host.ip+gossip); !errors.Is(err, syscall.ECONNREFUSED) {
 			t.Errorf("UDP from a pod to another host's gossip port: %v, want connection refused", err)
 		}
+	})
+	t.Run("pods reach the API through the kubernetes Service only", func(t *testing.T) {
+		// What the service proxy does, by hand: the kubernetes Service's IP
+		// DNATed to A's API (443) and B's (444), another Service's IP to A's API
+		// and raft ports.
+		if out, err := a.run("nft", fmt.Sprintf(`add table ip guardtest; add chain ip guardtest pre { type nat hook prerouting priority -100; }; `+
+			`add rule ip guardtest pre ip daddr 10.96.0.1 tcp dport 443 dnat to %[1]s%[3]s; `+
+			`add rule ip guardtest pre ip daddr 10.96.0.1 tcp dport 444 dnat to %[2]s%[3]s; `+
+			`add rule ip guardtest pre ip daddr 10.96.0.1 tcp dport 445 dnat to %[1]s%[4]s; `+
+			`add rule ip guardtest pre ip daddr 10.96.0.9 tcp dport 443 dnat to %[1]s%[3]s`,
+			a.host.ip, b.host.ip, api, raft)); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		t.Cleanup(func() { a.run("nft", "delete table ip guardtest") })
+		mustReach(t, pa.NetNSPath, "10.96.0.1:443") // A's API, input hook
+		mustReach(t, pa.NetNSPath, "10.96.0.1:444") // B's API, forward hook
+		// The Service's IP does not open raft, nor another Service's the API.
+		// (The kernel's reset for a DNATed connection goes out un-NATed, so
+		// the client times out instead of being refused.)
+		for _, addr := range []string{"10.96.0.1:445", "10.96.0.9:443"} {
+			if c, _, err := dial(pa.NetNSPath, addr); err == nil {
+				c.Close()
+				t.Errorf("a pod reached %s, DNATed to an agent port other than the API through the kubernetes Service", addr)
+			}
+		}
+		mustRefuse(t, pa.NetNSPath, a.host.ip+api) // nor the API at the agent's address
 	})
 	t.Run("hosts still reach each other's agents", func(t *testing.T) {
 		for _, p := range []string{api, raft, gossip} {
