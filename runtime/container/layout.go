@@ -35,10 +35,10 @@ func containerMetaPath(dir string) string { return filepath.Join(dir, "meta.json
 func containerEnvPath(sbDir, name string) string {
 	return filepath.Join(privateDir(sbDir), name+".env.json")
 }
-func containerRootfs(dir string) string   { return filepath.Join(dir, "rootfs") }
-func containerUpper(dir string) string    { return filepath.Join(dir, "upper") }
-func containerWork(dir string) string     { return filepath.Join(dir, "work") }
-func nsPath(pid int, ns string) string    { return fmt.Sprintf("/proc/%d/ns/%s", pid, ns) }
+func containerRootfs(dir string) string { return filepath.Join(dir, "rootfs") }
+func containerUpper(dir string) string  { return filepath.Join(dir, "upper") }
+func containerWork(dir string) string   { return filepath.Join(dir, "work") }
+func nsPath(pid int, ns string) string  { return fmt.Sprintf("/proc/%d/ns/%s", pid, ns) }
 
 // ignoreNotExist treats "already gone" as success: every removal here must
 // be idempotent.
