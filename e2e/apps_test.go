@@ -38,8 +38,18 @@ func appCluster(t *testing.T, extra ...string) *Cluster {
 	return c
 }
 
-// kubectlApply runs `kubectl apply -f` with manifest (one or more documents).
+// kubectlApply runs `kubectl apply -f` with manifest (one or more
+// documents), and fails the test if kubectl fails.
 func (c *Cluster) kubectlApply(manifest string) {
+	c.t.Helper()
+	if res := c.kubectlApplyResult(manifest); res.Err() != nil {
+		c.t.Fatalf("kubectl apply:\n%s\n%v", manifest, res.Err())
+	}
+}
+
+// kubectlApplyResult runs `kubectl apply -f` with manifest and returns
+// what kubectl did, for a test that expects a refusal.
+func (c *Cluster) kubectlApplyResult(manifest string) Result {
 	c.t.Helper()
 	f, err := os.CreateTemp(c.t.TempDir(), "app-*.yaml")
 	if err != nil {
@@ -51,9 +61,7 @@ func (c *Cluster) kubectlApply(manifest string) {
 	if err := f.Close(); err != nil {
 		c.t.Fatal(err)
 	}
-	if res := c.Kubectl("apply", "-f", f.Name()); res.Err() != nil {
-		c.t.Fatalf("kubectl apply:\n%s\n%v", manifest, res.Err())
-	}
+	return c.Kubectl("apply", "-f", f.Name())
 }
 
 // serveHostname is the command of a container that serves its pod's host
