@@ -59,24 +59,40 @@ func secretAAD(namespace, name string) []byte {
 	return []byte("/secrets/" + namespace + "/" + name)
 }
 
-// sealSecret returns sec with its data (stringData merged) moved, sealed,
-// into the second result.
+// sealedPayload is what a Secret's sealed value holds: its data and its
+// annotations, which may hold the data again (kubectl apply's
+// last-applied-configuration annotation copies the whole manifest, its
+// stringData included), as Kubernetes' encryption at rest covers the whole
+// object. V tells it from the first format, the data map alone.
+type sealedPayload struct {
+	V           int               `json:"v"`
+	Data        map[string][]byte `json:"data,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// sealedPayloadVersion is sealedPayload's V.
+const sealedPayloadVersion = 2
+
+// sealSecret returns sec with its data (stringData merged) and its
+// annotations moved, sealed, into the second result.
 func (s *sealer) sealSecret(sec api.Secret) (api.Secret, []byte, error) {
 	api.SetSecretDefaults(&sec)
-	data := sec.Data
-	sec.Data = nil
-	if len(data) == 0 {
+	payload := sealedPayload{V: sealedPayloadVersion, Data: sec.Data, Annotations: sec.Annotations}
+	sec.Data, sec.Annotations = nil, nil
+	if len(payload.Data) == 0 && len(payload.Annotations) == 0 {
 		return sec, nil, nil
 	}
-	plain, err := json.Marshal(data)
+	plain, err := json.Marshal(payload)
 	if err != nil {
 		return sec, nil, fmt.Errorf("encode secret %s/%s data: %w", sec.Namespace, sec.Name, err)
 	}
 	return sec, s.seal(plain, secretAAD(sec.Namespace, sec.Name)), nil
 }
 
-// openSecret returns sec with the data sealed puts back. Data in clear in
-// sec is refused: it would have been in the log.
+// openSecret returns sec with the data and annotations sealed puts back.
+// Data in clear in sec is refused: it would have been in the log. (A value
+// sealed in the first format holds the data alone; that Secret's
+// annotations are in clear, as they were written.)
 func (s *sealer) openSecret(sec api.Secret, sealed []byte) (*api.Secret, error) {
 	if len(sec.Data) > 0 || len(sec.StringData) > 0 {
 		return nil, api.NewBadRequest(fmt.Sprintf("secret %s/%s: data in clear in a log entry or snapshot: it must be sealed", sec.Namespace, sec.Name))
@@ -88,6 +104,14 @@ func (s *sealer) openSecret(sec api.Secret, sealed []byte) (*api.Secret, error) 
 	plain, err := s.open(sealed, secretAAD(sec.Namespace, sec.Name))
 	if err != nil {
 		return nil, fmt.Errorf("secret %s/%s: %w", sec.Namespace, sec.Name, err)
+	}
+	var payload sealedPayload
+	if err := json.Unmarshal(plain, &payload); err == nil && payload.V == sealedPayloadVersion {
+		out.Data = payload.Data
+		if len(payload.Annotations) > 0 {
+			out.Annotations = payload.Annotations
+		}
+		return out, nil
 	}
 	if err := json.Unmarshal(plain, &out.Data); err != nil {
 		return nil, fmt.Errorf("secret %s/%s: decode opened data: %w", sec.Namespace, sec.Name, err)

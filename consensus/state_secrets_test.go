@@ -169,6 +169,10 @@ func TestSecretsSealedAtRest(t *testing.T) {
 	bootstrapAll(t, []*Store{solo})
 	waitLeader(t, []*Store{solo})
 	const marker, stringMarker, updated = "MARKER-d41d8cd98f00b204", "STRINGDATA-e9800998ecf8427e", "UPDATED-8f14e45fceea167a"
+	// kubectl apply copies the manifest, stringData and all, into an
+	// annotation: the annotations are sealed with the data.
+	const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+	annotation := `{"stringData":{"token":"` + stringMarker + `"}}`
 	commit := func(typ CommandType, p any) {
 		t.Helper()
 		cmd, err := NewCommand(typ, p)
@@ -182,6 +186,7 @@ func TestSecretsSealedAtRest(t *testing.T) {
 	commit(CmdCreateNamespace, CreateNamespace{Namespace: api.Namespace{ObjectMeta: api.ObjectMeta{Name: "default", UID: "ns-default"}}})
 	sec := testSecret("default", "db", "", map[string]string{"password": marker})
 	sec.StringData = map[string]string{"token": stringMarker}
+	sec.Annotations = map[string]string{lastApplied: annotation}
 	commit(CmdCreateSecret, CreateSecret{Secret: sec})
 	if err := solo.raft.Snapshot().Error(); err != nil {
 		t.Fatalf("snapshot: %v", err)
@@ -195,8 +200,9 @@ func TestSecretsSealedAtRest(t *testing.T) {
 	check := func(s *Store) {
 		t.Helper()
 		got, ok := s.State().Secret("default", "db")
-		if !ok || string(got.Data["password"]) != marker || string(got.Data["token"]) != stringMarker || string(got.Data["updated"]) != updated {
-			t.Fatalf("state holds %+v, want the markers", got)
+		if !ok || string(got.Data["password"]) != marker || string(got.Data["token"]) != stringMarker || string(got.Data["updated"]) != updated ||
+			got.Annotations[lastApplied] != annotation {
+			t.Fatalf("state holds %+v, want the markers and the annotation", got)
 		}
 	}
 	check(solo)
@@ -342,5 +348,25 @@ func TestSecretsReplicate(t *testing.T) {
 			sec, ok := s.State().Secret("default", "db")
 			return ok && string(sec.Data["p"]) == "hunter2"
 		})
+	}
+}
+
+// A value sealed in the first format (the data map alone, before the
+// annotations were sealed too) still opens, with the annotations that were
+// written in clear beside it.
+func TestOpenFirstFormatSecret(t *testing.T) {
+	s, err := newSealer(secretsKeyName, testSecretsKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, _ := json.Marshal(map[string][]byte{"password": []byte("hunter2"), "v": []byte("x")})
+	sealed := s.seal(plain, secretAAD("default", "old"))
+	bare := api.Secret{ObjectMeta: api.ObjectMeta{Namespace: "default", Name: "old", Annotations: map[string]string{"note": "clear"}}}
+	got, err := s.openSecret(bare, sealed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got.Data["password"]) != "hunter2" || string(got.Data["v"]) != "x" || got.Annotations["note"] != "clear" {
+		t.Fatalf("opened %+v", got)
 	}
 }

@@ -109,7 +109,8 @@ stringData:
 	if err := res.Err(); err != nil {
 		t.Fatal(err)
 	}
-	want := fmt.Sprintf("hello|hello|prod|%s|%s\nhello%s\n400\n", secretMarker, pod.Spec.NodeName, secretMarker)
+	// The files end without a newline, as their values do.
+	want := fmt.Sprintf("hello|hello|prod|%s|%s\nhello%s400\n", secretMarker, pod.Spec.NodeName, secretMarker)
 	if res.Stdout != want {
 		t.Fatalf("env and files in the pod:\n%q\nwant\n%q", res.Stdout, want)
 	}
