@@ -151,6 +151,7 @@ func New(cfg Config, machine runtime.MachineInfo) (_ *Agent, err error) {
 		WatchBookmarkInterval: cfg.WatchBookmarkInterval,
 		MaxDeploymentReplicas: cfg.Limits.MaxDeploymentReplicas,
 		AllowedHostPaths:      cfg.AllowedHostPaths,
+		ServiceAccountTokens:  a.saTokens,
 	})
 	// No ReadTimeout or WriteTimeout: they would cut watches, `logs -f`,
 	// exec and uploads; withLimits sets per-request deadlines instead.

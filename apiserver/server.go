@@ -73,6 +73,9 @@ type Config struct {
 	// accepts hostPath volumes (--allowed-host-paths); the FSM cannot
 	// check it, as agents' lists may differ.
 	AllowedHostPaths []string
+	// ServiceAccountTokens issues the tokens of the serviceaccounts/token
+	// subresource (TokenRequest); nil serves it as not found.
+	ServiceAccountTokens *auth.ServiceAccountTokens
 }
 
 // Server serves the API resources over a Backend.

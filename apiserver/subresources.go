@@ -53,6 +53,7 @@ func (s *Server) subresourceRoutes() []Route {
 		{Path: "/apis/apps/v1/namespaces/{namespace}/deployments/{name}/scale", Methods: deployments.methods()},
 		{Path: "/apis/apps/v1/namespaces/{namespace}/replicasets/{name}/scale", Methods: replicaSets.methods()},
 		{Path: "/api/v1/namespaces/{namespace}/pods/{name}/eviction", Methods: map[string]http.HandlerFunc{http.MethodPost: s.serveEviction}},
+		{Path: "/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token", Methods: map[string]http.HandlerFunc{http.MethodPost: s.serveTokenRequest}},
 	}
 }
 

@@ -157,7 +157,7 @@ var viewRules = []rule{
 // of view. Status subresources stay with the agents and admin.
 var editRules = append(slices.Clone(viewRules),
 	rule{groups: []string{""}, verbs: anyVerb, resources: []string{"pods/exec", "pods/attach", "pods/portforward", "pods/proxy"}},
-	rule{groups: []string{""}, verbs: []string{VerbCreate}, resources: []string{"pods/eviction"}},
+	rule{groups: []string{""}, verbs: []string{VerbCreate}, resources: []string{"pods/eviction", "serviceaccounts/token"}},
 	rule{groups: []string{""}, verbs: writeVerbs, resources: []string{
 		"pods", "services", "endpoints", "configmaps", "replicationcontrollers", "replicationcontrollers/scale",
 		"serviceaccounts"}},

@@ -63,6 +63,7 @@ var routes = []struct {
 	{"PUT", "/apis/apps/v1/namespaces/default/deployments/web/scale", edit, false},
 	{"PATCH", "/apis/apps/v1/namespaces/default/deployments/web/scale", edit, false},
 	{"POST", "/api/v1/namespaces/default/pods/web/eviction", edit, false},
+	{"POST", "/api/v1/namespaces/default/serviceaccounts/ci/token", edit, false}, // kubectl create token
 	{"GET", "/api/v1/pods", view, true},
 	{"GET", "/api/v1/namespaces/default/pods", view, true},
 	{"GET", "/api/v1/namespaces/default/pods?watch=1", view, true},

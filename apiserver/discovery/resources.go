@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -163,7 +164,12 @@ func Resources() []Resource {
 			Namespaced: true,
 			Verbs:      []string{"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"},
 			ShortNames: []string{"sa"},
-			Object:     reflect.TypeFor[corev1.ServiceAccount](), List: reflect.TypeFor[corev1.ServiceAccountList](),
+			Subresources: []Subresource{
+				// kubectl create token SA.
+				{Name: "token", Group: "authentication.k8s.io", Version: "v1", Kind: "TokenRequest", Verbs: []string{"create"},
+					Object: reflect.TypeFor[authenticationv1.TokenRequest]()},
+			},
+			Object: reflect.TypeFor[corev1.ServiceAccount](), List: reflect.TypeFor[corev1.ServiceAccountList](),
 		},
 		{
 			// The cluster IP and node ports are allocated by the state

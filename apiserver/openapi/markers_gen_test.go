@@ -29,6 +29,7 @@ const generatedMarkersFile = "zz_generated_markers.go"
 // another package).
 var markerPackages = []string{
 	"k8s.io/api/apps/v1",
+	"k8s.io/api/authentication/v1",
 	"k8s.io/api/autoscaling/v1",
 	"k8s.io/api/core/v1",
 	"k8s.io/api/discovery/v1",

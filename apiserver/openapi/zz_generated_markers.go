@@ -94,6 +94,44 @@ func fieldMarkers(typeName, field string) fieldMarker {
 		case "conditions":
 			return fieldMarker{listType: "map", listMapKeys: []string{"type"}}
 		}
+	case "k8s.io/api/authentication/v1.TokenRequest":
+		switch field {
+		case "spec":
+			return fieldMarker{presence: markedOptional}
+		}
+	case "k8s.io/api/authentication/v1.TokenRequestSpec":
+		switch field {
+		case "audiences":
+			return fieldMarker{listType: "atomic", presence: markedOptional}
+		case "boundObjectRef":
+			return fieldMarker{presence: markedOptional}
+		case "expirationSeconds":
+			return fieldMarker{presence: markedOptional}
+		}
+	case "k8s.io/api/authentication/v1.TokenRequestStatus":
+		switch field {
+		case "expirationTimestamp":
+			return fieldMarker{presence: markedOptional}
+		case "token":
+			return fieldMarker{presence: markedOptional}
+		}
+	case "k8s.io/api/authentication/v1.TokenReviewSpec":
+		switch field {
+		case "audiences":
+			return fieldMarker{listType: "atomic"}
+		case "token":
+			return fieldMarker{presence: markedRequired}
+		}
+	case "k8s.io/api/authentication/v1.TokenReviewStatus":
+		switch field {
+		case "audiences":
+			return fieldMarker{listType: "atomic"}
+		}
+	case "k8s.io/api/authentication/v1.UserInfo":
+		switch field {
+		case "groups":
+			return fieldMarker{listType: "atomic"}
+		}
 	case "k8s.io/api/autoscaling/v1.HorizontalPodAutoscaler":
 		switch field {
 		case "spec":
