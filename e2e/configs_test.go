@@ -195,19 +195,17 @@ stringData:
 		t.Errorf("a write view does not grant: %s", out)
 	}
 
+	// kubectl create token: a token of the same ServiceAccount, now with
+	// view.
+	if r := c.Kubectl("create", "token", "default", "--duration=15m"); r.Err() != nil || strings.Count(r.Stdout, ".") != 2 {
+		t.Errorf("kubectl create token: %v: %q", r.Err(), r.Stdout)
+	} else if s := apiStatus(t, c, strings.TrimSpace(r.Stdout)); s != http.StatusOK {
+		t.Errorf("a token from kubectl create token, listing pods: %d, want 200", s)
+	}
+
 	// The token is the pod's: it works from anywhere while the pod exists
 	// and stops when the pod is gone.
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil, TLSClientConfig: &tls.Config{RootCAs: c.creds.ca.Pool()}}}
-	status := func() int {
-		req, _ := http.NewRequest("GET", c.APIAddr(1)+"/api/v1/namespaces/default/pods", nil)
-		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(token))
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
+	status := func() int { return apiStatus(t, c, strings.TrimSpace(token)) }
 	if s := status(); s != http.StatusOK {
 		t.Fatalf("the pod's token from outside, pod running: %d, want 200", s)
 	}
@@ -329,4 +327,22 @@ func tmpfsMounts() ([]string, error) {
 		}
 	}
 	return out, sc.Err()
+}
+
+// apiStatus is the status code of a list of the default namespace's pods,
+// on host 1's API, with token as the bearer.
+func apiStatus(t *testing.T, c *Cluster, token string) int {
+	t.Helper()
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil, TLSClientConfig: &tls.Config{RootCAs: c.creds.ca.Pool()}}}
+	req, err := http.NewRequest("GET", c.APIAddr(1)+"/api/v1/namespaces/default/pods", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
