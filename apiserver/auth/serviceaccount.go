@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -82,6 +83,11 @@ type objectRef struct {
 	UID  string `json:"uid,omitempty"`
 }
 
+// maxVerifiedTokens bounds the cache of verified signatures: past it, the
+// cache starts again empty (a burst of distinct tokens costs one signature
+// check each, as without a cache, and never more memory than this).
+const maxVerifiedTokens = 4096
+
 // ServiceAccountTokens issues and verifies ServiceAccount tokens: JWTs
 // signed with ES256 under the cluster's derived key (pki.ServiceAccountKey),
 // bound to a pod and expiring, as kube-apiserver's TokenRequest makes them.
@@ -93,6 +99,41 @@ type ServiceAccountTokens struct {
 	public    *ecdsa.PublicKey
 	issuer    string
 	audiences []string
+
+	// verified caches the claims of tokens whose signature checked, by
+	// the token's SHA-256: the signature check is most of a request's
+	// authentication cost, and a pod sends the same token for an hour.
+	// Times and bindings are checked on every request all the same, so a
+	// deleted pod's token stops at once, as without the cache.
+	mu       sync.Mutex
+	verified map[[sha256.Size]byte]*serviceAccountClaims
+}
+
+// signedClaims returns the claims of token once its ES256 signature is
+// checked against the cluster's key, from the cache when it was before.
+func (t *ServiceAccountTokens) signedClaims(token string) (*serviceAccountClaims, error) {
+	sum := sha256.Sum256([]byte(token))
+	t.mu.Lock()
+	claims, ok := t.verified[sum]
+	t.mu.Unlock()
+	if ok {
+		return claims, nil
+	}
+	parsed, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.ES256})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidServiceAccountToken, err)
+	}
+	claims = &serviceAccountClaims{}
+	if err := parsed.Claims(t.public, claims); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidServiceAccountToken, err)
+	}
+	t.mu.Lock()
+	if t.verified == nil || len(t.verified) >= maxVerifiedTokens {
+		t.verified = make(map[[sha256.Size]byte]*serviceAccountClaims)
+	}
+	t.verified[sum] = claims
+	t.mu.Unlock()
+	return claims, nil
 }
 
 // NewServiceAccountTokens returns the issuer and verifier of tokens signed
@@ -223,13 +264,9 @@ func LooksLikeJWT(token string) bool {
 // uids the token names, as Kubernetes' validator does; it returns the user
 // the token authenticates.
 func (t *ServiceAccountTokens) verify(token string, objects ServiceAccountGetter, now time.Time) (User, error) {
-	parsed, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.ES256})
+	claims, err := t.signedClaims(token)
 	if err != nil {
-		return User{}, fmt.Errorf("%w: %v", ErrInvalidServiceAccountToken, err)
-	}
-	var claims serviceAccountClaims
-	if err := parsed.Claims(t.public, &claims); err != nil {
-		return User{}, fmt.Errorf("%w: %v", ErrInvalidServiceAccountToken, err)
+		return User{}, err
 	}
 	if claims.Issuer != t.issuer {
 		return User{}, fmt.Errorf("%w: issuer %q, want %q", ErrInvalidServiceAccountToken, claims.Issuer, t.issuer)

@@ -267,3 +267,62 @@ func decodePart(t *testing.T, part string, into any) {
 		t.Fatal(err)
 	}
 }
+
+// BenchmarkServiceAccountToken prices what every request with a
+// ServiceAccount token costs the agent (the ES256 signature check, the
+// claims, the bound pod and ServiceAccount looked up), beside issuing one
+// (what a pod's token refresh costs its node).
+func BenchmarkServiceAccountToken(b *testing.B) {
+	key, err := pki.ServiceAccountKey("0123456789abcdef0123456789abcdef0123456789abcdef")
+	if err != nil {
+		b.Fatal(err)
+	}
+	tokens, err := NewServiceAccountTokens(key, "", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sa := &api.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "reader", UID: "sa-1"}}
+	pod := &api.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "web-1", UID: "pod-1"},
+		Spec: api.PodSpec{ServiceAccountName: "reader", NodeName: "n"}}
+	objects := saObjects{accounts: map[string]*api.ServiceAccount{"apps/reader": sa}, pods: map[string]*api.Pod{"apps/web-1": pod}}
+	b.Run("issue", func(b *testing.B) {
+		for b.Loop() {
+			if _, _, err := tokens.Issue(TokenRequest{ServiceAccount: sa, Pod: pod}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("authenticate", func(b *testing.B) {
+		tok, _, err := tokens.Issue(TokenRequest{ServiceAccount: sa, Pod: pod})
+		if err != nil {
+			b.Fatal(err)
+		}
+		a := NewAuthenticator(tokenFixtures(), nil).WithServiceAccountTokens(tokens, objects)
+		r := httptest.NewRequest("GET", "/api/v1/namespaces/apps/pods", nil)
+		r.Header.Set("Authorization", "Bearer "+tok)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, ok, err := a.Authenticate(r); !ok || err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("authenticate, first use", func(b *testing.B) {
+		tok, _, err := tokens.Issue(TokenRequest{ServiceAccount: sa, Pod: pod})
+		if err != nil {
+			b.Fatal(err)
+		}
+		a := NewAuthenticator(tokenFixtures(), nil).WithServiceAccountTokens(tokens, objects)
+		r := httptest.NewRequest("GET", "/api/v1/namespaces/apps/pods", nil)
+		r.Header.Set("Authorization", "Bearer "+tok)
+		b.ReportAllocs()
+		for b.Loop() {
+			tokens.mu.Lock()
+			tokens.verified = nil // the signature is checked again
+			tokens.mu.Unlock()
+			if _, ok, err := a.Authenticate(r); !ok || err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
