@@ -282,17 +282,17 @@ func TestDecodeManifestsErrors(t *testing.T) {
 		{
 			name:  "unregistered kind",
 			input: "apiVersion: v1\nkind: Foo\nmetadata: {name: x}\n",
-			want:  []string{`document 1 (Foo "x"): no matches for kind "Foo" in version "v1" (gossipod serves apps/v1 Deployment, apps/v1 ReplicaSet, v1 ConfigMap, v1 Namespace, v1 Pod, v1 Secret, v1 Service, v1 ServiceAccount)`},
+			want:  []string{`document 1 (Foo "x"): no matches for kind "Foo" in version "v1" (gossipod serves apps/v1 Deployment, apps/v1 ReplicaSet, rbac.authorization.k8s.io/v1 ClusterRoleBinding, rbac.authorization.k8s.io/v1 RoleBinding, v1 ConfigMap, v1 Namespace, v1 Pod, v1 Secret, v1 Service, v1 ServiceAccount)`},
 		},
 		{
 			name:  "Deployment in a version gossipod does not serve",
 			input: "apiVersion: extensions/v1beta1\nkind: Deployment\nmetadata: {name: x}\n",
-			want:  []string{`document 1 (Deployment "x"): no matches for kind "Deployment" in version "extensions/v1beta1" (gossipod serves apps/v1 Deployment, apps/v1 ReplicaSet, v1 ConfigMap, v1 Namespace, v1 Pod, v1 Secret, v1 Service, v1 ServiceAccount)`},
+			want:  []string{`document 1 (Deployment "x"): no matches for kind "Deployment" in version "extensions/v1beta1" (gossipod serves apps/v1 Deployment, apps/v1 ReplicaSet, rbac.authorization.k8s.io/v1 ClusterRoleBinding, rbac.authorization.k8s.io/v1 RoleBinding, v1 ConfigMap, v1 Namespace, v1 Pod, v1 Secret, v1 Service, v1 ServiceAccount)`},
 		},
 		{
 			name:  "Pod in the wrong version",
 			input: strings.Replace(podYAML("web"), "apiVersion: v1", "apiVersion: v2", 1),
-			want:  []string{`document 1 (Pod "web"): no matches for kind "Pod" in version "v2" (gossipod serves apps/v1 Deployment, apps/v1 ReplicaSet, v1 ConfigMap, v1 Namespace, v1 Pod, v1 Secret, v1 Service, v1 ServiceAccount)`},
+			want:  []string{`document 1 (Pod "web"): no matches for kind "Pod" in version "v2" (gossipod serves apps/v1 Deployment, apps/v1 ReplicaSet, rbac.authorization.k8s.io/v1 ClusterRoleBinding, rbac.authorization.k8s.io/v1 RoleBinding, v1 ConfigMap, v1 Namespace, v1 Pod, v1 Secret, v1 Service, v1 ServiceAccount)`},
 		},
 		{
 			name:  "kind of the wrong type",

@@ -42,26 +42,30 @@ type kindKey struct {
 // decode into. Adding a kind (apps/v1 Deployment) is one line here; strict
 // decoding follows the new type's json tags without further code.
 var kinds = map[kindKey]func() Object{
-	{"v1", "Pod"}:             func() Object { return new(Pod) },
-	{"apps/v1", "Deployment"}: func() Object { return new(Deployment) },
-	{"apps/v1", "ReplicaSet"}: func() Object { return new(ReplicaSet) },
-	{"v1", "Namespace"}:       func() Object { return new(Namespace) },
-	{"v1", "ServiceAccount"}:  func() Object { return new(ServiceAccount) },
-	{"v1", "Service"}:         func() Object { return new(Service) },
-	{"v1", "ConfigMap"}:       func() Object { return new(ConfigMap) },
-	{"v1", "Secret"}:          func() Object { return new(Secret) },
+	{"v1", "Pod"}:                          func() Object { return new(Pod) },
+	{"apps/v1", "Deployment"}:              func() Object { return new(Deployment) },
+	{"apps/v1", "ReplicaSet"}:              func() Object { return new(ReplicaSet) },
+	{"v1", "Namespace"}:                    func() Object { return new(Namespace) },
+	{"v1", "ServiceAccount"}:               func() Object { return new(ServiceAccount) },
+	{"v1", "Service"}:                      func() Object { return new(Service) },
+	{"v1", "ConfigMap"}:                    func() Object { return new(ConfigMap) },
+	{"v1", "Secret"}:                       func() Object { return new(Secret) },
+	{RBACAPIVersion, "RoleBinding"}:        func() Object { return new(RoleBinding) },
+	{RBACAPIVersion, "ClusterRoleBinding"}: func() Object { return new(ClusterRoleBinding) },
 }
 
 // listKinds are the list kinds whose items are decoded one by one:
 // kubectl's generic List, and the typed lists `get -o yaml` prints.
 var listKinds = map[kindKey]bool{
-	{"v1", "List"}:                true,
-	{"v1", "PodList"}:             true,
-	{"apps/v1", "DeploymentList"}: true,
-	{"apps/v1", "ReplicaSetList"}: true,
-	{"v1", "NamespaceList"}:       true,
-	{"v1", "ServiceAccountList"}:  true,
-	{"v1", "ServiceList"}:         true,
-	{"v1", "ConfigMapList"}:       true,
-	{"v1", "SecretList"}:          true,
+	{"v1", "List"}:                             true,
+	{"v1", "PodList"}:                          true,
+	{"apps/v1", "DeploymentList"}:              true,
+	{"apps/v1", "ReplicaSetList"}:              true,
+	{"v1", "NamespaceList"}:                    true,
+	{"v1", "ServiceAccountList"}:               true,
+	{"v1", "ServiceList"}:                      true,
+	{"v1", "ConfigMapList"}:                    true,
+	{"v1", "SecretList"}:                       true,
+	{RBACAPIVersion, "RoleBindingList"}:        true,
+	{RBACAPIVersion, "ClusterRoleBindingList"}: true,
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"k8s.io/apimachinery/pkg/types"
 
@@ -55,6 +56,13 @@ type State struct {
 	// endpoints (v1) by namespace/name, mirrored from endpointSlices,
 	// copy-on-write.
 	endpoints map[string]*api.Endpoints
+	// roleBindings by namespace/name and clusterRoleBindings by name,
+	// copy-on-write.
+	roleBindings        map[string]*api.RoleBinding
+	clusterRoleBindings map[string]*api.ClusterRoleBinding
+	// grants is derived from the bindings: their grants by subject, the
+	// authorizer's index, read without the lock (RoleGrants).
+	grants atomic.Pointer[grantIndex]
 	// dependents is derived from the owner references of pods,
 	// ReplicaSets and Deployments: for each owner uid, the objects that
 	// name it. The garbage collector walks it instead of every pod.
@@ -70,24 +78,26 @@ func NewState() *State {
 // newState returns an empty State sealing Secrets with sealer.
 func newState(sealer *sealer) *State {
 	return &State{
-		sealer:          sealer,
-		secrets:         map[string]*api.Secret{},
-		nodes:           map[string]*api.Node{},
-		pods:            map[string]*api.Pod{},
-		events:          map[string]*api.Event{},
-		alloc:           map[string]*nodeAlloc{},
-		deployments:     map[string]*api.Deployment{},
-		tokens:          map[string]*api.Token{},
-		namespaces:      map[string]*api.Namespace{},
-		serviceAccounts: map[string]*api.ServiceAccount{},
-		replicaSets:     map[string]*api.ReplicaSet{},
-		services:        map[string]*api.Service{},
-		configMaps:      map[string]*api.ConfigMap{},
-		endpointSlices:  map[string]*api.EndpointSlice{},
-		endpoints:       map[string]*api.Endpoints{},
-		dependents:      map[types.UID]map[objRef]struct{}{},
-		watch:           newWatchLog(watchLogSize),
-		changed:         make(chan struct{}),
+		sealer:              sealer,
+		secrets:             map[string]*api.Secret{},
+		nodes:               map[string]*api.Node{},
+		pods:                map[string]*api.Pod{},
+		events:              map[string]*api.Event{},
+		alloc:               map[string]*nodeAlloc{},
+		deployments:         map[string]*api.Deployment{},
+		tokens:              map[string]*api.Token{},
+		namespaces:          map[string]*api.Namespace{},
+		serviceAccounts:     map[string]*api.ServiceAccount{},
+		replicaSets:         map[string]*api.ReplicaSet{},
+		services:            map[string]*api.Service{},
+		configMaps:          map[string]*api.ConfigMap{},
+		endpointSlices:      map[string]*api.EndpointSlice{},
+		endpoints:           map[string]*api.Endpoints{},
+		roleBindings:        map[string]*api.RoleBinding{},
+		clusterRoleBindings: map[string]*api.ClusterRoleBinding{},
+		dependents:          map[types.UID]map[objRef]struct{}{},
+		watch:               newWatchLog(watchLogSize),
+		changed:             make(chan struct{}),
 	}
 }
 
@@ -473,6 +483,9 @@ func (s *State) dispatch(index uint64, cmd Command) (any, error) {
 		}
 		s.recordEvents(index, cmd, p.Events)
 		return nil, nil
+	case CmdCreateRoleBinding, CmdUpdateRoleBinding, CmdDeleteRoleBinding,
+		CmdCreateClusterRoleBinding, CmdUpdateClusterRoleBinding, CmdDeleteClusterRoleBinding:
+		return s.dispatchRBAC(index, cmd)
 	default:
 		return nil, fmt.Errorf("unknown command type %q", cmd.Type)
 	}
@@ -620,6 +633,9 @@ type snapshotData struct {
 	secrets        []*api.Secret
 	EndpointSlices []api.EndpointSlice `json:"endpointSlices,omitempty"`
 	Endpoints      []api.Endpoints     `json:"endpoints,omitempty"`
+	// RoleBindings and ClusterRoleBindings: the grant index is derived.
+	RoleBindings        []api.RoleBinding        `json:"roleBindings,omitempty"`
+	ClusterRoleBindings []api.ClusterRoleBinding `json:"clusterRoleBindings,omitempty"`
 }
 
 // export copies the State for a snapshot. It runs under the FSM's
@@ -668,6 +684,12 @@ func (s *State) export() snapshotData {
 	}
 	for _, key := range slices.Sorted(maps.Keys(s.endpoints)) {
 		d.Endpoints = append(d.Endpoints, *s.endpoints[key])
+	}
+	for _, key := range slices.Sorted(maps.Keys(s.roleBindings)) {
+		d.RoleBindings = append(d.RoleBindings, *s.roleBindings[key])
+	}
+	for _, key := range slices.Sorted(maps.Keys(s.clusterRoleBindings)) {
+		d.ClusterRoleBindings = append(d.ClusterRoleBindings, *s.clusterRoleBindings[key])
 	}
 	return d
 }
@@ -744,6 +766,17 @@ func (s *State) restore(d snapshotData) {
 		ep := &d.Endpoints[i]
 		s.endpoints[podKey(ep.Namespace, ep.Name)] = ep
 	}
+	s.roleBindings = make(map[string]*api.RoleBinding, len(d.RoleBindings))
+	for i := range d.RoleBindings {
+		rb := &d.RoleBindings[i]
+		s.roleBindings[podKey(rb.Namespace, rb.Name)] = rb
+	}
+	s.clusterRoleBindings = make(map[string]*api.ClusterRoleBinding, len(d.ClusterRoleBindings))
+	for i := range d.ClusterRoleBindings {
+		crb := &d.ClusterRoleBindings[i]
+		s.clusterRoleBindings[crb.Name] = crb
+	}
+	s.reindexGrants()
 	s.reindexOwners()
 	s.index = d.Index
 	s.watch.reset(d.Index)

@@ -205,6 +205,7 @@ func (s *State) deleteNamespace(index uint64, cmd Command, d DeleteNamespace) (*
 	s.removeServicesOf(index, d.Name)
 	s.removeConfigMapsOf(index, d.Name)
 	s.removeSecretsOf(index, d.Name)
+	s.removeRoleBindingsOf(index, d.Name)
 	s.finishNamespace(index, d.Name)
 	return s.namespaceOrDeleted(ns).DeepCopy(), nil
 }
