@@ -3,6 +3,10 @@ package auth
 import (
 	"slices"
 	"strings"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+
+	"github.com/gossipod/gossipod/api"
 )
 
 // Authorizer decides whether a user may do what a request does. It must
@@ -35,12 +39,39 @@ type Authorizer interface {
 //     endpoints, reads, and pods' log and exec, which an agent proxies
 //     for a user already authorized by the agent that took the request.
 //
+// The same rule sets are the built-in ClusterRoles view, edit and admin
+// (and cluster-admin, which is admin) that RoleBindings and
+// ClusterRoleBindings grant, as Kubernetes' RBAC authorizer reads them: a
+// binding whose subject is the user (by name; a ServiceAccount as
+// system:serviceaccount:<ns>:<name>) or one of its groups grants its
+// role's rules; a ClusterRoleBinding's everywhere, a RoleBinding's only to
+// resource requests in its namespace (never cluster-scoped resources or
+// paths). Bindings are read through Grants; anonymous requests get none.
+//
 // Resources are listed, not matched by wildcard, below admin: a kind added
 // later is refused to view and edit until it is added here, as in RBAC.
-type RoleAuthorizer struct{}
+// The rbac.authorization.k8s.io resources are admin's only: writing a
+// binding grants privileges, and Kubernetes' view and edit do not read
+// bindings either.
+type RoleAuthorizer struct {
+	// Grants finds the bindings' grants to a subject; nil means no
+	// bindings (the role groups alone decide).
+	Grants GrantGetter
+}
+
+// GrantGetter finds what the RoleBindings and ClusterRoleBindings grant a
+// subject: a User (a ServiceAccount is its user,
+// system:serviceaccount:<ns>:<name>) or a Group. The agent passes its
+// replicated state, so a binding takes effect on each agent when that
+// agent applies it. It runs for the user and each of its groups on every
+// request: it must be safe for concurrent use, must not block, and should
+// not allocate (consensus.State reads an index it publishes atomically).
+type GrantGetter interface {
+	RoleGrants(subject api.SubjectKey) []api.RoleGrant
+}
 
 // Authorize implements Authorizer.
-func (RoleAuthorizer) Authorize(u User, a Attributes) bool {
+func (r RoleAuthorizer) Authorize(u User, a Attributes) bool {
 	if !a.IsResourceRequest && isInternalPath(a.Path) {
 		return u.IsNode() && anyRuleAllows(nodeRules, a)
 	}
@@ -55,6 +86,35 @@ func (RoleAuthorizer) Authorize(u User, a Attributes) bool {
 	}
 	for _, g := range u.Groups {
 		if rules, ok := roleRules[g]; ok && anyRuleAllows(rules, a) {
+			return true
+		}
+	}
+	return r.Grants != nil && r.bindingsAllow(u, a)
+}
+
+// bindingsAllow reports whether a binding to u, or to one of its groups,
+// grants what a does.
+func (r RoleAuthorizer) bindingsAllow(u User, a Attributes) bool {
+	if grantsAllow(r.Grants.RoleGrants(api.SubjectKey{Kind: rbacv1.UserKind, Name: u.Name}), a) {
+		return true
+	}
+	for _, g := range u.Groups {
+		if grantsAllow(r.Grants.RoleGrants(api.SubjectKey{Kind: rbacv1.GroupKind, Name: g}), a) {
+			return true
+		}
+	}
+	return false
+}
+
+// grantsAllow reports whether one of grants allows a: a RoleBinding's
+// grant only for a resource request in its namespace, as RBAC visits
+// RoleBindings only for namespaced requests.
+func grantsAllow(grants []api.RoleGrant, a Attributes) bool {
+	for _, g := range grants {
+		if g.Namespace != "" && (!a.IsResourceRequest || a.Namespace != g.Namespace) {
+			continue
+		}
+		if rules, ok := clusterRoleRules[g.Role]; ok && anyRuleAllows(rules, a) {
 			return true
 		}
 	}
@@ -182,6 +242,15 @@ var nodeRules = []rule{
 	{groups: []string{""}, resources: []string{"pods/log", "pods/exec", "pods/attach", "pods/portforward"}, verbs: anyVerb},
 	{verbs: []string{"get"}, paths: []string{
 		"/api", "/api/*", "/apis", "/apis/*", "/metrics", "/v1/agent/members", "/v1/raft/peers", "/v1/images"}},
+}
+
+// clusterRoleRules are the built-in ClusterRoles a binding may name
+// (api.ClusterRoleNames), by name.
+var clusterRoleRules = map[string][]rule{
+	api.ClusterRoleView:         viewRules,
+	api.ClusterRoleEdit:         editRules,
+	api.ClusterRoleAdmin:        adminRules,
+	api.ClusterRoleClusterAdmin: adminRules,
 }
 
 // roleRules maps a group to its rules: the role groups, and

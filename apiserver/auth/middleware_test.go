@@ -88,6 +88,16 @@ var routes = []struct {
 	{"POST", "/v1/tokens", admin, false},
 	{"GET", "/v1/tokens", admin, false},
 	{"DELETE", "/v1/tokens/abc123", admin, false},
+	// Bindings grant privileges: admin's only, as Kubernetes' view and
+	// edit do not read them either.
+	{"GET", "/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings", admin, true},
+	{"GET", "/apis/rbac.authorization.k8s.io/v1/rolebindings", admin, true},
+	{"POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings", admin, false},
+	{"PATCH", "/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings/ci", admin, false},
+	{"DELETE", "/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings/ci", admin, false},
+	{"GET", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/ops", admin, true},
+	{"POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", admin, false},
+	{"GET", "/apis/rbac.authorization.k8s.io/v1/clusterroles", admin, true},
 	{"GET", "/v1/internal/read-index", agentOnly, true},
 	{"POST", "/v1/internal/apply", agentOnly, true},
 	{"GET", "/no/such/path", admin, false},
