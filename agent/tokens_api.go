@@ -24,13 +24,14 @@ const tokenIDAttempts = 3
 
 // authMiddleware is the API's authentication and authorization filter,
 // checking bearer tokens (API tokens, and ServiceAccount tokens' bindings)
-// against this agent's replica of the state, so a revocation, or the
-// deletion of a token's pod, takes effect here as soon as this agent
-// applies it. It wraps
+// and the RoleBindings and ClusterRoleBindings against this agent's
+// replica of the state, so a revocation, the deletion of a token's pod, or
+// a binding takes effect here as soon as this agent applies it. It wraps
 // every route: New serves routes() only through it.
 func (a *Agent) authMiddleware() func(http.Handler) http.Handler {
-	authn := auth.NewAuthenticator(a.store.State(), time.Now).WithServiceAccountTokens(a.saTokens, a.store.State())
-	return auth.Middleware(authn, auth.RoleAuthorizer{}, a.log)
+	st := a.store.State()
+	authn := auth.NewAuthenticator(st, time.Now).WithServiceAccountTokens(a.saTokens, st)
+	return auth.Middleware(authn, auth.RoleAuthorizer{Grants: st}, a.log)
 }
 
 // handleCreateToken serves POST /v1/tokens: it draws the id and secret

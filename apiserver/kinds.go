@@ -37,6 +37,8 @@ func (s *Server) resources() []routeLister {
 		s.events(discoveryEntry(all, "events")),
 		s.deployments(discoveryEntry(all, "deployments")),
 		s.replicaSets(discoveryEntry(all, "replicasets")),
+		s.clusterRoleBindings(discoveryEntry(all, "clusterrolebindings")),
+		s.roleBindings(discoveryEntry(all, "rolebindings")),
 	}
 }
 

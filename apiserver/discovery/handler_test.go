@@ -107,7 +107,7 @@ func TestClientGoDiscovery(t *testing.T) {
 			for _, g := range groups {
 				names = append(names, g.Name+"="+g.PreferredVersion.GroupVersion)
 			}
-			if want := []string{"=v1", "apps=apps/v1", "discovery.k8s.io=discovery.k8s.io/v1"}; !slices.Equal(names, want) {
+			if want := []string{"=v1", "apps=apps/v1", "discovery.k8s.io=discovery.k8s.io/v1", "rbac.authorization.k8s.io=rbac.authorization.k8s.io/v1"}; !slices.Equal(names, want) {
 				t.Errorf("groups %v, want %v", names, want)
 			}
 			got := map[string][]metav1.APIResource{}
@@ -174,17 +174,20 @@ func TestWhatKubectlLooksFor(t *testing.T) {
 	dc := memory.NewMemCacheClient(discovery.NewDiscoveryClientForConfigOrDie(cfg))
 	mapper := restmapper.NewShortcutExpander(restmapper.NewDeferredDiscoveryRESTMapper(dc), dc, nil)
 	for in, want := range map[string]schema.GroupVersionResource{
-		"po":         {Version: "v1", Resource: "pods"},
-		"pod":        {Version: "v1", Resource: "pods"},
-		"no":         {Version: "v1", Resource: "nodes"},
-		"ns":         {Version: "v1", Resource: "namespaces"},
-		"sa":         {Version: "v1", Resource: "serviceaccounts"},
-		"ev":         {Version: "v1", Resource: "events"},
-		"cm":         {Version: "v1", Resource: "configmaps"},
-		"configmap":  {Version: "v1", Resource: "configmaps"},
-		"secret":     {Version: "v1", Resource: "secrets"},
-		"deploy":     {Group: "apps", Version: "v1", Resource: "deployments"},
-		"deployment": {Group: "apps", Version: "v1", Resource: "deployments"},
+		"po":                 {Version: "v1", Resource: "pods"},
+		"pod":                {Version: "v1", Resource: "pods"},
+		"no":                 {Version: "v1", Resource: "nodes"},
+		"ns":                 {Version: "v1", Resource: "namespaces"},
+		"sa":                 {Version: "v1", Resource: "serviceaccounts"},
+		"ev":                 {Version: "v1", Resource: "events"},
+		"cm":                 {Version: "v1", Resource: "configmaps"},
+		"configmap":          {Version: "v1", Resource: "configmaps"},
+		"secret":             {Version: "v1", Resource: "secrets"},
+		"deploy":             {Group: "apps", Version: "v1", Resource: "deployments"},
+		"deployment":         {Group: "apps", Version: "v1", Resource: "deployments"},
+		"rolebinding":        {Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "rolebindings"},
+		"rolebindings":       {Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "rolebindings"},
+		"clusterrolebinding": {Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterrolebindings"},
 	} {
 		got, err := mapper.ResourceFor(schema.GroupVersionResource{Resource: in})
 		if err != nil || got != want {

@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
@@ -243,6 +244,21 @@ func Resources() []Resource {
 			Namespaced: true,
 			Verbs:      []string{"get", "list", "watch"},
 			Object:     reflect.TypeFor[discoveryv1.EndpointSlice](), List: reflect.TypeFor[discoveryv1.EndpointSliceList](),
+		},
+		{
+			// Grants a built-in ClusterRole (view, edit, admin,
+			// cluster-admin) everywhere. Like Kubernetes', the RBAC
+			// resources have no short names.
+			Group: rbacv1.GroupName, Version: "v1", Resource: "clusterrolebindings", Singular: "clusterrolebinding", Kind: "ClusterRoleBinding",
+			Verbs:  []string{"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"},
+			Object: reflect.TypeFor[rbacv1.ClusterRoleBinding](), List: reflect.TypeFor[rbacv1.ClusterRoleBindingList](),
+		},
+		{
+			// Grants a built-in ClusterRole within its namespace.
+			Group: rbacv1.GroupName, Version: "v1", Resource: "rolebindings", Singular: "rolebinding", Kind: "RoleBinding",
+			Namespaced: true,
+			Verbs:      []string{"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"},
+			Object:     reflect.TypeFor[rbacv1.RoleBinding](), List: reflect.TypeFor[rbacv1.RoleBindingList](),
 		},
 	}
 }

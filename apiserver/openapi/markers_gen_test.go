@@ -34,6 +34,7 @@ var markerPackages = []string{
 	"k8s.io/api/core/v1",
 	"k8s.io/api/discovery/v1",
 	"k8s.io/api/policy/v1",
+	"k8s.io/api/rbac/v1",
 	"k8s.io/apimachinery/pkg/apis/meta/v1",
 }
 

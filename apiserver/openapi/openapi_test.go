@@ -388,7 +388,7 @@ func TestHTTP(t *testing.T) {
 			ServerRelativeURL string `json:"serverRelativeURL"`
 		} `json:"paths"`
 	}
-	if err := json.Unmarshal(body, &root); err != nil || resp.StatusCode != http.StatusOK || len(root.Paths) != 3 {
+	if err := json.Unmarshal(body, &root); err != nil || resp.StatusCode != http.StatusOK || len(root.Paths) != 4 {
 		t.Fatalf("root: %d %s (%v)", resp.StatusCode, body, err)
 	}
 	u := root.Paths["apis/apps/v1"].ServerRelativeURL

@@ -704,6 +704,49 @@ func fieldMarkers(typeName, field string) fieldMarker {
 		case "expectedPods":
 			return fieldMarker{presence: markedOptional}
 		}
+	case "k8s.io/api/rbac/v1.AggregationRule":
+		switch field {
+		case "clusterRoleSelectors":
+			return fieldMarker{listType: "atomic"}
+		}
+	case "k8s.io/api/rbac/v1.ClusterRole":
+		switch field {
+		case "rules":
+			return fieldMarker{listType: "atomic", presence: markedOptional}
+		}
+	case "k8s.io/api/rbac/v1.ClusterRoleBinding":
+		switch field {
+		case "subjects":
+			return fieldMarker{listType: "atomic"}
+		}
+	case "k8s.io/api/rbac/v1.PolicyRule":
+		switch field {
+		case "apiGroups":
+			return fieldMarker{listType: "atomic"}
+		case "nonResourceURLs":
+			return fieldMarker{listType: "atomic"}
+		case "resourceNames":
+			return fieldMarker{listType: "atomic"}
+		case "resources":
+			return fieldMarker{listType: "atomic"}
+		case "verbs":
+			return fieldMarker{listType: "atomic"}
+		}
+	case "k8s.io/api/rbac/v1.Role":
+		switch field {
+		case "rules":
+			return fieldMarker{listType: "atomic", presence: markedOptional}
+		}
+	case "k8s.io/api/rbac/v1.RoleBinding":
+		switch field {
+		case "subjects":
+			return fieldMarker{listType: "atomic"}
+		}
+	case "k8s.io/api/rbac/v1.RoleRef":
+		switch field {
+		case "apiGroup":
+			return fieldMarker{presence: markedOptional}
+		}
 	case "k8s.io/apimachinery/pkg/apis/meta/v1.APIGroup":
 		switch field {
 		case "serverAddressByClientCIDRs":
@@ -851,6 +894,10 @@ func typeMarkers(typeName string) string {
 	case "k8s.io/api/core/v1.TypedLocalObjectReference":
 		return "atomic"
 	case "k8s.io/api/discovery/v1.EndpointPort":
+		return "atomic"
+	case "k8s.io/api/rbac/v1.RoleRef":
+		return "atomic"
+	case "k8s.io/api/rbac/v1.Subject":
 		return "atomic"
 	case "k8s.io/apimachinery/pkg/apis/meta/v1.LabelSelector":
 		return "atomic"

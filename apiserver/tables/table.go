@@ -113,6 +113,14 @@ func itemsOf(obj any) ([]item, string, error) {
 		return listItems(o.Items, &configMapTable), o.ResourceVersion, nil
 	case api.SecretList:
 		return listItems(o.Items, &secretTable), o.ResourceVersion, nil
+	case api.RoleBindingList:
+		return listItems(o.Items, &roleBindingTable), o.ResourceVersion, nil
+	case *api.RoleBindingList:
+		return listItems(o.Items, &roleBindingTable), o.ResourceVersion, nil
+	case api.ClusterRoleBindingList:
+		return listItems(o.Items, &clusterRoleBindingTable), o.ResourceVersion, nil
+	case *api.ClusterRoleBindingList:
+		return listItems(o.Items, &clusterRoleBindingTable), o.ResourceVersion, nil
 	case *api.SecretList:
 		return listItems(o.Items, &secretTable), o.ResourceVersion, nil
 	case api.EndpointSliceList:
@@ -165,6 +173,10 @@ func emptyListKind(obj any) *kindTable {
 		return &serviceTable
 	case api.ConfigMapList, *api.ConfigMapList:
 		return &configMapTable
+	case api.RoleBindingList, *api.RoleBindingList:
+		return &roleBindingTable
+	case api.ClusterRoleBindingList, *api.ClusterRoleBindingList:
+		return &clusterRoleBindingTable
 	case api.SecretList, *api.SecretList:
 		return &secretTable
 	case api.EndpointSliceList, *api.EndpointSliceList:
@@ -196,6 +208,10 @@ func tableFor(o api.Object) *kindTable {
 		return &serviceTable
 	case *api.ConfigMap:
 		return &configMapTable
+	case *api.RoleBinding:
+		return &roleBindingTable
+	case *api.ClusterRoleBinding:
+		return &clusterRoleBindingTable
 	case *api.Secret:
 		return &secretTable
 	case *api.EndpointSlice:
@@ -269,6 +285,14 @@ func withTypeMeta(o api.Object) any {
 	case *api.ConfigMap:
 		c := *v
 		c.TypeMeta = api.TypeMeta{Kind: "ConfigMap", APIVersion: "v1"}
+		return &c
+	case *api.RoleBinding:
+		c := *v
+		c.TypeMeta = api.TypeMeta{Kind: "RoleBinding", APIVersion: api.RBACAPIVersion}
+		return &c
+	case *api.ClusterRoleBinding:
+		c := *v
+		c.TypeMeta = api.TypeMeta{Kind: "ClusterRoleBinding", APIVersion: api.RBACAPIVersion}
 		return &c
 	case *api.Secret:
 		c := *v
