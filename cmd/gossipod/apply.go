@@ -126,6 +126,10 @@ func applyObject(ctx context.Context, cl *client.Client, o manifestObject) (appl
 		return applyNamespace(ctx, cl, obj, o.source)
 	case *api.Service:
 		return applyService(ctx, cl, obj, o.source)
+	case *api.RoleBinding:
+		return applyBinding(ctx, cl, obj, o.source, roleBindingParts)
+	case *api.ClusterRoleBinding:
+		return applyBinding(ctx, cl, obj, o.source, clusterRoleBindingParts)
 	default:
 		apiVersion, kind := o.obj.GetObjectKind().GroupVersionKind().ToAPIVersionAndKind()
 		return "", nil, fmt.Errorf("unable to apply %s %s %q from %q: this kind is not supported yet", apiVersion, kind, o.obj.GetName(), o.source)

@@ -20,14 +20,17 @@ import (
 // createCommand is kubectl create's generators for configuration: a
 // ConfigMap or a Secret built on the client from files, directories, env
 // files or literal values, exactly as kubectl builds them (same keys, same
-// errors, same --append-hash), then created through the API.
+// errors, same --append-hash), then created through the API; and for the
+// RBAC bindings, built from --clusterrole and the subjects' flags.
 func createCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "create",
-		Usage: "create a ConfigMap or a Secret from files, directories, env files or literal values",
+		Usage: "create a ConfigMap or a Secret from files, directories, env files or literal values, or a RoleBinding or ClusterRoleBinding",
 		Subcommands: []*cli.Command{
 			createConfigMapCommand(),
 			createSecretCommand(),
+			createRoleBindingCommand(),
+			createClusterRoleBindingCommand(),
 		},
 		Action: unknownSubcommand,
 	}
@@ -79,7 +82,7 @@ func createConfigMapCommand() *cli.Command {
 				}
 				cm.Name = fmt.Sprintf("%s-%s", cm.Name, h)
 			}
-			return submitCreate(c, o, "configmaps", "configmap", cm, "failed to create configmap: ")
+			return submitCreate(c, o, coreResource("configmaps"), "configmap", cm, "failed to create configmap: ")
 		},
 	}
 }
@@ -205,7 +208,7 @@ func createSecret(c *cli.Context, o createOptions, s *api.Secret) error {
 		}
 		s.Name = fmt.Sprintf("%s-%s", s.Name, h)
 	}
-	return submitCreate(c, o, "secrets", "secret", s, "failed to create secret ")
+	return submitCreate(c, o, coreResource("secrets"), "secret", s, "failed to create secret ")
 }
 
 // sourceFlags are --from-literal, --from-file and --from-env-file.
@@ -304,15 +307,21 @@ func dryRunStrategy(c *cli.Context) (string, error) {
 	return strategy, nil
 }
 
-// submitCreate creates obj in the namespace of o, unless it is a client
-// dry run, and prints the result: "configmap/NAME created" (with " (dry
-// run)" or " (server dry run)"), KIND/NAME for -o name, or the object (as
-// created, or as it would be sent) for -o json|yaml. A failure is reported
-// as kubectl reports it, after failure ("failed to create configmap: ").
+// coreResource is a namespaced resource of the core group (v1).
+func coreResource(resource string) apiResource {
+	return apiResource{Version: "v1", Resource: resource, Namespaced: true}
+}
+
+// submitCreate creates obj as a resource r (in the namespace of o when r
+// is namespaced), unless it is a client dry run, and prints the result:
+// "configmap/NAME created" (with " (dry run)" or " (server dry run)"),
+// KIND/NAME for -o name, or the object (as created, or as it would be
+// sent) for -o json|yaml. A failure is reported as kubectl reports it,
+// after failure ("failed to create configmap: ").
 func submitCreate[T any, PT interface {
 	*T
 	metav1.Object
-}](c *cli.Context, o createOptions, resource, kind string, obj PT, failure string) error {
+}](c *cli.Context, o createOptions, r apiResource, kind string, obj PT, failure string) error {
 	if o.saveConfig {
 		if err := saveConfig(obj); err != nil {
 			return err
@@ -324,7 +333,7 @@ func submitCreate[T any, PT interface {
 		if err != nil {
 			return err
 		}
-		path := apiResource{Version: "v1", Resource: resource, Namespaced: true}.path(o.namespace, "")
+		path := r.path(o.namespace, "")
 		if o.dryRun == dryRunServer {
 			path += "?dryRun=All"
 		}

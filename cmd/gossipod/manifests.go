@@ -140,8 +140,9 @@ func splitJoined(err error) []error {
 func setNamespaces(objs []manifestObject, ns string, explicit bool) error {
 	var errs []error
 	for _, o := range objs {
-		if _, clusterScoped := o.obj.(*api.Namespace); clusterScoped {
-			continue
+		switch o.obj.(type) {
+		case *api.Namespace, *api.ClusterRoleBinding:
+			continue // cluster-scoped
 		}
 		switch objNS := o.obj.GetNamespace(); {
 		case objNS == "":
