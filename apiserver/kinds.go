@@ -38,6 +38,7 @@ func (s *Server) resources() []routeLister {
 		s.deployments(discoveryEntry(all, "deployments")),
 		s.replicaSets(discoveryEntry(all, "replicasets")),
 		s.clusterRoleBindings(discoveryEntry(all, "clusterrolebindings")),
+		s.clusterRoles(discoveryEntry(all, "clusterroles")),
 		s.roleBindings(discoveryEntry(all, "rolebindings")),
 	}
 }

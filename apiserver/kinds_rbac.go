@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/apiserver/auth"
 	"github.com/gossipod/gossipod/apiserver/discovery"
 	"github.com/gossipod/gossipod/consensus"
 )
@@ -79,6 +80,40 @@ func (s *Server) clusterRoleBindings(info discovery.Resource) *resource[api.Clus
 		remove: func(ctx context.Context, _, name string, o *api.DeleteOptions) (*api.ClusterRoleBinding, error) {
 			return commitObject[api.ClusterRoleBinding](ctx, s.b, consensus.CmdDeleteClusterRoleBinding,
 				consensus.DeleteClusterRoleBinding{Name: name, UID: uidPrecondition(o)})
+		},
+	}
+}
+
+// clusterRoles: gossipod's built-in roles (auth.ClusterRoles), read-only:
+// there are no other ClusterRoles to make. They exist as long as the
+// cluster, so they show the creation time of its default namespace.
+func (s *Server) clusterRoles(info discovery.Resource) *resource[api.ClusterRole, *api.ClusterRole] {
+	builtIn := func(st *consensus.State) []api.ClusterRole {
+		roles := auth.ClusterRoles()
+		if ns, ok := st.Namespace(api.DefaultNamespace); ok {
+			for i := range roles {
+				roles[i].CreationTimestamp = ns.CreationTimestamp
+			}
+		}
+		return roles
+	}
+	return &resource[api.ClusterRole, *api.ClusterRole]{
+		s: s, info: info,
+		get: func(st *consensus.State, _, name string) (*api.ClusterRole, bool) {
+			for _, cr := range builtIn(st) {
+				if cr.Name == name {
+					return &cr, true
+				}
+			}
+			return nil, false
+		},
+		list: func(st *consensus.State, _ string, keep func(*api.ClusterRole) bool) ([]*api.ClusterRole, uint64) {
+			return values(builtIn(st), keep), st.Index()
+		},
+		newList: func(items []api.ClusterRole, meta api.ListMeta) any {
+			l := api.ClusterRoleList{Items: items}
+			l.TypeMeta, l.ListMeta = listMeta("ClusterRoleList", api.RBACAPIVersion, meta)
+			return l
 		},
 	}
 }

@@ -231,3 +231,37 @@ func BenchmarkAuthorizeWithBindings(b *testing.B) {
 		}
 	})
 }
+
+// TestClusterRolesReadOnly: the built-in roles are listed and read as
+// ClusterRoles with their rules, with the cluster's age; nothing writes
+// them.
+func TestClusterRolesReadOnly(t *testing.T) {
+	_, srv := newTestServer(t)
+	crs := rbacPrefix + "/clusterroles"
+	steps := []struct {
+		method, path string
+		wantCode     int
+		wantBody     []string
+	}{
+		{"GET", crs, http.StatusOK, []string{`"kind": "ClusterRoleList"`, `"name": "admin"`, `"name": "cluster-admin"`, `"name": "edit"`, `"name": "view"`}},
+		{"GET", crs + "/view", http.StatusOK, []string{`"kind": "ClusterRole"`, `"pods/log"`, `"nonResourceURLs"`, `"creationTimestamp": "20`}},
+		{"GET", crs + "/pod-reader", http.StatusNotFound, []string{`clusterroles.rbac.authorization.k8s.io \"pod-reader\" not found`}},
+		{"POST", crs, http.StatusMethodNotAllowed, nil},
+		{"DELETE", crs + "/view", http.StatusMethodNotAllowed, nil},
+	}
+	for i, s := range steps {
+		code, body := do(t, srv, s.method, s.path, jsonType, `{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRole","metadata":{"name":"x"}}`)
+		if code != s.wantCode {
+			t.Fatalf("step %d: %s %s = %d, want %d: %.2000s", i, s.method, s.path, code, s.wantCode, body)
+		}
+		for _, want := range s.wantBody {
+			if !strings.Contains(body, want) {
+				t.Fatalf("step %d: %s %s: body lacks %q:\n%.3000s", i, s.method, s.path, want, body)
+			}
+		}
+	}
+	cols, rows := getTable(t, srv, crs)
+	if strings.Join(cols, " ") != "Name Created At" || len(rows) != 4 || rows[3][0] != "view" {
+		t.Errorf("table %q %v, want kubectl's NAME CREATED AT and four roles", cols, rows)
+	}
+}

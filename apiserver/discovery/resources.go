@@ -254,6 +254,13 @@ func Resources() []Resource {
 			Object: reflect.TypeFor[rbacv1.ClusterRoleBinding](), List: reflect.TypeFor[rbacv1.ClusterRoleBindingList](),
 		},
 		{
+			// gossipod's built-in roles, read-only: the only ones a
+			// binding may name.
+			Group: rbacv1.GroupName, Version: "v1", Resource: "clusterroles", Singular: "clusterrole", Kind: "ClusterRole",
+			Verbs:  []string{"get", "list"},
+			Object: reflect.TypeFor[rbacv1.ClusterRole](), List: reflect.TypeFor[rbacv1.ClusterRoleList](),
+		},
+		{
 			// Grants a built-in ClusterRole within its namespace.
 			Group: rbacv1.GroupName, Version: "v1", Resource: "rolebindings", Singular: "rolebinding", Kind: "RoleBinding",
 			Namespaced: true,

@@ -69,3 +69,9 @@ var clusterRoleBindingTable = kindTable{
 		return metav1.TableRow{Cells: bindingCells(p, &crb.ObjectMeta, crb.RoleRef, crb.Subjects)}
 	},
 }
+
+// clusterRoleTable is kubectl's printClusterRole: NAME, CREATED AT.
+var clusterRoleTable = kindTable{
+	columns: defaultTable.columns,
+	print:   func(p printer, o api.Object) metav1.TableRow { return defaultTable.print(p, o) },
+}

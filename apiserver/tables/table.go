@@ -113,6 +113,10 @@ func itemsOf(obj any) ([]item, string, error) {
 		return listItems(o.Items, &configMapTable), o.ResourceVersion, nil
 	case api.SecretList:
 		return listItems(o.Items, &secretTable), o.ResourceVersion, nil
+	case api.ClusterRoleList:
+		return listItems(o.Items, &clusterRoleTable), o.ResourceVersion, nil
+	case *api.ClusterRoleList:
+		return listItems(o.Items, &clusterRoleTable), o.ResourceVersion, nil
 	case api.RoleBindingList:
 		return listItems(o.Items, &roleBindingTable), o.ResourceVersion, nil
 	case *api.RoleBindingList:
@@ -173,6 +177,8 @@ func emptyListKind(obj any) *kindTable {
 		return &serviceTable
 	case api.ConfigMapList, *api.ConfigMapList:
 		return &configMapTable
+	case api.ClusterRoleList, *api.ClusterRoleList:
+		return &clusterRoleTable
 	case api.RoleBindingList, *api.RoleBindingList:
 		return &roleBindingTable
 	case api.ClusterRoleBindingList, *api.ClusterRoleBindingList:
@@ -210,6 +216,8 @@ func tableFor(o api.Object) *kindTable {
 		return &configMapTable
 	case *api.RoleBinding:
 		return &roleBindingTable
+	case *api.ClusterRole:
+		return &clusterRoleTable
 	case *api.ClusterRoleBinding:
 		return &clusterRoleBindingTable
 	case *api.Secret:

@@ -56,6 +56,9 @@ subjects:
 			"NAME        ROLE                        AGE   USERS   GROUPS   SERVICEACCOUNTS\n" +
 			"ops-admin   ClusterRole/cluster-admin   0s    alice   ops      \n"},
 		{[]string{"get", "rolebinding.rbac.authorization.k8s.io", "-A", "-o", "name"}, "rolebinding.rbac.authorization.k8s.io/ci-view\n"},
+		{[]string{"get", "clusterroles", "-o", "name"}, "" +
+			"clusterrole.rbac.authorization.k8s.io/admin\nclusterrole.rbac.authorization.k8s.io/cluster-admin\n" +
+			"clusterrole.rbac.authorization.k8s.io/edit\nclusterrole.rbac.authorization.k8s.io/view\n"},
 		{[]string{"apply", "-f", file}, "rolebinding.rbac.authorization.k8s.io/ci-view unchanged\nclusterrolebinding.rbac.authorization.k8s.io/ops-admin unchanged\n"},
 	}
 	for _, tt := range tests {
