@@ -2,6 +2,9 @@ package agent
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,6 +69,85 @@ func TestRoleBindingsThroughTheAgent(t *testing.T) {
 		}
 		if got.code != s.want {
 			t.Fatalf("%s: %s %s = %d %s, want %d", s.step, s.method, s.path, got.code, got.body, s.want)
+		}
+	}
+}
+
+// TestKubectlRBAC runs real kubectl's commands (built in) against one
+// agent: create rolebinding and clusterrolebinding, apply of a binding
+// manifest, get with kubectl's columns, describe of a binding and of a
+// built-in ClusterRole; then kubectl as the bound ServiceAccount lists
+// pods in its namespace and is refused elsewhere, in Kubernetes' words.
+func TestKubectlRBAC(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an agent")
+	}
+	agents, stop := startAgents(t, nextBlock(), 1, 1)
+	defer stop()
+	waitForLeader(t, agents, 30*time.Second)
+	admin := writeKubeconfig(t, restConfig(t, agents[0], "admin", pki.AdminGroup))
+	sa := writeKubeconfig(t, restConfig(t, agents[0], "system:serviceaccount:default:ci", "system:serviceaccounts", "system:serviceaccounts:default"))
+	cacheDir := t.TempDir()
+	kubectl := func(kubeconfig string, args ...string) (string, error) {
+		t.Helper()
+		return runKubectl(kubeconfig, cacheDir, args...)
+	}
+	// The Group subject says its apiGroup: without it the server
+	// defaults it and kubectl apply says "configured" every time, as
+	// against kube-apiserver.
+	manifest := filepath.Join(t.TempDir(), "rb.yaml")
+	if err := os.WriteFile(manifest, []byte(`apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: deployers
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: edit
+subjects:
+- kind: Group
+  name: deployers
+  apiGroup: rbac.authorization.k8s.io
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		kubeconfig string
+		args       []string
+		want       []string // substrings of the output; an error is a failure unless wantErr
+		wantErr    bool
+	}{
+		{sa, []string{"get", "pods"}, []string{`pods is forbidden: User "system:serviceaccount:default:ci" cannot list resource "pods" in API group "" in the namespace "default"`}, true},
+		{admin, []string{"create", "rolebinding", "ci-view", "--clusterrole=view", "--serviceaccount=default:ci"}, []string{"rolebinding.rbac.authorization.k8s.io/ci-view created"}, false},
+		{admin, []string{"create", "clusterrolebinding", "ops", "--clusterrole=cluster-admin", "--group=ops", "--user=alice"}, []string{"clusterrolebinding.rbac.authorization.k8s.io/ops created"}, false},
+		{admin, []string{"create", "rolebinding", "bad", "--clusterrole=pod-reader", "--user=u"}, []string{`roleRef.name: Unsupported value: "pod-reader"`}, true},
+		{admin, []string{"apply", "-f", manifest}, []string{"rolebinding.rbac.authorization.k8s.io/deployers created"}, false},
+		{admin, []string{"apply", "-f", manifest}, []string{"rolebinding.rbac.authorization.k8s.io/deployers unchanged"}, false},
+		{admin, []string{"get", "rolebindings", "-o", "wide"}, []string{"NAME", "ROLE", "SERVICEACCOUNTS", "ClusterRole/view", "default/ci", "ClusterRole/edit"}, false},
+		{admin, []string{"get", "clusterrolebindings"}, []string{"ops", "ClusterRole/cluster-admin"}, false},
+		{admin, []string{"describe", "rolebinding", "ci-view"}, []string{"Role:", "Kind:  ClusterRole", "Name:  view", "ServiceAccount  ci"}, false},
+		{admin, []string{"get", "clusterroles"}, []string{"cluster-admin", "view"}, false},
+		{admin, []string{"describe", "clusterrole", "view"}, []string{"pods/log", "[get list watch]"}, false},
+		{sa, []string{"get", "pods"}, []string{"No resources found in default namespace."}, false},
+		{sa, []string{"get", "pods", "-n", "kube-system"}, []string{`cannot list resource "pods" in API group "" in the namespace "kube-system"`}, true},
+		{sa, []string{"get", "nodes"}, []string{`cannot list resource "nodes" in API group "" at the cluster scope`}, true},
+		{sa, []string{"get", "rolebindings"}, []string{`cannot list resource "rolebindings" in API group "rbac.authorization.k8s.io"`}, true},
+		{admin, []string{"delete", "rolebinding", "ci-view"}, []string{`rolebinding.rbac.authorization.k8s.io "ci-view" deleted`}, false},
+		{sa, []string{"get", "pods"}, []string{"pods is forbidden"}, true},
+	}
+	for _, s := range steps {
+		out, err := kubectl(s.kubeconfig, s.args...)
+		if err != nil {
+			out += err.Error()
+		}
+		if (err != nil) != s.wantErr {
+			t.Errorf("kubectl %q: err %v, want error %v\n%s", s.args, err, s.wantErr, out)
+			continue
+		}
+		for _, w := range s.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("kubectl %q: output lacks %q:\n%s", s.args, w, out)
+			}
 		}
 	}
 }

@@ -186,21 +186,34 @@ func TestSecretVerbs(t *testing.T) {
 	}
 }
 
-// TestWatchConfigMapsAndSecrets: a watch of configmaps or secrets from the
-// list's resourceVersion gets the changes after it, in order, a Secret's
-// data in it (the watch is served from the state's memory).
+// TestWatchConfigMapsAndSecrets: a watch of configmaps, secrets,
+// rolebindings or clusterrolebindings from the list's resourceVersion gets
+// the changes after it, in order, a Secret's data in it (the watch is
+// served from the state's memory).
 func TestWatchConfigMapsAndSecrets(t *testing.T) {
+	binding := func(kind string) string {
+		return `{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"` + kind + `","metadata":{"name":"cfg"},` +
+			`"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"view"},"subjects":[{"kind":"User","name":"a"}]}`
+	}
 	tests := []struct {
 		resource, create, update string
 		wantUpdate               string
 	}{
 		{"configmaps", `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cfg"},"data":{"a":"1"}}`, `{"data":{"a":"2"}}`, `"a":"2"`},
 		{"secrets", `{"apiVersion":"v1","kind":"Secret","metadata":{"name":"cfg"},"stringData":{"a":"1"}}`, `{"stringData":{"a":"2"}}`, `"a":"Mg=="`},
+		{"rolebindings", binding("RoleBinding"), `{"subjects":[{"kind":"User","name":"b"}]}`, `"name":"b"`},
+		{"clusterrolebindings", binding("ClusterRoleBinding"), `{"subjects":[{"kind":"Group","name":"g"}]}`, `"name":"g"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.resource, func(t *testing.T) {
 			_, srv := newTestServer(t)
 			path := "/api/v1/namespaces/default/" + tt.resource
+			switch tt.resource {
+			case "rolebindings":
+				path = rbacPrefix + "/namespaces/default/rolebindings"
+			case "clusterrolebindings":
+				path = rbacPrefix + "/clusterrolebindings"
+			}
 			_, body := do(t, srv, "GET", path, "", "")
 			var list struct {
 				Metadata struct{ ResourceVersion string }

@@ -39,6 +39,8 @@ func TestRoleBindingVerbs(t *testing.T) {
 		{"GET", rbacPrefix + "/rolebindings?labelSelector=app%3Dci", "", "", http.StatusOK, []string{`"kind": "RoleBindingList"`, `"name": "ci-view"`}},
 		{"PATCH", rbs + "/ci-view", mergeType, `{"subjects":[{"kind":"User","name":"alice"}]}`, http.StatusOK,
 			[]string{`"name": "alice"`, `"apiGroup": "rbac.authorization.k8s.io"`}},
+		{"PATCH", rbs + "/ci-view", "application/strategic-merge-patch+json", `{"metadata":{"labels":{"tier":"ci"}},"subjects":[{"kind":"User","name":"alice"},{"kind":"Group","name":"devs"}]}`,
+			http.StatusOK, []string{`"tier": "ci"`, `"name": "devs"`}},
 		{"PATCH", rbs + "/ci-view", mergeType, `{"roleRef":{"name":"edit"}}`, http.StatusUnprocessableEntity,
 			[]string{`RoleBinding.rbac.authorization.k8s.io \"ci-view\" is invalid: roleRef: Invalid value:`, `cannot change roleRef`}},
 		{"POST", rbs, jsonType, rbJSON("RoleBinding", "ci-view", "view", sa), http.StatusConflict,

@@ -1,6 +1,7 @@
 // Package protobody lets the API read request bodies in Kubernetes'
 // protobuf encoding. client-go's typed clients (kubectl create namespace,
-// kubectl create deployment, informer programs that write) send
+// kubectl create deployment, kubectl create rolebinding, informer programs
+// that write) send
 // `application/vnd.kubernetes.protobuf` for built-in kinds; the handlers and
 // their strict decoder read JSON, so the body is converted once, before
 // them, into the JSON the same client would have sent.
@@ -23,6 +24,7 @@ import (
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -45,7 +47,7 @@ func (d *Decoder) decoder() (runtime.Decoder, error) {
 	d.once.Do(func() {
 		scheme := runtime.NewScheme()
 		for _, add := range []func(*runtime.Scheme) error{
-			corev1.AddToScheme, appsv1.AddToScheme, autoscalingv1.AddToScheme, policyv1.AddToScheme,
+			corev1.AddToScheme, appsv1.AddToScheme, autoscalingv1.AddToScheme, policyv1.AddToScheme, rbacv1.AddToScheme,
 		} {
 			if err := add(scheme); err != nil {
 				d.err = fmt.Errorf("build the protobuf scheme: %w", err)

@@ -9,6 +9,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
@@ -42,6 +43,11 @@ func TestMiddlewareConvertsClientGoBodies(t *testing.T) {
 			encode(&appsv1.Deployment{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
 				ObjectMeta: metav1.ObjectMeta{Name: "web"}, Spec: appsv1.DeploymentSpec{Replicas: &replicas}}),
 			http.StatusOK, `{"kind":"Deployment","apiVersion":"apps/v1","metadata":{"name":"web"},"spec":{"replicas":2,"selector":null,"template":{"metadata":{},"spec":{"containers":null}},"strategy":{}},"status":{}}`},
+		{"rolebinding", http.MethodPost, ContentType,
+			encode(&rbacv1.RoleBinding{TypeMeta: metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
+				ObjectMeta: metav1.ObjectMeta{Name: "ci"}, RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "view"},
+				Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: "ci", Namespace: "default"}}}),
+			http.StatusOK, `{"kind":"RoleBinding","apiVersion":"rbac.authorization.k8s.io/v1","metadata":{"name":"ci"},"subjects":[{"kind":"ServiceAccount","name":"ci","namespace":"default"}],"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"view"}}`},
 		{"json passes", http.MethodPost, "application/json", []byte(`{"a":1}`), http.StatusOK, `{"a":1}`},
 		{"patch passes", http.MethodPatch, ContentType, []byte("raw"), http.StatusOK, "raw"},
 		{"garbage", http.MethodPost, ContentType, []byte("not protobuf"), http.StatusBadRequest, ""},
