@@ -194,6 +194,7 @@ func (s *State) createRoleBinding(index uint64, cmd Command, c CreateRoleBinding
 
 func (s *State) updateRoleBinding(index uint64, u UpdateRoleBinding) (*api.RoleBinding, error) {
 	in := u.RoleBinding.DeepCopy()
+	api.SetRoleBindingDefaults(in)
 	old, ok := s.roleBindings[podKey(in.Namespace, in.Name)]
 	if !ok {
 		return nil, api.NewNotFound("rolebindings.rbac.authorization.k8s.io", in.Name)
@@ -201,7 +202,6 @@ func (s *State) updateRoleBinding(index uint64, u UpdateRoleBinding) (*api.RoleB
 	if in.ResourceVersion != "" && in.ResourceVersion != old.ResourceVersion || in.UID != "" && in.UID != old.UID {
 		return nil, conflictOn("rolebindings.rbac.authorization.k8s.io", in.Name)
 	}
-	api.SetRoleBindingDefaults(in)
 	if err := api.ValidateRoleBindingUpdate(old, in); err != nil {
 		return nil, err
 	}
