@@ -22,7 +22,7 @@ import (
 func describeCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "describe",
-		Usage: "show details of objects of any kind, with their events (kubectl's own layout for pods, deployments, replicasets, nodes, services, endpointslices, configmaps and secrets)",
+		Usage: "show details of objects of any kind, with their events (kubectl's own layout for pods, deployments, replicasets, nodes, services, endpointslices, configmaps, secrets, rolebindings, clusterrolebindings and clusterroles)",
 		Description: "gossipod describe pod web\n" +
 			"gossipod describe pods -l app=web\n" +
 			"gossipod describe deployment web\n" +
@@ -87,6 +87,12 @@ func describeCommand() *cli.Command {
 			case r.isCore("", "secrets"):
 				texts, failed, err = describeListed(c, cl, r, names, true, describeSecret,
 					func(s *api.Secret) string { return string(s.UID) }, nil)
+			case r.isCore(api.RBACGroup, "rolebindings"):
+				texts, failed, err = describeListed(c, cl, r, names, false, describeRoleBinding, nil, nil)
+			case r.isCore(api.RBACGroup, "clusterrolebindings"):
+				texts, failed, err = describeListed(c, cl, r, names, false, describeClusterRoleBinding, nil, nil)
+			case r.isCore(api.RBACGroup, "clusterroles"):
+				texts, failed, err = describeListed(c, cl, r, names, false, describeClusterRole, nil, nil)
 			default:
 				// kubectl's generic describer: every field of the object.
 				texts, failed, err = describeListed(c, cl, r, names, true, describeGeneric,

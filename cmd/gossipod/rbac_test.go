@@ -132,4 +132,35 @@ func TestCreateBindings(t *testing.T) {
 		!strings.Contains(out, `"name": "a,b"`) {
 		t.Errorf("dry run -o json: %v\n%s", err, out)
 	}
+
+	// describe, in kubectl's RBAC describers' layout.
+	for _, tt := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"describe", "rolebinding", "ci"}, []string{"" +
+			"Role:\n" +
+			"  Kind:  ClusterRole\n" +
+			"  Name:  view\n" +
+			"Subjects:\n" +
+			"  Kind            Name   Namespace\n" +
+			"  ----            ----   ---------\n" +
+			"  User            alice  \n" +
+			"  Group           devs   \n" +
+			"  ServiceAccount  ci     default\n"}},
+		{[]string{"describe", "clusterrolebinding", "ops"}, []string{"Name:         ops\n", "  Name:  cluster-admin\n", "  Group  ops"}},
+		{[]string{"describe", "clusterrole", "edit"}, []string{
+			"Labels:       kubernetes.io/bootstrapping=rbac-defaults\n",
+			"  Resources                        Non-Resource URLs    Resource Names  Verbs\n",
+			"  pods/exec                        []                   []              [*]\n",
+			"  deployments.apps/scale           []                   []              [get list watch create update patch delete deletecollection]\n",
+			"                                   [/metrics]           []              [get]\n"}},
+	} {
+		out, errOut, err := f.run("", tt.args...)
+		for _, w := range tt.want {
+			if err != nil || !strings.Contains(out, w) {
+				t.Errorf("%q: err %v %s, output lacks %q:\n%s", tt.args, err, errOut, w, out)
+			}
+		}
+	}
 }
