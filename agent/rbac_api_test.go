@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -8,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/apiserver/auth"
 	"github.com/gossipod/gossipod/pki"
 )
 
@@ -70,6 +73,40 @@ func TestRoleBindingsThroughTheAgent(t *testing.T) {
 		if got.code != s.want {
 			t.Fatalf("%s: %s %s = %d %s, want %d", s.step, s.method, s.path, got.code, got.body, s.want)
 		}
+	}
+
+	// A real ServiceAccount token (a JWT the agent issues, as for a pod's
+	// projected token) authenticates as the ServiceAccount's user and
+	// groups; a RoleBinding to the group of its namespace's
+	// ServiceAccounts grants it view there.
+	var sa *api.ServiceAccount
+	eventually(t, 30*time.Second, func() error {
+		var ok bool
+		if sa, ok = a.store.State().ServiceAccount("default", "default"); !ok {
+			return errors.New("no default ServiceAccount yet")
+		}
+		return nil
+	})
+	token, _, err := a.saTokens.Issue(auth.TokenRequest{ServiceAccount: sa, Now: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	anyone := tlsClient(t, a, nil)
+	groupBinding := `{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"RoleBinding","metadata":{"name":"sas-view"},` +
+		`"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"view"},` +
+		`"subjects":[{"kind":"Group","name":"system:serviceaccounts:default","apiGroup":"rbac.authorization.k8s.io"}]}`
+	if got := httpDo(t, anyone, "GET", base+"/api/v1/namespaces/default/pods", token); got.code != 403 ||
+		!strings.Contains(got.body, `User \"system:serviceaccount:default:default\" cannot list resource \"pods\"`) {
+		t.Fatalf("unbound token: %d %s", got.code, got.body)
+	}
+	if got := httpDoBody(t, admins, "POST", base+rbs, groupBinding); got.code != 201 {
+		t.Fatalf("group binding: %d %s", got.code, got.body)
+	}
+	if got := httpDo(t, anyone, "GET", base+"/api/v1/namespaces/default/pods", token); got.code != 200 {
+		t.Errorf("token bound through its group: %d %s", got.code, got.body)
+	}
+	if got := httpDo(t, anyone, "DELETE", base+"/api/v1/namespaces/default/pods/x", token); got.code != 403 {
+		t.Errorf("token bound view deletes: %d %s", got.code, got.body)
 	}
 }
 

@@ -121,3 +121,16 @@ func TestEveryClusterRoleHasRules(t *testing.T) {
 		t.Errorf("roles %q, api lists %q", names, api.ClusterRoleNames)
 	}
 }
+
+// TestServiceAccountUsersAgree: the user a ServiceAccount token
+// authenticates as is the one the state machine indexes a ServiceAccount
+// subject under (api.SubjectKeyOf), so bindings to it match.
+func TestServiceAccountUsersAgree(t *testing.T) {
+	key, ok := api.SubjectKeyOf(api.Subject{Kind: "ServiceAccount", Name: "ci", Namespace: "team-a"}, "")
+	if !ok || key.Kind != "User" || key.Name != ServiceAccountUser("team-a", "ci") || api.ServiceAccountUsername("team-a", "ci") != ServiceAccountUser("team-a", "ci") {
+		t.Errorf("subject key %v, token user %q", key, ServiceAccountUser("team-a", "ci"))
+	}
+	if saUser("team-a", "ci").Groups[1] != GroupServiceAccountsPrefix+"team-a" || saUser("team-a", "ci").Groups[0] != GroupServiceAccounts {
+		t.Errorf("test identity %v is not what tokens carry", saUser("team-a", "ci"))
+	}
+}
