@@ -29,6 +29,16 @@ func TestRoleBindingsThroughTheAgent(t *testing.T) {
 	waitForLeader(t, agents, 30*time.Second)
 	a := agents[0]
 	base := "https://" + a.apiListener.Addr().String()
+	// The leader makes the default namespace and its ServiceAccount
+	// after its election.
+	var sa *api.ServiceAccount
+	eventually(t, 30*time.Second, func() error {
+		var ok bool
+		if sa, ok = a.store.State().ServiceAccount("default", "default"); !ok {
+			return errors.New("no default ServiceAccount yet")
+		}
+		return nil
+	})
 	client := func(cn string, groups ...string) *http.Client {
 		c, err := a.tls.ca.Issue(pki.Request{CommonName: cn, Organization: groups, Client: true, TTL: time.Hour}, time.Now())
 		if err != nil {
@@ -79,14 +89,6 @@ func TestRoleBindingsThroughTheAgent(t *testing.T) {
 	// projected token) authenticates as the ServiceAccount's user and
 	// groups; a RoleBinding to the group of its namespace's
 	// ServiceAccounts grants it view there.
-	var sa *api.ServiceAccount
-	eventually(t, 30*time.Second, func() error {
-		var ok bool
-		if sa, ok = a.store.State().ServiceAccount("default", "default"); !ok {
-			return errors.New("no default ServiceAccount yet")
-		}
-		return nil
-	})
 	token, _, err := a.saTokens.Issue(auth.TokenRequest{ServiceAccount: sa, Now: time.Now()})
 	if err != nil {
 		t.Fatal(err)
