@@ -223,7 +223,7 @@ stringData:
 		{"bad key", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bad-key}\ndata: {\"bad key!\": v}\n",
 			`The ConfigMap "bad-key" is invalid: data[bad key!]: Invalid value: "bad key!": a valid config key must consist of alphanumeric characters, '-', '_' or '.'`},
 		{"over 1 MiB", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: too-big}\ndata: {a: " + big + ", b: c}\n",
-			`The ConfigMap "too-big" is invalid: []: Too long: must have at most 1048576 bytes`},
+			`[]: Too long: may not be more than 1048576 bytes`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := c.kubectlApplyResult(tt.manifest)

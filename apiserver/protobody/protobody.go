@@ -21,6 +21,7 @@ import (
 	"sync"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -48,6 +49,7 @@ func (d *Decoder) decoder() (runtime.Decoder, error) {
 		scheme := runtime.NewScheme()
 		for _, add := range []func(*runtime.Scheme) error{
 			corev1.AddToScheme, appsv1.AddToScheme, autoscalingv1.AddToScheme, policyv1.AddToScheme, rbacv1.AddToScheme,
+			authenticationv1.AddToScheme, // TokenRequest: kubectl create token
 		} {
 			if err := add(scheme); err != nil {
 				d.err = fmt.Errorf("build the protobuf scheme: %w", err)

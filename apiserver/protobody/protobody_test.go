@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -30,6 +31,7 @@ func TestMiddlewareConvertsClientGoBodies(t *testing.T) {
 		return buf.Bytes()
 	}
 	replicas := int32(2)
+	tokenLife := int64(900)
 	tests := []struct {
 		name, method, contentType string
 		body                      []byte
@@ -48,6 +50,10 @@ func TestMiddlewareConvertsClientGoBodies(t *testing.T) {
 				ObjectMeta: metav1.ObjectMeta{Name: "ci"}, RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "view"},
 				Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: "ci", Namespace: "default"}}}),
 			http.StatusOK, `{"kind":"RoleBinding","apiVersion":"rbac.authorization.k8s.io/v1","metadata":{"name":"ci"},"subjects":[{"kind":"ServiceAccount","name":"ci","namespace":"default"}],"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"view"}}`},
+		{"token request", http.MethodPost, ContentType,
+			encode(&authenticationv1.TokenRequest{TypeMeta: metav1.TypeMeta{APIVersion: "authentication.k8s.io/v1", Kind: "TokenRequest"},
+				Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &tokenLife}}),
+			http.StatusOK, `{"kind":"TokenRequest","apiVersion":"authentication.k8s.io/v1","metadata":{},"spec":{"audiences":null,"expirationSeconds":900,"boundObjectRef":null},"status":{"token":"","expirationTimestamp":null}}`},
 		{"json passes", http.MethodPost, "application/json", []byte(`{"a":1}`), http.StatusOK, `{"a":1}`},
 		{"patch passes", http.MethodPatch, ContentType, []byte("raw"), http.StatusOK, "raw"},
 		{"garbage", http.MethodPost, ContentType, []byte("not protobuf"), http.StatusBadRequest, ""},
