@@ -24,13 +24,17 @@ var kubernetesOnlyFields = map[reflect.Type]map[string]bool{
 	reflect.TypeFor[ListMeta]():   set("selfLink continue remainingItemCount"),
 	reflect.TypeFor[PodSpec](): set("ephemeralContainers activeDeadlineSeconds " +
 		"hostNetwork hostPID " +
-		"hostIPC securityContext subdomain affinity schedulerName tolerations " +
+		"hostIPC subdomain affinity schedulerName tolerations " +
 		"hostAliases priorityClassName priority readinessGates runtimeClassName " +
 		"preemptionPolicy overhead topologySpreadConstraints " +
 		"setHostnameAsFQDN os hostUsers schedulingGates resourceClaims resources hostnameOverride"),
 	reflect.TypeFor[Container](): set("resizePolicy restartPolicyRules " +
 		"volumeDevices " +
-		"terminationMessagePath terminationMessagePolicy securityContext stdin stdinOnce tty"),
+		"terminationMessagePath terminationMessagePolicy stdin stdinOnce tty"),
+	// SELinux labels are not implemented, and gossipod runs Linux nodes
+	// only.
+	reflect.TypeFor[PodSecurityContext](): set("seLinuxOptions seLinuxChangePolicy windowsOptions"),
+	reflect.TypeFor[SecurityContext]():    set("seLinuxOptions windowsOptions"),
 	// A gRPC probe's TLS mode is behind an alpha feature gate
 	// (GRPCContainerProbeTLS), off in kube-apiserver: gossipod probes
 	// without TLS, as kubelet does.

@@ -157,6 +157,7 @@ func validatePodSpec(spec *PodSpec, fld *field.Path) field.ErrorList {
 		errs = append(errs, field.Invalid(fld.Child("terminationGracePeriodSeconds"), *g, isNegativeErrorMsg))
 	}
 	errs = append(errs, validatePodDNS(spec, fld)...)
+	errs = append(errs, validatePodSecurity(spec, fld)...)
 	return errs
 }
 
@@ -354,6 +355,7 @@ func validateContainer(c *Container, fld *field.Path, volumes, names map[string]
 	plainInit := init && !IsSidecar(c)
 	errs = append(errs, validateProbes(c, fld, plainInit)...)
 	errs = append(errs, validateLifecycle(c, fld, plainInit)...)
+	errs = append(errs, validateSecurityContext(c.SecurityContext, fld)...)
 	return errs
 }
 

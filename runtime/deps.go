@@ -119,6 +119,9 @@ type containerSpec struct {
 	// StdoutPath is the log file the container writes its stdout and
 	// stderr to, directly (nothing of the agent in between).
 	StdoutPath string
+	// Security is what the pod's and the container's securityContext
+	// (and the image's USER) make of the container's process.
+	Security securitySpec
 }
 
 // mount is a volume bind-mounted into a container.

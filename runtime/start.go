@@ -139,6 +139,10 @@ func (w *podWorker) prepareStart(ctx context.Context, init bool, act startAction
 		Env:        env,
 		WorkingDir: workDir,
 	}
+	// kubelet's determineEffectiveSecurityContext and verifyRunAsNonRoot.
+	if spec.Security, err = containerSecurity(pod, c, img.Config.User); err != nil {
+		return nil, w.startFailed(rec, c, act, err)
+	}
 	if spec.Mounts, err = w.containerMounts(c); err != nil {
 		retry := w.startFailed(rec, c, act, err)
 		rec.Waiting.Reason = reasonCreateContainerConfigErr // kubelet's ErrCreateContainerConfig

@@ -267,8 +267,23 @@ func (w *podWorker) setupProjected(v *api.Volume) error {
 			}
 		}
 	}
-	_, err = writeAtomic(dir, payload, w.r.now())
-	return err
+	gid := fsGroupOf(w.st.Pod)
+	if gid != nil {
+		// The group may read every file (kubelet's SetVolumeOwnership on a
+		// read-only volume); in the payload, so that an unchanged volume
+		// compares equal and is not written again.
+		for p, f := range payload {
+			f.Mode |= int32(fsGroupRO)
+			payload[p] = f
+		}
+	}
+	if _, err = writeAtomic(dir, payload, w.r.now()); err != nil {
+		return err
+	}
+	if gid != nil {
+		return setVolumeOwnership(dir, *gid, true)
+	}
+	return nil
 }
 
 // resyncProjected brings the pod's projected-family volumes up to date

@@ -155,24 +155,39 @@ func resolveExisting(p string) (string, error) {
 }
 
 // setupEmptyDir creates an emptyDir, world-writable as Kubernetes makes it
-// so that containers running as any user can use it.
+// so that containers running as any user can use it, and group-owned by
+// the pod's fsGroup when it has one.
 func (w *podWorker) setupEmptyDir(name string, src *api.EmptyDirVolumeSource) error {
 	dir := w.volumeDir(name)
 	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return err
 	}
 	if src.Medium != "Memory" {
-		return os.Chmod(dir, 0o777)
+		if err := os.Chmod(dir, 0o777); err != nil {
+			return err
+		}
+	} else {
+		mounted, err := isMountPoint(dir)
+		if err != nil {
+			return err
+		}
+		if !mounted {
+			var size int64
+			if src.SizeLimit != nil {
+				size = src.SizeLimit.Value()
+			}
+			if err := mountTmpfs(dir, size); err != nil {
+				return err
+			}
+		}
 	}
-	mounted, err := isMountPoint(dir)
-	if err != nil || mounted {
-		return err
+	// The pod's fsGroup owns it, setgid: kubelet's SetVolumeOwnership,
+	// made once when the volume is set up, so both fsGroupChangePolicy
+	// values come to the same.
+	if gid := fsGroupOf(w.st.Pod); gid != nil {
+		return setVolumeOwnership(dir, *gid, false)
 	}
-	var size int64
-	if src.SizeLimit != nil {
-		size = src.SizeLimit.Value()
-	}
-	return mountTmpfs(dir, size)
+	return nil
 }
 
 // setupHostPath applies a hostPath's type as kubelet does.

@@ -208,6 +208,16 @@ func (a *sandboxAdapter) StartContainer(ctx context.Context, spec containerSpec)
 		MilliCPULimit:    spec.MilliCPULimit,
 		MilliCPURequest:  spec.MilliCPURequest,
 		StdoutPath:       spec.StdoutPath,
+
+		User:                     spec.Security.User,
+		SupplementalGroups:       spec.Security.SupplementalGroups,
+		StrictSupplementalGroups: spec.Security.StrictSupplementalGroups,
+		ReadOnlyRootfs:           spec.Security.ReadOnlyRootfs,
+		Privileged:               spec.Security.Privileged,
+		CapAdd:                   spec.Security.CapAdd,
+		CapDrop:                  spec.Security.CapDrop,
+		NoNewPrivileges:          spec.Security.NoNewPrivileges,
+		Sysctls:                  spec.Security.Sysctls,
 	}
 	c, err := a.s.StartContainer(ctx, cs)
 	if errors.Is(err, container.ErrExists) {
@@ -358,6 +368,10 @@ func mapContainerErr(err error) error {
 		return &containerErr{err: err, kind: errNotFound}
 	case errors.Is(err, container.ErrNotRunning):
 		return &containerErr{err: err, kind: errNotRunning}
+	case errors.Is(err, container.ErrNoUsersFound), errors.Is(err, container.ErrNoGroupsFound):
+		// The image's USER names no one: kubelet's
+		// CreateContainerConfigError, as for a runAsNonRoot refusal.
+		return &configError{err: err}
 	}
 	return err
 }

@@ -47,6 +47,34 @@ type ContainerSpec struct {
 	// MilliCPURequest is the CPU request in millicores, converted to
 	// shares (weight on v2) as kubelet does; 0 gets the minimum.
 	MilliCPURequest int64
+	// User is who the process runs as, in the image config's USER syntax
+	// (user, uid, user:group, uid:gid, uid:group, user:gid), resolved in the
+	// container's root filesystem as containerd does; empty is root. The
+	// caller merges the image's USER with runAsUser and runAsGroup.
+	User string
+	// SupplementalGroups are added to the user's groups
+	// (securityContext's supplementalGroups, and fsGroup).
+	SupplementalGroups []int64
+	// StrictSupplementalGroups leaves out the user's memberships in the
+	// image's /etc/group (supplementalGroupsPolicy: Strict).
+	StrictSupplementalGroups bool
+	// ReadOnlyRootfs makes the root filesystem read-only
+	// (readOnlyRootFilesystem); the volumes, /dev, /dev/shm and the pod's
+	// /etc/hosts and the like stay as they are mounted.
+	ReadOnlyRootfs bool
+	// Privileged gives every capability, the node's devices, and /proc and
+	// /sys without masked or read-only paths (securityContext.privileged).
+	Privileged bool
+	// CapAdd and CapDrop change Docker's default capabilities, with names
+	// as Kubernetes writes them (NET_RAW, with or without CAP_) or "ALL".
+	CapAdd, CapDrop []string
+	// NoNewPrivileges sets no_new_privs on the container's processes
+	// (allowPrivilegeEscalation: false); setuid programs stop working.
+	NoNewPrivileges bool
+	// Sysctls are namespaced sysctls (net.*, kernel.shm_rmid_forced) to
+	// set in the pod's namespaces, which the container joins, before its
+	// program runs (the pod's securityContext.sysctls).
+	Sysctls map[string]string
 	// StdoutPath is the file stdout and stderr both append to (O_APPEND).
 	// The container writes it directly - no pipe through the agent - so
 	// output keeps flowing while the agent restarts. Empty discards output.
@@ -84,6 +112,9 @@ func (spec ContainerSpec) validate() error {
 	}
 	if spec.MemoryLimitBytes < 0 || spec.MilliCPULimit < 0 || spec.MilliCPURequest < 0 {
 		return fmt.Errorf("%w: negative resource in container %q", ErrInvalid, spec.Name)
+	}
+	if err := checkCapabilities(spec); err != nil {
+		return err
 	}
 	return nil
 }
@@ -134,7 +165,8 @@ func (c *Container) Adopted() bool { return c.proc.done == nil }
 // program runs:
 //
 //  1. reserve the name (one container per name; refused once Destroy began);
-//  2. create its directory and mount the overlay root (on the host);
+//  2. create its directory and mount the overlay root (on the host), and
+//     resolve its user in it;
 //  3. record what re-adoption needs (meta.json);
 //  4. open the output file, passed to the process as stdout and stderr;
 //  5. create the libcontainer container (joined namespaces, cgroup
@@ -191,6 +223,10 @@ func (s *Sandbox) StartContainer(ctx context.Context, spec ContainerSpec) (_ *Co
 		return fail(err)
 	}
 	defer rollback("overlay", func() error { return unmountUnder(dir) })
+	identity, err := resolveIdentity(rootfs, spec.User, spec.SupplementalGroups, spec.StrictSupplementalGroups)
+	if err != nil {
+		return fail(err)
+	}
 
 	// Step 3: what re-adoption needs.
 	env := withDefaultPath(spec.Env)
@@ -198,7 +234,8 @@ func (s *Sandbox) StartContainer(ctx context.Context, spec ContainerSpec) (_ *Co
 	if cwd == "" {
 		cwd = "/"
 	}
-	meta := containerMeta{Name: name, Attempt: spec.Attempt, Args: spec.Args, Env: env, WorkingDir: cwd, StdoutPath: spec.StdoutPath}
+	meta := containerMeta{Name: name, Attempt: spec.Attempt, Args: spec.Args, Env: env, WorkingDir: cwd,
+		StdoutPath: spec.StdoutPath, Identity: identity}
 
 	// Step 4: the output file.
 	out, err := openOutput(spec.StdoutPath)
@@ -210,7 +247,11 @@ func (s *Sandbox) StartContainer(ctx context.Context, spec ContainerSpec) (_ *Co
 	}
 
 	// Step 5: the libcontainer container.
-	lc, err := libcontainer.Create(stateRoot(s.dir), name, s.containerConfig(spec, rootfs, pausePid))
+	cfg, err := s.containerConfig(spec, rootfs, pausePid)
+	if err != nil {
+		return fail(err)
+	}
+	lc, err := libcontainer.Create(stateRoot(s.dir), name, cfg)
 	if err != nil {
 		if errors.Is(err, libcontainer.ErrExist) {
 			return fail(fmt.Errorf("%w: libcontainer state", ErrExists))
@@ -220,7 +261,8 @@ func (s *Sandbox) StartContainer(ctx context.Context, spec ContainerSpec) (_ *Co
 	defer rollback("libcontainer", func() error { return destroyLibcontainer(lc) })
 
 	// Step 6: run, and make sure the program runs.
-	proc := &libcontainer.Process{Args: spec.Args, Env: env, Cwd: cwd, Init: true}
+	proc := &libcontainer.Process{Args: spec.Args, Env: env, Cwd: cwd, Init: true,
+		UID: identity.UID, GID: identity.GID, AdditionalGroups: identity.AdditionalGroups}
 	if out != nil {
 		proc.Stdout, proc.Stderr = out, out
 	}

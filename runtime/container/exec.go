@@ -48,7 +48,9 @@ func (s *Sandbox) Exec(ctx context.Context, container string, args []string, std
 	if !c.Running() {
 		return fail(ErrNotRunning)
 	}
-	proc := &libcontainer.Process{Args: args, Env: c.meta.Env, Cwd: c.meta.WorkingDir, Init: false}
+	id := c.meta.Identity
+	proc := &libcontainer.Process{Args: args, Env: c.meta.Env, Cwd: c.meta.WorkingDir, Init: false,
+		UID: id.UID, GID: id.GID, AdditionalGroups: id.AdditionalGroups}
 	var sio execIO
 	defer sio.closeAll()
 	if stdio.TTY {

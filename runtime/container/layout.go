@@ -97,8 +97,8 @@ type sandboxMeta struct {
 }
 
 // containerMeta is what a re-adopted container needs and libcontainer does
-// not keep: the process's environment and working dir (Exec runs with
-// them), the attempt number and the log path. It is written without Env,
+// not keep: the process's environment, working dir and user (Exec runs
+// with them), the attempt number and the log path. It is written without Env,
 // which goes to containerEnvPath; a sandbox made before the private tmpfs
 // existed keeps Env here, as it always did.
 type containerMeta struct {
@@ -109,6 +109,9 @@ type containerMeta struct {
 	WorkingDir string    `json:"workingDir"`
 	StdoutPath string    `json:"stdoutPath,omitempty"`
 	Started    time.Time `json:"started,omitzero"`
+	// Identity is the resolved user: an exec runs as the container's main
+	// process does (a container from before it has none, and was root).
+	Identity Identity `json:"identity,omitzero"`
 }
 
 // writeJSONFile replaces path atomically (write, fsync, rename), so that a

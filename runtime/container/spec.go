@@ -130,10 +130,10 @@ func (m *Manager) pauseConfig(id, rootfs, hostname string) *configs.Config {
 // containerConfig describes an app container of the sandbox whose pause is
 // pausePid: overlay root, the pod's network/UTS/IPC (and PID when shared)
 // namespaces joined by path, its own mount (and PID) namespace, the usual
-// kernel file systems, the pod's /dev/shm, the volumes, default
-// capabilities, no new privileges, masked and read-only paths, and its
-// leaf cgroup with the limits.
-func (s *Sandbox) containerConfig(spec ContainerSpec, rootfs string, pausePid int) *configs.Config {
+// kernel file systems, the pod's /dev/shm, the volumes, masked and
+// read-only paths, its leaf cgroup with the limits, and what its security
+// context asks for (see applySecurity).
+func (s *Sandbox) containerConfig(spec ContainerSpec, rootfs string, pausePid int) (*configs.Config, error) {
 	ns := configs.Namespaces{}
 	ns.Add(configs.NEWNS, "")
 	if s.meta.SharePID {
@@ -170,14 +170,12 @@ func (s *Sandbox) containerConfig(spec ContainerSpec, rootfs string, pausePid in
 			PropagationFlags: []int{rprivate},
 		})
 	}
-	return &configs.Config{
+	cfg := &configs.Config{
 		Rootfs:          rootfs,
 		RootPropagation: rprivate,
 		Namespaces:      ns,
 		Mounts:          mounts,
 		Devices:         createdDevices(),
-		Capabilities:    &configs.Capabilities{Bounding: defaultCaps, Effective: defaultCaps, Permitted: defaultCaps},
-		NoNewPrivileges: true,
 		MaskPaths:       maskedPaths,
 		ReadonlyPaths:   readonlyPaths,
 		Cgroups: &cgroups.Cgroup{
@@ -185,4 +183,8 @@ func (s *Sandbox) containerConfig(spec ContainerSpec, rootfs string, pausePid in
 			Resources: resources(spec),
 		},
 	}
+	if err := applySecurity(cfg, spec); err != nil {
+		return nil, err
+	}
+	return cfg, nil
 }
