@@ -19,7 +19,7 @@ type Pod = corev1.Pod
 // serviceAccountName (default "default", as ServiceAccount admission sets
 // it; serviceAccount is its old alias, kept equal) and
 // automountServiceAccountToken (stored; the token volume comes with
-// Secrets).
+// Secrets) and securityContext (see PodSecurityContext).
 type PodSpec = corev1.PodSpec
 
 // PodTemplateSpec is the pod a Deployment or ReplicaSet makes its replicas
@@ -50,7 +50,8 @@ const (
 // Container is one container of a pod: image, command and args (replacing
 // the image's ENTRYPOINT and CMD), env and envFrom (see EnvVar), workingDir,
 // ports, resources, volumeMounts and, on app containers, livenessProbe,
-// readinessProbe and startupProbe (see Probe) are implemented.
+// readinessProbe and startupProbe (see Probe) and securityContext (see
+// SecurityContext) are implemented.
 type Container = corev1.Container
 
 // EnvVar is one environment variable: a literal value ($(NAME) expanded)

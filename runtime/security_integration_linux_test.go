@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -252,5 +253,31 @@ func TestSetVolumeOwnership(t *testing.T) {
 				t.Errorf("readOnly %v: %s: gid %d, mode %v; want 2345, %v", tt.readOnly, p, gid, fi.Mode(), want)
 			}
 		}
+	}
+}
+
+// A projected volume given to the fsGroup compares equal to its payload
+// afterwards: the resync does not write it again every time.
+func TestFSGroupProjectedStable(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	payload := map[string]fileProjection{"key": {Data: []byte("v"), Mode: 0o400 | int32(fsGroupRO)}}
+	now := time.Now()
+	if _, err := writeAtomic(dir, payload, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := setVolumeOwnership(dir, 2345, true); err != nil {
+		t.Fatal(err)
+	}
+	changed, err := writeAtomic(dir, payload, now.Add(time.Second))
+	if err != nil || changed {
+		t.Fatalf("rewritten after the ownership change: %v, %v", changed, err)
+	}
+	fi, err := os.Stat(dir + "/key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gid := fi.Sys().(*syscall.Stat_t).Gid; gid != 2345 || fi.Mode() != 0o440 {
+		t.Errorf("key: gid %d, mode %v; want 2345, -r--r-----", gid, fi.Mode())
 	}
 }
