@@ -183,7 +183,11 @@ func TestRealSecurityContext(t *testing.T) {
 	locked := sleeper("locked")
 	locked.SecurityContext = &api.SecurityContext{ReadOnlyRootFilesystem: ptr(true), AllowPrivilegeEscalation: ptr(false),
 		Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"NET_RAW"}}}
-	p := busyboxPod("secured", locked, sleeper("plain"))
+	priv := sleeper("priv")
+	priv.SecurityContext = &api.SecurityContext{Privileged: ptr(true)}
+	none := sleeper("none")
+	none.SecurityContext = &api.SecurityContext{Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}}
+	p := busyboxPod("secured", locked, sleeper("plain"), priv, none)
 	p.Spec.Volumes = []api.Volume{{Name: "data", VolumeSource: api.VolumeSource{EmptyDir: &api.EmptyDirVolumeSource{}}}}
 	p.Spec.SecurityContext = &api.PodSecurityContext{FSGroup: ptr(int64(2000)),
 		Sysctls: []corev1.Sysctl{{Name: "net.ipv4.ip_unprivileged_port_start", Value: "0"}}}
@@ -207,6 +211,16 @@ func TestRealSecurityContext(t *testing.T) {
 		// fsGroup: the volume's group, setgid, and a supplementary group.
 		{"plain", []string{"sh", "-c", "ls -ldn /data | grep -q '^drwxrwsrwx .* 0 *2000 '"}, true},
 		{"plain", []string{"sh", "-c", "id -G | grep -qw 2000"}, true},
+		// privileged: mounts work, /proc/sys is writable, the node's
+		// devices are there; not so by default.
+		{"priv", []string{"mount", "-t", "tmpfs", "none", "/tmp"}, true},
+		{"plain", []string{"mount", "-t", "tmpfs", "none", "/tmp"}, false},
+		{"priv", []string{"sh", "-c", "echo 1 > /proc/sys/net/ipv4/tcp_syncookies"}, true},
+		{"plain", []string{"sh", "-c", "echo 1 > /proc/sys/net/ipv4/tcp_syncookies"}, false},
+		{"priv", []string{"test", "-e", "/dev/kmsg"}, true},
+		{"plain", []string{"test", "-e", "/dev/kmsg"}, false},
+		{"priv", []string{"sh", "-c", "grep -q 'CapEff:\t" + hostCaps(t) + "' /proc/self/status"}, true},
+		{"none", []string{"sh", "-c", "grep -q 'CapEff:\t0000000000000000' /proc/self/status"}, true},
 	} {
 		out, code := h.exec("secured", tt.container, tt.cmd...)
 		if (code == 0) != tt.ok {
@@ -280,4 +294,11 @@ func TestFSGroupProjectedStable(t *testing.T) {
 	if gid := fi.Sys().(*syscall.Stat_t).Gid; gid != 2345 || fi.Mode() != 0o440 {
 		t.Errorf("key: gid %d, mode %v; want 2345, -r--r-----", gid, fi.Mode())
 	}
+}
+
+// hostCaps is the agent's own effective set, which is what a privileged
+// container gets (containerd's WithAllCurrentCapabilities), as
+// /proc/<pid>/status shows it.
+func hostCaps(t *testing.T) string {
+	return procStatus(t, os.Getpid(), "CapEff")
 }

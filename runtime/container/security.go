@@ -31,14 +31,43 @@ func capabilityName(c string) string {
 	return c
 }
 
-// allCapabilities is every capability the running kernel knows
-// (containerd's WithAllCurrentCapabilities); the ones this library knows
-// when the kernel cannot be asked.
-func allCapabilities() []string {
+// knownCapabilities is every capability the running kernel knows; the
+// ones this library knows when the kernel cannot be asked.
+func knownCapabilities() []string {
 	caps, err := capability.ListSupported()
 	if err != nil {
 		caps = capability.ListKnown()
 	}
+	return capNames(caps)
+}
+
+// allCapabilities is what "all capabilities" means for a privileged
+// container or add: [ALL]: those the agent itself holds, as containerd's
+// WithAllCurrentCapabilities (a capability the agent lacks cannot be
+// given, and asking libcontainer for it fails the start).
+func allCapabilities() []string {
+	known, err := capability.ListSupported()
+	if err != nil {
+		known = capability.ListKnown()
+	}
+	self, err := capability.NewPid2(0)
+	if err == nil {
+		err = self.Load()
+	}
+	if err != nil {
+		return capNames(known)
+	}
+	var held []capability.Cap
+	for _, c := range known {
+		if self.Get(capability.EFFECTIVE, c) {
+			held = append(held, c)
+		}
+	}
+	return capNames(held)
+}
+
+// capNames are the kernel's names (CAP_...) of caps.
+func capNames(caps []capability.Cap) []string {
 	names := make([]string, 0, len(caps))
 	for _, c := range caps {
 		names = append(names, "CAP_"+strings.ToUpper(c.String()))
@@ -78,7 +107,7 @@ func containerCapabilities(spec ContainerSpec) []string {
 // containerd does ("unknown capability"), before libcontainer would fail
 // less clearly.
 func checkCapabilities(spec ContainerSpec) error {
-	known := allCapabilities()
+	known := knownCapabilities()
 	for _, c := range append(slices.Clone(spec.CapAdd), spec.CapDrop...) {
 		if strings.EqualFold(c, "ALL") {
 			continue
