@@ -152,6 +152,15 @@ func TestRealImageUserAndRunAs(t *testing.T) {
 		}
 	}
 
+	// An agent restart re-adopts the container; an exec still runs as its
+	// user.
+	h.restart()
+	h.r.SyncPods([]*api.Pod{byUID, byName, override, unknown, nonRoot, nonRootOK})
+	h.waitPhase(string(override.UID), api.PodRunning)
+	if out, code := h.exec("override", "app", "id"); code != 0 || !strings.HasPrefix(out, "uid=2000 gid=2500 groups=2500,3000,4000") {
+		t.Errorf("exec after an agent restart: %q, exit %d", out, code)
+	}
+
 	for _, tt := range []struct {
 		pod  *api.Pod
 		want string
