@@ -172,10 +172,6 @@ const (
 // kubelet's SetVolumeOwnership: every file and directory's group becomes
 // gid (links are not followed), with the group modes above added.
 func setVolumeOwnership(dir string, gid int64, readOnly bool) error {
-	mask := fsGroupRW
-	if readOnly {
-		mask = fsGroupRO
-	}
 	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -183,17 +179,26 @@ func setVolumeOwnership(dir string, gid int64, readOnly bool) error {
 		if d.Type()&fs.ModeSymlink != 0 {
 			return os.Lchown(p, -1, int(gid))
 		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		if err := os.Lchown(p, -1, int(gid)); err != nil {
-			return err
-		}
-		mode := info.Mode() | mask
-		if d.IsDir() {
-			mode |= fs.ModeSetgid | fsGroupExec
-		}
-		return os.Chmod(p, mode)
+		return setOwnership(p, gid, readOnly)
 	})
+}
+
+// setOwnership gives one file or directory (not a link) to gid, with the
+// group modes added.
+func setOwnership(p string, gid int64, readOnly bool) error {
+	info, err := os.Lstat(p)
+	if err != nil {
+		return err
+	}
+	if err := os.Lchown(p, -1, int(gid)); err != nil {
+		return err
+	}
+	mode := info.Mode() | fsGroupRW
+	if readOnly {
+		mode = info.Mode() | fsGroupRO
+	}
+	if info.IsDir() {
+		mode |= fs.ModeSetgid | fsGroupExec
+	}
+	return os.Chmod(p, mode)
 }

@@ -181,11 +181,13 @@ func (w *podWorker) setupEmptyDir(name string, src *api.EmptyDirVolumeSource) er
 			}
 		}
 	}
-	// The pod's fsGroup owns it, setgid: kubelet's SetVolumeOwnership,
-	// made once when the volume is set up, so both fsGroupChangePolicy
-	// values come to the same.
+	// The pod's fsGroup owns it, setgid, as kubelet's SetVolumeOwnership
+	// leaves a new emptyDir: what the pod writes there inherits the group.
+	// Only the directory itself: this runs before every container start,
+	// and what the containers wrote is theirs (and already the group's),
+	// so both fsGroupChangePolicy values come to the same.
 	if gid := fsGroupOf(w.st.Pod); gid != nil {
-		return setVolumeOwnership(dir, *gid, false)
+		return setOwnership(dir, *gid, false)
 	}
 	return nil
 }
