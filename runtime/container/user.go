@@ -32,6 +32,7 @@ var (
 // Identity is the resolved user of a container's processes: what
 // libcontainer runs the init and every exec as.
 type Identity struct {
+	// UID and GID are the user and its primary group.
 	UID, GID int
 	// AdditionalGroups are the supplementary groups, the primary GID first.
 	AdditionalGroups []int
