@@ -114,7 +114,6 @@ type walker struct {
 	links     map[uint64]bool // inodes with several links, seen
 }
 
-
 func (w *walker) dir(path string) error {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
