@@ -29,6 +29,8 @@ type podWorker struct {
 	mu       sync.Mutex
 	desired  *api.Pod
 	orphaned bool
+	// evictMsg, once set, is why the eviction manager evicts the pod.
+	evictMsg string
 	// stepCancel cancels the step in progress: a deletion interrupts a
 	// sync (an image pull, say), an orphaning interrupts a graceful stop.
 	stepCancel context.CancelFunc
@@ -220,6 +222,7 @@ func (w *podWorker) step(ctx context.Context, pod *api.Pod, orphaned bool) (time
 	}
 	w.collectExits()
 	w.collectProbes()
+	w.takeEviction()
 	switch {
 	case orphaned, pod.DeletionTimestamp != nil:
 		grace := time.Duration(0)

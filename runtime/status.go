@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/runtime/eviction"
 )
 
 // containerIDPrefix is the runtime part of a containerID, as containerd's
@@ -45,6 +46,12 @@ func computeStatus(st *podState, now time.Time) api.PodStatus {
 			containerStatus(recordFor(st.Containers, i), &pod.Spec.Containers[i], hasInit))
 	}
 	status.Phase = podPhase(pod, status.InitContainerStatuses, status.ContainerStatuses, st.Terminal)
+	if st.Evicted != nil {
+		// As kubelet's evictPod sets it.
+		status.Phase = api.PodFailed
+		status.Reason = eviction.Reason
+		status.Message = st.Evicted.Message
+	}
 	status.Conditions = podConditions(status, sidecars, st.Status.Conditions, now)
 	return status
 }
