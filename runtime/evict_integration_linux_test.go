@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/runtime/eviction"
 )
 
 // TestRealLocalStorageEviction: pods writing past their emptyDir's
@@ -72,4 +74,27 @@ func workerSnapshot(h *harness, uid string) *podSnapshot {
 	w := h.r.workers[uid]
 	h.r.mu.Unlock()
 	return w.snapshot()
+}
+
+// TestRealDiskPressureEviction: with a nodefs.available threshold the
+// node's disk is always under (99%), the runtime reports DiskPressure and
+// evicts a running pod with kubelet's node-pressure message.
+func TestRealDiskPressureEviction(t *testing.T) {
+	h := newRealHarnessWith(t, func(c *Config) {
+		c.HousekeepingInterval = 200 * time.Millisecond
+		c.EvictionHard = []eviction.Threshold{{Signal: eviction.SignalNodeFsAvailable, Percentage: 0.99, Text: "99%"}}
+	})
+	p := busyboxPod("victim", sh("c", "exec sleep 3600"))
+	h.r.SyncPods([]*api.Pod{p})
+	u := h.waitFor(string(p.UID), "eviction", func(u PodUpdate) bool { return u.Status.Reason == "Evicted" })
+	// The container wrote a little to its writable layer (its /etc
+	// files...), above its request of none: kubelet names it.
+	msg := u.Status.Message
+	if u.Status.Phase != api.PodFailed || !strings.HasPrefix(msg, "The node was low on resource: ephemeral-storage. Container c was using ") ||
+		!strings.HasSuffix(msg, ", request is 0, has larger consumption of ephemeral-storage. ") {
+		t.Errorf("phase %s, message %q; want Failed, kubelet's node-pressure message", u.Status.Phase, msg)
+	}
+	if got := h.r.Pressure(); !slices.Equal(got, []api.NodeConditionType{api.NodeDiskPressure}) {
+		t.Errorf("Pressure() = %v, want [DiskPressure]", got)
+	}
 }
