@@ -3,6 +3,9 @@ package runtime
 import (
 	"path/filepath"
 	"slices"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/runtime/eviction"
@@ -15,6 +18,12 @@ const meminfo = "/proc/meminfo"
 // restarted agent keeps reporting it.
 type evictionRecord struct {
 	Message string `json:"message"`
+	// NodePressure marks an eviction for the node's pressure rather than
+	// the pod's own limits: kubelet then adds the DisruptionTarget
+	// condition (reason TerminationByKubelet), since the pod did nothing
+	// wrong.
+	NodePressure bool      `json:"nodePressure,omitempty"`
+	At           time.Time `json:"at,omitzero"`
 }
 
 // nodePressure is what the last housekeeping found: the pressure
@@ -79,7 +88,7 @@ func (r *Runtime) housekeeping() {
 		}
 		u := r.podUsage(s.pod, diskMet == nil)
 		if msg := eviction.LocalStorageVerdict(s.pod, u); msg != "" {
-			w.evict(msg)
+			w.evict(msg, false)
 			evicted = true
 			continue
 		}
@@ -91,7 +100,7 @@ func (r *Runtime) housekeeping() {
 	}
 	eviction.RankForDiskPressure(candidates)
 	first := candidates[0]
-	workers[first.Pod].evict(eviction.DiskPressureMessage(*diskMet, first))
+	workers[first.Pod].evict(eviction.DiskPressureMessage(*diskMet, first), true)
 }
 
 // activeWorkers lists the workers, outside the runtime's lock.
@@ -151,14 +160,15 @@ func (r *Runtime) measure(dir string, stopAbove int64) int64 {
 
 // evict asks the worker to evict its pod with kubelet's message: the pod
 // fails with reason Evicted and its containers are killed at once (a hard
-// eviction has no grace period).
-func (w *podWorker) evict(msg string) {
+// eviction has no grace period). nodePressure says the node's pressure,
+// not the pod's limits, is the cause.
+func (w *podWorker) evict(msg string, nodePressure bool) {
 	w.mu.Lock()
 	if w.evictMsg != "" {
 		w.mu.Unlock()
 		return
 	}
-	w.evictMsg = msg
+	w.evictMsg, w.evictPressure = msg, nodePressure
 	if w.stepCancel != nil {
 		w.stepCancel()
 	}
@@ -170,16 +180,23 @@ func (w *podWorker) evict(msg string) {
 // turns terminal with the message, and the sync that follows kills it.
 func (w *podWorker) takeEviction() {
 	w.mu.Lock()
-	msg := w.evictMsg
+	msg, pressure := w.evictMsg, w.evictPressure
 	w.mu.Unlock()
 	if msg == "" || w.st.Terminal || w.st.Evicted != nil {
 		return
 	}
 	w.st.Terminal = true
-	w.st.Evicted = &evictionRecord{Message: msg}
+	w.st.Evicted = &evictionRecord{Message: msg, NodePressure: pressure, At: w.r.now()}
 	for _, rec := range w.allRecords() {
 		rec.Waiting = nil
 	}
 	w.events.record(w.st.Pod, api.EventTypeWarning, eviction.Reason, "%s", msg)
 	w.log.Warn("evicting pod", "message", msg)
+}
+
+// disruptionCondition is the condition kubelet adds to a pod it evicts for
+// the node's pressure.
+func disruptionCondition(e *evictionRecord) api.PodCondition {
+	return api.PodCondition{Type: corev1.DisruptionTarget, Status: api.ConditionTrue,
+		Reason: corev1.PodReasonTerminationByKubelet, Message: e.Message, LastTransitionTime: api.NewTime(e.At)}
 }

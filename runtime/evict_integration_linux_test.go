@@ -48,6 +48,11 @@ func TestRealLocalStorageEviction(t *testing.T) {
 		if u.Status.Phase != api.PodFailed || u.Status.Message != msg {
 			t.Errorf("%s: phase %s, message %q; want Failed, %q", p.Name, u.Status.Phase, u.Status.Message, msg)
 		}
+		for _, c := range u.Status.Conditions {
+			if c.Type == "DisruptionTarget" {
+				t.Errorf("%s: a DisruptionTarget condition for an eviction over its own limits", p.Name)
+			}
+		}
 		if !strings.Contains(strings.Join(h.eventReasons(string(p.UID)), " "), "Evicted") {
 			t.Errorf("%s: no Evicted event in %v", p.Name, h.eventReasons(string(p.UID)))
 		}
@@ -93,6 +98,15 @@ func TestRealDiskPressureEviction(t *testing.T) {
 	if u.Status.Phase != api.PodFailed || !strings.HasPrefix(msg, "The node was low on resource: ephemeral-storage. Container c was using ") ||
 		!strings.HasSuffix(msg, ", request is 0, has larger consumption of ephemeral-storage. ") {
 		t.Errorf("phase %s, message %q; want Failed, kubelet's node-pressure message", u.Status.Phase, msg)
+	}
+	var disruption *api.PodCondition
+	for i := range u.Status.Conditions {
+		if u.Status.Conditions[i].Type == "DisruptionTarget" {
+			disruption = &u.Status.Conditions[i]
+		}
+	}
+	if disruption == nil || disruption.Status != api.ConditionTrue || disruption.Reason != "TerminationByKubelet" || disruption.Message != msg {
+		t.Errorf("DisruptionTarget condition = %+v, want True, TerminationByKubelet, the message", disruption)
 	}
 	if got := h.r.Pressure(); !slices.Equal(got, []api.NodeConditionType{api.NodeDiskPressure}) {
 		t.Errorf("Pressure() = %v, want [DiskPressure]", got)

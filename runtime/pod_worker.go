@@ -29,8 +29,10 @@ type podWorker struct {
 	mu       sync.Mutex
 	desired  *api.Pod
 	orphaned bool
-	// evictMsg, once set, is why the eviction manager evicts the pod.
-	evictMsg string
+	// evictMsg, once set, is why the eviction manager evicts the pod;
+	// evictPressure, whether for the node's pressure.
+	evictMsg      string
+	evictPressure bool
 	// stepCancel cancels the step in progress: a deletion interrupts a
 	// sync (an image pull, say), an orphaning interrupts a graceful stop.
 	stepCancel context.CancelFunc

@@ -53,6 +53,9 @@ func computeStatus(st *podState, now time.Time) api.PodStatus {
 		status.Message = st.Evicted.Message
 	}
 	status.Conditions = podConditions(status, sidecars, st.Status.Conditions, now)
+	if st.Evicted != nil && st.Evicted.NodePressure {
+		status.Conditions = append(status.Conditions, disruptionCondition(st.Evicted))
+	}
 	return status
 }
 
