@@ -1,6 +1,7 @@
 package eviction
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -190,25 +191,38 @@ func TestDirUsage(t *testing.T) {
 }
 
 // BenchmarkDirUsage is the cost of one measurement of a pod's tree of
-// 1000 small files in 10 directories, the walk every pod gets every
-// housekeeping interval (10 s).
+// small files, 100 per directory: the walk every pod gets every
+// housekeeping interval (10 s). "bounded" stops past 1 MiB (an emptyDir's
+// sizeLimit), whatever the tree's size.
 func BenchmarkDirUsage(b *testing.B) {
-	root := b.TempDir()
-	for d := range 10 {
-		dir := filepath.Join(root, "d"+string(rune('0'+d)))
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			b.Fatal(err)
-		}
-		for i := range 100 {
-			if err := os.WriteFile(filepath.Join(dir, "f"+string(rune('a'+i%26))+string(rune('a'+i/26))), []byte("x"), 0o644); err != nil {
-				b.Fatal(err)
+	for _, tc := range []struct {
+		name      string
+		files     int
+		stopAbove int64
+	}{
+		{"files=1000", 1000, 0},
+		{"files=10000", 10000, 0},
+		{"files=10000/bounded=1Mi", 10000, 1 << 20},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			root := b.TempDir()
+			for i := range tc.files {
+				dir := filepath.Join(root, fmt.Sprintf("d%03d", i/100))
+				if i%100 == 0 {
+					if err := os.MkdirAll(dir, 0o755); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%03d", i%100)), []byte("x"), 0o644); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := DirUsage(root, 0); err != nil {
-			b.Fatal(err)
-		}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := DirUsage(root, tc.stopAbove); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
