@@ -481,17 +481,7 @@ func applyEphemeralStorage(c *cli.Context, cfg *agent.Config) error {
 		return fmt.Errorf("--data-dir: the ephemeral-storage capacity: %w", err)
 	}
 	cfg.Capacity.EphemeralStorage = capacity
-	cfg.Allocatable.EphemeralStorage = capacity
-	for _, t := range thresholds {
-		if t.Signal != eviction.SignalNodeFsAvailable {
-			continue
-		}
-		reserve := t.Quantity
-		if t.Percentage > 0 {
-			reserve = int64(t.Percentage * float64(capacity))
-		}
-		cfg.Allocatable.EphemeralStorage = max(capacity-reserve, 0)
-	}
+	cfg.Allocatable.EphemeralStorage = eviction.AllocatableEphemeralStorage(capacity, thresholds)
 	return nil
 }
 

@@ -124,6 +124,24 @@ func parseThresholdStatement(sig Signal, val string) (*Threshold, error) {
 	return &Threshold{Signal: sig, Quantity: q.Value(), Text: val}, nil
 }
 
+// AllocatableEphemeralStorage is the ephemeral storage a node offers to
+// pods: its capacity less the nodefs.available hard threshold, as kubelet
+// subtracts hard eviction thresholds from allocatable (pods requesting all
+// of it would put the node under disk pressure at once).
+func AllocatableEphemeralStorage(capacity int64, thresholds []Threshold) int64 {
+	for _, t := range thresholds {
+		if t.Signal != SignalNodeFsAvailable {
+			continue
+		}
+		reserve := t.Quantity
+		if t.Percentage > 0 {
+			reserve = int64(t.Percentage * float64(capacity))
+		}
+		return max(capacity-reserve, 0)
+	}
+	return capacity
+}
+
 // Observation is what was measured for one signal: the amount available
 // and the capacity (bytes, or inodes for the inodesFree signals).
 type Observation struct {

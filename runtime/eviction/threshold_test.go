@@ -143,3 +143,26 @@ func TestParseMeminfo(t *testing.T) {
 		t.Error("a meminfo without MemFree was accepted")
 	}
 }
+
+func TestAllocatableEphemeralStorage(t *testing.T) {
+	const capacity = 100 << 30
+	tests := []struct {
+		flag string
+		want int64
+	}{
+		{DefaultEvictionHard, 90 << 30},
+		{"nodefs.available<5Gi", 95 << 30},
+		{"nodefs.available<200Gi", 0},
+		{"memory.available<1Gi", capacity},
+		{"", capacity},
+	}
+	for _, tt := range tests {
+		th, err := ParseEvictionHard(tt.flag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := AllocatableEphemeralStorage(capacity, th); got != tt.want {
+			t.Errorf("%q: %d, want %d", tt.flag, got, tt.want)
+		}
+	}
+}
