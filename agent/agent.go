@@ -130,6 +130,8 @@ func New(cfg Config, machine runtime.MachineInfo) (_ *Agent, err error) {
 		Pods:            [2]int64{cfg.Allocatable.Pods, cfg.Allocatable.Pods},
 		CapCPU:          cfg.Capacity.MilliCPU,
 		CapMem:          cfg.Capacity.Memory,
+		Eph:             [2]int64{cfg.Allocatable.EphemeralStorage, cfg.Allocatable.EphemeralStorage},
+		CapEph:          cfg.Capacity.EphemeralStorage,
 		OS:              machine.OS,
 		Arch:            machine.Arch,
 		Kernel:          machine.KernelVersion,
@@ -278,10 +280,18 @@ func (a *Agent) metaLoop(ctx context.Context) {
 	}
 }
 
-// syncMeta re-announces this agent's metadata if its Raft membership changed.
+// syncMeta re-announces this agent's metadata if its Raft membership or
+// its node's pressure changed.
 func (a *Agent) syncMeta() {
 	inCluster := a.store.HasState()
-	changed, err := a.meta.update(func(m *nodeMeta) { m.InCluster = inCluster })
+	var pressure pressureBits
+	if r, ok := a.cfg.Runtime.(pressureReporter); ok {
+		pressure = pressureOf(r.Pressure())
+	}
+	changed, err := a.meta.update(func(m *nodeMeta) {
+		m.InCluster = inCluster
+		m.Pressure = pressure
+	})
 	if err != nil || !changed {
 		return
 	}
@@ -298,6 +308,7 @@ func (a *Agent) SetUsed(used api.Resources) error {
 		m.CPU[1] = alloc.MilliCPU - used.MilliCPU
 		m.Mem[1] = alloc.Memory - used.Memory
 		m.Pods[1] = alloc.Pods - used.Pods
+		m.Eph[1] = alloc.EphemeralStorage - used.EphemeralStorage
 	})
 	if err != nil || !changed {
 		return err

@@ -179,7 +179,7 @@ func (t *memberTable) Free(name string) (api.Resources, bool) {
 	if !ok || !m.MetaOK {
 		return api.Resources{}, false
 	}
-	return api.Resources{MilliCPU: m.Meta.CPU[1], Memory: m.Meta.Mem[1], Pods: m.Meta.Pods[1]}, true
+	return api.Resources{MilliCPU: m.Meta.CPU[1], Memory: m.Meta.Mem[1], Pods: m.Meta.Pods[1], EphemeralStorage: m.Meta.Eph[1]}, true
 }
 
 // Prune forgets members that have been dead or left for longer than age,

@@ -26,15 +26,22 @@ type nodeMeta struct {
 	CPU  [2]int64 `json:"cpu"`
 	Mem  [2]int64 `json:"mem"`
 	Pods [2]int64 `json:"pods"`
-	// CapCPU and CapMem are the machine's capacity.
-	CapCPU int64             `json:"ccpu"`
-	CapMem int64             `json:"cmem"`
-	OS     string            `json:"os"`
-	Arch   string            `json:"arch"`
-	Kernel string            `json:"k,omitempty"`
-	Image  string            `json:"img,omitempty"`
-	Ver    string            `json:"v,omitempty"`
-	Labels map[string]string `json:"l,omitempty"`
+	// Eph is local ephemeral storage (bytes), [allocatable, free]; zero
+	// from an agent that does not report it.
+	Eph [2]int64 `json:"eph,omitzero"`
+	// CapCPU, CapMem and CapEph are the machine's capacity.
+	CapCPU int64 `json:"ccpu"`
+	CapMem int64 `json:"cmem"`
+	CapEph int64 `json:"ceph,omitempty"`
+	// Pressure is the node's pressure conditions (pressureMemory...) as
+	// its eviction manager last found them.
+	Pressure pressureBits      `json:"pr,omitempty"`
+	OS       string            `json:"os"`
+	Arch     string            `json:"arch"`
+	Kernel   string            `json:"k,omitempty"`
+	Image    string            `json:"img,omitempty"`
+	Ver      string            `json:"v,omitempty"`
+	Labels   map[string]string `json:"l,omitempty"`
 }
 
 // encode serialises the metadata and checks memberlist's size limit, so an
@@ -62,23 +69,29 @@ func decodeMeta(b []byte) (nodeMeta, error) {
 }
 
 func (m nodeMeta) allocatable() api.ResourceList {
-	return resourceList(m.CPU[0], m.Mem[0], m.Pods[0])
+	return resourceList(m.CPU[0], m.Mem[0], m.Pods[0], m.Eph[0])
 }
 
 func (m nodeMeta) free() api.ResourceList {
-	return resourceList(m.CPU[1], m.Mem[1], m.Pods[1])
+	return resourceList(m.CPU[1], m.Mem[1], m.Pods[1], m.Eph[1])
 }
 
 func (m nodeMeta) capacity() api.ResourceList {
-	return resourceList(m.CapCPU, m.CapMem, m.Pods[0])
+	return resourceList(m.CapCPU, m.CapMem, m.Pods[0], m.CapEph)
 }
 
 // resourceList builds a ResourceList in the canonical forms kubectl prints:
-// CPU as millicores ("1500m", or "2" when whole), memory in binary units.
-func resourceList(milliCPU, memory, pods int64) api.ResourceList {
-	return api.ResourceList{
+// CPU as millicores ("1500m", or "2" when whole), memory and
+// ephemeral-storage in binary units; ephemeral-storage only when the node
+// reports it.
+func resourceList(milliCPU, memory, pods, ephemeral int64) api.ResourceList {
+	l := api.ResourceList{
 		api.ResourceCPU:    *resource.NewMilliQuantity(milliCPU, resource.DecimalSI),
 		api.ResourceMemory: *resource.NewQuantity(memory, resource.BinarySI),
 		api.ResourcePods:   *resource.NewQuantity(pods, resource.DecimalSI),
 	}
+	if ephemeral > 0 {
+		l[api.ResourceEphemeralStorage] = *resource.NewQuantity(ephemeral, resource.BinarySI)
+	}
+	return l
 }

@@ -11,8 +11,9 @@ import (
 )
 
 // reconcileNodes registers a Node object for every gossip member and keeps
-// its registration (labels, addresses, resources, system info) and its Ready
-// condition in step with what the member gossips. The leader is the single
+// its registration (labels, addresses, resources, system info) and its
+// conditions (Ready, and the MemoryPressure, DiskPressure and PIDPressure
+// its eviction manager finds) in step with what the member gossips. The leader is the single
 // writer of these fields, as Consul's leader is of its catalog; writes
 // happen only on change, so a quiet cluster adds nothing to the log.
 func (a *Agent) reconcileNodes(ctx context.Context) {
@@ -44,6 +45,15 @@ func (a *Agent) reconcileNodes(ctx context.Context) {
 		}
 		if current == nil || current.Status != ready.Status || current.Reason != ready.Reason {
 			conditions = append(conditions, consensus.NodeConditionUpdate{Node: m.Name, Condition: ready})
+		}
+		for _, c := range memberPressureConditions(m) {
+			var current *api.NodeCondition
+			if exists {
+				current = api.GetNodeCondition(have, c.Type)
+			}
+			if current == nil || current.Status != c.Status || current.Reason != c.Reason {
+				conditions = append(conditions, consensus.NodeConditionUpdate{Node: m.Name, Condition: c})
+			}
 		}
 	}
 	if len(conditions) == 0 {

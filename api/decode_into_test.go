@@ -15,8 +15,8 @@ func TestDecodeInto(t *testing.T) {
 		t.Fatalf("decoded %+v", n)
 	}
 	for _, tt := range []struct{ in, want string }{
-		{`{"kind":"Node","metadata":{"name":"n1"},"spec":{"taints":[{"key":"k","effect":"NoSchedule"}],"unschedulable":"yes"}}`,
-			`document 1 (Node "n1"): [spec.taints: unsupported field, spec.unschedulable: expected a boolean (true or false), got a string "yes"]`},
+		{`{"kind":"Node","metadata":{"name":"n1"},"spec":{"providerID":"aws:///i-1","unschedulable":"yes"}}`,
+			`document 1 (Node "n1"): [spec.providerID: unsupported field, spec.unschedulable: expected a boolean (true or false), got a string "yes"]`},
 		{`{"kind":"Node","metadata":{"name":"n1"},"spec":{"shoeSize":0}}`, `spec.shoeSize: unknown field`},
 		{`{"metadata":{"name":"n1","managedFields":[{"manager":"kubectl"}]}}`, `metadata.managedFields: unsupported field`},
 		{`{"metadata":{"name":"n1"},"metadata":{}}`, `metadata: duplicate field`},

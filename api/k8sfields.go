@@ -24,7 +24,7 @@ var kubernetesOnlyFields = map[reflect.Type]map[string]bool{
 	reflect.TypeFor[ListMeta]():   set("selfLink continue remainingItemCount"),
 	reflect.TypeFor[PodSpec](): set("ephemeralContainers activeDeadlineSeconds " +
 		"hostNetwork hostPID " +
-		"hostIPC subdomain affinity schedulerName tolerations " +
+		"hostIPC subdomain affinity schedulerName " +
 		"hostAliases priorityClassName priority readinessGates runtimeClassName " +
 		"preemptionPolicy overhead topologySpreadConstraints " +
 		"setHostnameAsFQDN os hostUsers schedulingGates resourceClaims resources hostnameOverride"),
@@ -62,7 +62,7 @@ var kubernetesOnlyFields = map[reflect.Type]map[string]bool{
 	reflect.TypeFor[ContainerStatus](): set("allocatedResources resources volumeMounts user " +
 		"allocatedResourcesStatus stopSignal"),
 	reflect.TypeFor[ContainerStateTerminated](): set("containerID"),
-	reflect.TypeFor[NodeSpec]():                 set("providerID taints configSource externalID"),
+	reflect.TypeFor[NodeSpec]():                 set("providerID configSource externalID"),
 	reflect.TypeFor[NodeStatus](): set("phase daemonEndpoints images volumesInUse volumesAttached " +
 		"config runtimeHandlers features declaredFeatures"),
 	reflect.TypeFor[NodeSystemInfo](): set("machineID systemUUID bootID containerRuntimeVersion " +

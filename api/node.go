@@ -14,6 +14,10 @@ const (
 	ResourceCPU    = corev1.ResourceCPU
 	ResourceMemory = corev1.ResourceMemory
 	ResourcePods   = corev1.ResourcePods
+	// ResourceEphemeralStorage is local ephemeral storage, in bytes: the
+	// node's data dir file system, which holds the pods' writable layers,
+	// logs and emptyDirs.
+	ResourceEphemeralStorage = corev1.ResourceEphemeralStorage
 )
 
 // ResourceList maps resource names to quantities ("cpu": "500m", "memory": "3Gi").

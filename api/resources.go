@@ -1,28 +1,35 @@
 package api
 
 // Resources is an amount of the schedulable resources as plain integers:
-// CPU in millicores, memory in bytes, and pod slots. Placement and the FSM's
+// CPU in millicores, memory and local ephemeral storage in bytes, and pod
+// slots. Placement and the FSM's
 // overcommit check do their arithmetic on it; ResourceList (quantities) is
 // for the wire.
 type Resources struct {
 	MilliCPU int64 `json:"milliCPU"`
 	Memory   int64 `json:"memory"`
 	Pods     int64 `json:"pods"`
+	// EphemeralStorage is local ephemeral storage (writable layers, logs,
+	// emptyDirs on disk): what kube-scheduler counts as ephemeral-storage.
+	EphemeralStorage int64 `json:"ephemeralStorage,omitempty"`
 }
 
 // Add returns r + o.
 func (r Resources) Add(o Resources) Resources {
-	return Resources{MilliCPU: r.MilliCPU + o.MilliCPU, Memory: r.Memory + o.Memory, Pods: r.Pods + o.Pods}
+	return Resources{MilliCPU: r.MilliCPU + o.MilliCPU, Memory: r.Memory + o.Memory, Pods: r.Pods + o.Pods,
+		EphemeralStorage: r.EphemeralStorage + o.EphemeralStorage}
 }
 
 // Sub returns r - o.
 func (r Resources) Sub(o Resources) Resources {
-	return Resources{MilliCPU: r.MilliCPU - o.MilliCPU, Memory: r.Memory - o.Memory, Pods: r.Pods - o.Pods}
+	return Resources{MilliCPU: r.MilliCPU - o.MilliCPU, Memory: r.Memory - o.Memory, Pods: r.Pods - o.Pods,
+		EphemeralStorage: r.EphemeralStorage - o.EphemeralStorage}
 }
 
 // Fits reports whether o fits in r in every dimension.
 func (r Resources) Fits(o Resources) bool {
-	return o.MilliCPU <= r.MilliCPU && o.Memory <= r.Memory && o.Pods <= r.Pods
+	return o.MilliCPU <= r.MilliCPU && o.Memory <= r.Memory && o.Pods <= r.Pods &&
+		o.EphemeralStorage <= r.EphemeralStorage
 }
 
 // ResourcesOf converts a ResourceList; absent resources count as zero.
@@ -37,6 +44,9 @@ func ResourcesOf(l ResourceList) Resources {
 	if q, ok := l[ResourcePods]; ok {
 		r.Pods = q.Value()
 	}
+	if q, ok := l[ResourceEphemeralStorage]; ok {
+		r.EphemeralStorage = q.Value()
+	}
 	return r
 }
 
@@ -50,6 +60,9 @@ func containerRequests(c *Container) Resources {
 	}
 	if _, ok := c.Resources.Requests[ResourceMemory]; !ok {
 		req.Memory = lim.Memory
+	}
+	if _, ok := c.Resources.Requests[ResourceEphemeralStorage]; !ok {
+		req.EphemeralStorage = lim.EphemeralStorage
 	}
 	return req
 }
@@ -77,12 +90,14 @@ func PodRequests(p *Pod) Resources {
 		}
 		initMax.MilliCPU = max(initMax.MilliCPU, r.MilliCPU)
 		initMax.Memory = max(initMax.Memory, r.Memory)
+		initMax.EphemeralStorage = max(initMax.EphemeralStorage, r.EphemeralStorage)
 	}
 	sum = sum.Add(sidecars)
 	return Resources{
-		MilliCPU: max(sum.MilliCPU, initMax.MilliCPU),
-		Memory:   max(sum.Memory, initMax.Memory),
-		Pods:     1,
+		MilliCPU:         max(sum.MilliCPU, initMax.MilliCPU),
+		Memory:           max(sum.Memory, initMax.Memory),
+		Pods:             1,
+		EphemeralStorage: max(sum.EphemeralStorage, initMax.EphemeralStorage),
 	}
 }
 

@@ -147,6 +147,7 @@ func validatePodSpec(spec *PodSpec, fld *field.Path) field.ErrorList {
 			[]RestartPolicy{RestartPolicyAlways, RestartPolicyNever, RestartPolicyOnFailure}))
 	}
 	errs = append(errs, validateLabels(spec.NodeSelector, fld.Child("nodeSelector"))...)
+	errs = append(errs, validateTolerations(spec.Tolerations, fld.Child("tolerations"))...)
 	if spec.NodeName != "" {
 		errs = append(errs, invalidEach(fld.Child("nodeName"), spec.NodeName, content.IsDNS1123Subdomain(spec.NodeName))...)
 	}
@@ -308,14 +309,17 @@ func validateAbsolutePath(p string, fld *field.Path) field.ErrorList {
 var maxQuantity = map[ResourceName]resource.Quantity{
 	ResourceCPU:    resource.MustParse("1M"),  // a million cores
 	ResourceMemory: resource.MustParse("1Pi"), // 2^50 bytes
+	// 2^50 bytes as well: no node's disk comes near.
+	ResourceEphemeralStorage: resource.MustParse("1Pi"),
 }
 
 var (
 	pullPolicies = []PullPolicy{PullAlways, PullIfNotPresent, PullNever}
 	protocols    = []Protocol{ProtocolSCTP, ProtocolTCP, ProtocolUDP}
 	// containerResources are the resources a container may request or be
-	// limited to: the ones placement accounts and cgroups enforce.
-	containerResources = []ResourceName{ResourceCPU, ResourceMemory}
+	// limited to: the ones placement accounts and cgroups (cpu, memory) or
+	// the eviction manager (ephemeral-storage) enforce.
+	containerResources = []ResourceName{ResourceCPU, ResourceEphemeralStorage, ResourceMemory}
 )
 
 // validateContainer checks one app or init container; names collects the
@@ -415,8 +419,8 @@ func validateHostPorts(containers []Container, fld *field.Path) field.ErrorList 
 	return errs
 }
 
-// validateResources checks a container's requests and limits: only cpu and
-// memory, none negative, and no limit below its request (the container
+// validateResources checks a container's requests and limits: only cpu,
+// memory and ephemeral-storage, none negative, and no limit below its request (the container
 // could never get what placement reserved for it).
 func validateResources(r *ResourceRequirements, fld *field.Path) field.ErrorList {
 	var errs field.ErrorList

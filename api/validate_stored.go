@@ -86,6 +86,7 @@ func ValidateNode(n *Node, isNew bool) error {
 	}
 	errs = append(errs, validateLabels(n.Labels, meta.Child("labels"))...)
 	errs = append(errs, validateAnnotations(n.Annotations, meta.Child("annotations"))...)
+	errs = append(errs, validateTaints(n.Spec.Taints, field.NewPath("spec", "taints"))...)
 	if len(errs) > 0 {
 		return newInvalid("Node", n.Name, errs)
 	}

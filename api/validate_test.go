@@ -174,12 +174,12 @@ func TestValidatePod(t *testing.T) {
 		}, []string{
 			`spec.containers[0].resources.limits.memory: Invalid value: "-1Gi": must be greater than or equal to 0`,
 			`spec.containers[0].resources.requests.cpu: Invalid value: "-1": must be greater than or equal to 0`}},
-		{"only cpu and memory", func(p *Pod) {
+		{"only cpu, ephemeral-storage and memory", func(p *Pod) {
 			p.Spec.Containers[0].Resources.Limits["nvidia.com/gpu"] = resource.MustParse("1")
 			p.Spec.Containers[0].Resources.Requests[ResourcePods] = resource.MustParse("1")
 		}, []string{
-			`spec.containers[0].resources.limits[nvidia.com/gpu]: Unsupported value: "nvidia.com/gpu": supported values: "cpu", "memory"`,
-			`spec.containers[0].resources.requests.pods: Unsupported value: "pods": supported values: "cpu", "memory"`}},
+			`spec.containers[0].resources.limits[nvidia.com/gpu]: Unsupported value: "nvidia.com/gpu": supported values: "cpu", "ephemeral-storage", "memory"`,
+			`spec.containers[0].resources.requests.pods: Unsupported value: "pods": supported values: "cpu", "ephemeral-storage", "memory"`}},
 
 		{"quantities too large for placement's integers", func(p *Pod) {
 			p.Spec.Containers[0].Resources.Requests[ResourceCPU] = resource.MustParse("1e9999")

@@ -598,6 +598,7 @@ func (s *State) setNodeConditions(index uint64, cmd Command, p SetNodeConditions
 		} else {
 			n.Status.Conditions = append(n.Status.Conditions, c)
 		}
+		syncPressureTaints(n)
 		n.ResourceVersion = strconv.FormatUint(index, 10)
 		s.emit(index, "Node", WatchModified, n)
 	}

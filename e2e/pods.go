@@ -38,6 +38,8 @@ type Pod struct {
 	} `json:"spec"`
 	Status struct {
 		Phase                 string            `json:"phase"`
+		Reason                string            `json:"reason"`
+		Message               string            `json:"message"`
 		Conditions            []PodCondition    `json:"conditions"`
 		HostIP                string            `json:"hostIP"`
 		PodIP                 string            `json:"podIP"`

@@ -7,7 +7,8 @@ type NodeVerdict struct {
 	// Feasible is true when the node passed every filter.
 	Feasible bool
 	// Filter names the first filter the node failed (NodeReady,
-	// NodeUnschedulable, NodeSelector, NodeResourcesFit, NodePorts), or ""
+	// NodeUnschedulable, TaintToleration, NodeSelector, NodeResourcesFit,
+	// NodePorts), or ""
 	// when feasible; Reasons are that filter's reasons, as in Failure.
 	Filter  string
 	Reasons []string

@@ -1,6 +1,10 @@
 package placement
 
-import "math/bits"
+import (
+	"math/bits"
+
+	"github.com/gossipod/gossipod/api"
+)
 
 // The reasons a node can be infeasible for a pod, in kube-scheduler's words
 // where kube-scheduler has the same check, so users recognise them.
@@ -21,10 +25,25 @@ const (
 	ReasonInsufficientMemory = "Insufficient memory"
 	// ReasonHostPorts: a host port the pod wants is taken on the node.
 	ReasonHostPorts = "node(s) didn't have free ports for the requested pod ports"
+	// ReasonInsufficientEphemeralStorage: the node's free local ephemeral
+	// storage (allocatable minus the requests of its pods) is below the
+	// pod's ephemeral-storage request.
+	ReasonInsufficientEphemeralStorage = "Insufficient ephemeral-storage"
+	// ReasonMemoryPressure, ReasonDiskPressure and ReasonPIDPressure: the
+	// node carries the taint the cluster sets with the pressure condition,
+	// and the pod does not tolerate it (kube-scheduler's TaintToleration
+	// words, "untolerated taint {key: value}").
+	ReasonMemoryPressure = "node(s) had untolerated taint {" + api.TaintNodeMemoryPressure + ": }"
+	ReasonDiskPressure   = "node(s) had untolerated taint {" + api.TaintNodeDiskPressure + ": }"
+	ReasonPIDPressure    = "node(s) had untolerated taint {" + api.TaintNodePIDPressure + ": }"
+	// ReasonUntoleratedTaint: another NoSchedule or NoExecute taint the pod
+	// does not tolerate. kube-scheduler names the taint; placement's
+	// reasons are a fixed set, so it says what they have in common.
+	ReasonUntoleratedTaint = "node(s) had untolerated taint(s)"
 )
 
 // reasonSet holds reasons as bits, so filtering a node allocates nothing.
-type reasonSet uint8
+type reasonSet uint16
 
 const (
 	rNotReady reasonSet = 1 << iota
@@ -34,6 +53,11 @@ const (
 	rInsufficientCPU
 	rInsufficientMemory
 	rHostPorts
+	rInsufficientEphemeralStorage
+	rMemoryPressure
+	rDiskPressure
+	rPIDPressure
+	rUntoleratedTaint
 	numReasons = iota
 )
 
@@ -41,7 +65,8 @@ const (
 var reasonText = [numReasons]string{
 	ReasonNotReady, ReasonUnschedulable, ReasonNodeSelector,
 	ReasonTooManyPods, ReasonInsufficientCPU, ReasonInsufficientMemory,
-	ReasonHostPorts,
+	ReasonHostPorts, ReasonInsufficientEphemeralStorage,
+	ReasonMemoryPressure, ReasonDiskPressure, ReasonPIDPressure, ReasonUntoleratedTaint,
 }
 
 // strings lists the reasons in bit order (the order the checks run).
@@ -49,7 +74,7 @@ func (r reasonSet) strings() []string {
 	if r == 0 {
 		return nil
 	}
-	out := make([]string, 0, bits.OnesCount8(uint8(r)))
+	out := make([]string, 0, bits.OnesCount16(uint16(r)))
 	for b := 0; b < numReasons; b++ {
 		if r&(1<<b) != 0 {
 			out = append(out, reasonText[b])
@@ -73,20 +98,26 @@ type filter struct {
 //  1. NodeReady and 2. NodeUnschedulable read one bool each, and a node that
 //     is down or cordoned is out whatever the pod asks, so nothing else about
 //     it is worth reporting.
-//  3. NodeSelector costs one label lookup per selector entry (none for most
+//  3. TaintToleration reads the node's taints (none unless the node is
+//     under pressure) against the pod's tolerations; it runs where
+//     kube-scheduler runs it, right after NodeUnschedulable, so a node under
+//     disk pressure says so rather than what else the pod lacks there.
+//  4. NodeSelector costs one label lookup per selector entry (none for most
 //     pods); a node the pod may never use should say so rather than report
 //     resources the pod could not use anyway (kube-scheduler's NodeAffinity
 //     also runs before NodeResourcesFit).
-//  4. NodeResourcesFit is three integer comparisons and the check that
+//  5. NodeResourcesFit is four integer comparisons and the check that
 //     rejects most nodes in a busy cluster. Like kube-scheduler's plugin of
 //     that name it reports every shortage at once — Too many pods,
-//     Insufficient cpu, Insufficient memory — so the message counts each.
-//  5. NodePorts costs a map lookup per host port and concerns few pods; it
+//     Insufficient cpu, Insufficient memory, Insufficient
+//     ephemeral-storage — so the message counts each.
+//  6. NodePorts costs a map lookup per host port and concerns few pods; it
 //     runs last. (kube-scheduler runs NodePorts before NodeResourcesFit, so
 //     for a node short of both it reports the port and we report resources.)
 var filterChain = [...]filter{
 	{"NodeReady", filterReady},
 	{"NodeUnschedulable", filterUnschedulable},
+	{"TaintToleration", filterTaints},
 	{"NodeSelector", filterNodeSelector},
 	{"NodeResourcesFit", filterResources},
 	{"NodePorts", filterHostPorts},
@@ -145,7 +176,33 @@ func filterResources(n *nodeState, p *pending) reasonSet {
 	if p.req.Memory > free.Memory {
 		r |= rInsufficientMemory
 	}
+	if p.req.EphemeralStorage > free.EphemeralStorage {
+		r |= rInsufficientEphemeralStorage
+	}
 	return r
+}
+
+// filterTaints: the pod must tolerate every NoSchedule and NoExecute taint
+// of the node (kube-scheduler's TaintToleration filter; PreferNoSchedule
+// only lowers a score there, and placement has no such score yet). The
+// reason names the first untolerated taint.
+func filterTaints(n *nodeState, p *pending) reasonSet {
+	if len(n.Taints) == 0 {
+		return 0
+	}
+	taint, found := api.FindUntoleratedTaint(n.Taints, p.Tolerations, api.TaintEffectNoSchedule, api.TaintEffectNoExecute)
+	if !found {
+		return 0
+	}
+	switch taint.Key {
+	case api.TaintNodeMemoryPressure:
+		return rMemoryPressure
+	case api.TaintNodeDiskPressure:
+		return rDiskPressure
+	case api.TaintNodePIDPressure:
+		return rPIDPressure
+	}
+	return rUntoleratedTaint
 }
 
 // filterHostPorts: none of the pod's host ports (protocol and number) may

@@ -93,3 +93,9 @@ func failureOf(r Result, key string) (Failure, error) {
 	}
 	return Failure{}, fmt.Errorf("pod %s did not fail; result %+v", key, r)
 }
+
+// resourceQ parses a quantity.
+func resourceQ(s string) *resource.Quantity {
+	q := resource.MustParse(s)
+	return &q
+}

@@ -15,7 +15,10 @@ type NodeInfo struct {
 	Labels        map[string]string
 	Ready         bool
 	Unschedulable bool
-	Allocatable   api.Resources
+	// Taints are the node's taints; the pod must tolerate those with the
+	// NoSchedule and NoExecute effects. Shared with the node object.
+	Taints      []api.Taint
+	Allocatable api.Resources
 	// Requested is the sum of api.PodRequests of the non-terminal pods
 	// bound to the node; Requested.Pods is how many there are.
 	Requested api.Resources
@@ -35,6 +38,7 @@ func NewNodeInfo(n *api.Node, bound []*api.Pod) NodeInfo {
 		Labels:        n.Labels,
 		Ready:         api.NodeIsReady(n),
 		Unschedulable: n.Spec.Unschedulable,
+		Taints:        n.Spec.Taints,
 		Allocatable:   api.ResourcesOf(n.Status.Allocatable),
 	}
 	for _, p := range bound {
@@ -67,7 +71,9 @@ type PodInfo struct {
 	// every pod takes exactly one pod slot.
 	Request      api.Resources
 	NodeSelector map[string]string
-	HostPorts    []api.HostPort
+	// Tolerations are the pod's; shared with the pod object.
+	Tolerations []api.Toleration
+	HostPorts   []api.HostPort
 	// OwnerUID is the UID of the pod's controller (ownerReference with
 	// controller=true), or "" for a bare pod, which gets no owner spread.
 	OwnerUID types.UID
@@ -84,6 +90,7 @@ func NewPodInfo(p *api.Pod) PodInfo {
 		Key:          ns + "/" + p.Name,
 		Request:      api.PodRequests(p),
 		NodeSelector: p.Spec.NodeSelector,
+		Tolerations:  p.Spec.Tolerations,
 		HostPorts:    api.PodHostPorts(p),
 		OwnerUID:     ControllerUID(p),
 	}

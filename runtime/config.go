@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/runtime/eviction"
 	"github.com/gossipod/gossipod/runtime/network"
 )
 
@@ -82,6 +83,20 @@ type Config struct {
 	// disables hostPath volumes on this node: a hostPath is the host's
 	// filesystem inside a container. Each entry must be absolute and clean.
 	AllowedHostPaths []string
+	// EvictionHard are the node's hard eviction thresholds (kubelet's
+	// --eviction-hard, default eviction.DefaultEvictionHard): while one is
+	// met the node reports MemoryPressure or DiskPressure (Pressure), and
+	// under disk pressure the runtime evicts a pod per housekeeping
+	// interval. Empty, no threshold: no pressure is ever reported.
+	EvictionHard []eviction.Threshold
+	// PressureTransitionPeriod is how long a pressure condition stays
+	// after its threshold was last met (kubelet's
+	// --eviction-pressure-transition-period, 5 minutes).
+	PressureTransitionPeriod time.Duration
+	// HousekeepingInterval is how often the runtime measures the node's
+	// signals and its pods' local ephemeral storage, and evicts (kubelet's
+	// housekeeping, 10 s). Zero means the default.
+	HousekeepingInterval time.Duration
 	// Logger receives the runtime's own logs; nil means slog.Default().
 	Logger *slog.Logger
 	// Clock returns the current time; nil means time.Now. Tests set it to
@@ -100,6 +115,8 @@ const (
 	DefaultCgroupRoot = "/gossipod"
 	// DefaultLogMaxBytes is kubelet's containerLogMaxSize (10 MiB).
 	DefaultLogMaxBytes int64 = 10 << 20
+	// DefaultHousekeepingInterval is kubelet's housekeeping period.
+	DefaultHousekeepingInterval = 10 * time.Second
 )
 
 // DefaultConfig returns the agent's runtime configuration: state in
@@ -114,7 +131,21 @@ func DefaultConfig() Config {
 		LogMaxBytes:   DefaultLogMaxBytes,
 		ClusterDomain: "cluster.local",
 		Logger:        slog.Default(),
+		EvictionHard:  DefaultEvictionThresholds(),
+		// kubelet's defaults.
+		PressureTransitionPeriod: eviction.DefaultPressureTransitionPeriod,
+		HousekeepingInterval:     DefaultHousekeepingInterval,
 	}
+}
+
+// DefaultEvictionThresholds are kubelet's default hard eviction
+// thresholds, eviction.DefaultEvictionHard parsed.
+func DefaultEvictionThresholds() []eviction.Threshold {
+	t, err := eviction.ParseEvictionHard(eviction.DefaultEvictionHard)
+	if err != nil {
+		panic(err) // a constant: the tests parse it
+	}
+	return t
 }
 
 // minLogMaxBytes keeps rotation meaningful: a cap smaller than a few lines

@@ -48,6 +48,13 @@ type sandboxService interface {
 	DestroySandbox(ctx context.Context, id string) error
 }
 
+// writableLayers is implemented by a sandboxService whose containers have
+// a writable layer on the node's disk (an overlay's upper dir): the
+// eviction manager measures it as the container's ephemeral storage.
+type writableLayers interface {
+	UpperDir(sandboxID, name string) string
+}
+
 // orphanReaper is implemented by a sandboxService whose container runtime
 // can leave zombie children of the agent behind (libcontainer does, when
 // an exec fails half-way); Run keeps it reaping them.

@@ -48,6 +48,16 @@
 // pod runs its volumes are compared with the state every projectedResync
 // and rewritten when they differ.
 //
+// Every HousekeepingInterval (10 s) Run does kubelet's eviction manager's
+// round (housekeeping, evict.go, with the decisions in runtime/eviction):
+// the node's memory and disk signals against Config.EvictionHard give the
+// pressure conditions (Pressure); each running pod's local ephemeral
+// storage (its containers' upper dirs, its logs, its emptyDirs on disk) is
+// measured, and a pod over an emptyDir's sizeLimit, its containers' total
+// ephemeral-storage limit or a container's own is evicted (Failed,
+// Evicted, killed at once); under disk pressure the first pod in kubelet's
+// ranking is.
+//
 // Containers write their logs themselves, and nothing of a pod depends on
 // the agent's process, so an agent can stop (Run returns) and a new one on
 // the same Root re-adopts the pods from their records and sandboxes

@@ -29,6 +29,10 @@ type podWorker struct {
 	mu       sync.Mutex
 	desired  *api.Pod
 	orphaned bool
+	// evictMsg, once set, is why the eviction manager evicts the pod;
+	// evictPressure, whether for the node's pressure.
+	evictMsg      string
+	evictPressure bool
 	// stepCancel cancels the step in progress: a deletion interrupts a
 	// sync (an image pull, say), an orphaning interrupts a graceful stop.
 	stepCancel context.CancelFunc
@@ -220,6 +224,7 @@ func (w *podWorker) step(ctx context.Context, pod *api.Pod, orphaned bool) (time
 	}
 	w.collectExits()
 	w.collectProbes()
+	w.takeEviction()
 	switch {
 	case orphaned, pod.DeletionTimestamp != nil:
 		grace := time.Duration(0)

@@ -114,6 +114,13 @@ var realBackoff = backoffPolicy{Initial: 200 * time.Millisecond, Max: time.Secon
 // Its cleanup removes every pod and checks that nothing is left.
 func newRealHarness(t testing.TB) *harness {
 	t.Helper()
+	return newRealHarnessWith(t, nil)
+}
+
+// newRealHarnessWith is newRealHarness with a change to the runtime's
+// configuration (nil for none).
+func newRealHarnessWith(t testing.TB, change func(*Config)) *harness {
+	t.Helper()
 	needRoot(t)
 	pause, imageTar := fixtures.get(t)
 	root := t.TempDir()
@@ -126,6 +133,9 @@ func newRealHarness(t testing.TB) *harness {
 		cfg.PauseBinary = pause
 		cfg.CgroupRoot = cgroupRoot
 		cfg.Logger = testLogger(t)
+		if change != nil {
+			change(&cfg)
+		}
 		return New(cfg)
 	}
 	h.start()

@@ -8,11 +8,13 @@ import (
 	"os"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 
 	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/runtime/eviction"
 	"github.com/gossipod/gossipod/runtime/image"
 )
 
@@ -30,6 +32,12 @@ type Runtime struct {
 	images  imageService
 	sandbox sandboxService
 	updates *updateQueue
+
+	// pressure is what the last housekeeping found (Pressure reads it);
+	// pressureState, owned by Run's goroutine, remembers when each
+	// condition was last observed.
+	pressure      atomic.Pointer[nodePressure]
+	pressureState eviction.Pressure
 
 	// Knobs the tests turn; fixed before the first SyncPods.
 	backoff           backoffPolicy
@@ -98,6 +106,7 @@ func newRuntime(ctx context.Context, cancel context.CancelFunc, cfg Config, imag
 		cleanupTimeout:    time.Minute,
 		probeUnit:         time.Second,
 		startedAt:         time.Now(),
+		pressureState:     eviction.Pressure{TransitionPeriod: cfg.PressureTransitionPeriod},
 		ctx:               ctx,
 		cancel:            cancel,
 		workers:           map[string]*podWorker{},
@@ -113,7 +122,9 @@ func newRuntime(ctx context.Context, cancel context.CancelFunc, cfg Config, imag
 }
 
 // Run does the runtime's background work until ctx ends: it delivers
-// updates on Updates and keeps container logs under LogMaxBytes. When it
+// updates on Updates, keeps container logs under LogMaxBytes, and every
+// HousekeepingInterval measures the node's pressure and its pods' local
+// storage and evicts (housekeeping). When it
 // returns, the pod workers have stopped, but the pods have not: an agent
 // restart must leave them running.
 func (r *Runtime) Run(ctx context.Context) error {
@@ -130,12 +141,20 @@ func (r *Runtime) Run(ctx context.Context) error {
 
 	tick := time.NewTicker(r.logRotateInterval)
 	defer tick.Stop()
+	every := r.cfg.HousekeepingInterval
+	if every <= 0 {
+		every = DefaultHousekeepingInterval
+	}
+	house := time.NewTicker(every)
+	defer house.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
 			r.rotateLogs()
+		case <-house.C:
+			r.housekeeping()
 		}
 	}
 }

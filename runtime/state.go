@@ -21,6 +21,9 @@ type podState struct {
 	// Terminal is set once the pod has finished (Succeeded or Failed): it
 	// never runs again, its sandbox is gone, its statuses are final.
 	Terminal bool `json:"terminal,omitempty"`
+	// Evicted is set when the eviction manager evicted the pod: it is then
+	// Failed with reason Evicted and this message.
+	Evicted *evictionRecord `json:"evicted,omitempty"`
 	// PodIP is the address the pod network gave the current sandbox ("" with
 	// no pod network).
 	PodIP string `json:"podIP,omitempty"`

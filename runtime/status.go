@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/runtime/eviction"
 )
 
 // containerIDPrefix is the runtime part of a containerID, as containerd's
@@ -45,7 +46,16 @@ func computeStatus(st *podState, now time.Time) api.PodStatus {
 			containerStatus(recordFor(st.Containers, i), &pod.Spec.Containers[i], hasInit))
 	}
 	status.Phase = podPhase(pod, status.InitContainerStatuses, status.ContainerStatuses, st.Terminal)
+	if st.Evicted != nil {
+		// As kubelet's evictPod sets it.
+		status.Phase = api.PodFailed
+		status.Reason = eviction.Reason
+		status.Message = st.Evicted.Message
+	}
 	status.Conditions = podConditions(status, sidecars, st.Status.Conditions, now)
+	if st.Evicted != nil && st.Evicted.NodePressure {
+		status.Conditions = append(status.Conditions, disruptionCondition(st.Evicted))
+	}
 	return status
 }
 

@@ -51,6 +51,11 @@ type managerAdapter struct {
 	net *network.Manager // nil: no pod network (loopback only)
 }
 
+// UpperDir is a container's writable layer, for the eviction manager.
+func (a *managerAdapter) UpperDir(sandboxID, name string) string {
+	return a.m.UpperDir(sandboxID, name)
+}
+
 // ReapOrphans reaps the zombies libcontainer leaves when an exec fails
 // half-way, until ctx ends.
 func (a *managerAdapter) ReapOrphans(ctx context.Context) { a.m.ReapOrphans(ctx) }

@@ -279,11 +279,11 @@ func TestDo(t *testing.T) {
 	// A patch that adds a field gossipod does not have is refused with
 	// its path, before any update.
 	f = &nodeTarget{node: base}
-	_, err = Do(ctx, types.StrategicMergePatchType, []byte(`{"metadata":{"managedFields":[{"manager":"x"}]},"spec":{"taints":[{"key":"k","effect":"NoSchedule"}]}}`), f.target())
+	_, err = Do(ctx, types.StrategicMergePatchType, []byte(`{"metadata":{"managedFields":[{"manager":"x"}]},"spec":{"providerID":"aws:///i-1"}}`), f.target())
 	var st *api.Status
 	if !errors.As(err, &st) || st.Code != http.StatusUnprocessableEntity || f.updates != 0 ||
-		st.Message != `Node "n1" is invalid: [metadata.managedFields: unsupported field, spec.taints: unsupported field]` ||
-		len(st.Details.Causes) != 2 || st.Details.Causes[1].Field != "spec.taints" {
+		st.Message != `Node "n1" is invalid: [metadata.managedFields: unsupported field, spec.providerID: unsupported field]` ||
+		len(st.Details.Causes) != 2 || st.Details.Causes[1].Field != "spec.providerID" {
 		t.Fatalf("unknown fields: %+v (%d updates)", err, f.updates)
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/gossipod/gossipod/pki"
 	"github.com/gossipod/gossipod/placement"
 	"github.com/gossipod/gossipod/runtime"
+	"github.com/gossipod/gossipod/runtime/eviction"
 	"github.com/gossipod/gossipod/runtime/network"
 	"github.com/gossipod/gossipod/runtime/serviceproxy"
 )
@@ -57,6 +58,8 @@ agents started later join the existing cluster. --dev runs a one-agent cluster.`
 			&cli.BoolFlag{Name: "dev", Usage: "run a one-agent cluster on 127.0.0.1 with a temporary data dir", EnvVars: env("dev")},
 			&cli.StringFlag{Name: "cpu", Usage: "CPU offered to pods, a Kubernetes quantity such as 4 or 1500m (default: all CPUs)", EnvVars: env("cpu")},
 			&cli.StringFlag{Name: "memory", Usage: "memory offered to pods, a Kubernetes quantity such as 3Gi or 2560Mi (default: all memory)", EnvVars: env("memory")},
+			&cli.StringFlag{Name: "eviction-hard", Usage: "hard eviction thresholds in kubelet's syntax, signal<quantity or signal<percentage, comma-separated; signals: memory.available, nodefs.available, nodefs.inodesFree (the data dir's file system), imagefs.available, imagefs.inodesFree (the image store's); under one the node reports MemoryPressure or DiskPressure, is tainted, and under disk pressure evicts pods; the list replaces the defaults, 0% disables one", Value: eviction.DefaultEvictionHard, EnvVars: env("eviction-hard")},
+			&cli.DurationFlag{Name: "eviction-pressure-transition-period", Usage: "how long a pressure condition stays after its threshold was last met (kubelet's flag of that name)", Value: eviction.DefaultPressureTransitionPeriod, EnvVars: env("eviction-pressure-transition-period")},
 			&cli.IntFlag{Name: "max-pods", Usage: "number of pods this node runs at most", Value: 110, EnvVars: env("max-pods")},
 			&cli.StringFlag{Name: "labels", Usage: "node labels, k=v,k2=v2", EnvVars: env("labels")},
 			&cli.StringSliceFlag{Name: "allowed-host-paths", Usage: "host directory under which pods may use hostPath volumes; repeatable or comma-separated (default: none, hostPath volumes are refused)", EnvVars: env("allowed-host-paths")},
@@ -214,9 +217,15 @@ func newRuntime(c *cli.Context, cfg agent.Config, logger *slog.Logger) (*runtime
 	if rc.HostIP == "" {
 		rc.HostIP = cfg.BindAddr
 	}
+	if rc.EvictionHard, err = eviction.ParseEvictionHard(c.String("eviction-hard")); err != nil {
+		_ = net.Close()
+		return nil, nil, fmt.Errorf("--eviction-hard: %w", err) // applyResources checked it first
+	}
+	rc.PressureTransitionPeriod = c.Duration("eviction-pressure-transition-period")
 	rc.Allocatable = api.ResourceList{
-		api.ResourceCPU:    *resource.NewMilliQuantity(cfg.Allocatable.MilliCPU, resource.DecimalSI),
-		api.ResourceMemory: *resource.NewQuantity(cfg.Allocatable.Memory, resource.BinarySI),
+		api.ResourceCPU:              *resource.NewMilliQuantity(cfg.Allocatable.MilliCPU, resource.DecimalSI),
+		api.ResourceMemory:           *resource.NewQuantity(cfg.Allocatable.Memory, resource.BinarySI),
+		api.ResourceEphemeralStorage: *resource.NewQuantity(cfg.Allocatable.EphemeralStorage, resource.BinarySI),
 	}
 	rc.Root = filepath.Join(cfg.DataDir, "runtime")
 	rc.NodeName = cfg.NodeName
@@ -445,6 +454,34 @@ func applyResources(c *cli.Context, cfg *agent.Config, m runtime.MachineInfo) er
 		}
 		cfg.Allocatable.Memory = q.Value()
 	}
+	return applyEphemeralStorage(c, cfg)
+}
+
+// applyEphemeralStorage sets the node's ephemeral-storage capacity, the
+// size of the data dir's file system (which holds the pods' writable
+// layers, logs and emptyDirs), and its allocatable, the capacity less the
+// nodefs.available hard eviction threshold, as kubelet computes it: pods
+// requesting all of it would put the node under disk pressure.
+func applyEphemeralStorage(c *cli.Context, cfg *agent.Config) error {
+	thresholds, err := eviction.ParseEvictionHard(c.String("eviction-hard"))
+	if err != nil {
+		return fmt.Errorf("--eviction-hard %q: %w", c.String("eviction-hard"), err)
+	}
+	// The data dir may not exist yet: its nearest existing ancestor is on
+	// the file system it will be on (unless it becomes a mount point).
+	dir := cfg.DataDir
+	for {
+		if _, err := os.Stat(dir); err == nil || filepath.Dir(dir) == dir {
+			break
+		}
+		dir = filepath.Dir(dir)
+	}
+	capacity, err := eviction.FsCapacity(dir)
+	if err != nil {
+		return fmt.Errorf("--data-dir: the ephemeral-storage capacity: %w", err)
+	}
+	cfg.Capacity.EphemeralStorage = capacity
+	cfg.Allocatable.EphemeralStorage = eviction.AllocatableEphemeralStorage(capacity, thresholds)
 	return nil
 }
 

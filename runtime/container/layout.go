@@ -147,3 +147,11 @@ func readJSONFile(path string, v any) error {
 	}
 	return json.Unmarshal(b, v)
 }
+
+// UpperDir is the writable layer (the overlay's upper dir) of the
+// container name in sandbox id: what the container wrote to its root file
+// system, which the eviction manager measures as the container's local
+// ephemeral storage. The path is built whether or not the container exists.
+func (m *Manager) UpperDir(id, name string) string {
+	return containerUpper(containerDir(m.sandboxDir(id), name))
+}

@@ -1,0 +1,202 @@
+package runtime
+
+import (
+	"path/filepath"
+	"slices"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/runtime/eviction"
+)
+
+// meminfo is where memory.available is read from.
+const meminfo = "/proc/meminfo"
+
+// evictionRecord is why the runtime evicted a pod, persisted with it so a
+// restarted agent keeps reporting it.
+type evictionRecord struct {
+	Message string `json:"message"`
+	// NodePressure marks an eviction for the node's pressure rather than
+	// the pod's own limits: kubelet then adds the DisruptionTarget
+	// condition (reason TerminationByKubelet), since the pod did nothing
+	// wrong.
+	NodePressure bool      `json:"nodePressure,omitempty"`
+	At           time.Time `json:"at,omitzero"`
+}
+
+// nodePressure is what the last housekeeping found: the pressure
+// conditions that hold, published for the agent to report.
+type nodePressure struct {
+	conditions []api.NodeConditionType
+}
+
+// Pressure returns the node conditions of type MemoryPressure and
+// DiskPressure that hold now (sorted; none before the first housekeeping),
+// for the agent to report on its Node. It is safe for concurrent use.
+func (r *Runtime) Pressure() []api.NodeConditionType {
+	if p := r.pressure.Load(); p != nil {
+		return slices.Clone(p.conditions)
+	}
+	return nil
+}
+
+// housekeeping is one round of kubelet's eviction manager: measure the
+// node's signals and each running pod's local ephemeral storage; evict the
+// pods over their limits (an emptyDir's sizeLimit, the pod's total, a
+// container's own); and when a disk threshold is met, evict the pod that
+// ranks first for disk pressure if none was evicted for its limits (one pod
+// per round, as kubelet, so that the next round sees what that freed).
+//
+// Unlike kubelet, the runtime does not first reclaim node-level resources
+// (unused images, dead containers' layers) under disk pressure, and under
+// memory pressure it only reports the condition: the kernel's OOM killer,
+// with the pods' memory limits, is what reclaims memory.
+func (r *Runtime) housekeeping() {
+	obs := eviction.Observations{}
+	if err := eviction.MemoryObservation(meminfo, obs); err != nil {
+		r.log.Debug("eviction signals", "error", err)
+	}
+	if err := eviction.FsObservations(r.cfg.Root, eviction.SignalNodeFsAvailable, eviction.SignalNodeFsInodesFree, obs); err != nil {
+		r.log.Warn("eviction signals", "error", err)
+	}
+	if err := eviction.FsObservations(r.cfg.imagesDir(), eviction.SignalImageFsAvailable, eviction.SignalImageFsInodesFree, obs); err != nil {
+		r.log.Warn("eviction signals", "error", err)
+	}
+	met := eviction.ThresholdsMet(r.cfg.EvictionHard, obs)
+	conds := r.pressureState.Update(met, r.now())
+	if prev := r.Pressure(); !slices.Equal(prev, conds) {
+		r.log.Info("node pressure changed", "conditions", conds, "thresholds_met", met)
+	}
+	r.pressure.Store(&nodePressure{conditions: conds})
+
+	var diskMet *eviction.Threshold
+	for i := range met {
+		if met[i].Signal != eviction.SignalMemoryAvailable && met[i].Signal != eviction.SignalPIDAvailable {
+			diskMet = &met[i]
+			break
+		}
+	}
+	var candidates []eviction.Candidate
+	workers := map[*api.Pod]*podWorker{}
+	evicted := false
+	for _, w := range r.activeWorkers() {
+		s := w.snapshot()
+		if s.terminal || s.removed || s.pod.DeletionTimestamp != nil || s.sandbox == nil {
+			continue
+		}
+		u := r.podUsage(s.pod, diskMet == nil)
+		if msg := eviction.LocalStorageVerdict(s.pod, u); msg != "" {
+			w.evict(msg, false)
+			evicted = true
+			continue
+		}
+		candidates = append(candidates, eviction.Candidate{Pod: s.pod, Usage: u})
+		workers[s.pod] = w
+	}
+	if diskMet == nil || evicted || len(candidates) == 0 {
+		return
+	}
+	eviction.RankForDiskPressure(candidates)
+	first := candidates[0]
+	workers[first.Pod].evict(eviction.DiskPressureMessage(*diskMet, first), true)
+}
+
+// activeWorkers lists the workers, outside the runtime's lock.
+func (r *Runtime) activeWorkers() []*podWorker {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ws := make([]*podWorker, 0, len(r.workers))
+	for _, w := range r.workers {
+		ws = append(ws, w)
+	}
+	return ws
+}
+
+// podUsage measures a pod's local ephemeral storage: each container's
+// writable layer and logs, each emptyDir not on tmpfs. With bounded set,
+// an emptyDir's walk stops past its sizeLimit when the pod has no
+// ephemeral-storage limit (nothing else needs the exact figure then),
+// which bounds the cost of a pod that fills its emptyDir without end.
+func (r *Runtime) podUsage(p *api.Pod, bounded bool) eviction.PodUsage {
+	uid := string(p.UID)
+	u := eviction.PodUsage{Containers: map[string]eviction.ContainerUsage{}, Volumes: map[string]int64{}}
+	layers, _ := r.sandbox.(writableLayers)
+	podLimited := false
+	for _, c := range slices.Concat(p.Spec.InitContainers, p.Spec.Containers) {
+		_, limited := c.Resources.Limits[api.ResourceEphemeralStorage]
+		podLimited = podLimited || limited
+		var cu eviction.ContainerUsage
+		if layers != nil {
+			cu.Rootfs = r.measure(layers.UpperDir(uid, c.Name), 0)
+		}
+		cu.Logs = r.measure(filepath.Join(r.podDir(uid), "logs", c.Name), 0)
+		u.Containers[c.Name] = cu
+	}
+	for _, v := range p.Spec.Volumes {
+		d := v.EmptyDir
+		if d == nil || d.Medium == "Memory" {
+			continue
+		}
+		var bound int64
+		if bounded && !podLimited && d.SizeLimit != nil {
+			bound = d.SizeLimit.Value()
+		}
+		u.Volumes[v.Name] = r.measure(filepath.Join(r.podDir(uid), "volumes", v.Name), bound)
+	}
+	return u
+}
+
+// measure is eviction.DirUsage, logging (and counting as what it got so
+// far) a tree it could not read whole.
+func (r *Runtime) measure(dir string, stopAbove int64) int64 {
+	n, err := eviction.DirUsage(dir, stopAbove)
+	if err != nil {
+		r.log.Warn("measuring local ephemeral storage", "path", dir, "error", err)
+	}
+	return n
+}
+
+// evict asks the worker to evict its pod with kubelet's message: the pod
+// fails with reason Evicted and its containers are killed at once (a hard
+// eviction has no grace period). nodePressure says the node's pressure,
+// not the pod's limits, is the cause.
+func (w *podWorker) evict(msg string, nodePressure bool) {
+	w.mu.Lock()
+	if w.evictMsg != "" {
+		w.mu.Unlock()
+		return
+	}
+	w.evictMsg, w.evictPressure = msg, nodePressure
+	if w.stepCancel != nil {
+		w.stepCancel()
+	}
+	w.mu.Unlock()
+	w.poke()
+}
+
+// takeEviction applies a pending eviction to the pod's state, once: it
+// turns terminal with the message, and the sync that follows kills it.
+func (w *podWorker) takeEviction() {
+	w.mu.Lock()
+	msg, pressure := w.evictMsg, w.evictPressure
+	w.mu.Unlock()
+	if msg == "" || w.st.Terminal || w.st.Evicted != nil {
+		return
+	}
+	w.st.Terminal = true
+	w.st.Evicted = &evictionRecord{Message: msg, NodePressure: pressure, At: w.r.now()}
+	for _, rec := range w.allRecords() {
+		rec.Waiting = nil
+	}
+	w.events.record(w.st.Pod, api.EventTypeWarning, eviction.Reason, "%s", msg)
+	w.log.Warn("evicting pod", "message", msg)
+}
+
+// disruptionCondition is the condition kubelet adds to a pod it evicts for
+// the node's pressure.
+func disruptionCondition(e *evictionRecord) api.PodCondition {
+	return api.PodCondition{Type: corev1.DisruptionTarget, Status: api.ConditionTrue,
+		Reason: corev1.PodReasonTerminationByKubelet, Message: e.Message, LastTransitionTime: api.NewTime(e.At)}
+}
