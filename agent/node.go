@@ -73,26 +73,16 @@ func (a *Agent) nodeLoop(ctx context.Context) {
 	}
 }
 
-// waitCaughtUp blocks until this server has applied every entry the
-// leader had committed when asked. It compares raft's applied index, not
-// the State's: the leader's no-op and configuration entries never reach
-// the FSM, so in a quiet cluster the State's index would never get there.
-// Raft announces no applied-index changes, so it looks every 50 ms; this
-// runs once, at start.
+// waitCaughtUp blocks until this server's State reflects every entry the
+// leader had committed when asked (consensus.Store.WaitApplied); this runs
+// once, at start.
 func (a *Agent) waitCaughtUp(ctx context.Context) error {
 	for {
 		index, err := a.readIndex(ctx)
 		if err == nil {
-			tick := time.NewTicker(50 * time.Millisecond)
-			for a.store.AppliedIndex() < index {
-				select {
-				case <-ctx.Done():
-					tick.Stop()
-					return ctx.Err()
-				case <-tick.C:
-				}
+			if err := a.store.WaitApplied(ctx, index); err != nil {
+				return err
 			}
-			tick.Stop()
 			a.log.Info("local state caught up with the leader; running this node's pods", "index", index)
 			return nil
 		}

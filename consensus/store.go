@@ -41,6 +41,8 @@ type Store struct {
 	state     *State
 	transport *raft.NetworkTransport
 	boltStore *raftboltdb.BoltStore // nil when InMemory
+	// logs is the Raft log, read by WaitApplied.
+	logs raft.LogStore
 }
 
 // NewStore validates cfg, opens (or creates) the Raft data under DataDir and
@@ -134,6 +136,7 @@ func NewStore(cfg Config) (_ *Store, err error) {
 	rc.LeaderLeaseTimeout = cfg.LeaderLeaseTimeout
 	rc.SnapshotThreshold = cfg.SnapshotThreshold
 	rc.Logger = rlog
+	s.logs = logs
 	s.raft, err = raft.NewRaft(rc, &fsm{state: s.state}, logs, stable, snaps, trans)
 	if err != nil {
 		return nil, fmt.Errorf("start raft: %w", err)
@@ -292,6 +295,65 @@ func (s *Store) ReadIndex() (uint64, error) {
 // server, FSM commands and raft's own entries (no-ops, configuration
 // changes) alike: what to compare with a ReadIndex.
 func (s *Store) AppliedIndex() uint64 { return s.raft.AppliedIndex() }
+
+// WaitApplied blocks until the State reflects every log entry up to index,
+// or ctx ends. Raft's applied index alone is not enough: raft counts an
+// entry applied when it hands it to the FSM's goroutine, before the FSM has
+// run it, so a State read just after AppliedIndex reached index may still
+// lack the last commands (a restarted agent would then stop pods that are
+// bound to it). The State's own index cannot be compared with index either:
+// raft's no-op and configuration entries never reach it. So WaitApplied
+// waits for raft, then for the State to reach the last command entry at or
+// before index.
+func (s *Store) WaitApplied(ctx context.Context, index uint64) error {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for s.raft.AppliedIndex() < index {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	target := s.lastCommandAtOrBefore(index)
+	for {
+		changed := s.state.Changed()
+		if s.state.Index() >= target {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-changed:
+		case <-tick.C:
+		}
+	}
+}
+
+// maxLogScan bounds lastCommandAtOrBefore's walk back over raft's own
+// entries (a few per election or membership change).
+const maxLogScan = 1024
+
+// lastCommandAtOrBefore is the index of the last FSM command in the log at
+// or before index; 0 when there is none in the log (raft's own entries
+// only, or everything compacted into the snapshot the State was restored
+// from).
+func (s *Store) lastCommandAtOrBefore(index uint64) uint64 {
+	first, err := s.logs.FirstIndex()
+	if err != nil {
+		return 0
+	}
+	var l raft.Log
+	for i := index; i >= first && i > 0 && index-i < maxLogScan; i-- {
+		if err := s.logs.GetLog(i, &l); err != nil {
+			return 0
+		}
+		if l.Type == raft.LogCommand {
+			return i
+		}
+	}
+	return 0
+}
 
 // Barrier waits until every entry committed before it is applied locally;
 // a new leader calls it before acting on its State.

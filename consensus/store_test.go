@@ -487,3 +487,47 @@ func TestLeaderLossKeepsAcknowledgedWrites(t *testing.T) {
 	}
 	waitSameState(t, next, survivors...)
 }
+
+// WaitApplied returns once the State holds every command up to the index
+// asked, which need not be a command (the leader's no-op, a configuration
+// change), and lastCommandAtOrBefore finds the command entry it waits for.
+func TestWaitApplied(t *testing.T) {
+	ctx := t.Context()
+	solo := startStore(t, testConfig("solo", t.TempDir()))
+	bootstrapAll(t, []*Store{solo})
+	waitLeader(t, []*Store{solo})
+	cmd, err := NewCommand(CmdCreateNamespace, CreateNamespace{Namespace: api.Namespace{ObjectMeta: api.ObjectMeta{Name: "shop", UID: "ns-shop"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := solo.Commit(ctx, cmd); err != nil {
+		t.Fatal(err)
+	}
+	index, err := solo.ReadIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := solo.WaitApplied(ctx, index); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := solo.State().Namespace("shop"); !ok {
+		t.Fatal("WaitApplied returned before the State held the namespace")
+	}
+	last := solo.lastCommandAtOrBefore(index)
+	if last == 0 || last != solo.State().Index() {
+		t.Fatalf("last command at or before %d: %d, State index %d", index, last, solo.State().Index())
+	}
+	// Past the last command (a no-op written now), the target is still it.
+	if err := solo.Barrier(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if got := solo.lastCommandAtOrBefore(solo.AppliedIndex()); got != last {
+		t.Fatalf("after a barrier: last command %d, want %d", got, last)
+	}
+	// A context that ends stops the wait for an index never reached.
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if err := solo.WaitApplied(short, solo.AppliedIndex()+100); err == nil {
+		t.Fatal("WaitApplied of a future index returned without error")
+	}
+}
