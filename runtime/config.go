@@ -82,6 +82,17 @@ type Config struct {
 	// disables hostPath volumes on this node: a hostPath is the host's
 	// filesystem inside a container. Each entry must be absolute and clean.
 	AllowedHostPaths []string
+	// SeccompDefault gives RuntimeDefault, containerd's (and Docker's)
+	// default seccomp profile, to every container and sandbox whose pod
+	// does not choose a profile: the agent's --seccomp-default, on by
+	// default as in Docker (kubelet's --seccomp-default, off by default
+	// there). Off, such containers run Unconfined.
+	SeccompDefault bool
+	// SeccompProfileRoot is the directory Localhost seccomp profiles are
+	// read from (localhostProfile is relative to it): the agent's
+	// --seccomp-profile-root, <data-dir>/seccomp by default (kubelet's is
+	// <root-dir>/seccomp). Absolute.
+	SeccompProfileRoot string
 	// Logger receives the runtime's own logs; nil means slog.Default().
 	Logger *slog.Logger
 	// Clock returns the current time; nil means time.Now. Tests set it to
@@ -100,20 +111,26 @@ const (
 	DefaultCgroupRoot = "/gossipod"
 	// DefaultLogMaxBytes is kubelet's containerLogMaxSize (10 MiB).
 	DefaultLogMaxBytes int64 = 10 << 20
+	// DefaultSeccompProfileRoot is where Localhost seccomp profiles are
+	// read from under the agent's default data dir.
+	DefaultSeccompProfileRoot = "/var/lib/gossipod/seccomp"
 )
 
 // DefaultConfig returns the agent's runtime configuration: state in
 // DefaultRoot, pods under DefaultCgroupRoot, the running executable as the
-// pause binary, 10 MiB per container log. The caller sets NodeName.
+// pause binary, 10 MiB per container log, RuntimeDefault seccomp for
+// containers that do not choose a profile. The caller sets NodeName.
 func DefaultConfig() Config {
 	exe, _ := os.Executable() // Validate reports an empty PauseBinary
 	return Config{
-		Root:          DefaultRoot,
-		PauseBinary:   exe,
-		CgroupRoot:    DefaultCgroupRoot,
-		LogMaxBytes:   DefaultLogMaxBytes,
-		ClusterDomain: "cluster.local",
-		Logger:        slog.Default(),
+		Root:               DefaultRoot,
+		PauseBinary:        exe,
+		CgroupRoot:         DefaultCgroupRoot,
+		LogMaxBytes:        DefaultLogMaxBytes,
+		ClusterDomain:      "cluster.local",
+		SeccompDefault:     true,
+		SeccompProfileRoot: DefaultSeccompProfileRoot,
+		Logger:             slog.Default(),
 	}
 }
 
@@ -144,6 +161,9 @@ func (c Config) Validate() error {
 		if err := CheckAllowedHostPath(p); err != nil {
 			errs = append(errs, fmt.Errorf("runtime: AllowedHostPaths: %w", err))
 		}
+	}
+	if !filepath.IsAbs(c.SeccompProfileRoot) {
+		errs = append(errs, fmt.Errorf("runtime: SeccompProfileRoot %q: must be an absolute path", c.SeccompProfileRoot))
 	}
 	if c.LogMaxBytes < minLogMaxBytes {
 		errs = append(errs, fmt.Errorf("runtime: LogMaxBytes %d: must be at least %d", c.LogMaxBytes, minLogMaxBytes))

@@ -67,6 +67,8 @@ type sandboxSpec struct {
 	ShmSizeBytes int64
 	// HostPorts are the pod's ports published on the node's addresses.
 	HostPorts []hostPort
+	// Seccomp is the pause's seccomp profile, the pod-level one.
+	Seccomp seccompSpec
 }
 
 // hostPort publishes a container port on the node (a container's
@@ -119,6 +121,8 @@ type containerSpec struct {
 	// StdoutPath is the log file the container writes its stdout and
 	// stderr to, directly (nothing of the agent in between).
 	StdoutPath string
+	// Seccomp is the container's resolved seccomp profile.
+	Seccomp seccompSpec
 }
 
 // mount is a volume bind-mounted into a container.

@@ -64,6 +64,7 @@ func (a *managerAdapter) CreateSandbox(ctx context.Context, spec sandboxSpec) (p
 		Hostname:     spec.Hostname,
 		SharePID:     spec.SharePID,
 		ShmSizeBytes: spec.ShmSizeBytes,
+		Seccomp:      container.SeccompProfile(spec.Seccomp),
 	})
 	if err != nil {
 		return nil, mapContainerErr(err)
@@ -208,6 +209,7 @@ func (a *sandboxAdapter) StartContainer(ctx context.Context, spec containerSpec)
 		MilliCPULimit:    spec.MilliCPULimit,
 		MilliCPURequest:  spec.MilliCPURequest,
 		StdoutPath:       spec.StdoutPath,
+		Seccomp:          container.SeccompProfile(spec.Seccomp),
 	}
 	c, err := a.s.StartContainer(ctx, cs)
 	if errors.Is(err, container.ErrExists) {

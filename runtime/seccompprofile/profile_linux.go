@@ -3,11 +3,7 @@
 package seccompprofile
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sync"
 
 	"github.com/opencontainers/runc/libcontainer/configs"
@@ -22,10 +18,6 @@ import (
 // container asking for a profile cannot be confined, and is refused with
 // ErrUnavailable rather than started unconfined.
 const Enabled = libseccomp.Enabled
-
-// ErrUnavailable is the error of a profile asked of a binary built
-// without seccomp support, in containerd's words.
-var ErrUnavailable = errors.New("seccomp is not supported: this gossipod binary was built without the seccomp build tag (build it with make build)")
 
 // RuntimeDefault returns containerd's default profile for a container
 // whose bounding capability set is caps (CAP_* names): the syscalls those
@@ -50,39 +42,6 @@ var kernelAtLeast48 = sync.OnceValue(func() bool {
 	return major > 4 || major == 4 && minor >= 8
 })
 
-// LoadLocalhost reads a Localhost profile: localhostProfile is a path
-// relative to root (kubelet's --seccomp-profile-root, gossipod's
-// --seccomp-profile-root), holding an OCI seccomp profile in JSON as
-// containerd reads it (Docker's profile format is also read). The profile
-// is checked by converting it (Config), so that a bad one fails here, with
-// the file named, and not when the container is created.
-func LoadLocalhost(root, localhostProfile string) (*specs.LinuxSeccomp, error) {
-	if localhostProfile == "" {
-		return nil, errors.New(`localhostProfile must be set when seccomp profile type is "Localhost"`)
-	}
-	if !filepath.IsLocal(localhostProfile) {
-		return nil, fmt.Errorf("localhostProfile %q must be a relative path within the node's seccomp profile root, without ..", localhostProfile)
-	}
-	path := filepath.Join(root, localhostProfile)
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("cannot load seccomp profile %q: %w", path, err)
-	}
-	p := &specs.LinuxSeccomp{}
-	if err := json.Unmarshal(b, p); err != nil {
-		return nil, fmt.Errorf("decoding seccomp profile %q failed: %w", path, err)
-	}
-	if p.DefaultAction == "" {
-		// An empty profile would leave the container unconfined: refuse it
-		// rather than give less than asked for.
-		return nil, fmt.Errorf("seccomp profile %q has no defaultAction", path)
-	}
-	if _, err := Config(p); err != nil {
-		return nil, fmt.Errorf("seccomp profile %q: %w", path, err)
-	}
-	return p, nil
-}
-
 // Config converts a profile into libcontainer's configuration with runc's
 // own converter (names of actions, operators and architectures checked);
 // nil gives nil, no filter. A profile asked of a binary without seccomp
@@ -99,4 +58,10 @@ func Config(p *specs.LinuxSeccomp) (*configs.Seccomp, error) {
 		return nil, fmt.Errorf("invalid seccomp profile: %w", err)
 	}
 	return c, nil
+}
+
+// check converts p to see that runc can apply it.
+func check(p *specs.LinuxSeccomp) error {
+	_, err := Config(p)
+	return err
 }
