@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/runtime/apparmor"
 	"github.com/gossipod/gossipod/runtime/network"
 )
 
@@ -93,6 +94,10 @@ type Config struct {
 	// --seccomp-profile-root, <data-dir>/seccomp by default (kubelet's is
 	// <root-dir>/seccomp). Absolute.
 	SeccompProfileRoot string
+	// AppArmor is this node's AppArmor (apparmor.Real()): where it is
+	// enabled, containers run under RuntimeDefault's generated profile
+	// unless their pod chooses; the zero value is a host without it.
+	AppArmor apparmor.Host
 	// Logger receives the runtime's own logs; nil means slog.Default().
 	Logger *slog.Logger
 	// Clock returns the current time; nil means time.Now. Tests set it to
@@ -130,6 +135,7 @@ func DefaultConfig() Config {
 		ClusterDomain:      "cluster.local",
 		SeccompDefault:     true,
 		SeccompProfileRoot: DefaultSeccompProfileRoot,
+		AppArmor:           apparmor.Real(),
 		Logger:             slog.Default(),
 	}
 }

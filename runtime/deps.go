@@ -123,6 +123,9 @@ type containerSpec struct {
 	StdoutPath string
 	// Seccomp is the container's resolved seccomp profile.
 	Seccomp seccompSpec
+	// AppArmorProfile is the name of the AppArmor profile it runs under,
+	// empty for none.
+	AppArmorProfile string
 }
 
 // mount is a volume bind-mounted into a container.

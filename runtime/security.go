@@ -2,11 +2,13 @@ package runtime
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/runtime/apparmor"
 	"github.com/gossipod/gossipod/runtime/seccompprofile"
 )
 
@@ -84,4 +86,86 @@ func (c Config) seccompFor(pod *api.Pod, ctr *api.Container) (seccompSpec, error
 		return s, &configError{err: fmt.Errorf("failed to generate seccomp profile: unsupported seccomp profile type %q", typ)}
 	}
 	return s, nil
+}
+
+// appArmorAnnotationPrefix is the annotation kubelet still reads a
+// container's AppArmor profile from when its securityContext has none
+// (deprecated since Kubernetes 1.30): runtime/default, localhost/<name> or
+// unconfined.
+const appArmorAnnotationPrefix = "container.apparmor.security.beta.kubernetes.io/"
+
+// appArmorProfileOf is the appArmorProfile that applies to a container, as
+// kubelet picks it: the container's, else the pod's, else the deprecated
+// annotation; nil when none is set.
+func appArmorProfileOf(pod *api.Pod, c *api.Container) *corev1.AppArmorProfile {
+	if c.SecurityContext != nil && c.SecurityContext.AppArmorProfile != nil {
+		return c.SecurityContext.AppArmorProfile
+	}
+	if pod.Spec.SecurityContext != nil && pod.Spec.SecurityContext.AppArmorProfile != nil {
+		return pod.Spec.SecurityContext.AppArmorProfile
+	}
+	v, ok := pod.Annotations[appArmorAnnotationPrefix+c.Name]
+	switch {
+	case !ok:
+		return nil
+	case v == "runtime/default":
+		return &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeRuntimeDefault}
+	case v == "unconfined":
+		return &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeUnconfined}
+	case strings.HasPrefix(v, "localhost/"):
+		name := strings.TrimPrefix(v, "localhost/")
+		return &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeLocalhost, LocalhostProfile: &name}
+	}
+	return &corev1.AppArmorProfile{Type: corev1.AppArmorProfileType(v)} // refused below
+}
+
+// appArmorFor resolves the AppArmor profile container c runs under, as
+// containerd's CRI does (GenerateApparmorSpecOpts): on a host without
+// AppArmor, none, and a profile other than Unconfined is refused ("apparmor
+// is not supported"); with AppArmor, RuntimeDefault unless the pod chooses
+// (kubernetes#51746), the generated gossipod-default profile, loaded the
+// first time, none for a privileged container; Localhost, the named
+// profile, which must be loaded; Unconfined, none. The result is a profile
+// name for libcontainer, empty for none. Errors are configErrors.
+func appArmorFor(host apparmor.Host, pod *api.Pod, c *api.Container) (string, error) {
+	p := appArmorProfileOf(pod, c)
+	fail := func(err error) (string, error) {
+		return "", &configError{err: fmt.Errorf("failed to generate apparmor spec opts: %w", err)}
+	}
+	if !host.Enabled {
+		if p != nil && p.Type != corev1.AppArmorProfileTypeUnconfined {
+			return fail(fmt.Errorf("%w: AppArmor is not enabled on the host", apparmor.ErrNotSupported))
+		}
+		return "", nil
+	}
+	typ := corev1.AppArmorProfileTypeRuntimeDefault
+	if p != nil {
+		typ = p.Type
+	}
+	switch typ {
+	case corev1.AppArmorProfileTypeUnconfined:
+		return "", nil
+	case corev1.AppArmorProfileTypeRuntimeDefault:
+		if privileged(c) {
+			return "", nil
+		}
+		if err := host.LoadDefault(apparmor.DefaultProfileName); err != nil {
+			return fail(err)
+		}
+		return apparmor.DefaultProfileName, nil
+	case corev1.AppArmorProfileTypeLocalhost:
+		name := ""
+		if p.LocalhostProfile != nil {
+			name = *p.LocalhostProfile
+		}
+		ok, err := host.Loaded(name)
+		if err != nil {
+			return fail(err)
+		}
+		if !ok {
+			return fail(fmt.Errorf("apparmor profile not found %s", name))
+		}
+		return name, nil
+	}
+	return fail(fmt.Errorf("apparmor unknown ProfileType %q", typ))
 }

@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/runtime/apparmor"
 	"github.com/gossipod/gossipod/runtime/seccompprofile"
 )
 
@@ -103,6 +104,73 @@ func TestSeccompFor(t *testing.T) {
 			}
 			if kind != tc.want {
 				t.Errorf("profile %s, want %s", kind, tc.want)
+			}
+		})
+	}
+}
+
+// Which AppArmor profile a container runs under, as containerd's CRI
+// decides on hosts with and without AppArmor (this machine may have none:
+// the host is a table entry).
+func TestAppArmorFor(t *testing.T) {
+	dir := t.TempDir()
+	profiles := filepath.Join(dir, "profiles")
+	if err := os.WriteFile(profiles, []byte(apparmor.DefaultProfileName+" (enforce)\nmy-profile (enforce)\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	enabled := apparmor.Host{Enabled: true, ProfilesFile: profiles, MacroDir: dir, Parser: filepath.Join(dir, "no-parser")}
+	// The default profile is not loaded and cannot be: the parser is absent.
+	unloadable := enabled
+	unloadable.ProfilesFile = filepath.Join(dir, "empty")
+	if err := os.WriteFile(unloadable.ProfilesFile, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	name := func(s string) *string { return &s }
+	yes := true
+	for _, tc := range []struct {
+		name           string
+		host           apparmor.Host
+		pod, container *corev1.AppArmorProfile
+		annotation     string
+		privileged     bool
+		want, wantErr  string
+	}{
+		{name: "no AppArmor, nothing asked", host: apparmor.Host{}, want: ""},
+		{name: "no AppArmor, Unconfined", host: apparmor.Host{}, container: &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeUnconfined}, want: ""},
+		{name: "no AppArmor, RuntimeDefault asked", host: apparmor.Host{}, pod: &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeRuntimeDefault}, wantErr: "apparmor is not supported"},
+		{name: "AppArmor, nothing asked: the default", host: enabled, want: apparmor.DefaultProfileName},
+		{name: "AppArmor, privileged: none", host: enabled, privileged: true, want: ""},
+		{name: "AppArmor, pod Unconfined", host: enabled, pod: &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeUnconfined}, want: ""},
+		{name: "container beats pod", host: enabled, pod: &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeUnconfined},
+			container: &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeLocalhost, LocalhostProfile: name("my-profile")}, want: "my-profile"},
+		{name: "Localhost not loaded", host: enabled, container: &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeLocalhost, LocalhostProfile: name("other")}, wantErr: "apparmor profile not found other"},
+		{name: "annotation localhost/", host: enabled, annotation: "localhost/my-profile", want: "my-profile"},
+		{name: "annotation unconfined", host: enabled, annotation: "unconfined", want: ""},
+		{name: "annotation runtime/default", host: enabled, annotation: "runtime/default", want: apparmor.DefaultProfileName},
+		{name: "annotation unknown", host: enabled, annotation: "strict", wantErr: `apparmor unknown ProfileType "strict"`},
+		{name: "default profile cannot be loaded", host: unloadable, wantErr: "load apparmor profile gossipod-default"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := &api.Pod{}
+			if tc.pod != nil {
+				pod.Spec.SecurityContext = &corev1.PodSecurityContext{AppArmorProfile: tc.pod}
+			}
+			if tc.annotation != "" {
+				pod.Annotations = map[string]string{appArmorAnnotationPrefix + "app": tc.annotation}
+			}
+			c := &api.Container{Name: "app", SecurityContext: &corev1.SecurityContext{AppArmorProfile: tc.container}}
+			if tc.privileged {
+				c.SecurityContext.Privileged = &yes
+			}
+			got, err := appArmorFor(tc.host, pod, c)
+			if tc.wantErr != "" {
+				if _, ok := errors.AsType[*configError](err); !ok || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("appArmorFor = %q, %v; want a configError with %q", got, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("appArmorFor = %q, %v; want %q", got, err, tc.want)
 			}
 		})
 	}

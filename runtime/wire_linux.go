@@ -210,6 +210,7 @@ func (a *sandboxAdapter) StartContainer(ctx context.Context, spec containerSpec)
 		MilliCPURequest:  spec.MilliCPURequest,
 		StdoutPath:       spec.StdoutPath,
 		Seccomp:          container.SeccompProfile(spec.Seccomp),
+		AppArmorProfile:  spec.AppArmorProfile,
 	}
 	c, err := a.s.StartContainer(ctx, cs)
 	if errors.Is(err, container.ErrExists) {
