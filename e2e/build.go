@@ -56,7 +56,7 @@ func BuildBinary(t testing.TB) string {
 // executable as every pod's pause process, in an empty root filesystem without a
 // dynamic loader, and refuses to start a runtime with a dynamically linked one. cgo
 // stays on: libcontainer's nsenter needs it.
-var buildFlags = []string{"-tags", "osusergo,netgo", "-ldflags", `-linkmode external -extldflags "-static"`}
+var buildFlags = []string{"-tags", "osusergo,netgo,seccomp", "-ldflags", `-linkmode external -extldflags "-static"`}
 
 // compile runs `go build` of ./cmd/gossipod into a fresh temporary directory.
 func compile() (dir, path string, err error) {

@@ -206,7 +206,7 @@ func TestConfigValidate(t *testing.T) {
 	}
 	bad := Config{Root: "rel:ative", LogMaxBytes: 10}
 	err := bad.Validate()
-	for _, want := range []string{"Root", "NodeName", "LogMaxBytes"} {
+	for _, want := range []string{"Root", "NodeName", "LogMaxBytes", "SeccompProfileRoot"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not name %s", err, want)
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/runtime/apparmor"
 	"github.com/gossipod/gossipod/runtime/eviction"
 	"github.com/gossipod/gossipod/runtime/network"
 )
@@ -97,6 +98,21 @@ type Config struct {
 	// signals and its pods' local ephemeral storage, and evicts (kubelet's
 	// housekeeping, 10 s). Zero means the default.
 	HousekeepingInterval time.Duration
+	// SeccompDefault gives RuntimeDefault, containerd's (and Docker's)
+	// default seccomp profile, to every container and sandbox whose pod
+	// does not choose a profile: the agent's --seccomp-default, on by
+	// default as in Docker (kubelet's --seccomp-default, off by default
+	// there). Off, such containers run Unconfined.
+	SeccompDefault bool
+	// SeccompProfileRoot is the directory Localhost seccomp profiles are
+	// read from (localhostProfile is relative to it): the agent's
+	// --seccomp-profile-root, <data-dir>/seccomp by default (kubelet's is
+	// <root-dir>/seccomp). Absolute.
+	SeccompProfileRoot string
+	// AppArmor is this node's AppArmor (apparmor.Real()): where it is
+	// enabled, containers run under RuntimeDefault's generated profile
+	// unless their pod chooses; the zero value is a host without it.
+	AppArmor apparmor.Host
 	// Logger receives the runtime's own logs; nil means slog.Default().
 	Logger *slog.Logger
 	// Clock returns the current time; nil means time.Now. Tests set it to
@@ -117,21 +133,28 @@ const (
 	DefaultLogMaxBytes int64 = 10 << 20
 	// DefaultHousekeepingInterval is kubelet's housekeeping period.
 	DefaultHousekeepingInterval = 10 * time.Second
+	// DefaultSeccompProfileRoot is where Localhost seccomp profiles are
+	// read from under the agent's default data dir.
+	DefaultSeccompProfileRoot = "/var/lib/gossipod/seccomp"
 )
 
 // DefaultConfig returns the agent's runtime configuration: state in
 // DefaultRoot, pods under DefaultCgroupRoot, the running executable as the
-// pause binary, 10 MiB per container log. The caller sets NodeName.
+// pause binary, 10 MiB per container log, RuntimeDefault seccomp for
+// containers that do not choose a profile. The caller sets NodeName.
 func DefaultConfig() Config {
 	exe, _ := os.Executable() // Validate reports an empty PauseBinary
 	return Config{
-		Root:          DefaultRoot,
-		PauseBinary:   exe,
-		CgroupRoot:    DefaultCgroupRoot,
-		LogMaxBytes:   DefaultLogMaxBytes,
-		ClusterDomain: "cluster.local",
-		Logger:        slog.Default(),
-		EvictionHard:  DefaultEvictionThresholds(),
+		Root:               DefaultRoot,
+		PauseBinary:        exe,
+		CgroupRoot:         DefaultCgroupRoot,
+		LogMaxBytes:        DefaultLogMaxBytes,
+		ClusterDomain:      "cluster.local",
+		SeccompDefault:     true,
+		SeccompProfileRoot: DefaultSeccompProfileRoot,
+		AppArmor:           apparmor.Real(),
+		Logger:             slog.Default(),
+		EvictionHard:       DefaultEvictionThresholds(),
 		// kubelet's defaults.
 		PressureTransitionPeriod: eviction.DefaultPressureTransitionPeriod,
 		HousekeepingInterval:     DefaultHousekeepingInterval,
@@ -175,6 +198,9 @@ func (c Config) Validate() error {
 		if err := CheckAllowedHostPath(p); err != nil {
 			errs = append(errs, fmt.Errorf("runtime: AllowedHostPaths: %w", err))
 		}
+	}
+	if !filepath.IsAbs(c.SeccompProfileRoot) {
+		errs = append(errs, fmt.Errorf("runtime: SeccompProfileRoot %q: must be an absolute path", c.SeccompProfileRoot))
 	}
 	if c.LogMaxBytes < minLogMaxBytes {
 		errs = append(errs, fmt.Errorf("runtime: LogMaxBytes %d: must be at least %d", c.LogMaxBytes, minLogMaxBytes))

@@ -74,6 +74,8 @@ type sandboxSpec struct {
 	ShmSizeBytes int64
 	// HostPorts are the pod's ports published on the node's addresses.
 	HostPorts []hostPort
+	// Seccomp is the pause's seccomp profile, the pod-level one.
+	Seccomp seccompSpec
 }
 
 // hostPort publishes a container port on the node (a container's
@@ -129,6 +131,11 @@ type containerSpec struct {
 	// Security is what the pod's and the container's securityContext
 	// (and the image's USER) make of the container's process.
 	Security securitySpec
+	// Seccomp is the container's resolved seccomp profile.
+	Seccomp seccompSpec
+	// AppArmorProfile is the name of the AppArmor profile it runs under,
+	// empty for none.
+	AppArmorProfile string
 }
 
 // mount is a volume bind-mounted into a container.

@@ -58,6 +58,15 @@
 // Evicted, killed at once); under disk pressure the first pod in kubelet's
 // ranking is.
 //
+// Every container runs under the seccomp profile kubelet would pick
+// (seccomp.go: the container's seccompProfile, else the pod's, else
+// RuntimeDefault when Config.SeccompDefault is on, as Docker does), the
+// sandbox under the pod's; Localhost profiles are read from
+// Config.SeccompProfileRoot, and one that cannot be read holds the
+// container in CreateContainerConfigError. On a host with AppArmor,
+// containers get the profile containerd's CRI would give them
+// (runtime/apparmor).
+//
 // Containers write their logs themselves, and nothing of a pod depends on
 // the agent's process, so an agent can stop (Run returns) and a new one on
 // the same Root re-adopts the pods from their records and sandboxes

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/runtime/apparmor"
 )
 
 // harness runs a Runtime on the in-memory doubles and records every
@@ -45,6 +46,7 @@ func newHarness(t testing.TB) *harness {
 	h.images.add("busybox:1.36")
 	h.build = func() (*Runtime, error) {
 		cfg := DefaultConfig()
+		cfg.AppArmor = apparmor.Host{} // fakes: never load a profile into this host's kernel
 		cfg.Root = h.root
 		cfg.NodeName = "node-1"
 		cfg.Logger = testLogger(h.t)

@@ -148,6 +148,12 @@ func (w *podWorker) prepareStart(ctx context.Context, init bool, act startAction
 		rec.Waiting.Reason = reasonCreateContainerConfigErr // kubelet's ErrCreateContainerConfig
 		return nil, retry
 	}
+	if spec.Seccomp, err = w.r.cfg.seccompFor(pod, c); err != nil {
+		return nil, w.startFailed(rec, c, act, err)
+	}
+	if spec.AppArmorProfile, err = appArmorFor(w.r.cfg.AppArmor, pod, c); err != nil {
+		return nil, w.startFailed(rec, c, act, err)
+	}
 	if rec.Started {
 		spec.Attempt = int(rec.RestartCount) + 1
 	}

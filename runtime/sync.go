@@ -158,6 +158,10 @@ func (w *podWorker) createSandbox(ctx context.Context) error {
 		return err
 	}
 	pod := w.st.Pod
+	seccomp, err := w.r.cfg.seccompFor(pod, nil)
+	if err != nil {
+		return err
+	}
 	w.st.SandboxGen++
 	w.persist()
 	sb, err := w.r.sandbox.CreateSandbox(ctx, sandboxSpec{
@@ -168,6 +172,7 @@ func (w *podWorker) createSandbox(ctx context.Context) error {
 		SharePID:     pod.Spec.ShareProcessNamespace != nil && *pod.Spec.ShareProcessNamespace,
 		ShmSizeBytes: defaultShmSize,
 		HostPorts:    hostPorts(pod),
+		Seccomp:      seccomp,
 	})
 	if err != nil {
 		return err

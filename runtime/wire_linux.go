@@ -69,6 +69,7 @@ func (a *managerAdapter) CreateSandbox(ctx context.Context, spec sandboxSpec) (p
 		Hostname:     spec.Hostname,
 		SharePID:     spec.SharePID,
 		ShmSizeBytes: spec.ShmSizeBytes,
+		Seccomp:      container.SeccompProfile(spec.Seccomp),
 	})
 	if err != nil {
 		return nil, mapContainerErr(err)
@@ -223,6 +224,8 @@ func (a *sandboxAdapter) StartContainer(ctx context.Context, spec containerSpec)
 		CapDrop:                  spec.Security.CapDrop,
 		NoNewPrivileges:          spec.Security.NoNewPrivileges,
 		Sysctls:                  spec.Security.Sysctls,
+		Seccomp:                  container.SeccompProfile(spec.Seccomp),
+		AppArmorProfile:          spec.AppArmorProfile,
 	}
 	c, err := a.s.StartContainer(ctx, cs)
 	if errors.Is(err, container.ErrExists) {

@@ -15,6 +15,7 @@ required=(
   nftables                    # nft: tests and users inspect the service proxy's table (the agent itself uses netlink)
   containernetworking-plugins # CNI plugins in /usr/lib/cni
   gcc libc6-dev               # cgo (libcontainer's nsenter constructor)
+  libseccomp-dev pkg-config   # libcontainer's seccomp support (the seccomp build tag), linked statically
   git make
   ca-certificates             # Go module downloads over HTTPS
   ruby                        # `ruby -c Vagrantfile` in make check-deploy

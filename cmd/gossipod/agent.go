@@ -27,6 +27,7 @@ import (
 	"github.com/gossipod/gossipod/runtime"
 	"github.com/gossipod/gossipod/runtime/eviction"
 	"github.com/gossipod/gossipod/runtime/network"
+	"github.com/gossipod/gossipod/runtime/seccompprofile"
 	"github.com/gossipod/gossipod/runtime/serviceproxy"
 )
 
@@ -72,6 +73,8 @@ agents started later join the existing cluster. --dev runs a one-agent cluster.`
 			&cli.StringFlag{Name: "token", Usage: "the cluster's shared secret, the same on every agent (make one with `gossipod token generate`); prefer --token-file, since a command line is visible to every user of the machine", EnvVars: env("token")},
 			&cli.StringFlag{Name: "token-file", Usage: "file holding the cluster token", EnvVars: env("token-file")},
 			&cli.StringSliceFlag{Name: "tls-san", Usage: "further IP address or DNS name the API's certificate is valid for (a load balancer, a public address); repeatable", EnvVars: env("tls-san")},
+			&cli.BoolFlag{Name: "seccomp-default", Usage: "run containers and sandboxes whose pod sets no seccompProfile under RuntimeDefault, the default seccomp profile of Docker and containerd (as kubelet's --seccomp-default); false leaves them Unconfined", Value: true, EnvVars: env("seccomp-default")},
+			&cli.StringFlag{Name: "seccomp-profile-root", Usage: "directory of the Localhost seccomp profiles pods name in seccompProfile.localhostProfile (default: <data-dir>/seccomp)", EnvVars: env("seccomp-profile-root")},
 			&cli.BoolFlag{Name: "allow-pod-access-to-agent", Usage: "let this host's pods reach the agents' gossip, Raft and API ports, here and on other hosts (refused by default)", EnvVars: env("allow-pod-access-to-agent")},
 			&cli.IntFlag{Name: "max-deployment-replicas", Usage: fmt.Sprintf("largest spec.replicas this agent's API accepts for a Deployment (at most %d, the bound the replicated state enforces)", api.MaxDeploymentReplicasCeiling), Value: int(def.Limits.MaxDeploymentReplicas), EnvVars: env("max-deployment-replicas")},
 			&cli.IntFlag{Name: "max-watches-per-client", Usage: "watches one user may hold open at once on this agent; more get 429 TooManyRequests", Value: def.Limits.MaxWatchesPerClient, EnvVars: env("max-watches-per-client")},
@@ -179,6 +182,17 @@ func newRuntime(c *cli.Context, cfg agent.Config, logger *slog.Logger) (*runtime
 		logger.Warn("not running as root: this agent takes part in the cluster but runs no pods (it offers 0 pod slots)")
 		return nil, nil, nil
 	}
+	if c.Bool("seccomp-default") && !seccompprofile.Enabled {
+		return nil, nil, usageError{errors.New("--seccomp-default: this gossipod binary was built without seccomp support (the seccomp build tag, against libseccomp: make build); " +
+			"start it with --seccomp-default=false to run containers without a seccomp profile")}
+	}
+	profileRoot := c.String("seccomp-profile-root")
+	if profileRoot == "" {
+		profileRoot = filepath.Join(cfg.DataDir, "seccomp")
+	}
+	if !filepath.IsAbs(profileRoot) {
+		return nil, nil, usageError{fmt.Errorf("--seccomp-profile-root %q: must be an absolute path", profileRoot)}
+	}
 	nc := network.DefaultConfig()
 	nc.Root = filepath.Join(cfg.DataDir, "network")
 	nc.ClusterCIDR = cfg.ClusterCIDR
@@ -231,6 +245,8 @@ func newRuntime(c *cli.Context, cfg agent.Config, logger *slog.Logger) (*runtime
 	rc.NodeName = cfg.NodeName
 	rc.InsecureRegistries = c.StringSlice("insecure-registry")
 	rc.AllowedHostPaths = cfg.AllowedHostPaths
+	rc.SeccompDefault = c.Bool("seccomp-default")
+	rc.SeccompProfileRoot = profileRoot
 	rc.Logger = logger.With("component", "runtime")
 	rt, err := runtime.New(rc)
 	if err != nil {

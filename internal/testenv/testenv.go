@@ -55,7 +55,7 @@ func BuildPause(dir string) (string, error) {
 		return "", fmt.Errorf("go env GOMOD: %w", err)
 	}
 	out := filepath.Join(dir, "pause")
-	cmd := exec.Command("go", "build", "-tags", "osusergo,netgo",
+	cmd := exec.Command("go", "build", "-tags", "osusergo,netgo,seccomp",
 		"-ldflags", `-linkmode external -extldflags "-static"`, "-o", out, "./runtime/container/testdata/pause")
 	cmd.Dir = filepath.Dir(strings.TrimSpace(string(mod)))
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")

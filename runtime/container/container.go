@@ -79,6 +79,13 @@ type ContainerSpec struct {
 	// The container writes it directly - no pipe through the agent - so
 	// output keeps flowing while the agent restarts. Empty discards output.
 	StdoutPath string
+	// Seccomp is the container's seccomp filter; the zero value is
+	// Unconfined.
+	Seccomp SeccompProfile
+	// AppArmorProfile is the name of the loaded AppArmor profile the
+	// container's processes run under; empty leaves them as the agent
+	// is (unconfined on a host without AppArmor).
+	AppArmorProfile string
 }
 
 // Mount is a bind mount of a host path into a container.
@@ -170,7 +177,7 @@ func (c *Container) Adopted() bool { return c.proc.done == nil }
 //  3. record what re-adoption needs (meta.json);
 //  4. open the output file, passed to the process as stdout and stderr;
 //  5. create the libcontainer container (joined namespaces, cgroup
-//     <CgroupRoot>/pod<ID>/<name> with its limits);
+//     <CgroupRoot>/pod<ID>/<name> with its limits, seccomp and AppArmor);
 //  6. run it, and check that the program was really exec'd.
 //
 // Every acquired resource is rolled back if a later step fails.
@@ -249,6 +256,10 @@ func (s *Sandbox) StartContainer(ctx context.Context, spec ContainerSpec) (_ *Co
 	// Step 5: the libcontainer container.
 	cfg, err := s.containerConfig(spec, rootfs, pausePid)
 	if err != nil {
+		return fail(err)
+	}
+	// After the capabilities are final: RuntimeDefault's rules follow them.
+	if err := withSecurity(cfg, spec.Seccomp, spec.AppArmorProfile); err != nil {
 		return fail(err)
 	}
 	lc, err := libcontainer.Create(stateRoot(s.dir), name, cfg)

@@ -51,8 +51,17 @@
 //     would also look like.
 //   - The overlay's options (all lower dirs) must fit in one page (4 KiB),
 //     which bounds the number of image layers by their path lengths.
-//   - Devices are runc's default set; there is no pids limit and no seccomp
-//     profile.
+//   - Devices are runc's default set; there is no pids limit.
+//
+// # Seccomp and AppArmor
+//
+// Each container and each pause runs under the seccomp profile and the
+// AppArmor profile its spec names (SeccompProfile, AppArmorProfile),
+// applied by libcontainer's init just before it execs the program, and by
+// exec's to every process exec'd into the container. RuntimeDefault is
+// containerd's default profile, with the rules of the capabilities the
+// process gets. Filters need the binary built with the seccomp tag (make
+// build); without it a profile is refused, never silently dropped.
 //
 // # Layout under Root
 //

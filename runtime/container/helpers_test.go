@@ -99,7 +99,7 @@ func fixtures(tb testing.TB) (pause, lower string) {
 
 // staticFlags are the Makefile's: a static binary can run as /pause in an
 // empty root filesystem.
-var staticFlags = []string{"-tags", "osusergo,netgo", "-ldflags", `-linkmode external -extldflags "-static"`}
+var staticFlags = []string{"-tags", "osusergo,netgo,seccomp", "-ldflags", `-linkmode external -extldflags "-static"`}
 
 // buildPause builds the gossipod binary statically, as `make build` does.
 // When cmd/gossipod does not build at the moment (other packages are

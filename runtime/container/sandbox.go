@@ -38,6 +38,12 @@ type SandboxSpec struct {
 	SharePID bool
 	// ShmSizeBytes is the size of the pod's /dev/shm; 0 means 64 MiB.
 	ShmSizeBytes int64
+	// Seccomp is the pause's seccomp filter: the pod-level profile, as
+	// kubelet gives the sandbox; the zero value is Unconfined.
+	Seccomp SeccompProfile
+	// AppArmorProfile is the AppArmor profile the pause runs under; empty
+	// for none.
+	AppArmorProfile string
 }
 
 // withDefaults validates the spec and fills in the defaults.
@@ -199,7 +205,11 @@ func (m *Manager) CreateSandbox(ctx context.Context, spec SandboxSpec) (_ *Sandb
 	if err := os.Mkdir(pauseRootfs(dir), 0o755); err != nil {
 		return nil, wrapSandbox(id, err)
 	}
-	lc, err := libcontainer.Create(stateRoot(dir), pauseID, m.pauseConfig(id, pauseRootfs(dir), spec.Hostname))
+	cfg := m.pauseConfig(id, pauseRootfs(dir), spec.Hostname)
+	if err := withSecurity(cfg, spec.Seccomp, spec.AppArmorProfile); err != nil {
+		return nil, wrapSandbox(id, err)
+	}
+	lc, err := libcontainer.Create(stateRoot(dir), pauseID, cfg)
 	if err != nil {
 		return nil, wrapSandbox(id, fmt.Errorf("create pause container: %w", err))
 	}
