@@ -1,0 +1,168 @@
+package api
+
+import (
+	"fmt"
+	"reflect"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	psapi "k8s.io/pod-security-admission/api"
+	"k8s.io/pod-security-admission/policy"
+)
+
+// The Pod Security Standards' namespace labels, as Kubernetes' PodSecurity
+// admission reads them: a level (privileged, baseline or restricted) and
+// the version of the standard ("latest" or "v1.N") for each mode. enforce
+// refuses a pod that violates its level; warn admits it with an API
+// warning; audit is accepted and, gossipod having no audit log, changes
+// nothing.
+const (
+	PodSecurityEnforceLabel        = psapi.EnforceLevelLabel
+	PodSecurityEnforceVersionLabel = psapi.EnforceVersionLabel
+	PodSecurityWarnLabel           = psapi.WarnLevelLabel
+	PodSecurityWarnVersionLabel    = psapi.WarnVersionLabel
+	PodSecurityAuditLabel          = psapi.AuditLevelLabel
+	PodSecurityAuditVersionLabel   = psapi.AuditVersionLabel
+)
+
+// The Pod Security Standards' levels, from the least to the most
+// restrictive.
+const (
+	PodSecurityPrivileged = string(psapi.LevelPrivileged)
+	PodSecurityBaseline   = string(psapi.LevelBaseline)
+	PodSecurityRestricted = string(psapi.LevelRestricted)
+)
+
+// DefaultPodSecurityLevel is the level enforced in a namespace without an
+// enforce label when the cluster records none (--pod-security-default's
+// default). kube-apiserver's built-in default is privileged; gossipod's is
+// baseline, so that a pod cannot take its node (privileged, host
+// namespaces, host paths) unless a namespace says it may.
+const DefaultPodSecurityLevel = PodSecurityBaseline
+
+// podSecurityEvaluator holds the checks of every version of the
+// standards. It is built once and only read: the checks are pure
+// functions of the pod, so every replica of the state machine reaches the
+// same verdict.
+var podSecurityEvaluator = func() policy.Evaluator {
+	e, err := policy.NewEvaluator(policy.DefaultChecks(), nil)
+	if err != nil {
+		panic(fmt.Sprintf("pod security checks: %v", err))
+	}
+	return e
+}()
+
+// ValidatePodSecurityLevel checks a level given as a cluster default
+// (--pod-security-default), in the words of the namespace label's check.
+func ValidatePodSecurityLevel(level string) error {
+	if _, err := psapi.ParseLevel(level); err != nil {
+		return fmt.Errorf("pod security level %q: %w", level, err)
+	}
+	return nil
+}
+
+// podSecurityPolicy resolves a namespace's labels to the policy its pods
+// are held to, as PodSecurity admission does with its configured defaults:
+// defaultLevel (the cluster's, see DefaultPodSecurityLevel) for enforce,
+// privileged for warn and audit, all at the latest version. A label that
+// does not parse yields an error and restricted (fail closed) for enforce,
+// privileged for warn and audit.
+func podSecurityPolicy(nsLabels map[string]string, defaultLevel string) (psapi.Policy, field.ErrorList) {
+	level, err := psapi.ParseLevel(defaultLevel)
+	if defaultLevel == "" || err != nil {
+		level = psapi.Level(DefaultPodSecurityLevel)
+	}
+	latest := psapi.LatestVersion()
+	defaults := psapi.Policy{
+		Enforce: psapi.LevelVersion{Level: level, Version: latest},
+		Warn:    psapi.LevelVersion{Level: psapi.LevelPrivileged, Version: latest},
+		Audit:   psapi.LevelVersion{Level: psapi.LevelPrivileged, Version: latest},
+	}
+	return psapi.PolicyToEvaluate(nsLabels, defaults)
+}
+
+// AdmitPodSecurity is Kubernetes' PodSecurity admission for a new pod in a
+// namespace labelled nsLabels, defaultLevel being the cluster's level for
+// a namespace without an enforce label. A pod that violates the enforce
+// level is refused with a 403 in kube-apiserver's words:
+//
+//	pods "x" is forbidden: violates PodSecurity "baseline:latest": privileged (container "x" must not set securityContext.privileged=true)
+//
+// An admitted pod that violates the warn level gets the warning the API
+// returns in a Warning header: `would violate PodSecurity
+// "restricted:latest": ...`. It reads nothing but its arguments, so the
+// state machine runs it on every replica and all agree.
+func AdmitPodSecurity(p *Pod, nsLabels map[string]string, defaultLevel string) (warnings []string, err error) {
+	pol, _ := podSecurityPolicy(nsLabels, defaultLevel)
+	enforce := policy.AggregateCheckResults(podSecurityEvaluator.EvaluatePod(pol.Enforce, &p.ObjectMeta, &p.Spec))
+	if !enforce.Allowed {
+		return nil, NewForbidden("", "pods", p.Name,
+			fmt.Sprintf("violates PodSecurity %q: %s", pol.Enforce.String(), enforce.ForbiddenDetail()))
+	}
+	return podSecurityWarnings(pol, &p.ObjectMeta, &p.Spec), nil
+}
+
+// PodTemplateSecurityWarnings is PodSecurity admission for a workload (a
+// Deployment or ReplicaSet) in a namespace labelled nsLabels: as in
+// Kubernetes, the workload itself is never refused, only warned about
+// when its pod template violates the namespace's warn level; its pods are
+// refused when they are created.
+func PodTemplateSecurityWarnings(t *PodTemplateSpec, nsLabels map[string]string, defaultLevel string) []string {
+	pol, _ := podSecurityPolicy(nsLabels, defaultLevel)
+	return podSecurityWarnings(pol, &t.ObjectMeta, &t.Spec)
+}
+
+// podSecurityWarnings evaluates the warn level of pol.
+func podSecurityWarnings(pol psapi.Policy, meta *ObjectMeta, spec *PodSpec) []string {
+	if pol.Warn.Level == psapi.LevelPrivileged {
+		return nil
+	}
+	warn := policy.AggregateCheckResults(podSecurityEvaluator.EvaluatePod(pol.Warn, meta, spec))
+	if warn.Allowed {
+		return nil
+	}
+	return []string{fmt.Sprintf("would violate PodSecurity %q: %s", pol.Warn.String(), warn.ForbiddenDetail())}
+}
+
+// validatePodSecurityLabels checks a namespace's PodSecurity labels, as
+// PodSecurity admission does when a namespace is created:
+//
+//	metadata.labels[pod-security.kubernetes.io/enforce]: Invalid value: "strict": must be one of privileged, baseline, restricted
+func validatePodSecurityLabels(labels map[string]string) field.ErrorList {
+	_, errs := podSecurityPolicy(labels, DefaultPodSecurityLevel)
+	return errs
+}
+
+// validatePodSecurityLabelsUpdate checks them on an update: as in
+// Kubernetes, invalid labels are refused only when the update changes
+// what is wrong with them, so that a namespace stored with a bad label can
+// still be relabelled otherwise.
+func validatePodSecurityLabelsUpdate(oldLabels, newLabels map[string]string) field.ErrorList {
+	newErrs := validatePodSecurityLabels(newLabels)
+	if len(newErrs) > 0 && reflect.DeepEqual(newErrs, validatePodSecurityLabels(oldLabels)) {
+		return nil
+	}
+	return newErrs
+}
+
+// PodSecuritySignificantUpdate reports whether an update of old to p is
+// one PodSecurity admission evaluates: as in Kubernetes, one that changes
+// the number of containers or an image (what else a pod update may change
+// cannot change the verdict). Other updates are admitted whatever the
+// namespace's level, so that a pod admitted before its namespace was
+// relabelled can still be relabelled itself.
+func PodSecuritySignificantUpdate(old, p *Pod) bool {
+	if len(p.Spec.Containers) != len(old.Spec.Containers) || len(p.Spec.InitContainers) != len(old.Spec.InitContainers) {
+		return true
+	}
+	for i := range p.Spec.Containers {
+		if p.Spec.Containers[i].Image != old.Spec.Containers[i].Image {
+			return true
+		}
+	}
+	for i := range p.Spec.InitContainers {
+		if p.Spec.InitContainers[i].Image != old.Spec.InitContainers[i].Image {
+			return true
+		}
+	}
+	return false
+}
