@@ -3,7 +3,9 @@ package api
 import (
 	"fmt"
 	"reflect"
+	"slices"
 
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	psapi "k8s.io/pod-security-admission/api"
 	"k8s.io/pod-security-admission/policy"
@@ -165,4 +167,95 @@ func PodSecuritySignificantUpdate(old, p *Pod) bool {
 		}
 	}
 	return false
+}
+
+// maxPodsToCheckOnRelabel bounds the pods a namespace relabel evaluates,
+// PodSecurity admission's default (namespaceMaxPodsToCheck).
+const maxPodsToCheckOnRelabel = 3000
+
+// NamespacePodSecurityWarnings is what PodSecurity admission says when a
+// namespace's labels change from oldLabels to newLabels: if the enforce
+// level becomes stricter, which of the namespace's pods (running ones are
+// left alone) would be refused now, in kube-apiserver's words:
+//
+//	existing pods in namespace "shop" violate the new PodSecurity enforce level "restricted:latest"
+//	web-1 (and 2 other pods): hostPort, allowPrivilegeEscalation != false, ...
+//
+// Pods of distinct controllers are checked first, and at most 3,000.
+func NamespacePodSecurityWarnings(namespace string, oldLabels, newLabels map[string]string, defaultLevel string, pods []*Pod) []string {
+	oldPol, _ := podSecurityPolicy(oldLabels, defaultLevel)
+	newPol, _ := podSecurityPolicy(newLabels, defaultLevel)
+	if newPol.Enforce == oldPol.Enforce || newPol.Enforce.Level == psapi.LevelPrivileged ||
+		newPol.Enforce.Version == oldPol.Enforce.Version && psapi.CompareLevels(newPol.Enforce.Level, oldPol.Enforce.Level) < 1 {
+		return nil
+	}
+	pods = prioritizePodsByController(pods)
+	total := len(pods)
+	if len(pods) > maxPodsToCheckOnRelabel {
+		pods = pods[:maxPodsToCheckOnRelabel]
+	}
+	type podCount struct {
+		name  string
+		count int
+	}
+	counts := map[string]*podCount{}
+	var reasons []string
+	for _, p := range pods {
+		r := policy.AggregateCheckResults(podSecurityEvaluator.EvaluatePod(newPol.Enforce, &p.ObjectMeta, &p.Spec))
+		if r.Allowed {
+			continue
+		}
+		reason := r.ForbiddenReason()
+		c, seen := counts[reason]
+		if !seen {
+			c = &podCount{name: p.Name}
+			counts[reason] = c
+			reasons = append(reasons, reason)
+		} else if p.Name < c.name {
+			c.name = p.Name
+		}
+		c.count++
+	}
+	var warnings []string
+	if len(pods) < total {
+		warnings = append(warnings, fmt.Sprintf("new PodSecurity enforce level only checked against the first %d of %d existing pods", len(pods), total))
+	}
+	if len(reasons) == 0 {
+		return warnings
+	}
+	warnings = append(warnings, fmt.Sprintf("existing pods in namespace %q violate the new PodSecurity enforce level %q", namespace, newPol.Enforce.String()))
+	for i, reason := range reasons {
+		switch c := counts[reason]; c.count {
+		case 1:
+			reasons[i] = fmt.Sprintf("%s: %s", c.name, reason)
+		case 2:
+			reasons[i] = fmt.Sprintf("%s (and 1 other pod): %s", c.name, reason)
+		default:
+			reasons[i] = fmt.Sprintf("%s (and %d other pods): %s", c.name, c.count-1, reason)
+		}
+	}
+	slices.Sort(reasons)
+	return append(warnings, reasons...)
+}
+
+// prioritizePodsByController orders pods as PodSecurity admission does
+// before a bounded check: the first pod of each controller (and every pod
+// without one) first, the other replicas after.
+func prioritizePodsByController(pods []*Pod) []*Pod {
+	out := make([]*Pod, 0, len(pods))
+	var replicas []*Pod
+	seen := map[types.UID]bool{}
+	for _, p := range pods {
+		ref := ControllerOf(&p.ObjectMeta)
+		switch {
+		case ref == nil:
+			out = append(out, p)
+		case seen[ref.UID]:
+			replicas = append(replicas, p)
+		default:
+			seen[ref.UID] = true
+			out = append(out, p)
+		}
+	}
+	return append(out, replicas...)
 }

@@ -2,11 +2,13 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // pssPod is a pod named x with one container x, changed by with.
@@ -221,5 +223,61 @@ func TestValidatePodSecurityLevel(t *testing.T) {
 	}
 	if err := ValidatePodSecurityLevel("strict"); err == nil || err.Error() != `pod security level "strict": must be one of privileged, baseline, restricted` {
 		t.Errorf("strict: %v", err)
+	}
+}
+
+// TestNamespacePodSecurityWarnings: a namespace made stricter warns about
+// the pods it holds that the new level would refuse, grouped by reason
+// with the first pod's name, as PodSecurity admission words it; a change
+// that is not stricter says nothing.
+func TestNamespacePodSecurityWarnings(t *testing.T) {
+	named := func(name string, p *Pod, owner string) *Pod {
+		p = p.DeepCopy()
+		p.Name = name
+		if owner != "" {
+			p.OwnerReferences = []OwnerReference{NewControllerRef("apps/v1", "ReplicaSet", owner, types.UID(owner))}
+		}
+		return p
+	}
+	pods := []*Pod{named("c", pssHostPort, "rs"), named("a", pssHostPort, "rs"), named("b", pssHostPath, ""),
+		named("d", pssPlain, ""), named("e", pssHostPort, "rs")}
+	enforce := func(level string) map[string]string { return map[string]string{PodSecurityEnforceLabel: level} }
+	for _, tc := range []struct {
+		name     string
+		old, new map[string]string
+		def      string
+		want     []string
+	}{
+		{name: "privileged to baseline", old: enforce("privileged"), new: enforce("baseline"), want: []string{
+			`existing pods in namespace "shop" violate the new PodSecurity enforce level "baseline:latest"`,
+			`a (and 2 other pods): hostPort`,
+			`b: hostPath volumes`,
+		}},
+		{name: "unlabelled under a privileged default, to baseline", new: enforce("baseline"), def: "privileged", want: []string{
+			`existing pods in namespace "shop" violate the new PodSecurity enforce level "baseline:latest"`,
+			`a (and 2 other pods): hostPort`,
+			`b: hostPath volumes`,
+		}},
+		{name: "relaxed", old: enforce("restricted"), new: enforce("baseline")},
+		{name: "to privileged", old: enforce("baseline"), new: enforce("privileged")},
+		{name: "unchanged enforce, other labels", old: enforce("privileged"),
+			new: map[string]string{PodSecurityEnforceLabel: "privileged", "team": "a"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := NamespacePodSecurityWarnings("shop", tc.old, tc.new, tc.def, slices.Clone(pods))
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("got %q\nwant %q", got, tc.want)
+			}
+		})
+	}
+
+	many := make([]*Pod, maxPodsToCheckOnRelabel+2)
+	for i := range many {
+		many[i] = named(fmt.Sprintf("p%04d", i), pssPlain, "")
+	}
+	many[len(many)-1] = named("zz", pssHostPort, "") // beyond the bound: not checked
+	got := NamespacePodSecurityWarnings("shop", nil, enforce("baseline"), "privileged", many)
+	if want := []string{"new PodSecurity enforce level only checked against the first 3000 of 3002 existing pods"}; !slices.Equal(got, want) {
+		t.Fatalf("many pods: %q, want %q", got, want)
 	}
 }

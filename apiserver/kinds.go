@@ -203,6 +203,7 @@ func (s *Server) namespaces(info discovery.Resource) *resource[api.Namespace, *a
 			if err := api.ValidateNamespaceUpdate(old, ns); err != nil {
 				return nil, err
 			}
+			s.warnNamespacePodSecurity(ctx, old, ns)
 			return commitObject[api.Namespace](ctx, s.b, consensus.CmdUpdateNamespace, consensus.UpdateNamespace{Namespace: *ns})
 		},
 		remove: func(ctx context.Context, _, name string, _ *api.DeleteOptions) (*api.Namespace, error) {
@@ -573,6 +574,22 @@ func (s *Server) warnPodTemplateSecurity(ctx context.Context, namespace string, 
 		labels = ns.Labels
 	}
 	for _, w := range api.PodTemplateSecurityWarnings(t, labels, def.Enforce) {
+		AddWarning(ctx, w)
+	}
+}
+
+// warnNamespacePodSecurity warns, as PodSecurity admission does, when a
+// namespace update makes its enforce level stricter than some of the pods
+// it holds: they keep running, and the warning says which would now be
+// refused.
+func (s *Server) warnNamespacePodSecurity(ctx context.Context, old, ns *api.Namespace) {
+	st := s.b.State()
+	def, ok := st.PodSecurityDefaults()
+	if !ok {
+		return
+	}
+	pods, _ := st.Pods(func(p *api.Pod) bool { return p.Namespace == ns.Name })
+	for _, w := range api.NamespacePodSecurityWarnings(ns.Name, old.Labels, ns.Labels, def.Enforce, pods) {
 		AddWarning(ctx, w)
 	}
 }

@@ -192,8 +192,14 @@ func TestPodSecurityAPI(t *testing.T) {
 		if code != http.StatusUnprocessableEntity || st.Message != want {
 			t.Fatalf("bad level: %d %s\nwant 422 %s", code, body, want)
 		}
-		if code, body := relabel("restricted"); code != http.StatusOK {
-			t.Fatalf("relabel: %d %s", code, body)
+		code, body, warnings := doWarn(t, srv, http.MethodPatch, "/api/v1/namespaces/default", mergeType,
+			fmt.Sprintf(`{"metadata":{"labels":{%q:"restricted"}}}`, api.PodSecurityEnforceLabel))
+		wantWarnings := []string{
+			`existing pods in namespace "default" violate the new PodSecurity enforce level "restricted:latest"`,
+			`x: hostPort, allowPrivilegeEscalation != false, unrestricted capabilities, runAsNonRoot != true, seccompProfile`,
+		}
+		if code != http.StatusOK || !slices.Equal(warnings, wantWarnings) {
+			t.Fatalf("relabel restricted: %d %s, warnings %q\nwant 200 with %q", code, body, warnings, wantWarnings)
 		}
 		// The pod admitted before stays; a new image is evaluated.
 		code, body = do(t, srv, http.MethodPatch, "/api/v1/namespaces/default/pods/x", "application/strategic-merge-patch+json",
