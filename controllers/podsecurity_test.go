@@ -93,3 +93,36 @@ func TestReplicaSetPodSecurity(t *testing.T) {
 		t.Fatalf("%d pods after relabelling privileged, want 3", len(pods))
 	}
 }
+
+// TestReplicaSetRefusedBacksOff: run as on the leader (Run, the real
+// clock, every change of the state waking it), a ReplicaSet whose pods
+// are refused is retried with the back-off, not at every change its own
+// FailedCreate events make. Before the back-off it failed every 1-3 ms.
+func TestReplicaSetRefusedBacksOff(t *testing.T) {
+	c := newCluster(t)
+	c.store.Now = time.Now
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	(&PodSecurityDefaults{State: c.store.State(), Commit: c.committer(), Log: discard, Enforce: "baseline"}).Reconcile(ctx)
+	rs := testReplicaSet(1)
+	rs.Spec.Template.Spec.Containers[0].Ports = []api.ContainerPort{{ContainerPort: 80, HostPort: 80, Protocol: api.ProtocolTCP}}
+	c.must(consensus.CmdCreateReplicaSet, consensus.CreateReplicaSet{ReplicaSet: *rs})
+
+	apps := &Apps{State: c.store.State(), Commit: c.committer(), Log: slog.New(slog.DiscardHandler)}
+	done := make(chan struct{})
+	go func() { defer close(done); apps.Run(ctx) }()
+	const window = 400 * time.Millisecond
+	time.Sleep(window)
+	cancel()
+	<-done
+	failed := 0
+	for _, e := range c.store.State().EventsFor(rs.UID) {
+		if e.Reason == "FailedCreate" {
+			failed++
+		}
+	}
+	// 5 ms, 10, 20, … : at most 7 failures fit in 400 ms (5·(2⁷−1) = 635).
+	if failed < 1 || failed > 8 {
+		t.Fatalf("%d FailedCreate events in %v, want 1 to 8 (a retry per back-off step)", failed, window)
+	}
+}
