@@ -34,11 +34,12 @@ const (
 	PodSecurityRestricted = string(psapi.LevelRestricted)
 )
 
-// DefaultPodSecurityLevel is the level enforced in a namespace without an
-// enforce label when the cluster records none (--pod-security-default's
-// default). kube-apiserver's built-in default is privileged; gossipod's is
-// baseline, so that a pod cannot take its node (privileged, host
-// namespaces, host paths) unless a namespace says it may.
+// DefaultPodSecurityLevel is --pod-security-default's default, the level
+// enforced in a namespace without an enforce label (and what the functions
+// here take an empty default level for). kube-apiserver's built-in
+// default is privileged; gossipod's is baseline, so that a pod cannot take
+// its node (privileged, host namespaces, host paths) unless its namespace
+// says it may.
 const DefaultPodSecurityLevel = PodSecurityBaseline
 
 // podSecurityEvaluator holds the checks of every version of the
