@@ -54,6 +54,48 @@ var podSecurityEvaluator = func() policy.Evaluator {
 	return e
 }()
 
+// podSecurityLatest is the newest version of the standards this binary's
+// checks know, what "latest" means here (the policy registry's maxVersion).
+var podSecurityLatest = func() psapi.Version {
+	latest := psapi.MajorMinorVersion(1, 0)
+	for _, c := range policy.DefaultChecks() {
+		if v := c.Versions[len(c.Versions)-1].MinimumVersion; latest.Older(v) {
+			latest = v
+		}
+	}
+	return latest
+}()
+
+// PodSecurityLatestVersion is the version of the Pod Security Standards
+// that "latest" means in this binary ("v1.37"). The leader records it
+// beside the cluster's default level, and the state machine evaluates
+// "latest" (and any newer version a label names) at the recorded one: a
+// replica running a newer gossipod, or one replaying its log after an
+// upgrade, then holds pods to the same checks as the others, until a
+// leader records the newer version in the log.
+func PodSecurityLatestVersion() string {
+	return podSecurityLatest.String()
+}
+
+// ValidatePodSecurityVersion checks a recorded "latest" version: v1.N.
+func ValidatePodSecurityVersion(version string) error {
+	if v, err := psapi.ParseVersion(version); err != nil || v.Latest() {
+		return fmt.Errorf(`pod security version %q: must be "v1.x"`, version)
+	}
+	return nil
+}
+
+// evaluatePodSecurity runs the checks of lv on a pod, "latest" and any
+// newer version standing for latest when it is a version (see
+// PodSecurityLatestVersion); with latest "", for this binary's newest.
+func evaluatePodSecurity(lv psapi.LevelVersion, latest string, meta *ObjectMeta, spec *PodSpec) policy.AggregateCheckResult {
+	if pinned, err := psapi.ParseVersion(latest); latest != "" && err == nil && !pinned.Latest() &&
+		(lv.Version.Latest() || pinned.Older(lv.Version)) {
+		lv.Version = pinned
+	}
+	return policy.AggregateCheckResults(podSecurityEvaluator.EvaluatePod(lv, meta, spec))
+}
+
 // ValidatePodSecurityLevel checks a level given as a cluster default
 // (--pod-security-default), in the words of the namespace label's check.
 func ValidatePodSecurityLevel(level string) error {
@@ -85,7 +127,8 @@ func podSecurityPolicy(nsLabels map[string]string, defaultLevel string) (psapi.P
 
 // AdmitPodSecurity is Kubernetes' PodSecurity admission for a new pod in a
 // namespace labelled nsLabels, defaultLevel being the cluster's level for
-// a namespace without an enforce label. A pod that violates the enforce
+// a namespace without an enforce label and latest the version "latest"
+// stands for (see PodSecurityLatestVersion; "" for this binary's). A pod that violates the enforce
 // level is refused with a 403 in kube-apiserver's words:
 //
 //	pods "x" is forbidden: violates PodSecurity "baseline:latest": privileged (container "x" must not set securityContext.privileged=true)
@@ -94,14 +137,14 @@ func podSecurityPolicy(nsLabels map[string]string, defaultLevel string) (psapi.P
 // returns in a Warning header: `would violate PodSecurity
 // "restricted:latest": ...`. It reads nothing but its arguments, so the
 // state machine runs it on every replica and all agree.
-func AdmitPodSecurity(p *Pod, nsLabels map[string]string, defaultLevel string) (warnings []string, err error) {
+func AdmitPodSecurity(p *Pod, nsLabels map[string]string, defaultLevel, latest string) (warnings []string, err error) {
 	pol, _ := podSecurityPolicy(nsLabels, defaultLevel)
-	enforce := policy.AggregateCheckResults(podSecurityEvaluator.EvaluatePod(pol.Enforce, &p.ObjectMeta, &p.Spec))
+	enforce := evaluatePodSecurity(pol.Enforce, latest, &p.ObjectMeta, &p.Spec)
 	if !enforce.Allowed {
 		return nil, NewForbidden("", "pods", p.Name,
 			fmt.Sprintf("violates PodSecurity %q: %s", pol.Enforce.String(), enforce.ForbiddenDetail()))
 	}
-	return podSecurityWarnings(pol, &p.ObjectMeta, &p.Spec), nil
+	return podSecurityWarnings(pol, latest, &p.ObjectMeta, &p.Spec), nil
 }
 
 // PodTemplateSecurityWarnings is PodSecurity admission for a workload (a
@@ -109,17 +152,17 @@ func AdmitPodSecurity(p *Pod, nsLabels map[string]string, defaultLevel string) (
 // Kubernetes, the workload itself is never refused, only warned about
 // when its pod template violates the namespace's warn level; its pods are
 // refused when they are created.
-func PodTemplateSecurityWarnings(t *PodTemplateSpec, nsLabels map[string]string, defaultLevel string) []string {
+func PodTemplateSecurityWarnings(t *PodTemplateSpec, nsLabels map[string]string, defaultLevel, latest string) []string {
 	pol, _ := podSecurityPolicy(nsLabels, defaultLevel)
-	return podSecurityWarnings(pol, &t.ObjectMeta, &t.Spec)
+	return podSecurityWarnings(pol, latest, &t.ObjectMeta, &t.Spec)
 }
 
 // podSecurityWarnings evaluates the warn level of pol.
-func podSecurityWarnings(pol psapi.Policy, meta *ObjectMeta, spec *PodSpec) []string {
+func podSecurityWarnings(pol psapi.Policy, latest string, meta *ObjectMeta, spec *PodSpec) []string {
 	if pol.Warn.Level == psapi.LevelPrivileged {
 		return nil
 	}
-	warn := policy.AggregateCheckResults(podSecurityEvaluator.EvaluatePod(pol.Warn, meta, spec))
+	warn := evaluatePodSecurity(pol.Warn, latest, meta, spec)
 	if warn.Allowed {
 		return nil
 	}
@@ -183,7 +226,7 @@ const maxPodsToCheckOnRelabel = 3000
 //	web-1 (and 2 other pods): hostPort, allowPrivilegeEscalation != false, ...
 //
 // Pods of distinct controllers are checked first, and at most 3,000.
-func NamespacePodSecurityWarnings(namespace string, oldLabels, newLabels map[string]string, defaultLevel string, pods []*Pod) []string {
+func NamespacePodSecurityWarnings(namespace string, oldLabels, newLabels map[string]string, defaultLevel, latest string, pods []*Pod) []string {
 	oldPol, _ := podSecurityPolicy(oldLabels, defaultLevel)
 	newPol, _ := podSecurityPolicy(newLabels, defaultLevel)
 	if newPol.Enforce == oldPol.Enforce || newPol.Enforce.Level == psapi.LevelPrivileged ||
@@ -202,7 +245,7 @@ func NamespacePodSecurityWarnings(namespace string, oldLabels, newLabels map[str
 	counts := map[string]*podCount{}
 	var reasons []string
 	for _, p := range pods {
-		r := policy.AggregateCheckResults(podSecurityEvaluator.EvaluatePod(newPol.Enforce, &p.ObjectMeta, &p.Spec))
+		r := evaluatePodSecurity(newPol.Enforce, latest, &p.ObjectMeta, &p.Spec)
 		if r.Allowed {
 			continue
 		}

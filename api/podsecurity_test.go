@@ -32,6 +32,10 @@ var (
 	pssHostPort = pssPod(func(p *Pod) {
 		p.Spec.Containers[0].Ports = []ContainerPort{{ContainerPort: 80, HostPort: 80, Protocol: ProtocolTCP}}
 	})
+	// pssSysctl sets a sysctl baseline allows since v1.29.
+	pssSysctl = pssPod(func(p *Pod) {
+		p.Spec.SecurityContext = &corev1.PodSecurityContext{Sysctls: []corev1.Sysctl{{Name: "net.ipv4.tcp_keepalive_time", Value: "60"}}}
+	})
 	// pssRestricted is what the restricted level asks of a pod.
 	pssRestricted = pssPod(func(p *Pod) {
 		p.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsNonRoot: ptr(true),
@@ -59,6 +63,7 @@ func TestAdmitPodSecurity(t *testing.T) {
 		pod      *Pod
 		labels   map[string]string
 		def      string
+		latest   string // the version "latest" stands for; "" for the library's
 		want     string // the error, "" if admitted
 		warnings []string
 	}{
@@ -102,11 +107,19 @@ func TestAdmitPodSecurity(t *testing.T) {
 			want:   forbidden + `"baseline:latest": privileged (container "x" must not set securityContext.privileged=true)`},
 		{name: "audit is accepted and changes nothing", pod: pssHostPort,
 			labels: map[string]string{PodSecurityEnforceLabel: "privileged", PodSecurityAuditLabel: "restricted"}},
+		{name: "latest pinned before a check changed: v1.28 refuses a sysctl v1.29 allows", pod: pssSysctl,
+			labels: enforce("baseline"), latest: "v1.28",
+			want: forbidden + `"baseline:latest": forbidden sysctls (net.ipv4.tcp_keepalive_time)`},
+		{name: "a newer version than the pinned one is evaluated at the pinned one", pod: pssSysctl,
+			labels: map[string]string{PodSecurityEnforceLabel: "baseline", PodSecurityEnforceVersionLabel: "v1.30"}, latest: "v1.28",
+			want: forbidden + `"baseline:v1.30": forbidden sysctls (net.ipv4.tcp_keepalive_time)`},
+		{name: "latest pinned to this binary's newest", pod: pssSysctl, labels: enforce("baseline"), latest: PodSecurityLatestVersion()},
+		{name: "latest not pinned: the library's newest", pod: pssSysctl, labels: enforce("baseline")},
 		{name: "an enforce label that does not parse fails closed (restricted)", pod: pssPlain,
 			labels: enforce("strict"), want: forbidden + `"restricted:latest": ` + pssRestrictedEmpty},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			warnings, err := AdmitPodSecurity(tc.pod, tc.labels, tc.def)
+			warnings, err := AdmitPodSecurity(tc.pod, tc.labels, tc.def, tc.latest)
 			if tc.want == "" {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
@@ -146,7 +159,7 @@ func TestPodTemplateSecurityWarnings(t *testing.T) {
 		{name: "privileged", labels: map[string]string{PodSecurityEnforceLabel: "privileged"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := PodTemplateSecurityWarnings(tmpl, tc.labels, tc.def); !slices.Equal(got, tc.want) {
+			if got := PodTemplateSecurityWarnings(tmpl, tc.labels, tc.def, ""); !slices.Equal(got, tc.want) {
 				t.Fatalf("got %q, want %q", got, tc.want)
 			}
 		})
@@ -215,6 +228,17 @@ func TestPodSecuritySignificantUpdate(t *testing.T) {
 	}
 }
 
+func TestPodSecurityLatestVersion(t *testing.T) {
+	if got := PodSecurityLatestVersion(); got != "v1.37" {
+		t.Fatalf("latest %q, want v1.37, k8s.io/pod-security-admission v0.37's newest check version", got)
+	}
+	for v, ok := range map[string]bool{"v1.37": true, "v1.0": true, "latest": false, "1.37": false, "": false} {
+		if err := ValidatePodSecurityVersion(v); (err == nil) != ok {
+			t.Errorf("%q: %v", v, err)
+		}
+	}
+}
+
 func TestValidatePodSecurityLevel(t *testing.T) {
 	for _, l := range []string{"privileged", "baseline", "restricted"} {
 		if err := ValidatePodSecurityLevel(l); err != nil {
@@ -264,7 +288,7 @@ func TestNamespacePodSecurityWarnings(t *testing.T) {
 			new: map[string]string{PodSecurityEnforceLabel: "privileged", "team": "a"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := NamespacePodSecurityWarnings("shop", tc.old, tc.new, tc.def, slices.Clone(pods))
+			got := NamespacePodSecurityWarnings("shop", tc.old, tc.new, tc.def, "", slices.Clone(pods))
 			if !slices.Equal(got, tc.want) {
 				t.Fatalf("got %q\nwant %q", got, tc.want)
 			}
@@ -276,7 +300,7 @@ func TestNamespacePodSecurityWarnings(t *testing.T) {
 		many[i] = named(fmt.Sprintf("p%04d", i), pssPlain, "")
 	}
 	many[len(many)-1] = named("zz", pssHostPort, "") // beyond the bound: not checked
-	got := NamespacePodSecurityWarnings("shop", nil, enforce("baseline"), "privileged", many)
+	got := NamespacePodSecurityWarnings("shop", nil, enforce("baseline"), "privileged", "", many)
 	if want := []string{"new PodSecurity enforce level only checked against the first 3000 of 3002 existing pods"}; !slices.Equal(got, want) {
 		t.Fatalf("many pods: %q, want %q", got, want)
 	}

@@ -549,7 +549,7 @@ func (s *Server) admitPodSecurity(ctx context.Context, p *api.Pod) error {
 	if ns, ok := st.Namespace(p.Namespace); ok {
 		labels = ns.Labels
 	}
-	warnings, err := api.AdmitPodSecurity(p, labels, def.Enforce)
+	warnings, err := api.AdmitPodSecurity(p, labels, def.Enforce, def.Latest)
 	if err != nil {
 		return err
 	}
@@ -573,7 +573,7 @@ func (s *Server) warnPodTemplateSecurity(ctx context.Context, namespace string, 
 	if ns, ok := st.Namespace(namespace); ok {
 		labels = ns.Labels
 	}
-	for _, w := range api.PodTemplateSecurityWarnings(t, labels, def.Enforce) {
+	for _, w := range api.PodTemplateSecurityWarnings(t, labels, def.Enforce, def.Latest) {
 		AddWarning(ctx, w)
 	}
 }
@@ -589,7 +589,7 @@ func (s *Server) warnNamespacePodSecurity(ctx context.Context, old, ns *api.Name
 		return
 	}
 	pods, _ := st.Pods(func(p *api.Pod) bool { return p.Namespace == ns.Name })
-	for _, w := range api.NamespacePodSecurityWarnings(ns.Name, old.Labels, ns.Labels, def.Enforce, pods) {
+	for _, w := range api.NamespacePodSecurityWarnings(ns.Name, old.Labels, ns.Labels, def.Enforce, def.Latest, pods) {
 		AddWarning(ctx, w)
 	}
 }

@@ -19,6 +19,12 @@ type PodSecurityDefaults struct {
 	// Enforce is privileged, baseline or restricted (at the latest
 	// version of the standards).
 	Enforce string `json:"enforce"`
+	// Latest is the version of the standards "latest" stands for
+	// ("v1.37"), the recording leader's (api.PodSecurityLatestVersion):
+	// pinned in the log so that every replica, whatever its gossipod
+	// version, and every replay of the log evaluate the same checks.
+	// Empty in a record from before it existed: the binary's newest.
+	Latest string `json:"latest,omitempty"`
 }
 
 // SetPodSecurityDefaults records the cluster's Pod Security defaults. The
@@ -44,6 +50,11 @@ func (s *State) setPodSecurityDefaults(p SetPodSecurityDefaults) error {
 	if err := api.ValidatePodSecurityLevel(p.Defaults.Enforce); err != nil {
 		return api.NewBadRequest(err.Error())
 	}
+	if v := p.Defaults.Latest; v != "" {
+		if err := api.ValidatePodSecurityVersion(v); err != nil {
+			return api.NewBadRequest(err.Error())
+		}
+	}
 	d := p.Defaults
 	s.podSecurity = &d
 	return nil
@@ -64,7 +75,7 @@ func (s *State) admitPodSecurity(p *api.Pod) error {
 	if ns, ok := s.namespaces[p.Namespace]; ok {
 		labels = ns.Labels
 	}
-	_, err := api.AdmitPodSecurity(p, labels, s.podSecurity.Enforce)
+	_, err := api.AdmitPodSecurity(p, labels, s.podSecurity.Enforce, s.podSecurity.Latest)
 	return err
 }
 

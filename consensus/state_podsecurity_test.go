@@ -189,3 +189,34 @@ func TestSetPodSecurityDefaults(t *testing.T) {
 		t.Fatalf("after a snapshot: %+v %v, want restricted", d, ok)
 	}
 }
+
+// TestPodSecurityLatestPinned: "latest" is the version recorded with the
+// defaults, so a replica with newer checks, or a replay after an upgrade,
+// refuses the same pods until a leader records a newer version in the
+// log; a version that is not v1.N is refused.
+func TestPodSecurityLatestPinned(t *testing.T) {
+	f := pssFSM(t, "")
+	set := func(index uint64, latest string) error {
+		_, err := applyErr(t, f, index, command(t, CmdSetPodSecurityDefaults,
+			SetPodSecurityDefaults{Defaults: PodSecurityDefaults{Enforce: "baseline", Latest: latest}}, t0))
+		return err
+	}
+	if err := set(10, "latest"); statusCode(err) != http.StatusBadRequest || err.Error() != `pod security version "latest": must be "v1.x"` {
+		t.Fatalf("latest as a version: %v", err)
+	}
+	if err := set(11, "v1.28"); err != nil {
+		t.Fatal(err)
+	}
+	// net.ipv4.tcp_keepalive_time is a safe sysctl from v1.29 of the standards.
+	sysctl := pssTestPod("base", func(p *api.Pod) {
+		p.Spec.SecurityContext = &corev1.PodSecurityContext{Sysctls: []corev1.Sysctl{{Name: "net.ipv4.tcp_keepalive_time", Value: "60"}}}
+	})
+	if _, err := applyErr(t, f, 12, command(t, CmdCreatePod, CreatePod{Pod: sysctl}, t0)); statusCode(err) != http.StatusForbidden ||
+		err.Error() != pssForbidden+`"baseline:latest": forbidden sysctls (net.ipv4.tcp_keepalive_time)` {
+		t.Fatalf("sysctl pod with latest = v1.28: %v", err)
+	}
+	if err := set(13, api.PodSecurityLatestVersion()); err != nil {
+		t.Fatal(err)
+	}
+	mustApply(t, f, 14, command(t, CmdCreatePod, CreatePod{Pod: sysctl}, t0))
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/consensus"
 )
 
@@ -35,7 +36,7 @@ type PodSecurityDefaults struct {
 // returns whether the recorded defaults are this agent's.
 func (c *PodSecurityDefaults) Reconcile(ctx context.Context) bool {
 	recorded, ok := c.State.PodSecurityDefaults()
-	want := consensus.PodSecurityDefaults{Enforce: c.Enforce}
+	want := consensus.PodSecurityDefaults{Enforce: c.Enforce, Latest: api.PodSecurityLatestVersion()}
 	if ok && recorded == want {
 		return true
 	}
@@ -44,10 +45,14 @@ func (c *PodSecurityDefaults) Reconcile(ctx context.Context) bool {
 		return false
 	}
 	if ok {
-		c.Log.Warn("changed the cluster's pod security default to this agent's --pod-security-default; give every agent the same value",
-			"from", recorded.Enforce, "to", want.Enforce)
+		if recorded.Enforce != want.Enforce {
+			c.Log.Warn("changed the cluster's pod security default to this agent's --pod-security-default; give every agent the same value",
+				"from", recorded.Enforce, "to", want.Enforce)
+		} else {
+			c.Log.Info("recorded the version of the pod security standards \"latest\" stands for", "from", recorded.Latest, "to", want.Latest)
+		}
 	} else {
-		c.Log.Info("recorded the cluster's pod security default", "enforce", want.Enforce)
+		c.Log.Info("recorded the cluster's pod security default", "enforce", want.Enforce, "latest", want.Latest)
 	}
 	return true
 }

@@ -26,12 +26,22 @@ func TestPodSecurityDefaults(t *testing.T) {
 		if !ctrl.Reconcile(ctx) {
 			t.Fatalf("pass %d: not recorded", i)
 		}
-		if d, ok := c.store.State().PodSecurityDefaults(); !ok || d.Enforce != tc.flag {
+		if d, ok := c.store.State().PodSecurityDefaults(); !ok || d.Enforce != tc.flag || d.Latest != api.PodSecurityLatestVersion() {
 			t.Fatalf("pass %d: recorded %+v %v, want %s", i, d, ok, tc.flag)
 		}
 		if _, after := c.store.State().Pods(nil); (after != before) != tc.commit {
 			t.Fatalf("pass %d: committed %v, want %v", i, after != before, tc.commit)
 		}
+	}
+	// A leader whose binary knows another latest version records its own.
+	c.must(consensus.CmdSetPodSecurityDefaults, consensus.SetPodSecurityDefaults{Defaults: consensus.PodSecurityDefaults{Enforce: "restricted", Latest: "v1.30"}})
+	_, before := c.store.State().Pods(nil)
+	(&PodSecurityDefaults{State: c.store.State(), Commit: c.committer(), Log: discard, Enforce: "restricted"}).Reconcile(ctx)
+	if d, _ := c.store.State().PodSecurityDefaults(); d.Latest != api.PodSecurityLatestVersion() {
+		t.Fatalf("latest %q, want this binary's %s", d.Latest, api.PodSecurityLatestVersion())
+	}
+	if _, after := c.store.State().Pods(nil); after == before {
+		t.Fatal("a different latest version was not recorded")
 	}
 	bad := &PodSecurityDefaults{State: c.store.State(), Commit: c.committer(), Log: discard, Enforce: "strict"}
 	if bad.Reconcile(ctx) {
