@@ -106,6 +106,12 @@ type Config struct {
 	// which is why each node checks again. Each entry is absolute and
 	// clean.
 	AllowedHostPaths []string
+	// PodSecurityDefault is the Pod Security Standards level enforced in
+	// namespaces without a pod-security.kubernetes.io/enforce label
+	// (--pod-security-default: privileged, baseline or restricted). The
+	// leader records it in the replicated state, where every replica of
+	// the state machine reads it, so all agents should be given the same.
+	PodSecurityDefault string
 	// Placement configures the leader's scheduler (--placement).
 	Placement placement.Config
 	// Version is reported as the node's kubelet version.
@@ -163,6 +169,7 @@ func DefaultConfig() Config {
 		ClusterCIDR:        "10.88.0.0/16",
 		NodeCIDRMaskSize:   24,
 		ServiceCIDR:        api.DefaultServiceCIDR,
+		PodSecurityDefault: api.DefaultPodSecurityLevel,
 		Logger:             slog.Default(),
 		Limits:             DefaultLimits(),
 	}
@@ -242,6 +249,9 @@ func (c *Config) Validate() error {
 	}
 	if err := validateClusterNetwork(c.ClusterCIDR, c.NodeCIDRMaskSize, c.ServiceCIDR); err != nil {
 		errs = append(errs, err)
+	}
+	if err := api.ValidatePodSecurityLevel(c.PodSecurityDefault); err != nil {
+		errs = append(errs, fmt.Errorf("--pod-security-default: %w", err))
 	}
 	if err := c.Placement.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("--placement: %w", err))

@@ -68,7 +68,12 @@ func TestAdmissionChecksAllowedHostPaths(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an agent")
 	}
-	a := startOneAgent(t, func(c *Config) { c.AllowedHostPaths = []string{"/srv/data"} })
+	a := startOneAgent(t, func(c *Config) {
+		c.AllowedHostPaths = []string{"/srv/data"}
+		// baseline, the default, refuses every hostPath volume; this
+		// test is about the agent's own list.
+		c.PodSecurityDefault = api.PodSecurityPrivileged
+	})
 	cl := adminClient(t, a)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -165,6 +170,29 @@ func TestConfigChecksAllowedHostPaths(t *testing.T) {
 			t.Errorf("%q: %v", tc.paths, err)
 		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "--allowed-host-paths")):
 			t.Errorf("%q: error %v, want one naming --allowed-host-paths with %q", tc.paths, err, tc.want)
+		}
+	}
+}
+
+func TestConfigChecksPodSecurityDefault(t *testing.T) {
+	for _, tc := range []struct {
+		level string
+		want  string // "" for valid
+	}{
+		{"privileged", ""},
+		{"baseline", ""},
+		{"restricted", ""},
+		{"strict", `--pod-security-default: pod security level "strict": must be one of privileged, baseline, restricted`},
+		{"", `--pod-security-default: pod security level "": must be one of privileged, baseline, restricted`},
+	} {
+		cfg := testConfig(t, "a", "127.0.0.1", t.TempDir(), 1)
+		cfg.PodSecurityDefault = tc.level
+		err := cfg.Validate()
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%q: %v", tc.level, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%q: error %v, want %q", tc.level, err, tc.want)
 		}
 	}
 }

@@ -68,6 +68,13 @@ func (a *Agent) leaderDuties(ctx context.Context) {
 		}
 		break
 	}
+	// The cluster's Pod Security default is recorded before any controller
+	// creates a pod, so that the state machine holds the first pods of a
+	// new cluster to it too; a failure is retried on every tick below.
+	commit := controllers.CommitFunc(a.commitForControllers)
+	podSecurity := &controllers.PodSecurityDefaults{State: a.store.State(), Commit: commit,
+		Log: a.log.With("component", "pod-security-admission"), Enforce: a.cfg.PodSecurityDefault}
+	podSecurity.Reconcile(ctx)
 	placementDone := make(chan struct{})
 	go func() {
 		defer close(placementDone)
@@ -94,7 +101,6 @@ func (a *Agent) leaderDuties(ctx context.Context) {
 	defer func() { <-endpointSlicesDone }()
 
 	up := &upkeep{missingSince: map[string]time.Time{}}
-	commit := controllers.CommitFunc(a.commitForControllers)
 	podCIDRs := &controllers.PodCIDRs{State: a.store.State(), Commit: commit, Log: a.log.With("component", "pod-cidr-controller"),
 		Network: consensus.ClusterNetwork{ClusterCIDR: a.cfg.ClusterCIDR, NodeCIDRMaskSize: a.cfg.NodeCIDRMaskSize, ServiceCIDR: a.cfg.ServiceCIDR}}
 	namespaces := &controllers.Namespaces{State: a.store.State(), Commit: commit, Log: a.log.With("component", "namespace-controller"),
@@ -115,6 +121,7 @@ func (a *Agent) leaderDuties(ctx context.Context) {
 		a.reconcileRaft(up)
 		a.reconcileNodes(ctx)
 		podCIDRs.Reconcile(ctx)
+		podSecurity.Reconcile(ctx)
 		namespaces.Reconcile(ctx)
 		apiService.Reconcile(ctx)
 		// Wake exactly when the next dead node becomes lost (or the next

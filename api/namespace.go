@@ -78,10 +78,13 @@ func SetNamespaceDefaults(ns *Namespace) {
 }
 
 // ValidateNamespace checks a namespace to create: a DNS-1123 label as its
-// name, no namespace of its own, valid labels and annotations, and only the
-// finalizer gossipod implements. It returns nil or a 422 Invalid Status.
+// name, no namespace of its own, valid labels and annotations (the Pod
+// Security labels among them naming a level and version that exist, as
+// PodSecurity admission requires), and only the finalizer gossipod
+// implements. It returns nil or a 422 Invalid Status.
 func ValidateNamespace(ns *Namespace) error {
-	if errs := validateNamespace(ns); len(errs) > 0 {
+	errs := validateNamespace(ns)
+	if errs = append(errs, validatePodSecurityLabels(ns.Labels)...); len(errs) > 0 {
 		return newInvalid("Namespace", ns.Name, errs)
 	}
 	return nil
@@ -124,6 +127,7 @@ func ValidateNamespaceUpdate(oldNs, newNs *Namespace) error {
 		errs = append(errs, immutable(newNs.UID, oldNs.UID, meta.Child("uid"))...)
 	}
 	errs = append(errs, validateNamespace(newNs)...)
+	errs = append(errs, validatePodSecurityLabelsUpdate(oldNs.Labels, newNs.Labels)...)
 	if len(errs) > 0 {
 		return newInvalid("Namespace", newNs.Name, errs)
 	}

@@ -94,6 +94,9 @@ func (s *Server) pods(info discovery.Resource) *resource[api.Pod, *api.Pod] {
 			if err := api.ValidatePodHostPaths(p, s.cfg.AllowedHostPaths); err != nil {
 				return nil, err
 			}
+			if err := s.admitPodSecurity(ctx, p); err != nil {
+				return nil, err
+			}
 			p.Status = api.PodStatus{}
 			return commitObject[api.Pod](ctx, s.b, consensus.CmdCreatePod, consensus.CreatePod{Pod: *p})
 		},
@@ -107,6 +110,11 @@ func (s *Server) pods(info discovery.Resource) *resource[api.Pod, *api.Pod] {
 			}
 			if err := api.ValidatePodUpdate(old, p); err != nil {
 				return nil, err
+			}
+			if api.PodSecuritySignificantUpdate(old, p) {
+				if err := s.admitPodSecurity(ctx, p); err != nil {
+					return nil, err
+				}
 			}
 			return commitObject[api.Pod](ctx, s.b, consensus.CmdUpdatePod, consensus.UpdatePod{Pod: *p})
 		},
@@ -195,6 +203,7 @@ func (s *Server) namespaces(info discovery.Resource) *resource[api.Namespace, *a
 			if err := api.ValidateNamespaceUpdate(old, ns); err != nil {
 				return nil, err
 			}
+			s.warnNamespacePodSecurity(ctx, old, ns)
 			return commitObject[api.Namespace](ctx, s.b, consensus.CmdUpdateNamespace, consensus.UpdateNamespace{Namespace: *ns})
 		},
 		remove: func(ctx context.Context, _, name string, _ *api.DeleteOptions) (*api.Namespace, error) {
@@ -453,6 +462,7 @@ func (s *Server) deployments(info discovery.Resource) *resource[api.Deployment, 
 				return nil, err
 			}
 			d.Status = api.DeploymentStatus{}
+			s.warnPodTemplateSecurity(ctx, d.Namespace, &d.Spec.Template)
 			return commitObject[api.Deployment](ctx, s.b, consensus.CmdCreateDeployment, consensus.CreateDeployment{Deployment: *d})
 		},
 		update: func(ctx context.Context, old, d *api.Deployment) (*api.Deployment, error) {
@@ -465,6 +475,7 @@ func (s *Server) deployments(info discovery.Resource) *resource[api.Deployment, 
 			if err := api.ValidateDeploymentHostPaths(d, s.cfg.AllowedHostPaths); err != nil {
 				return nil, err
 			}
+			s.warnPodTemplateSecurity(ctx, d.Namespace, &d.Spec.Template)
 			return commitObject[api.Deployment](ctx, s.b, consensus.CmdUpdateDeployment, consensus.UpdateDeployment{Deployment: *d})
 		},
 		remove: func(ctx context.Context, ns, name string, o *api.DeleteOptions) (*api.Deployment, error) {
@@ -499,6 +510,7 @@ func (s *Server) replicaSets(info discovery.Resource) *resource[api.ReplicaSet, 
 				return nil, err
 			}
 			rs.Status = api.ReplicaSetStatus{}
+			s.warnPodTemplateSecurity(ctx, rs.Namespace, &rs.Spec.Template)
 			return commitObject[api.ReplicaSet](ctx, s.b, consensus.CmdCreateReplicaSet, consensus.CreateReplicaSet{ReplicaSet: *rs})
 		},
 		update: func(ctx context.Context, old, rs *api.ReplicaSet) (*api.ReplicaSet, error) {
@@ -509,6 +521,7 @@ func (s *Server) replicaSets(info discovery.Resource) *resource[api.ReplicaSet, 
 			if err := api.ValidateReplicaSetHostPaths(rs, s.cfg.AllowedHostPaths); err != nil {
 				return nil, err
 			}
+			s.warnPodTemplateSecurity(ctx, rs.Namespace, &rs.Spec.Template)
 			return commitObject[api.ReplicaSet](ctx, s.b, consensus.CmdUpdateReplicaSet, consensus.UpdateReplicaSet{ReplicaSet: *rs})
 		},
 		remove: func(ctx context.Context, ns, name string, o *api.DeleteOptions) (*api.ReplicaSet, error) {
@@ -516,6 +529,68 @@ func (s *Server) replicaSets(info discovery.Resource) *resource[api.ReplicaSet, 
 				Namespace: ns, Name: name, UID: uidPrecondition(o),
 				PropagationPolicy: o.Propagation(api.DeletePropagationBackground)})
 		},
+	}
+}
+
+// admitPodSecurity checks a pod against Pod Security admission before the
+// round trip to the leader, so that the 403 comes at once, and adds the
+// namespace's warn-level warnings to the response. The state machine
+// checks again, against the namespace as committed: this is the same
+// check on this agent's view, which may be a little behind. Until a leader
+// has recorded the cluster's default the state machine enforces nothing,
+// and neither does this.
+func (s *Server) admitPodSecurity(ctx context.Context, p *api.Pod) error {
+	st := s.b.State()
+	def, ok := st.PodSecurityDefaults()
+	if !ok {
+		return nil
+	}
+	var labels map[string]string
+	if ns, ok := st.Namespace(p.Namespace); ok {
+		labels = ns.Labels
+	}
+	warnings, err := api.AdmitPodSecurity(p, labels, def.Enforce, def.Latest)
+	if err != nil {
+		return err
+	}
+	for _, w := range warnings {
+		AddWarning(ctx, w)
+	}
+	return nil
+}
+
+// warnPodTemplateSecurity is Pod Security admission for a Deployment or
+// ReplicaSet: as in Kubernetes, the workload is admitted whatever its
+// template, with a warning when the template violates the namespace's
+// warn level; its pods are refused when they are created (FailedCreate).
+func (s *Server) warnPodTemplateSecurity(ctx context.Context, namespace string, t *api.PodTemplateSpec) {
+	st := s.b.State()
+	def, ok := st.PodSecurityDefaults()
+	if !ok {
+		return
+	}
+	var labels map[string]string
+	if ns, ok := st.Namespace(namespace); ok {
+		labels = ns.Labels
+	}
+	for _, w := range api.PodTemplateSecurityWarnings(t, labels, def.Enforce, def.Latest) {
+		AddWarning(ctx, w)
+	}
+}
+
+// warnNamespacePodSecurity warns, as PodSecurity admission does, when a
+// namespace update makes its enforce level stricter than some of the pods
+// it holds: they keep running, and the warning says which would now be
+// refused.
+func (s *Server) warnNamespacePodSecurity(ctx context.Context, old, ns *api.Namespace) {
+	st := s.b.State()
+	def, ok := st.PodSecurityDefaults()
+	if !ok {
+		return
+	}
+	pods, _ := st.Pods(func(p *api.Pod) bool { return p.Namespace == ns.Name })
+	for _, w := range api.NamespacePodSecurityWarnings(ns.Name, old.Labels, ns.Labels, def.Enforce, def.Latest, pods) {
+		AddWarning(ctx, w)
 	}
 }
 

@@ -123,7 +123,8 @@ func (s *Server) Routes() []Route {
 }
 
 // Mount serves routes on mux, each method by its handler and any other
-// with a 405 Status, so clients decode one error shape.
+// with a 405 Status, so clients decode one error shape. Handlers may add
+// API warnings to their response (AddWarning).
 func Mount(mux *http.ServeMux, routes ...Route) {
 	for _, rt := range routes {
 		methods := rt.Methods
@@ -134,7 +135,7 @@ func Mount(mux *http.ServeMux, routes ...Route) {
 					fmt.Sprintf("the server does not allow the %s method on %s", r.Method, r.URL.Path)))
 				return
 			}
-			h(w, r)
+			h(w, withWarnings(w, r))
 		})
 	}
 }

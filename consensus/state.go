@@ -31,6 +31,9 @@ type State struct {
 	// alloc is derived from pods: what the pods bound to each node hold.
 	alloc   map[string]*nodeAlloc
 	network *ClusterNetwork
+	// podSecurity is the cluster's Pod Security admission configuration,
+	// nil until a leader records it.
+	podSecurity *PodSecurityDefaults
 	// deployments by namespace/name, copy-on-write like pods.
 	deployments map[string]*api.Deployment
 	watch       *watchLog
@@ -212,6 +215,12 @@ func (s *State) dispatch(index uint64, cmd Command) (any, error) {
 			return nil, err
 		}
 		return nil, s.setClusterNetwork(p)
+	case CmdSetPodSecurityDefaults:
+		p, err := decode[SetPodSecurityDefaults](cmd)
+		if err != nil {
+			return nil, err
+		}
+		return nil, s.setPodSecurityDefaults(p)
 	case CmdAssignPodCIDRs:
 		p, err := decode[AssignPodCIDRs](cmd)
 		if err != nil {
@@ -621,6 +630,7 @@ type snapshotData struct {
 	Pods            []api.Pod            `json:"pods,omitempty"`
 	Events          []api.Event          `json:"events,omitempty"`
 	Network         *ClusterNetwork      `json:"network,omitempty"`
+	PodSecurity     *PodSecurityDefaults `json:"podSecurity,omitempty"`
 	Deployments     []api.Deployment     `json:"deployments,omitempty"`
 	Tokens          []api.Token          `json:"tokens,omitempty"`
 	Namespaces      []api.Namespace      `json:"namespaces,omitempty"`
@@ -645,7 +655,7 @@ type snapshotData struct {
 func (s *State) export() snapshotData {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	d := snapshotData{Index: s.index, Network: s.network}
+	d := snapshotData{Index: s.index, Network: s.network, PodSecurity: s.podSecurity}
 	for _, name := range slices.Sorted(maps.Keys(s.nodes)) {
 		d.Nodes = append(d.Nodes, *s.nodes[name].DeepCopy())
 	}
@@ -718,6 +728,7 @@ func (s *State) restore(d snapshotData) {
 		s.events[eventKey(e)] = e
 	}
 	s.network = d.Network
+	s.podSecurity = d.PodSecurity
 	s.deployments = make(map[string]*api.Deployment, len(d.Deployments))
 	for i := range d.Deployments {
 		dep := &d.Deployments[i]

@@ -146,6 +146,9 @@ func (s *State) createPod(index uint64, cmd Command, c CreatePod) (any, error) {
 	if err := s.admitServiceAccount(p); err != nil {
 		return nil, err
 	}
+	if err := s.admitPodSecurity(p); err != nil {
+		return nil, err
+	}
 	if err := s.admitController("Pod", &p.ObjectMeta); err != nil {
 		return nil, err
 	}
@@ -199,6 +202,9 @@ func (s *State) updatePod(index uint64, u UpdatePod) (any, error) {
 	// Immutability is checked against the committed pod, not the one the
 	// API read, which may be stale.
 	if err := api.ValidatePodUpdate(old, p); err != nil {
+		return nil, err
+	}
+	if err := s.admitPodSecurityUpdate(old, p); err != nil {
 		return nil, err
 	}
 	if !equality.Semantic.DeepEqual(p.Spec, old.Spec) {

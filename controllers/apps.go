@@ -66,6 +66,10 @@ type Apps struct {
 	// NewUID makes the uids of the ReplicaSets and pods the controllers
 	// create; random RFC 4122 UUIDs when nil.
 	NewUID func() types.UID
+
+	// backoff holds the ReplicaSets whose last pass failed, by uid; only
+	// Sync's goroutine touches it.
+	backoff map[types.UID]*replicaSetBackoff
 }
 
 // errorRetry is how soon a pass that failed (no leader, a refused command)

@@ -155,6 +155,64 @@ func newReplicaSetPod(rs *api.ReplicaSet, uid types.UID, sa *api.ServiceAccount)
 	}
 }
 
+// The ReplicaSet controller's back-off after a failed pass, that of
+// kube-controller-manager's workqueue (DefaultControllerRateLimiter's
+// per-item exponential limiter): 5 ms, doubling at each consecutive
+// failure, up to 1,000 s.
+const (
+	replicaSetBackoffBase = 5 * time.Millisecond
+	replicaSetBackoffMax  = 1000 * time.Second
+)
+
+// replicaSetBackoff is the retry state of a ReplicaSet whose last pass
+// failed (a pod template the state machine refuses: Pod Security, a
+// missing ServiceAccount). Kubernetes requeues such a ReplicaSet with a
+// growing delay; here every pass is triggered by any change of the state,
+// and each failure itself changes it (its FailedCreate event), so without
+// the back-off a refused template would be retried, and an event written,
+// as fast as the log commits.
+type replicaSetBackoff struct {
+	failures int
+	until    time.Time
+	// generation is the ReplicaSet's when it failed: a new spec is
+	// tried at once, as an update enqueues the ReplicaSet upstream.
+	generation int64
+}
+
+// backingOff returns how long rs is still to be left alone after its last
+// failure, or 0 when it is due.
+func (c *Apps) backingOff(rs *api.ReplicaSet, now time.Time) time.Duration {
+	b := c.backoff[rs.UID]
+	if b == nil {
+		return 0
+	}
+	if b.generation != rs.Generation {
+		delete(c.backoff, rs.UID)
+		return 0
+	}
+	return b.until.Sub(now)
+}
+
+// failed records a failed pass of rs and returns the delay before the
+// next one.
+func (c *Apps) failed(rs *api.ReplicaSet, now time.Time) time.Duration {
+	if c.backoff == nil {
+		c.backoff = map[types.UID]*replicaSetBackoff{}
+	}
+	b := c.backoff[rs.UID]
+	if b == nil || b.generation != rs.Generation {
+		b = &replicaSetBackoff{generation: rs.Generation}
+		c.backoff[rs.UID] = b
+	}
+	delay := replicaSetBackoffMax
+	if b.failures < 30 { // 5 ms << 30 is far past the cap
+		delay = min(replicaSetBackoffBase<<b.failures, replicaSetBackoffMax)
+	}
+	b.failures++
+	b.until = now.Add(delay)
+	return delay
+}
+
 // syncReplicaSets is the ReplicaSet controller's pass over every
 // ReplicaSet; the statuses it observed are committed in one entry.
 func (c *Apps) syncReplicaSets(ctx context.Context) time.Duration {
@@ -188,6 +246,10 @@ func (c *Apps) syncReplicaSets(ctx context.Context) time.Duration {
 				related = append(related, owned[sib.UID]...)
 			}
 		}
+		if wait := c.backingOff(rs, now); wait > 0 {
+			next = soonest(next, wait)
+			continue
+		}
 		plan := planReplicaSet(rs, owned[rs.UID], orphans[rs.Namespace], related, now)
 		next = soonest(next, plan.recheck)
 		if plan.claim != nil {
@@ -200,13 +262,26 @@ func (c *Apps) syncReplicaSets(ctx context.Context) time.Duration {
 		err := c.manageReplicas(ctx, rs, plan)
 		if err != nil {
 			c.warn(ctx, "reconcile replicaset", "replicaset", &rs.ObjectMeta, err)
-			next = soonest(next, errorRetry)
+			next = soonest(next, c.failed(rs, now))
+		} else {
+			delete(c.backoff, rs.UID)
 		}
 		st := plan.status
 		st.Conditions = failureConditions(rs.Status.Conditions, err, plan, now)
 		if !equality.Semantic.DeepEqual(st, rs.Status) {
 			statuses.Updates = append(statuses.Updates, consensus.ReplicaSetStatusUpdate{
 				Namespace: rs.Namespace, Name: rs.Name, UID: rs.UID, Status: st})
+		}
+	}
+	if len(c.backoff) > 0 {
+		live := make(map[types.UID]bool, len(replicaSets))
+		for _, rs := range replicaSets {
+			live[rs.UID] = true
+		}
+		for uid := range c.backoff {
+			if !live[uid] {
+				delete(c.backoff, uid) // the ReplicaSet is gone
+			}
 		}
 	}
 	if len(statuses.Updates) > 0 {

@@ -219,9 +219,10 @@ func TestReplicaSetFailure(t *testing.T) {
 		}
 		return nil
 	}}
-	apps := &Apps{State: state, Commit: rec, Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return t0 }}
-	if next := apps.Sync(context.Background()); next != errorRetry {
-		t.Fatalf("a failed pass asks to run again in %v, want %v", next, errorRetry)
+	now := t0
+	apps := &Apps{State: state, Commit: rec, Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return now }}
+	if next := apps.Sync(context.Background()); next != replicaSetBackoffBase {
+		t.Fatalf("a failed pass asks to run again in %v, want %v", next, replicaSetBackoffBase)
 	}
 	if len(rec.events) != 1 || rec.events[0] != "Warning FailedCreate Error creating: "+refused.Error() {
 		t.Fatalf("events %q", rec.events)
@@ -235,6 +236,19 @@ func TestReplicaSetFailure(t *testing.T) {
 	}
 
 	rs.Status = rec.status[0].Updates[0].Status
+
+	// Backing off, as kube-controller-manager's workqueue requeues a
+	// failed key: a pass before the delay does nothing, however the state
+	// changed (its own event changed it); each failure doubles the delay.
+	rec.cmds, rec.events, rec.status = nil, nil, nil
+	if next := apps.Sync(context.Background()); next != replicaSetBackoffBase || len(rec.cmds) != 0 {
+		t.Fatalf("a pass during the back-off: next %v, commands %v; want %v and none", next, rec.cmds, replicaSetBackoffBase)
+	}
+	now = now.Add(replicaSetBackoffBase)
+	if next := apps.Sync(context.Background()); next != 2*replicaSetBackoffBase || len(rec.events) != 1 {
+		t.Fatalf("second failure: next %v, events %q; want %v and one FailedCreate", next, rec.events, 2*replicaSetBackoffBase)
+	}
+	now = now.Add(2 * replicaSetBackoffBase)
 	rec.refuse, rec.events, rec.status = nil, nil, nil
 	apps.Sync(context.Background())
 	if len(rec.events) != 5 || !strings.HasPrefix(rec.events[0], "Normal SuccessfulCreate Created pod: web-") {

@@ -80,6 +80,7 @@ func TestPodsCannotReachAgents(t *testing.T) {
 	for i := range c.N() {
 		c.LoadImage(i)
 	}
+	c.PrivilegedNamespace(0, "default") // hostPort pods
 	// a and a2 on host 0 (protected), b on host 1 (protection turned off).
 	c.MustApply(0, fmt.Sprintf(guardPod, "guard-a", c.Name(0), 30090)+"---\n"+
 		fmt.Sprintf(guardPod, "guard-a2", c.Name(0), 30091)+"---\n"+

@@ -812,6 +812,7 @@ func indent(s, prefix string) string {
 func TestUDPServiceAndHeadlessDNS(t *testing.T) {
 	dir := buildTool(t, "udpecho")
 	c := appCluster(t, "--allowed-host-paths", dir)
+	c.PrivilegedNamespace(0, "default") // hostPath volumes
 	// echo: 2 pods answering UDP on 5353. echo-unready: a pod with the
 	// Services' label that is never ready.
 	c.kubectlApply(fmt.Sprintf(`apiVersion: apps/v1

@@ -94,6 +94,7 @@ spec:
 func TestConfigMapsSecretsAndServiceAccountTokens(t *testing.T) {
 	dir := buildTool(t, "incluster")
 	c := appCluster(t, "--allowed-host-paths", dir)
+	c.PrivilegedNamespace(0, "default") // hostPath volumes
 	c.kubectlApply(appConfig("hello", "prod") + `---
 apiVersion: v1
 kind: Secret

@@ -148,6 +148,7 @@ func TestPodNetwork(t *testing.T) {
 	for i := range c.N() {
 		c.LoadImage(i)
 	}
+	c.PrivilegedNamespace(0, "default") // hostPort pods
 
 	var cidrs map[string]netip.Prefix
 	Eventually(t, formTimeout, func() (err error) {

@@ -210,6 +210,15 @@ func (c *Cluster) MustApply(i int, manifest string) {
 	}
 }
 
+// PrivilegedNamespace labels namespace ns pod-security.kubernetes.io/enforce=privileged
+// through host i, as Kubernetes' e2e framework does for the tests whose pods use the
+// host: the cluster's default Pod Security level, baseline, refuses hostPath volumes
+// and hostPorts.
+func (c *Cluster) PrivilegedNamespace(i int, ns string) {
+	c.t.Helper()
+	c.MustApply(i, fmt.Sprintf("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n  labels:\n    pod-security.kubernetes.io/enforce: privileged\n", ns))
+}
+
 // TestImage returns the path of the busybox test image archive (localhost/busybox:latest),
 // built with internal/testimage on first use. Without a static busybox on the machine
 // the test skips, or fails under CI=true.

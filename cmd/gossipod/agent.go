@@ -64,6 +64,7 @@ agents started later join the existing cluster. --dev runs a one-agent cluster.`
 			&cli.IntFlag{Name: "max-pods", Usage: "number of pods this node runs at most", Value: 110, EnvVars: env("max-pods")},
 			&cli.StringFlag{Name: "labels", Usage: "node labels, k=v,k2=v2", EnvVars: env("labels")},
 			&cli.StringSliceFlag{Name: "allowed-host-paths", Usage: "host directory under which pods may use hostPath volumes; repeatable or comma-separated (default: none, hostPath volumes are refused)", EnvVars: env("allowed-host-paths")},
+			&cli.StringFlag{Name: "pod-security-default", Usage: "Pod Security Standards level enforced in namespaces without a pod-security.kubernetes.io/enforce label: privileged, baseline or restricted (recorded by the leader; give every agent the same)", Value: def.PodSecurityDefault, EnvVars: env("pod-security-default")},
 			&cli.StringSliceFlag{Name: "insecure-registry", Usage: "registry HOST:PORT to pull images from over plain HTTP; repeatable", EnvVars: env("insecure-registry")},
 			&cli.StringFlag{Name: "cluster-cidr", Usage: "range pod IPs come from; each node gets a share (recorded by the first leader)", Value: def.ClusterCIDR, EnvVars: env("cluster-cidr")},
 			&cli.StringFlag{Name: "service-cidr", Usage: "range Services' cluster IPs come from (recorded by the first leader)", Value: def.ServiceCIDR, EnvVars: env("service-cidr")},
@@ -352,6 +353,7 @@ func agentConfig(c *cli.Context, logger *slog.Logger) (agent.Config, func(), err
 	cfg.Placement.Strategy = placement.Strategy(c.String("placement"))
 	cfg.ClusterCIDR = c.String("cluster-cidr")
 	cfg.ServiceCIDR = c.String("service-cidr")
+	cfg.PodSecurityDefault = c.String("pod-security-default")
 	cfg.NodeLostTimeout = c.Duration("node-lost-timeout")
 	cfg.NodeCIDRMaskSize = c.Int("node-cidr-mask-size")
 	if err := applyLimits(c, &cfg.Limits); err != nil {
