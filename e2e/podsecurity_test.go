@@ -68,6 +68,14 @@ func TestPodSecurityKubectl(t *testing.T) {
 	wantIn("hostPort pod", res.Stderr, `Error from server (Forbidden): error when creating "`+hp+`": pods "hp" is forbidden: `+
 		`violates PodSecurity "baseline:latest": hostPort (container "app" uses hostPort 8080)`)
 
+	priv := manifest("priv.yaml", pod("priv", "shop", "    securityContext:\n      privileged: true\n"))
+	res = k("apply", "-f", priv)
+	if res.ExitCode == 0 {
+		t.Fatalf("privileged pod in a baseline namespace admitted:\n%s", res)
+	}
+	wantIn("privileged pod", res.Stderr, `Error from server (Forbidden): error when creating "`+priv+`": pods "priv" is forbidden: `+
+		`violates PodSecurity "baseline:latest": privileged (container "app" must not set securityContext.privileged=true)`)
+
 	res = k("apply", "-f", manifest("plain.yaml", pod("plain", "shop", "")))
 	if res.Err() != nil {
 		t.Fatal(res.Err())
