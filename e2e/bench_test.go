@@ -286,9 +286,10 @@ func BenchmarkApplyToRunning(b *testing.B) {
 
 // BenchmarkAgentRSS measures the resident memory (VmRSS) of one agent process of a
 // 3-host cluster, a follower with the image loaded: idle with no pod, and with
-// benchPods running pods of one container (small requests) on its host. It reports
-// rss0_MiB and rss50_MiB, and the mean memory of those pods' pause processes:
-// pause_rss_KiB (VmRSS), pause_anon_KiB (RssAnon) and pause_pss_KiB (Pss).
+// benchPods running pods of one container (small requests) on its host, or as many
+// as GOSSIPOD_BENCH_PODS says (issue 14 asks for 100). It reports rss0_MiB and
+// rss<N>_MiB, and the mean memory of those pods' pause processes: pause_rss_KiB
+// (VmRSS), pause_anon_KiB (RssAnon) and pause_pss_KiB (Pss).
 func BenchmarkAgentRSS(b *testing.B) {
 	c := NewCluster(b, Options{Hosts: 3, AgentArgs: BootstrapExpect(3, 0, 1, 2)})
 	c.CleanupPods()
@@ -296,13 +297,21 @@ func BenchmarkAgentRSS(b *testing.B) {
 	host := (leader + 1) % c.N()
 	c.LoadImage(host)
 	b.Logf("measuring %s (pid %d, a follower; the leader is %s)", c.Name(host), c.AgentPid(host), c.Name(leader))
+	pods := benchPods
+	if v := os.Getenv("GOSSIPOD_BENCH_PODS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 110 {
+			b.Fatalf("GOSSIPOD_BENCH_PODS=%q: want 1 to 110 (a node's pod slots)", v)
+		}
+		pods = n
+	}
 
 	for it := range b.N {
 		rss0 := settledRSS(b, c.AgentPid(host))
 
 		label := fmt.Sprintf("rss%d", it)
 		var items []any
-		for k := range benchPods {
+		for k := range pods {
 			items = append(items, benchPod(fmt.Sprintf("rss-%d-%d", it, k), label, c.Name(host), 1))
 		}
 		manifest, err := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "List", "items": items})
@@ -315,8 +324,8 @@ func BenchmarkAgentRSS(b *testing.B) {
 			if pl, err = c.Pods(host, "-l", "bench="+label); err != nil {
 				return err
 			}
-			if len(pl.Items) != benchPods {
-				return fmt.Errorf("%d pods labelled %s, want %d", len(pl.Items), label, benchPods)
+			if len(pl.Items) != pods {
+				return fmt.Errorf("%d pods labelled %s, want %d", len(pl.Items), label, pods)
 			}
 			for _, p := range pl.Items {
 				if err := boundTo(c.Name(host))(p); err != nil {
@@ -325,16 +334,16 @@ func BenchmarkAgentRSS(b *testing.B) {
 			}
 			return nil
 		})
-		rss50 := settledRSS(b, c.AgentPid(host))
+		rssN := settledRSS(b, c.AgentPid(host))
 		pause := pauseMem(b, pl)
 
 		b.ReportMetric(float64(rss0)/1024, "rss0_MiB")
-		b.ReportMetric(float64(rss50)/1024, "rss50_MiB")
+		b.ReportMetric(float64(rssN)/1024, fmt.Sprintf("rss%d_MiB", pods))
 		b.ReportMetric(pause.rss, "pause_rss_KiB")
 		b.ReportMetric(pause.anon, "pause_anon_KiB")
 		b.ReportMetric(pause.pss, "pause_pss_KiB")
 		b.Logf("agent VmRSS %d KiB idle, %d KiB with %d pods; pause processes on average: VmRSS %.0f KiB, RssAnon %.0f KiB, Pss %.0f KiB",
-			rss0, rss50, benchPods, pause.rss, pause.anon, pause.pss)
+			rss0, rssN, pods, pause.rss, pause.anon, pause.pss)
 		b.StopTimer()
 		deleteBenchPods(c, host, label)
 		b.StartTimer()
