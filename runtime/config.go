@@ -12,6 +12,7 @@ import (
 
 	"github.com/gossipod/gossipod/api"
 	"github.com/gossipod/gossipod/runtime/apparmor"
+	"github.com/gossipod/gossipod/runtime/container"
 	"github.com/gossipod/gossipod/runtime/eviction"
 	"github.com/gossipod/gossipod/runtime/network"
 )
@@ -36,6 +37,16 @@ type Config struct {
 	PauseBinary string
 	// CgroupRoot is the absolute cgroup under which each pod gets its own.
 	CgroupRoot string
+	// PodPidsLimit is the most processes (and threads) one pod may have at
+	// once, its cgroup's pids.max (kubelet's --pod-max-pids, the agent's
+	// --pod-pids-limit): a fork bomb in a pod fails inside it instead of
+	// exhausting the node's pids. NoPodPidsLimit (-1) sets no per-pod
+	// limit, as kubelet's -1 does.
+	PodPidsLimit int64
+	// PodsPidsLimit caps the processes of all pods together, the pids.max
+	// of CgroupRoot: the node's pid capacity minus the agent's
+	// --system-reserved pid=... (kubelet's kubepods limit). Zero sets none.
+	PodsPidsLimit int64
 	// LogMaxBytes caps each container log file; above it the file is cut
 	// down to its most recent half. Kubelet's default is 10 MiB.
 	LogMaxBytes int64
@@ -136,6 +147,11 @@ const (
 	// DefaultSeccompProfileRoot is where Localhost seccomp profiles are
 	// read from under the agent's default data dir.
 	DefaultSeccompProfileRoot = "/var/lib/gossipod/seccomp"
+	// DefaultPodPidsLimit is container.DefaultPodPidsLimit (4096), which
+	// says why gossipod limits pods by default where kubelet does not.
+	DefaultPodPidsLimit int64 = container.DefaultPodPidsLimit
+	// NoPodPidsLimit as PodPidsLimit sets no per-pod limit.
+	NoPodPidsLimit int64 = -1
 )
 
 // DefaultConfig returns the agent's runtime configuration: state in
@@ -148,6 +164,7 @@ func DefaultConfig() Config {
 		Root:               DefaultRoot,
 		PauseBinary:        exe,
 		CgroupRoot:         DefaultCgroupRoot,
+		PodPidsLimit:       DefaultPodPidsLimit,
 		LogMaxBytes:        DefaultLogMaxBytes,
 		ClusterDomain:      "cluster.local",
 		SeccompDefault:     true,
@@ -202,10 +219,26 @@ func (c Config) Validate() error {
 	if !filepath.IsAbs(c.SeccompProfileRoot) {
 		errs = append(errs, fmt.Errorf("runtime: SeccompProfileRoot %q: must be an absolute path", c.SeccompProfileRoot))
 	}
+	if err := CheckPodPidsLimit(c.PodPidsLimit); err != nil {
+		errs = append(errs, fmt.Errorf("runtime: PodPidsLimit: %w", err))
+	}
+	if c.PodsPidsLimit < 0 {
+		errs = append(errs, fmt.Errorf("runtime: PodsPidsLimit %d: must be 0 (none) or positive", c.PodsPidsLimit))
+	}
 	if c.LogMaxBytes < minLogMaxBytes {
 		errs = append(errs, fmt.Errorf("runtime: LogMaxBytes %d: must be at least %d", c.LogMaxBytes, minLogMaxBytes))
 	}
 	return errors.Join(errs...)
+}
+
+// CheckPodPidsLimit checks a per-pod process limit: -1 (none) or
+// positive. Zero is refused rather than read as "none": a pod that may
+// have no process cannot start, and kubelet's flag spells "none" -1.
+func CheckPodPidsLimit(n int64) error {
+	if n == NoPodPidsLimit || n > 0 {
+		return nil
+	}
+	return fmt.Errorf("%d: must be -1 (no per-pod limit) or a positive number of processes", n)
 }
 
 // CheckAllowedHostPath checks one entry of an allowed-host-paths list: an

@@ -22,6 +22,9 @@ type MachineInfo struct {
 	KernelVersion string
 	// OSImage is the distribution's PRETTY_NAME from os-release.
 	OSImage string
+	// MaxPID is the node's pid capacity (PIDStats.MaxPID); 0 when
+	// unreadable, which only matters to --system-reserved pid=...
+	MaxPID int64
 }
 
 // Machine reads what the machine has. Memory and kernel version come from
@@ -43,6 +46,7 @@ func Machine() (MachineInfo, error) {
 	if err != nil {
 		return info, fmt.Errorf("read kernel version: %w", err)
 	}
+	info.MaxPID, _ = MaxPID() // 0 when unreadable, as documented
 	return info, nil
 }
 

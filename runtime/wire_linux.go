@@ -31,10 +31,12 @@ func newBackends(ctx context.Context, cfg Config) (imageService, sandboxService,
 		return nil, nil, fmt.Errorf("runtime: image store: %w", err)
 	}
 	m, err := container.NewManager(container.Config{
-		Root:        cfg.containersDir(),
-		CgroupRoot:  cfg.CgroupRoot,
-		PauseBinary: cfg.PauseBinary,
-		Logger:      cfg.logger().With("component", "container"),
+		Root:          cfg.containersDir(),
+		CgroupRoot:    cfg.CgroupRoot,
+		PauseBinary:   cfg.PauseBinary,
+		PodPidsLimit:  cfg.PodPidsLimit,
+		PodsPidsLimit: cfg.PodsPidsLimit,
+		Logger:        cfg.logger().With("component", "container"),
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("runtime: %w", err)

@@ -51,9 +51,37 @@ func (m *Manager) podCgroupManager(id string) (cgroups.Manager, error) {
 	})
 }
 
+// setupCgroupRoot creates CgroupRoot in every controller and sets its
+// pids.max to PodsPidsLimit (or "max"), before any pod starts: the limit
+// of all pods together, so the node keeps its reserved pids whatever the
+// pods fork. It runs at every start, so a changed limit takes effect on
+// the running pods too.
+func (m *Manager) setupCgroupRoot() error {
+	cm, err := manager.New(&cgroups.Cgroup{
+		Path:      m.cfg.CgroupRoot,
+		Resources: &cgroups.Resources{SkipDevices: true},
+	})
+	if err != nil {
+		return fmt.Errorf("cgroup %s: %w", m.cfg.CgroupRoot, err)
+	}
+	if err := cm.Apply(-1); err != nil {
+		return fmt.Errorf("create cgroup %s: %w", m.cfg.CgroupRoot, err)
+	}
+	limit := int64(-1) // "max"
+	if m.cfg.PodsPidsLimit > 0 {
+		limit = m.cfg.PodsPidsLimit
+	}
+	if err := cm.Set(&cgroups.Resources{SkipDevices: true, PidsLimit: &limit}); err != nil {
+		return fmt.Errorf("set pids.max of cgroup %s to %d: %w", m.cfg.CgroupRoot, limit, err)
+	}
+	return nil
+}
+
 // createPodCgroup creates <CgroupRoot>/pod<ID> in every controller,
 // without putting a process in it (processes live in the leaves: on v2 a
-// cgroup with processes cannot delegate controllers to children).
+// cgroup with processes cannot delegate controllers to children), and sets
+// the pod's limits on it before any process exists: pids.max, so that
+// everything the pod ever forks counts against PodPidsLimit.
 func (m *Manager) createPodCgroup(id string) error {
 	cm, err := m.podCgroupManager(id)
 	if err != nil {
@@ -62,7 +90,21 @@ func (m *Manager) createPodCgroup(id string) error {
 	if err := cm.Apply(-1); err != nil {
 		return fmt.Errorf("create pod cgroup %s: %w", m.podCgroupPath(id), err)
 	}
+	if err := cm.Set(podResources(m.cfg)); err != nil {
+		return fmt.Errorf("set the limits of pod cgroup %s: %w", m.podCgroupPath(id), err)
+	}
 	return nil
+}
+
+// podResources are the limits of a pod cgroup as a whole: pids.max is
+// PodPidsLimit, or "max" when it sets none (written all the same, so a
+// cgroup left by an agent with another limit gets this one's).
+func podResources(cfg Config) *cgroups.Resources {
+	limit := int64(-1) // "max"
+	if cfg.PodPidsLimit > 0 {
+		limit = cfg.PodPidsLimit
+	}
+	return &cgroups.Resources{SkipDevices: true, PidsLimit: &limit}
 }
 
 // killPodProcesses SIGKILLs every process in the pod's cgroup tree (pause,

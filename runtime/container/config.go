@@ -26,6 +26,19 @@ type Config struct {
 	// dynamic loader) and call Pause when its argv[0] is "pause". The
 	// gossipod binary built by `make build` is such a binary.
 	PauseBinary string
+	// PodPidsLimit is the pids.max of every pod cgroup (kubelet's
+	// --pod-max-pids): the pause, every container, every exec'd process
+	// and whatever they fork count against it, so a fork bomb in a pod
+	// exhausts its pod's limit and not the node's pid space (where the
+	// agent, and with it a Raft voter, must still fork). Zero or less sets
+	// no per-pod limit.
+	PodPidsLimit int64
+	// PodsPidsLimit is the pids.max of CgroupRoot, the cgroup every pod
+	// lives under: all pods together may have at most this many
+	// processes, what the node's pid capacity leaves after the agent's
+	// --system-reserved pid=... (kubelet sets kubepods' the same way).
+	// Zero or less sets none (written "max").
+	PodsPidsLimit int64
 	// Logger receives sandbox and container lifecycle events; nil discards
 	// them.
 	Logger *slog.Logger
@@ -33,16 +46,26 @@ type Config struct {
 
 // DefaultConfig returns the configuration the agent uses unless told
 // otherwise: state under /var/lib/gossipod/containers, pods under the
-// /gossipod cgroup, and the running executable as the pause binary.
+// /gossipod cgroup, the running executable as the pause binary, and
+// DefaultPodPidsLimit processes per pod.
 func DefaultConfig() Config {
 	exe, _ := os.Executable() // Validate reports an empty PauseBinary
 	return Config{
-		Root:        "/var/lib/gossipod/containers",
-		CgroupRoot:  "/gossipod",
-		PauseBinary: exe,
-		Logger:      slog.Default(),
+		Root:         "/var/lib/gossipod/containers",
+		CgroupRoot:   "/gossipod",
+		PauseBinary:  exe,
+		PodPidsLimit: DefaultPodPidsLimit,
+		Logger:       slog.Default(),
 	}
 }
+
+// DefaultPodPidsLimit is the per-pod process limit unless told otherwise.
+// kubelet's --pod-max-pids defaults to no limit (-1); gossipod's agent is
+// also a Raft voter, so a fork bomb in one pod must not take the node.
+// 4096 is OpenShift's default podPidsLimit (CRI-O's pids_limit): far above
+// what a real pod runs (a JVM with a thousand threads, a build with -j64)
+// and, with kernel.pid_max at its usual 32768 or more, a small share of it.
+const DefaultPodPidsLimit = 4096
 
 // Validate reports every problem of the configuration, naming the fields,
 // so that a bad configuration fails at start-up rather than at the first

@@ -208,6 +208,13 @@ var cgroupSeq atomic.Int64
 // test left and removes the cgroup root.
 func newTestManager(tb testing.TB) *Manager {
 	tb.Helper()
+	return newTestManagerWith(tb, func(*Config) {})
+}
+
+// newTestManagerWith is newTestManager with a configuration changed by
+// edit (after the test's Root, CgroupRoot and pause are set).
+func newTestManagerWith(tb testing.TB, edit func(*Config)) *Manager {
+	tb.Helper()
 	needRoot(tb)
 	pause, _ := fixtures(tb)
 	cfg := DefaultConfig()
@@ -215,6 +222,7 @@ func newTestManager(tb testing.TB) *Manager {
 	cfg.CgroupRoot = fmt.Sprintf("/gossipod-test-%d-%d", os.Getpid(), cgroupSeq.Add(1))
 	cfg.PauseBinary = pause
 	cfg.Logger = nil
+	edit(&cfg)
 	m, err := NewManager(cfg)
 	if err != nil {
 		tb.Fatal(err)

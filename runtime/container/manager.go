@@ -49,12 +49,16 @@ func NewManager(cfg Config) (*Manager, error) {
 		return nil, fmt.Errorf("container runtime root: %w", err)
 	}
 	cfg.Root = root
-	return &Manager{
+	m := &Manager{
 		cfg:       cfg,
 		log:       cfg.logger(),
 		sandboxes: map[string]*Sandbox{},
 		creating:  map[string]bool{},
-	}, nil
+	}
+	if err := m.setupCgroupRoot(); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // Config returns the validated configuration in use (Root with symlinks
