@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -93,11 +92,11 @@ func New(cfg Config, machine runtime.MachineInfo) (_ *Agent, err error) {
 	rc.ServerID = cfg.NodeName
 	rc.BindAddr = net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.RaftPort))
 	rc.AdvertiseAddr = net.JoinHostPort(cfg.advertiseIP(), strconv.Itoa(cfg.RaftPort))
-	rc.DataDir = filepath.Join(cfg.DataDir, "raft")
+	rc.DataDir = cfg.raftDir()
 	rc.Logger = cfg.Logger.With("component", "raft")
 	a.store, err = consensus.NewStore(rc)
 	if err != nil {
-		return nil, fmt.Errorf("start raft: %w", err)
+		return nil, fmt.Errorf("start raft in %s: %w", rc.DataDir, err)
 	}
 	if cfg.StateReader != nil {
 		cfg.StateReader.bind(a.store.State(), a.saTokens)

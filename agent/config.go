@@ -66,11 +66,22 @@ type Config struct {
 	// client whose watch breaks resumes from a recent version instead of
 	// re-listing after a 410 Gone.
 	WatchBookmarkInterval time.Duration
-	// DataDir holds the Raft data (raft/) and, later, pod state.
+	// DataDir holds the Raft data (raft/, unless RaftDir says otherwise)
+	// and pod state.
 	DataDir string
-	// Capacity is what the machine has; Allocatable what it offers to pods.
+	// RaftDir, when set, holds the Raft log and snapshots instead of
+	// <DataDir>/raft (--raft-dir): on a disk of their own, a pod filling
+	// the pods' disk cannot stop the node's Raft voter from writing its
+	// log. Absolute; created if missing.
+	RaftDir string
+	// Capacity is what the machine has; Allocatable what it offers to
+	// pods: Capacity minus SystemReserved (AllocatableFrom), unless --cpu
+	// or --memory set it outright.
 	Capacity    api.Resources
 	Allocatable api.Resources
+	// SystemReserved is what the node keeps for the agent and the rest of
+	// the system (--system-reserved).
+	SystemReserved Reserved
 	// Labels are extra node labels; the kubernetes.io/ well-known labels
 	// are added by the agent.
 	Labels map[string]string
@@ -226,6 +237,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("--data-dir: a data directory is required (or use --dev)"))
+	}
+	if err := validateRaftDir(c.RaftDir); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Allocatable.MilliCPU <= 0 {
 		errs = append(errs, fmt.Errorf("--cpu: must be positive (got %dm)", c.Allocatable.MilliCPU))

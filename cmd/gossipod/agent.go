@@ -56,12 +56,15 @@ agents started later join the existing cluster. --dev runs a one-agent cluster.`
 			&cli.IntFlag{Name: "bootstrap-expect", Usage: "bootstrap a new cluster once this many agents see each other (0: only join)", EnvVars: env("bootstrap-expect")},
 			&cli.IntFlag{Name: "raft-voters", Usage: "number of Raft voters the leader keeps; further agents are non-voters", Value: def.RaftVoters, EnvVars: env("raft-voters")},
 			&cli.StringFlag{Name: "data-dir", Usage: "directory for Raft data and pod state", Value: "/var/lib/gossipod", EnvVars: env("data-dir")},
+			&cli.StringFlag{Name: "raft-dir", Usage: "directory for the Raft log and snapshots, best on another disk than the pods' so that a pod filling its disk cannot stop this node's Raft voter (default: <data-dir>/raft)", EnvVars: env("raft-dir")},
 			&cli.BoolFlag{Name: "dev", Usage: "run a one-agent cluster on 127.0.0.1 with a temporary data dir", EnvVars: env("dev")},
 			&cli.StringFlag{Name: "cpu", Usage: "CPU offered to pods, a Kubernetes quantity such as 4 or 1500m (default: all CPUs)", EnvVars: env("cpu")},
 			&cli.StringFlag{Name: "memory", Usage: "memory offered to pods, a Kubernetes quantity such as 3Gi or 2560Mi (default: all memory)", EnvVars: env("memory")},
 			&cli.StringFlag{Name: "eviction-hard", Usage: "hard eviction thresholds in kubelet's syntax, signal<quantity or signal<percentage, comma-separated; signals: memory.available, nodefs.available, nodefs.inodesFree (the data dir's file system), imagefs.available, imagefs.inodesFree (the image store's); under one the node reports MemoryPressure or DiskPressure, is tainted, and under disk pressure evicts pods; the list replaces the defaults, 0% disables one", Value: eviction.DefaultEvictionHard, EnvVars: env("eviction-hard")},
 			&cli.DurationFlag{Name: "eviction-pressure-transition-period", Usage: "how long a pressure condition stays after its threshold was last met (kubelet's flag of that name)", Value: eviction.DefaultPressureTransitionPeriod, EnvVars: env("eviction-pressure-transition-period")},
 			&cli.IntFlag{Name: "max-pods", Usage: "number of pods this node runs at most", Value: 110, EnvVars: env("max-pods")},
+			&cli.StringFlag{Name: "system-reserved", Usage: "resources kept for the agent and the system, not offered to pods, as kubelet's --system-reserved: cpu=500m,memory=1Gi,pid=1000 (allocatable is capacity minus them; pid caps all pods' processes together at kernel.pid_max minus it)", EnvVars: env("system-reserved")},
+			&cli.Int64Flag{Name: "pod-pids-limit", Usage: "processes (threads included) one pod may have at once, its cgroup's pids.max, so that a fork bomb stays inside its pod; -1 for no per-pod limit (kubelet's default, unsafe beside a Raft voter)", Value: runtime.DefaultPodPidsLimit, EnvVars: env("pod-pids-limit")},
 			&cli.StringFlag{Name: "labels", Usage: "node labels, k=v,k2=v2", EnvVars: env("labels")},
 			&cli.StringSliceFlag{Name: "allowed-host-paths", Usage: "host directory under which pods may use hostPath volumes; repeatable or comma-separated (default: none, hostPath volumes are refused)", EnvVars: env("allowed-host-paths")},
 			&cli.StringFlag{Name: "pod-security-default", Usage: "Pod Security Standards level enforced in namespaces without a pod-security.kubernetes.io/enforce label: privileged, baseline or restricted (recorded by the leader; give every agent the same)", Value: def.PodSecurityDefault, EnvVars: env("pod-security-default")},
@@ -243,6 +246,13 @@ func newRuntime(c *cli.Context, cfg agent.Config, logger *slog.Logger) (*runtime
 		api.ResourceEphemeralStorage: *resource.NewQuantity(cfg.Allocatable.EphemeralStorage, resource.BinarySI),
 	}
 	rc.Root = filepath.Join(cfg.DataDir, "runtime")
+	rc.PodPidsLimit = c.Int64("pod-pids-limit")
+	if pidMax, err := runtime.MaxPID(); err == nil {
+		rc.PodsPidsLimit, _ = agent.PodsPidsLimit(pidMax, cfg.SystemReserved) // checked by applyResources
+	} else if cfg.SystemReserved.Pids > 0 {
+		_ = net.Close()
+		return nil, nil, fmt.Errorf("--system-reserved pid=%d: %w", cfg.SystemReserved.Pids, err)
+	}
 	rc.NodeName = cfg.NodeName
 	rc.InsecureRegistries = c.StringSlice("insecure-registry")
 	rc.AllowedHostPaths = cfg.AllowedHostPaths
@@ -343,6 +353,10 @@ func agentConfig(c *cli.Context, logger *slog.Logger) (agent.Config, func(), err
 	cfg.BootstrapExpect = c.Int("bootstrap-expect")
 	cfg.RaftVoters = c.Int("raft-voters")
 	cfg.DataDir = c.String("data-dir")
+	cfg.RaftDir = c.String("raft-dir")
+	if err := runtime.CheckPodPidsLimit(c.Int64("pod-pids-limit")); err != nil {
+		return cfg, cleanup, fmt.Errorf("--pod-pids-limit %w", err)
+	}
 	cfg.AllowedHostPaths = c.StringSlice("allowed-host-paths")
 	for _, p := range cfg.AllowedHostPaths {
 		// Checked here, before the runtime starts with the same list.
@@ -453,24 +467,46 @@ func agentToken(c *cli.Context) (string, error) {
 	return token, nil
 }
 
-// applyResources sets capacity from the machine and allocatable from --cpu
-// and --memory (default: all of the machine).
+// applyResources sets capacity from the machine and allocatable as
+// capacity minus --system-reserved, or from --cpu and --memory, which set
+// what pods are offered outright (and so cannot be combined with a
+// reservation of the same resource).
 func applyResources(c *cli.Context, cfg *agent.Config, m runtime.MachineInfo) error {
 	cfg.Capacity = api.Resources{MilliCPU: m.MilliCPU, Memory: m.MemoryBytes, Pods: int64(c.Int("max-pods"))}
-	cfg.Allocatable = cfg.Capacity
+	reserved, err := agent.ParseReserved(c.String("system-reserved"))
+	if err != nil {
+		return err
+	}
+	cfg.SystemReserved = reserved
+	if reserved.Pids > 0 && m.MaxPID > 0 {
+		// Refused before anything touches the host.
+		if _, err := agent.PodsPidsLimit(m.MaxPID, reserved); err != nil {
+			return err
+		}
+	}
+	offered := cfg.Capacity // what allocatable is taken from
 	if s := c.String("cpu"); s != "" {
+		if reserved.MilliCPU != 0 {
+			return errors.New("--cpu and --system-reserved cpu=... both given: --cpu sets what pods get, --system-reserved what they do not; use one")
+		}
 		q, err := resource.ParseQuantity(s)
 		if err != nil {
 			return fmt.Errorf("--cpu %q: %w (examples: 4, 1500m)", s, err)
 		}
-		cfg.Allocatable.MilliCPU = q.MilliValue()
+		offered.MilliCPU = q.MilliValue()
 	}
 	if s := c.String("memory"); s != "" {
+		if reserved.Memory != 0 {
+			return errors.New("--memory and --system-reserved memory=... both given: --memory sets what pods get, --system-reserved what they do not; use one")
+		}
 		q, err := resource.ParseQuantity(s)
 		if err != nil {
 			return fmt.Errorf("--memory %q: %w (examples: 3Gi, 2560Mi)", s, err)
 		}
-		cfg.Allocatable.Memory = q.Value()
+		offered.Memory = q.Value()
+	}
+	if cfg.Allocatable, err = agent.AllocatableFrom(offered, reserved); err != nil {
+		return err
 	}
 	return applyEphemeralStorage(c, cfg)
 }
