@@ -96,6 +96,9 @@ func New(cfg Config, machine runtime.MachineInfo) (_ *Agent, err error) {
 	rc.Logger = cfg.Logger.With("component", "raft")
 	a.store, err = consensus.NewStore(rc)
 	if err != nil {
+		if cfg.RaftDir != "" {
+			return nil, fmt.Errorf("--raft-dir %s: start raft: %w", cfg.RaftDir, err)
+		}
 		return nil, fmt.Errorf("start raft in %s: %w", rc.DataDir, err)
 	}
 	if cfg.StateReader != nil {
