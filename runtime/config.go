@@ -47,6 +47,10 @@ type Config struct {
 	// of CgroupRoot: the node's pid capacity minus the agent's
 	// --system-reserved pid=... (kubelet's kubepods limit). Zero sets none.
 	PodsPidsLimit int64
+	// PodsMemoryLimit caps the memory of all pods together, the memory
+	// limit of CgroupRoot: the node's allocatable memory when the agent
+	// reserves some (--system-reserved memory=...). Zero sets none.
+	PodsMemoryLimit int64
 	// LogMaxBytes caps each container log file; above it the file is cut
 	// down to its most recent half. Kubelet's default is 10 MiB.
 	LogMaxBytes int64
@@ -224,6 +228,9 @@ func (c Config) Validate() error {
 	}
 	if c.PodsPidsLimit < 0 {
 		errs = append(errs, fmt.Errorf("runtime: PodsPidsLimit %d: must be 0 (none) or positive", c.PodsPidsLimit))
+	}
+	if c.PodsMemoryLimit < 0 {
+		errs = append(errs, fmt.Errorf("runtime: PodsMemoryLimit %d: must be 0 (none) or positive", c.PodsMemoryLimit))
 	}
 	if c.LogMaxBytes < minLogMaxBytes {
 		errs = append(errs, fmt.Errorf("runtime: LogMaxBytes %d: must be at least %d", c.LogMaxBytes, minLogMaxBytes))

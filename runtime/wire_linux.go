@@ -31,12 +31,13 @@ func newBackends(ctx context.Context, cfg Config) (imageService, sandboxService,
 		return nil, nil, fmt.Errorf("runtime: image store: %w", err)
 	}
 	m, err := container.NewManager(container.Config{
-		Root:          cfg.containersDir(),
-		CgroupRoot:    cfg.CgroupRoot,
-		PauseBinary:   cfg.PauseBinary,
-		PodPidsLimit:  cfg.PodPidsLimit,
-		PodsPidsLimit: cfg.PodsPidsLimit,
-		Logger:        cfg.logger().With("component", "container"),
+		Root:            cfg.containersDir(),
+		CgroupRoot:      cfg.CgroupRoot,
+		PauseBinary:     cfg.PauseBinary,
+		PodPidsLimit:    cfg.PodPidsLimit,
+		PodsPidsLimit:   cfg.PodsPidsLimit,
+		PodsMemoryLimit: cfg.PodsMemoryLimit,
+		Logger:          cfg.logger().With("component", "container"),
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("runtime: %w", err)

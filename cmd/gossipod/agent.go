@@ -247,6 +247,11 @@ func newRuntime(c *cli.Context, cfg agent.Config, logger *slog.Logger) (*runtime
 	}
 	rc.Root = filepath.Join(cfg.DataDir, "runtime")
 	rc.PodPidsLimit = c.Int64("pod-pids-limit")
+	if cfg.SystemReserved.Memory > 0 {
+		// What is reserved stays the agent's even against pods without
+		// memory limits, as kubelet enforces allocatable on kubepods.
+		rc.PodsMemoryLimit = cfg.Allocatable.Memory
+	}
 	if pidMax, err := runtime.MaxPID(); err == nil {
 		rc.PodsPidsLimit, _ = agent.PodsPidsLimit(pidMax, cfg.SystemReserved) // checked by applyResources
 	} else if cfg.SystemReserved.Pids > 0 {

@@ -51,11 +51,12 @@ func (m *Manager) podCgroupManager(id string) (cgroups.Manager, error) {
 	})
 }
 
-// setupCgroupRoot creates CgroupRoot in every controller and sets its
-// pids.max to PodsPidsLimit (or "max"), before any pod starts: the limit
-// of all pods together, so the node keeps its reserved pids whatever the
-// pods fork. It runs at every start, so a changed limit takes effect on
-// the running pods too.
+// setupCgroupRoot creates CgroupRoot in every controller and sets the
+// limits of all pods together before any pod starts: pids.max to
+// PodsPidsLimit and the memory limit to PodsMemoryLimit (or "max" and
+// unlimited), so the node keeps what the agent reserved whatever the pods
+// do. It runs at every start, so a changed limit takes effect on the
+// running pods too.
 func (m *Manager) setupCgroupRoot() error {
 	cm, err := manager.New(&cgroups.Cgroup{
 		Path:      m.cfg.CgroupRoot,
@@ -67,12 +68,17 @@ func (m *Manager) setupCgroupRoot() error {
 	if err := cm.Apply(-1); err != nil {
 		return fmt.Errorf("create cgroup %s: %w", m.cfg.CgroupRoot, err)
 	}
-	limit := int64(-1) // "max"
+	pids := int64(-1) // "max"
 	if m.cfg.PodsPidsLimit > 0 {
-		limit = m.cfg.PodsPidsLimit
+		pids = m.cfg.PodsPidsLimit
 	}
-	if err := cm.Set(&cgroups.Resources{SkipDevices: true, PidsLimit: &limit}); err != nil {
-		return fmt.Errorf("set pids.max of cgroup %s to %d: %w", m.cfg.CgroupRoot, limit, err)
+	memory := int64(-1) // unlimited
+	if m.cfg.PodsMemoryLimit > 0 {
+		memory = m.cfg.PodsMemoryLimit
+	}
+	if err := cm.Set(&cgroups.Resources{SkipDevices: true, PidsLimit: &pids, Memory: memory}); err != nil {
+		return fmt.Errorf("set the limits of all pods on cgroup %s (pids %d, memory %d bytes; -1 is none): %w",
+			m.cfg.CgroupRoot, pids, memory, err)
 	}
 	return nil
 }

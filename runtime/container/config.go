@@ -39,6 +39,13 @@ type Config struct {
 	// --system-reserved pid=... (kubelet sets kubepods' the same way).
 	// Zero or less sets none (written "max").
 	PodsPidsLimit int64
+	// PodsMemoryLimit is the memory limit of CgroupRoot in bytes: all pods
+	// together may use at most the node's allocatable memory when the
+	// agent reserves some (--system-reserved memory=...), so what is
+	// reserved stays the agent's even against pods without limits
+	// (kubelet's --enforce-node-allocatable=pods on kubepods). Zero or
+	// less sets none (unlimited).
+	PodsMemoryLimit int64
 	// Logger receives sandbox and container lifecycle events; nil discards
 	// them.
 	Logger *slog.Logger

@@ -89,6 +89,43 @@ func TestCgroupRootPidsMax(t *testing.T) {
 	}
 }
 
+// The cgroup every pod lives under gets the memory limit PodsMemoryLimit
+// (the node's allocatable memory when --system-reserved memory=... is
+// set), unlimited without one; a restart without it lifts the limit.
+func TestCgroupRootMemoryLimit(t *testing.T) {
+	m := newTestManagerWith(t, func(c *Config) { c.PodsMemoryLimit = 3 << 30 })
+	dir, file, unlimited := rootMemoryFile(t, m)
+	if got := readCgroupFile(t, dir, file); got != strconv.Itoa(3<<30) {
+		t.Errorf("%s %s = %q, want %d", m.cfg.CgroupRoot, file, got, 3<<30)
+	}
+	cfg := m.cfg
+	cfg.PodsMemoryLimit = 0
+	if _, err := NewManager(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if got := readCgroupFile(t, dir, file); !unlimited(got) {
+		t.Errorf("after a restart without a limit: %s = %q, want unlimited", file, got)
+	}
+}
+
+// rootMemoryFile is the cgroup root's memory limit file, found from the
+// host's mounts, and how to tell "unlimited" in it.
+func rootMemoryFile(tb testing.TB, m *Manager) (dir, file string, unlimited func(string) bool) {
+	tb.Helper()
+	if cgroups.IsCgroup2UnifiedMode() {
+		return filepath.Join("/sys/fs/cgroup", m.cfg.CgroupRoot), "memory.max", func(s string) bool { return s == "max" }
+	}
+	mnt, err := cgroups.FindCgroupMountpoint("", "memory")
+	if err != nil {
+		tb.Fatalf("no memory cgroup hierarchy: %v", err)
+	}
+	// v1 reads back "unlimited" as the largest page-aligned value.
+	return filepath.Join(mnt, m.cfg.CgroupRoot), "memory.limit_in_bytes", func(s string) bool {
+		n, err := strconv.ParseUint(s, 10, 64)
+		return err == nil && n >= 1<<62
+	}
+}
+
 // forkBombLimit is the pods' pids.max in the fork-bomb test: small, so
 // the bomb reaches it at once, large enough for a pause, a shell and an
 // exec.
