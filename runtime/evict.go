@@ -32,8 +32,8 @@ type nodePressure struct {
 	conditions []api.NodeConditionType
 }
 
-// Pressure returns the node conditions of type MemoryPressure and
-// DiskPressure that hold now (sorted; none before the first housekeeping),
+// Pressure returns the node conditions of type MemoryPressure,
+// DiskPressure and PIDPressure that hold now (sorted; none before the first housekeeping),
 // for the agent to report on its Node. It is safe for concurrent use.
 func (r *Runtime) Pressure() []api.NodeConditionType {
 	if p := r.pressure.Load(); p != nil {
@@ -63,6 +63,14 @@ func (r *Runtime) housekeeping() {
 	}
 	if err := eviction.FsObservations(r.cfg.imagesDir(), eviction.SignalImageFsAvailable, eviction.SignalImageFsInodesFree, obs); err != nil {
 		r.log.Warn("eviction signals", "error", err)
+	}
+	// pid.available: the node's pid capacity less its tasks, as kubelet's
+	// pidlimit.Stats; PIDPressure when --eviction-hard has a threshold
+	// for it (kubelet's defaults have none).
+	if s, err := ReadPIDStats(); err != nil {
+		r.log.Debug("eviction signals", "error", err)
+	} else {
+		obs[eviction.SignalPIDAvailable] = eviction.Observation{Available: s.Available(), Capacity: s.MaxPID}
 	}
 	met := eviction.ThresholdsMet(r.cfg.EvictionHard, obs)
 	conds := r.pressureState.Update(met, r.now())

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -110,5 +111,26 @@ func TestRealDiskPressureEviction(t *testing.T) {
 	}
 	if got := h.r.Pressure(); !slices.Equal(got, []api.NodeConditionType{api.NodeDiskPressure}) {
 		t.Errorf("Pressure() = %v, want [DiskPressure]", got)
+	}
+}
+
+// TestRealPIDPressure: with a pid.available threshold this node is
+// always under (its whole pid capacity), the runtime's housekeeping
+// reports PIDPressure from the node's real pid counts.
+func TestRealPIDPressure(t *testing.T) {
+	s, err := ReadPIDStats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newRealHarnessWith(t, func(c *Config) {
+		c.HousekeepingInterval = 100 * time.Millisecond
+		c.EvictionHard = []eviction.Threshold{{Signal: eviction.SignalPIDAvailable, Quantity: s.MaxPID, Text: strconv.FormatInt(s.MaxPID, 10)}}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for !slices.Equal(h.r.Pressure(), []api.NodeConditionType{api.NodePIDPressure}) {
+		if time.Now().After(deadline) {
+			t.Fatalf("Pressure() = %v after 10s, want [PIDPressure]", h.r.Pressure())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -25,9 +25,10 @@ const (
 	SignalNodeFsInodesFree  Signal = "nodefs.inodesFree"
 	SignalImageFsAvailable  Signal = "imagefs.available"
 	SignalImageFsInodesFree Signal = "imagefs.inodesFree"
-	// SignalPIDAvailable is parsed so that a kubelet --eviction-hard
-	// line is accepted whole; PIDPressure is reported elsewhere (the pids
-	// limit work), not from this package's observations.
+	// SignalPIDAvailable is the node's pid capacity (the smaller of
+	// kernel.pid_max and kernel.threads-max) less its tasks, observed by
+	// the runtime (runtime.ReadPIDStats); a threshold for it raises
+	// PIDPressure. kubelet's defaults have none, and neither do ours.
 	SignalPIDAvailable Signal = "pid.available"
 )
 

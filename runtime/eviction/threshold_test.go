@@ -2,6 +2,7 @@ package eviction
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -94,11 +95,22 @@ func TestThresholdsMetAndConditions(t *testing.T) {
 		{"imagefs below 15%", with(SignalImageFsAvailable, Observation{Available: 14 << 30, Capacity: 100 << 30}), []api.NodeConditionType{api.NodeDiskPressure}},
 		{"imagefs at 15% is not below", with(SignalImageFsAvailable, Observation{Available: 15 << 30, Capacity: 100 << 30}), nil},
 		{"unobserved signals meet nothing", Observations{}, nil},
+		{"no pid.available threshold by default", with(SignalPIDAvailable, Observation{Available: 10, Capacity: 32768}), nil},
+		{"pid.available below 10%", with(SignalPIDAvailable, Observation{Available: 3275, Capacity: 32768}), []api.NodeConditionType{api.NodePIDPressure}},
+		{"pid.available at 10% (3276, truncated as kubelet does) is not below", with(SignalPIDAvailable, Observation{Available: 3276, Capacity: 32768}), nil},
+	}
+	withPID, err := ParseEvictionHard(DefaultEvictionHard + ",pid.available<10%")
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			thresholds := defaults
+			if _, ok := tt.obs[SignalPIDAvailable]; ok && !strings.HasPrefix(tt.name, "no pid") {
+				thresholds = withPID
+			}
 			p := Pressure{TransitionPeriod: DefaultPressureTransitionPeriod}
-			got := p.Update(ThresholdsMet(defaults, tt.obs), time.Unix(1000, 0))
+			got := p.Update(ThresholdsMet(thresholds, tt.obs), time.Unix(1000, 0))
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("conditions = %v, want %v", got, tt.want)
 			}
