@@ -60,6 +60,7 @@ func TestServices(t *testing.T) {
 	for i := range c.N() {
 		c.LoadImage(i)
 	}
+	c.PrivilegedNamespace(0, "default") // hostPort pods
 	pods := make([]Pod, c.N())
 	for i := range c.N() {
 		c.MustApply(i, fmt.Sprintf(netPod, svcPodName(i), c.Name(i), "svc", 31000+i))

@@ -136,14 +136,39 @@ func applyObject(ctx context.Context, cl *client.Client, o manifestObject) (appl
 	}
 }
 
-// applyNamespace creates the namespace when it does not exist. A namespace
-// has nothing gossipod lets a user change after creation yet (labels and
-// annotations updates come with PATCH), so an existing one is unchanged.
+// applyNamespace creates the namespace when it does not exist. Of an
+// existing one, what a user may change is its labels and annotations (a
+// Pod Security level, say): the manifest's are set on the live ones, with
+// the live resourceVersion as the condition. (kubectl would also remove
+// those an earlier apply set and the manifest no longer has; gossipod's
+// apply keeps no record of them, so it leaves them.)
 func applyNamespace(ctx context.Context, cl *client.Client, desired *api.Namespace, source string) (applyResult, *api.Namespace, error) {
 	var live api.Namespace
 	err := cl.Do(ctx, http.MethodGet, "/api/v1/namespaces/"+url.PathEscape(desired.Name), nil, &live)
 	if err == nil {
-		return applyUnchanged, &live, nil
+		update := live.DeepCopy()
+		changed := false
+		for _, m := range []struct{ want, have *map[string]string }{
+			{&desired.Labels, &update.Labels}, {&desired.Annotations, &update.Annotations},
+		} {
+			for k, v := range *m.want {
+				if cur, ok := (*m.have)[k]; !ok || cur != v {
+					if *m.have == nil {
+						*m.have = map[string]string{}
+					}
+					(*m.have)[k] = v
+					changed = true
+				}
+			}
+		}
+		if !changed {
+			return applyUnchanged, &live, nil
+		}
+		var updated api.Namespace
+		if err := cl.Do(ctx, http.MethodPut, "/api/v1/namespaces/"+url.PathEscape(desired.Name), update, &updated); err != nil {
+			return "", nil, withContext(err, fmt.Sprintf("error when applying %q: ", source))
+		}
+		return applyConfigured, &updated, nil
 	}
 	if !isNotFound(err) {
 		return "", nil, withContext(err, fmt.Sprintf("error when retrieving current configuration of namespace %q from server for: %q: ", desired.Name, source))

@@ -272,3 +272,36 @@ func podFromManifest(t *testing.T, manifest string) *api.Pod {
 	}
 	return objs[0].(*api.Pod)
 }
+
+// apply of an existing namespace sets the manifest's labels and annotations
+// (a Pod Security level), and is unchanged when they are already there.
+func TestApplyNamespaceLabels(t *testing.T) {
+	f := newTestServer(t)
+	dir := t.TempDir()
+	ns := "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n"
+	labelled := ns + "  labels:\n    pod-security.kubernetes.io/enforce: privileged\n"
+	steps := []struct {
+		name, manifest, want string
+		writes               []string
+	}{
+		{"absent: created", ns, "namespace/shop created\n", []string{"POST /api/v1/namespaces"}},
+		{"same again: unchanged", ns, "namespace/shop unchanged\n", nil},
+		{"a label: configured", labelled, "namespace/shop configured\n", []string{"PUT /api/v1/namespaces/shop"}},
+		{"the label again: unchanged", labelled, "namespace/shop unchanged\n", nil},
+	}
+	for _, s := range steps {
+		file := writeFile(t, dir, "ns.yaml", s.manifest)
+		f.takeRequests()
+		out, errOut, err := f.run("", "apply", "-f", file)
+		if err != nil || out != s.want {
+			t.Fatalf("%s: apply = %q, stderr %q, err %v; want %q", s.name, out, errOut, err, s.want)
+		}
+		if got := writes(f.takeRequests()); !slices.Equal(got, s.writes) {
+			t.Errorf("%s: writes %q, want %q", s.name, got, s.writes)
+		}
+	}
+	out, _, err := f.run("", "get", "ns", "shop", "-o", "json")
+	if err != nil || !strings.Contains(out, `"pod-security.kubernetes.io/enforce": "privileged"`) || !strings.Contains(out, `"kubernetes.io/metadata.name": "shop"`) {
+		t.Fatalf("labels after apply: %q, %v", out, err)
+	}
+}
