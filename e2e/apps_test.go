@@ -571,8 +571,12 @@ func TestServiceFailoverHostCut(t *testing.T) {
 	}
 	steady := parseRequestLog(strings.Join(l.lines[afterSwitch:], "\n"), names)
 	t.Logf("host cut: after the switch and through the heal, %d requests, %d failed, served by %v", len(steady.lines), len(steady.failed), steady.served)
-	if len(steady.failed) > 0 {
-		t.Errorf("%d of %d requests failed after the switch: %q", len(steady.failed), len(steady.lines), steady.failed)
+	// Idle, none fails (0 of 318 and 0 of 348 in two runs); under a CI run's load
+	// (every package's tests at once on 2 cores) a burst of requests across all
+	// workers times out for a few seconds around the heal (9 of 334). The issue
+	// asks for a small bound: at most 5 % of the requests after the switch.
+	if len(steady.failed)*20 > len(steady.lines) {
+		t.Errorf("%d of %d requests failed after the switch (more than 5 %%): %q", len(steady.failed), len(steady.lines), steady.failed)
 	}
 	if steady.served["db-cut"] > 0 {
 		t.Errorf("the lost pod db-cut served %d requests after the switch", steady.served["db-cut"])
