@@ -200,16 +200,26 @@ stringData:
 	// view.
 	if r := c.Kubectl("create", "token", "default", "--duration=15m"); r.Err() != nil || strings.Count(r.Stdout, ".") != 2 {
 		t.Errorf("kubectl create token: %v: %q", r.Err(), r.Stdout)
-	} else if s := apiStatus(t, c, strings.TrimSpace(r.Stdout)); s != http.StatusOK {
-		t.Errorf("a token from kubectl create token, listing pods: %d, want 200", s)
+	} else {
+		// Through host 1, which may apply the RoleBinding after the agent
+		// the in-cluster client reached.
+		Eventually(t, 10*time.Second, func() error {
+			if s := apiStatus(t, c, strings.TrimSpace(r.Stdout)); s != http.StatusOK {
+				return fmt.Errorf("a token from kubectl create token, listing pods: %d, want 200", s)
+			}
+			return nil
+		})
 	}
 
 	// The token is the pod's: it works from anywhere while the pod exists
 	// and stops when the pod is gone.
 	status := func() int { return apiStatus(t, c, strings.TrimSpace(token)) }
-	if s := status(); s != http.StatusOK {
-		t.Fatalf("the pod's token from outside, pod running: %d, want 200", s)
-	}
+	Eventually(t, 10*time.Second, func() error {
+		if s := status(); s != http.StatusOK {
+			return fmt.Errorf("the pod's token from outside, pod running: %d, want 200", s)
+		}
+		return nil
+	})
 	c.DeletePod(0, "reader")
 	Eventually(t, 30*time.Second, func() error {
 		if s := status(); s != http.StatusUnauthorized {
