@@ -22,7 +22,7 @@ import (
 // ServiceAccount NS/NAME authenticates as system:serviceaccount:NS:NAME, in
 // the groups system:serviceaccounts and system:serviceaccounts:NS.
 const (
-	ServiceAccountUserPrefix    = "system:serviceaccount:"
+	ServiceAccountUserPrefix    = api.ServiceAccountUsernamePrefix
 	GroupServiceAccounts        = "system:serviceaccounts"
 	GroupServiceAccountsPrefix  = "system:serviceaccounts:"
 	DefaultServiceAccountIssuer = "https://kubernetes.default.svc.cluster.local"
@@ -48,7 +48,7 @@ const (
 
 // ServiceAccountUser is the user name of a ServiceAccount's tokens.
 func ServiceAccountUser(namespace, name string) string {
-	return ServiceAccountUserPrefix + namespace + ":" + name
+	return api.ServiceAccountUsername(namespace, name)
 }
 
 // SplitServiceAccountUser returns the namespace and name of a
