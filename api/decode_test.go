@@ -247,17 +247,17 @@ func TestDecodeManifestsErrors(t *testing.T) {
 			want:  []string{`document 1 (Pod "web"): metadata.creationTimestamp: Invalid value: "0000-01-01T00:00:00+01:00": cannot be stored: parsing time "-0001-12-31T23:00:00Z" as "2006-01-02T15:04:05Z07:00": cannot parse "-0001-12-31T23:00:00Z" as "2006"`},
 		},
 		{
-			// hostNetwork: false is what Kubernetes' own Go types write
-			// back for "not set" (bool, not *bool), so it is accepted;
+			// subdomain: "" is what Kubernetes' own Go types write back
+			// for "not set" (string, not *string), so it is accepted;
 			// hostUsers: false (*bool) is a choice gossipod cannot honour.
 			name:  "zero unsupported value field passes, zero pointer field does not",
-			input: podYAML("web") + "  hostNetwork: false\n  hostPID: false\n  hostUsers: false\n",
+			input: podYAML("web") + "  subdomain: \"\"\n  hostPID: false\n  hostUsers: false\n",
 			want:  []string{`document 1 (Pod "web"): spec.hostUsers: unsupported field`},
 		},
 		{
 			name:  "non-zero unsupported value field is refused",
-			input: podYAML("web") + "  hostNetwork: true\n",
-			want:  []string{`document 1 (Pod "web"): spec.hostNetwork: unsupported field`},
+			input: podYAML("web") + "  subdomain: db\n",
+			want:  []string{`document 1 (Pod "web"): spec.subdomain: unsupported field`},
 		},
 		{
 			name:  "status fields are checked too",
@@ -317,11 +317,11 @@ func TestDecodeManifestsErrors(t *testing.T) {
 			name: "List items are reported by position",
 			input: `{"apiVersion":"v1","kind":"List","items":[
 				{"apiVersion":"v1","kind":"Pod","metadata":{"name":"a"}},
-				{"apiVersion":"v1","kind":"Pod","metadata":{"name":"b"},"spec":{"hostNetwork":true}},
+				{"apiVersion":"v1","kind":"Pod","metadata":{"name":"b"},"spec":{"subdomain":"db"}},
 				"x",
 				{"apiVersion":"v1","kind":"List","items":[]}]}`,
 			want: []string{
-				`document 1, item 2 (Pod "b"): spec.hostNetwork: unsupported field`,
+				`document 1, item 2 (Pod "b"): spec.subdomain: unsupported field`,
 				`document 1, item 3: expected an object, got a string "x"`,
 				`document 1, item 4 (List): kind: a List may not contain a List`,
 			},

@@ -22,6 +22,8 @@ const (
 //   - each container's imagePullPolicy: Always for the :latest tag or no tag
 //     (and no digest), IfNotPresent otherwise;
 //   - each port's protocol: TCP;
+//   - on a hostNetwork pod, each port's hostPort: its containerPort (see
+//     SetPodHostNetworkPorts);
 //   - each container's requests: a resource with a limit and no request
 //     requests its limit (so a pod with limits only is placed by them);
 //   - a projected serviceAccountToken's expirationSeconds: 3600;
@@ -35,6 +37,28 @@ func SetPodDefaults(p *Pod) {
 	}
 	setPodSpecDefaults(&p.Spec)
 	SetPodServiceAccount(&p.Spec)
+	SetPodHostNetworkPorts(&p.Spec)
+}
+
+// SetPodHostNetworkPorts gives every port of a hostNetwork pod's
+// containers and init containers that names no hostPort its
+// containerPort, as kube-apiserver's SetDefaults_Pod does: such a port is
+// the node's port, and placement must count it as taken on the node. Like
+// Kubernetes it is a pod's default, not a template's (which keeps its
+// hash); a controller calls it on the pods it makes.
+func SetPodHostNetworkPorts(s *PodSpec) {
+	if !s.HostNetwork {
+		return
+	}
+	for _, cs := range [][]Container{s.InitContainers, s.Containers} {
+		for i := range cs {
+			for j := range cs[i].Ports {
+				if p := &cs[i].Ports[j]; p.HostPort == 0 {
+					p.HostPort = p.ContainerPort
+				}
+			}
+		}
+	}
 }
 
 // SetPodServiceAccount names the pod's service account as Kubernetes'

@@ -141,3 +141,58 @@ func TestSetPodDefaultsCopiesLimits(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestSetPodHostNetworkPorts: on the host's network every port without a
+// hostPort gets its containerPort, init containers' too, as
+// kube-apiserver's SetDefaults_Pod; off it nothing changes; a pod
+// defaulted so passes validation, and the ports are the node's in
+// PodHostPorts, which placement counts.
+func TestSetPodHostNetworkPorts(t *testing.T) {
+	ports := func(hp ...int32) []ContainerPort {
+		var out []ContainerPort
+		for i, h := range hp {
+			out = append(out, ContainerPort{ContainerPort: int32(8080 + i), HostPort: h})
+		}
+		return out
+	}
+	tests := []struct {
+		name         string
+		hostNetwork  bool
+		init, app    []ContainerPort
+		wantInitHost []int32
+		wantAppHost  []int32
+	}{
+		{name: "pod network keeps hostPort 0", app: ports(0, 9000), wantAppHost: []int32{0, 9000}},
+		{name: "host network defaults each port", hostNetwork: true, init: ports(0), app: ports(0, 8081),
+			wantInitHost: []int32{8080}, wantAppHost: []int32{8080, 8081}},
+		{name: "a set hostPort is kept (and refused by validation if it differs)", hostNetwork: true, app: ports(9000),
+			wantAppHost: []int32{9000}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &Pod{Spec: PodSpec{HostNetwork: tt.hostNetwork,
+				InitContainers: []Container{{Name: "i", Image: "busybox", Ports: tt.init}},
+				Containers:     []Container{{Name: "a", Image: "busybox", Ports: tt.app}}}}
+			p.Name = "p"
+			SetPodDefaults(p)
+			var gotInit, gotApp []int32
+			for _, port := range p.Spec.InitContainers[0].Ports {
+				gotInit = append(gotInit, port.HostPort)
+			}
+			for _, port := range p.Spec.Containers[0].Ports {
+				gotApp = append(gotApp, port.HostPort)
+			}
+			if !reflect.DeepEqual(gotInit, tt.wantInitHost) || !reflect.DeepEqual(gotApp, tt.wantAppHost) {
+				t.Fatalf("hostPorts: init %v app %v, want %v %v", gotInit, gotApp, tt.wantInitHost, tt.wantAppHost)
+			}
+			if tt.hostNetwork && tt.wantAppHost[0] == 8080 {
+				if err := ValidatePod(p); err != nil {
+					t.Fatalf("defaulted hostNetwork pod refused: %v", err)
+				}
+				if got := PodHostPorts(p); len(got) != len(tt.wantAppHost) || got[0] != (HostPort{Protocol: ProtocolTCP, Port: 8080}) {
+					t.Fatalf("PodHostPorts = %v, want the defaulted ports", got)
+				}
+			}
+		})
+	}
+}

@@ -199,11 +199,11 @@ func TestDecodeDeploymentErrors(t *testing.T) {
 		},
 		{
 			name: "unknown and unsupported fields at every level",
-			input: deploymentYAML("web") + "      hostNetwork: true\n" +
+			input: deploymentYAML("web") + "      subdomain: db\n" +
 				"  rollbackTo: {revision: 1}\n  strategy: {type: Recreate, blueGreen: {}}\n" +
 				"status:\n  collisionCount: 1\n",
 			want: []string{`document 1 (Deployment "web"): [spec.rollbackTo: unknown field, ` +
-				`spec.strategy.blueGreen: unknown field, spec.template.spec.hostNetwork: unsupported field, ` +
+				`spec.strategy.blueGreen: unknown field, spec.template.spec.subdomain: unsupported field, ` +
 				`status.collisionCount: unsupported field]`},
 		},
 		{

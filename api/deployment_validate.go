@@ -247,7 +247,7 @@ func validatePodTemplateSpec(t *PodTemplateSpec, selector labels.Selector, fld *
 		errs = append(errs, field.Forbidden(meta.Child("finalizers"), "may not be set in a pod template"))
 	}
 	spec := fld.Child("spec")
-	errs = append(errs, validatePodSpec(&t.Spec, spec)...)
+	errs = append(errs, validatePodSpec(&t.Spec, spec, false)...)
 	// An invalid or missing policy is already reported by validatePodSpec.
 	switch t.Spec.RestartPolicy {
 	case RestartPolicyOnFailure, RestartPolicyNever:

@@ -23,8 +23,7 @@ var kubernetesOnlyFields = map[reflect.Type]map[string]bool{
 	reflect.TypeFor[ObjectMeta](): set("generateName selfLink managedFields"),
 	reflect.TypeFor[ListMeta]():   set("selfLink continue remainingItemCount"),
 	reflect.TypeFor[PodSpec](): set("ephemeralContainers activeDeadlineSeconds " +
-		"hostNetwork hostPID " +
-		"hostIPC subdomain affinity schedulerName " +
+		"subdomain affinity schedulerName " +
 		"hostAliases priorityClassName priority readinessGates runtimeClassName " +
 		"preemptionPolicy overhead topologySpreadConstraints " +
 		"setHostnameAsFQDN os hostUsers schedulingGates resourceClaims resources hostnameOverride"),

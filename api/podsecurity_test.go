@@ -32,6 +32,9 @@ var (
 	pssHostPort = pssPod(func(p *Pod) {
 		p.Spec.Containers[0].Ports = []ContainerPort{{ContainerPort: 80, HostPort: 80, Protocol: ProtocolTCP}}
 	})
+	pssHostNamespaces = pssPod(func(p *Pod) {
+		p.Spec.HostNetwork, p.Spec.HostPID, p.Spec.HostIPC = true, true, true
+	})
 	// pssSysctl sets a sysctl baseline allows since v1.29.
 	pssSysctl = pssPod(func(p *Pod) {
 		p.Spec.SecurityContext = &corev1.PodSecurityContext{Sysctls: []corev1.Sysctl{{Name: "net.ipv4.tcp_keepalive_time", Value: "60"}}}
@@ -76,6 +79,9 @@ func TestAdmitPodSecurity(t *testing.T) {
 			want: forbidden + `"baseline:latest": hostPath volumes (volume "data")`},
 		{name: "baseline refuses hostPort", pod: pssHostPort, labels: enforce("baseline"),
 			want: forbidden + `"baseline:latest": hostPort (container "x" uses hostPort 80)`},
+		{name: "baseline refuses host namespaces", pod: pssHostNamespaces, labels: enforce("baseline"),
+			want: forbidden + `"baseline:latest": host namespaces (hostNetwork=true, hostPID=true, hostIPC=true)`},
+		{name: "privileged admits host namespaces", pod: pssHostNamespaces, labels: enforce("privileged")},
 		{name: "restricted refuses a plain pod", pod: pssPlain, labels: enforce("restricted"),
 			want: forbidden + `"restricted:latest": ` + pssRestrictedEmpty},
 		{name: "restricted refuses hostPath twice over", pod: pssHostPath, labels: enforce("restricted"),

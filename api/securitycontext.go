@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/component-helpers/node/util/sysctl"
 )
 
 // PodSecurityContext is a pod's securityContext. gossipod implements
@@ -68,18 +69,11 @@ func NormalizeSysctl(name string) string {
 
 // validatePodSecurity checks the pod-level securityContext and the host
 // namespace fields as kube-apiserver's ValidatePodSecurityContext does,
-// and refuses what gossipod does not implement: host namespaces, user
-// namespaces, unsafe sysctls.
+// and refuses what gossipod does not implement: user namespaces, unsafe
+// sysctls. hostNetwork, hostPID and hostIPC are implemented (see the
+// runtime); Pod Security admission keeps them out of baseline namespaces.
 func validatePodSecurity(spec *PodSpec, fld *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	for _, f := range []struct {
-		name string
-		set  bool
-	}{{"hostNetwork", spec.HostNetwork}, {"hostPID", spec.HostPID}, {"hostIPC", spec.HostIPC}} {
-		if f.set {
-			errs = append(errs, field.Forbidden(fld.Child(f.name), "gossipod does not implement host namespaces yet"))
-		}
-	}
 	if spec.HostUsers != nil && !*spec.HostUsers {
 		errs = append(errs, field.Forbidden(fld.Child("hostUsers"), "gossipod does not implement user namespaces yet"))
 	}
@@ -112,6 +106,11 @@ func validatePodSecurity(spec *PodSpec, fld *field.Path) field.ErrorList {
 		}
 	}
 	errs = append(errs, validateSysctls(sc.Sysctls, fld.Child("sysctls"))...)
+	for i, s := range sc.Sysctls {
+		if err := validateHostSysctl(s.Name, spec, fld.Child("sysctls").Index(i).Child("name")); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	errs = append(errs, validateSeccompProfile(sc.SeccompProfile, fld.Child("seccompProfile"))...)
 	errs = append(errs, validateAppArmorProfile(sc.AppArmorProfile, fld.Child("appArmorProfile"))...)
 	return errs
@@ -155,6 +154,22 @@ func validateSysctls(sysctls []corev1.Sysctl, fld *field.Path) field.ErrorList {
 		seen[n] = true
 	}
 	return errs
+}
+
+// validateHostSysctl is kube-apiserver's ValidateHostSysctl: a namespaced
+// sysctl of a namespace the pod shares with the node would change the
+// node's own setting, so a pod on the host's network may set no net.*
+// sysctl, nor one on the host's IPC namespace an IPC one (kernel.shm*,
+// fs.mqueue.*...), the namespaces as kubelet sorts them.
+func validateHostSysctl(name string, spec *PodSpec, fld *field.Path) *field.Error {
+	ns, _, _ := sysctl.GetNamespace(name)
+	switch {
+	case spec.HostNetwork && ns == sysctl.NetNamespace:
+		return field.Invalid(fld, name, "may not be specified when 'hostNetwork' is true")
+	case spec.HostIPC && ns == sysctl.IPCNamespace:
+		return field.Invalid(fld, name, "may not be specified when 'hostIPC' is true")
+	}
+	return nil
 }
 
 // validateSeccompProfile is kube-apiserver's validateSeccompProfileField.

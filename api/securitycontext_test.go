@@ -83,14 +83,38 @@ func TestValidateSecurityContext(t *testing.T) {
 			"cannot set `allowPrivilegeEscalation` to false and `capabilities.Add` CAP_SYS_ADMIN",
 			`spec.containers[1].securityContext.procMount: Unsupported value: "Weird"`,
 		}},
-		{name: "host namespaces and user namespaces", modify: func(p *Pod) {
-			p.Spec.HostNetwork, p.Spec.HostPID, p.Spec.HostIPC = true, true, true
+		{name: "host namespaces are accepted", modify: func(p *Pod) {
+			p.Spec.HostNetwork, p.Spec.HostPID = true, true
+			// An IPC sysctl is fine on the host's network.
+			p.Spec.SecurityContext = &PodSecurityContext{Sysctls: []corev1.Sysctl{{Name: "kernel.shm_rmid_forced", Value: "1"}}}
+			for i := range p.Spec.Containers {
+				for j := range p.Spec.Containers[i].Ports {
+					p.Spec.Containers[i].Ports[j].HostPort = 0
+				}
+			}
+			SetPodDefaults(p) // hostPort = containerPort
+		}},
+		{name: "hostIPC", modify: func(p *Pod) { p.Spec.HostIPC = true }},
+		{name: "user namespaces", modify: func(p *Pod) {
 			p.Spec.HostUsers = ptr(false)
 		}, want: []string{
-			"spec.hostNetwork: Forbidden: gossipod does not implement host namespaces yet",
-			"spec.hostPID: Forbidden: gossipod does not implement host namespaces yet",
-			"spec.hostIPC: Forbidden: gossipod does not implement host namespaces yet",
 			"spec.hostUsers: Forbidden: gossipod does not implement user namespaces yet",
+		}},
+		{name: "namespaced sysctls of a namespace shared with the host", modify: func(p *Pod) {
+			p.Spec.HostNetwork, p.Spec.HostIPC = true, true
+			p.Spec.SecurityContext = &PodSecurityContext{Sysctls: []corev1.Sysctl{
+				{Name: "net.ipv4.tcp_syncookies", Value: "1"}, {Name: "kernel/shm_rmid_forced", Value: "1"}}}
+		}, want: []string{
+			`spec.securityContext.sysctls[0].name: Invalid value: "net.ipv4.tcp_syncookies": may not be specified when 'hostNetwork' is true`,
+			`spec.securityContext.sysctls[1].name: Invalid value: "kernel/shm_rmid_forced": may not be specified when 'hostIPC' is true`,
+		}},
+		{name: "hostNetwork hostPort must be the containerPort", modify: func(p *Pod) {
+			p.Spec.HostNetwork = true
+			p.Spec.Containers[0].Ports = []ContainerPort{{ContainerPort: 80, HostPort: 8080, Protocol: ProtocolTCP}}
+			p.Spec.Containers[1].Ports = []ContainerPort{{ContainerPort: 81, Protocol: ProtocolTCP}}
+		}, want: []string{
+			"spec.containers[0].ports[0].hostPort: Invalid value: 8080: must match `containerPort` when `hostNetwork` is true",
+			"spec.containers[1].ports[0].hostPort: Invalid value: 0: must match `containerPort` when `hostNetwork` is true",
 		}},
 	}
 	for _, tt := range tests {

@@ -62,7 +62,7 @@ func newInvalid(kind, name string, errs field.ErrorList) *Status {
 
 func validatePod(p *Pod) field.ErrorList {
 	errs := validateObjectMeta(&p.ObjectMeta, field.NewPath("metadata"))
-	return append(errs, validatePodSpec(&p.Spec, field.NewPath("spec"))...)
+	return append(errs, validatePodSpec(&p.Spec, field.NewPath("spec"), true)...)
 }
 
 // validateObjectMeta checks a namespaced object's metadata: name a DNS-1123
@@ -114,7 +114,9 @@ func validateAnnotations(annotations map[string]string, fld *field.Path) field.E
 	return errs
 }
 
-func validatePodSpec(spec *PodSpec, fld *field.Path) field.ErrorList {
+// validatePodSpec checks a pod's spec (isPod) or a pod template's: they
+// differ where kube-apiserver's opts.ResourceIsPod makes them differ.
+func validatePodSpec(spec *PodSpec, fld *field.Path, isPod bool) field.ErrorList {
 	volumes, errs := validateVolumes(spec.Volumes, fld.Child("volumes"))
 
 	// Container names are unique across app and init containers: they name
@@ -159,6 +161,28 @@ func validatePodSpec(spec *PodSpec, fld *field.Path) field.ErrorList {
 	}
 	errs = append(errs, validatePodDNS(spec, fld)...)
 	errs = append(errs, validatePodSecurity(spec, fld)...)
+	errs = append(errs, validateHostNetworkPorts(spec, fld, isPod)...)
+	return errs
+}
+
+// validateHostNetworkPorts is kube-apiserver's validatePodHostNetworkDeps:
+// on the host's network a container listens on the node's own port, so
+// its hostPort can only be its containerPort. A pod has its hostPorts
+// defaulted to the containerPorts (SetPodDefaults), so there they must be
+// equal; a template may leave them 0, defaulted in the pods made from it.
+func validateHostNetworkPorts(spec *PodSpec, fld *field.Path, isPod bool) field.ErrorList {
+	if !spec.HostNetwork {
+		return nil
+	}
+	var errs field.ErrorList
+	for i, c := range spec.Containers {
+		for j, p := range c.Ports {
+			if hp, cp := p.HostPort, p.ContainerPort; (isPod || hp != 0) && hp != cp {
+				errs = append(errs, field.Invalid(fld.Child("containers").Index(i).Child("ports").Index(j).Child("hostPort"),
+					hp, "must match `containerPort` when `hostNetwork` is true"))
+			}
+		}
+	}
 	return errs
 }
 

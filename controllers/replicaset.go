@@ -134,10 +134,12 @@ func replicasOf(r *int32) int32 {
 // template's labels and annotations, rs as its controller; with the
 // ServiceAccount token volume unless the pod or sa (nil when it does not
 // exist) opts out, as ServiceAccount admission adds it to the pods
-// kube-controller-manager creates.
+// kube-controller-manager creates; and, on the host's network, hostPorts
+// defaulted as kube-apiserver defaults those pods'.
 func newReplicaSetPod(rs *api.ReplicaSet, uid types.UID, sa *api.ServiceAccount) api.Pod {
 	spec := *rs.Spec.Template.Spec.DeepCopy()
 	api.SetPodServiceAccount(&spec)
+	api.SetPodHostNetworkPorts(&spec)
 	if api.ShouldAutomountServiceAccountToken(&spec, sa) {
 		api.MountServiceAccountToken(&spec, api.ServiceAccountTokenVolumePrefix+randomSuffix())
 	}

@@ -82,3 +82,53 @@ func TestNewPodInfo(t *testing.T) {
 		t.Errorf("NewPodInfo\n got %+v\nwant %+v", got, want)
 	}
 }
+
+// TestHostNetworkPodPorts: a hostNetwork pod's ports, defaulted to host
+// ports by the API, are the node's: a node running one has them taken,
+// and a second pod wanting one of them (on the host's network or through
+// a hostPort) does not fit there, as kube-scheduler's NodePorts decides.
+func TestHostNetworkPodPorts(t *testing.T) {
+	hostNet := func(name string, ports ...int32) *api.Pod {
+		p := &api.Pod{}
+		p.Name = name
+		p.Spec.HostNetwork = true
+		c := container("c", "100m", "64Mi")
+		for _, port := range ports {
+			c.Ports = append(c.Ports, api.ContainerPort{ContainerPort: port})
+		}
+		p.Spec.Containers = []api.Container{c}
+		api.SetPodDefaults(p)
+		return p
+	}
+	running := hostNet("agent", 9100)
+	running.Status.Phase = api.PodRunning
+	n := NewNodeInfo(apiNode("n1", "4", "8Gi", 110), []*api.Pod{running})
+	if want := map[api.HostPort]bool{{Protocol: api.ProtocolTCP, Port: 9100}: true}; !reflect.DeepEqual(n.HostPorts, want) {
+		t.Fatalf("node host ports = %v, want %v", n.HostPorts, want)
+	}
+	withHostPort := &api.Pod{}
+	withHostPort.Name = "hp"
+	c := container("c", "100m", "64Mi")
+	c.Ports = []api.ContainerPort{{ContainerPort: 80, HostPort: 9100}}
+	withHostPort.Spec.Containers = []api.Container{c}
+	api.SetPodDefaults(withHostPort)
+	for _, tt := range []struct {
+		name string
+		pod  *api.Pod
+		fits bool
+	}{
+		{"host network, same port", hostNet("agent-2", 9100), false},
+		{"hostPort, same port", withHostPort, false},
+		{"host network, other port", hostNet("other", 9200), true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := Place(DefaultConfig(), []NodeInfo{n}, []PodInfo{NewPodInfo(tt.pod)})
+			if got := len(r.Bindings) == 1; got != tt.fits {
+				t.Fatalf("fits = %v, want %v: %+v", got, tt.fits, r)
+			}
+			if !tt.fits && r.Failures[0].Message != "0/1 nodes are available: 1 node(s) didn't have free ports for the requested pod ports." {
+				t.Errorf("message %q", r.Failures[0].Message)
+			}
+		})
+	}
+}
