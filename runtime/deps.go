@@ -70,7 +70,13 @@ type sandboxSpec struct {
 	Namespace string
 	Hostname  string
 	// SharePID puts the pod's containers in the pause's PID namespace.
-	SharePID     bool
+	SharePID bool
+	// HostNetwork, HostPID and HostIPC keep the pod in the node's
+	// network (and UTS), PID and IPC namespaces (the pod's hostNetwork,
+	// hostPID, hostIPC). A hostNetwork sandbox gets no pod network: no
+	// CNI, no address of its own, no host port rules.
+	HostNetwork, HostPID, HostIPC bool
+	// ShmSizeBytes is the size of the pod's /dev/shm.
 	ShmSizeBytes int64
 	// HostPorts are the pod's ports published on the node's addresses.
 	HostPorts []hostPort
@@ -109,7 +115,8 @@ type podSandbox interface {
 	// Destroy kills everything of the sandbox at once and removes it:
 	// processes, mounts, cgroups, its pod network, state.
 	Destroy(ctx context.Context) error
-	// IP is the pod's address on the pod network, "" without one.
+	// IP is the pod's address on the pod network, "" without one (as on
+	// the host's network).
 	IP() string
 }
 

@@ -32,10 +32,20 @@ var managedFiles = []struct{ dest, name string }{
 // upstream file instead.
 var hostResolvConf = []string{"/run/systemd/resolve/resolv.conf", "/etc/resolv.conf"}
 
+// nodeHostsFile is the node's /etc/hosts, which a hostNetwork pod gets
+// (kubelet's nodeHostsFileContent); a variable for the tests.
+var nodeHostsFile = "/etc/hosts"
+
 func (w *podWorker) etcDir() string { return filepath.Join(w.podDir(), "etc") }
 
-// hostname is the pod's hostname: spec.hostname, else the pod's name.
+// hostname is the pod's hostname: spec.hostname, else the pod's name; on
+// the host's network the node's, whose UTS namespace the pod shares.
 func hostname(p *api.Pod) string {
+	if p.Spec.HostNetwork {
+		if h, err := os.Hostname(); err == nil {
+			return h
+		}
+	}
 	if p.Spec.Hostname != "" {
 		return p.Spec.Hostname
 	}
@@ -58,6 +68,15 @@ func (w *podWorker) writeManagedFiles() error {
 		"fe00::2\tip6-allrouters\n"
 	if ip := w.st.PodIP; ip != "" {
 		hosts += fmt.Sprintf("%s\t%s\n", ip, name)
+	}
+	if w.st.Pod.Spec.HostNetwork {
+		// The node's own file, as kubelet gives a hostNetwork pod: the
+		// pod resolves names as the node does.
+		node, err := os.ReadFile(nodeHostsFile)
+		if err != nil {
+			return fmt.Errorf("read the node's hosts file for a hostNetwork pod: %w", err)
+		}
+		hosts = "# Kubernetes-managed hosts file (host network).\n" + string(node)
 	}
 	resolv := []byte{}
 	for _, p := range hostResolvConf {

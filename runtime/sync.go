@@ -165,11 +165,15 @@ func (w *podWorker) createSandbox(ctx context.Context) error {
 	w.st.SandboxGen++
 	w.persist()
 	sb, err := w.r.sandbox.CreateSandbox(ctx, sandboxSpec{
-		ID:           string(pod.UID),
-		Name:         pod.Name,
-		Namespace:    pod.Namespace,
-		Hostname:     hostname(pod),
-		SharePID:     pod.Spec.ShareProcessNamespace != nil && *pod.Spec.ShareProcessNamespace,
+		ID:        string(pod.UID),
+		Name:      pod.Name,
+		Namespace: pod.Namespace,
+		Hostname:  hostname(pod),
+		// hostPID wins over shareProcessNamespace, as in Kubernetes.
+		SharePID:     !pod.Spec.HostPID && pod.Spec.ShareProcessNamespace != nil && *pod.Spec.ShareProcessNamespace,
+		HostNetwork:  pod.Spec.HostNetwork,
+		HostPID:      pod.Spec.HostPID,
+		HostIPC:      pod.Spec.HostIPC,
 		ShmSizeBytes: defaultShmSize,
 		HostPorts:    hostPorts(pod),
 		Seccomp:      seccomp,
@@ -179,6 +183,10 @@ func (w *podWorker) createSandbox(ctx context.Context) error {
 	}
 	w.sb = sb
 	w.st.PodIP = sb.IP()
+	if pod.Spec.HostNetwork {
+		// The node's address, as kubelet reports a hostNetwork pod's IPs.
+		w.st.PodIP = w.r.cfg.HostIP
+	}
 	w.persist()
 	// /etc/hosts names the pod's own address, known only now; the
 	// containers, which mount it, start after this.
@@ -189,8 +197,12 @@ func (w *podWorker) createSandbox(ctx context.Context) error {
 }
 
 // hostPorts lists the pod's containers' and sidecars' host ports for the
-// pod network.
+// pod network; none on the host's network, where a container's port is
+// the node's already.
 func hostPorts(pod *api.Pod) []hostPort {
+	if pod.Spec.HostNetwork {
+		return nil
+	}
 	var out []hostPort
 	for _, c := range api.PodLongRunningContainers(pod) {
 		for _, p := range c.Ports {

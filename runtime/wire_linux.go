@@ -71,6 +71,9 @@ func (a *managerAdapter) CreateSandbox(ctx context.Context, spec sandboxSpec) (p
 		Namespace:    spec.Namespace,
 		Hostname:     spec.Hostname,
 		SharePID:     spec.SharePID,
+		HostNetwork:  spec.HostNetwork,
+		HostPID:      spec.HostPID,
+		HostIPC:      spec.HostIPC,
 		ShmSizeBytes: spec.ShmSizeBytes,
 		Seccomp:      container.SeccompProfile(spec.Seccomp),
 	})
@@ -78,7 +81,7 @@ func (a *managerAdapter) CreateSandbox(ctx context.Context, spec sandboxSpec) (p
 		return nil, mapContainerErr(err)
 	}
 	sb := newSandboxAdapter(a.ctx, s, a.net)
-	if a.net != nil {
+	if a.net != nil && !spec.HostNetwork {
 		var ports []network.PortMapping
 		for _, p := range spec.HostPorts {
 			ports = append(ports, network.PortMapping{HostPort: p.HostPort, ContainerPort: p.ContainerPort, Protocol: p.Protocol})
@@ -98,14 +101,15 @@ func (a *managerAdapter) CreateSandbox(ctx context.Context, spec sandboxSpec) (p
 }
 
 // Sandbox re-adopts (or returns) the sandbox with this ID, with the address
-// the pod network recorded for it.
+// the pod network recorded for it; one on the host's network has none of
+// its own.
 func (a *managerAdapter) Sandbox(id string) (podSandbox, error) {
 	s, err := a.m.Sandbox(id)
 	if err != nil {
 		return nil, mapContainerErr(err)
 	}
 	sb := newSandboxAdapter(a.ctx, s, a.net)
-	if a.net != nil && s.Running() {
+	if a.net != nil && s.Running() && !s.HostNetwork() {
 		// Setup of an attached sandbox returns what it recorded.
 		res, err := a.net.Setup(a.ctx, network.PodNetwork{ID: id, Namespace: s.ID(), Name: s.ID(), NetNSPath: s.NetNSPath()})
 		if err != nil {
@@ -167,7 +171,8 @@ func newSandboxAdapter(ctx context.Context, s *container.Sandbox, net *network.M
 	return &sandboxAdapter{ctx: ctx, s: s, net: net, done: make(chan struct{}), stop: make(chan struct{})}
 }
 
-// IP is the pod's address on the pod network.
+// IP is the pod's address on the pod network ("" on the host's network,
+// where the pod has the node's).
 func (a *sandboxAdapter) IP() string { return a.ip }
 
 // Running reports whether the pause process runs.
@@ -298,11 +303,18 @@ func (a *sandboxAdapter) Dial(ctx context.Context, network, address string) (net
 }
 
 // Destroy releases the pod's network (IP, veth, host-port rules), removes
-// the sandbox and ends the watch on its pause.
+// the sandbox and ends the watch on its pause. A sandbox on the host's
+// network is never given to the pod network as a namespace: its
+// namespace is the node's own. (Teardown by ID alone still releases
+// whatever a record might hold, touching no namespace.)
 func (a *sandboxAdapter) Destroy(ctx context.Context) error {
 	var netErr error
 	if a.net != nil {
-		netErr = a.net.Teardown(ctx, network.PodNetwork{ID: a.s.ID(), NetNSPath: a.s.NetNSPath()})
+		pn := network.PodNetwork{ID: a.s.ID()}
+		if !a.s.HostNetwork() {
+			pn.NetNSPath = a.s.NetNSPath()
+		}
+		netErr = a.net.Teardown(ctx, pn)
 		if netErr != nil {
 			netErr = fmt.Errorf("failed to teardown network for sandbox %q: %w", a.s.ID(), netErr)
 		}

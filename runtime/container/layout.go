@@ -84,16 +84,21 @@ func validateName(name string) error {
 }
 
 // sandboxMeta is what CreateSandbox was asked for, kept so that a Manager
-// re-adopting the sandbox knows it (whether the PID namespace is shared
-// decides how containers join it).
+// re-adopting the sandbox knows it (whether the PID namespace is shared,
+// and which namespaces are the host's, decide how containers join them).
 type sandboxMeta struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name,omitempty"`
-	Namespace string    `json:"namespace,omitempty"`
-	Hostname  string    `json:"hostname"`
-	SharePID  bool      `json:"sharePID"`
-	ShmSize   int64     `json:"shmSizeBytes"`
-	Created   time.Time `json:"created"`
+	ID        string `json:"id"`
+	Name      string `json:"name,omitempty"`
+	Namespace string `json:"namespace,omitempty"`
+	Hostname  string `json:"hostname"`
+	SharePID  bool   `json:"sharePID"`
+	// HostNetwork, HostPID and HostIPC: the pod is in the agent's
+	// namespace of that kind (network and UTS for HostNetwork).
+	HostNetwork bool      `json:"hostNetwork,omitempty"`
+	HostPID     bool      `json:"hostPID,omitempty"`
+	HostIPC     bool      `json:"hostIPC,omitempty"`
+	ShmSize     int64     `json:"shmSizeBytes"`
+	Created     time.Time `json:"created"`
 }
 
 // containerMeta is what a re-adopted container needs and libcontainer does

@@ -30,12 +30,25 @@ type SandboxSpec struct {
 	// Name and Namespace are the pod's, for logs and for the hostname when
 	// Hostname is empty.
 	Name, Namespace string
-	// Hostname is the pod's hostname (spec.hostname, else the pod's name).
+	// Hostname is the pod's hostname (spec.hostname, else the pod's name);
+	// ignored with HostNetwork, where the pod has the node's.
 	Hostname string
 	// SharePID puts every container in the pause's PID namespace
 	// (shareProcessNamespace): they see and can signal each other's
-	// processes, and the pause is PID 1.
+	// processes, and the pause is PID 1. HostPID overrides it, as in
+	// Kubernetes.
 	SharePID bool
+	// HostNetwork leaves the pause and every container in the agent's
+	// network namespace (hostNetwork), and, as kubelet and containerd do,
+	// in its UTS namespace: the pod has the node's interfaces, addresses
+	// and hostname, and no network of its own to set up or tear down.
+	HostNetwork bool
+	// HostPID leaves them in the agent's PID namespace (hostPID): the
+	// pod's processes see every process of the node.
+	HostPID bool
+	// HostIPC leaves them in the agent's IPC namespace (hostIPC), with
+	// the node's /dev/shm, as containerd gives such a pod.
+	HostIPC bool
 	// ShmSizeBytes is the size of the pod's /dev/shm; 0 means 64 MiB.
 	ShmSizeBytes int64
 	// Seccomp is the pause's seccomp filter: the pod-level profile, as
@@ -50,6 +63,17 @@ type SandboxSpec struct {
 func (spec SandboxSpec) withDefaults() (SandboxSpec, error) {
 	if err := validateID(spec.ID); err != nil {
 		return spec, err
+	}
+	if spec.HostNetwork {
+		// The host's UTS namespace: the pod's hostname is the node's.
+		h, err := os.Hostname()
+		if err != nil {
+			return spec, fmt.Errorf("the node's hostname, for a hostNetwork pod: %w", err)
+		}
+		spec.Hostname = h
+	}
+	if spec.HostPID {
+		spec.SharePID = false // the host's PID namespace is shared by all
 	}
 	if spec.Hostname == "" {
 		spec.Hostname = spec.Name
@@ -103,12 +127,19 @@ func (s *Sandbox) Pid() int { return s.pause.pid }
 func (s *Sandbox) NetNSPath() string { return nsPath(s.pause.pid, "net") }
 
 // Hostname returns the pod's hostname, as set in the pause's UTS
-// namespace, for the pod's /etc/hosts and status.
+// namespace (the node's with HostNetwork), for the pod's /etc/hosts and
+// status.
 func (s *Sandbox) Hostname() string { return s.meta.Hostname }
 
 // SharePID tells whether the containers share the pause's PID namespace
 // (recorded on disk, so containers started after a restart join it too).
 func (s *Sandbox) SharePID() bool { return s.meta.SharePID }
+
+// HostNetwork tells whether the pod is in the agent's network (and UTS)
+// namespace: then NetNSPath is the agent's own, which no pod network
+// set-up or teardown may ever touch. Recorded on disk, so a re-adopted
+// sandbox knows it too.
+func (s *Sandbox) HostNetwork() bool { return s.meta.HostNetwork }
 
 // Running reports whether the pause still runs; a pod whose pause died
 // has lost its namespaces and must be destroyed and recreated.
@@ -172,7 +203,8 @@ func (m *Manager) CreateSandbox(ctx context.Context, spec SandboxSpec) (_ *Sandb
 
 	// Step 2: record the spec.
 	meta := sandboxMeta{ID: id, Name: spec.Name, Namespace: spec.Namespace, Hostname: spec.Hostname,
-		SharePID: spec.SharePID, ShmSize: spec.ShmSizeBytes, Created: time.Now().UTC()}
+		SharePID: spec.SharePID, HostNetwork: spec.HostNetwork, HostPID: spec.HostPID, HostIPC: spec.HostIPC,
+		ShmSize: spec.ShmSizeBytes, Created: time.Now().UTC()}
 	if err := writeJSONFile(sandboxMetaPath(dir), meta); err != nil {
 		return nil, wrapSandbox(id, fmt.Errorf("write sandbox meta: %w", err))
 	}
@@ -205,7 +237,7 @@ func (m *Manager) CreateSandbox(ctx context.Context, spec SandboxSpec) (_ *Sandb
 	if err := os.Mkdir(pauseRootfs(dir), 0o755); err != nil {
 		return nil, wrapSandbox(id, err)
 	}
-	cfg := m.pauseConfig(id, pauseRootfs(dir), spec.Hostname)
+	cfg := m.pauseConfig(id, pauseRootfs(dir), meta)
 	if err := withSecurity(cfg, spec.Seccomp, spec.AppArmorProfile); err != nil {
 		return nil, wrapSandbox(id, err)
 	}

@@ -92,12 +92,27 @@ const (
 // binary bind-mounted read-only at /pause (and /proc, which runc's init
 // needs), new UTS (the pod's hostname),
 // IPC, network (loopback up), mount and PID namespaces, no capabilities.
-// Its own PID namespace always (as containerd's sandbox): with a shared
-// PID namespace it is the pod's PID 1 and reaps the pod's orphans.
-func (m *Manager) pauseConfig(id, rootfs, hostname string) *configs.Config {
-	ns := configs.Namespaces{}
-	for _, t := range []configs.NamespaceType{configs.NEWNS, configs.NEWUTS, configs.NEWIPC, configs.NEWNET, configs.NEWPID} {
-		ns.Add(t, "")
+// Its own PID namespace (as containerd's sandbox): with a shared PID
+// namespace it is the pod's PID 1 and reaps the pod's orphans. Each
+// namespace the pod shares with the host (meta's HostNetwork, HostPID,
+// HostIPC) is left out instead: the pause stays in the agent's, and so
+// will the containers.
+func (m *Manager) pauseConfig(id, rootfs string, meta sandboxMeta) *configs.Config {
+	ns := configs.Namespaces{{Type: configs.NEWNS}}
+	var networks []*configs.Network
+	hostname := meta.Hostname
+	if meta.HostNetwork {
+		hostname = "" // the node's UTS namespace, never renamed
+	} else {
+		ns.Add(configs.NEWUTS, "")
+		ns.Add(configs.NEWNET, "")
+		networks = []*configs.Network{{Type: "loopback"}}
+	}
+	if !meta.HostIPC {
+		ns.Add(configs.NEWIPC, "")
+	}
+	if !meta.HostPID {
+		ns.Add(configs.NEWPID, "")
 	}
 	return &configs.Config{
 		Rootfs:          rootfs,
@@ -105,7 +120,7 @@ func (m *Manager) pauseConfig(id, rootfs, hostname string) *configs.Config {
 		Hostname:        hostname,
 		RootPropagation: rprivate,
 		Namespaces:      ns,
-		Networks:        []*configs.Network{{Type: "loopback"}},
+		Networks:        networks,
 		Mounts: []*configs.Mount{
 			// libcontainer's init reads /proc (capabilities, masked paths)
 			// after pivot_root.
@@ -127,6 +142,16 @@ func (m *Manager) pauseConfig(id, rootfs, hostname string) *configs.Config {
 	}
 }
 
+// shmSource is what a container gets as /dev/shm: the pod's tmpfs, or
+// with HostIPC the node's /dev/shm, as containerd does (POSIX shared
+// memory lives there, System V's in the IPC namespace).
+func (s *Sandbox) shmSource() string {
+	if s.meta.HostIPC {
+		return "/dev/shm"
+	}
+	return shmDir(s.dir)
+}
+
 // containerConfig describes an app container of the sandbox whose pause is
 // pausePid: overlay root, the pod's network/UTS/IPC (and PID when shared)
 // namespaces joined by path, its own mount (and PID) namespace, the usual
@@ -134,18 +159,26 @@ func (m *Manager) pauseConfig(id, rootfs, hostname string) *configs.Config {
 // read-only paths, its leaf cgroup with the limits, and what its security
 // context asks for (see applySecurity).
 func (s *Sandbox) containerConfig(spec ContainerSpec, rootfs string, pausePid int) (*configs.Config, error) {
+	// A namespace the pod shares with the host is left out: the container
+	// stays in the agent's, as the pause did.
 	ns := configs.Namespaces{}
 	ns.Add(configs.NEWNS, "")
-	if s.meta.SharePID {
+	switch {
+	case s.meta.HostPID:
+	case s.meta.SharePID:
 		ns.Add(configs.NEWPID, nsPath(pausePid, "pid"))
-	} else {
+	default:
 		ns.Add(configs.NEWPID, "")
 	}
-	ns.Add(configs.NEWNET, nsPath(pausePid, "net"))
-	ns.Add(configs.NEWIPC, nsPath(pausePid, "ipc"))
-	// Joined, with Hostname left empty: setting it would overwrite the pod's
-	// hostname for every container.
-	ns.Add(configs.NEWUTS, nsPath(pausePid, "uts"))
+	if !s.meta.HostNetwork {
+		ns.Add(configs.NEWNET, nsPath(pausePid, "net"))
+		// Joined, with Hostname left empty: setting it would overwrite the
+		// pod's hostname for every container.
+		ns.Add(configs.NEWUTS, nsPath(pausePid, "uts"))
+	}
+	if !s.meta.HostIPC {
+		ns.Add(configs.NEWIPC, nsPath(pausePid, "ipc"))
+	}
 	if cgroups.IsCgroup2UnifiedMode() {
 		// As runc's default on v2 hosts: the container sees its own cgroup
 		// as the root.
@@ -156,7 +189,7 @@ func (s *Sandbox) containerConfig(spec ContainerSpec, rootfs string, pausePid in
 		{Source: "proc", Destination: "/proc", Device: "proc", Flags: nosuidNoexecNodev},
 		{Source: "tmpfs", Destination: "/dev", Device: "tmpfs", Flags: unix.MS_NOSUID | unix.MS_STRICTATIME, Data: "mode=755,size=65536k"},
 		{Source: "devpts", Destination: "/dev/pts", Device: "devpts", Flags: unix.MS_NOSUID | unix.MS_NOEXEC, Data: "newinstance,ptmxmode=0666,mode=0620,gid=5"},
-		{Source: shmDir(s.dir), Destination: "/dev/shm", Device: "bind", Flags: unix.MS_BIND | unix.MS_REC | nosuidNoexecNodev},
+		{Source: s.shmSource(), Destination: "/dev/shm", Device: "bind", Flags: unix.MS_BIND | unix.MS_REC | nosuidNoexecNodev},
 		{Source: "mqueue", Destination: "/dev/mqueue", Device: "mqueue", Flags: nosuidNoexecNodev},
 		{Source: "sysfs", Destination: "/sys", Device: "sysfs", Flags: nosuidNoexecNodev | unix.MS_RDONLY},
 	}
