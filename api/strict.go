@@ -83,7 +83,7 @@ func checkStrict(path string, n *node, t reflect.Type, causes []StatusCause) []S
 			f, ok := fields.byName[key]
 			if ok && unsupported[key] && f.Kind() != reflect.Pointer && isZeroJSON(n.vals[i]) {
 				// The zero value of a field Kubernetes' Go type always
-				// writes (status.daemonEndpoints, hostNetwork: false) is
+				// writes (status.daemonEndpoints, subdomain: "") is
 				// "not set": accept it, so that an object read back from
 				// the cluster (kubectl edit, replace) decodes again. A
 				// pointer's zero (hostUsers: false) is a choice, refused.
