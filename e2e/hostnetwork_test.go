@@ -56,7 +56,8 @@ spec:
 // privileged, the pod runs on host0 with host0's address as its podIP and hostPort
 // defaulted to its containerPort, and serves on host0's address, from host1; a Service
 // over it gets host0's address as its endpoint, and its cluster IP reaches the pod
-// from a pod on host1.
+// from a pod on host1. Host0's pod network holds nothing for it (no lease, veth or
+// record), and its removal leaves host0's address and agent as they were.
 func TestHostNetworkPod(t *testing.T) {
 	c := NewCluster(t, Options{Hosts: 2, AgentArgs: BootstrapExpect(2)})
 	c.CleanupPods()
@@ -72,6 +73,10 @@ func TestHostNetworkPod(t *testing.T) {
 	}
 
 	c.PrivilegedNamespace(0, "default")
+	before, err := networkFootprint(c, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	c.MustApply(0, manifest)
 	// A pod on the pod network of host1, for the Service check (netPod's web
 	// container serves on another hostPort, unused here).
@@ -95,6 +100,16 @@ func TestHostNetworkPod(t *testing.T) {
 	} else if got := spec.Spec.Containers[0].Ports[0].HostPort; got != hostNetPort {
 		t.Errorf("hostPort %d, want the containerPort %d", got, hostNetPort)
 	}
+
+	t.Run("no pod network for it", func(t *testing.T) {
+		fp, err := networkFootprint(c, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fp.leases() != before.leases() || fp.veths() != before.veths() || fp.records() != before.records() || len(fp.Cache) != len(before.Cache) {
+			t.Errorf("%s with a hostNetwork pod: %s; before it: %s", c.Name(0), fp.summary(), before.summary())
+		}
+	})
 
 	t.Run("served on the node's address", func(t *testing.T) {
 		c := c.WithT(t)
@@ -150,5 +165,22 @@ func TestHostNetworkPod(t *testing.T) {
 			}
 			return nil
 		})
+	})
+	t.Run("its removal leaves the node's network", func(t *testing.T) {
+		c := c.WithT(t)
+		if res := c.RunOn(0, "delete", "pod", "hostweb", "--timeout", podGoneTimeout.String()); res.Err() != nil {
+			t.Fatalf("delete: %v", res.Err())
+		}
+		res := c.Exec(0, 10*time.Second, "ip", "-o", "-4", "addr", "show")
+		if res.Err() != nil || !strings.Contains(res.Stdout, "inet "+c.IP(0)+"/") {
+			t.Fatalf("%s's address %s gone from its namespace: %s", c.Name(0), c.IP(0), res)
+		}
+		if _, err := c.Pod(1, "client"); err != nil {
+			t.Fatalf("the cluster no longer answers through %s: %v", c.Name(1), err)
+		}
+		// The agent on host0 still answers on its address.
+		if _, err := c.Pod(0, "client"); err != nil {
+			t.Fatalf("%s's agent no longer answers on its address: %v", c.Name(0), err)
+		}
 	})
 }
