@@ -78,7 +78,9 @@
 // reports ContainerStatusUnknown with exit code 137, as kubelet does when
 // it cannot know: only a process's parent learns its exit code (see
 // runtime/container). Without a pod network (Config.Network nil) pods get
-// loopback only and podIP stays empty.
+// loopback only and podIP stays empty. A hostNetwork pod never has a pod
+// network: it is on the node's, with the node's address (Config.HostIP)
+// as its podIP, as kubelet reports it.
 //
 // # Probes
 //

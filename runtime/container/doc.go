@@ -13,9 +13,12 @@
 // namespaces. Containers join the pause's network, UTS and IPC namespaces
 // (and its PID namespace when the pod shares it) by /proc/<pid>/ns paths,
 // and get their own mount namespace and, by default, their own PID
-// namespace, so that their main process is PID 1. Each container's root
-// filesystem is an overlayfs mounted on the host: the image layers as lower
-// dirs and an upper dir of its own.
+// namespace, so that their main process is PID 1. A namespace the pod
+// shares with the host (hostNetwork, which also means the host's UTS
+// namespace; hostPID; hostIPC) is neither created for the pause nor
+// joined: the pause and the containers stay in the agent's. Each
+// container's root filesystem is an overlayfs mounted on the host: the
+// image layers as lower dirs and an upper dir of its own.
 //
 // # Restart safety
 //
