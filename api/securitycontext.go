@@ -74,6 +74,10 @@ func NormalizeSysctl(name string) string {
 // runtime); Pod Security admission keeps them out of baseline namespaces.
 func validatePodSecurity(spec *PodSpec, fld *field.Path) field.ErrorList {
 	var errs field.ErrorList
+	if spec.HostPID && spec.ShareProcessNamespace != nil && *spec.ShareProcessNamespace {
+		// kubelet would give hostPID the win; the API refuses the pair.
+		errs = append(errs, field.Invalid(fld.Child("shareProcessNamespace"), true, "ShareProcessNamespace and HostPID cannot both be enabled"))
+	}
 	if spec.HostUsers != nil && !*spec.HostUsers {
 		errs = append(errs, field.Forbidden(fld.Child("hostUsers"), "gossipod does not implement user namespaces yet"))
 	}

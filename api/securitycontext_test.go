@@ -95,6 +95,12 @@ func TestValidateSecurityContext(t *testing.T) {
 			SetPodDefaults(p) // hostPort = containerPort
 		}},
 		{name: "hostIPC", modify: func(p *Pod) { p.Spec.HostIPC = true }},
+		{name: "hostPID with shareProcessNamespace", modify: func(p *Pod) {
+			p.Spec.HostPID, p.Spec.ShareProcessNamespace = true, ptr(true)
+		}, want: []string{"spec.shareProcessNamespace: Invalid value: true: ShareProcessNamespace and HostPID cannot both be enabled"}},
+		{name: "hostPID with shareProcessNamespace false", modify: func(p *Pod) {
+			p.Spec.HostPID, p.Spec.ShareProcessNamespace = true, ptr(false)
+		}},
 		{name: "user namespaces", modify: func(p *Pod) {
 			p.Spec.HostUsers = ptr(false)
 		}, want: []string{

@@ -11,9 +11,9 @@ import (
 
 // TestFSMValidatesHostNamespaces: the FSM checks a pod on the host's
 // namespaces as the API does, so a raw command cannot store one the API
-// would refuse: a hostNetwork hostPort other than its containerPort, a net
-// sysctl on the host's network, an IPC sysctl on the host's IPC
-// namespace. A valid one is stored.
+// would refuse: a hostNetwork hostPort other than its containerPort,
+// hostPID with shareProcessNamespace, a net sysctl on the host's network,
+// an IPC sysctl on the host's IPC namespace. A valid one is stored.
 func TestFSMValidatesHostNamespaces(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -33,6 +33,10 @@ func TestFSMValidatesHostNamespaces(t *testing.T) {
 			p.Spec.HostNetwork = true
 			p.Spec.Containers[0].Ports = []api.ContainerPort{{ContainerPort: 80, Protocol: api.ProtocolTCP}}
 		}, field: "spec.containers[0].ports[0].hostPort", msg: "must match `containerPort` when `hostNetwork` is true"},
+		{name: "hostPID with shareProcessNamespace", modify: func(p *api.Pod) {
+			share := true
+			p.Spec.HostPID, p.Spec.ShareProcessNamespace = true, &share
+		}, field: "spec.shareProcessNamespace", msg: "ShareProcessNamespace and HostPID cannot both be enabled"},
 		{name: "net sysctl on the host's network", modify: func(p *api.Pod) {
 			p.Spec.HostNetwork = true
 			p.Spec.SecurityContext = &api.PodSecurityContext{Sysctls: []corev1.Sysctl{{Name: "net.ipv4.tcp_syncookies", Value: "1"}}}

@@ -169,7 +169,8 @@ func (w *podWorker) createSandbox(ctx context.Context) error {
 		Name:      pod.Name,
 		Namespace: pod.Namespace,
 		Hostname:  hostname(pod),
-		// hostPID wins over shareProcessNamespace, as in Kubernetes.
+		// hostPID wins over shareProcessNamespace, as in kubelet (the API
+		// refuses the pair).
 		SharePID:     !pod.Spec.HostPID && pod.Spec.ShareProcessNamespace != nil && *pod.Spec.ShareProcessNamespace,
 		HostNetwork:  pod.Spec.HostNetwork,
 		HostPID:      pod.Spec.HostPID,
