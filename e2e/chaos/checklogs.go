@@ -540,7 +540,7 @@ func checkApplied(hosts []*hostData, ref []refEntry, committed uint64) []Violati
 			}
 			if r := ref[s.index-1]; r.sum.term != s.term {
 				out = append(out, Violation{Invariant: InvLogDivergence,
-					Detail: fmt.Sprintf("%s's snapshot at index %d is of term %d, the committed entry there is of term %d", h.name, s.index, s.term, r.sum.term),
+					Detail:  fmt.Sprintf("%s's snapshot at index %d is of term %d, the committed entry there is of term %d", h.name, s.index, s.term, r.sum.term),
 					Entries: []string{entryLabel(r.host.name, s.index, r.host.describeEntry(s.index))}})
 			}
 		}
@@ -551,7 +551,7 @@ func checkApplied(hosts []*hostData, ref []refEntry, committed uint64) []Violati
 			}
 			if i <= h.snapIndex() {
 				out = append(out, Violation{Invariant: InvLogDivergence,
-					Detail: fmt.Sprintf("%s applied (snapshotted up to %d) an entry at index %d that is not the committed one", h.name, h.snapIndex(), i),
+					Detail:  fmt.Sprintf("%s applied (snapshotted up to %d) an entry at index %d that is not the committed one", h.name, h.snapIndex(), i),
 					Entries: []string{entryLabel(h.name, i, h.describeEntry(i)), entryLabel(r.host.name, i, r.host.describeEntry(i))}})
 			}
 			break // the rest is its divergent suffix, which Log Matching checks
