@@ -55,3 +55,27 @@ func (r *Replayer) Apply(l *raft.Log) (resp any, err error) {
 // State is the State the entries were applied to; read it between Apply
 // calls.
 func (r *Replayer) State() *State { return r.f.state }
+
+// Snapshot encodes the State as raft's file snapshot holds it (state.bin),
+// exactly as a replica persists it: what Restore reads back. Tests use it
+// to build compacted logs.
+func (r *Replayer) Snapshot() ([]byte, error) {
+	snap, err := r.f.Snapshot()
+	if err != nil {
+		return nil, err
+	}
+	sink := &memorySink{}
+	if err := snap.Persist(sink); err != nil {
+		return nil, err
+	}
+	return sink.Bytes(), nil
+}
+
+// memorySink is a raft.SnapshotSink into memory.
+type memorySink struct {
+	bytes.Buffer
+}
+
+func (*memorySink) ID() string    { return "replay" }
+func (*memorySink) Cancel() error { return nil }
+func (*memorySink) Close() error  { return nil }

@@ -426,12 +426,51 @@ func summarize(cmd consensus.Command) string {
 			return s
 		}
 	}
-	// Every other payload: the names it holds, as JSON shows them.
-	s := string(cmd.Payload)
-	if len(s) > 160 {
-		s = s[:160] + "…"
+	// Every other payload: the objects it names.
+	var v any
+	if json.Unmarshal(cmd.Payload, &v) != nil {
+		return fmt.Sprintf("(%d bytes)", len(cmd.Payload))
 	}
-	return s
+	var names []string
+	objectNames(v, true, &names)
+	if len(names) > most {
+		names = append(names[:most], fmt.Sprintf("and %d more", len(names)-most))
+	}
+	return strings.Join(names, ", ")
+}
+
+// objectNames collects the "namespace/name" of the objects a decoded
+// payload holds: those with metadata, the payload's own name, and
+// references carrying a namespace (DeletePods' deletes).
+func objectNames(v any, top bool, out *[]string) {
+	switch x := v.(type) {
+	case []any:
+		for _, e := range x {
+			objectNames(e, false, out)
+		}
+	case map[string]any:
+		meta, _ := x["metadata"].(map[string]any)
+		if meta == nil {
+			if _, namespaced := x["namespace"]; namespaced || top {
+				meta = x
+			}
+		}
+		if name, ok := meta["name"].(string); ok {
+			if ns, _ := meta["namespace"].(string); ns != "" {
+				name = ns + "/" + name
+			}
+			*out = append(*out, name)
+			return
+		}
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			objectNames(x[k], false, out)
+		}
+	}
 }
 
 // checkLogMatching compares every pair of hosts over the indexes they both

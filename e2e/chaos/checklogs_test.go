@@ -1,0 +1,412 @@
+package chaos
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/consensus"
+)
+
+// The FSM checks a deliberately broken build turned off (broken_*_test.go
+// sets them under the same build tags as consensus/broken_*.go): the tests
+// then require the checker to catch what got through.
+var (
+	wantBrokenOvercommit bool
+	wantBrokenRebind     bool
+)
+
+var testKey = []byte("0123456789abcdef0123456789abcdef")
+
+// testNode is a node with cpu and memory allocatable.
+func testNode(name, cpu, mem string) api.Node {
+	rl := api.ResourceList{
+		api.ResourceCPU:    resource.MustParse(cpu),
+		api.ResourceMemory: resource.MustParse(mem),
+		api.ResourcePods:   resource.MustParse("110"),
+	}
+	return api.Node{
+		ObjectMeta: api.ObjectMeta{Name: name, UID: types.UID("uid-" + name),
+			Labels: map[string]string{api.LabelHostname: name, api.LabelOS: "linux"}},
+		Status: api.NodeStatus{Capacity: rl, Allocatable: rl,
+			Addresses: []api.NodeAddress{{Type: api.NodeHostName, Address: name}},
+			NodeInfo:  api.NodeSystemInfo{OperatingSystem: "linux", Architecture: "amd64"}},
+	}
+}
+
+// testPod is a pod in default requesting mem of memory, defaulted as the
+// API defaults it.
+func testPod(name, mem string) api.Pod {
+	p := api.Pod{ObjectMeta: api.ObjectMeta{Name: name, Namespace: "default", UID: types.UID("uid-" + name)}}
+	p.Spec.Containers = []api.Container{{Name: "c", Image: "busybox",
+		Resources: api.ResourceRequirements{Requests: api.ResourceList{api.ResourceMemory: resource.MustParse(mem)}}}}
+	api.SetPodDefaults(&p)
+	return p
+}
+
+func bind(pod, node string) consensus.BindPods {
+	return consensus.BindPods{Bindings: []consensus.PodBinding{{Namespace: "default", Name: pod, UID: types.UID("uid-" + pod), Node: node}}}
+}
+
+// scenario is the commands of the broken-build tests: p2 does not fit
+// beside p1 on n1 (600Mi each, 1Gi allocatable), and p1 is bound a second
+// time, to n2.
+var scenario = []struct {
+	typ     consensus.CommandType
+	payload any
+}{
+	{consensus.CmdRegisterNode, consensus.RegisterNode{Node: testNode("n1", "2", "1Gi")}},
+	{consensus.CmdRegisterNode, consensus.RegisterNode{Node: testNode("n2", "2", "1Gi")}},
+	{consensus.CmdCreatePod, consensus.CreatePod{Pod: testPod("p1", "600Mi")}},
+	{consensus.CmdCreatePod, consensus.CreatePod{Pod: testPod("p2", "600Mi")}},
+	{consensus.CmdBindPods, bind("p1", "n1")},
+	{consensus.CmdBindPods, bind("p2", "n1")}, // overcommits n1
+	{consensus.CmdBindPods, bind("p1", "n2")}, // moves p1
+}
+
+// startCluster runs n real Raft stores on loopback with their data in
+// dirs, bootstrapped together, and returns the leader.
+func startCluster(t *testing.T, dirs []string) ([]*consensus.Store, *consensus.Store) {
+	t.Helper()
+	var stores []*consensus.Store
+	for i, dir := range dirs {
+		cfg := consensus.DefaultConfig()
+		cfg.ServerID = fmt.Sprintf("s%d", i+1)
+		cfg.BindAddr = "127.0.0.1:0"
+		cfg.DataDir = dir
+		cfg.SecretsKey = testKey
+		cfg.Logger = slog.New(slog.DiscardHandler)
+		cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = 150*time.Millisecond, 150*time.Millisecond, 100*time.Millisecond
+		s, err := consensus.NewStore(cfg)
+		if err != nil {
+			t.Fatalf("NewStore: %v", err)
+		}
+		t.Cleanup(func() { _ = s.Shutdown() })
+		stores = append(stores, s)
+	}
+	var servers []consensus.Server
+	for _, s := range stores {
+		servers = append(servers, consensus.Server{ID: s.ID(), Address: s.Addr(), Suffrage: consensus.Voter})
+	}
+	for _, s := range stores {
+		if err := s.Bootstrap(servers); err != nil {
+			t.Fatalf("bootstrap: %v", err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, s := range stores {
+			if s.IsLeader() {
+				return stores, s
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("no leader within 10s")
+	return nil, nil
+}
+
+// TestCheckLogsRaft commits the scenario through a real three-server Raft
+// cluster on disk, stops it, and checks its logs. In a normal build the
+// FSM refuses the overcommitting and the moving binding and the logs are
+// clean; in a broken build (chaos_broken_overcommit, chaos_broken_rebind)
+// the bindings get through and the checker must name the invariant.
+func TestCheckLogsRaft(t *testing.T) {
+	root := t.TempDir()
+	dirs := []string{filepath.Join(root, "h1"), filepath.Join(root, "h2"), filepath.Join(root, "h3")}
+	stores, leader := startCluster(t, dirs)
+	var rejected int
+	for _, c := range scenario {
+		cmd, err := consensus.NewCommand(c.typ, c.payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := leader.Commit(context.Background(), cmd)
+		if err != nil {
+			t.Fatalf("commit %s: %v", c.typ, err)
+		}
+		if c.typ == consensus.CmdBindPods {
+			var br consensus.BindResult
+			if err := json.Unmarshal(res.Response, &br); err != nil {
+				t.Fatal(err)
+			}
+			rejected += len(br.Rejected)
+		}
+	}
+	// Every server applies everything before it stops, so the logs agree.
+	idx, err := leader.ReadIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range stores {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := s.WaitApplied(ctx, idx); err != nil {
+			t.Fatalf("%s: %v", s.ID(), err)
+		}
+		cancel()
+	}
+	for _, s := range stores {
+		if err := s.Shutdown(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	rep, violations, err := CheckLogsWith(dirs, LogOptions{SecretsKey: testKey})
+	if err != nil {
+		t.Fatalf("CheckLogs: %v", err)
+	}
+	t.Logf("report:\n%s", rep)
+	for _, v := range violations {
+		t.Logf("violation %s: %s %v", v.Invariant, v.Detail, v.Entries)
+	}
+	var got []string
+	for _, v := range violations {
+		got = append(got, v.Invariant)
+	}
+	var want []string
+	wantRejected, wantBindings := 2, 1
+	if wantBrokenOvercommit {
+		want = append(want, InvOvercommit)
+		wantRejected--
+		wantBindings++
+	}
+	if wantBrokenRebind {
+		want = append(want, InvPodMoved)
+		wantRejected--
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("violations %v, want %v", got, want)
+	}
+	if rejected != wantRejected || rep.BindRejected != wantRejected {
+		t.Errorf("the FSM rejected %d bindings, the replay %d, want %d", rejected, rep.BindRejected, wantRejected)
+	}
+	if rep.Bindings != wantBindings {
+		t.Errorf("report: %d bindings, want %d", rep.Bindings, wantBindings)
+	}
+	if rep.ByType[string(consensus.CmdBindPods)] != 3 || rep.ByType[string(consensus.CmdCreatePod)] != 2 {
+		t.Errorf("report by type %v: want 3 BindPods, 2 CreatePod", rep.ByType)
+	}
+	if rep.Committed != rep.Hosts[0].Last || rep.Base != 0 {
+		t.Errorf("report: committed %d (last %d), base %d: want the whole log replayed from empty", rep.Committed, rep.Hosts[0].Last, rep.Base)
+	}
+	for _, v := range violations {
+		for _, e := range v.Entries {
+			if !strings.Contains(e, "BindPods") {
+				t.Errorf("%s names entry %q, want the BindPods", v.Invariant, e)
+			}
+		}
+	}
+}
+
+// entry is a hand-made log entry: a node registration (name tells the
+// entries apart) at a term.
+type entry struct {
+	term uint64
+	node string
+}
+
+// writeLog writes entries, from index first on, as a raft.db under dir.
+func writeLog(t *testing.T, dir string, first uint64, entries []entry) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	var logs []*raft.Log
+	for i, e := range entries {
+		cmd, err := consensus.NewCommand(consensus.CmdRegisterNode, consensus.RegisterNode{Node: testNode(e.node, "1", "1Gi")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Time = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		data, err := json.Marshal(cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		logs = append(logs, &raft.Log{Index: first + uint64(i), Term: e.term, Type: raft.LogCommand, Data: data})
+	}
+	if err := store.StoreLogs(logs); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// writeSnapshot writes a raft file snapshot of state at index and term.
+func writeSnapshot(t *testing.T, dir string, index, term uint64, state []byte) {
+	t.Helper()
+	fs, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink, err := fs.Create(raft.SnapshotVersionMax, index, term, raft.Configuration{}, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sink.Write(state); err != nil {
+		t.Fatal(err)
+	}
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func ents(spec string) []entry {
+	// "1a 1b 2c": term then node name per entry.
+	var out []entry
+	for _, f := range strings.Fields(spec) {
+		var term uint64
+		fmt.Sscanf(f[:1], "%d", &term)
+		out = append(out, entry{term: term, node: "n-" + f[1:]})
+	}
+	return out
+}
+
+func TestCheckLogsAgreement(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		logs []string // one per host, from index 1
+		// snap is a snapshot (index, term) of the last host, if any.
+		snapIndex, snapTerm uint64
+		want                []string
+		committed           uint64
+	}{
+		{name: "identical", logs: []string{"1a 1b 2c 2d", "1a 1b 2c 2d", "1a 1b 2c 2d"}, committed: 4},
+		{name: "a follower behind", logs: []string{"1a 1b 2c 2d", "1a 1b 2c 2d", "1a 1b"}, committed: 4},
+		{name: "uncommitted tail on the old leader", logs: []string{"1a 1b 1x 1y", "1a 1b 2c", "1a 1b 2c"}, committed: 3},
+		{name: "a stale follower's suffix of an older term, never applied",
+			logs: []string{"1a 1b 2c 2d", "1a 1b 2c 2d", "1a 1b 1x 1y"}, committed: 4},
+		{name: "same index and term, another entry",
+			logs: []string{"1a 1b 2c 2d", "1a 1b 2c 2d", "1a 1b 2x 2d"}, committed: 4,
+			want: []string{InvLogDivergence, InvLogDivergence}},
+		{name: "differ, then agree again",
+			logs: []string{"1a 1b 2c 2d", "1a 1b 2c 2d", "1a 1b 1x 2d"}, committed: 4,
+			want: []string{InvLogDivergence, InvLogDivergence}},
+		{name: "a stale follower snapshotted its uncommitted entry",
+			logs:      []string{"1a 1b 2c 2d", "1a 1b 2c 2d", "1a 1b 1x 1y"},
+			snapIndex: 3, snapTerm: 1, committed: 4,
+			want: []string{InvLogDivergence, InvLogDivergence}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			var dirs []string
+			for i, l := range tc.logs {
+				dir := filepath.Join(root, fmt.Sprintf("h%d", i+1))
+				writeLog(t, dir, 1, ents(l))
+				dirs = append(dirs, dir)
+			}
+			if tc.snapIndex > 0 {
+				writeSnapshot(t, dirs[len(dirs)-1], tc.snapIndex, tc.snapTerm, []byte(`{"index":3}`))
+			}
+			rep, violations, err := CheckLogs(dirs)
+			if err != nil {
+				t.Fatalf("CheckLogs: %v", err)
+			}
+			var got []string
+			for _, v := range violations {
+				got = append(got, v.Invariant)
+				t.Logf("%s: %s %v", v.Invariant, v.Detail, v.Entries)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("violations %v, want %v", got, tc.want)
+			}
+			if rep.Committed != tc.committed {
+				t.Errorf("committed %d, want %d", rep.Committed, tc.committed)
+			}
+			if rep.Entries != int(tc.committed) {
+				t.Errorf("replayed %d entries, want %d", rep.Entries, tc.committed)
+			}
+		})
+	}
+}
+
+// TestCheckLogsFromSnapshot: logs compacted on every host are replayed from
+// the oldest snapshot the committed log continues, and what the snapshot
+// holds counts (a pod bound in it cannot move afterwards unnoticed).
+func TestCheckLogsFromSnapshot(t *testing.T) {
+	r, err := consensus.NewReplayer(testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs []*raft.Log
+	for i, c := range scenario {
+		cmd, err := consensus.NewCommand(c.typ, c.payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Time = time.Date(2026, 1, 1, 0, 0, i, 0, time.UTC)
+		data, err := json.Marshal(cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		logs = append(logs, &raft.Log{Index: uint64(i + 1), Term: 1, Type: raft.LogCommand, Data: data})
+	}
+	// The snapshot holds the first five entries: both nodes, both pods, p1
+	// bound to n1.
+	for _, l := range logs[:5] {
+		if _, err := r.Apply(l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	state, err := r.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	var dirs []string
+	for i := range 3 {
+		dir := filepath.Join(root, fmt.Sprintf("h%d", i+1))
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := store.StoreLogs(logs[4-i:]); err != nil { // trailing logs differ by host
+			t.Fatal(err)
+		}
+		store.Close()
+		writeSnapshot(t, dir, 5, 1, state)
+		dirs = append(dirs, dir)
+	}
+	rep, violations, err := CheckLogsWith(dirs, LogOptions{SecretsKey: testKey})
+	if err != nil {
+		t.Fatalf("CheckLogs: %v", err)
+	}
+	t.Logf("report:\n%s", rep)
+	var got []string
+	for _, v := range violations {
+		got = append(got, v.Invariant)
+		t.Logf("violation %s: %s %v", v.Invariant, v.Detail, v.Entries)
+	}
+	var want []string
+	if wantBrokenOvercommit {
+		want = append(want, InvOvercommit)
+	}
+	if wantBrokenRebind {
+		want = append(want, InvPodMoved)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("violations %v, want %v", got, want)
+	}
+	if rep.Base != 5 || rep.Entries != 2 || rep.Committed != 7 {
+		t.Errorf("base %d, %d entries replayed, committed %d: want the snapshot at 5 and entries 6, 7", rep.Base, rep.Entries, rep.Committed)
+	}
+}
