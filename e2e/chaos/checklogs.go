@@ -87,6 +87,10 @@ type LogReport struct {
 	BindRejected int `json:"bindRejected"`
 	// Snapshots is how many snapshots the hosts retained in all.
 	Snapshots int `json:"snapshots"`
+	// Holding lists, by node, the pods (namespace/name) bound to it and
+	// not finished at the last committed index, sorted: what should run
+	// there, for the harness to compare with each host's containers.
+	Holding map[string][]string `json:"holding,omitempty"`
 	// Took is how long the check took.
 	Took time.Duration `json:"took"`
 }
@@ -650,6 +654,13 @@ func replay(hosts []*hostData, ref []refEntry, committed uint64, key []byte, rep
 		ck.check(func() string { return entryLabel(h.name, i, describeLog(&l)) })
 	}
 	rep.Bindings = ck.bindings
+	rep.Holding = map[string][]string{}
+	for key, h := range ck.held {
+		rep.Holding[h.node] = append(rep.Holding[h.node], key)
+	}
+	for _, keys := range rep.Holding {
+		sort.Strings(keys)
+	}
 	return ck.violations, nil
 }
 

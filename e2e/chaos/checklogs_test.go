@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -193,6 +194,18 @@ func TestCheckLogsRaft(t *testing.T) {
 	}
 	if rejected != wantRejected || rep.BindRejected != wantRejected {
 		t.Errorf("the FSM rejected %d bindings, the replay %d, want %d", rejected, rep.BindRejected, wantRejected)
+	}
+	wantHolding := map[string][]string{"n1": {"default/p1"}}
+	switch {
+	case wantBrokenOvercommit && wantBrokenRebind:
+		wantHolding = map[string][]string{"n1": {"default/p2"}, "n2": {"default/p1"}}
+	case wantBrokenOvercommit:
+		wantHolding = map[string][]string{"n1": {"default/p1", "default/p2"}}
+	case wantBrokenRebind:
+		wantHolding = map[string][]string{"n2": {"default/p1"}}
+	}
+	if !reflect.DeepEqual(rep.Holding, wantHolding) {
+		t.Errorf("report: holding %v, want %v", rep.Holding, wantHolding)
 	}
 	if rep.Bindings != wantBindings {
 		t.Errorf("report: %d bindings, want %d", rep.Bindings, wantBindings)
