@@ -2,7 +2,8 @@
 
 package consensus
 
-// A deliberately broken build (see broken.go): no overcommit check.
+// A deliberately broken build (see broken.go): no check that a pod fits
+// on its node (resources, host ports).
 const (
 	brokenOvercommit = true
 	brokenRebind     = false

@@ -122,7 +122,7 @@ func (s *State) fitError(p *api.Pod, nodeName string) (reason, message string) {
 		}
 	}
 	for _, hp := range api.PodHostPorts(p) {
-		if ports[hp] > 0 {
+		if ports[hp] > 0 && !brokenOvercommit {
 			return "NodePorts", fmt.Sprintf("Node didn't have free ports for the requested pod ports: %s/%d is in use", hp.Protocol, hp.Port)
 		}
 	}

@@ -718,7 +718,8 @@ type stateChecker struct {
 	// bindings counts the pods seen going from unbound to bound.
 	bindings   int
 	violations []Violation
-	// reported keeps one violation per pod uid or node and invariant.
+	// reported keeps one violation per invariant and pod uid, node, or
+	// node and host port: the first entry that broke it.
 	reported map[string]bool
 }
 
@@ -802,8 +803,12 @@ func (c *stateChecker) release(key string, h holding, t touched) {
 func (c *stateChecker) observe(p *api.Pod, deleted bool, t touched, label func() string) {
 	key := p.Namespace + "/" + p.Name
 	node := p.Spec.NodeName
-	if first, ok := c.boundTo[p.UID]; ok && node != first {
-		rk := InvPodMoved + "/" + string(p.UID)
+	uid := p.UID
+	if uid == "" {
+		uid = types.UID("name:" + key) // the FSM requires uids; never merge pods without
+	}
+	if first, ok := c.boundTo[uid]; ok && node != first {
+		rk := InvPodMoved + "/" + string(uid)
 		if !c.reported[rk] {
 			c.reported[rk] = true
 			to := "unbound"
@@ -815,7 +820,7 @@ func (c *stateChecker) observe(p *api.Pod, deleted bool, t touched, label func()
 				Entries: []string{label()}})
 		}
 	} else if !ok && node != "" {
-		c.boundTo[p.UID] = node
+		c.boundTo[uid] = node
 		c.bindings++
 	}
 	if h, ok := c.held[key]; ok {
@@ -866,14 +871,17 @@ func (c *stateChecker) judge(t touched, label func() string) {
 					over = append(over, fmt.Sprintf("%s requested %d > allocatable %d", d.name, d.after, d.alloc))
 				}
 			}
-			if len(over) > 0 {
+			if len(over) > 0 && !c.reported[InvOvercommit+"/"+name] {
+				c.reported[InvOvercommit+"/"+name] = true // its first time tells; the rest would flood
 				c.violations = append(c.violations, Violation{Invariant: InvOvercommit,
 					Detail:  fmt.Sprintf("node %s: %s (pods bound: %s)", name, strings.Join(over, ", "), c.podsOn(name)),
 					Entries: []string{label()}})
 			}
 		}
 		for hp, n := range c.ports[name] {
-			if n > 1 && n > before.ports[hp] {
+			rk := fmt.Sprintf("%s/%s/%s/%d", InvHostPortConflict, name, hp.Protocol, hp.Port)
+			if n > 1 && n > before.ports[hp] && !c.reported[rk] {
+				c.reported[rk] = true
 				c.violations = append(c.violations, Violation{Invariant: InvHostPortConflict,
 					Detail:  fmt.Sprintf("node %s: host port %s/%d held by %d pods (%s)", name, hp.Protocol, hp.Port, n, c.podsOn(name)),
 					Entries: []string{label()}})

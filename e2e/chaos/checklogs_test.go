@@ -49,12 +49,15 @@ func testNode(name, cpu, mem string) api.Node {
 	}
 }
 
-// testPod is a pod in default requesting mem of memory, defaulted as the
-// API defaults it.
-func testPod(name, mem string) api.Pod {
+// testPod is a pod in default requesting mem of memory, and hostPort when
+// not 0, defaulted as the API defaults it.
+func testPod(name, mem string, hostPort ...int32) api.Pod {
 	p := api.Pod{ObjectMeta: api.ObjectMeta{Name: name, Namespace: "default", UID: types.UID("uid-" + name)}}
 	p.Spec.Containers = []api.Container{{Name: "c", Image: "busybox",
 		Resources: api.ResourceRequirements{Requests: api.ResourceList{api.ResourceMemory: resource.MustParse(mem)}}}}
+	for _, hp := range hostPort {
+		p.Spec.Containers[0].Ports = append(p.Spec.Containers[0].Ports, api.ContainerPort{ContainerPort: 80, HostPort: hp, Protocol: api.ProtocolTCP})
+	}
 	api.SetPodDefaults(&p)
 	return p
 }
@@ -64,8 +67,8 @@ func bind(pod, node string) consensus.BindPods {
 }
 
 // scenario is the commands of the broken-build tests: p2 does not fit
-// beside p1 on n1 (600Mi each, 1Gi allocatable), and p1 is bound a second
-// time, to n2.
+// beside p1 on n1 (600Mi each, 1Gi allocatable), p4 wants the host port p3
+// holds on n2, and p1 is bound a second time, to n2.
 var scenario = []struct {
 	typ     consensus.CommandType
 	payload any
@@ -74,9 +77,38 @@ var scenario = []struct {
 	{consensus.CmdRegisterNode, consensus.RegisterNode{Node: testNode("n2", "2", "1Gi")}},
 	{consensus.CmdCreatePod, consensus.CreatePod{Pod: testPod("p1", "600Mi")}},
 	{consensus.CmdCreatePod, consensus.CreatePod{Pod: testPod("p2", "600Mi")}},
-	{consensus.CmdBindPods, bind("p1", "n1")},
+	{consensus.CmdCreatePod, consensus.CreatePod{Pod: testPod("p3", "10Mi", 8080)}},
+	{consensus.CmdCreatePod, consensus.CreatePod{Pod: testPod("p4", "10Mi", 8080)}},
+	{consensus.CmdBindPods, bind("p1", "n1")}, // index 7
 	{consensus.CmdBindPods, bind("p2", "n1")}, // overcommits n1
+	{consensus.CmdBindPods, bind("p3", "n2")},
+	{consensus.CmdBindPods, bind("p4", "n2")}, // a second pod on n2's port 8080
 	{consensus.CmdBindPods, bind("p1", "n2")}, // moves p1
+}
+
+// brokenOutcome is what the scenario leaves in this build: the violations
+// the checker must find, the bindings the FSM rejects, the pods bound, and
+// those holding each node at the end.
+func brokenOutcome() (violations []string, rejected, bindings int, holding map[string][]string) {
+	rejected, bindings = 3, 2
+	n1, n2 := []string{"default/p1"}, []string{"default/p3"}
+	if wantBrokenOvercommit {
+		violations = append(violations, InvOvercommit, InvHostPortConflict)
+		rejected -= 2
+		bindings += 2
+		n1, n2 = append(n1, "default/p2"), append(n2, "default/p4")
+	}
+	if wantBrokenRebind {
+		violations = append(violations, InvPodMoved)
+		rejected--
+		n1, n2 = n1[1:], append([]string{"default/p1"}, n2...)
+	}
+	holding = map[string][]string{}
+	if len(n1) > 0 {
+		holding["n1"] = n1
+	}
+	holding["n2"] = n2
+	return violations, rejected, bindings, holding
 }
 
 // startCluster runs n real Raft stores on loopback with their data in
@@ -178,31 +210,12 @@ func TestCheckLogsRaft(t *testing.T) {
 	for _, v := range violations {
 		got = append(got, v.Invariant)
 	}
-	var want []string
-	wantRejected, wantBindings := 2, 1
-	if wantBrokenOvercommit {
-		want = append(want, InvOvercommit)
-		wantRejected--
-		wantBindings++
-	}
-	if wantBrokenRebind {
-		want = append(want, InvPodMoved)
-		wantRejected--
-	}
+	want, wantRejected, wantBindings, wantHolding := brokenOutcome()
 	if !slices.Equal(got, want) {
 		t.Errorf("violations %v, want %v", got, want)
 	}
 	if rejected != wantRejected || rep.BindRejected != wantRejected {
 		t.Errorf("the FSM rejected %d bindings, the replay %d, want %d", rejected, rep.BindRejected, wantRejected)
-	}
-	wantHolding := map[string][]string{"n1": {"default/p1"}}
-	switch {
-	case wantBrokenOvercommit && wantBrokenRebind:
-		wantHolding = map[string][]string{"n1": {"default/p2"}, "n2": {"default/p1"}}
-	case wantBrokenOvercommit:
-		wantHolding = map[string][]string{"n1": {"default/p1", "default/p2"}}
-	case wantBrokenRebind:
-		wantHolding = map[string][]string{"n2": {"default/p1"}}
 	}
 	if !reflect.DeepEqual(rep.Holding, wantHolding) {
 		t.Errorf("report: holding %v, want %v", rep.Holding, wantHolding)
@@ -210,8 +223,8 @@ func TestCheckLogsRaft(t *testing.T) {
 	if rep.Bindings != wantBindings {
 		t.Errorf("report: %d bindings, want %d", rep.Bindings, wantBindings)
 	}
-	if rep.ByType[string(consensus.CmdBindPods)] != 3 || rep.ByType[string(consensus.CmdCreatePod)] != 2 {
-		t.Errorf("report by type %v: want 3 BindPods, 2 CreatePod", rep.ByType)
+	if rep.ByType[string(consensus.CmdBindPods)] != 5 || rep.ByType[string(consensus.CmdCreatePod)] != 4 {
+		t.Errorf("report by type %v: want 5 BindPods, 4 CreatePod", rep.ByType)
 	}
 	if rep.Committed != rep.Hosts[0].Last || rep.Base != 0 {
 		t.Errorf("report: committed %d (last %d), base %d: want the whole log replayed from empty", rep.Committed, rep.Hosts[0].Last, rep.Base)
@@ -370,9 +383,11 @@ func TestCheckLogsFromSnapshot(t *testing.T) {
 		}
 		logs = append(logs, &raft.Log{Index: uint64(i + 1), Term: 1, Type: raft.LogCommand, Data: data})
 	}
-	// The snapshot holds the first five entries: both nodes, both pods, p1
-	// bound to n1.
-	for _, l := range logs[:5] {
+	// The snapshot holds the first seven entries: both nodes, the pods, p1
+	// bound to n1. The hosts keep a few entries before it (raft's trailing
+	// logs), not the same number.
+	const snapAt = 7
+	for _, l := range logs[:snapAt] {
 		if _, err := r.Apply(l); err != nil {
 			t.Fatal(err)
 		}
@@ -392,11 +407,11 @@ func TestCheckLogsFromSnapshot(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := store.StoreLogs(logs[4-i:]); err != nil { // trailing logs differ by host
+		if err := store.StoreLogs(logs[snapAt-1-i:]); err != nil {
 			t.Fatal(err)
 		}
 		store.Close()
-		writeSnapshot(t, dir, 5, 1, state)
+		writeSnapshot(t, dir, snapAt, 1, state)
 		dirs = append(dirs, dir)
 	}
 	rep, violations, err := CheckLogsWith(dirs, LogOptions{SecretsKey: testKey})
@@ -409,86 +424,15 @@ func TestCheckLogsFromSnapshot(t *testing.T) {
 		got = append(got, v.Invariant)
 		t.Logf("violation %s: %s %v", v.Invariant, v.Detail, v.Entries)
 	}
-	var want []string
-	if wantBrokenOvercommit {
-		want = append(want, InvOvercommit)
-	}
-	if wantBrokenRebind {
-		want = append(want, InvPodMoved)
-	}
+	want, wantRejected, _, wantHolding := brokenOutcome()
 	if !slices.Equal(got, want) {
 		t.Errorf("violations %v, want %v", got, want)
 	}
-	if rep.Base != 5 || rep.Entries != 2 || rep.Committed != 7 {
-		t.Errorf("base %d, %d entries replayed, committed %d: want the snapshot at 5 and entries 6, 7", rep.Base, rep.Entries, rep.Committed)
+	if rep.BindRejected != wantRejected || !reflect.DeepEqual(rep.Holding, wantHolding) {
+		t.Errorf("report: %d bindings rejected, holding %v; want %d, %v", rep.BindRejected, rep.Holding, wantRejected, wantHolding)
 	}
-}
-
-// BenchmarkCheckLogs checks five hosts' logs of entries pod creations,
-// bindings, status reports and deletions (b.N is ignored for the size: one
-// check per iteration of a log of benchEntries), to show what judging a long
-// run costs.
-func BenchmarkCheckLogs(b *testing.B) {
-	const benchEntries = 40000
-	var logs []*raft.Log
-	add := func(typ consensus.CommandType, payload any) {
-		cmd, err := consensus.NewCommand(typ, payload)
-		if err != nil {
-			b.Fatal(err)
-		}
-		cmd.Time = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(len(logs)) * time.Second)
-		data, err := json.Marshal(cmd)
-		if err != nil {
-			b.Fatal(err)
-		}
-		logs = append(logs, &raft.Log{Index: uint64(len(logs) + 1), Term: 1, Type: raft.LogCommand, Data: data})
-	}
-	nodes := []string{"n1", "n2", "n3", "n4", "n5"}
-	for _, n := range nodes {
-		add(consensus.CmdRegisterNode, consensus.RegisterNode{Node: testNode(n, "8", "16Gi")})
-	}
-	// Pods live for 200 entries, so about 50 are bound at any time.
-	for i := 0; len(logs) < benchEntries; i++ {
-		name := fmt.Sprintf("p%d", i)
-		add(consensus.CmdCreatePod, consensus.CreatePod{Pod: testPod(name, "100Mi")})
-		add(consensus.CmdBindPods, bind(name, nodes[i%len(nodes)]))
-		p := testPod(name, "100Mi")
-		add(consensus.CmdSetPodStatuses, consensus.SetPodStatuses{Node: nodes[i%len(nodes)], Updates: []consensus.PodStatusUpdate{{
-			Namespace: "default", Name: name, UID: p.UID, Status: api.PodStatus{Phase: api.PodRunning}}}})
-		if i >= 50 {
-			old := fmt.Sprintf("p%d", i-50)
-			zero := int64(0)
-			add(consensus.CmdDeletePod, consensus.DeletePod{Namespace: "default", Name: old, GracePeriodSeconds: &zero})
-		}
-	}
-	root := b.TempDir()
-	var dirs []string
-	for i := range 5 {
-		dir := filepath.Join(root, fmt.Sprintf("h%d", i+1))
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			b.Fatal(err)
-		}
-		store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db"), NoSync: true})
-		if err != nil {
-			b.Fatal(err)
-		}
-		for start := 0; start < len(logs); start += 1000 {
-			if err := store.StoreLogs(logs[start:min(start+1000, len(logs))]); err != nil {
-				b.Fatal(err)
-			}
-		}
-		store.Close()
-		dirs = append(dirs, dir)
-	}
-	b.ResetTimer()
-	for range b.N {
-		rep, violations, err := CheckLogs(dirs)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if len(violations) > 0 || rep.Entries != len(logs) || rep.Refused > 0 {
-			b.Fatalf("%d violations, %d of %d entries replayed, %d refused", len(violations), rep.Entries, len(logs), rep.Refused)
-		}
-		b.ReportMetric(float64(rep.Entries), "entries")
+	if rep.Base != snapAt || rep.Entries != len(scenario)-snapAt || rep.Committed != uint64(len(scenario)) {
+		t.Errorf("base %d, %d entries replayed, committed %d: want the snapshot at %d and the %d entries after it",
+			rep.Base, rep.Entries, rep.Committed, snapAt, len(scenario)-snapAt)
 	}
 }
