@@ -49,8 +49,15 @@ type LogOptions struct {
 	// cannot be restored.
 	SecretsKey []byte
 	// Quorum is how many hosts must hold an entry for the checker to take
-	// it as committed; 0 is a majority of the hosts given.
+	// it as committed; 0 is a majority of the hosts given. (The checker
+	// does not know which hosts were voters: with non-voters, a majority
+	// of all hosts may lag the real commit index by the entries in flight
+	// when the agents stopped, which are then not replayed.)
 	Quorum int
+	// Names names the hosts in violations ("name/index: entry"), one per
+	// data dir; by default, the fewest trailing path elements of the data
+	// dirs that tell them apart.
+	Names []string
 }
 
 // HostLog is what CheckLogs found in one agent's data dir.
@@ -160,7 +167,13 @@ func CheckLogsWith(dataDirs []string, opts LogOptions) (LogReport, []Violation, 
 	if len(dataDirs) == 0 {
 		return rep, nil, errors.New("check logs: no data dirs")
 	}
-	names := hostNames(dataDirs)
+	names := opts.Names
+	if len(names) != len(dataDirs) {
+		if len(names) > 0 {
+			return rep, nil, fmt.Errorf("check logs: %d names for %d data dirs", len(names), len(dataDirs))
+		}
+		names = hostNames(dataDirs)
+	}
 	hosts := make([]*hostData, 0, len(dataDirs))
 	defer func() {
 		for _, h := range hosts {
@@ -192,22 +205,29 @@ func CheckLogsWith(dataDirs []string, opts LogOptions) (LogReport, []Violation, 
 	return rep, out, err
 }
 
-// hostNames names each data dir by its last path element, or by its last
-// two when those repeat (…/h1/data, …/h2/data).
+// hostNames names each data dir by the fewest trailing path elements that
+// tell them apart (…/h1/data/raft and …/h2/data/raft: h1/data/raft and
+// h2/data/raft; …/h1 and …/h2: h1 and h2).
 func hostNames(dirs []string) []string {
 	names := make([]string, len(dirs))
-	seen := map[string]int{}
-	for i, d := range dirs {
-		names[i] = filepath.Base(filepath.Clean(d))
-		seen[names[i]]++
-	}
-	for i, d := range dirs {
-		if seen[names[i]] > 1 {
-			c := filepath.Clean(d)
-			names[i] = filepath.Base(filepath.Dir(c)) + "/" + filepath.Base(c)
+	for k := 1; ; k++ {
+		seen := map[string]bool{}
+		unique, exhausted := true, true
+		for i, d := range dirs {
+			elems := strings.Split(filepath.ToSlash(filepath.Clean(d)), "/")
+			if k < len(elems) {
+				exhausted = false
+			}
+			names[i] = strings.Join(elems[max(0, len(elems)-k):], "/")
+			if seen[names[i]] {
+				unique = false
+			}
+			seen[names[i]] = true
+		}
+		if unique || exhausted {
+			return names
 		}
 	}
-	return names
 }
 
 // entrySum is what the agreement check compares of an entry.

@@ -436,3 +436,17 @@ func TestCheckLogsFromSnapshot(t *testing.T) {
 			rep.Base, rep.Entries, rep.Committed, snapAt, len(scenario)-snapAt)
 	}
 }
+
+func TestHostNames(t *testing.T) {
+	for _, tc := range []struct{ dirs, want []string }{
+		{[]string{"/tmp/r/h1", "/tmp/r/h2"}, []string{"h1", "h2"}},
+		{[]string{"/tmp/r/h1/raft", "/tmp/r/h2/raft"}, []string{"h1/raft", "h2/raft"}},
+		{[]string{"/tmp/h1/data/raft", "/tmp/h2/data/raft"}, []string{"h1/data/raft", "h2/data/raft"}},
+		{[]string{"raft", "x/raft"}, []string{"raft", "x/raft"}},
+		{[]string{"/a/raft", "/a/raft"}, []string{"/a/raft", "/a/raft"}},
+	} {
+		if got := hostNames(tc.dirs); !slices.Equal(got, tc.want) {
+			t.Errorf("hostNames(%q) = %q, want %q", tc.dirs, got, tc.want)
+		}
+	}
+}
