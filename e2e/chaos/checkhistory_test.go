@@ -1,7 +1,11 @@
 package chaos
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"slices"
+	"sort"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -244,4 +248,186 @@ func TestCheckConvergence(t *testing.T) {
 	if longest != 90*time.Second {
 		t.Errorf("longest = %s, want 1m30s", longest)
 	}
+}
+
+// TestCheckHistoryAcceptsLinearizable generates histories of concurrent
+// clients against one Deployment that a linearizable store could have
+// produced — each write takes effect at one point between its start and
+// its end (an unknown one at any point after its start, or never; a failed
+// one never) — and requires CheckHistory to accept every one of them: the
+// checker must not cry wolf on concurrency it cannot see.
+func TestCheckHistoryAcceptsLinearizable(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(15, 2))
+	tried := map[string]int{}
+	defer func() { t.Logf("mutations tried: %v", tried) }()
+	for iter := range 3000 {
+		ops, points := randomHistory(rnd)
+		final := replayModel(ops, points)
+		if got := CheckHistory(ops, map[string]FinalObject{dKey: final}); len(got) > 0 {
+			t.Errorf("history %d: a linearizable history judged %s: %s", iter, got[0].Invariant, got[0].Detail)
+			for i, op := range ops {
+				t.Logf("  %s %q %s..%s %s, effect at %v", op.Verb, op.Value, op.Start.Format("05.000"), op.End.Format("05.000"), op.Outcome, points[i])
+			}
+			t.Logf("  final %+v", final)
+			return
+		}
+		// And what no such store could show must be caught.
+		for _, m := range mutations(ops, final) {
+			tried[m.name]++
+			if got := CheckHistory(ops, map[string]FinalObject{dKey: m.final}); !hasInvariant(got, m.want) {
+				t.Errorf("history %d: %s: got %v, want %s", iter, m.name, got, m.want)
+				return
+			}
+		}
+	}
+}
+
+func hasInvariant(vs []Violation, inv string) bool {
+	return slices.ContainsFunc(vs, func(v Violation) bool { return v.Invariant == inv })
+}
+
+type mutation struct {
+	name, want string
+	final      FinalObject
+}
+
+// mutations are final states the history cannot explain: a value nobody
+// wrote, one only a failed write wrote, one an acknowledged write
+// overwrote after it was acknowledged, and the object gone though it was
+// acknowledged and nothing may have deleted it.
+func mutations(ops []Op, final FinalObject) []mutation {
+	var out []mutation
+	if final.Exists {
+		m := final
+		m.Value = "phantom"
+		out = append(out, mutation{"a value nobody wrote", InvPhantomValue, m})
+		for _, o := range ops {
+			if o.Outcome == Failed && o.Value != "" && o.Verb != "scale" &&
+				!slices.ContainsFunc(ops, func(x Op) bool { return x.Outcome != Failed && x.Value == o.Value && x.Verb != "scale" }) {
+				m := final
+				m.Value = o.Value
+				out = append(out, mutation{"a failed write's value", InvFailedWriteVisible, m})
+				break
+			}
+		}
+		setsValue := func(o Op) bool { return o.Outcome == OK && (o.Verb == "create" || o.Verb == "update") }
+	stale:
+		for _, w := range ops {
+			for _, w2 := range ops {
+				if setsValue(w) && setsValue(w2) && w2.Start.After(w.End) {
+					m := final
+					m.Value = w.Value
+					out = append(out, mutation{"a value overwritten by a later acknowledged write", InvLostWrite, m})
+					break stale
+				}
+			}
+		}
+		acked := slices.ContainsFunc(ops, func(o Op) bool { return o.Outcome == OK && o.Verb != "delete" })
+		deletes := slices.ContainsFunc(ops, func(o Op) bool { return o.Verb == "delete" && o.Outcome != Failed })
+		if acked && !deletes {
+			out = append(out, mutation{"gone without a delete", InvLostWrite, FinalObject{}})
+		}
+	}
+	return out
+}
+
+// randomHistory draws 1-4 clients' sequential operations on dKey, and the
+// point each takes effect at (nil: it never does, for now).
+func randomHistory(rnd *rand.Rand) ([]Op, []*time.Time) {
+	var ops []Op
+	var points []*time.Time
+	verbs := []string{"create", "create", "update", "update", "scale", "delete"}
+	seq := 0
+	for range 1 + rnd.IntN(4) {
+		now := at(0).Add(time.Duration(rnd.IntN(300)) * time.Millisecond)
+		for range 1 + rnd.IntN(6) {
+			seq++
+			o := op(verbs[rnd.IntN(len(verbs))], 0, 0, OK, "")
+			o.Start = now
+			o.End = now.Add(time.Duration(1+rnd.IntN(400)) * time.Millisecond)
+			switch o.Verb {
+			case "create":
+				o.Value = fmt.Sprintf("v%d", seq)
+				if rnd.IntN(2) == 0 {
+					o = replicas(o, int32(rnd.IntN(4)))
+				}
+			case "update":
+				o.Value = fmt.Sprintf("v%d", seq)
+			case "scale":
+				o.Value = fmt.Sprint(rnd.IntN(4))
+			}
+			var p *time.Time
+			switch r := rnd.IntN(10); {
+			case r < 7: // within its request
+				pt := o.Start.Add(time.Duration(rnd.Int64N(int64(o.End.Sub(o.Start)) + 1)))
+				p = &pt
+			case r < 9: // a request given up on that lands later
+				pt := o.Start.Add(time.Duration(rnd.IntN(2000)) * time.Millisecond)
+				p = &pt
+				o.Outcome = Unknown
+			default: // lost
+				o.Outcome = Unknown
+			}
+			ops = append(ops, o)
+			points = append(points, p)
+			now = o.End.Add(time.Duration(rnd.IntN(100)) * time.Millisecond)
+		}
+	}
+	return ops, points
+}
+
+// replayModel applies the operations at their points to a register of
+// what the store holds, in the order of the points, and sets each
+// operation's outcome as a client would see it: a write whose precondition
+// does not hold (create of an existing object, update, scale or delete of
+// a missing one) fails, and the same for a lost request stays unknown.
+// Acknowledged creates and deletes learn the object's uid.
+func replayModel(ops []Op, points []*time.Time) FinalObject {
+	order := make([]int, 0, len(ops))
+	for i, p := range points {
+		if p != nil {
+			order = append(order, i)
+		}
+	}
+	sort.SliceStable(order, func(a, b int) bool { return points[order[a]].Before(*points[order[b]]) })
+	var f FinalObject
+	uids := 0
+	for _, i := range order {
+		o := &ops[i]
+		ok := false
+		switch o.Verb {
+		case "create":
+			if ok = !f.Exists; ok {
+				uids++
+				f = FinalObject{Exists: true, UID: fmt.Sprintf("uid-%d", uids), Value: o.Value, Replicas: 1}
+				if o.Replicas != nil {
+					f.Replicas = *o.Replicas
+				}
+			}
+		case "update":
+			if ok = f.Exists; ok {
+				f.Value = o.Value
+			}
+		case "scale":
+			if ok = f.Exists; ok {
+				n, _ := strconv.Atoi(o.Value)
+				f.Replicas = int32(n)
+			}
+		case "delete":
+			if ok = f.Exists; ok {
+				o.UID = f.UID
+				f = FinalObject{}
+			}
+		}
+		if o.Verb == "create" && ok {
+			o.UID = f.UID
+		}
+		if !ok && o.Outcome == OK {
+			o.Outcome, o.UID = Failed, ""
+		}
+		if o.Outcome == Unknown {
+			o.UID = ""
+		}
+	}
+	return f
 }
