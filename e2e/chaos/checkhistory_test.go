@@ -294,9 +294,17 @@ type mutation struct {
 // mutations are final states the history cannot explain: a value nobody
 // wrote, one only a failed write wrote, one an acknowledged write
 // overwrote after it was acknowledged, and the object gone though it was
-// acknowledged and nothing may have deleted it.
+// acknowledged and nothing may have deleted it; and an object whose delete
+// was acknowledged back.
 func mutations(ops []Op, final FinalObject) []mutation {
 	var out []mutation
+	for _, d := range ops {
+		if d.Verb == "delete" && d.Outcome == OK && d.UID != "" {
+			m := FinalObject{Exists: true, UID: d.UID, Value: final.Value, Replicas: final.Replicas}
+			out = append(out, mutation{"the deleted object back", InvResurrected, m})
+			break
+		}
+	}
 	if final.Exists {
 		m := final
 		m.Value = "phantom"
