@@ -603,3 +603,72 @@ func TestCheckLogsRaftFailover(t *testing.T) {
 		t.Errorf("holding %v, want %v", rep.Holding, wantHolding)
 	}
 }
+
+// BenchmarkCheckLogs checks five hosts' logs of entries pod creations,
+// bindings, status reports and deletions (b.N is ignored for the size: one
+// check per iteration of a log of benchEntries), to show what judging a long
+// run costs.
+func BenchmarkCheckLogs(b *testing.B) {
+	const benchEntries = 40000
+	var logs []*raft.Log
+	add := func(typ consensus.CommandType, payload any) {
+		cmd, err := consensus.NewCommand(typ, payload)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cmd.Time = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(len(logs)) * time.Second)
+		data, err := json.Marshal(cmd)
+		if err != nil {
+			b.Fatal(err)
+		}
+		logs = append(logs, &raft.Log{Index: uint64(len(logs) + 1), Term: 1, Type: raft.LogCommand, Data: data})
+	}
+	nodes := []string{"n1", "n2", "n3", "n4", "n5"}
+	for _, n := range nodes {
+		add(consensus.CmdRegisterNode, consensus.RegisterNode{Node: testNode(n, "8", "16Gi")})
+	}
+	// Pods live for 200 entries, so about 50 are bound at any time.
+	for i := 0; len(logs) < benchEntries; i++ {
+		name := fmt.Sprintf("p%d", i)
+		add(consensus.CmdCreatePod, consensus.CreatePod{Pod: testPod(name, "100Mi")})
+		add(consensus.CmdBindPods, bind(name, nodes[i%len(nodes)]))
+		p := testPod(name, "100Mi")
+		add(consensus.CmdSetPodStatuses, consensus.SetPodStatuses{Node: nodes[i%len(nodes)], Updates: []consensus.PodStatusUpdate{{
+			Namespace: "default", Name: name, UID: p.UID, Status: api.PodStatus{Phase: api.PodRunning}}}})
+		if i >= 50 {
+			old := fmt.Sprintf("p%d", i-50)
+			zero := int64(0)
+			add(consensus.CmdDeletePod, consensus.DeletePod{Namespace: "default", Name: old, GracePeriodSeconds: &zero})
+		}
+	}
+	root := b.TempDir()
+	var dirs []string
+	for i := range 5 {
+		dir := filepath.Join(root, fmt.Sprintf("h%d", i+1))
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			b.Fatal(err)
+		}
+		store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db"), NoSync: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for start := 0; start < len(logs); start += 1000 {
+			if err := store.StoreLogs(logs[start:min(start+1000, len(logs))]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		store.Close()
+		dirs = append(dirs, dir)
+	}
+	b.ResetTimer()
+	for range b.N {
+		rep, violations, err := CheckLogs(dirs)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(violations) > 0 || rep.Entries != len(logs) || rep.Refused > 0 {
+			b.Fatalf("%d violations, %d of %d entries replayed, %d refused", len(violations), rep.Entries, len(logs), rep.Refused)
+		}
+		b.ReportMetric(float64(rep.Entries), "entries")
+	}
+}
