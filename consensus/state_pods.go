@@ -116,13 +116,13 @@ func (s *State) fitError(p *api.Pod, nodeName string) (reason, message string) {
 		{"cpu", req.MilliCPU, used.MilliCPU, alloc.MilliCPU},
 		{"memory", req.Memory, used.Memory, alloc.Memory},
 	} {
-		if d.req > 0 && d.used+d.req > d.allocated {
+		if !brokenOvercommit && d.req > 0 && d.used+d.req > d.allocated {
 			return "OutOf" + d.name, fmt.Sprintf("Node didn't have enough resource: %s, requested: %d, used: %d, capacity: %d",
 				d.name, d.req, d.used, d.allocated)
 		}
 	}
 	for _, hp := range api.PodHostPorts(p) {
-		if ports[hp] > 0 {
+		if ports[hp] > 0 && !brokenOvercommit {
 			return "NodePorts", fmt.Sprintf("Node didn't have free ports for the requested pod ports: %s/%d is in use", hp.Protocol, hp.Port)
 		}
 	}
@@ -280,7 +280,7 @@ func (s *State) bindPods(index uint64, cmd Command, b BindPods) BindResult {
 		case bd.UID != "" && old.UID != bd.UID:
 			reject("pod was replaced (uid changed)")
 			continue
-		case old.Spec.NodeName != "":
+		case old.Spec.NodeName != "" && !brokenRebind:
 			reject("pod is already bound to " + old.Spec.NodeName)
 			continue
 		case old.DeletionTimestamp != nil:

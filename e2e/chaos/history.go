@@ -31,8 +31,13 @@ type Op struct {
 	Name      string `json:"name"`
 	// Value is the marker the write set (the chaos.gossipod.io/value annotation
 	// of a create or update, the replica count of a scale), so the checker can
-	// tell which write the final object shows.
+	// tell which write the final object shows. Every write should set a
+	// value no other write sets: the checker tells writes apart by it.
 	Value string `json:"value,omitempty"`
+	// Replicas is the spec.replicas a create or update of a Deployment set
+	// (nil: a create leaves Kubernetes' default, 1; an update keeps it); a
+	// scale's count is its Value.
+	Replicas *int32 `json:"replicas,omitempty"`
 	// UID and ResourceVersion are those of the object the response carried.
 	UID             string    `json:"uid,omitempty"`
 	ResourceVersion string    `json:"resourceVersion,omitempty"`
