@@ -115,6 +115,9 @@ func (s *State) fitError(p *api.Pod, nodeName string) (reason, message string) {
 		{"pods", req.Pods, used.Pods, alloc.Pods},
 		{"cpu", req.MilliCPU, used.MilliCPU, alloc.MilliCPU},
 		{"memory", req.Memory, used.Memory, alloc.Memory},
+		// Placement filters on it too; without this a pod created with
+		// spec.nodeName, which skips placement, could overcommit a node's disk.
+		{"ephemeral-storage", req.EphemeralStorage, used.EphemeralStorage, alloc.EphemeralStorage},
 	} {
 		if !brokenOvercommit && d.req > 0 && d.used+d.req > d.allocated {
 			return "OutOf" + d.name, fmt.Sprintf("Node didn't have enough resource: %s, requested: %d, used: %d, capacity: %d",

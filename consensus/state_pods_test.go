@@ -111,6 +111,9 @@ func TestBindChecks(t *testing.T) {
 		{name: "uid changed", binding: PodBinding{Namespace: "default", Name: "p", UID: "other", Node: "node-1"}, reason: "uid"},
 		{name: "unknown node", binding: PodBinding{Namespace: "default", Name: "p", UID: "up", Node: "node-9"}, reason: "not found"},
 		{name: "memory", binding: PodBinding{Namespace: "default", Name: "big", UID: "ub", Node: "node-2"}, reason: "memory"},
+		// The nodes report no ephemeral storage: a pod asking for some fits
+		// nowhere, as placement decides (found by the fault-run checker).
+		{name: "ephemeral storage", binding: PodBinding{Namespace: "default", Name: "disk", UID: "ud", Node: "node-1"}, reason: "ephemeral-storage"},
 		{name: "host port taken",
 			setup: []Command{
 				command(t, CmdCreatePod, CreatePod{Pod: testPod("hp1", "uh1", 8080, "1Mi")}, t0),
@@ -121,7 +124,9 @@ func TestBindChecks(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := podFSM(t)
 			idx := uint64(3)
-			for _, p := range []api.Pod{testPod("p", "up", 0, "1Gi"), testPod("big", "ub", 0, "3Gi"), testPod("hp2", "uh2", 8080, "1Mi")} {
+			disk := testPod("disk", "ud", 0, "1Mi")
+			disk.Spec.Containers[0].Resources.Requests[api.ResourceEphemeralStorage] = resource.MustParse("1Gi")
+			for _, p := range []api.Pod{testPod("p", "up", 0, "1Gi"), testPod("big", "ub", 0, "3Gi"), testPod("hp2", "uh2", 8080, "1Mi"), disk} {
 				mustApply(t, f, idx, command(t, CmdCreatePod, CreatePod{Pod: p}, t0))
 				idx++
 			}
