@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -82,6 +83,11 @@ func workerSnapshot(h *harness, uid string) *podSnapshot {
 	return w.snapshot()
 }
 
+// diskPressureMessage is kubelet's message for TestRealDiskPressureEviction's
+// pod: the threshold is 99% of the file system, in bytes.
+var diskPressureMessage = regexp.MustCompile(`^The node was low on resource: ephemeral-storage\. Threshold quantity: [0-9]+[KMGT]?i?, available: [0-9]+[KMGT]?i?\. ` +
+	`Container c was using [0-9]+[KMGT]?i?, request is 0, has larger consumption of ephemeral-storage\. $`)
+
 // TestRealDiskPressureEviction: with a nodefs.available threshold the
 // node's disk is always under (99%), the runtime reports DiskPressure and
 // evicts a running pod with kubelet's node-pressure message.
@@ -96,8 +102,7 @@ func TestRealDiskPressureEviction(t *testing.T) {
 	// The container wrote a little to its writable layer (its /etc
 	// files...), above its request of none: kubelet names it.
 	msg := u.Status.Message
-	if u.Status.Phase != api.PodFailed || !strings.HasPrefix(msg, "The node was low on resource: ephemeral-storage. Container c was using ") ||
-		!strings.HasSuffix(msg, ", request is 0, has larger consumption of ephemeral-storage. ") {
+	if u.Status.Phase != api.PodFailed || !diskPressureMessage.MatchString(msg) {
 		t.Errorf("phase %s, message %q; want Failed, kubelet's node-pressure message", u.Status.Phase, msg)
 	}
 	var disruption *api.PodCondition
