@@ -258,3 +258,31 @@ func TestRealPIDPressureEviction(t *testing.T) {
 		t.Errorf("the quiet pod: phase %s, reason %q, message %q", s.status.Phase, s.status.Reason, s.status.Message)
 	}
 }
+
+// BenchmarkRealPodStats measures what a round under memory or pid
+// pressure adds per running pod: reading its cgroups (the pod's working
+// set and processes, each container's working set), here a pod of two
+// containers; and the node's memory.available from the root cgroup.
+func BenchmarkRealPodStats(b *testing.B) {
+	h := newRealHarnessWith(b, func(c *Config) { c.HousekeepingInterval = time.Hour })
+	p := busyboxPod("stats", sh("a", "exec sleep 3600"), sh("b", "exec sleep 3600"))
+	h.r.SyncPods([]*api.Pod{p})
+	h.waitPhase(string(p.UID), api.PodRunning)
+	reader := h.r.sandbox.(podStatsReader)
+	b.Run("pod", func(b *testing.B) {
+		for b.Loop() {
+			s, err := reader.PodStats(string(p.UID), []string{"a", "b"})
+			if err != nil || len(s.ContainerMemoryWorkingSet) != 2 || s.Processes < 2 {
+				b.Fatalf("%+v, %v", s, err)
+			}
+		}
+	})
+	b.Run("node-memory", func(b *testing.B) {
+		src := eviction.HostMemorySource()
+		for b.Loop() {
+			if err := eviction.MemoryObservation(src, eviction.Observations{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -3,12 +3,11 @@
 package container
 
 import (
-	"errors"
 	"fmt"
+	"path/filepath"
 
 	"github.com/opencontainers/cgroups"
 	"github.com/opencontainers/cgroups/fscommon"
-	"github.com/opencontainers/cgroups/manager"
 )
 
 // PodStats is a pod's memory and process use, read from its cgroups the
@@ -32,7 +31,11 @@ func (m *Manager) PodStats(id string, containers []string) (PodStats, error) {
 	if err != nil {
 		return PodStats{}, fmt.Errorf("pod cgroup: %w", err)
 	}
-	dir, ws, err := memoryWorkingSet(cm.GetPaths())
+	dir, v2 := memoryDir(cm.GetPaths())
+	if dir == "" {
+		return PodStats{}, fmt.Errorf("pod cgroup %s: no memory cgroup", m.podCgroupPath(id))
+	}
+	ws, err := workingSetOf(dir, v2)
 	if err != nil {
 		return PodStats{}, fmt.Errorf("pod cgroup %s: %w", m.podCgroupPath(id), err)
 	}
@@ -42,41 +45,47 @@ func (m *Manager) PodStats(id string, containers []string) (PodStats, error) {
 		return PodStats{}, fmt.Errorf("list the processes of pod cgroup %s: %w", m.podCgroupPath(id), err)
 	}
 	s.Processes = int64(len(pids))
+	// A container's leaf is <pod cgroup>/<name> in every hierarchy.
 	for _, name := range containers {
-		lm, err := manager.New(&cgroups.Cgroup{Path: m.containerCgroupPath(id, name), Resources: &cgroups.Resources{}})
-		if err != nil {
-			continue
-		}
-		if _, ws, err := memoryWorkingSet(lm.GetPaths()); err == nil {
+		if ws, err := workingSetOf(filepath.Join(dir, name), v2); err == nil {
 			s.ContainerMemoryWorkingSet[name] = ws
 		}
 	}
 	return s, nil
 }
 
-// memoryWorkingSet reads a cgroup's working set as cadvisor computes it:
-// usage less the inactive file cache, never below zero. On v1 (the memory
-// controller, also on a hybrid host) that is memory.usage_in_bytes less
-// memory.stat's total_inactive_file; on v2 memory.current less
-// inactive_file. It returns the directory it read.
-func memoryWorkingSet(paths map[string]string) (string, int64, error) {
-	dir, usageFile, inactiveKey := paths["memory"], "memory.usage_in_bytes", "total_inactive_file"
-	if dir == "" && cgroups.IsCgroup2UnifiedMode() {
-		dir, usageFile, inactiveKey = paths[""], "memory.current", "inactive_file"
+// memoryDir is the directory of a cgroup's memory controller: the v1
+// memory hierarchy's (also on a hybrid host), else the unified one's on
+// v2; "" when there is none.
+func memoryDir(paths map[string]string) (dir string, v2 bool) {
+	if p := paths["memory"]; p != "" {
+		return p, false
 	}
-	if dir == "" {
-		return "", 0, errors.New("no memory cgroup")
+	if p := paths[""]; p != "" && cgroups.IsCgroup2UnifiedMode() {
+		return p, true
+	}
+	return "", false
+}
+
+// workingSetOf reads a cgroup's working set as cadvisor computes it:
+// usage less the inactive file cache, never below zero; on v1
+// memory.usage_in_bytes less memory.stat's total_inactive_file, on v2
+// memory.current less inactive_file.
+func workingSetOf(dir string, v2 bool) (int64, error) {
+	usageFile, inactiveKey := "memory.usage_in_bytes", "total_inactive_file"
+	if v2 {
+		usageFile, inactiveKey = "memory.current", "inactive_file"
 	}
 	usage, err := fscommon.GetCgroupParamUint(dir, usageFile)
 	if err != nil {
-		return "", 0, err
+		return 0, err
 	}
 	inactive, err := fscommon.GetValueByKey(dir, "memory.stat", inactiveKey)
 	if err != nil {
-		return "", 0, err
+		return 0, err
 	}
 	if inactive >= usage {
-		return dir, 0, nil
+		return 0, nil
 	}
-	return dir, int64(usage - inactive), nil
+	return int64(usage - inactive), nil
 }

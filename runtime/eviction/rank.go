@@ -90,27 +90,51 @@ func ThresholdToReclaim(met []Threshold) (Threshold, bool) {
 // kubelet. Ties keep the pods' order by namespace/name, so the ranking is
 // the same on every run.
 func Rank(s Signal, pods []Candidate) {
-	var order []func(a, b Candidate) int
+	var order []func(a, b *rankKey) int
 	switch s {
 	case SignalMemoryAvailable:
-		order = []func(a, b Candidate) int{exceedsMemoryRequest, byPriority, byMemoryAboveRequest}
+		order = []func(a, b *rankKey) int{exceedsMemoryRequest, byPriority, byMemoryAboveRequest}
 	case SignalPIDAvailable:
-		order = []func(a, b Candidate) int{byPriority, byProcesses}
+		order = []func(a, b *rankKey) int{byPriority, byProcesses}
 	default:
-		order = []func(a, b Candidate) int{exceedsDiskRequest, byPriority, byDiskAboveRequest}
+		order = []func(a, b *rankKey) int{exceedsDiskRequest, byPriority, byDiskAboveRequest}
 	}
-	slices.SortStableFunc(pods, func(a, b Candidate) int {
+	// The requests and usage are computed once per pod, not per
+	// comparison.
+	keys := make([]rankKey, len(pods))
+	sorted := make([]*rankKey, len(pods))
+	for i, c := range pods {
+		req := api.PodRequests(c.Pod)
+		keys[i] = rankKey{c: c, name: c.Pod.Namespace + "/" + c.Pod.Name, priority: PodPriority(c.Pod),
+			memRequest: req.Memory, diskRequest: req.EphemeralStorage, diskUsed: c.Usage.Total()}
+		sorted[i] = &keys[i]
+	}
+	slices.SortFunc(sorted, func(a, b *rankKey) int {
 		for _, f := range order {
 			if c := f(a, b); c != 0 {
 				return c
 			}
 		}
-		return strings.Compare(a.Pod.Namespace+"/"+a.Pod.Name, b.Pod.Namespace+"/"+b.Pod.Name)
+		return strings.Compare(a.name, b.name)
 	})
+	out := make([]Candidate, len(pods))
+	for i, k := range sorted {
+		out[i] = k.c
+	}
+	copy(pods, out)
 }
 
 // RankForDiskPressure is Rank for a disk signal.
 func RankForDiskPressure(pods []Candidate) { Rank(SignalNodeFsAvailable, pods) }
+
+// rankKey is a candidate with what the ranking compares.
+type rankKey struct {
+	c                     Candidate
+	name                  string
+	priority              int32
+	memRequest            int64
+	diskRequest, diskUsed int64
+}
 
 // firstTrue orders a before b when only a is true (kubelet's cmpBool).
 func firstTrue(a, b bool) int {
@@ -125,47 +149,43 @@ func firstTrue(a, b bool) int {
 
 // byStats puts the pods without stats first; ok is false when either
 // lacks them, with the order to use.
-func byStats(a, b Candidate) (int, bool) {
-	if a.Stats == nil || b.Stats == nil {
-		return firstTrue(a.Stats == nil, b.Stats == nil), false
+func byStats(a, b *rankKey) (int, bool) {
+	if a.c.Stats == nil || b.c.Stats == nil {
+		return firstTrue(a.c.Stats == nil, b.c.Stats == nil), false
 	}
 	return 0, true
 }
 
-func exceedsMemoryRequest(a, b Candidate) int {
+func exceedsMemoryRequest(a, b *rankKey) int {
 	if c, ok := byStats(a, b); !ok {
 		return c
 	}
-	return firstTrue(a.Stats.MemoryWorkingSet > api.PodRequests(a.Pod).Memory,
-		b.Stats.MemoryWorkingSet > api.PodRequests(b.Pod).Memory)
+	return firstTrue(a.c.Stats.MemoryWorkingSet > a.memRequest, b.c.Stats.MemoryWorkingSet > b.memRequest)
 }
 
-func byMemoryAboveRequest(a, b Candidate) int {
+func byMemoryAboveRequest(a, b *rankKey) int {
 	if c, ok := byStats(a, b); !ok {
 		return c
 	}
-	return cmp.Compare(b.Stats.MemoryWorkingSet-api.PodRequests(b.Pod).Memory,
-		a.Stats.MemoryWorkingSet-api.PodRequests(a.Pod).Memory)
+	return cmp.Compare(b.c.Stats.MemoryWorkingSet-b.memRequest, a.c.Stats.MemoryWorkingSet-a.memRequest)
 }
 
-func byProcesses(a, b Candidate) int {
+func byProcesses(a, b *rankKey) int {
 	if c, ok := byStats(a, b); !ok {
 		return c
 	}
-	return cmp.Compare(b.Stats.Processes, a.Stats.Processes)
+	return cmp.Compare(b.c.Stats.Processes, a.c.Stats.Processes)
 }
 
 // byPriority puts the lower priority first.
-func byPriority(a, b Candidate) int { return cmp.Compare(PodPriority(a.Pod), PodPriority(b.Pod)) }
+func byPriority(a, b *rankKey) int { return cmp.Compare(a.priority, b.priority) }
 
-func exceedsDiskRequest(a, b Candidate) int {
-	return firstTrue(a.Usage.Total() > api.PodRequests(a.Pod).EphemeralStorage,
-		b.Usage.Total() > api.PodRequests(b.Pod).EphemeralStorage)
+func exceedsDiskRequest(a, b *rankKey) int {
+	return firstTrue(a.diskUsed > a.diskRequest, b.diskUsed > b.diskRequest)
 }
 
-func byDiskAboveRequest(a, b Candidate) int {
-	return cmp.Compare(b.Usage.Total()-api.PodRequests(b.Pod).EphemeralStorage,
-		a.Usage.Total()-api.PodRequests(a.Pod).EphemeralStorage)
+func byDiskAboveRequest(a, b *rankKey) int {
+	return cmp.Compare(b.diskUsed-b.diskRequest, a.diskUsed-a.diskRequest)
 }
 
 // thresholdQuantity is the threshold as a quantity against the signal's

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/gossipod/gossipod/api"
@@ -212,5 +213,19 @@ func TestMemoryObservation(t *testing.T) {
 	}
 	if err := MemoryObservation(MemorySource{Meminfo: write("bad", "MemTotal: 1 kB\n")}, Observations{}); err == nil {
 		t.Error("a meminfo without MemFree was accepted")
+	}
+}
+
+// BenchmarkRankMemory ranks 1,000 pods for memory pressure, as a round on
+// a full node does.
+func BenchmarkRankMemory(b *testing.B) {
+	pods := make([]Candidate, 1000)
+	for i := range pods {
+		pods[i] = rankPod("p"+strconv.Itoa(i), strconv.Itoa(i%7*16)+"Mi", nil, int64(i*7919%1000)<<20, 1)
+	}
+	work := make([]Candidate, len(pods))
+	for b.Loop() {
+		copy(work, pods)
+		Rank(SignalMemoryAvailable, work)
 	}
 }
