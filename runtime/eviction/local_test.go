@@ -106,7 +106,7 @@ func TestRankForDiskPressure(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			RankForDiskPressure(tt.pods)
+			Rank(SignalNodeFsAvailable, tt.pods)
 			var got []string
 			for _, c := range tt.pods {
 				got = append(got, c.Pod.Name)

@@ -87,8 +87,8 @@ func ThresholdToReclaim(met []Threshold) (Threshold, bool) {
 //     priority, then by storage above the request.
 //
 // A pod without stats ranks first in the memory and pid orders, as in
-// kubelet. Ties keep the pods' order by namespace/name, so the ranking is
-// the same on every run.
+// kubelet. Ties are broken by namespace/name, so the ranking is the same
+// on every run.
 func Rank(s Signal, pods []Candidate) {
 	var order []func(a, b *rankKey) int
 	switch s {
@@ -123,9 +123,6 @@ func Rank(s Signal, pods []Candidate) {
 	}
 	copy(pods, out)
 }
-
-// RankForDiskPressure is Rank for a disk signal.
-func RankForDiskPressure(pods []Candidate) { Rank(SignalNodeFsAvailable, pods) }
 
 // rankKey is a candidate with what the ranking compares.
 type rankKey struct {
