@@ -101,9 +101,10 @@ type Config struct {
 	AllowedHostPaths []string
 	// EvictionHard are the node's hard eviction thresholds (kubelet's
 	// --eviction-hard, default eviction.DefaultEvictionHard): while one is
-	// met the node reports MemoryPressure or DiskPressure (Pressure), and
-	// under disk pressure the runtime evicts a pod per housekeeping
-	// interval. Empty, no threshold: no pressure is ever reported.
+	// met the node reports MemoryPressure, DiskPressure or PIDPressure
+	// (Pressure), and the runtime evicts a pod per housekeeping interval,
+	// ranked as kubelet ranks them for the signal. Empty, no threshold: no
+	// pressure is ever reported.
 	EvictionHard []eviction.Threshold
 	// PressureTransitionPeriod is how long a pressure condition stays
 	// after its threshold was last met (kubelet's

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/runtime/eviction"
 	"github.com/gossipod/gossipod/runtime/image"
 )
 
@@ -53,6 +54,13 @@ type sandboxService interface {
 // eviction manager measures it as the container's ephemeral storage.
 type writableLayers interface {
 	UpperDir(sandboxID, name string) string
+}
+
+// podStatsReader is implemented by a sandboxService whose pods run in
+// cgroups: the eviction manager ranks pods by the memory working set and
+// the process count read there under memory or pid pressure.
+type podStatsReader interface {
+	PodStats(sandboxID string, containers []string) (eviction.PodStats, error)
 }
 
 // orphanReaper is implemented by a sandboxService whose container runtime

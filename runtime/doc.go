@@ -50,13 +50,16 @@
 //
 // Every HousekeepingInterval (10 s) Run does kubelet's eviction manager's
 // round (housekeeping, evict.go, with the decisions in runtime/eviction):
-// the node's memory and disk signals against Config.EvictionHard give the
-// pressure conditions (Pressure); each running pod's local ephemeral
+// the node's memory, disk and pid signals against Config.EvictionHard give
+// the pressure conditions (Pressure); each running pod's local ephemeral
 // storage (its containers' upper dirs, its logs, its emptyDirs on disk) is
 // measured, and a pod over an emptyDir's sizeLimit, its containers' total
 // ephemeral-storage limit or a container's own is evicted (Failed,
-// Evicted, killed at once); under disk pressure the first pod in kubelet's
-// ranking is.
+// Evicted, killed at once); under node pressure the first non-critical pod
+// in kubelet's ranking for the signal is (memory working set and process
+// count read from the pod cgroups), and nothing more until the evicted
+// pods are cleaned up. A terminated pod's volumes are unmounted, so that
+// its tmpfs volumes give their memory back.
 //
 // Every container runs under the seccomp profile kubelet would pick
 // (seccomp.go: the container's seccompProfile, else the pod's, else

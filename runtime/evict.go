@@ -11,9 +11,6 @@ import (
 	"github.com/gossipod/gossipod/runtime/eviction"
 )
 
-// meminfo is where memory.available is read from.
-const meminfo = "/proc/meminfo"
-
 // evictionRecord is why the runtime evicted a pod, persisted with it so a
 // restarted agent keeps reporting it.
 type evictionRecord struct {
@@ -42,20 +39,23 @@ func (r *Runtime) Pressure() []api.NodeConditionType {
 	return nil
 }
 
-// housekeeping is one round of kubelet's eviction manager: measure the
-// node's signals and each running pod's local ephemeral storage; evict the
-// pods over their limits (an emptyDir's sizeLimit, the pod's total, a
-// container's own); and when a disk threshold is met, evict the pod that
-// ranks first for disk pressure if none was evicted for its limits (one pod
-// per round, as kubelet, so that the next round sees what that freed).
-//
-// Unlike kubelet, the runtime does not first reclaim node-level resources
-// (unused images, dead containers' layers) under disk pressure, and under
-// memory pressure it only reports the condition: the kernel's OOM killer,
-// with the pods' memory limits, is what reclaims memory.
-func (r *Runtime) housekeeping() {
+// podCleanupTimeout is kubelet's: how long the eviction manager waits
+// for the pods it evicted to be cleaned up before its next round.
+const podCleanupTimeout = 30 * time.Second
+
+// pendingCleanup is what the eviction manager's last evictions wait for:
+// the pods it evicted, until their processes and cgroups are gone or
+// podCleanupTimeout has passed (kubelet's waitForPodsCleanup).
+type pendingCleanup struct {
+	uids  []string
+	until time.Time
+}
+
+// observeNode measures the node's signals: memory.available from the root
+// cgroup, the data dir's and image store's file systems, pid.available.
+func (r *Runtime) observeNode() eviction.Observations {
 	obs := eviction.Observations{}
-	if err := eviction.MemoryObservation(meminfo, obs); err != nil {
+	if err := eviction.MemoryObservation(r.memory, obs); err != nil {
 		r.log.Debug("eviction signals", "error", err)
 	}
 	if err := eviction.FsObservations(r.cfg.Root, eviction.SignalNodeFsAvailable, eviction.SignalNodeFsInodesFree, obs); err != nil {
@@ -72,43 +72,133 @@ func (r *Runtime) housekeeping() {
 	} else {
 		obs[eviction.SignalPIDAvailable] = eviction.Observation{Available: s.Available(), Capacity: s.MaxPID}
 	}
+	return obs
+}
+
+// housekeeping is one round of kubelet's eviction manager (its
+// synchronize), on Run's goroutine:
+//
+//	Step 1: observe the node's signals; the thresholds met give the
+//	        pressure conditions, published for the agent.
+//	Step 2: while the pods evicted by an earlier round are not cleaned up
+//	        (and for at most podCleanupTimeout), evict nothing: the
+//	        observations do not show yet what their eviction frees.
+//	Step 3: evict every pod over its local storage limits (an emptyDir's
+//	        sizeLimit, the pod's total, a container's own); if any was,
+//	        the round ends.
+//	Step 4: if a threshold is met, take the one to reclaim (memory first),
+//	        rank the running pods for its signal as kubelet does, and
+//	        evict the first that is not critical: one pod per round, so
+//	        that the next round sees what that freed.
+//
+// A hard threshold evicts at once, without grace period. Unlike kubelet,
+// the runtime does not first reclaim node-level resources (unused images,
+// dead containers' layers) under disk pressure.
+func (r *Runtime) housekeeping() {
+	// Step 1: the signals, the conditions.
+	obs := r.observe()
 	met := eviction.ThresholdsMet(r.cfg.EvictionHard, obs)
-	conds := r.pressureState.Update(met, r.now())
+	now := r.now()
+	conds := r.pressureState.Update(met, now)
 	if prev := r.Pressure(); !slices.Equal(prev, conds) {
 		r.log.Info("node pressure changed", "conditions", conds, "thresholds_met", met)
 	}
 	r.pressure.Store(&nodePressure{conditions: conds})
 
-	var diskMet *eviction.Threshold
-	for i := range met {
-		if met[i].Signal != eviction.SignalMemoryAvailable && met[i].Signal != eviction.SignalPIDAvailable {
-			diskMet = &met[i]
-			break
+	// Step 2: the last evictions' cleanup.
+	if r.cleanup != nil {
+		if !r.cleanedUp(r.cleanup.uids) && now.Before(r.cleanup.until) {
+			return
 		}
+		r.cleanup = nil
 	}
+
+	// Step 3: local storage limits.
+	reclaim, pressure := eviction.ThresholdToReclaim(met)
+	disk := pressure && reclaim.Signal != eviction.SignalMemoryAvailable && reclaim.Signal != eviction.SignalPIDAvailable
 	var candidates []eviction.Candidate
 	workers := map[*api.Pod]*podWorker{}
-	evicted := false
+	var evicted []string
 	for _, w := range r.activeWorkers() {
 		s := w.snapshot()
 		if s.terminal || s.removed || s.pod.DeletionTimestamp != nil || s.sandbox == nil {
 			continue
 		}
-		u := r.podUsage(s.pod, diskMet == nil)
+		u := r.podUsage(s.pod, !disk)
 		if msg := eviction.LocalStorageVerdict(s.pod, u); msg != "" {
 			w.evict(msg, false)
-			evicted = true
+			evicted = append(evicted, w.uid)
 			continue
 		}
 		candidates = append(candidates, eviction.Candidate{Pod: s.pod, Usage: u})
 		workers[s.pod] = w
 	}
-	if diskMet == nil || evicted || len(candidates) == 0 {
+	if len(evicted) > 0 {
+		r.cleanup = &pendingCleanup{uids: evicted, until: now.Add(r.podCleanupTimeout)}
 		return
 	}
-	eviction.RankForDiskPressure(candidates)
-	first := candidates[0]
-	workers[first.Pod].evict(eviction.DiskPressureMessage(*diskMet, first), true)
+
+	// Step 4: node pressure.
+	if !pressure || len(candidates) == 0 {
+		return
+	}
+	if !disk {
+		r.readPodStats(candidates)
+	}
+	eviction.Rank(reclaim.Signal, candidates)
+	for _, c := range candidates {
+		if eviction.IsCritical(c.Pod) {
+			r.log.Warn("eviction manager: cannot evict a critical pod", "pod", podFullName(c.Pod))
+			continue
+		}
+		w := workers[c.Pod]
+		w.evict(eviction.PressureMessage(reclaim, obs[reclaim.Signal], c), true)
+		r.cleanup = &pendingCleanup{uids: []string{w.uid}, until: now.Add(r.podCleanupTimeout)}
+		return
+	}
+	r.log.Info("eviction manager: unable to evict any pods from the node", "threshold", reclaim.String())
+}
+
+// readPodStats reads the memory and processes of each candidate's
+// cgroups; a pod whose cgroups cannot be read keeps no stats (and ranks
+// first, as in kubelet).
+func (r *Runtime) readPodStats(candidates []eviction.Candidate) {
+	reader, ok := r.sandbox.(podStatsReader)
+	if !ok {
+		return
+	}
+	for i := range candidates {
+		p := candidates[i].Pod
+		var names []string
+		for _, c := range slices.Concat(p.Spec.InitContainers, p.Spec.Containers) {
+			names = append(names, c.Name)
+		}
+		s, err := reader.PodStats(string(p.UID), names)
+		if err != nil {
+			r.log.Warn("eviction manager: reading pod stats", "pod", podFullName(p), "error", err)
+			continue
+		}
+		candidates[i].Stats = &s
+	}
+}
+
+// cleanedUp tells whether the pods of these UIDs are cleaned up after
+// their eviction: their processes killed and their sandbox (cgroups,
+// network) destroyed, or the pod gone (kubelet's podResourcesAreReclaimed
+// as far as the runtime holds resources for a terminal pod).
+func (r *Runtime) cleanedUp(uids []string) bool {
+	for _, uid := range uids {
+		r.mu.Lock()
+		w := r.workers[uid]
+		r.mu.Unlock()
+		if w == nil {
+			continue
+		}
+		if s := w.snapshot(); !s.removed && !(s.terminal && s.sandbox == nil) {
+			return false
+		}
+	}
+	return true
 }
 
 // activeWorkers lists the workers, outside the runtime's lock.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gossipod/gossipod/api"
+	"github.com/gossipod/gossipod/runtime/eviction"
 	"github.com/gossipod/gossipod/runtime/image"
 )
 
@@ -127,6 +128,23 @@ type fakeRuntime struct {
 	// onExec, if set, answers Exec in a running container (a probe's
 	// command) instead of the default echo.
 	onExec func(container string, args []string) int
+	// podStats answers PodStats by sandbox ID; a sandbox without an
+	// entry has no stats (an error).
+	podStats map[string]eviction.PodStats
+	// destroyGate, when set, holds every sandbox's Destroy until it is
+	// closed (or Destroy's context ends): a slow cleanup.
+	destroyGate chan struct{}
+}
+
+// PodStats is the eviction manager's view of a sandbox's cgroups.
+func (f *fakeRuntime) PodStats(id string, containers []string) (eviction.PodStats, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s, ok := f.podStats[id]
+	if !ok {
+		return eviction.PodStats{}, fmt.Errorf("sandbox %s: no stats", id)
+	}
+	return s, nil
 }
 
 func newFakeRuntime() *fakeRuntime {
@@ -299,6 +317,16 @@ func (s *fakeSandbox) Exec(ctx context.Context, name string, args []string, stdi
 }
 
 func (s *fakeSandbox) Destroy(ctx context.Context) error {
+	s.rt.mu.Lock()
+	gate := s.rt.destroyGate
+	s.rt.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	s.mu.Lock()
 	cs := make([]*fakeContainer, 0, len(s.containers))
 	for _, c := range s.containers {

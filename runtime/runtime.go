@@ -38,11 +38,19 @@ type Runtime struct {
 	// condition was last observed.
 	pressure      atomic.Pointer[nodePressure]
 	pressureState eviction.Pressure
+	// memory is where memory.available is read; cleanup is what the
+	// last evictions wait for (both owned by Run's goroutine).
+	memory  eviction.MemorySource
+	cleanup *pendingCleanup
 
 	// Knobs the tests turn; fixed before the first SyncPods.
 	backoff           backoffPolicy
 	logRotateInterval time.Duration
 	cleanupTimeout    time.Duration
+	// observe measures the node's eviction signals (observeNode);
+	// podCleanupTimeout bounds the wait for evicted pods' cleanup.
+	observe           func() eviction.Observations
+	podCleanupTimeout time.Duration
 	// probeUnit is a probe's second: the tests shorten it.
 	probeUnit time.Duration
 	// startedAt is when this Runtime was made; probes started less than
@@ -107,6 +115,8 @@ func newRuntime(ctx context.Context, cancel context.CancelFunc, cfg Config, imag
 		probeUnit:         time.Second,
 		startedAt:         time.Now(),
 		pressureState:     eviction.Pressure{TransitionPeriod: cfg.PressureTransitionPeriod},
+		memory:            eviction.HostMemorySource(),
+		podCleanupTimeout: podCleanupTimeout,
 		ctx:               ctx,
 		cancel:            cancel,
 		workers:           map[string]*podWorker{},
@@ -118,6 +128,7 @@ func newRuntime(ctx context.Context, cancel context.CancelFunc, cfg Config, imag
 		return nil, err
 	}
 	r.found = found
+	r.observe = r.observeNode
 	return r, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -64,6 +65,15 @@ func (w *podWorker) syncPod(ctx context.Context) time.Time {
 		st.Terminal = true
 		for _, rec := range w.allRecords() {
 			rec.Waiting = nil
+		}
+		// kubelet tears down a terminated pod's volumes: the memory its
+		// tmpfs volumes hold (emptyDirs of medium Memory, Secrets,
+		// projected) goes back to the node, which is what evicting a pod
+		// under memory pressure is for. The files on disk stay until the
+		// pod is deleted.
+		if err := unmountUnder(filepath.Join(w.podDir(), "volumes")); err != nil {
+			w.log.Warn("unmounting the volumes of a terminated pod", "err", err)
+			return now.Add(volumeRetry)
 		}
 		return time.Time{}
 	}

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gossipod/gossipod/runtime/container"
+	"github.com/gossipod/gossipod/runtime/eviction"
 	"github.com/gossipod/gossipod/runtime/image"
 	"github.com/gossipod/gossipod/runtime/network"
 )
@@ -57,6 +58,17 @@ type managerAdapter struct {
 // UpperDir is a container's writable layer, for the eviction manager.
 func (a *managerAdapter) UpperDir(sandboxID, name string) string {
 	return a.m.UpperDir(sandboxID, name)
+}
+
+// PodStats reads a sandbox's memory and process use, for the eviction
+// manager.
+func (a *managerAdapter) PodStats(sandboxID string, containers []string) (eviction.PodStats, error) {
+	s, err := a.m.PodStats(sandboxID, containers)
+	if err != nil {
+		return eviction.PodStats{}, err
+	}
+	return eviction.PodStats{MemoryWorkingSet: s.MemoryWorkingSet,
+		ContainerMemoryWorkingSet: s.ContainerMemoryWorkingSet, Processes: s.Processes}, nil
 }
 
 // ReapOrphans reaps the zombies libcontainer leaves when an exec fails

@@ -3,7 +3,6 @@ package eviction
 import (
 	"fmt"
 	"slices"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -114,62 +113,4 @@ func podEphemeralStorageLimit(p *api.Pod) (resource.Quantity, bool) {
 		sum = initMax
 	}
 	return sum, found
-}
-
-// Candidate is a running pod as ranking for node-pressure eviction sees
-// it: its measured local storage and its request.
-type Candidate struct {
-	Pod   *api.Pod
-	Usage PodUsage
-}
-
-// RankForDiskPressure orders pods for eviction when the node is short of
-// disk, as kubelet's rankDiskPressureFunc does: first the pods whose
-// ephemeral storage exceeds their ephemeral-storage request, then (pods
-// having no priority in gossipod, all alike) by usage above the request,
-// largest first. Ties keep the pods' order by namespace/name, so the
-// ranking is the same on every run.
-func RankForDiskPressure(pods []Candidate) {
-	key := func(c Candidate) (bool, int64) {
-		over := c.Usage.Total() - api.PodRequests(c.Pod).EphemeralStorage
-		return over > 0, over
-	}
-	slices.SortStableFunc(pods, func(a, b Candidate) int {
-		ea, oa := key(a)
-		eb, ob := key(b)
-		switch {
-		case ea != eb:
-			if ea {
-				return -1
-			}
-			return 1
-		case oa != ob:
-			if oa > ob {
-				return -1
-			}
-			return 1
-		}
-		return strings.Compare(a.Pod.Namespace+"/"+a.Pod.Name, b.Pod.Namespace+"/"+b.Pod.Name)
-	})
-}
-
-// DiskPressureMessage is kubelet's message for a pod evicted under disk
-// pressure: the starved resource, then each container whose storage is
-// above its request (kubelet's evictionMessage).
-func DiskPressureMessage(t Threshold, c Candidate) string {
-	res := resourceOf(t.Signal)
-	var b strings.Builder
-	fmt.Fprintf(&b, nodeLowMessageFmt, res)
-	if res != string(api.ResourceEphemeralStorage) {
-		return b.String()
-	}
-	for _, ctr := range c.Pod.Spec.Containers {
-		req := ctr.Resources.Requests[api.ResourceEphemeralStorage]
-		cu := c.Usage.Containers[ctr.Name]
-		used := resource.NewQuantity(cu.Rootfs+cu.Logs, resource.BinarySI)
-		if used.Cmp(req) > 0 {
-			fmt.Fprintf(&b, containerMessageFmt, ctr.Name, used.String(), req.String(), res)
-		}
-	}
-	return b.String()
 }

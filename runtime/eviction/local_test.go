@@ -106,7 +106,7 @@ func TestRankForDiskPressure(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			RankForDiskPressure(tt.pods)
+			Rank(SignalNodeFsAvailable, tt.pods)
 			var got []string
 			for _, c := range tt.pods {
 				got = append(got, c.Pod.Name)
@@ -115,27 +115,6 @@ func TestRankForDiskPressure(t *testing.T) {
 				t.Errorf("order = %v, want %v", got, tt.order)
 			}
 		})
-	}
-}
-
-func TestDiskPressureMessage(t *testing.T) {
-	p := &api.Pod{}
-	p.Spec.Containers = []api.Container{
-		{Name: "a", Resources: api.ResourceRequirements{Requests: api.ResourceList{api.ResourceEphemeralStorage: *q("1Mi")}}},
-		{Name: "b", Resources: api.ResourceRequirements{Requests: api.ResourceList{api.ResourceEphemeralStorage: *q("1Gi")}}},
-	}
-	c := Candidate{Pod: p, Usage: PodUsage{Containers: map[string]ContainerUsage{"a": {Rootfs: 2 << 20}, "b": {Rootfs: 1 << 20}}}}
-	tests := []struct {
-		signal Signal
-		want   string
-	}{
-		{SignalNodeFsAvailable, "The node was low on resource: ephemeral-storage. Container a was using 2Mi, request is 1Mi, has larger consumption of ephemeral-storage. "},
-		{SignalNodeFsInodesFree, "The node was low on resource: inodes. "},
-	}
-	for _, tt := range tests {
-		if got := DiskPressureMessage(Threshold{Signal: tt.signal}, c); got != tt.want {
-			t.Errorf("%s: %q\nwant %q", tt.signal, got, tt.want)
-		}
 	}
 }
 

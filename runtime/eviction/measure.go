@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 
 	"golang.org/x/sys/unix"
@@ -38,25 +39,117 @@ func FsCapacity(path string) (int64, error) {
 	return int64(st.Blocks) * st.Bsize, nil
 }
 
-// MemoryObservation reads memory.available as kubelet computes it: the
-// capacity minus the working set, the working set being the memory in use
-// less the inactive file cache, which the kernel reclaims first. From
-// /proc/meminfo that is MemFree + Inactive(file), out of MemTotal.
-func MemoryObservation(meminfo string, into Observations) error {
-	b, err := os.ReadFile(meminfo)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", meminfo, err)
+// MemorySource says where memory.available is read from: the kernel's
+// /proc/meminfo and the root cgroup's memory files. The zero value is the
+// host's; tests point it at fixtures.
+type MemorySource struct {
+	// Meminfo is /proc/meminfo.
+	Meminfo string
+	// CgroupV1Memory is the root of the v1 memory controller
+	// (/sys/fs/cgroup/memory); empty on a cgroup v2 host.
+	CgroupV1Memory string
+	// CgroupV2 is the root of the unified hierarchy (/sys/fs/cgroup),
+	// used when CgroupV1Memory is empty.
+	CgroupV2 string
+}
+
+// HostMemorySource is this host's MemorySource: the unified hierarchy
+// when /sys/fs/cgroup is a cgroup2 file system, else the v1 memory
+// controller at /sys/fs/cgroup/memory (a v1 or hybrid host).
+func HostMemorySource() MemorySource {
+	src := MemorySource{Meminfo: "/proc/meminfo", CgroupV2: "/sys/fs/cgroup"}
+	var st unix.Statfs_t
+	if err := unix.Statfs(src.CgroupV2, &st); err == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+		return src
 	}
-	o, err := parseMeminfo(b)
+	src.CgroupV1Memory = "/sys/fs/cgroup/memory"
+	return src
+}
+
+// MemoryObservation reads memory.available as kubelet computes it from
+// cadvisor's root container: the node's capacity (MemTotal) minus the
+// working set of the root cgroup, the working set being the memory in use
+// less the inactive file cache, which the kernel reclaims first. On
+// cgroup v1 the usage is the root memory cgroup's memory.usage_in_bytes
+// and the cache its memory.stat's total_inactive_file; the v2 root cgroup
+// has no memory.current, so the usage is MemTotal - MemFree (runc's
+// emulation, which cadvisor reads) and the cache memory.stat's
+// inactive_file. Without the cgroup files (no memory controller) it falls
+// back to /proc/meminfo's MemFree + Inactive(file).
+func MemoryObservation(src MemorySource, into Observations) error {
+	b, err := os.ReadFile(src.Meminfo)
 	if err != nil {
-		return fmt.Errorf("%s: %w", meminfo, err)
+		return fmt.Errorf("read %s: %w", src.Meminfo, err)
 	}
-	into[SignalMemoryAvailable] = o
+	mi, err := parseMeminfo(b)
+	if err != nil {
+		return fmt.Errorf("%s: %w", src.Meminfo, err)
+	}
+	usage, inactiveFile, err := rootCgroupMemory(src, mi)
+	if err != nil {
+		into[SignalMemoryAvailable] = Observation{Available: mi.free + mi.inactiveFile, Capacity: mi.total}
+		return err
+	}
+	into[SignalMemoryAvailable] = Observation{Available: mi.total - WorkingSet(usage, inactiveFile), Capacity: mi.total}
 	return nil
 }
 
-func parseMeminfo(b []byte) (Observation, error) {
-	var total, free, inactiveFile int64 = -1, -1, -1
+// WorkingSet is cadvisor's working set of a cgroup: its memory usage less
+// its inactive file cache, never below zero.
+func WorkingSet(usage, inactiveFile int64) int64 { return max(usage-inactiveFile, 0) }
+
+// rootCgroupMemory reads the root cgroup's memory usage and inactive file
+// cache.
+func rootCgroupMemory(src MemorySource, mi meminfo) (usage, inactiveFile int64, err error) {
+	if src.CgroupV1Memory != "" {
+		usage, err = ReadCgroupInt(filepath.Join(src.CgroupV1Memory, "memory.usage_in_bytes"))
+		if err != nil {
+			return 0, 0, err
+		}
+		inactiveFile, err = ReadCgroupStat(filepath.Join(src.CgroupV1Memory, "memory.stat"), "total_inactive_file")
+		return usage, inactiveFile, err
+	}
+	inactiveFile, err = ReadCgroupStat(filepath.Join(src.CgroupV2, "memory.stat"), "inactive_file")
+	return mi.total - mi.free, inactiveFile, err
+}
+
+// ReadCgroupInt reads a cgroup file holding one integer.
+func ReadCgroupInt(path string) (int64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", path, err)
+	}
+	n, err := strconv.ParseInt(string(bytes.TrimSpace(b)), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", path, err)
+	}
+	return n, nil
+}
+
+// ReadCgroupStat reads one key of a flat keyed cgroup file (memory.stat).
+func ReadCgroupStat(path, key string) (int64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", path, err)
+	}
+	for line := range bytes.Lines(b) {
+		k, v, ok := bytes.Cut(bytes.TrimSpace(line), []byte(" "))
+		if ok && string(k) == key {
+			n, err := strconv.ParseInt(string(v), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("%s: %s: %w", path, key, err)
+			}
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("%s: no %s", path, key)
+}
+
+// meminfo is what memory.available needs of /proc/meminfo, in bytes.
+type meminfo struct{ total, free, inactiveFile int64 }
+
+func parseMeminfo(b []byte) (meminfo, error) {
+	mi := meminfo{-1, -1, -1}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
 		f := bytes.Fields(sc.Bytes())
@@ -69,17 +162,17 @@ func parseMeminfo(b []byte) (Observation, error) {
 		}
 		switch string(f[0]) {
 		case "MemTotal:":
-			total = v << 10
+			mi.total = v << 10
 		case "MemFree:":
-			free = v << 10
+			mi.free = v << 10
 		case "Inactive(file):":
-			inactiveFile = v << 10
+			mi.inactiveFile = v << 10
 		}
 	}
-	if total < 0 || free < 0 || inactiveFile < 0 {
-		return Observation{}, errors.New("no MemTotal, MemFree or Inactive(file)")
+	if mi.total < 0 || mi.free < 0 || mi.inactiveFile < 0 {
+		return meminfo{}, errors.New("no MemTotal, MemFree or Inactive(file)")
 	}
-	return Observation{Available: free + inactiveFile, Capacity: total}, nil
+	return mi, nil
 }
 
 // DirUsage is what a directory tree takes on its file system, as du

@@ -142,20 +142,6 @@ func TestPressureTransitionPeriod(t *testing.T) {
 	}
 }
 
-func TestParseMeminfo(t *testing.T) {
-	in := "MemTotal:        8000000 kB\nMemFree:          100000 kB\nMemAvailable:    3000000 kB\nInactive(file):   200000 kB\n"
-	got, err := parseMeminfo([]byte(in))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := (Observation{Available: 300000 << 10, Capacity: 8000000 << 10}); got != want {
-		t.Errorf("got %+v, want %+v", got, want)
-	}
-	if _, err := parseMeminfo([]byte("MemTotal: 1 kB\n")); err == nil {
-		t.Error("a meminfo without MemFree was accepted")
-	}
-}
-
 func TestAllocatableEphemeralStorage(t *testing.T) {
 	const capacity = 100 << 30
 	tests := []struct {
