@@ -87,13 +87,16 @@ func validateName(name string) error {
 // re-adopting the sandbox knows it (whether the PID namespace is shared
 // decides how containers join it).
 type sandboxMeta struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name,omitempty"`
-	Namespace string    `json:"namespace,omitempty"`
-	Hostname  string    `json:"hostname"`
-	SharePID  bool      `json:"sharePID"`
-	ShmSize   int64     `json:"shmSizeBytes"`
-	Created   time.Time `json:"created"`
+	ID        string `json:"id"`
+	Name      string `json:"name,omitempty"`
+	Namespace string `json:"namespace,omitempty"`
+	Hostname  string `json:"hostname"`
+	SharePID  bool   `json:"sharePID"`
+	ShmSize   int64  `json:"shmSizeBytes"`
+	// UserNamespace is the pod's own user namespace, which containers
+	// started after a restart join too; nil for the host's.
+	UserNamespace *UserNamespace `json:"userNamespace,omitempty"`
+	Created       time.Time      `json:"created"`
 }
 
 // containerMeta is what a re-adopted container needs and libcontainer does

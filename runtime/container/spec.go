@@ -93,12 +93,24 @@ const (
 // needs), new UTS (the pod's hostname),
 // IPC, network (loopback up), mount and PID namespaces, no capabilities.
 // Its own PID namespace always (as containerd's sandbox): with a shared
-// PID namespace it is the pod's PID 1 and reaps the pod's orphans.
-func (m *Manager) pauseConfig(id, rootfs, hostname string) *configs.Config {
+// PID namespace it is the pod's PID 1 and reaps the pod's orphans. With
+// userns, it creates the pod's user namespace too, which then owns the
+// others: the pod's root is root over its own namespaces only.
+func (m *Manager) pauseConfig(id, rootfs, hostname string, userns *UserNamespace) *configs.Config {
 	ns := configs.Namespaces{}
 	for _, t := range []configs.NamespaceType{configs.NEWNS, configs.NEWUTS, configs.NEWIPC, configs.NEWNET, configs.NEWPID} {
 		ns.Add(t, "")
 	}
+	cfg := m.pauseBaseConfig(id, rootfs, hostname, ns)
+	if userns != nil {
+		cfg.Namespaces.Add(configs.NEWUSER, "")
+		cfg.UIDMappings, cfg.GIDMappings = userns.uidMappings(), userns.gidMappings()
+	}
+	return cfg
+}
+
+// pauseBaseConfig is the pause's configuration in namespaces ns.
+func (m *Manager) pauseBaseConfig(id, rootfs, hostname string, ns configs.Namespaces) *configs.Config {
 	return &configs.Config{
 		Rootfs:          rootfs,
 		Readonlyfs:      true,
@@ -146,6 +158,14 @@ func (s *Sandbox) containerConfig(spec ContainerSpec, rootfs string, pausePid in
 	// Joined, with Hostname left empty: setting it would overwrite the pod's
 	// hostname for every container.
 	ns.Add(configs.NEWUTS, nsPath(pausePid, "uts"))
+	userns := s.meta.UserNamespace
+	if userns != nil {
+		// Joined first (libcontainer's nsexec does), so the container's
+		// own mount, PID and cgroup namespaces belong to the pod's user
+		// namespace. The mappings are the ones the pause's has; given,
+		// as runc's specconv gives them, for the IDs libcontainer chowns.
+		ns.Add(configs.NEWUSER, nsPath(pausePid, "user"))
+	}
 	if cgroups.IsCgroup2UnifiedMode() {
 		// As runc's default on v2 hosts: the container sees its own cgroup
 		// as the root.
@@ -165,10 +185,14 @@ func (s *Sandbox) containerConfig(spec ContainerSpec, rootfs string, pausePid in
 		if v.ReadOnly {
 			flags |= unix.MS_RDONLY
 		}
-		mounts = append(mounts, &configs.Mount{
+		m := &configs.Mount{
 			Source: v.Source, Destination: v.Destination, Device: "bind", Flags: flags,
 			PropagationFlags: []int{rprivate},
-		})
+		}
+		if userns != nil && v.IDMapped {
+			m = userns.idmapped(m)
+		}
+		mounts = append(mounts, m)
 	}
 	cfg := &configs.Config{
 		Rootfs:          rootfs,
@@ -182,6 +206,9 @@ func (s *Sandbox) containerConfig(spec ContainerSpec, rootfs string, pausePid in
 			Path:      s.m.containerCgroupPath(s.id, spec.Name),
 			Resources: resources(spec),
 		},
+	}
+	if userns != nil {
+		cfg.UIDMappings, cfg.GIDMappings = userns.uidMappings(), userns.gidMappings()
 	}
 	if err := applySecurity(cfg, spec); err != nil {
 		return nil, err
