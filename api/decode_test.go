@@ -249,10 +249,11 @@ func TestDecodeManifestsErrors(t *testing.T) {
 		{
 			// hostNetwork: false is what Kubernetes' own Go types write
 			// back for "not set" (bool, not *bool), so it is accepted;
-			// hostUsers: false (*bool) is a choice gossipod cannot honour.
+			// setHostnameAsFQDN: false (*bool) is a choice gossipod cannot
+			// honour.
 			name:  "zero unsupported value field passes, zero pointer field does not",
-			input: podYAML("web") + "  hostNetwork: false\n  hostPID: false\n  hostUsers: false\n",
-			want:  []string{`document 1 (Pod "web"): spec.hostUsers: unsupported field`},
+			input: podYAML("web") + "  hostNetwork: false\n  hostPID: false\n  setHostnameAsFQDN: false\n",
+			want:  []string{`document 1 (Pod "web"): spec.setHostnameAsFQDN: unsupported field`},
 		},
 		{
 			name:  "non-zero unsupported value field is refused",
