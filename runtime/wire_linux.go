@@ -37,7 +37,10 @@ func newBackends(ctx context.Context, cfg Config) (imageService, sandboxService,
 		PodPidsLimit:    cfg.PodPidsLimit,
 		PodsPidsLimit:   cfg.PodsPidsLimit,
 		PodsMemoryLimit: cfg.PodsMemoryLimit,
-		Logger:          cfg.logger().With("component", "container"),
+		// What a pod with a user namespace sees besides its sandbox: the
+		// image layers and its volumes.
+		IDMapPaths: []string{cfg.imagesDir(), cfg.podsDir()},
+		Logger:     cfg.logger().With("component", "container"),
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("runtime: %w", err)
@@ -73,6 +76,12 @@ func (a *managerAdapter) CreateSandbox(ctx context.Context, spec sandboxSpec) (p
 		SharePID:     spec.SharePID,
 		ShmSizeBytes: spec.ShmSizeBytes,
 		Seccomp:      container.SeccompProfile(spec.Seccomp),
+		UserNamespace: func() *container.UserNamespace {
+			if u := spec.UserNamespace; u != nil {
+				return &container.UserNamespace{HostUID: u.hostUID(), HostGID: u.hostGID(), Size: u.UIDMappings[0].Length}
+			}
+			return nil
+		}(),
 	})
 	if err != nil {
 		return nil, mapContainerErr(err)
@@ -203,7 +212,7 @@ func (a *sandboxAdapter) Done() <-chan struct{} {
 func (a *sandboxAdapter) StartContainer(ctx context.Context, spec containerSpec) (podContainer, error) {
 	mounts := make([]container.Mount, len(spec.Mounts))
 	for i, m := range spec.Mounts {
-		mounts[i] = container.Mount{Source: m.Source, Destination: m.Destination, ReadOnly: m.ReadOnly}
+		mounts[i] = container.Mount{Source: m.Source, Destination: m.Destination, ReadOnly: m.ReadOnly, IDMapped: m.IDMapped}
 	}
 	cs := container.ContainerSpec{
 		Name:             spec.Name,
