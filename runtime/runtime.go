@@ -81,6 +81,9 @@ func New(cfg Config) (*Runtime, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if err := MakeSearchable(cfg.Root); err != nil {
+		return nil, fmt.Errorf("runtime: %w", err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	images, sandboxes, err := newBackends(ctx, cfg)
 	if err != nil {

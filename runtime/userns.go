@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 )
 
@@ -77,6 +78,29 @@ func (u *userNamespace) rangeIndex() (int, error) {
 func newUserNamespace(i int) *userNamespace {
 	m := []idMapping{{HostID: uint32(i) * usernsLength, ContainerID: 0, Length: usernsLength}}
 	return &userNamespace{UIDMappings: m, GIDMappings: append([]idMapping(nil), m...)}
+}
+
+// MakeSearchable creates dir (0711) or adds search permission for others
+// to it, as containerd keeps its root 0711: the root of a pod with its own
+// user namespace is an unprivileged user on the node, and libcontainer's
+// init reaches the pod's root filesystem by path, from inside that
+// namespace, through every directory above it. Nothing becomes listable
+// or readable; what is private inside stays 0700. The agent calls it on
+// its data dir, New on Root.
+func MakeSearchable(dir string) error {
+	if err := os.MkdirAll(dir, 0o711); err != nil {
+		return err
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if perm := fi.Mode().Perm(); perm&0o001 == 0 {
+		if err := os.Chmod(dir, perm|0o001); err != nil {
+			return fmt.Errorf("make %s searchable for pods with user namespaces: %w", dir, err)
+		}
+	}
+	return nil
 }
 
 // usernsAllocator hands out the ranges, one per pod UID, lowest free

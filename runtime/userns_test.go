@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
 	"testing"
 )
 
@@ -111,4 +114,49 @@ func TestUserNamespaceRecord(t *testing.T) {
 	if string(b) != want {
 		t.Errorf("record = %s, want %s", b, want)
 	}
+}
+
+// MakeSearchable creates a missing directory 0711 and adds others' search
+// permission to an existing one, and only that.
+func TestMakeSearchable(t *testing.T) {
+	base := t.TempDir()
+	for _, tc := range []struct {
+		name string
+		mode os.FileMode // 0: missing
+		want os.FileMode
+	}{
+		{"missing", 0, 0o711},
+		{"private", 0o700, 0o701},
+		{"open", 0o755, 0o755},
+		{"group only", 0o750, 0o751},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(base, tc.name, "dir")
+			if tc.mode != 0 {
+				if err := os.MkdirAll(dir, 0o700); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chmod(dir, tc.mode); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := MakeSearchable(dir); err != nil {
+				t.Fatal(err)
+			}
+			fi, err := os.Stat(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fi.Mode().Perm(); got != tc.want&^umask() {
+				t.Errorf("mode %#o, want %#o", got, tc.want&^umask())
+			}
+		})
+	}
+}
+
+// umask is the process's umask, which MkdirAll's mode goes through.
+func umask() os.FileMode {
+	m := syscall.Umask(0)
+	syscall.Umask(m)
+	return os.FileMode(m)
 }
