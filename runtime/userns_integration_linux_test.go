@@ -55,13 +55,19 @@ func usernsPod(name string, hostUsers *bool) *api.Pod {
 // owns is not writable although the container is "root", and it cannot
 // make a user namespace of its own (RuntimeDefault seccomp). A pod with
 // the host's user namespace, the control, maps 0 to 0 and writes the
-// host's file. The allocation is in the pod record and survives an agent
-// restart, the pods running on, and a pod that goes frees its range.
+// host's file. An fsGroup owns the emptyDir as base+fsGroup on the node.
+// The allocation is in the pod record and survives an agent restart, the
+// pods running on; a container started after it joins the same
+// namespace; a pod that goes frees its range.
 func TestRealUserNamespace(t *testing.T) {
 	h := usernsHarness(t)
 	no := false
 	a, b, host := usernsPod("userns-a", &no), usernsPod("userns-b", &no), usernsPod("hostusers", nil)
 	a.Spec.SecurityContext = &api.PodSecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}}
+	// b's fsGroup owns its emptyDir: group 2000 in the pod, base+2000 on
+	// the node.
+	fsGroup := int64(2000)
+	b.Spec.SecurityContext = &api.PodSecurityContext{FSGroup: &fsGroup}
 	h.r.SyncPods([]*api.Pod{a, b, host})
 	for _, p := range []*api.Pod{a, b, host} {
 		h.waitPhase(string(p.UID), api.PodRunning)
@@ -94,11 +100,15 @@ func TestRealUserNamespace(t *testing.T) {
 		pod      *api.Pod
 		uidMap   string // the fields of /proc/self/uid_map
 		owner    uint32 // on the node, of what the pod created in the emptyDir
+		group    uint32 // its group there
 		hostFile bool   // whether its root may write a file the node's root owns
+		// owners is what the pod sees of /etc/hosts, the downwardAPI file
+		// (fsGroup's) and the image's /bin/sh
+		owners string
 	}{
-		{a, fmt.Sprintf("0 %d 65536", baseA), baseA, false},
-		{b, fmt.Sprintf("0 %d 65536", baseB), baseB, false},
-		{host, "0 0 4294967295", 0, true},
+		{a, fmt.Sprintf("0 %d 65536", baseA), baseA, baseA, false, "0:0\n0:0\n0:0\n"},
+		{b, fmt.Sprintf("0 %d 65536", baseB), baseB, baseB + 2000, false, "0:0\n0:2000\n0:0\n"},
+		{host, "0 0 4294967295", 0, 0, true, "0:0\n0:0\n0:0\n"},
 	} {
 		t.Run(tc.pod.Name, func(t *testing.T) {
 			if out, code := h.exec(tc.pod.Name, "app", "id", "-u"); code != 0 || out != "0\n" {
@@ -108,21 +118,26 @@ func TestRealUserNamespace(t *testing.T) {
 			if got := strings.Join(strings.Fields(out), " "); code != 0 || got != tc.uidMap {
 				t.Errorf("/proc/self/uid_map = %q (exit %d), want %q", got, code, tc.uidMap)
 			}
+			createdBy := filepath.Join(h.r.podDir(string(tc.pod.UID)), "volumes", "data", "created-by")
+			waitUntilFor(t, 10*time.Second, "the container to write /data/created-by", func() bool {
+				b, _ := os.ReadFile(createdBy)
+				return len(b) > 0
+			})
 			if out, _ := h.exec(tc.pod.Name, "app", "cat", "/data/created-by"); out != "0\n" {
 				t.Errorf("/data/created-by = %q, want the container's uid 0", out)
 			}
 			var st syscall.Stat_t
-			if err := syscall.Stat(filepath.Join(h.r.podDir(string(tc.pod.UID)), "volumes", "data", "created-by"), &st); err != nil {
+			if err := syscall.Stat(createdBy, &st); err != nil {
 				t.Fatal(err)
 			}
-			if st.Uid != tc.owner || st.Gid != tc.owner {
-				t.Errorf("the file the pod created is %d:%d on the node, want %d:%d", st.Uid, st.Gid, tc.owner, tc.owner)
+			if st.Uid != tc.owner || st.Gid != tc.group {
+				t.Errorf("the file the pod created is %d:%d on the node, want %d:%d", st.Uid, st.Gid, tc.owner, tc.group)
 			}
 			// The node's files (/etc/hosts, the downwardAPI volume) are
 			// root's in the pod, as are the image's; the Memory emptyDir
 			// is writable.
 			for _, c := range []struct{ cmd, want string }{
-				{"stat -c %u:%g /etc/hosts /info/name /bin/sh", "0:0\n0:0\n0:0\n"},
+				{"stat -c %u:%g /etc/hosts /info/name /bin/sh", tc.owners},
 				{"cat /info/name", tc.pod.Name},
 				{"touch /mem/x && stat -c %u /mem/x", "0\n"},
 			} {
@@ -160,6 +175,21 @@ func TestRealUserNamespace(t *testing.T) {
 	}
 	if got := base(b); got != baseB {
 		t.Errorf("pod b's user namespace moved from %d to %d across the restart", baseB, got)
+	}
+	// A container the new agent starts in an adopted sandbox joins the
+	// pod's user namespace too (the sandbox's record keeps it).
+	if err := syscall.Kill(pidA, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor(string(a.UID), "a's app restarted", func(u PodUpdate) bool {
+		cs := u.Status.ContainerStatuses[0]
+		return cs.RestartCount == 1 && cs.State.Running != nil
+	})
+	if out, _ := h.exec(a.Name, "app", "cat", "/proc/self/uid_map"); strings.Join(strings.Fields(out), " ") != fmt.Sprintf("0 %d 65536", baseA) {
+		t.Errorf("a's restarted container: uid_map %q, want 0 %d 65536", out, baseA)
+	}
+	if out, code := h.exec(a.Name, "app", "sh", "-c", "cat /data/created-by && touch /data/again && stat -c %u /data/again"); code != 0 || out != "0\n0\n" {
+		t.Errorf("a's restarted container with its emptyDir: %q (exit %d)", out, code)
 	}
 	// A new pod does not get a range the adopted ones hold; once b is
 	// gone, its range is free again.
