@@ -265,3 +265,24 @@ func TestRealUserNamespaceUnsupported(t *testing.T) {
 		t.Errorf("the refused pod is %s, want Pending", describe(u))
 	}
 }
+
+// A container whose user is outside its pod's user namespace (runAsUser
+// 70000 with hostUsers: false) waits in CreateContainerConfigError with
+// the ID and the namespace's range, not libcontainer's "chown
+// /dev/stdout: invalid argument".
+func TestRealUserNamespaceIDOutside(t *testing.T) {
+	h := usernsHarness(t)
+	no := false
+	p := usernsPod("high", &no)
+	uid := int64(70000)
+	p.Spec.SecurityContext = &api.PodSecurityContext{RunAsUser: &uid}
+	h.r.SyncPods([]*api.Pod{p})
+	u := h.waitFor(string(p.UID), "CreateContainerConfigError", func(u PodUpdate) bool {
+		cs := u.Status.ContainerStatuses
+		return len(cs) == 1 && cs[0].State.Waiting != nil && cs[0].State.Waiting.Reason == "CreateContainerConfigError"
+	})
+	msg := u.Status.ContainerStatuses[0].State.Waiting.Message
+	if want := "user 70000 is outside the pod's user namespace (hostUsers: false maps IDs 0 to 65535)"; !strings.Contains(msg, want) {
+		t.Errorf("waiting message %q does not say %q", msg, want)
+	}
+}

@@ -388,9 +388,11 @@ func mapContainerErr(err error) error {
 		return &containerErr{err: err, kind: errNotFound}
 	case errors.Is(err, container.ErrNotRunning):
 		return &containerErr{err: err, kind: errNotRunning}
-	case errors.Is(err, container.ErrNoUsersFound), errors.Is(err, container.ErrNoGroupsFound):
-		// The image's USER names no one: kubelet's
-		// CreateContainerConfigError, as for a runAsNonRoot refusal.
+	case errors.Is(err, container.ErrNoUsersFound), errors.Is(err, container.ErrNoGroupsFound),
+		errors.Is(err, container.ErrIDNotMapped):
+		// The image's USER names no one, or an ID outside the pod's user
+		// namespace: kubelet's CreateContainerConfigError, as for a
+		// runAsNonRoot refusal.
 		return &configError{err: err}
 	}
 	return err

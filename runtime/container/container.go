@@ -241,6 +241,9 @@ func (s *Sandbox) StartContainer(ctx context.Context, spec ContainerSpec) (_ *Co
 	if err != nil {
 		return fail(err)
 	}
+	if err := userns.checkMapped(identity); err != nil {
+		return fail(err)
+	}
 
 	// Step 3: what re-adoption needs.
 	env := withDefaultPath(spec.Env)

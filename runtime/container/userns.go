@@ -29,6 +29,30 @@ type UserNamespace struct {
 // files (owned by root on the node) would be nobody's in the pod.
 var ErrUserNamespacesUnsupported = errors.New("the container runtime does not support user namespaces")
 
+// ErrIDNotMapped marks a container whose user or groups fall outside its
+// pod's user namespace: the kernel cannot switch to an ID the namespace
+// does not map. It is the container's configuration that is wrong, not
+// the node.
+var ErrIDNotMapped = errors.New("outside the pod's user namespace")
+
+// checkMapped refuses an identity with an ID the namespace does not map,
+// naming it, before libcontainer fails with "chown /dev/stdout: invalid
+// argument".
+func (u *UserNamespace) checkMapped(id Identity) error {
+	if u == nil {
+		return nil
+	}
+	if id.UID < 0 || id.UID >= int(u.Size) {
+		return fmt.Errorf("user %d is %w (hostUsers: false maps IDs 0 to %d)", id.UID, ErrIDNotMapped, u.Size-1)
+	}
+	for _, g := range append([]int{id.GID}, id.AdditionalGroups...) {
+		if g < 0 || g >= int(u.Size) {
+			return fmt.Errorf("group %d is %w (hostUsers: false maps IDs 0 to %d)", g, ErrIDNotMapped, u.Size-1)
+		}
+	}
+	return nil
+}
+
 // validate checks the mapping: non-empty, not wrapping around, not
 // mapping the host's root.
 func (u *UserNamespace) validate() error {

@@ -136,3 +136,32 @@ func TestUserNamespaceValidate(t *testing.T) {
 		})
 	}
 }
+
+// An identity is checked against the namespace's IDs: user, primary
+// group and every supplementary group.
+func TestUserNamespaceCheckMapped(t *testing.T) {
+	u := &UserNamespace{HostUID: 1 << 16, HostGID: 1 << 16, Size: 1 << 16}
+	for _, tc := range []struct {
+		name string
+		u    *UserNamespace
+		id   Identity
+		want string // "" when mapped
+	}{
+		{"root", u, Identity{}, ""},
+		{"nobody", u, Identity{UID: 65534, GID: 65534, AdditionalGroups: []int{65534}}, ""},
+		{"user outside", u, Identity{UID: 70000}, "user 70000 is outside the pod's user namespace (hostUsers: false maps IDs 0 to 65535)"},
+		{"group outside", u, Identity{UID: 1000, GID: 65536}, "group 65536 is outside"},
+		{"supplementary group outside", u, Identity{UID: 1000, GID: 1000, AdditionalGroups: []int{1000, 1 << 20}}, "group 1048576 is outside"},
+		{"the host's namespace maps everything", nil, Identity{UID: 70000, GID: 70000}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.u.checkMapped(tc.id)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, ErrIDNotMapped)):
+				t.Fatalf("error %v, want ErrIDNotMapped saying %q", err, tc.want)
+			}
+		})
+	}
+}
