@@ -247,12 +247,13 @@ func TestDecodeManifestsErrors(t *testing.T) {
 			want:  []string{`document 1 (Pod "web"): metadata.creationTimestamp: Invalid value: "0000-01-01T00:00:00+01:00": cannot be stored: parsing time "-0001-12-31T23:00:00Z" as "2006-01-02T15:04:05Z07:00": cannot parse "-0001-12-31T23:00:00Z" as "2006"`},
 		},
 		{
-			// subdomain: "" is what Kubernetes' own Go types write back
-			// for "not set" (string, not *string), so it is accepted;
-			// hostUsers: false (*bool) is a choice gossipod cannot honour.
+			// hostNetwork: false is what Kubernetes' own Go types write
+			// back for "not set" (bool, not *bool), so it is accepted;
+			// setHostnameAsFQDN: false (*bool) is a choice gossipod cannot
+			// honour.
 			name:  "zero unsupported value field passes, zero pointer field does not",
-			input: podYAML("web") + "  subdomain: \"\"\n  hostPID: false\n  hostUsers: false\n",
-			want:  []string{`document 1 (Pod "web"): spec.hostUsers: unsupported field`},
+			input: podYAML("web") + "  hostNetwork: false\n  hostPID: false\n  setHostnameAsFQDN: false\n",
+			want:  []string{`document 1 (Pod "web"): spec.setHostnameAsFQDN: unsupported field`},
 		},
 		{
 			name:  "non-zero unsupported value field is refused",

@@ -26,7 +26,7 @@ var kubernetesOnlyFields = map[reflect.Type]map[string]bool{
 		"subdomain affinity schedulerName " +
 		"hostAliases priorityClassName priority readinessGates runtimeClassName " +
 		"preemptionPolicy overhead topologySpreadConstraints " +
-		"setHostnameAsFQDN os hostUsers schedulingGates resourceClaims resources hostnameOverride"),
+		"setHostnameAsFQDN os schedulingGates resourceClaims resources hostnameOverride"),
 	reflect.TypeFor[Container](): set("resizePolicy restartPolicyRules " +
 		"volumeDevices " +
 		"terminationMessagePath terminationMessagePolicy stdin stdinOnce tty"),

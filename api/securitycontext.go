@@ -24,7 +24,7 @@ type PodSecurityContext = corev1.PodSecurityContext
 // SecurityContext is a container's securityContext. gossipod implements
 // runAsUser, runAsGroup, runAsNonRoot, readOnlyRootFilesystem,
 // allowPrivilegeEscalation, capabilities, privileged, procMount (Default;
-// Unmasked needs hostUsers: false, which gossipod does not implement),
+// not Unmasked, which Kubernetes allows with hostUsers: false only),
 // seccompProfile and appArmorProfile; not seLinuxOptions nor
 // windowsOptions.
 type SecurityContext = corev1.SecurityContext
@@ -69,18 +69,17 @@ func NormalizeSysctl(name string) string {
 
 // validatePodSecurity checks the pod-level securityContext and the host
 // namespace fields as kube-apiserver's ValidatePodSecurityContext does,
-// and refuses what gossipod does not implement: user namespaces, unsafe
-// sysctls. hostNetwork, hostPID and hostIPC are implemented (see the
-// runtime); Pod Security admission keeps them out of baseline namespaces.
+// and refuses what gossipod does not implement: unsafe sysctls.
+// hostNetwork, hostPID, hostIPC and hostUsers: false are implemented (see
+// the runtime); Pod Security admission keeps the host namespaces out of
+// baseline namespaces.
 func validatePodSecurity(spec *PodSpec, fld *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	if spec.HostPID && spec.ShareProcessNamespace != nil && *spec.ShareProcessNamespace {
 		// kubelet would give hostPID the win; the API refuses the pair.
 		errs = append(errs, field.Invalid(fld.Child("shareProcessNamespace"), true, "ShareProcessNamespace and HostPID cannot both be enabled"))
 	}
-	if spec.HostUsers != nil && !*spec.HostUsers {
-		errs = append(errs, field.Forbidden(fld.Child("hostUsers"), "gossipod does not implement user namespaces yet"))
-	}
+	errs = append(errs, validateHostUsers(spec, fld)...)
 	sc := spec.SecurityContext
 	if sc == nil {
 		return errs
@@ -117,6 +116,59 @@ func validatePodSecurity(spec *PodSpec, fld *field.Path) field.ErrorList {
 	}
 	errs = append(errs, validateSeccompProfile(sc.SeccompProfile, fld.Child("seccompProfile"))...)
 	errs = append(errs, validateAppArmorProfile(sc.AppArmorProfile, fld.Child("appArmorProfile"))...)
+	return errs
+}
+
+// HostUsersFalse reports whether a pod asks for a user namespace of its
+// own (spec.hostUsers: false): its containers' root is then an
+// unprivileged user on the node, with IDs the node allocates for the pod.
+func HostUsersFalse(spec *PodSpec) bool {
+	return spec.HostUsers != nil && !*spec.HostUsers
+}
+
+// validateHostUsers checks what depends on spec.hostUsers, as
+// kube-apiserver's validateHostUsers does: with hostUsers: false, no host
+// network, PID or IPC namespace ("when `hostUsers` is false"). gossipod
+// adds hostPath volumes, which Kubernetes 1.25 and 1.26 refused there too:
+// the node's files are the node's root's, not the pod's, so a pod's root
+// sees them as nobody's and writes to them as nobody. And procMount
+// Unmasked, which Kubernetes allows only with hostUsers: false, is
+// refused in every pod, with kube-apiserver's message where hostUsers is
+// not false and gossipod's where it is.
+func validateHostUsers(spec *PodSpec, fld *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	userns := HostUsersFalse(spec)
+	if userns {
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{{"hostNetwork", spec.HostNetwork}, {"hostPID", spec.HostPID}, {"hostIPC", spec.HostIPC}} {
+			if f.set {
+				errs = append(errs, field.Forbidden(fld.Child(f.name), "when `hostUsers` is false"))
+			}
+		}
+		for i, v := range spec.Volumes {
+			if v.HostPath != nil {
+				errs = append(errs, field.Forbidden(fld.Child("volumes").Index(i).Child("hostPath"), "when `hostUsers` is false"))
+			}
+		}
+	}
+	for _, list := range []struct {
+		name string
+		cs   []Container
+	}{{"initContainers", spec.InitContainers}, {"containers", spec.Containers}} {
+		for i, c := range list.cs {
+			if c.SecurityContext == nil || c.SecurityContext.ProcMount == nil || *c.SecurityContext.ProcMount != corev1.UnmaskedProcMount {
+				continue
+			}
+			pm := fld.Child(list.name).Index(i).Child("securityContext", "procMount")
+			if userns {
+				errs = append(errs, field.Forbidden(pm, "gossipod does not implement `Unmasked` yet"))
+			} else {
+				errs = append(errs, field.Invalid(pm, corev1.UnmaskedProcMount, "`hostUsers` must be false to use `Unmasked`"))
+			}
+		}
+	}
 	return errs
 }
 
@@ -250,8 +302,8 @@ func knownCapability(name string) bool {
 // validateSecurityContext checks a container's securityContext as
 // kube-apiserver's ValidateSecurityContext does, and also refuses
 // capability names that no kernel knows (the runtime would fail to start
-// the container with "unknown capability") and procMount Unmasked (it
-// needs hostUsers: false, which gossipod does not implement).
+// the container with "unknown capability"). procMount Unmasked depends on
+// the pod's hostUsers: validateHostUsers checks it.
 func validateSecurityContext(sc *SecurityContext, fld *field.Path) field.ErrorList {
 	if sc == nil {
 		return nil
@@ -272,9 +324,7 @@ func validateSecurityContext(sc *SecurityContext, fld *field.Path) field.ErrorLi
 	}
 	if pm := sc.ProcMount; pm != nil {
 		switch *pm {
-		case corev1.DefaultProcMount:
-		case corev1.UnmaskedProcMount:
-			errs = append(errs, field.Invalid(fld.Child("procMount"), *pm, "`hostUsers` must be false to use `Unmasked`"))
+		case corev1.DefaultProcMount, corev1.UnmaskedProcMount:
 		default:
 			errs = append(errs, field.NotSupported(fld.Child("procMount"), *pm, []corev1.ProcMountType{corev1.DefaultProcMount, corev1.UnmaskedProcMount}))
 		}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -101,10 +102,24 @@ func TestValidateSecurityContext(t *testing.T) {
 		{name: "hostPID with shareProcessNamespace false", modify: func(p *Pod) {
 			p.Spec.HostPID, p.Spec.ShareProcessNamespace = true, ptr(false)
 		}},
-		{name: "user namespaces", modify: func(p *Pod) {
+		{name: "user namespace", modify: func(p *Pod) {
 			p.Spec.HostUsers = ptr(false)
+			// emptyDirs only, no hostPath.
+			p.Spec.Volumes = slices.DeleteFunc(p.Spec.Volumes, func(v Volume) bool { return v.HostPath != nil })
+			p.Spec.Containers[0].VolumeMounts = p.Spec.Containers[0].VolumeMounts[:1]
+			// Root in the pod is not root on the node: runAsUser 0 is fine.
+			p.Spec.SecurityContext = &PodSecurityContext{RunAsUser: ptr(int64(0))}
+		}},
+		{name: "user namespace and host namespaces, hostPath, Unmasked", modify: func(p *Pod) {
+			p.Spec.HostNetwork, p.Spec.HostPID, p.Spec.HostIPC = true, true, true
+			p.Spec.HostUsers = ptr(false)
+			p.Spec.Containers[1].SecurityContext = &SecurityContext{ProcMount: ptr(corev1.UnmaskedProcMount)}
 		}, want: []string{
-			"spec.hostUsers: Forbidden: gossipod does not implement user namespaces yet",
+			"spec.hostNetwork: Forbidden: when `hostUsers` is false",
+			"spec.hostPID: Forbidden: when `hostUsers` is false",
+			"spec.hostIPC: Forbidden: when `hostUsers` is false",
+			"spec.volumes[1].hostPath: Forbidden: when `hostUsers` is false",
+			"spec.containers[1].securityContext.procMount: Forbidden: gossipod does not implement `Unmasked` yet",
 		}},
 		{name: "namespaced sysctls of a namespace shared with the host", modify: func(p *Pod) {
 			p.Spec.HostNetwork, p.Spec.HostIPC = true, true
@@ -163,10 +178,13 @@ spec:
 	if _, err := DecodeManifests([]byte(ok)); err != nil {
 		t.Fatalf("decode: %v", err)
 	}
+	if _, err := DecodeManifests([]byte(strings.Replace(ok, "spec:\n", "spec:\n  hostUsers: false\n", 1))); err != nil {
+		t.Fatalf("decode hostUsers: false: %v", err)
+	}
 	for field, manifest := range map[string]string{
 		"spec.securityContext.seLinuxOptions":               "spec: {securityContext: {seLinuxOptions: {level: s0}}, containers: [{name: c, image: b}]}",
 		"spec.containers[0].securityContext.windowsOptions": "spec: {containers: [{name: c, image: b, securityContext: {windowsOptions: {runAsUserName: x}}}]}",
-		"spec.hostUsers": "spec: {hostUsers: false, containers: [{name: c, image: b}]}",
+		"spec.setHostnameAsFQDN":                            "spec: {setHostnameAsFQDN: false, containers: [{name: c, image: b}]}",
 	} {
 		_, err := DecodeManifests([]byte("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n" + manifest))
 		if err == nil || !strings.Contains(err.Error(), field) || !strings.Contains(err.Error(), "unsupported field") {

@@ -86,7 +86,7 @@ func checkStrict(path string, n *node, t reflect.Type, causes []StatusCause) []S
 				// writes (status.daemonEndpoints, subdomain: "") is
 				// "not set": accept it, so that an object read back from
 				// the cluster (kubectl edit, replace) decodes again. A
-				// pointer's zero (hostUsers: false) is a choice, refused.
+				// pointer's zero (setHostnameAsFQDN: false) is a choice, refused.
 				continue
 			}
 			if !ok || unsupported[key] {

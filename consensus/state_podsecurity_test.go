@@ -55,6 +55,23 @@ func pssHostPort(p *api.Pod) {
 	p.Spec.Containers[0].Ports = []api.ContainerPort{{ContainerPort: 80, HostPort: 80, Protocol: api.ProtocolTCP}}
 }
 
+// pssRootRestricted meets the restricted standard except that it runs as
+// root (runAsUser 0, no runAsNonRoot): what a pod with hostUsers: false
+// may do, since its root is not the node's.
+func pssRootRestricted(p *api.Pod) {
+	f, zero := false, int64(0)
+	p.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsUser: &zero,
+		SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}}
+	p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{AllowPrivilegeEscalation: &f,
+		Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}}
+}
+
+func pssUserns(p *api.Pod) {
+	pssRootRestricted(p)
+	f := false
+	p.Spec.HostUsers = &f
+}
+
 const pssForbidden = `pods "x" is forbidden: violates PodSecurity `
 
 // TestPodSecurityAdmission: the FSM refuses, on every replica alike, the
@@ -92,6 +109,13 @@ func TestPodSecurityAdmission(t *testing.T) {
 		{name: "a system namespace without an object gets the default", def: "baseline", ns: "kube-system", with: pssHostPath,
 			want: pssForbidden + `"baseline:latest": hostPath volumes (volume "data")`},
 		{name: "nothing recorded: a log from before Pod Security replays as applied", ns: "base", with: pssPrivileged},
+		// With hostUsers: false the standards relax runAsNonRoot and
+		// runAsUser (k8s.io/pod-security-admission): root in the pod is
+		// not root on the node.
+		{name: "restricted ns, root with hostUsers: false", def: "baseline", ns: "strict", with: pssUserns},
+		{name: "baseline ns, hostUsers: false", def: "baseline", ns: "base", with: pssUserns},
+		{name: "restricted ns, root with the host's users", def: "baseline", ns: "strict", with: pssRootRestricted,
+			want: pssForbidden + `"restricted:latest": runAsNonRoot != true (pod or container "x" must set securityContext.runAsNonRoot=true), runAsUser=0 (pod must not set runAsUser=0)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var errs []string
@@ -115,6 +139,38 @@ func TestPodSecurityAdmission(t *testing.T) {
 			}
 			if len(errs) > 0 && (errs[0] != errs[1] || errs[1] != errs[2]) {
 				t.Fatalf("replicas disagree: %q", errs)
+			}
+		})
+	}
+}
+
+// TestUserNamespacePodValidated: the FSM refuses, as the API does, a pod
+// with hostUsers: false and what Kubernetes forbids with it, with the
+// same 422.
+func TestUserNamespacePodValidated(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		with func(*api.Pod)
+		want string // "" when admitted
+	}{
+		{name: "hostUsers: false", with: pssUserns},
+		{name: "hostUsers: false and a hostPath", with: func(p *api.Pod) { pssUserns(p); pssHostPath(p) },
+			want: "Pod \"x\" is invalid: spec.volumes[0].hostPath: Forbidden: when `hostUsers` is false"},
+		{name: "hostUsers: false and hostIPC", with: func(p *api.Pod) { pssUserns(p); p.Spec.HostIPC = true },
+			want: "Pod \"x\" is invalid: spec.hostIPC: Forbidden: when `hostUsers` is false"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := pssFSM(t, "privileged")
+			_, err := applyErr(t, f, 11, command(t, CmdCreatePod, CreatePod{Pod: pssTestPod("priv", tc.with)}, t0))
+			_, stored := f.state.Pod("priv", "x")
+			if tc.want == "" {
+				if err != nil || !stored {
+					t.Fatalf("refused: %v (stored %v)", err, stored)
+				}
+				return
+			}
+			if statusCode(err) != http.StatusUnprocessableEntity || err.Error() != tc.want || stored {
+				t.Fatalf("got %v (stored %v)\nwant 422 %s", err, stored, tc.want)
 			}
 		})
 	}

@@ -90,6 +90,8 @@ type sandboxSpec struct {
 	HostPorts []hostPort
 	// Seccomp is the pause's seccomp profile, the pod-level one.
 	Seccomp seccompSpec
+	// UserNamespace is the pod's own user namespace; nil for the host's.
+	UserNamespace *userNamespace
 }
 
 // hostPort publishes a container port on the node (a container's
@@ -158,6 +160,10 @@ type mount struct {
 	Source      string
 	Destination string
 	ReadOnly    bool
+	// IDMapped mounts files the node writes (configMaps, secrets, the
+	// pod's /etc/hosts) idmapped in a pod with its own user namespace, so
+	// that root's files on the node are root's in the pod.
+	IDMapped bool
 }
 
 // podContainer is one container instance.

@@ -25,7 +25,7 @@
 //
 //	<Root>/images/                      the image store (runtime/image)
 //	<Root>/containers/<uid>/            the sandbox and containers (runtime/container)
-//	<Root>/pods/<uid>/pod.json          the pod record: spec, restart counts, back-offs, statuses
+//	<Root>/pods/<uid>/pod.json          the pod record: spec, restart counts, back-offs, statuses, user namespace
 //	<Root>/pods/<uid>/volumes/<name>/   emptyDir volumes (a tmpfs for medium Memory)
 //	<Root>/pods/<uid>/etc/              the pod's managed /etc/hosts, hostname, resolv.conf
 //	<Root>/pods/<uid>/logs/<c>/<n>.log  the n-th instance of container c's stdout and stderr
@@ -47,6 +47,16 @@
 // ContainerCreating with a FailedMount event until it appears; while the
 // pod runs its volumes are compared with the state every projectedResync
 // and rewritten when they differ.
+//
+// A pod with spec.hostUsers: false gets a user namespace of its own
+// (userns.go), as kubelet's user namespace manager gives one: 65536 host
+// IDs at a multiple of 65536, disjoint from every other pod's and from
+// the host's, recorded in pod.json before anything the pod owns is made
+// and freed when its directory is removed; a restarted agent re-adopts
+// the ranges of the records it finds before any new pod gets one. Its
+// emptyDirs belong to the pod's root on the node; the files the node
+// writes for it (configMaps, secrets, /etc/hosts) and the image's layers
+// are idmapped mounts (runtime/container).
 //
 // Every HousekeepingInterval (10 s) Run does kubelet's eviction manager's
 // round (housekeeping, evict.go, with the decisions in runtime/eviction):

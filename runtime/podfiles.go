@@ -121,7 +121,7 @@ func (w *podWorker) managedMounts(c *api.Container) []mount {
 			}
 		}
 		if !own {
-			out = append(out, mount{Source: filepath.Join(w.etcDir(), f.name), Destination: f.dest})
+			out = append(out, mount{Source: filepath.Join(w.etcDir(), f.name), Destination: f.dest, IDMapped: true})
 		}
 	}
 	return out

@@ -71,6 +71,9 @@ type Runtime struct {
 	adopted bool
 	// found are the pod records read from disk by New, by UID.
 	found map[string]*podState
+	// userns hands out the user namespaces of the pods with
+	// hostUsers: false.
+	userns *usernsAllocator
 	// cleaned is closed once the leftovers of pods that are gone are
 	// removed: new pods start only after that, so that an agent that
 	// comes back stops the pods no longer bound to it before anything
@@ -85,6 +88,9 @@ type Runtime struct {
 func New(cfg Config) (*Runtime, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if err := MakeSearchable(cfg.Root); err != nil {
+		return nil, fmt.Errorf("runtime: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	images, sandboxes, err := newBackends(ctx, cfg)
@@ -121,11 +127,23 @@ func newRuntime(ctx context.Context, cancel context.CancelFunc, cfg Config, imag
 		cancel:            cancel,
 		workers:           map[string]*podWorker{},
 		cleaned:           make(chan struct{}),
+		userns:            newUsernsAllocator(),
 	}
 	found, err := r.readRecords()
 	if err != nil {
 		cancel()
 		return nil, err
+	}
+	// The pods found keep their user namespaces: no new pod may get one
+	// of their ranges, while they run or until their files are removed.
+	for uid, st := range found {
+		if st == nil || st.UserNamespace == nil {
+			continue
+		}
+		if err := r.userns.adopt(uid, st.UserNamespace); err != nil {
+			r.log.Warn("unusable user namespace in a pod record; the pod's leftovers will be removed", "uid", uid, "error", err)
+			found[uid] = nil
+		}
 	}
 	r.found = found
 	r.observe = r.observeNode

@@ -27,6 +27,10 @@ type podState struct {
 	// PodIP is the address the pod network gave the current sandbox ("" with
 	// no pod network).
 	PodIP string `json:"podIP,omitempty"`
+	// UserNamespace is the pod's own user namespace (spec.hostUsers:
+	// false), allocated before its first volume or sandbox is made and
+	// kept until its directory is removed; nil for the host's.
+	UserNamespace *userNamespace `json:"userNamespace,omitempty"`
 	// SandboxGen counts the sandboxes created for the pod; a container
 	// record's Gen tells in which one its latest instance ran.
 	SandboxGen int `json:"sandboxGen"`

@@ -188,6 +188,8 @@ func (w *podWorker) createSandbox(ctx context.Context) error {
 		ShmSizeBytes: defaultShmSize,
 		HostPorts:    hostPorts(pod),
 		Seccomp:      seccomp,
+		// Allocated with the volumes, which come first.
+		UserNamespace: w.st.UserNamespace,
 	})
 	if err != nil {
 		return err

@@ -75,6 +75,9 @@ const (
 // and FileOrCreate. It is idempotent: an adopted pod's volumes are left as
 // they are. Errors are worded as kubelet's FailedMount events.
 func (w *podWorker) setupVolumes() error {
+	if err := w.allocateUserNamespace(); err != nil {
+		return err
+	}
 	if err := w.writeManagedFiles(); err != nil {
 		return fmt.Errorf("writing the pod's /etc/hosts, /etc/hostname and /etc/resolv.conf: %w", err)
 	}
@@ -86,6 +89,10 @@ func (w *podWorker) setupVolumes() error {
 			err = w.setupProjected(v)
 		case v.EmptyDir != nil:
 			err = w.setupEmptyDir(v.Name, v.EmptyDir)
+		case v.HostPath != nil && w.st.UserNamespace != nil:
+			// The API refuses it (api.ValidatePod); a node never mounts
+			// the host's files into a pod whose root is not the host's.
+			err = errHostPathUserns
 		case v.HostPath != nil:
 			err = w.r.checkHostPathAllowed(v.HostPath.Path)
 			if err == nil {
@@ -181,15 +188,53 @@ func (w *podWorker) setupEmptyDir(name string, src *api.EmptyDirVolumeSource) er
 			}
 		}
 	}
+	// In a pod with its own user namespace the directory is its root's
+	// (the mapped host IDs): what the pod writes there is owned by its
+	// mapped IDs on the node, not by the host's root.
+	if u := w.st.UserNamespace; u != nil {
+		if err := os.Lchown(dir, int(u.hostUID()), int(u.hostGID())); err != nil {
+			return err
+		}
+	}
 	// The pod's fsGroup owns it, setgid, as kubelet's SetVolumeOwnership
 	// leaves a new emptyDir: what the pod writes there inherits the group.
 	// Only the directory itself: this runs before every container start,
 	// and what the containers wrote is theirs (and already the group's),
 	// so both fsGroupChangePolicy values come to the same.
 	if gid := fsGroupOf(w.st.Pod); gid != nil {
-		return setOwnership(dir, *gid, false)
+		return setOwnership(dir, w.hostGID(*gid), false)
 	}
 	return nil
+}
+
+// errHostPathUserns refuses a hostPath volume in a pod with its own user
+// namespace, in kube-apiserver's words.
+var errHostPathUserns = errors.New("hostPath volumes are not supported when `hostUsers` is false")
+
+// allocateUserNamespace gives a pod with hostUsers: false its user
+// namespace, once, and records it before anything owned by its IDs is
+// made.
+func (w *podWorker) allocateUserNamespace() error {
+	if !api.HostUsersFalse(&w.st.Pod.Spec) || w.st.UserNamespace != nil {
+		return nil
+	}
+	u, err := w.r.userns.allocate(w.uid)
+	if err != nil {
+		return fmt.Errorf("failed to allocate the pod's user namespace: %w", err)
+	}
+	w.st.UserNamespace = u
+	w.persist()
+	w.log.Info("allocated user namespace", "hostID", u.hostUID(), "length", u.UIDMappings[0].Length)
+	return nil
+}
+
+// hostGID is the node's ID of the pod's group gid: gid itself, or its
+// mapping in the pod's user namespace.
+func (w *podWorker) hostGID(gid int64) int64 {
+	if u := w.st.UserNamespace; u != nil && gid >= 0 && gid < int64(u.GIDMappings[0].Length) {
+		return int64(u.hostGID()) + gid
+	}
+	return gid
 }
 
 // setupHostPath applies a hostPath's type as kubelet does.
@@ -259,6 +304,7 @@ func (w *podWorker) containerMounts(c *api.Container) ([]mount, error) {
 				// container, as kubelet mounts them.
 				m.Source = w.volumeDir(v.Name)
 				m.ReadOnly = true
+				m.IDMapped = true
 			case v.EmptyDir != nil:
 				m.Source = w.volumeDir(v.Name)
 			case v.HostPath != nil:
@@ -353,6 +399,8 @@ func (r *Runtime) removePodDir(uid string) error {
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("remove directory of pod %s: %w", uid, err)
 	}
+	// Nothing of the pod is left that its IDs own: its range is free.
+	r.userns.release(uid)
 	return nil
 }
 

@@ -47,7 +47,9 @@ func TestSetupHostPath(t *testing.T) {
 }
 
 // Volumes become bind mounts: an emptyDir under the pod's directory, a
-// hostPath as it is, readOnly kept; the pod's managed files come first.
+// hostPath as it is, readOnly kept; the pod's managed files come first,
+// idmapped in a pod with a user namespace of its own (the node writes
+// them; emptyDirs are the pod's root's instead).
 func TestVolumeMounts(t *testing.T) {
 	host := t.TempDir()
 	h := newHarnessAllowing(t, host)
@@ -64,9 +66,9 @@ func TestVolumeMounts(t *testing.T) {
 	h.waitPhase(string(p.UID), api.PodRunning)
 	got := h.container(string(p.UID), "a", 0).spec.Mounts
 	want := []mount{
-		{Source: filepath.Join(h.r.podDir(string(p.UID)), "etc/hosts"), Destination: "/etc/hosts"},
-		{Source: filepath.Join(h.r.podDir(string(p.UID)), "etc/hostname"), Destination: "/etc/hostname"},
-		{Source: filepath.Join(h.r.podDir(string(p.UID)), "etc/resolv.conf"), Destination: "/etc/resolv.conf"},
+		{Source: filepath.Join(h.r.podDir(string(p.UID)), "etc/hosts"), Destination: "/etc/hosts", IDMapped: true},
+		{Source: filepath.Join(h.r.podDir(string(p.UID)), "etc/hostname"), Destination: "/etc/hostname", IDMapped: true},
+		{Source: filepath.Join(h.r.podDir(string(p.UID)), "etc/resolv.conf"), Destination: "/etc/resolv.conf", IDMapped: true},
 		{Source: filepath.Join(h.r.podDir(string(p.UID)), "volumes/scratch"), Destination: "/scratch"},
 		{Source: filepath.Join(host, "data"), Destination: "/data", ReadOnly: true},
 	}

@@ -38,7 +38,10 @@ func newBackends(ctx context.Context, cfg Config) (imageService, sandboxService,
 		PodPidsLimit:    cfg.PodPidsLimit,
 		PodsPidsLimit:   cfg.PodsPidsLimit,
 		PodsMemoryLimit: cfg.PodsMemoryLimit,
-		Logger:          cfg.logger().With("component", "container"),
+		// What a pod with a user namespace sees besides its sandbox: the
+		// image layers and its volumes.
+		IDMapPaths: []string{cfg.imagesDir(), cfg.podsDir()},
+		Logger:     cfg.logger().With("component", "container"),
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("runtime: %w", err)
@@ -88,6 +91,12 @@ func (a *managerAdapter) CreateSandbox(ctx context.Context, spec sandboxSpec) (p
 		HostIPC:      spec.HostIPC,
 		ShmSizeBytes: spec.ShmSizeBytes,
 		Seccomp:      container.SeccompProfile(spec.Seccomp),
+		UserNamespace: func() *container.UserNamespace {
+			if u := spec.UserNamespace; u != nil {
+				return &container.UserNamespace{HostUID: u.hostUID(), HostGID: u.hostGID(), Size: u.UIDMappings[0].Length}
+			}
+			return nil
+		}(),
 	})
 	if err != nil {
 		return nil, mapContainerErr(err)
@@ -220,7 +229,7 @@ func (a *sandboxAdapter) Done() <-chan struct{} {
 func (a *sandboxAdapter) StartContainer(ctx context.Context, spec containerSpec) (podContainer, error) {
 	mounts := make([]container.Mount, len(spec.Mounts))
 	for i, m := range spec.Mounts {
-		mounts[i] = container.Mount{Source: m.Source, Destination: m.Destination, ReadOnly: m.ReadOnly}
+		mounts[i] = container.Mount{Source: m.Source, Destination: m.Destination, ReadOnly: m.ReadOnly, IDMapped: m.IDMapped}
 	}
 	cs := container.ContainerSpec{
 		Name:             spec.Name,
@@ -403,9 +412,11 @@ func mapContainerErr(err error) error {
 		return &containerErr{err: err, kind: errNotFound}
 	case errors.Is(err, container.ErrNotRunning):
 		return &containerErr{err: err, kind: errNotRunning}
-	case errors.Is(err, container.ErrNoUsersFound), errors.Is(err, container.ErrNoGroupsFound):
-		// The image's USER names no one: kubelet's
-		// CreateContainerConfigError, as for a runAsNonRoot refusal.
+	case errors.Is(err, container.ErrNoUsersFound), errors.Is(err, container.ErrNoGroupsFound),
+		errors.Is(err, container.ErrIDNotMapped):
+		// The image's USER names no one, or an ID outside the pod's user
+		// namespace: kubelet's CreateContainerConfigError, as for a
+		// runAsNonRoot refusal.
 		return &configError{err: err}
 	}
 	return err

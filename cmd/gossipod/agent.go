@@ -197,6 +197,11 @@ func newRuntime(c *cli.Context, cfg agent.Config, logger *slog.Logger) (*runtime
 	if !filepath.IsAbs(profileRoot) {
 		return nil, nil, usageError{fmt.Errorf("--seccomp-profile-root %q: must be an absolute path", profileRoot)}
 	}
+	// Before anything makes it 0700: pods with user namespaces reach their
+	// root filesystems under it as unprivileged users.
+	if err := runtime.MakeSearchable(cfg.DataDir); err != nil {
+		return nil, nil, fmt.Errorf("--data-dir: %w", err)
+	}
 	nc := network.DefaultConfig()
 	nc.Root = filepath.Join(cfg.DataDir, "network")
 	nc.ClusterCIDR = cfg.ClusterCIDR

@@ -46,6 +46,11 @@ type Config struct {
 	// (kubelet's --enforce-node-allocatable=pods on kubepods). Zero or
 	// less sets none (unlimited).
 	PodsMemoryLimit int64
+	// IDMapPaths are directories, besides Root, on whose filesystems the
+	// files a pod sees live (the image layers, the pods' volumes): a pod
+	// with its own user namespace starts only if each takes idmapped
+	// mounts (see ErrUserNamespacesUnsupported).
+	IDMapPaths []string
 	// Logger receives sandbox and container lifecycle events; nil discards
 	// them.
 	Logger *slog.Logger

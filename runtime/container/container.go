@@ -96,6 +96,12 @@ type Mount struct {
 	Destination string
 	// ReadOnly makes the mount read-only for the container.
 	ReadOnly bool
+	// IDMapped mounts it idmapped with the pod's user namespace, when it
+	// has one: files root owns on the node are the pod's root's. For
+	// files the node writes (configMaps, secrets, /etc/hosts); a volume
+	// the pod writes to is owned by its mapped IDs instead, so that what
+	// it writes is theirs on the node too.
+	IDMapped bool
 }
 
 // validate checks what the runtime cannot fix up itself.
@@ -210,10 +216,11 @@ func (s *Sandbox) StartContainer(ctx context.Context, spec ContainerSpec) (_ *Co
 
 	// Step 2: directory and overlay root.
 	dir := containerDir(s.dir, name)
-	if err := os.MkdirAll(containersDir(s.dir), 0o700); err != nil {
+	userns := s.meta.UserNamespace
+	if err := os.MkdirAll(containersDir(s.dir), dirMode(userns)); err != nil {
 		return fail(err)
 	}
-	if err := os.Mkdir(dir, 0o700); err != nil {
+	if err := os.Mkdir(dir, dirMode(userns)); err != nil {
 		if errors.Is(err, os.ErrExist) {
 			return fail(fmt.Errorf("%w: remove the previous container first", ErrExists))
 		}
@@ -226,12 +233,15 @@ func (s *Sandbox) StartContainer(ctx context.Context, spec ContainerSpec) (_ *Co
 			return fail(err)
 		}
 	}
-	if err := mountOverlay(spec.LowerDirs, containerUpper(dir), containerWork(dir), rootfs); err != nil {
+	defer rollback("overlay", func() error { return unmountUnder(dir) })
+	if err := s.mountRootfs(spec.LowerDirs, dir, pausePid); err != nil {
 		return fail(err)
 	}
-	defer rollback("overlay", func() error { return unmountUnder(dir) })
 	identity, err := resolveIdentity(rootfs, spec.User, spec.SupplementalGroups, spec.StrictSupplementalGroups)
 	if err != nil {
+		return fail(err)
+	}
+	if err := userns.checkMapped(identity); err != nil {
 		return fail(err)
 	}
 
@@ -313,6 +323,42 @@ func (s *Sandbox) StartContainer(ctx context.Context, spec ContainerSpec) (_ *Co
 	s.mu.Unlock()
 	s.m.log.Info("container started", "sandbox", s.id, "container", name, "attempt", spec.Attempt, "pid", p.pid, "ms", ms(start))
 	return c, nil
+}
+
+// mountRootfs mounts the container's overlay root in dir. With a user
+// namespace, the overlay's lower dirs are idmapped mounts of the image's
+// layers (the image's root-owned files are the pod's root's, and the
+// shared layers stay as they are) and its upper dir belongs to the pod's
+// root, so that what the container writes is owned by its mapped IDs on
+// the node.
+func (s *Sandbox) mountRootfs(lowers []string, dir string, pausePid int) error {
+	userns := s.meta.UserNamespace
+	if userns != nil {
+		ns, err := openUserns(pausePid)
+		if err != nil {
+			return err
+		}
+		defer ns.Close()
+		if lowers, err = idmapLowers(lowers, dir, ns); err != nil {
+			return err
+		}
+		if err := os.Chown(containerUpper(dir), int(userns.HostUID), int(userns.HostGID)); err != nil {
+			return fmt.Errorf("chown the upper dir to the pod's root: %w", err)
+		}
+	}
+	return mountOverlay(lowers, containerUpper(dir), containerWork(dir), containerRootfs(dir))
+}
+
+// dirMode is the mode of the directories on the path to a container's
+// root filesystem: private (0700) to the host's root, or searchable by
+// others (0711, not listable) when the pod's root, an unprivileged user on
+// the node, must reach its root filesystem (libcontainer's init mounts it
+// by path from inside the user namespace).
+func dirMode(userns *UserNamespace) os.FileMode {
+	if userns != nil {
+		return 0o711
+	}
+	return 0o700
 }
 
 // openOutput opens the container's output file for appending; both

@@ -94,11 +94,14 @@ type sandboxMeta struct {
 	SharePID  bool   `json:"sharePID"`
 	// HostNetwork, HostPID and HostIPC: the pod is in the agent's
 	// namespace of that kind (network and UTS for HostNetwork).
-	HostNetwork bool      `json:"hostNetwork,omitempty"`
-	HostPID     bool      `json:"hostPID,omitempty"`
-	HostIPC     bool      `json:"hostIPC,omitempty"`
-	ShmSize     int64     `json:"shmSizeBytes"`
-	Created     time.Time `json:"created"`
+	HostNetwork bool  `json:"hostNetwork,omitempty"`
+	HostPID     bool  `json:"hostPID,omitempty"`
+	HostIPC     bool  `json:"hostIPC,omitempty"`
+	ShmSize     int64 `json:"shmSizeBytes"`
+	// UserNamespace is the pod's own user namespace, which containers
+	// started after a restart join too; nil for the host's.
+	UserNamespace *UserNamespace `json:"userNamespace,omitempty"`
+	Created       time.Time      `json:"created"`
 }
 
 // containerMeta is what a re-adopted container needs and libcontainer does

@@ -39,7 +39,13 @@ func NewManager(cfg Config) (*Manager, error) {
 	if !cgoEnabled {
 		return nil, ErrNoCgo
 	}
-	if err := os.MkdirAll(cfg.Root, 0o700); err != nil {
+	// Searchable, not listable: the root of a pod with a user namespace
+	// of its own is an unprivileged user on the node, and must reach its
+	// sandbox's directory (see dirMode); every other one is 0700.
+	if err := os.MkdirAll(cfg.Root, 0o711); err != nil {
+		return nil, fmt.Errorf("container runtime root: %w", err)
+	}
+	if err := os.Chmod(cfg.Root, 0o711); err != nil {
 		return nil, fmt.Errorf("container runtime root: %w", err)
 	}
 	// Mount points are matched against /proc/self/mountinfo, which shows

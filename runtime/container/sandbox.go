@@ -57,6 +57,10 @@ type SandboxSpec struct {
 	// AppArmorProfile is the AppArmor profile the pause runs under; empty
 	// for none.
 	AppArmorProfile string
+	// UserNamespace, when set, gives the pod a user namespace of its own
+	// (spec.hostUsers: false), created by the pause with these mappings
+	// and joined by every container. Nil: the host's.
+	UserNamespace *UserNamespace
 }
 
 // withDefaults validates the spec and fills in the defaults.
@@ -89,6 +93,9 @@ func (spec SandboxSpec) withDefaults() (SandboxSpec, error) {
 	}
 	if spec.ShmSizeBytes == 0 {
 		spec.ShmSizeBytes = defaultShmSize
+	}
+	if err := spec.UserNamespace.validate(); err != nil {
+		return spec, err
 	}
 	return spec, nil
 }
@@ -165,7 +172,9 @@ func (s *Sandbox) Wait(ctx context.Context) (ExitStatus, error) {
 //  3. create the pod cgroup <CgroupRoot>/pod<ID>;
 //  4. mount the pod's /dev/shm tmpfs;
 //  5. create the pause container (libcontainer state, empty rootfs);
-//  6. run the pause and check that it exec'd.
+//  6. run the pause and check that it exec'd;
+//  7. with a user namespace, check that the filesystems of the pod's
+//     files support idmapped mounts (ErrUserNamespacesUnsupported).
 //
 // Each step that acquires something registers its rollback right away;
 // on failure they run in reverse order on a bounded context of their own.
@@ -193,7 +202,7 @@ func (m *Manager) CreateSandbox(ctx context.Context, spec SandboxSpec) (_ *Sandb
 	}
 	defer m.unreserve(id)
 	dir := m.sandboxDir(id)
-	if err := os.Mkdir(dir, 0o700); err != nil {
+	if err := os.Mkdir(dir, dirMode(spec.UserNamespace)); err != nil {
 		if errors.Is(err, os.ErrExist) {
 			return nil, wrapSandbox(id, fmt.Errorf("%w: %s", ErrExists, dir))
 		}
@@ -204,7 +213,7 @@ func (m *Manager) CreateSandbox(ctx context.Context, spec SandboxSpec) (_ *Sandb
 	// Step 2: record the spec.
 	meta := sandboxMeta{ID: id, Name: spec.Name, Namespace: spec.Namespace, Hostname: spec.Hostname,
 		SharePID: spec.SharePID, HostNetwork: spec.HostNetwork, HostPID: spec.HostPID, HostIPC: spec.HostIPC,
-		ShmSize: spec.ShmSizeBytes, Created: time.Now().UTC()}
+		ShmSize: spec.ShmSizeBytes, UserNamespace: spec.UserNamespace, Created: time.Now().UTC()}
 	if err := writeJSONFile(sandboxMetaPath(dir), meta); err != nil {
 		return nil, wrapSandbox(id, fmt.Errorf("write sandbox meta: %w", err))
 	}
@@ -237,6 +246,13 @@ func (m *Manager) CreateSandbox(ctx context.Context, spec SandboxSpec) (_ *Sandb
 	if err := os.Mkdir(pauseRootfs(dir), 0o755); err != nil {
 		return nil, wrapSandbox(id, err)
 	}
+	if u := spec.UserNamespace; u != nil {
+		// libcontainer's init, the pod's root by then, makes the mount
+		// points in it (before making it read-only).
+		if err := os.Chown(pauseRootfs(dir), int(u.HostUID), int(u.HostGID)); err != nil {
+			return nil, wrapSandbox(id, fmt.Errorf("chown the pause's root to the pod's root: %w", err))
+		}
+	}
 	cfg := m.pauseConfig(id, pauseRootfs(dir), meta)
 	if err := withSecurity(cfg, spec.Seccomp, spec.AppArmorProfile); err != nil {
 		return nil, wrapSandbox(id, err)
@@ -262,6 +278,13 @@ func (m *Manager) CreateSandbox(ctx context.Context, spec SandboxSpec) (_ *Sandb
 	}
 	if pause.exited() {
 		return nil, wrapSandbox(id, fmt.Errorf("%w: pause exited at once (%+v)", ErrNotStarted, pause.exit))
+	}
+	// Step 7: with a user namespace, the filesystems of the pod's files
+	// must take idmapped mounts of it, or no container could start.
+	if spec.UserNamespace != nil {
+		if err := m.checkIDMapped(pause.pid, dir); err != nil {
+			return nil, wrapSandbox(id, err)
+		}
 	}
 
 	s := newSandbox(m, id, dir, meta)

@@ -96,7 +96,9 @@ const (
 // namespace it is the pod's PID 1 and reaps the pod's orphans. Each
 // namespace the pod shares with the host (meta's HostNetwork, HostPID,
 // HostIPC) is left out instead: the pause stays in the agent's, and so
-// will the containers.
+// will the containers. With meta's UserNamespace, it creates the pod's
+// user namespace too, which then owns the others: the pod's root is root
+// over its own namespaces only.
 func (m *Manager) pauseConfig(id, rootfs string, meta sandboxMeta) *configs.Config {
 	ns := configs.Namespaces{{Type: configs.NEWNS}}
 	var networks []*configs.Network
@@ -114,7 +116,7 @@ func (m *Manager) pauseConfig(id, rootfs string, meta sandboxMeta) *configs.Conf
 	if !meta.HostPID {
 		ns.Add(configs.NEWPID, "")
 	}
-	return &configs.Config{
+	cfg := &configs.Config{
 		Rootfs:          rootfs,
 		Readonlyfs:      true,
 		Hostname:        hostname,
@@ -140,6 +142,11 @@ func (m *Manager) pauseConfig(id, rootfs string, meta sandboxMeta) *configs.Conf
 			Resources: &cgroups.Resources{Devices: deviceRules()},
 		},
 	}
+	if u := meta.UserNamespace; u != nil {
+		cfg.Namespaces.Add(configs.NEWUSER, "")
+		cfg.UIDMappings, cfg.GIDMappings = u.uidMappings(), u.gidMappings()
+	}
+	return cfg
 }
 
 // shmSource is what a container gets as /dev/shm: the pod's tmpfs, or
@@ -179,6 +186,14 @@ func (s *Sandbox) containerConfig(spec ContainerSpec, rootfs string, pausePid in
 	if !s.meta.HostIPC {
 		ns.Add(configs.NEWIPC, nsPath(pausePid, "ipc"))
 	}
+	userns := s.meta.UserNamespace
+	if userns != nil {
+		// Joined first (libcontainer's nsexec does), so the container's
+		// own mount, PID and cgroup namespaces belong to the pod's user
+		// namespace. The mappings are the ones the pause's has; given,
+		// as runc's specconv gives them, for the IDs libcontainer chowns.
+		ns.Add(configs.NEWUSER, nsPath(pausePid, "user"))
+	}
 	if cgroups.IsCgroup2UnifiedMode() {
 		// As runc's default on v2 hosts: the container sees its own cgroup
 		// as the root.
@@ -198,10 +213,14 @@ func (s *Sandbox) containerConfig(spec ContainerSpec, rootfs string, pausePid in
 		if v.ReadOnly {
 			flags |= unix.MS_RDONLY
 		}
-		mounts = append(mounts, &configs.Mount{
+		m := &configs.Mount{
 			Source: v.Source, Destination: v.Destination, Device: "bind", Flags: flags,
 			PropagationFlags: []int{rprivate},
-		})
+		}
+		if userns != nil && v.IDMapped {
+			m = userns.idmapped(m)
+		}
+		mounts = append(mounts, m)
 	}
 	cfg := &configs.Config{
 		Rootfs:          rootfs,
@@ -215,6 +234,9 @@ func (s *Sandbox) containerConfig(spec ContainerSpec, rootfs string, pausePid in
 			Path:      s.m.containerCgroupPath(s.id, spec.Name),
 			Resources: resources(spec),
 		},
+	}
+	if userns != nil {
+		cfg.UIDMappings, cfg.GIDMappings = userns.uidMappings(), userns.gidMappings()
 	}
 	if err := applySecurity(cfg, spec); err != nil {
 		return nil, err
