@@ -106,6 +106,20 @@ func Image() (v1.Image, error) {
 	return mutate.CreatedAt(img, v1.Time{Time: mtime})
 }
 
+// WithUser returns img with its config's User set to user, what `USER user`
+// in a Dockerfile records ("1000", "1000:1000", a name from the image's
+// /etc/passwd): tests of who a container runs as need an image that does
+// not run as root. The layers are shared with img.
+func WithUser(img v1.Image, user string) (v1.Image, error) {
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("read the image's config: %w", err)
+	}
+	cfg := *cf.Config.DeepCopy()
+	cfg.User = user
+	return mutate.Config(img, cfg)
+}
+
 // Build writes the test image to path as a docker archive (`docker save`
 // format) tagged Reference, creating path's directory. The file is replaced
 // atomically, so a reader never sees half an archive.
@@ -114,7 +128,14 @@ func Build(path string) error {
 	if err != nil {
 		return err
 	}
-	tag, err := name.NewTag(Reference)
+	return Write(path, Reference, img)
+}
+
+// Write writes img to path as a docker archive tagged ref, creating path's
+// directory and replacing the file atomically, as Build does for the test
+// image itself; it serves variants such as WithUser's under their own name.
+func Write(path, ref string, img v1.Image) error {
+	tag, err := name.NewTag(ref)
 	if err != nil {
 		return err
 	}

@@ -119,3 +119,51 @@ func TestReproducible(t *testing.T) {
 		t.Errorf("two builds differ: config %s vs %s, manifest %s vs %s", ida, idb, da, db)
 	}
 }
+
+// TestWithUser: a variant written under its own name records the USER it
+// was given, keeps the rest of the config and the test image's layers, and
+// leaves the image it came from running as root.
+func TestWithUser(t *testing.T) {
+	base, err := Image()
+	skipWithoutBusybox(t, err)
+	for _, user := range []string{"1000", "1000:1000", "nobody"} {
+		t.Run(user, func(t *testing.T) {
+			img, err := WithUser(base, user)
+			if err != nil {
+				t.Fatal(err)
+			}
+			const ref = "localhost/busybox-user:test"
+			path := filepath.Join(t.TempDir(), "user.tar")
+			if err := Write(path, ref, img); err != nil {
+				t.Fatal(err)
+			}
+			tag, _ := name.NewTag(ref)
+			back, err := tarball.ImageFromPath(path, &tag)
+			if err != nil {
+				t.Fatalf("reading the archive back under %s: %v", ref, err)
+			}
+			cf, err := back.ConfigFile()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cf.Config.User != user || !slices.Equal(cf.Config.Cmd, []string{"sh"}) || !slices.Contains(cf.Config.Env, Path) {
+				t.Errorf("config: User %q Cmd %v Env %v; want User %q over the test image's", cf.Config.User, cf.Config.Cmd, cf.Config.Env, user)
+			}
+			want, _ := base.Layers()
+			got, err := back.Layers()
+			if err != nil || len(got) != len(want) {
+				t.Fatalf("layers: %d, %v; want the test image's %d", len(got), err, len(want))
+			}
+			for i := range got {
+				dg, _ := got[i].Digest()
+				dw, _ := want[i].Digest()
+				if dg != dw {
+					t.Errorf("layer %d is %s, want the test image's %s", i, dg, dw)
+				}
+			}
+		})
+	}
+	if cf, err := base.ConfigFile(); err != nil || cf.Config.User != "" {
+		t.Errorf("the test image's own User is %q (%v), want root's empty one", cf.Config.User, err)
+	}
+}
