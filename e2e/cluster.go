@@ -124,6 +124,9 @@ func NewCluster(t testing.TB, opts Options) *Cluster {
 		if err := os.MkdirAll(h.dataDir, 0o755); err != nil {
 			t.Fatalf("make data dir: %v", err)
 		}
+		if err := searchableAbove(h.dataDir); err != nil {
+			t.Fatal(err)
+		}
 		c.hosts = append(c.hosts, h)
 	}
 	t.Logf("cluster: %d hosts on bridge %s, %s/24 (root namespace is %s)",
@@ -402,6 +405,28 @@ func (c *Cluster) host(i int) *host {
 		c.t.Fatalf("host index %d out of range 0..%d", i, len(c.hosts)-1)
 	}
 	return c.hosts[i]
+}
+
+// searchableAbove adds search permission for others to every directory above dataDir
+// up to the system's temp dir, as a real node's /var/lib has it. The root of a pod with
+// `hostUsers: false` is an unprivileged user on the node, and reaches the pod's root
+// filesystem under the data dir by path; the agent makes its data dir searchable
+// (runtime.MakeSearchable), but the test's temp dirs above it are 0700. Nothing
+// becomes listable or readable to others.
+func searchableAbove(dataDir string) error {
+	top := filepath.Clean(os.TempDir())
+	for d := filepath.Dir(dataDir); d != top && d != filepath.Dir(d); d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil {
+			return fmt.Errorf("make the data dir's parents searchable: %w", err)
+		}
+		if perm := fi.Mode().Perm(); perm&0o001 == 0 {
+			if err := os.Chmod(d, perm|0o001); err != nil {
+				return fmt.Errorf("make %s searchable for pods with user namespaces: %w", d, err)
+			}
+		}
+	}
+	return nil
 }
 
 // withoutDebug drops the slog debug lines of a log.

@@ -244,12 +244,20 @@ func (c *Cluster) TestImage() string {
 // against host i's API, as an operator would on each machine.
 func (c *Cluster) LoadImage(i int) {
 	c.t.Helper()
-	res := c.RunOn(i, "image", "load", c.TestImage())
+	c.LoadArchive(i, c.TestImage(), testimage.Reference)
+}
+
+// LoadArchive imports the docker archive at path, which holds the image ref, into host
+// i's image store with `gossipod image load`, e.g. a variant of the test image written
+// with testimage.Write.
+func (c *Cluster) LoadArchive(i int, path, ref string) {
+	c.t.Helper()
+	res := c.RunOn(i, "image", "load", path)
 	if err := res.Err(); err != nil {
-		c.t.Fatalf("load the test image into %s: %v", c.Name(i), err)
+		c.t.Fatalf("load %s into %s: %v", ref, c.Name(i), err)
 	}
-	if !strings.Contains(res.Stdout, testimage.Reference) {
-		c.t.Fatalf("image load on %s did not report %s:\n%s", c.Name(i), testimage.Reference, res)
+	if !strings.Contains(res.Stdout, ref) {
+		c.t.Fatalf("image load on %s did not report %s:\n%s", c.Name(i), ref, res)
 	}
 }
 
