@@ -12,8 +12,10 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/gossipod/gossipod/e2e/chaos"
@@ -88,19 +90,19 @@ func (cl *chaosClient) run(ctx context.Context) {
 		// the nodes stay nearly full.
 		switch {
 		case kind < 30:
-			cl.createPod(ctx, agent, podName, value)
+			cl.createPod(agent, podName, value)
 		case kind < 50:
 			cl.updatePod(ctx, agent, podName, value)
 		case kind < 60:
-			cl.deletePod(ctx, agent, podName)
+			cl.deletePod(agent, podName)
 		case kind < 68:
-			cl.createDeployment(ctx, agent, depName, value)
+			cl.createDeployment(agent, depName, value)
 		case kind < 78:
 			cl.updateDeployment(ctx, agent, depName, value)
 		case kind < 97:
-			cl.scaleDeployment(ctx, agent, depName, replicas)
+			cl.scaleDeployment(agent, depName, replicas)
 		default:
-			cl.deleteDeployment(ctx, agent, depName)
+			cl.deleteDeployment(agent, depName)
 		}
 		select {
 		case <-ctx.Done():
@@ -158,16 +160,16 @@ const (
 	deploymentsPath = "/apis/apps/v1/namespaces/" + chaosNamespace + "/deployments"
 )
 
-func (cl *chaosClient) createPod(ctx context.Context, agent int, name, value string) {
+func (cl *chaosClient) createPod(agent int, name, value string) {
 	op := cl.op(agent, "create", "pods", name, value)
-	cl.do(ctx, &op, http.MethodPost, podsPath, "application/json", chaosPod(name, value))
+	cl.do(&op, http.MethodPost, podsPath, "application/json", chaosPod(name, value))
 }
 
 // createDeployment creates a Deployment of one replica (spec.replicas left to its
 // default, as the checker assumes of a create); scales change it.
-func (cl *chaosClient) createDeployment(ctx context.Context, agent int, name, value string) {
+func (cl *chaosClient) createDeployment(agent int, name, value string) {
 	op := cl.op(agent, "create", "deployments", name, value)
-	cl.do(ctx, &op, http.MethodPost, deploymentsPath, "application/json", chaosDeployment(name, value))
+	cl.do(&op, http.MethodPost, deploymentsPath, "application/json", chaosDeployment(name, value))
 }
 
 // updatePod reads the pod from the agent's replica and writes it back with a new
@@ -202,25 +204,25 @@ func (cl *chaosClient) update(ctx context.Context, agent int, resource, path, na
 	ann[chaosValueAnnotation] = value
 	meta["annotations"] = ann
 	op := cl.op(agent, "update", resource, name, value)
-	cl.do(ctx, &op, http.MethodPut, path, "application/json", obj)
+	cl.do(&op, http.MethodPut, path, "application/json", obj)
 }
 
 // scaleDeployment patches the scale subresource, as `kubectl scale` does.
-func (cl *chaosClient) scaleDeployment(ctx context.Context, agent int, name string, replicas int) {
+func (cl *chaosClient) scaleDeployment(agent int, name string, replicas int) {
 	op := cl.op(agent, "scale", "deployments", name, strconv.Itoa(replicas))
-	cl.do(ctx, &op, http.MethodPatch, deploymentsPath+"/"+url.PathEscape(name)+"/scale",
+	cl.do(&op, http.MethodPatch, deploymentsPath+"/"+url.PathEscape(name)+"/scale",
 		"application/merge-patch+json", map[string]any{"spec": map[string]any{"replicas": replicas}})
 }
 
-func (cl *chaosClient) deletePod(ctx context.Context, agent int, name string) {
+func (cl *chaosClient) deletePod(agent int, name string) {
 	op := cl.op(agent, "delete", "pods", name, "")
-	cl.do(ctx, &op, http.MethodDelete, podsPath+"/"+url.PathEscape(name), "application/json",
+	cl.do(&op, http.MethodDelete, podsPath+"/"+url.PathEscape(name), "application/json",
 		map[string]any{"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 1})
 }
 
-func (cl *chaosClient) deleteDeployment(ctx context.Context, agent int, name string) {
+func (cl *chaosClient) deleteDeployment(agent int, name string) {
 	op := cl.op(agent, "delete", "deployments", name, "")
-	cl.do(ctx, &op, http.MethodDelete, deploymentsPath+"/"+url.PathEscape(name), "application/json",
+	cl.do(&op, http.MethodDelete, deploymentsPath+"/"+url.PathEscape(name), "application/json",
 		map[string]any{"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"})
 }
 
@@ -253,9 +255,9 @@ func (cl *chaosClient) get(ctx context.Context, agent int, path string, v any) e
 }
 
 // do sends one write, fills in op's times and outcome, and records it. The request
-// gets its own deadline but not the run's context: a write already sent when the run
-// ends must finish (or time out) and be recorded like any other.
-func (cl *chaosClient) do(_ context.Context, op *chaos.Op, method, path, contentType string, body any) {
+// gets its own deadline, not the run's context: a write under way when the run ends
+// must finish (or time out) and be recorded like any other.
+func (cl *chaosClient) do(op *chaos.Op, method, path, contentType string, body any) {
 	b, err := json.Marshal(body)
 	if err != nil {
 		panic(err) // our own maps: a bug
@@ -338,4 +340,48 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// TestChaosClassify: the outcomes the fault run's history records. A request that
+// never reached the agent failed; one that may have reached it without an answer is
+// unknown, as is any 5xx; a 4xx refused it; the status text is kept.
+func TestChaosClassify(t *testing.T) {
+	dialRefused := &url.Error{Op: "Post", URL: "https://h", Err: &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}}
+	for _, tc := range []struct {
+		name    string
+		status  int
+		body    string
+		err     error
+		want    chaos.Outcome
+		wantErr string
+	}{
+		{name: "created", status: 201, want: chaos.OK},
+		{name: "conflict", status: 409, body: `{"kind":"Status","message":"pods \"a\" already exists"}`, want: chaos.Failed, wantErr: `409 Conflict: pods "a" already exists`},
+		{name: "not found", status: 404, body: "no such thing", want: chaos.Failed, wantErr: "404 Not Found: no such thing"},
+		{name: "too many requests", status: 429, want: chaos.Failed},
+		{name: "request timeout", status: 408, want: chaos.Unknown},
+		{name: "no leader", status: 503, want: chaos.Unknown},
+		{name: "internal error", status: 500, want: chaos.Unknown},
+		{name: "connection refused", err: dialRefused, want: chaos.Failed, wantErr: "connection refused"},
+		{name: "deadline", err: &url.Error{Op: "Post", URL: "https://h", Err: context.DeadlineExceeded}, want: chaos.Unknown, wantErr: "deadline exceeded"},
+		{name: "connection reset", err: &url.Error{Op: "Post", URL: "https://h", Err: &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}}, want: chaos.Unknown, wantErr: "reset"},
+		{name: "eof", err: io.ErrUnexpectedEOF, want: chaos.Unknown},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var resp *http.Response
+			if tc.err == nil {
+				resp = &http.Response{StatusCode: tc.status, Status: fmt.Sprintf("%d %s", tc.status, http.StatusText(tc.status))}
+			}
+			got, msg := classify(resp, []byte(tc.body), tc.err)
+			if got != tc.want {
+				t.Errorf("outcome %q, want %q (message %q)", got, tc.want, msg)
+			}
+			if !strings.Contains(msg, tc.wantErr) {
+				t.Errorf("message %q, want it to contain %q", msg, tc.wantErr)
+			}
+			if got == chaos.OK && msg != "" {
+				t.Errorf("message %q for an ok request", msg)
+			}
+		})
+	}
 }

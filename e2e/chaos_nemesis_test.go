@@ -46,7 +46,7 @@ type nemesis struct {
 	rnd     *rand.Rand
 	active  []*activeFault
 	done    []chaos.Fault
-	hasNetm *bool // whether the kernel has sch_netem, probed on first use
+	netemOK *bool // whether the kernel has sch_netem, probed on first use
 	logf    func(format string, args ...any)
 }
 
@@ -350,8 +350,8 @@ func (n *nemesis) degrade(i int, variant int, hold time.Duration) {
 // netem reports whether the kernel has the netem qdisc, trying it once on a
 // throw-away namespace's loopback.
 func (n *nemesis) netem() bool {
-	if n.hasNetm != nil {
-		return *n.hasNetm
+	if n.netemOK != nil {
+		return *n.netemOK
 	}
 	ns := fmt.Sprintf("gpechaosprobe%d", os.Getpid()%100000)
 	ok := false
@@ -361,7 +361,7 @@ func (n *nemesis) netem() bool {
 		ok = res.Err() == nil
 		ip("netns", "del", ns)
 	}
-	n.hasNetm = &ok
+	n.netemOK = &ok
 	if !ok {
 		n.logf("chaos: the kernel has no sch_netem; link faults use tbf and nftables random loss instead")
 	}
