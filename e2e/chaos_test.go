@@ -671,8 +671,7 @@ type chaosRunRecord struct {
 	// TokenFile holds the cluster token, from which the FSM's secrets key is
 	// derived (pki.SecretsKey): replaying the logs needs it.
 	TokenFile string `json:"tokenFile"`
-	// ConvergedAfter is from the last heal to every Deployment converged (-1: not
-	// within the bound).
+	// ConvergedAfter is from the last heal to every Deployment converged.
 	ConvergedAfter string   `json:"convergedAfter"`
 	Notes          []string `json:"notes"`
 	LogReport      string   `json:"logReport,omitempty"`
@@ -721,8 +720,12 @@ func (r *chaosRun) save() {
 // saveRecord (re)writes violations.json and run.json, with what the run knows now.
 func (r *chaosRun) saveRecord() {
 	r.writeJSON("violations.json", r.violations)
+	converged := r.converged.String()
+	if r.converged < 0 {
+		converged = "not within " + chaosConvergeBound.String()
+	}
 	rec := chaosRunRecord{Seed: r.cfg.seed, Duration: r.cfg.duration.String(), RaftDirs: r.raftCopies,
-		TokenFile: r.tokenCopy, Notes: []string{clockSkewNote}, ConvergedAfter: r.converged.String(),
+		TokenFile: r.tokenCopy, Notes: []string{clockSkewNote}, ConvergedAfter: converged,
 		LogReport: r.logReport, FSMRefusals: r.refusals, Summary: r.summary()}
 	for i := range r.c.N() {
 		rec.Hosts = append(rec.Hosts, r.c.Name(i))
