@@ -3,6 +3,7 @@
 #   make build         bin/gossipod (cgo on: libcontainer needs it)
 #   make test          vet, gofmt check, deploy checks, go test -race (e2e needs root)
 #   make bench         every package's Go benchmarks, once each, figures printed
+#   make chaos         a fault run: 5 hosts, nemesis and clients (root; DURATION, SEED)
 #   make demo          a 3-host local cluster in network namespaces (root; sudo if needed)
 #   make demo-stop     stop it and remove everything it created
 #   make check-deploy  static checks of scripts/, deploy/, .ci/run and the Vagrantfile
@@ -42,7 +43,7 @@ TEST_TIMEOUT ?= 30m
 BENCH ?= .
 BENCHTIME ?= 1x
 
-.PHONY: bench-placement build test vet fmt-check go-test bench demo demo-stop check-deploy clean
+.PHONY: bench-placement build test vet fmt-check go-test bench chaos demo demo-stop check-deploy clean
 
 build:
 	$(GO) build -tags $(TAGS) -ldflags '-linkmode external -extldflags "-static" $(LDFLAGS)' -o bin/gossipod ./cmd/gossipod
@@ -77,6 +78,24 @@ bench-placement:
 	@out=$$($(GO) test -tags $(TAGS) -run '^$$' -bench 'BenchmarkBindingThroughput' -benchtime 1x -count 1 -timeout 20m ./agent/ 2>&1) || { echo "$$out"; exit 1; }; \
 	echo "$$out" | grep -v '^placement_pods_per_sec='; \
 	echo "$$out" | grep '^placement_pods_per_sec=' | tail -1
+
+# A fault run in the spirit of Jepsen (issue 15, e2e.TestChaos): 5 hosts in network
+# namespaces with real agents and pods, clients writing Pods and Deployments through
+# random agents while a nemesis kills, pauses, partitions and degrades them, for
+# DURATION (a Go duration, default 3m); then everything is healed and checked. SEED
+# (default: drawn and printed) replays a run's fault schedule; CHAOS_OUT keeps its
+# records (history, faults, final state, Raft logs). Needs root. The summary
+# `chaos: seed=S ops=N acked=N failed=N unknown=N faults=N violations=N` is printed
+# last; the exit status is non-zero on any violation.
+DURATION ?= 3m
+SEED ?=
+CHAOS_TIMEOUT ?= 90m
+chaos:
+	@out=$$(mktemp); status=0; \
+	CHAOS=1 DURATION='$(DURATION)' SEED='$(SEED)' $(GO) test -tags $(TAGS) -count=1 -timeout $(CHAOS_TIMEOUT) \
+		-run '^TestChaos$$' -v ./e2e 2>&1 | tee "$$out" || status=$$?; \
+	grep '^chaos: seed=.* ops=' "$$out" | tail -1 || echo "chaos: the run ended before its summary (status $$status)"; \
+	rm -f "$$out"; exit $$status
 
 # The test image, localhost/busybox:latest, as a docker archive (`gossipod image load`
 # takes it). Built in Go from Debian's busybox-static (apt-get install busybox-static);
