@@ -50,48 +50,6 @@ const (
 	chaosClusterBound = 60 * time.Second
 )
 
-// chaosFinalObject is the checker's chaos.FinalObject, field for field, until the
-// checker's branch is merged (then: type chaosFinalObject = chaos.FinalObject).
-type chaosFinalObject struct {
-	Exists         bool          `json:"exists"`
-	Terminating    bool          `json:"terminating,omitempty"`
-	UID            string        `json:"uid,omitempty"`
-	Value          string        `json:"value,omitempty"`
-	Replicas       int32         `json:"replicas,omitempty"`
-	ReadyReplicas  int32         `json:"readyReplicas,omitempty"`
-	ConvergedAfter time.Duration `json:"convergedAfter,omitempty"`
-}
-
-// chaosKey is the checker's chaos.Key: an object's key in the final state,
-// "resource/namespace/name" (after the merge: chaos.Key).
-func chaosKey(resource, namespace, name string) string {
-	return resource + "/" + namespace + "/" + name
-}
-
-// The checker's entry points, called through these variables until its branch
-// (chaoscheck) is merged; nil means the checker is not linked, which the run says.
-// The merge sets them, with chaosFinalObject made an alias of chaos.FinalObject:
-//
-//	func init() {
-//		chaosCheckHistory = chaos.CheckHistory
-//		chaosCheckConvergence = chaos.CheckConvergence
-//		chaosCheckLogs = func(dirs []string, key []byte) (string, map[string][]string, []chaos.Violation, error) {
-//			rep, vs, err := chaos.CheckLogsWith(dirs, chaos.LogOptions{SecretsKey: key})
-//			return rep.String(), rep.Holding, vs, err
-//		}
-//	}
-var (
-	// chaosCheckHistory judges the clients' history against the final state.
-	chaosCheckHistory func(ops []chaos.Op, final map[string]chaosFinalObject) []chaos.Violation
-	// chaosCheckConvergence judges the Deployments' convergence times.
-	chaosCheckConvergence func(final map[string]chaosFinalObject, bound time.Duration) ([]chaos.Violation, time.Duration)
-	// chaosCheckLogs judges the agents' Raft logs (raftDirs: each agent's
-	// <data-dir>/raft, agents stopped); it returns a report, the pods
-	// (namespace/name, sorted) the log leaves bound and unfinished on each node,
-	// and the violations.
-	chaosCheckLogs func(raftDirs []string, secretsKey []byte) (report string, holding map[string][]string, vs []chaos.Violation, err error)
-)
-
 // chaosConfig is the run's configuration, from the environment.
 type chaosConfig struct {
 	duration time.Duration
@@ -224,7 +182,7 @@ type chaosRun struct {
 	cfg        chaosConfig
 	nem        *nemesis
 	history    *chaosHistory
-	final      map[string]chaosFinalObject
+	final      map[string]chaos.FinalObject
 	violations []chaos.Violation
 	baseline   []chaosFootprint
 	converged  time.Duration // last heal to every Deployment converged; <0: never
@@ -477,7 +435,7 @@ func (r *chaosRun) deploymentSettled(i int, name string, n int) error {
 // waitConverged polls the state through the leader until it has settled, for at
 // most chaosConvergeBound, timing each Deployment's convergence from the last heal;
 // then it reads the final state. It reports whether the state settled.
-func (r *chaosRun) waitConverged(leader int, lastHeal time.Time) (map[string]chaosFinalObject, bool) {
+func (r *chaosRun) waitConverged(leader int, lastHeal time.Time) (map[string]chaos.FinalObject, bool) {
 	since := map[string]time.Time{} // Deployment name -> converged since
 	deadline := lastHeal.Add(chaosConvergeBound)
 	var why string
@@ -519,23 +477,23 @@ func (r *chaosRun) waitConverged(leader int, lastHeal time.Time) (map[string]cha
 		r.violate("converged", "%v after the last heal the workload has not settled: %s", chaosConvergeBound, why)
 	}
 
-	final := map[string]chaosFinalObject{}
+	final := map[string]chaos.FinalObject{}
 	for k := range chaosPodPool {
-		final[chaosKey("pods", chaosNamespace, fmt.Sprintf("chaos-p-%d", k))] = chaosFinalObject{}
+		final[chaos.Key("pods", chaosNamespace, fmt.Sprintf("chaos-p-%d", k))] = chaos.FinalObject{}
 	}
 	for k := range chaosDeploymentPool {
-		final[chaosKey("deployments", chaosNamespace, fmt.Sprintf("chaos-d-%d", k))] = chaosFinalObject{}
+		final[chaos.Key("deployments", chaosNamespace, fmt.Sprintf("chaos-d-%d", k))] = chaos.FinalObject{}
 	}
 	for _, p := range s.pods {
 		if p.Metadata.Labels["chaos"] != "pod" {
 			continue // a Deployment's
 		}
-		final[chaosKey("pods", chaosNamespace, p.Metadata.Name)] = chaosFinalObject{Exists: true,
+		final[chaos.Key("pods", chaosNamespace, p.Metadata.Name)] = chaos.FinalObject{Exists: true,
 			Terminating: p.Metadata.DeletionTimestamp != "", UID: p.Metadata.UID,
 			Value: p.Metadata.Annotations[chaosValueAnnotation]}
 	}
 	for _, d := range s.deployments {
-		fo := chaosFinalObject{Exists: true, Terminating: d.Metadata.DeletionTimestamp != "", UID: d.Metadata.UID,
+		fo := chaos.FinalObject{Exists: true, Terminating: d.Metadata.DeletionTimestamp != "", UID: d.Metadata.UID,
 			Value: d.Metadata.Annotations[chaosValueAnnotation], Replicas: 1,
 			ReadyReplicas: int32(d.Status.ReadyReplicas), ConvergedAfter: -1}
 		if d.Spec.Replicas != nil {
@@ -544,7 +502,7 @@ func (r *chaosRun) waitConverged(leader int, lastHeal time.Time) (map[string]cha
 		if at, ok := since[d.Metadata.Name]; ok {
 			fo.ConvergedAfter = max(0, at.Sub(lastHeal))
 		}
-		final[chaosKey("deployments", chaosNamespace, d.Metadata.Name)] = fo
+		final[chaos.Key("deployments", chaosNamespace, d.Metadata.Name)] = fo
 	}
 	r.finalState = s
 	return final, settled
@@ -624,12 +582,8 @@ func (r *chaosRun) countRefusals() {
 // run (nil when the state did not settle).
 func (r *chaosRun) judge(holding map[string][]string) {
 	ops := r.history.snapshot()
-	if chaosCheckHistory == nil || chaosCheckConvergence == nil || chaosCheckLogs == nil {
-		r.t.Logf("chaos: the checker is not linked in this build; its records are saved in %s for it", r.cfg.out)
-		return
-	}
-	r.violations = append(r.violations, chaosCheckHistory(ops, r.final)...)
-	vs, _ := chaosCheckConvergence(r.final, chaosConvergeBound)
+	r.violations = append(r.violations, chaos.CheckHistory(ops, r.final)...)
+	vs, _ := chaos.CheckConvergence(r.final, chaosConvergeBound)
 	r.violations = append(r.violations, vs...)
 	key, err := pki.SecretsKey(r.c.creds.token)
 	if err != nil {
@@ -639,13 +593,14 @@ func (r *chaosRun) judge(holding map[string][]string) {
 	for i := range r.c.N() {
 		dirs = append(dirs, filepath.Join(r.c.DataDir(i), "raft"))
 	}
-	report, logHolding, vs, err := chaosCheckLogs(dirs, key)
+	rep, vs, err := chaos.CheckLogsWith(dirs, chaos.LogOptions{SecretsKey: key})
 	if err != nil {
 		r.t.Errorf("chaos: read the Raft logs: %v", err)
 		return
 	}
-	r.logReport = report
-	r.t.Logf("chaos: Raft logs:\n%s", report)
+	r.logReport = rep.String()
+	logHolding := rep.Holding
+	r.t.Logf("chaos: Raft logs:\n%s", r.logReport)
 	r.violations = append(r.violations, vs...)
 	if holding == nil {
 		return
