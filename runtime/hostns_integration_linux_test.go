@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -191,6 +192,13 @@ func setUpTestHost(t *testing.T) int {
 	if err := netlink.LinkAdd(link); err != nil {
 		t.Fatalf("add %s: %v", hostNSLink, err)
 	}
+	// No IPv6 link-local addresses: the kernel adds them whenever DAD
+	// gets to it, which would read as a change the pod made.
+	for _, name := range []string{hostNSLink, hostNSLink + "p"} {
+		if err := os.WriteFile("/proc/sys/net/ipv6/conf/"+name+"/disable_ipv6", []byte("1"), 0o644); err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("disable IPv6 on %s: %v", name, err)
+		}
+	}
 	peer, err := netlink.LinkByName(hostNSLink + "p")
 	if err != nil {
 		t.Fatal(err)
@@ -207,6 +215,22 @@ func setUpTestHost(t *testing.T) int {
 	}
 	if err := netlink.LinkSetUp(link); err != nil {
 		t.Fatal(err)
+	}
+	// Wait for the carrier (RUNNING), which the kernel sets a moment after
+	// both ends are up, so the state read before the pod is the settled one.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		l, err := netlink.LinkByName(hostNSLink)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.Attrs().RawFlags&unix.IFF_RUNNING != 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s has no carrier 10s after both ends came up", hostNSLink)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	id, err := unix.SysvShmGet(unix.IPC_PRIVATE, 4096, unix.IPC_CREAT|0o600)
 	if err != nil {
