@@ -227,6 +227,15 @@ func (s *State) setPodsFailed(index uint64, cmd Command, f SetPodsFailed) {
 			}
 		}
 		s.putPod(index, old, p)
+		if p.DeletionTimestamp != nil {
+			// It was being deleted, waiting for its node to confirm; that
+			// node is lost and will only stop it (a lost pod is no longer
+			// its to run), so nobody would confirm: it goes now, as
+			// Kubernetes' pod garbage collector force-deletes terminating
+			// pods of nodes out of service. Found by a fault run.
+			s.removePod(index, p)
+			continue
+		}
 		events = append(events, podEvent(p, api.EventTypeWarning, u.Reason, u.Message, "node-controller", ""))
 	}
 	s.recordEvents(index, cmd, events)

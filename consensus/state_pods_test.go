@@ -472,3 +472,49 @@ func TestWatchEventObjectJSON(t *testing.T) {
 		t.Fatalf("ObjectJSON past the window = %s, %v (held %v)", c, err, ev[0].encoded.formats != nil)
 	}
 }
+
+// TestPodsOfLostNodesFail: SetPodsFailed fails a lost node's running pods
+// (they stay, Failed, NodeLost, for their controllers to replace) and
+// removes the ones already being deleted, whose deletion that node would
+// never confirm; a pod of another uid is left alone.
+func TestPodsOfLostNodesFail(t *testing.T) {
+	for _, tt := range []struct {
+		name        string
+		terminating bool
+		uid         string
+		wantExists  bool
+		wantPhase   api.PodPhase
+	}{
+		{name: "running pod fails", uid: "up", wantExists: true, wantPhase: api.PodFailed},
+		{name: "terminating pod goes", terminating: true, uid: "up"},
+		{name: "another uid is left alone", uid: "other", wantExists: true, wantPhase: api.PodPending},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := podFSM(t)
+			mustApply(t, f, 3, command(t, CmdCreatePod, CreatePod{Pod: testPod("p", "up", 8080, "1Gi")}, t0))
+			bind(t, f, 4, PodBinding{Namespace: "default", Name: "p", UID: "up", Node: "node-1"})
+			if tt.terminating {
+				del := mustApply(t, f, 5, command(t, CmdDeletePod, DeletePod{Namespace: "default", Name: "p"}, t0)).(*api.Pod)
+				if del.DeletionTimestamp == nil {
+					t.Fatalf("delete of a bound pod: want it Terminating")
+				}
+			}
+			mustApply(t, f, 6, command(t, CmdSetPodsFailed, SetPodsFailed{Updates: []FailedPod{{
+				Namespace: "default", Name: "p", UID: types.UID(tt.uid), Reason: api.PodReasonNodeLost, Message: "Node node-1 which was running pod p is unresponsive"}}}, t0))
+			p, ok := f.state.Pod("default", "p")
+			if ok != tt.wantExists {
+				t.Fatalf("pod exists: %v, want %v", ok, tt.wantExists)
+			}
+			if ok && p.Status.Phase != tt.wantPhase {
+				t.Fatalf("phase %q, want %q", p.Status.Phase, tt.wantPhase)
+			}
+			// A failed or removed pod holds nothing: the node takes another
+			// pod on the same host port.
+			n, _ := f.state.Node("node-1")
+			mem := api.NodeAllocated(n)[api.ResourceMemory]
+			if held := tt.wantPhase == api.PodPending; held != !mem.IsZero() {
+				t.Fatalf("node-1 allocated memory %s with the pod %s", mem.String(), tt.name)
+			}
+		})
+	}
+}
