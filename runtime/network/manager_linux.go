@@ -100,6 +100,13 @@ func New(cfg Config) (_ *Manager, err error) {
 			m.lock.Close()
 		}
 	}()
+	// Holding the lock, no other writer is left: a temporary file is what
+	// a killed agent was writing (writeFileAtomic), never to be renamed.
+	for _, d := range []string{cfg.Root, m.recordDir()} {
+		if err := removeStaleTemps(d); err != nil {
+			return nil, err
+		}
+	}
 	m.cni = libcni.NewCNIConfigWithCacheDir(cfg.PluginDirs, m.cacheDir(), nil)
 
 	prefix, err := m.loadPodCIDR()

@@ -182,9 +182,10 @@ func loopbackConfList() *libcni.NetworkConfigList {
 	return list
 }
 
-// writeFileAtomic replaces path with data, so a crash leaves the old or the new file.
+// writeFileAtomic replaces path with data, so a crash leaves the old or the new file
+// (and perhaps a temporary file, which removeStaleTemps removes at the next start).
 func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	tmp, err := os.CreateTemp(filepath.Dir(path), tempPrefix(path))
 	if err != nil {
 		return err
 	}
@@ -201,6 +202,31 @@ func writeFileAtomic(path string, data []byte) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// tempPrefix is the name pattern of writeFileAtomic's temporary files for path.
+func tempPrefix(path string) string { return "." + filepath.Base(path) + ".tmp*" }
+
+// isTempName reports whether name is one of writeFileAtomic's temporary files.
+func isTempName(name string) bool {
+	return strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp")
+}
+
+// removeStaleTemps removes the temporary files writeFileAtomic left in dir when the
+// agent was killed between creating and renaming them; the caller holds Root's lock.
+func removeStaleTemps(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("list %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		if e.Type().IsRegular() && isTempName(e.Name()) {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("remove a stale temporary file: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 // Gateway is the pods' gateway, the first address of the node's pod CIDR,
