@@ -66,6 +66,9 @@ fmt-check:
 # CI=true where it fails instead.
 go-test:
 	$(GO) test -tags $(TAGS) -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+	@echo "== the fault-run checker against deliberately broken state machines (tags chaos_broken_*)"
+	$(GO) test -tags $(TAGS),chaos_broken_overcommit -count=1 -timeout 10m ./e2e/chaos/
+	$(GO) test -tags $(TAGS),chaos_broken_rebind -count=1 -timeout 10m ./e2e/chaos/
 
 # -run '^$$' skips the tests; each benchmark runs $(BENCHTIME) and prints its figures
 # (ns/op and the metrics it reports). Recorded results: BENCHMARKS.md.
