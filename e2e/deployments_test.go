@@ -370,7 +370,7 @@ func (c *Cluster) deleteAllDeployments() error {
 		}
 		for _, d := range list.Items {
 			name := d.Metadata.Name
-			if res := c.RunOn(i, "delete", "deployment", name, "--wait=false"); res.Err() != nil {
+			if res := c.RunOn(i, "delete", "deployment", name, "--wait=false", "--ignore-not-found"); res.Err() != nil {
 				errs = append(errs, res.Err())
 				continue
 			}
