@@ -135,6 +135,8 @@ func NewStore(cfg Config) (_ *Store, err error) {
 	rc.ElectionTimeout = cfg.ElectionTimeout
 	rc.LeaderLeaseTimeout = cfg.LeaderLeaseTimeout
 	rc.SnapshotThreshold = cfg.SnapshotThreshold
+	rc.SnapshotInterval = cfg.SnapshotInterval
+	rc.TrailingLogs = cfg.TrailingLogs
 	rc.Logger = rlog
 	s.logs = logs
 	s.raft, err = raft.NewRaft(rc, &fsm{state: s.state}, logs, stable, snaps, trans)
