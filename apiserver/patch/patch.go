@@ -135,6 +135,9 @@ func Apply(t types.PatchType, original, patch []byte, schema any) ([]byte, error
 		if len(ops) > MaxOperations {
 			return nil, api.NewRequestEntityTooLarge(fmt.Sprintf("The allowed maximum operations in a JSON patch is %d, got %d", MaxOperations, len(ops)))
 		}
+		if err := checkValues(ops); err != nil {
+			return nil, err
+		}
 		if patched, err = ops.Apply(original); err != nil {
 			return nil, unprocessable(err.Error())
 		}
@@ -187,6 +190,24 @@ func checkPatchSyntax(t types.PatchType, patch []byte) error {
 		}
 	default:
 		return api.NewBadRequest(fmt.Sprintf("a %s must be a JSON object or list, got %s", t, bytes.TrimSpace(truncate(patch, 40))))
+	}
+	return nil
+}
+
+// checkValues refuses a JSON patch operation that RFC 6902 requires to
+// carry a "value" member (add, replace, test; sections 4.1, 4.3, 4.6) but
+// has none, with a 400 naming it. json-patch v4 dereferences the missing
+// value when such an operation's path is the whole document ("") and
+// panics; the HTTP server would recover, but the client would get its
+// connection dropped instead of an answer.
+func checkValues(ops jsonpatch.Patch) error {
+	for i, op := range ops {
+		switch kind := op.Kind(); kind {
+		case "add", "replace", "test":
+			if _, ok := op["value"]; !ok {
+				return api.NewBadRequest(fmt.Sprintf("JSON patch operation %d (%q) has no \"value\"", i, kind))
+			}
+		}
 	}
 	return nil
 }

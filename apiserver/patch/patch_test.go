@@ -197,6 +197,8 @@ func TestApplyRefuses(t *testing.T) {
 		{"a duplicate key", types.StrategicMergePatchType, `{"spec":{},"spec":{}}`, http.StatusBadRequest, `duplicate field "spec"`},
 		{"a list as a merge patch", types.MergePatchType, `[]`, http.StatusBadRequest, "must be a JSON object"},
 		{"an object as a JSON patch", types.JSONPatchType, `{"op":"add"}`, http.StatusBadRequest, "list of operations"},
+		{"a whole-document replace without a value", types.JSONPatchType, `[{"op":"replace","path":""}]`, http.StatusBadRequest, `has no "value"`},
+		{"an add without a value", types.JSONPatchType, `[{"op":"add","path":"/metadata/x"}]`, http.StatusBadRequest, `has no "value"`},
 		{"a scalar", types.StrategicMergePatchType, `42`, http.StatusBadRequest, "JSON object"},
 		{"a failed test", types.JSONPatchType, `[{"op":"test","path":"/metadata/name","value":"db"}]`, http.StatusUnprocessableEntity, "test"},
 		{"a missing path", types.JSONPatchType, `[{"op":"remove","path":"/spec/nope"}]`, http.StatusUnprocessableEntity, ""},
