@@ -3,6 +3,8 @@
 #   make build         bin/gossipod (cgo on: libcontainer needs it)
 #   make test          vet, gofmt check, deploy checks, go test -race (e2e needs root)
 #   make bench         every package's Go benchmarks, once each, figures printed
+#   make fuzz          every Go fuzz target for FUZZTIME each (part of make test)
+#   make soak          CYCLES (1000) create/delete cycles of a pod on one agent; leaks fail (root)
 #   make demo          a 3-host local cluster in network namespaces (root; sudo if needed)
 #   make demo-stop     stop it and remove everything it created
 #   make check-deploy  static checks of scripts/, deploy/, .ci/run and the Vagrantfile
@@ -65,6 +67,18 @@ fmt-check:
 # CI=true where it fails instead.
 go-test:
 	$(GO) test -tags $(TAGS) -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+# The pod churn soak (e2e/soak_test.go): CYCLES create/delete cycles of a 3-container
+# pod with an emptyDir and a hostPort on one real agent, then the agent's RSS, fds and
+# goroutines and the host's mounts, cgroups, veths, IP leases and firewall rules must be
+# back to their level after warm-up, and Raft's data dir bounded. One figure per line,
+# "soak: <what> before=<n> after=<n>". Needs root, like the e2e tests.
+CYCLES ?= 1000
+SOAK_TIMEOUT ?= 6h
+.PHONY: soak
+soak:
+	CYCLES=$(CYCLES) $(GO) test -tags $(TAGS) -count=1 -timeout $(SOAK_TIMEOUT) -run '^TestPodChurnSoak$$' -v ./e2e/ 2>&1 | \
+		{ grep -E '^(soak: |--- |(ok|FAIL|PASS)\b)|\.go:[0-9]+: ' || true; }; exit $${PIPESTATUS[0]}
 
 # -run '^$$' skips the tests; each benchmark runs $(BENCHTIME) and prints its figures
 # (ns/op and the metrics it reports). Recorded results: BENCHMARKS.md.
