@@ -127,55 +127,108 @@ func FuzzFSMApply(f *testing.F) {
 		if len(entries) > fuzzMaxEntries {
 			entries = entries[:fuzzMaxEntries]
 		}
-		replicas := [2]*fsm{{state: NewState()}, {state: NewState()}}
-		replicas[1].state.sealer = replicas[0].state.sealer // one cluster, one key
-		for _, r := range replicas {
-			for i, cmd := range base {
-				if err := applyEntry(t, r, uint64(i+1), cmd); err != nil {
-					t.Fatalf("base entry %d (%s): %v", i+1, cmd.Type, err)
-				}
-			}
-		}
-		bindings := boundNodes(replicas[0].state)
-		overcommitAllowed := false
-		for i, data := range entries {
-			index := uint64(len(base) + i + 1)
-			log := &raft.Log{Index: index, Term: 1, Type: raft.LogCommand, Data: data}
-			var answers [2]string
-			for j, r := range replicas {
-				res, ok := r.Apply(log).(applyResult)
-				if !ok {
-					t.Fatalf("entry %d: Apply returned no applyResult", index)
-				}
-				resp, _ := json.Marshal(res.resp)
-				answers[j] = fmt.Sprintf("%s / %v", resp, res.err)
-				if j == 0 && res.err == nil {
-					var cmd Command
-					if json.Unmarshal(data, &cmd) == nil && cmd.Type == CmdRegisterNode {
-						overcommitAllowed = true
-					}
-				}
-			}
-			if answers[0] != answers[1] {
-				t.Fatalf("entry %d: replicas answered\n%s\n%s", index, answers[0], answers[1])
-			}
-			if got := replicas[0].state.Index(); got != index {
-				t.Fatalf("entry %d: state at index %d", index, got)
-			}
-			checkStateInvariants(t, replicas[0].state, bindings, overcommitAllowed)
-		}
-		a, b := stateJSON(t, replicas[0].state), stateJSON(t, replicas[1].state)
-		if !bytes.Equal(a, b) {
-			t.Fatalf("replicas diverged:\n%s\n%s", a, b)
-		}
-		restored := &fsm{state: newState(replicas[0].state.sealer)}
-		if err := restored.Restore(io.NopCloser(bytes.NewReader(snapshotOf(t, replicas[0])))); err != nil {
-			t.Fatalf("restore the snapshot: %v", err)
-		}
-		if c := stateJSON(t, restored.state); !bytes.Equal(a, c) {
-			t.Fatalf("snapshot restored to another state:\n%s\n%s", a, c)
-		}
+		applyFuzzEntries(t, base, entries)
 	})
+}
+
+// fuzzCommandTypes are every command type the FSM applies.
+var fuzzCommandTypes = []CommandType{
+	CmdRegisterNode, CmdSetNodeConditions, CmdDeleteNode, CmdCreatePod, CmdUpdatePod, CmdDeletePod, CmdBindPods,
+	CmdSetPodsUnschedulable, CmdSetPodStatuses, CmdRecordEvents, CmdSetClusterNetwork, CmdAssignPodCIDRs,
+	CmdCreateDeployment, CmdUpdateDeployment, CmdDeleteDeployment, CmdSetDeploymentStatus, CmdCreatePods,
+	CmdDeletePods, CmdSetPodsFailed, CmdSetNodeUnschedulable, CmdEvictPod, CmdCreateToken, CmdDeleteToken,
+	CmdAdoptLegacyPods, CmdClaimObjects, CmdCreateConfigMap, CmdUpdateConfigMap, CmdDeleteConfigMap,
+	CmdCreateNamespace, CmdDeleteNamespace, CmdEnsureNamespaces, CmdUpdateNamespace, CmdCreateRoleBinding,
+	CmdUpdateRoleBinding, CmdDeleteRoleBinding, CmdCreateClusterRoleBinding, CmdUpdateClusterRoleBinding,
+	CmdDeleteClusterRoleBinding, CmdCreateReplicaSet, CmdUpdateReplicaSet, CmdDeleteReplicaSet,
+	CmdSetReplicaSetStatuses, CmdCreateSecret, CmdUpdateSecret, CmdDeleteSecret, CmdCreateServiceAccount,
+	CmdDeleteServiceAccount, CmdEnsureServiceAccounts, CmdUpdateServiceAccount, CmdCreateService,
+	CmdUpdateService, CmdDeleteService, CmdSetPodSecurityDefaults, CmdSetServiceEndpointSlices,
+	CmdSetAPIServerEndpoints,
+}
+
+// FuzzFSMCommand is FuzzFSMApply with the envelope given: two commands of
+// types the fuzzer picks among every command type, with arbitrary
+// payloads, so that its mutations go into the payloads, where each
+// command's checks are. The invariants are FuzzFSMApply's.
+func FuzzFSMCommand(f *testing.F) {
+	seeds := fuzzSeeds(f)
+	for _, seq := range seeds {
+		for i := 0; i+1 < len(seq); i += 2 {
+			f.Add(byte(slices.Index(fuzzCommandTypes, seq[i].Type)), []byte(seq[i].Payload),
+				byte(slices.Index(fuzzCommandTypes, seq[i+1].Type)), []byte(seq[i+1].Payload))
+		}
+	}
+	base := fuzzBase(f)
+	f.Fuzz(func(t *testing.T, typ1 byte, payload1 []byte, typ2 byte, payload2 []byte) {
+		var entries [][]byte
+		for i, c := range []struct {
+			typ     byte
+			payload []byte
+		}{{typ1, payload1}, {typ2, payload2}} {
+			cmd := Command{Type: fuzzCommandTypes[int(c.typ)%len(fuzzCommandTypes)], Time: t0.Add(time.Duration(i+1) * time.Second)}
+			if !json.Valid(c.payload) {
+				return // the envelope could not carry it; FuzzFSMApply covers bad envelopes
+			}
+			cmd.Payload = c.payload
+			entries = append(entries, mustJSON(t, cmd))
+		}
+		applyFuzzEntries(t, base, entries)
+	})
+}
+
+// applyFuzzEntries applies base then entries to two replicas and checks
+// FuzzFSMApply's invariants after each entry, and at the end that the
+// replicas agree and a snapshot restores to the same State.
+func applyFuzzEntries(t *testing.T, base []Command, entries [][]byte) {
+	replicas := [2]*fsm{{state: NewState()}, {state: NewState()}}
+	replicas[1].state.sealer = replicas[0].state.sealer // one cluster, one key
+	for _, r := range replicas {
+		for i, cmd := range base {
+			if err := applyEntry(t, r, uint64(i+1), cmd); err != nil {
+				t.Fatalf("base entry %d (%s): %v", i+1, cmd.Type, err)
+			}
+		}
+	}
+	bindings := boundNodes(replicas[0].state)
+	overcommitAllowed := false
+	for i, data := range entries {
+		index := uint64(len(base) + i + 1)
+		log := &raft.Log{Index: index, Term: 1, Type: raft.LogCommand, Data: data}
+		var answers [2]string
+		for j, r := range replicas {
+			res, ok := r.Apply(log).(applyResult)
+			if !ok {
+				t.Fatalf("entry %d: Apply returned no applyResult", index)
+			}
+			resp, _ := json.Marshal(res.resp)
+			answers[j] = fmt.Sprintf("%s / %v", resp, res.err)
+			if j == 0 && res.err == nil {
+				var cmd Command
+				if json.Unmarshal(data, &cmd) == nil && cmd.Type == CmdRegisterNode {
+					overcommitAllowed = true
+				}
+			}
+		}
+		if answers[0] != answers[1] {
+			t.Fatalf("entry %d: replicas answered\n%s\n%s", index, answers[0], answers[1])
+		}
+		if got := replicas[0].state.Index(); got != index {
+			t.Fatalf("entry %d: state at index %d", index, got)
+		}
+		checkStateInvariants(t, replicas[0].state, bindings, overcommitAllowed)
+	}
+	a, b := stateJSON(t, replicas[0].state), stateJSON(t, replicas[1].state)
+	if !bytes.Equal(a, b) {
+		t.Fatalf("replicas diverged:\n%s\n%s", a, b)
+	}
+	restored := &fsm{state: newState(replicas[0].state.sealer)}
+	if err := restored.Restore(io.NopCloser(bytes.NewReader(snapshotOf(t, replicas[0])))); err != nil {
+		t.Fatalf("restore the snapshot: %v", err)
+	}
+	if c := stateJSON(t, restored.state); !bytes.Equal(a, c) {
+		t.Fatalf("snapshot restored to another state:\n%s\n%s", a, c)
+	}
 }
 
 // stateJSON is the whole State as JSON, Secrets in clear.
