@@ -95,16 +95,16 @@ func soakCycles(t *testing.T, def int) int {
 }
 
 // TestPodChurnSoak creates and deletes the same shape of pod (soakPod) over and over on
-// one host, $CYCLES times (default 25, about two minutes; `make soak` runs 1,000), and checks that the agent
-// gives back what each cycle takes: its RSS, open fds and goroutines, and on the host the
-// mounts, cgroups, veths, IP leases and nftables/iptables rules, return to their level
-// after warm-up within the tolerances above; and that Raft's log compaction
-// (--raft-snapshot-threshold, small here so that it happens many times within the run)
-// keeps the Raft data dir bounded. Every cycle also reads the page the writer put in the
-// volume through the hostPort, so each pod is a working one. Figures are printed one per
-// line, "soak: <what> before=<n> after=<n>".
+// one host, $CYCLES times (default 20, about two minutes in all; `make soak` runs 1,000),
+// and checks that the agent gives back what each cycle takes: its RSS, open fds and
+// goroutines, and on the host the mounts, cgroups, veths, IP leases and nftables/iptables
+// rules, return to their level after warm-up within the tolerances above; and that Raft's
+// log compaction (--raft-snapshot-threshold, small here so that it happens many times
+// within the run) keeps the Raft data dir bounded. Every cycle also reads the page the
+// writer put in the volume through the hostPort, so each pod is a working one. Figures
+// are printed one per line, "soak: <what> before=<n> after=<n>".
 func TestPodChurnSoak(t *testing.T) {
-	cycles := soakCycles(t, 25)
+	cycles := soakCycles(t, 20)
 	c := NewCluster(t, Options{Hosts: 1, AgentArgs: func(c *Cluster, i int) []string {
 		return append(BootstrapExpect(1)(c, i),
 			"--raft-snapshot-threshold", "64", "--raft-trailing-logs", "64", "--raft-snapshot-interval", "1s",
