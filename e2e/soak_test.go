@@ -60,9 +60,10 @@ const soakHostPort = 30180
 // working size and let Raft take its first snapshot; what they leave is not a leak.
 const soakWarmup = 10
 
-// Tolerances of the soak, beyond its baseline after warm-up. Kernel objects (mounts,
-// cgroups, veths, IP leases, firewall rules) must come back exactly: one left per
-// cycle would be a leak however few cycles run. Process figures move with timing, so
+// Tolerances of the soak, beyond its baseline after warm-up. Kernel objects (mounts
+// under the data dir, cgroups, veths, IP leases, firewall rules) must come back exactly:
+// one left per cycle would be a leak however few cycles run. The machine's whole mount
+// table is printed but not judged: other tests' mounts come and go in it. Process figures move with timing, so
 // they get a margin below what a leak of one object per cycle would add over a
 // CI-sized run of 50 cycles:
 //   - open fds +8: the API's keep-alive connections (this test's own, and a CLI's
