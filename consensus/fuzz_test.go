@@ -8,6 +8,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,8 +22,8 @@ import (
 // stays fast; the fuzzer explores sequences by mutating their lines.
 const fuzzMaxEntries = 32
 
-// fuzzBase is the state every fuzz input starts from, as entries 1 to 6:
-// two nodes, the default namespace, a pod bound to node-1 with a hostPort,
+// fuzzBase is the state every fuzz input starts from, as entries 1 to 7:
+// two nodes, the cluster network, the default namespace, a pod bound to node-1 with a hostPort,
 // an unbound pod and a Deployment.
 func fuzzBase(tb testing.TB) []Command {
 	d := gateDeployment("web", "ud")
@@ -30,6 +31,7 @@ func fuzzBase(tb testing.TB) []Command {
 	return []Command{
 		registerCmd(tb, testNode("node-1", "uid-n1", "10.0.0.1", "4", "3Gi"), t0),
 		registerCmd(tb, testNode("node-2", "uid-n2", "10.0.0.2", "4", "2560Mi"), t0),
+		command(tb, CmdSetClusterNetwork, SetClusterNetwork{Network: ClusterNetwork{ClusterCIDR: "10.244.0.0/16", NodeCIDRMaskSize: 24, ServiceCIDR: "10.96.0.0/12"}}, t0),
 		command(tb, CmdEnsureNamespaces, EnsureNamespaces{Namespaces: []api.Namespace{{ObjectMeta: api.ObjectMeta{Name: "default", UID: "uns"}}}}, t0),
 		command(tb, CmdCreatePod, CreatePod{Pod: bound}, t0),
 		command(tb, CmdBindPods, BindPods{Bindings: []PodBinding{{Namespace: "default", Name: "bound", UID: "ub", Node: "node-1"}}}, t0),
@@ -158,6 +160,35 @@ func FuzzFSMCommand(f *testing.F) {
 			f.Add(byte(slices.Index(fuzzCommandTypes, seq[i].Type)), []byte(seq[i].Payload),
 				byte(slices.Index(fuzzCommandTypes, seq[i+1].Type)), []byte(seq[i+1].Payload))
 		}
+	}
+	// The other kinds' creates, each followed by a change of the same
+	// object, as the API proposes them.
+	idx := func(t CommandType) byte { return byte(slices.Index(fuzzCommandTypes, t)) }
+	for _, s := range []struct {
+		create   CommandType
+		payload  string
+		then     CommandType
+		payload2 string
+	}{
+		{CmdCreateNamespace, `{"namespace":{"metadata":{"name":"team-a","uid":"u-ns","labels":{"pod-security.kubernetes.io/enforce":"privileged"}}}}`,
+			CmdDeleteNamespace, `{"name":"team-a"}`},
+		{CmdCreateService, `{"service":{"metadata":{"name":"web","namespace":"default","uid":"u-svc"},"spec":{"type":"ClusterIP","selector":{"app":"web"},` +
+			`"ports":[{"name":"http","port":80,"targetPort":8080,"protocol":"TCP"}],"sessionAffinity":"None"}}}`,
+			CmdSetServiceEndpointSlices, `{"namespace":"default","service":"web","slices":[]}`},
+		{CmdCreateConfigMap, `{"configMap":{"metadata":{"name":"c","namespace":"default","uid":"u-cm"},"data":{"k":"v"}}}`,
+			CmdUpdateConfigMap, `{"configMap":{"metadata":{"name":"c","namespace":"default","uid":"u-cm"},"data":{"k":"w"},"immutable":true}}`},
+		{CmdCreateReplicaSet, `{"replicaSet":{"metadata":{"name":"rs","namespace":"default","uid":"u-rs","labels":{"app":"rs"}},"spec":{"replicas":2,` +
+			`"selector":{"matchLabels":{"app":"rs"}},"template":{"metadata":{"labels":{"app":"rs"}},"spec":{"containers":[{"name":"c","image":"i","imagePullPolicy":"IfNotPresent"}],` +
+			`"restartPolicy":"Always","dnsPolicy":"ClusterFirst","terminationGracePeriodSeconds":30}}}}}`,
+			CmdDeleteReplicaSet, `{"namespace":"default","name":"rs","propagationPolicy":"Orphan"}`},
+		{CmdCreateRoleBinding, `{"roleBinding":{"metadata":{"name":"rb","namespace":"default","uid":"u-rb"},` +
+			`"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"view"},"subjects":[{"kind":"User","apiGroup":"rbac.authorization.k8s.io","name":"alice"}]}}`,
+			CmdCreateClusterRoleBinding, `{"clusterRoleBinding":{"metadata":{"name":"crb","uid":"u-crb"},` +
+				`"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"edit"},"subjects":[{"kind":"Group","apiGroup":"rbac.authorization.k8s.io","name":"ops"}]}}`},
+		{CmdCreateServiceAccount, `{"serviceAccount":{"metadata":{"name":"sa","namespace":"default","uid":"u-sa"}}}`,
+			CmdCreateToken, `{"id":"abcdef","role":"view","secretHash":"` + strings.Repeat("ab", 32) + `","ttlSeconds":60}`},
+	} {
+		f.Add(idx(s.create), []byte(s.payload), idx(s.then), []byte(s.payload2))
 	}
 	base := fuzzBase(f)
 	f.Fuzz(func(t *testing.T, typ1 byte, payload1 []byte, typ2 byte, payload2 []byte) {
