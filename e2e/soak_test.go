@@ -270,7 +270,7 @@ func (c *Cluster) soakFigures() (map[string]int64, error) {
 	}
 	f["mounts"] = int64(strings.Count(string(mountinfo), "\n"))
 	f["mounts_under_data_dir"] = int64(len(c.mountsUnderDataDirs()))
-	f["cgroups"] = int64(len(agentCgroups()))
+	f["cgroups"] = int64(len(podCgroups(c.trackedUIDs())))
 
 	veths := c.Exec(0, 10*time.Second, "ip", "-o", "link", "show", "type", "veth")
 	if err := veths.Err(); err != nil {
@@ -332,19 +332,20 @@ func (c *Cluster) agentMetrics(i int) (map[string]int64, error) {
 	return out, sc.Err()
 }
 
-// agentCgroups lists the cgroup directories under the agents' cgroup root, in every
-// hierarchy (v1 controllers, or the v2 root), the root itself excluded.
-func agentCgroups() []string {
+// podCgroups lists the cgroup directories of the pods with these uids and below them
+// (their containers'), in every hierarchy (v1 controllers, or the v2 root). The cgroup
+// root is the machine's, shared with other tests' agents, whose pods are not counted.
+func podCgroups(uids []string) []string {
 	var dirs []string
-	roots, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", cgroupRoot))
-	roots = append(roots, filepath.Join("/sys/fs/cgroup", cgroupRoot))
-	for _, root := range roots {
-		filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-			if err == nil && d.IsDir() && path != root {
-				dirs = append(dirs, path)
-			}
-			return nil
-		})
+	for _, u := range uids {
+		for _, pod := range podCgroupDirs(u) {
+			filepath.WalkDir(pod, func(path string, d fs.DirEntry, err error) error {
+				if err == nil && d.IsDir() {
+					dirs = append(dirs, path)
+				}
+				return nil
+			})
+		}
 	}
 	return dirs
 }
