@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	goruntime "runtime"
 	"strings"
 	"sync/atomic"
 
@@ -149,7 +150,7 @@ func Apply(t types.PatchType, original, patch []byte, schema any) ([]byte, error
 			return nil, unprocessable(err.Error())
 		}
 	case types.StrategicMergePatchType:
-		if patched, err = strategicpatch.StrategicMergePatch(original, patch, schema); err != nil {
+		if patched, err = strategicMergePatch(original, patch, schema); err != nil {
 			return nil, strategicError(err)
 		}
 	default:
@@ -210,6 +211,30 @@ func checkValues(ops jsonpatch.Patch) error {
 		}
 	}
 	return nil
+}
+
+// errMergeKeyNotScalar is a strategic merge patch whose list items carry
+// a merge key that is an object or a list.
+var errMergeKeyNotScalar = errors.New("a merge key of a list item (such as a container's name) must be a string or a number")
+
+// strategicMergePatch is strategicpatch.StrategicMergePatch, with the
+// panic it raises on a patch whose list items carry a merge key that is
+// an object or a list ({"spec":{"containers":[{"name":[]}]}}: apimachinery
+// compares merge key values with ==, which panics on uncomparable values)
+// turned into errMergeKeyNotScalar, a 422. The merge works on documents it
+// decoded itself, so nothing is left half-changed by the panic. Any other
+// panic is not ours to hide and goes on.
+func strategicMergePatch(original, patch []byte, schema any) (patched []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			re, ok := r.(goruntime.Error)
+			if !ok || !strings.Contains(re.Error(), "uncomparable") {
+				panic(r)
+			}
+			patched, err = nil, errMergeKeyNotScalar
+		}
+	}()
+	return strategicpatch.StrategicMergePatch(original, patch, schema)
 }
 
 // strategicError is kube-apiserver's interpretStrategicMergePatchError:

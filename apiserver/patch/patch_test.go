@@ -199,6 +199,8 @@ func TestApplyRefuses(t *testing.T) {
 		{"an object as a JSON patch", types.JSONPatchType, `{"op":"add"}`, http.StatusBadRequest, "list of operations"},
 		{"a whole-document replace without a value", types.JSONPatchType, `[{"op":"replace","path":""}]`, http.StatusBadRequest, `has no "value"`},
 		{"an add without a value", types.JSONPatchType, `[{"op":"add","path":"/metadata/x"}]`, http.StatusBadRequest, `has no "value"`},
+		{"a merge key that is a list", types.StrategicMergePatchType, `{"spec":{"containers":[{"name":[]},{"name":[]}]}}`, http.StatusUnprocessableEntity, "merge key"},
+		{"a merge key that is an object", types.StrategicMergePatchType, `{"spec":{"containers":[{"name":{}},{"name":{}}]}}`, http.StatusUnprocessableEntity, "merge key"},
 		{"a scalar", types.StrategicMergePatchType, `42`, http.StatusBadRequest, "JSON object"},
 		{"a failed test", types.JSONPatchType, `[{"op":"test","path":"/metadata/name","value":"db"}]`, http.StatusUnprocessableEntity, "test"},
 		{"a missing path", types.JSONPatchType, `[{"op":"remove","path":"/spec/nope"}]`, http.StatusUnprocessableEntity, ""},
