@@ -45,6 +45,13 @@ type Config struct {
 	// SnapshotThreshold it bounds the log store: at most about their sum
 	// of entries are kept.
 	TrailingLogs uint64
+	// WatchHistory is how many of the latest changes the State keeps for
+	// watches to resume from, as kube-apiserver's watch cache does; a
+	// watch from an older resourceVersion gets 410 Gone and re-lists.
+	// Each change holds its object, so the history costs memory up to its
+	// bound: with pods of a few KiB, about 110 MiB at the default on a
+	// node that keeps creating and deleting pods.
+	WatchHistory int
 	// SnapshotsRetained is how many snapshots are kept on disk.
 	SnapshotsRetained int
 	// SecretsKey is the AES-256 key Secrets' data is sealed with in the
@@ -72,6 +79,7 @@ func DefaultConfig() Config {
 		SnapshotThreshold:  8192,
 		SnapshotInterval:   120 * time.Second, // raft's default
 		TrailingLogs:       10240,             // raft's default
+		WatchHistory:       watchLogSize,
 		SnapshotsRetained:  2,
 		Logger:             slog.Default(),
 	}
@@ -103,6 +111,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, errNoTLS)
 	}
 	errs = append(errs, c.validateTimeouts()...)
+	if c.WatchHistory < 1 {
+		errs = append(errs, fmt.Errorf("consensus: WatchHistory %d must be at least 1", c.WatchHistory))
+	}
 	if c.SnapshotThreshold < 1 {
 		errs = append(errs, errors.New("consensus: SnapshotThreshold must be at least 1"))
 	}

@@ -10,7 +10,7 @@ import (
 // configFields are the names Validate's errors may mention.
 var configFields = []string{
 	"ServerID", "BindAddr", "AdvertiseAddr", "DataDir", "HeartbeatTimeout", "ElectionTimeout",
-	"LeaderLeaseTimeout", "ApplyTimeout", "SnapshotThreshold", "SnapshotInterval", "SnapshotsRetained", "Logger", "SecretsKey",
+	"LeaderLeaseTimeout", "ApplyTimeout", "SnapshotThreshold", "SnapshotInterval", "SnapshotsRetained", "WatchHistory", "Logger", "SecretsKey",
 }
 
 func validConfig() Config {
@@ -79,6 +79,7 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 		{"zero apply timeout", func(c *Config) { c.ApplyTimeout = 0 }, []string{"ApplyTimeout"}},
 		{"no snapshots retained on disk", func(c *Config) { c.SnapshotsRetained = 0 }, []string{"SnapshotsRetained"}},
 		{"zero snapshot threshold", func(c *Config) { c.SnapshotThreshold = 0 }, []string{"SnapshotThreshold"}},
+		{"no watch history", func(c *Config) { c.WatchHistory = 0 }, []string{"WatchHistory"}},
 		{"snapshot interval below raft's minimum", func(c *Config) { c.SnapshotInterval = time.Millisecond }, []string{"SnapshotInterval"}},
 		{"no logger", func(c *Config) { c.Logger = nil }, []string{"Logger"}},
 		{"several problems are reported together", func(c *Config) {

@@ -57,6 +57,7 @@ func NewStore(cfg Config) (_ *Store, err error) {
 		return nil, fmt.Errorf("consensus: SecretsKey: %w", err)
 	}
 	s := &Store{cfg: cfg, state: newState(sealer)}
+	s.state.watch = newWatchLog(cfg.WatchHistory)
 
 	advertise := cfg.AdvertiseAddr
 	if advertise == "" {
