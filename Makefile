@@ -1,9 +1,11 @@
 # gossipod — see README.md. GNU make.
 #
 #   make build         bin/gossipod (cgo on: libcontainer needs it)
-#   make test          vet, gofmt check, deploy checks, go test -race (e2e needs root)
+#   make test          vet, gofmt check, deploy checks, go test -race (e2e needs root), fuzz
 #   make bench         every package's Go benchmarks, once each, figures printed
 #   make chaos         a fault run: 5 hosts, nemesis and clients (root; DURATION, SEED)
+#   make fuzz          every Go fuzz target for FUZZTIME each (part of make test)
+#   make soak          CYCLES (1000) create/delete cycles of a pod on one agent; leaks fail (root)
 #   make demo          a 3-host local cluster in network namespaces (root; sudo if needed)
 #   make demo-stop     stop it and remove everything it created
 #   make check-deploy  static checks of scripts/, deploy/, .ci/run and the Vagrantfile
@@ -48,7 +50,7 @@ BENCHTIME ?= 1x
 build:
 	$(GO) build -tags $(TAGS) -ldflags '-linkmode external -extldflags "-static" $(LDFLAGS)' -o bin/gossipod ./cmd/gossipod
 
-test: vet fmt-check check-deploy go-test
+test: vet fmt-check check-deploy go-test fuzz
 
 # Vets what is shipped (the tags), and checks that the tree still builds without them.
 vet:
@@ -69,6 +71,43 @@ go-test:
 	@echo "== the fault-run checker against deliberately broken state machines (tags chaos_broken_*)"
 	$(GO) test -tags $(TAGS),chaos_broken_overcommit -count=1 -timeout 10m ./e2e/chaos/
 	$(GO) test -tags $(TAGS),chaos_broken_rebind -count=1 -timeout 10m ./e2e/chaos/
+
+# Every Go fuzz target, FUZZTIME each (8 s: under 2 minutes in all, builds included): the API's
+# decoders (manifests, request bodies in JSON, YAML and protobuf, PATCHed objects, delete
+# options, selectors, the three patch types) and the FSM's command decoding and Apply.
+# `go test` alone already runs each target's seeds and testdata/fuzz (earlier crashers);
+# a new crasher is written to the package's testdata/fuzz/<target>/: commit it with the
+# fix. -fuzzminimizetime keeps the minimisation of new inputs from eating the budget.
+FUZZTIME ?= 8s
+FUZZ_TARGETS := \
+	./api:FuzzDecodeManifests ./api:FuzzDecodeInto \
+	./apiserver:FuzzRequestBody ./apiserver:FuzzListSelector \
+	./apiserver/patch:FuzzApply ./apiserver/protobody:FuzzToJSON \
+	./consensus:FuzzFSMApply ./consensus:FuzzFSMCommand
+.PHONY: fuzz
+fuzz:
+	@all=$$(grep -r --include='*_test.go' -o '^func Fuzz[A-Za-z0-9_]*' . | grep -v '^./.git/' | \
+		sed -E 's|^(.*)/[^/]*_test\.go:func |\1:|' | sort); \
+	missing=$$(comm -23 <(echo "$$all") <(printf '%s\n' $(FUZZ_TARGETS) | sort)); \
+	if [ -n "$$missing" ]; then echo "fuzz: targets missing from FUZZ_TARGETS in the Makefile:"; echo "$$missing"; exit 1; fi
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t#*:}; echo "fuzz: $$name ($$pkg) for $(FUZZTIME)"; \
+		rc=0; out=$$($(GO) test -tags $(TAGS) -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s "$$pkg" 2>&1) || rc=$$?; \
+		echo "$$out" | { grep -v '^fuzz: elapsed' || true; }; \
+		if grep -q 'no fuzz tests to fuzz' <<<"$$out"; then echo "fuzz: $$pkg has no fuzz target $$name"; exit 1; fi; \
+		[ $$rc -eq 0 ] || exit $$rc; \
+	done
+
+# The pod churn soak (e2e/soak_test.go): CYCLES create/delete cycles of a 3-container
+# pod with an emptyDir and a hostPort on one real agent, then the agent's RSS, fds and
+# goroutines and the host's mounts, cgroups, veths, IP leases and firewall rules must be
+# back to their level after warm-up, and Raft's data dir bounded. One figure per line,
+# "soak: <what> before=<n> after=<n>". Needs root, like the e2e tests.
+CYCLES ?= 1000
+SOAK_TIMEOUT ?= 6h
+.PHONY: soak
+soak:
+	CYCLES=$(CYCLES) $(GO) test -tags $(TAGS) -count=1 -timeout $(SOAK_TIMEOUT) -run '^TestPodChurnSoak$$' -v ./e2e/
 
 # -run '^$$' skips the tests; each benchmark runs $(BENCHTIME) and prints its figures
 # (ns/op and the metrics it reports). Recorded results: BENCHMARKS.md.

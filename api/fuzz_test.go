@@ -49,6 +49,10 @@ func FuzzDecodeManifests(f *testing.F) {
 		"strategy: {rollingUpdate: {maxSurge: \"200%\", maxUnavailable: \"101%\"}}}, status: {replicas: 1, conditions: [{type: Available, status: \"False\"}]}}"))
 	// The longest name whose pods' names are valid.
 	f.Add([]byte(strings.Replace(deploymentYAML("web"), "name: web", "name: "+strings.Repeat("d", 236), 1)))
+	// Every other kind the API accepts in a body, as kubectl sends them.
+	for _, m := range otherKindSeeds {
+		f.Add([]byte(m))
+	}
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		objs, err := DecodeManifests(data)
@@ -90,7 +94,7 @@ func FuzzDecodeManifests(f *testing.F) {
 			case *Deployment:
 				checkDeployment(t, o, again[0].(*Deployment))
 			default:
-				t.Fatalf("decoded %T", o)
+				checkOther(t, o, again[0])
 			}
 		}
 	})
@@ -170,6 +174,137 @@ func checkDeployment(t *testing.T, d, again *Deployment) {
 		t.Fatalf("pod made from a valid Deployment is invalid: %v", err)
 	}
 	checkRequests(t, p)
+}
+
+// otherKindSeeds are one manifest of each kind DecodeManifests accepts
+// beyond Pod and Deployment.
+var otherKindSeeds = []string{
+	"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team-a\n  labels: {pod-security.kubernetes.io/enforce: privileged}\n",
+	"apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: builder, namespace: team-a}\nautomountServiceAccountToken: false\n",
+	"apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  selector: {app: web}\n  ports: [{name: http, port: 80, targetPort: 8080, protocol: TCP}]\n",
+	`{"apiVersion":"v1","kind":"Service","metadata":{"name":"dns"},"spec":{"type":"ClusterIP","clusterIP":"None","ports":[{"port":53,"protocol":"UDP","targetPort":"dns"}]}}`,
+	"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata: {a.conf: \"x=1\\n\"}\nbinaryData: {b: AAEC}\nimmutable: true\n",
+	"apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ntype: Opaque\ndata: {password: cGFzcw==}\nstringData: {user: admin}\n",
+	`{"apiVersion":"v1","kind":"Secret","metadata":{"name":"pull"},"type":"kubernetes.io/dockerconfigjson","data":{".dockerconfigjson":"eyJhdXRocyI6e319"}}`,
+	"apiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {name: rs}\nspec:\n  replicas: 2\n  selector: {matchLabels: {app: rs}}\n  template:\n    metadata: {labels: {app: rs}}\n    spec: {containers: [{name: c, image: i}]}\n",
+	"apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: edit, namespace: team-a}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: edit}\nsubjects: [{kind: ServiceAccount, name: builder, namespace: team-a}, {kind: User, apiGroup: rbac.authorization.k8s.io, name: alice}]\n",
+	"apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: admins}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}\nsubjects: [{kind: Group, apiGroup: rbac.authorization.k8s.io, name: ops}]\n",
+	"apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Namespace, metadata: {name: n}}\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: c, namespace: n}}\n",
+}
+
+// kindRules are one kind's defaults and validation, as the API's strategy
+// applies them to a decoded body: validate a created object, and an update
+// of old to obj.
+type kindRules struct {
+	setDefaults    func(Object)
+	validate       func(Object) error
+	validateUpdate func(old, obj Object) error
+}
+
+// rulesOf returns the rules of o's kind.
+func rulesOf(t *testing.T, o Object) kindRules {
+	const replicas = MaxDeploymentReplicasCeiling
+	switch o.(type) {
+	case *ReplicaSet:
+		return kindRules{
+			func(o Object) { SetReplicaSetDefaults(o.(*ReplicaSet)) },
+			func(o Object) error { return ValidateReplicaSet(o.(*ReplicaSet), replicas) },
+			func(old, o Object) error {
+				return ValidateReplicaSetUpdate(old.(*ReplicaSet), o.(*ReplicaSet), replicas)
+			},
+		}
+	case *Namespace:
+		return kindRules{
+			func(o Object) { SetNamespaceDefaults(o.(*Namespace)) },
+			func(o Object) error { return ValidateNamespace(o.(*Namespace)) },
+			func(old, o Object) error { return ValidateNamespaceUpdate(old.(*Namespace), o.(*Namespace)) },
+		}
+	case *ServiceAccount:
+		return kindRules{
+			func(Object) {},
+			func(o Object) error { return ValidateServiceAccount(o.(*ServiceAccount)) },
+			func(old, o Object) error {
+				return ValidateServiceAccountUpdate(old.(*ServiceAccount), o.(*ServiceAccount))
+			},
+		}
+	case *Service:
+		return kindRules{
+			func(o Object) { SetServiceDefaults(o.(*Service)) },
+			func(o Object) error { return ValidateService(o.(*Service)) },
+			func(old, o Object) error { return ValidateServiceUpdate(old.(*Service), o.(*Service)) },
+		}
+	case *ConfigMap:
+		return kindRules{
+			func(o Object) { SetConfigMapDefaults(o.(*ConfigMap)) },
+			func(o Object) error { return ValidateConfigMap(o.(*ConfigMap)) },
+			func(old, o Object) error { return ValidateConfigMapUpdate(old.(*ConfigMap), o.(*ConfigMap)) },
+		}
+	case *Secret:
+		return kindRules{
+			func(o Object) { SetSecretDefaults(o.(*Secret)) },
+			func(o Object) error { return ValidateSecret(o.(*Secret)) },
+			func(old, o Object) error { return ValidateSecretUpdate(old.(*Secret), o.(*Secret)) },
+		}
+	case *RoleBinding:
+		return kindRules{
+			func(o Object) { SetRoleBindingDefaults(o.(*RoleBinding)) },
+			func(o Object) error { return ValidateRoleBinding(o.(*RoleBinding)) },
+			func(old, o Object) error { return ValidateRoleBindingUpdate(old.(*RoleBinding), o.(*RoleBinding)) },
+		}
+	case *ClusterRoleBinding:
+		return kindRules{
+			func(o Object) { SetClusterRoleBindingDefaults(o.(*ClusterRoleBinding)) },
+			func(o Object) error { return ValidateClusterRoleBinding(o.(*ClusterRoleBinding)) },
+			func(old, o Object) error {
+				return ValidateClusterRoleBindingUpdate(old.(*ClusterRoleBinding), o.(*ClusterRoleBinding))
+			},
+		}
+	}
+	t.Fatalf("DecodeManifests returned a %T, which the fuzz target has no rules for: add them", o)
+	return kindRules{}
+}
+
+// checkOther defaults and validates a decoded object of a kind other than
+// Pod and Deployment; again is o as decoded after a round trip. Validation
+// must answer nil or a *Status; defaulting must be idempotent and survive
+// the JSON every stored object goes through; and an object that validates
+// must be a valid update of itself as stored, or no client could ever
+// re-apply the manifest it created it with.
+func checkOther(t *testing.T, o, again Object) {
+	r := rulesOf(t, o)
+	r.setDefaults(o)
+	first, err := json.Marshal(o)
+	if err != nil {
+		t.Fatalf("marshal defaulted %T: %v", o, err)
+	}
+	r.setDefaults(o)
+	if second, _ := json.Marshal(o); !bytes.Equal(first, second) {
+		t.Fatalf("defaulting twice changed the %T:\n%s\n%s", o, first, second)
+	}
+	stored, err := DecodeManifests(first)
+	if err != nil {
+		t.Fatalf("re-decoding defaulted %s: %v", first, err)
+	}
+	r.setDefaults(stored[0])
+	if b, _ := json.Marshal(stored[0]); !bytes.Equal(first, b) {
+		t.Fatalf("defaulted %T changed through JSON:\n%s\n%s", o, first, b)
+	}
+	validErr := r.validate(o)
+	if validErr != nil {
+		if _, ok := validErr.(*Status); !ok {
+			t.Fatalf("validating a %T returned %T: %v", o, validErr, validErr)
+		}
+	}
+	r.setDefaults(again)
+	updateErr := r.validateUpdate(again, o)
+	if updateErr != nil {
+		if _, ok := updateErr.(*Status); !ok {
+			t.Fatalf("validating an update of a %T returned %T: %v", o, updateErr, updateErr)
+		}
+	}
+	if validErr == nil && updateErr != nil {
+		t.Fatalf("a valid %T is not a valid update of itself: %v", o, updateErr)
+	}
 }
 
 // checkRequests asserts that placement's integer view of a valid pod is

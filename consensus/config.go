@@ -36,6 +36,22 @@ type Config struct {
 	ApplyTimeout time.Duration
 	// SnapshotThreshold is how many log entries accumulate before a snapshot.
 	SnapshotThreshold uint64
+	// SnapshotInterval is how often raft checks whether SnapshotThreshold
+	// is reached (with up to as much again of jitter).
+	SnapshotInterval time.Duration
+	// TrailingLogs is how many log entries a snapshot leaves in the log
+	// store behind it, so that a follower a little behind catches up from
+	// the log rather than from a whole snapshot. Together with
+	// SnapshotThreshold it bounds the log store: at most about their sum
+	// of entries are kept.
+	TrailingLogs uint64
+	// WatchHistory is how many of the latest changes the State keeps for
+	// watches to resume from, as kube-apiserver's watch cache does; a
+	// watch from an older resourceVersion gets 410 Gone and re-lists.
+	// Each change holds its object, so the history costs memory up to its
+	// bound: with pods of a few KiB, about 110 MiB at the default on a
+	// node that keeps creating and deleting pods.
+	WatchHistory int
 	// SnapshotsRetained is how many snapshots are kept on disk.
 	SnapshotsRetained int
 	// SecretsKey is the AES-256 key Secrets' data is sealed with in the
@@ -61,6 +77,9 @@ func DefaultConfig() Config {
 		LeaderLeaseTimeout: 250 * time.Millisecond,
 		ApplyTimeout:       10 * time.Second,
 		SnapshotThreshold:  8192,
+		SnapshotInterval:   120 * time.Second, // raft's default
+		TrailingLogs:       10240,             // raft's default
+		WatchHistory:       watchLogSize,
 		SnapshotsRetained:  2,
 		Logger:             slog.Default(),
 	}
@@ -92,6 +111,15 @@ func (c *Config) Validate() error {
 		errs = append(errs, errNoTLS)
 	}
 	errs = append(errs, c.validateTimeouts()...)
+	if c.WatchHistory < 1 {
+		errs = append(errs, fmt.Errorf("consensus: WatchHistory %d must be at least 1", c.WatchHistory))
+	}
+	if c.SnapshotThreshold < 1 {
+		errs = append(errs, errors.New("consensus: SnapshotThreshold must be at least 1"))
+	}
+	if c.SnapshotInterval < minRaftTimeout {
+		errs = append(errs, fmt.Errorf("consensus: SnapshotInterval %s must be at least %s", c.SnapshotInterval, minRaftTimeout))
+	}
 	if !c.InMemory && c.SnapshotsRetained < 1 {
 		errs = append(errs, fmt.Errorf("consensus: SnapshotsRetained %d must be at least 1", c.SnapshotsRetained))
 	}

@@ -10,7 +10,7 @@ import (
 // configFields are the names Validate's errors may mention.
 var configFields = []string{
 	"ServerID", "BindAddr", "AdvertiseAddr", "DataDir", "HeartbeatTimeout", "ElectionTimeout",
-	"LeaderLeaseTimeout", "ApplyTimeout", "SnapshotThreshold", "SnapshotsRetained", "Logger", "SecretsKey",
+	"LeaderLeaseTimeout", "ApplyTimeout", "SnapshotThreshold", "SnapshotInterval", "SnapshotsRetained", "WatchHistory", "Logger", "SecretsKey",
 }
 
 func validConfig() Config {
@@ -39,6 +39,7 @@ func TestConfigValidateAcceptsGoodConfigs(t *testing.T) {
 			c.HeartbeatTimeout, c.ElectionTimeout, c.LeaderLeaseTimeout = 50*time.Millisecond, 50*time.Millisecond, 50*time.Millisecond
 		}},
 		{"in memory keeps no snapshots on disk", func(c *Config) { c.InMemory = true; c.SnapshotsRetained = 0 }},
+		{"snapshots often, no trailing logs", func(c *Config) { c.SnapshotThreshold, c.SnapshotInterval, c.TrailingLogs = 1, time.Second, 0 }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -77,6 +78,9 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 			[]string{"ElectionTimeout", "HeartbeatTimeout"}},
 		{"zero apply timeout", func(c *Config) { c.ApplyTimeout = 0 }, []string{"ApplyTimeout"}},
 		{"no snapshots retained on disk", func(c *Config) { c.SnapshotsRetained = 0 }, []string{"SnapshotsRetained"}},
+		{"zero snapshot threshold", func(c *Config) { c.SnapshotThreshold = 0 }, []string{"SnapshotThreshold"}},
+		{"no watch history", func(c *Config) { c.WatchHistory = 0 }, []string{"WatchHistory"}},
+		{"snapshot interval below raft's minimum", func(c *Config) { c.SnapshotInterval = time.Millisecond }, []string{"SnapshotInterval"}},
 		{"no logger", func(c *Config) { c.Logger = nil }, []string{"Logger"}},
 		{"several problems are reported together", func(c *Config) {
 			c.ServerID, c.BindAddr, c.ApplyTimeout, c.Logger = "", "nope", 0, nil

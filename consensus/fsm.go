@@ -23,10 +23,12 @@ type applyResult struct {
 
 // Apply applies one committed entry. A malformed entry is reported as the
 // command's error rather than panicking, so one bad entry cannot stop every
-// replica.
+// replica, and it still advances the State's index, so that reads waiting
+// for the log position do not wait on it.
 func (f *fsm) Apply(l *raft.Log) any {
 	var cmd Command
 	if err := json.Unmarshal(l.Data, &cmd); err != nil {
+		f.state.skip(l.Index)
 		return applyResult{err: fmt.Errorf("decode log entry %d: %w", l.Index, err)}
 	}
 	resp, err := f.state.apply(l.Index, cmd)

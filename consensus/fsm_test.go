@@ -177,3 +177,45 @@ func TestRestoreRejectsCorruptSnapshot(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyUndecodableEntryAdvancesIndex: an entry that is not a command
+// is refused with an error, changes nothing, and still moves the State's
+// index and wakes its waiters, as a refused command does; otherwise
+// Store.WaitApplied, waiting for the State to reach the last command
+// entry, would wait on it until its caller gave up.
+func TestApplyUndecodableEntryAdvancesIndex(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		data string
+	}{
+		{"not JSON", "not json"},
+		{"a list", `[1,2]`},
+		{"a payload of the wrong type", `{"type":"RegisterNode","payload":[]}`},
+		{"an unknown type", `{"type":"Nope","payload":null}`},
+		{"a bad time", `{"type":"DeleteNode","time":"yesterday","payload":{"name":"a"}}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fsm{state: NewState()}
+			mustApply(t, f, 1, registerCmd(t, testNode("a", "uid-a", "10.0.0.1", "4", "8Gi"), t0))
+			before := stateJSON(t, f.state)
+			changed := f.state.Changed()
+			res, ok := f.Apply(&raft.Log{Index: 2, Term: 1, Type: raft.LogCommand, Data: []byte(tc.data)}).(applyResult)
+			if !ok || res.err == nil {
+				t.Fatalf("Apply(%q) = %+v, want an applyResult with an error", tc.data, res)
+			}
+			if got := f.state.Index(); got != 2 {
+				t.Errorf("index %d after the entry at 2", got)
+			}
+			select {
+			case <-changed:
+			default:
+				t.Error("Changed was not signalled")
+			}
+			after := stateJSON(t, f.state)
+			// Only the index may differ.
+			if !bytes.Equal(bytes.Replace(before, []byte(`"index":1,`), []byte(`"index":2,`), 1), after) {
+				t.Errorf("state changed:\n%s\n%s", before, after)
+			}
+		})
+	}
+}

@@ -173,10 +173,27 @@ func (s *State) apply(index uint64, cmd Command) (any, error) {
 	resp, err := s.dispatch(index, cmd)
 	// The index advances even for a rejected command, so reads report the
 	// log position they reflect.
+	s.advance(index)
+	return resp, err
+}
+
+// skip records that the entry at index reached the FSM but holds no
+// command it can decode: the State is unchanged, but its index advances
+// as for a refused command, or Store.WaitApplied, which waits for the
+// State to reach the last command entry, would wait on that entry until
+// its caller gives up.
+func (s *State) skip(index uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.advance(index)
+}
+
+// advance moves the index to index and wakes Changed's waiters; the
+// caller holds s.mu.
+func (s *State) advance(index uint64) {
 	s.index = index
 	close(s.changed)
 	s.changed = make(chan struct{})
-	return resp, err
 }
 
 // decode unmarshals a command's payload into a value of type T.

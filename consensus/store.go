@@ -57,6 +57,7 @@ func NewStore(cfg Config) (_ *Store, err error) {
 		return nil, fmt.Errorf("consensus: SecretsKey: %w", err)
 	}
 	s := &Store{cfg: cfg, state: newState(sealer)}
+	s.state.watch = newWatchLog(cfg.WatchHistory)
 
 	advertise := cfg.AdvertiseAddr
 	if advertise == "" {
@@ -135,6 +136,8 @@ func NewStore(cfg Config) (_ *Store, err error) {
 	rc.ElectionTimeout = cfg.ElectionTimeout
 	rc.LeaderLeaseTimeout = cfg.LeaderLeaseTimeout
 	rc.SnapshotThreshold = cfg.SnapshotThreshold
+	rc.SnapshotInterval = cfg.SnapshotInterval
+	rc.TrailingLogs = cfg.TrailingLogs
 	rc.Logger = rlog
 	s.logs = logs
 	s.raft, err = raft.NewRaft(rc, &fsm{state: s.state}, logs, stable, snaps, trans)

@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	goruntime "runtime"
 	"strings"
 	"sync/atomic"
 
@@ -135,6 +136,9 @@ func Apply(t types.PatchType, original, patch []byte, schema any) ([]byte, error
 		if len(ops) > MaxOperations {
 			return nil, api.NewRequestEntityTooLarge(fmt.Sprintf("The allowed maximum operations in a JSON patch is %d, got %d", MaxOperations, len(ops)))
 		}
+		if err := checkValues(ops); err != nil {
+			return nil, err
+		}
 		if patched, err = ops.Apply(original); err != nil {
 			return nil, unprocessable(err.Error())
 		}
@@ -146,7 +150,7 @@ func Apply(t types.PatchType, original, patch []byte, schema any) ([]byte, error
 			return nil, unprocessable(err.Error())
 		}
 	case types.StrategicMergePatchType:
-		if patched, err = strategicpatch.StrategicMergePatch(original, patch, schema); err != nil {
+		if patched, err = strategicMergePatch(original, patch, schema); err != nil {
 			return nil, strategicError(err)
 		}
 	default:
@@ -189,6 +193,48 @@ func checkPatchSyntax(t types.PatchType, patch []byte) error {
 		return api.NewBadRequest(fmt.Sprintf("a %s must be a JSON object or list, got %s", t, bytes.TrimSpace(truncate(patch, 40))))
 	}
 	return nil
+}
+
+// checkValues refuses a JSON patch operation that RFC 6902 requires to
+// carry a "value" member (add, replace, test; sections 4.1, 4.3, 4.6) but
+// has none, with a 400 naming it. json-patch v4 dereferences the missing
+// value when such an operation's path is the whole document ("") and
+// panics; the HTTP server would recover, but the client would get its
+// connection dropped instead of an answer.
+func checkValues(ops jsonpatch.Patch) error {
+	for i, op := range ops {
+		switch kind := op.Kind(); kind {
+		case "add", "replace", "test":
+			if _, ok := op["value"]; !ok {
+				return api.NewBadRequest(fmt.Sprintf("JSON patch operation %d (%q) has no \"value\"", i, kind))
+			}
+		}
+	}
+	return nil
+}
+
+// errMergeKeyNotScalar is a strategic merge patch whose list items carry
+// a merge key that is an object or a list.
+var errMergeKeyNotScalar = errors.New("a merge key of a list item (such as a container's name) must be a string or a number")
+
+// strategicMergePatch is strategicpatch.StrategicMergePatch, with the
+// panic it raises on a patch whose list items carry a merge key that is
+// an object or a list ({"spec":{"containers":[{"name":[]}]}}: apimachinery
+// compares merge key values with ==, which panics on uncomparable values)
+// turned into errMergeKeyNotScalar, a 422. The merge works on documents it
+// decoded itself, so nothing is left half-changed by the panic. Any other
+// panic is not ours to hide and goes on.
+func strategicMergePatch(original, patch []byte, schema any) (patched []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			re, ok := r.(goruntime.Error)
+			if !ok || !strings.Contains(re.Error(), "uncomparable") {
+				panic(r)
+			}
+			patched, err = nil, errMergeKeyNotScalar
+		}
+	}()
+	return strategicpatch.StrategicMergePatch(original, patch, schema)
 }
 
 // strategicError is kube-apiserver's interpretStrategicMergePatchError:

@@ -56,6 +56,10 @@ agents started later join the existing cluster. --dev runs a one-agent cluster.`
 			&cli.IntFlag{Name: "bootstrap-expect", Usage: "bootstrap a new cluster once this many agents see each other (0: only join)", EnvVars: env("bootstrap-expect")},
 			&cli.IntFlag{Name: "raft-voters", Usage: "number of Raft voters the leader keeps; further agents are non-voters", Value: def.RaftVoters, EnvVars: env("raft-voters")},
 			&cli.StringFlag{Name: "data-dir", Usage: "directory for Raft data and pod state", Value: "/var/lib/gossipod", EnvVars: env("data-dir")},
+			&cli.Uint64Flag{Name: "raft-snapshot-threshold", Usage: "Raft log entries since the last snapshot that trigger a new one, which compacts the log", Value: def.Raft.SnapshotThreshold, EnvVars: env("raft-snapshot-threshold")},
+			&cli.DurationFlag{Name: "raft-snapshot-interval", Usage: "how often Raft checks --raft-snapshot-threshold (with as much again of random jitter)", Value: def.Raft.SnapshotInterval, EnvVars: env("raft-snapshot-interval")},
+			&cli.Uint64Flag{Name: "raft-trailing-logs", Usage: "Raft log entries a snapshot leaves behind it, so that a follower a little behind catches up from the log", Value: def.Raft.TrailingLogs, EnvVars: env("raft-trailing-logs")},
+			&cli.IntFlag{Name: "watch-history", Usage: "changes kept for watches to resume from (kube-apiserver's watch cache); an older resourceVersion gets 410 Gone and the client re-lists; each holds its object in memory", Value: def.Raft.WatchHistory, EnvVars: env("watch-history")},
 			&cli.StringFlag{Name: "raft-dir", Usage: "directory for the Raft log and snapshots, best on another disk than the pods' so that a pod filling its disk cannot stop this node's Raft voter (default: <data-dir>/raft)", EnvVars: env("raft-dir")},
 			&cli.BoolFlag{Name: "dev", Usage: "run a one-agent cluster on 127.0.0.1 with a temporary data dir", EnvVars: env("dev")},
 			&cli.StringFlag{Name: "cpu", Usage: "CPU offered to pods, a Kubernetes quantity such as 4 or 1500m (default: all CPUs)", EnvVars: env("cpu")},
@@ -364,6 +368,10 @@ func agentConfig(c *cli.Context, logger *slog.Logger) (agent.Config, func(), err
 	cfg.RaftVoters = c.Int("raft-voters")
 	cfg.DataDir = c.String("data-dir")
 	cfg.RaftDir = c.String("raft-dir")
+	cfg.Raft.SnapshotThreshold = c.Uint64("raft-snapshot-threshold")
+	cfg.Raft.SnapshotInterval = c.Duration("raft-snapshot-interval")
+	cfg.Raft.TrailingLogs = c.Uint64("raft-trailing-logs")
+	cfg.Raft.WatchHistory = c.Int("watch-history")
 	if err := runtime.CheckPodPidsLimit(c.Int64("pod-pids-limit")); err != nil {
 		return cfg, cleanup, fmt.Errorf("--pod-pids-limit %w", err)
 	}
