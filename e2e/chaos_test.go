@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"math/rand"
@@ -48,6 +49,9 @@ const (
 	// chaosClusterBound is how long after the last heal the agents have to agree
 	// on a leader again.
 	chaosClusterBound = 60 * time.Second
+	// chaosDeleteBound is how long deleting everything after the run may take,
+	// retries included.
+	chaosDeleteBound = 2 * time.Minute
 )
 
 // chaosConfig is the run's configuration, from the environment.
@@ -514,12 +518,7 @@ func (r *chaosRun) waitConverged(leader int, lastHeal time.Time) (map[string]cha
 // the one before the run: a difference is a leak.
 func (r *chaosRun) removeAll() {
 	c := r.c
-	if err := c.deleteAllDeployments(); err != nil {
-		r.t.Fatalf("delete the deployments: %v", err)
-	}
-	if err := c.deleteAllPods(); err != nil {
-		r.t.Fatalf("delete the pods: %v", err)
-	}
+	r.deleteEverything()
 	for i := range c.N() {
 		c.track(podsWithUIDs(runtimePodUIDs(c.DataDir(i)))...)
 	}
@@ -554,6 +553,71 @@ func (r *chaosRun) removeAll() {
 	if len(diffs) > 0 {
 		r.violate("no-leaks", "with every pod deleted, the hosts' network state differs from before the run:\n%s", strings.Join(diffs, "\n"))
 	}
+}
+
+// deleteEverything deletes every Deployment and pod and waits until the API lists
+// no Deployment, ReplicaSet or pod. A delete that fails (an agent just restarted,
+// replaying its log, answers a consistent read late) is tried again; objects still
+// listed after chaosDeleteBound are a violation, named, since everything the leak
+// check then finds would only follow from them.
+func (r *chaosRun) deleteEverything() {
+	c := r.c
+	deadline := time.Now().Add(chaosDeleteBound)
+	for attempt := 1; ; attempt++ {
+		errs := []error{c.deleteAllDeployments(), c.deleteAllPods()}
+		left, err := r.listedObjects()
+		errs = append(errs, err)
+		if err == nil && len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.violate("delete-everything", "%v after the first delete of every Deployment and pod, the API still lists %v (last errors: %v)",
+				chaosDeleteBound, left, errors.Join(errs...))
+			return
+		}
+		r.t.Logf("chaos: delete everything, attempt %d: still listed %v (errors: %v)", attempt, left, errors.Join(errs...))
+		time.Sleep(2 * time.Second)
+	}
+}
+
+// listedObjects names the Deployments, ReplicaSets and pods the API lists, through
+// the first running agent that answers.
+func (r *chaosRun) listedObjects() ([]string, error) {
+	c := r.c
+	var errs []error
+	for i := range c.N() {
+		if !c.Running(i) {
+			continue
+		}
+		var left []string
+		ok := true
+		for _, res := range []struct{ kind, path string }{
+			{"deployment", "/apis/apps/v1/deployments"},
+			{"replicaset", "/apis/apps/v1/replicasets"},
+			{"pod", "/api/v1/pods"},
+		} {
+			var list struct {
+				Items []struct {
+					Metadata struct {
+						Namespace string `json:"namespace"`
+						Name      string `json:"name"`
+					} `json:"metadata"`
+				} `json:"items"`
+			}
+			if err := c.apiGet(i, res.path, &list); err != nil {
+				errs = append(errs, err)
+				ok = false
+				break
+			}
+			for _, it := range list.Items {
+				left = append(left, res.kind+" "+it.Metadata.Namespace+"/"+it.Metadata.Name)
+			}
+		}
+		if ok {
+			return left, nil
+		}
+	}
+	return nil, fmt.Errorf("no running agent lists the objects: %w", errors.Join(errs...))
 }
 
 // countRefusals counts, in every agent's log, the bindings the committed state
