@@ -110,7 +110,9 @@ func (b apiBackend) State() *consensus.State { return b.a.store.State() }
 
 func (b apiBackend) ReadIndex(ctx context.Context) (uint64, error) { return b.a.readIndex(ctx) }
 
-func (b apiBackend) AppliedIndex() uint64 { return b.a.store.AppliedIndex() }
+func (b apiBackend) WaitApplied(ctx context.Context, index uint64) error {
+	return b.a.store.WaitApplied(ctx, index)
+}
 
 func (b apiBackend) Commit(ctx context.Context, cmd consensus.Command) (consensus.Result, error) {
 	return b.a.Commit(ctx, cmd)

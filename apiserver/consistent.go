@@ -109,23 +109,11 @@ func (s *Server) SyncRead(ctx context.Context) error {
 		break
 	}
 	if err == nil {
-		err = s.waitApplied(ctx, index)
+		err = s.b.WaitApplied(ctx, index)
 	}
 	if err != nil {
 		return api.NewServiceUnavailable(
 			"no raft leader confirmed a consistent read (" + err.Error() + "); add ?resourceVersion=0 to read this agent's possibly stale state")
-	}
-	return nil
-}
-
-// waitApplied waits until this agent's state machine has applied index.
-func (s *Server) waitApplied(ctx context.Context, index uint64) error {
-	for s.b.AppliedIndex() < index {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(5 * time.Millisecond):
-		}
 	}
 	return nil
 }

@@ -43,8 +43,10 @@ type Backend interface {
 	// (Raft's read-index); consensus.ErrNoLeader or ErrNotLeader while
 	// there is no leader to ask.
 	ReadIndex(ctx context.Context) (uint64, error)
-	// AppliedIndex is the last log index this replica has applied.
-	AppliedIndex() uint64
+	// WaitApplied blocks until this replica's State reflects every log
+	// entry up to index (consensus.Store.WaitApplied: raft's applied index
+	// alone runs ahead of the State), or ctx ends.
+	WaitApplied(ctx context.Context, index uint64) error
 	// Commit commits cmd through the leader. Errors are *api.Status
 	// values a handler can return as they are.
 	Commit(ctx context.Context, cmd consensus.Command) (consensus.Result, error)

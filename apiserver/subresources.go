@@ -249,7 +249,7 @@ func (s *Server) updateNode(ctx context.Context, current, patched *api.Node) (*a
 	if err != nil {
 		return nil, err
 	}
-	if err := s.waitApplied(ctx, res.Index); err != nil {
+	if err := s.b.WaitApplied(ctx, res.Index); err != nil {
 		return nil, api.NewServiceUnavailable(fmt.Sprintf("node %s cordoned but not yet visible on this agent: %v", current.Name, err))
 	}
 	n, ok := s.b.State().Node(current.Name)

@@ -62,7 +62,7 @@ func (m *MemStore) Commit(ctx context.Context, cmd Command) (Result, error) {
 }
 
 // ReadIndex is the index of the last command committed: a MemStore is its
-// own leader, so every read is consistent at once. With AppliedIndex it
+// own leader, so every read is consistent at once. With WaitApplied it
 // makes a MemStore an apiserver.Backend.
 func (m *MemStore) ReadIndex(context.Context) (uint64, error) {
 	m.mu.Lock()
@@ -70,13 +70,9 @@ func (m *MemStore) ReadIndex(context.Context) (uint64, error) {
 	return m.index, nil
 }
 
-// AppliedIndex is the index of the last command applied, which is the last
-// committed.
-func (m *MemStore) AppliedIndex() uint64 {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.index
-}
+// WaitApplied returns at once: a MemStore applies each command as it
+// commits it.
+func (m *MemStore) WaitApplied(context.Context, uint64) error { return nil }
 
 // CommitPayload commits a command of type t with payload p.
 func (m *MemStore) CommitPayload(ctx context.Context, t CommandType, p any) (Result, error) {
