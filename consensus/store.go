@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -43,6 +44,11 @@ type Store struct {
 	boltStore *raftboltdb.BoltStore // nil when InMemory
 	// logs is the Raft log, read by WaitApplied.
 	logs raft.LogStore
+	// shutDown is set by Shutdown before raft's own: raft's state can still
+	// read Follower or Candidate for a moment after its Shutdown (its run
+	// loop may change it while stopping), and a write must then fail as
+	// ErrShutdown, not only as ErrNotLeader.
+	shutDown atomic.Bool
 }
 
 // NewStore validates cfg, opens (or creates) the Raft data under DataDir and
@@ -251,12 +257,11 @@ func (s *Store) commit(ctx context.Context, cmd Command) (uint64, any, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, nil, err
 	}
-	switch s.raft.State() {
-	case raft.Leader:
-	case raft.Shutdown:
+	switch state := s.raft.State(); {
+	case s.shutDown.Load() || state == raft.Shutdown:
 		// Still ErrNotLeader too, so a forwarding caller retries elsewhere.
 		return 0, nil, fmt.Errorf("%w (%w)", ErrShutdown, ErrNotLeader)
-	default:
+	case state != raft.Leader:
 		return 0, nil, ErrNotLeader
 	}
 	cmd.Time = time.Now().UTC()
@@ -423,6 +428,7 @@ func (s *Store) TransferLeadership() error {
 // the cluster: the server stays in the configuration and can come back with
 // its data.
 func (s *Store) Shutdown() error {
+	s.shutDown.Store(true)
 	err := s.raft.Shutdown().Error()
 	if s.boltStore != nil {
 		if cerr := s.boltStore.Close(); cerr != nil && err == nil {
