@@ -155,7 +155,7 @@ func (s *syncBuffer) String() string {
 func TestGetPodsWatch(t *testing.T) {
 	f := newTestServer(t)
 	addFixtures(f)
-	listed := f.store.AppliedIndex()
+	listed, _ := f.store.ReadIndex(context.Background())
 	f.takeRequests()
 	ctx, cancel := context.WithCancel(context.Background())
 	out, errOut, wait := f.runAsync(ctx, "get", "pods", "-w")
