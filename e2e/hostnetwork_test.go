@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -132,17 +131,10 @@ func TestHostNetworkPod(t *testing.T) {
 			t.Fatalf("kubectl apply: %v", res.Err())
 		}
 		t.Cleanup(func() { c.Kubectl("delete", "svc", "hostweb", "--ignore-not-found") })
-		kubectlJSON := func(v any, args ...string) error {
-			res := c.Kubectl(append(args, "-o", "json")...)
-			if err := res.Err(); err != nil {
-				return err
-			}
-			return json.Unmarshal([]byte(res.Stdout), v)
-		}
 		var svc svcInfo
 		Eventually(t, probeTimeout, func() error {
 			var sl sliceList
-			if err := kubectlJSON(&sl, "get", "endpointslices", "-l", "kubernetes.io/service-name=hostweb"); err != nil {
+			if err := c.KubectlJSON(&sl, "get", "endpointslices", "-l", "kubernetes.io/service-name=hostweb"); err != nil {
 				return err
 			}
 			var addrs []string
@@ -154,7 +146,7 @@ func TestHostNetworkPod(t *testing.T) {
 			if len(addrs) != 1 || addrs[0] != c.IP(0) {
 				return fmt.Errorf("endpoints %v, want only the node's address %s", addrs, c.IP(0))
 			}
-			return kubectlJSON(&svc, "get", "svc", "hostweb")
+			return c.KubectlJSON(&svc, "get", "svc", "hostweb")
 		})
 		// From a pod: the hosts' own namespaces have no route to the service
 		// CIDR here (no default route on the test bridge).

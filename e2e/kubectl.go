@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -99,6 +100,16 @@ func cleanupKubectl() {
 func (c *Cluster) Kubectl(args ...string) Result {
 	c.t.Helper()
 	return c.KubectlWith(BuildKubectl(c.t), DefaultRunTimeout, args...)
+}
+
+// KubectlJSON runs kubectl with args and -o json and decodes its output into v.
+func (c *Cluster) KubectlJSON(v any, args ...string) error {
+	c.t.Helper()
+	res := c.Kubectl(append(args, "-o", "json")...)
+	if err := res.Err(); err != nil {
+		return err
+	}
+	return json.Unmarshal([]byte(res.Stdout), v)
 }
 
 // KubectlWith runs the kubectl binary at path (e.g. Debian's) against the cluster with

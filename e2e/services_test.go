@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -77,17 +76,10 @@ func TestServices(t *testing.T) {
 	if res := c.Kubectl("apply", "-f", manifest); res.Err() != nil {
 		t.Fatalf("kubectl apply: %v", res.Err())
 	}
-	kubectlJSON := func(v any, args ...string) error {
-		res := c.Kubectl(append(args, "-o", "json")...)
-		if err := res.Err(); err != nil {
-			return err
-		}
-		return json.Unmarshal([]byte(res.Stdout), v)
-	}
 
 	var svc svcInfo
 	Eventually(t, formTimeout, func() error {
-		if err := kubectlJSON(&svc, "get", "svc", "web"); err != nil {
+		if err := c.KubectlJSON(&svc, "get", "svc", "web"); err != nil {
 			return err
 		}
 		if !strings.HasPrefix(svc.Spec.ClusterIP, "10.") {
@@ -100,7 +92,7 @@ func TestServices(t *testing.T) {
 	t.Run("the EndpointSlices list the 3 pods, ready", func(t *testing.T) {
 		Eventually(t, probeTimeout, func() error {
 			var sl sliceList
-			if err := kubectlJSON(&sl, "get", "endpointslices", "-l", "kubernetes.io/service-name=web"); err != nil {
+			if err := c.KubectlJSON(&sl, "get", "endpointslices", "-l", "kubernetes.io/service-name=web"); err != nil {
 				return err
 			}
 			ready := map[string]bool{}
